@@ -1,0 +1,182 @@
+/*-------------------------------------------------------------------------
+ *
+ * cursor.c
+ *	  Opaque keyset-pagination cursors.
+ *
+ * A list is ordered by (created_at DESC, id DESC); the cursor names the
+ * last row of a page.  It is the unpadded base64url form of
+ *
+ *		byte 0		format version (1)
+ *		bytes 1-8	timestamp, microseconds since 2000-01-01, big-endian
+ *		bytes 9-24	uuid
+ *
+ * so clients can store and echo it but should not build one.  Anything that
+ * does not decode to exactly this is rejected as an invalid cursor, with
+ * "cursor" as the offending field.
+ *
+ * extension/cursor.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#define CURSOR_VERSION		1
+#define CURSOR_RAW_LEN		(1 + 8 + UUID_LEN)
+#define CURSOR_TEXT_LEN		((CURSOR_RAW_LEN * 4 + 2) / 3)	/* unpadded */
+
+static const char base64url_chars[] =
+"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static void
+invalid_cursor(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid cursor"),
+			 err_generic_string(PG_DIAG_COLUMN_NAME, "cursor")));
+}
+
+static int
+base64url_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
+/* Unpadded base64url of len bytes; dst has room for the text and a NUL. */
+static void
+base64url_encode(const uint8 *src, int len, char *dst)
+{
+	uint32		bits = 0;
+	int			nbits = 0;
+	int			i;
+
+	for (i = 0; i < len; i++)
+	{
+		bits = (bits << 8) | src[i];
+		nbits += 8;
+		while (nbits >= 6)
+		{
+			nbits -= 6;
+			*dst++ = base64url_chars[(bits >> nbits) & 0x3F];
+		}
+	}
+	if (nbits > 0)
+		*dst++ = base64url_chars[(bits << (6 - nbits)) & 0x3F];
+	*dst = '\0';
+}
+
+/*
+ * Decode exactly len bytes from unpadded base64url text of the matching
+ * length.  Returns false on a bad character or non-zero trailing bits, so
+ * that every cursor has one spelling only.
+ */
+static bool
+base64url_decode(const char *src, int srclen, uint8 *dst, int len)
+{
+	uint32		bits = 0;
+	int			nbits = 0;
+	int			n = 0;
+	int			i;
+
+	if (srclen != (len * 4 + 2) / 3)
+		return false;
+
+	for (i = 0; i < srclen; i++)
+	{
+		int			v = base64url_value(src[i]);
+
+		if (v < 0)
+			return false;
+		bits = (bits << 6) | (uint32) v;
+		nbits += 6;
+		if (nbits >= 8)
+		{
+			nbits -= 8;
+			dst[n++] = (uint8) ((bits >> nbits) & 0xFF);
+		}
+	}
+
+	return n == len && (bits & ((1U << nbits) - 1)) == 0;
+}
+
+/*
+ * workon.cursor_encode(timestamptz, uuid) returns text
+ */
+PG_FUNCTION_INFO_V1(cursor_encode);
+Datum
+cursor_encode(PG_FUNCTION_ARGS)
+{
+	TimestampTz ts = PG_GETARG_TIMESTAMPTZ(0);
+	pg_uuid_t  *id = PG_GETARG_UUID_P(1);
+	uint8		raw[CURSOR_RAW_LEN];
+	char		buf[CURSOR_TEXT_LEN + 1];
+	uint64		v = (uint64) ts;
+	int			i;
+
+	raw[0] = CURSOR_VERSION;
+	for (i = 0; i < 8; i++)
+		raw[1 + i] = (uint8) (v >> (56 - 8 * i));
+	memcpy(raw + 9, id->data, UUID_LEN);
+
+	base64url_encode(raw, CURSOR_RAW_LEN, buf);
+
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf, CURSOR_TEXT_LEN));
+}
+
+/*
+ * workon.cursor_decode(text, OUT ts timestamptz, OUT id uuid) returns record
+ */
+PG_FUNCTION_INFO_V1(cursor_decode);
+Datum
+cursor_decode(PG_FUNCTION_ARGS)
+{
+	text	   *cursor = PG_GETARG_TEXT_PP(0);
+	uint8		raw[CURSOR_RAW_LEN];
+	uint64		v = 0;
+	TimestampTz ts;
+	pg_uuid_t  *id;
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	int			i;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	if (!base64url_decode(VARDATA_ANY(cursor), VARSIZE_ANY_EXHDR(cursor),
+						  raw, CURSOR_RAW_LEN) ||
+		raw[0] != CURSOR_VERSION)
+		invalid_cursor();
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | raw[1 + i];
+	ts = (TimestampTz) v;
+	if (!TIMESTAMP_NOT_FINITE(ts) && !IS_VALID_TIMESTAMP(ts))
+		invalid_cursor();
+
+	id = (pg_uuid_t *) palloc(sizeof(pg_uuid_t));
+	memcpy(id->data, raw + 9, UUID_LEN);
+
+	values[0] = TimestampTzGetDatum(ts);
+	values[1] = UUIDPGetDatum(id);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													  values, nulls)));
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# scripts/deps.sh -- make sure the Debian 12 packages workon needs are installed.
+# As root, installs the missing ones with apt-get; otherwise prints the command and
+# exits 1. Quiet when nothing is missing.
+set -euo pipefail
+
+packages=(
+    build-essential pkg-config
+    postgresql-15 postgresql-server-dev-15 postgresql-contrib libpq-dev
+    libh2o-evloop-dev libwslay-dev libssl-dev
+    curl wrk nghttp2-client
+)
+
+installed() {
+    [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+    echo "workon: this script knows Debian 12 only; install the equivalents of: ${packages[*]} nodejs (>= 18)" >&2
+    exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    installed "$p" || missing+=("$p")
+done
+# Node.js >= 18 runs the HTTP tests and the benchmark helpers; any installation will do.
+if ! command -v node >/dev/null 2>&1 ||
+    ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' 2>/dev/null; then
+    missing+=(nodejs)
+fi
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "workon: missing packages; install them as root with:" >&2
+    echo "apt-get install -y --no-install-recommends ${missing[*]}"
+    exit 1
+fi
+
+echo "workon: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

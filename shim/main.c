@@ -1,0 +1,316 @@
+/*
+ * workon-shim: startup, worker threads and signals.
+ *
+ * SHIM_THREADS workers, each with its own h2o event loop, its own listening
+ * socket on HOST:PORT (SO_REUSEPORT: the kernel spreads connections), its own
+ * database pool and route table.  The main thread only waits for signals:
+ * SIGTERM makes every worker close its listener and finish what is in flight
+ * (up to 10 s) before the process exits 0; SIGINT exits at once.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+#include "shim.h"
+
+#define DRAIN_TIMEOUT_MS 10000
+#define CONNECT_TIMEOUT_MS 5000
+
+h2o_globalconf_t shim_globalconf;
+struct timeval shim_started_at;
+
+static worker_t *workers;
+static unsigned workers_done;
+
+static const uint64_t backoff_ms[SHIM_BACKOFF_STEPS] = {100, 200, 400, 800, 1600, 2000};
+
+uint64_t worker_random(worker_t *w)
+{
+    uint64_t s1 = w->rng[0];
+    const uint64_t s0 = w->rng[1];
+
+    w->rng[0] = s0;
+    s1 ^= s1 << 23;
+    w->rng[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+    return w->rng[1] + s0;
+}
+
+static void seed_random(worker_t *w)
+{
+    if (getrandom(w->rng, sizeof(w->rng), 0) != sizeof(w->rng)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        w->rng[0] = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)w;
+        w->rng[1] = (uint64_t)ts.tv_sec * 0x9e3779b97f4a7c15ULL;
+    }
+    if (w->rng[0] == 0 && w->rng[1] == 0)
+        w->rng[1] = 1;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    worker_t *w = listener->data;
+    int i;
+
+    if (err != NULL)
+        return;
+    for (i = 0; i != 16; ++i) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL)
+            break;
+        h2o_accept(&w->accept_ctx, sock);
+    }
+}
+
+static void stop_listening(worker_t *w)
+{
+    if (w->listener != NULL) {
+        h2o_socket_read_stop(w->listener);
+        h2o_socket_close(w->listener);
+        w->listener = NULL;
+    }
+}
+
+static void on_wakeup(h2o_socket_t *sock, const char *err)
+{
+    worker_t *w = sock->data;
+    uint64_t v;
+
+    (void)err;
+    if (read(w->wakeup_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        return;
+    if (!w->draining) {
+        w->draining = 1;
+        stop_listening(w);
+        h2o_context_request_shutdown(&w->ctx);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    h2o_evloop_t *loop = h2o_evloop_create();
+    uint64_t deadline;
+    size_t i;
+
+    h2o_context_init(&w->ctx, loop, &shim_globalconf);
+    h2o_timeout_init(loop, &w->request_timeout, shim_settings.request_timeout_ms);
+    for (i = 0; i != SHIM_BACKOFF_STEPS; ++i)
+        h2o_timeout_init(loop, &w->backoff_timeouts[i], backoff_ms[i]);
+    h2o_timeout_init(loop, &w->connect_timeout, CONNECT_TIMEOUT_MS);
+    h2o_timeout_init(loop, &w->one_sec, 1000);
+    h2o_timeout_init(loop, &w->sweep_fast, 5);
+    h2o_timeout_init(loop, &w->sweep_slow, 50);
+    w->accept_ctx.ctx = &w->ctx;
+    w->accept_ctx.hosts = shim_globalconf.hosts;
+    seed_random(w);
+    error_map_init_default(&w->errors);
+
+    pool_init(&w->pool, w);
+    pool_start(&w->pool);
+
+    w->wakeup = h2o_evloop_socket_create(loop, w->wakeup_fd, H2O_SOCKET_FLAG_DONT_READ);
+    w->wakeup->data = w;
+    h2o_socket_read_start(w->wakeup, on_wakeup);
+    w->listener = h2o_evloop_socket_create(loop, w->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    w->listener->data = w;
+    h2o_socket_read_start(w->listener, on_accept);
+
+    while (!w->draining)
+        h2o_evloop_run(loop, INT32_MAX);
+
+    /* drain: requests already being served finish, up to DRAIN_TIMEOUT_MS */
+    deadline = h2o_now(loop) + DRAIN_TIMEOUT_MS;
+    while (w->active_requests != 0 && h2o_now(loop) < deadline)
+        h2o_evloop_run(loop, 50);
+    if (w->active_requests != 0) {
+        char n[24], thread[16];
+        snprintf(n, sizeof(n), "%zu", w->active_requests);
+        snprintf(thread, sizeof(thread), "%u", w->id);
+        log_write(LOG_WARN, "drain timeout, abandoning requests", "#thread", thread, "#requests", n, NULL);
+    }
+    /* let the last responses reach the sockets */
+    deadline = h2o_now(loop) + 100;
+    while (h2o_now(loop) < deadline)
+        h2o_evloop_run(loop, 10);
+    pool_stop(&w->pool);
+    __atomic_add_fetch(&workers_done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+/*
+ * The per-thread listeners share the port with SO_REUSEPORT, which would also
+ * let a second copy of the server (same user) bind it silently; a plain bind
+ * first finds out whether anyone listens there already.
+ */
+static int port_is_free(const struct addrinfo *ai)
+{
+    int fd, on = 1, ok;
+
+    if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol)) == -1)
+        return 0;
+    ok = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == 0 && bind(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+    if (!ok) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return 0;
+    }
+    close(fd);
+    return 1;
+}
+
+static int open_listener(const struct addrinfo *ai)
+{
+    int fd, on = 1;
+
+    if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol)) == -1)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+        listen(fd, 4096) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int main(int argc, char **argv)
+{
+    struct addrinfo hints, *ai = NULL;
+    char port[16], threads[16], pool_size[16], url[300];
+    h2o_hostconf_t *hostconf;
+    sigset_t sigs;
+    unsigned i;
+    int rc, draining = 0;
+    struct timespec drain_started = {0, 0};
+
+    if (argc > 1) {
+        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+            settings_print_help(stdout);
+            return 0;
+        }
+        if (strcmp(argv[1], "--version") == 0) {
+            printf("%s %s (h2o %s, libpq %d)\n", SHIM_NAME, SHIM_VERSION, H2O_VERSION, PQlibVersion());
+            return 0;
+        }
+        fprintf(stderr, "%s: unknown argument %s (see --help)\n", SHIM_NAME, argv[1]);
+        return 2;
+    }
+
+    settings_load();
+    gettimeofday(&shim_started_at, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    /* signals go to the main thread only (sigtimedwait below) */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    h2o_config_init(&shim_globalconf);
+    shim_globalconf.server_name = h2o_iovec_init(H2O_STRLIT(""));
+    /*
+     * h2o refuses larger bodies itself (HTTP/1: 413, rewritten to the API's error
+     * shape by the error filter; HTTP/2: a stream reset).  One byte of slack: its
+     * chunked reader refuses a body that reaches the limit, and a body of exactly
+     * MAX_BODY_BYTES is allowed; the handler enforces the exact limit.
+     */
+    shim_globalconf.max_request_entity_size = shim_settings.max_body_bytes + 1;
+    shim_globalconf.http1.upgrade_to_http2 = shim_settings.http2;
+    hostconf = h2o_config_register_host(&shim_globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    http_register(hostconf);
+
+    snprintf(port, sizeof(port), "%u", shim_settings.port);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if ((rc = getaddrinfo(shim_settings.host, port, &hints, &ai)) != 0) {
+        fprintf(stderr, "HOST cannot be resolved: %s\n", gai_strerror(rc));
+        return 2;
+    }
+
+    if (!port_is_free(ai)) {
+        fprintf(stderr, "cannot listen on %s:%s: %s\n", shim_settings.host, port, strerror(errno));
+        return 1;
+    }
+    workers = calloc(shim_settings.threads, sizeof(*workers));
+    if (workers == NULL)
+        h2o_fatal("no memory");
+    for (i = 0; i != shim_settings.threads; ++i) {
+        worker_t *w = workers + i;
+        w->id = i;
+        if ((w->listen_fd = open_listener(ai)) == -1) {
+            fprintf(stderr, "cannot listen on %s:%s: %s\n", shim_settings.host, port, strerror(errno));
+            return 1;
+        }
+        if ((w->wakeup_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
+            fprintf(stderr, "eventfd: %s\n", strerror(errno));
+            return 1;
+        }
+    }
+    freeaddrinfo(ai);
+    for (i = 0; i != shim_settings.threads; ++i) {
+        if ((rc = pthread_create(&workers[i].thread, NULL, worker_main, workers + i)) != 0) {
+            fprintf(stderr, "pthread_create: %s\n", strerror(rc));
+            return 1;
+        }
+    }
+
+    snprintf(url, sizeof(url), strchr(shim_settings.host, ':') != NULL ? "http://[%s]:%u" : "http://%s:%u", shim_settings.host,
+             shim_settings.port);
+    snprintf(threads, sizeof(threads), "%u", shim_settings.threads);
+    snprintf(pool_size, sizeof(pool_size), "%u", shim_settings.pool_size);
+    log_write(LOG_INFO, "listening", "url", url, "#threads", threads, "#pool_size", pool_size, "http2",
+              shim_settings.http2 ? "on" : "off", "environment", shim_settings.node_env, "version", SHIM_VERSION, NULL);
+    printf("%s listening on %s\n", SHIM_NAME, url);
+    fflush(stdout);
+
+    for (;;) {
+        struct timespec tick = {0, 100 * 1000 * 1000};
+        int sig = sigtimedwait(&sigs, NULL, &tick);
+        if (sig == SIGINT) {
+            log_write(LOG_INFO, "SIGINT, exiting", NULL);
+            _exit(130);
+        }
+        if (sig == SIGTERM && !draining) {
+            uint64_t one = 1;
+            draining = 1;
+            clock_gettime(CLOCK_MONOTONIC, &drain_started);
+            log_write(LOG_INFO, "SIGTERM, draining in-flight requests", NULL);
+            for (i = 0; i != shim_settings.threads; ++i)
+                if (write(workers[i].wakeup_fd, &one, sizeof(one)) < 0)
+                    log_write(LOG_ERROR, "cannot wake a worker", NULL);
+        }
+        if (draining && __atomic_load_n(&workers_done, __ATOMIC_SEQ_CST) == shim_settings.threads)
+            break;
+        if (draining) {
+            /* a worker stuck past its own deadline does not keep the process alive */
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (now.tv_sec - drain_started.tv_sec > DRAIN_TIMEOUT_MS / 1000 + 3) {
+                log_write(LOG_ERROR, "workers did not stop in time, exiting", NULL);
+                _exit(0);
+            }
+        }
+    }
+    for (i = 0; i != shim_settings.threads; ++i)
+        pthread_join(workers[i].thread, NULL);
+    log_write(LOG_INFO, "stopped", NULL);
+    return 0;
+}

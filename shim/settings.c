@@ -1,0 +1,264 @@
+/*
+ * Settings: one sorted table (name, default, meaning) that drives both the
+ * parsing of the environment and `workon-shim --help`.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include "shim.h"
+
+shim_settings_t shim_settings;
+
+typedef struct st_setting_t {
+    const char *name;
+    const char *default_value;
+    const char *meaning;
+    /* 0: checked in table order; n > 0: checked afterwards, in this order (secrets) */
+    int late;
+    /* returns NULL, or the one-line complaint (never containing the value) */
+    const char *(*apply)(const struct st_setting_t *self, const char *value);
+} setting_t;
+
+static char complaint[256];
+
+static const char *complain(const char *fmt, const char *name, ...)
+{
+    va_list args;
+    int n = snprintf(complaint, sizeof(complaint), "%s ", name);
+    va_start(args, name);
+    vsnprintf(complaint + n, sizeof(complaint) - n, fmt, args);
+    va_end(args);
+    return complaint;
+}
+
+static int is_production(void)
+{
+    return strcmp(shim_settings.node_env, "production") == 0;
+}
+
+static int is_development(void)
+{
+    return strcmp(shim_settings.node_env, "development") == 0;
+}
+
+/* strict decimal parse into [min, max] */
+static int parse_number(const char *value, uint64_t min, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    const char *p = value;
+
+    if (*p == '\0')
+        return -1;
+    for (; *p != '\0'; ++p) {
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        if (v > (UINT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+#define NUMBER_SETTING(fn, field, min, max)                                                                                        \
+    static const char *fn(const setting_t *self, const char *value)                                                                \
+    {                                                                                                                              \
+        uint64_t v;                                                                                                                \
+        if (parse_number(value, (min), (max), &v) != 0)                                                                            \
+            return complain("must be a number between %llu and %llu", self->name, (unsigned long long)(min),                      \
+                            (unsigned long long)(max));                                                                            \
+        shim_settings.field = v;                                                                                                   \
+        return NULL;                                                                                                               \
+    }
+
+NUMBER_SETTING(apply_pool_size, pool_size, 1, 64)
+NUMBER_SETTING(apply_max_body_bytes, max_body_bytes, 1, 1073741824)
+NUMBER_SETTING(apply_port, port, 1, 65535)
+NUMBER_SETTING(apply_request_timeout, request_timeout_ms, 100, 3600000)
+NUMBER_SETTING(apply_threads, threads, 1, 256)
+
+static const char *apply_database_url(const setting_t *self, const char *value)
+{
+    (void)self;
+    shim_settings.database_url = value;
+    return NULL;
+}
+
+static const char *apply_host(const setting_t *self, const char *value)
+{
+    (void)self;
+    shim_settings.host = value;
+    return NULL;
+}
+
+static const char *apply_http2(const setting_t *self, const char *value)
+{
+    if (strcasecmp(value, "on") == 0 || strcasecmp(value, "true") == 0 || strcmp(value, "1") == 0) {
+        shim_settings.http2 = 1;
+    } else if (strcasecmp(value, "off") == 0 || strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0) {
+        shim_settings.http2 = 0;
+    } else {
+        return complain("must be on or off", self->name);
+    }
+    return NULL;
+}
+
+static const char *apply_log_level(const setting_t *self, const char *value)
+{
+    static const struct {
+        const char *name;
+        int level;
+    } levels[] = {{"debug", LOG_DEBUG}, {"verbose", LOG_DEBUG}, {"info", LOG_INFO},   {"log", LOG_INFO},
+                  {"warn", LOG_WARN},   {"warning", LOG_WARN},  {"error", LOG_ERROR}, {"fatal", LOG_ERROR}};
+    size_t i;
+
+    for (i = 0; i != sizeof(levels) / sizeof(levels[0]); ++i) {
+        if (strcasecmp(value, levels[i].name) == 0) {
+            shim_settings.log_level = levels[i].level;
+            return NULL;
+        }
+    }
+    return complain("must be one of debug, info, warn, error", self->name);
+}
+
+static const char *apply_node_env(const setting_t *self, const char *value)
+{
+    if (strcmp(value, "development") != 0 && strcmp(value, "staging") != 0 && strcmp(value, "production") != 0)
+        return complain("must be one of development, staging, production", self->name);
+    shim_settings.node_env = value;
+    return NULL;
+}
+
+/* JWT_SECRET, JWT_REFRESH_SECRET, SIGNED_URL_SECRET; the value is never echoed */
+static const char *apply_secret(const setting_t *self, const char *value)
+{
+    if (is_development())
+        return NULL;
+    if (value == NULL)
+        return complain("is required", self->name);
+    if (strlen(value) < 32)
+        return complain("must be at least 32 characters", self->name);
+    return NULL;
+}
+
+static const char *apply_stripe_key(const setting_t *self, const char *value)
+{
+    static const char *live[] = {"sk_live_", "pk_live_", "rk_live_"}, *test[] = {"sk_test_", "pk_test_", "rk_test_"};
+    size_t i;
+
+    if (value == NULL)
+        return NULL;
+    for (i = 0; i != 3; ++i) {
+        if (!is_production() && strncmp(value, live[i], strlen(live[i])) == 0)
+            return complain("is a live key; live Stripe keys are only accepted with NODE_ENV=production", self->name);
+        if (is_production() && strncmp(value, test[i], strlen(test[i])) == 0)
+            return complain("is a test key; test Stripe keys are refused with NODE_ENV=production", self->name);
+    }
+    return NULL;
+}
+
+/* sorted by name; a NULL default means the variable has no default */
+static const setting_t settings_table[] = {
+    {"DATABASE_URL", NULL, "libpq connection URI or conninfo string (required)", 0, apply_database_url},
+    {"DB_POOL_SIZE", "2", "database connections per thread (1-64), plus one LISTEN connection per thread", 0, apply_pool_size},
+    {"HOST", "0.0.0.0", "address to listen on", 0, apply_host},
+    {"HTTP2", "off", "on: also serve HTTP/2 over cleartext (prior knowledge or Upgrade: h2c)", 0, apply_http2},
+    {"JWT_REFRESH_SECRET", NULL, "refresh-token secret; required outside development, at least 32 characters", 2,
+     apply_secret},
+    {"JWT_SECRET", NULL, "access-token secret; required outside development, at least 32 characters", 1, apply_secret},
+    {"LOG_LEVEL", "info", "debug | info | warn | error (debug adds one access-log line per request)", 0,
+     apply_log_level},
+    {"MAX_BODY_BYTES", "1048576", "largest request body accepted, in bytes (413 above)", 0, apply_max_body_bytes},
+    {"NODE_ENV", "development", "development | staging | production", 0, apply_node_env},
+    {"PORT", "8080", "TCP port to listen on (1-65535)", 0, apply_port},
+    {"REQUEST_TIMEOUT_MS", "30000", "longest wait for the database per request (503 after), also the statement_timeout", 0,
+     apply_request_timeout},
+    {"SHIM_THREADS", "CPU count", "event-loop threads", 0, apply_threads},
+    {"SIGNED_URL_SECRET", NULL, "upload URL signing secret; required outside development, at least 32 characters", 3,
+     apply_secret},
+    {"STRIPE_PUBLISHABLE_KEY", NULL, "pk_live_ keys only with NODE_ENV=production, pk_test_ keys never there", 5,
+     apply_stripe_key},
+    {"STRIPE_SECRET_KEY", NULL, "sk_live_ keys only with NODE_ENV=production, sk_test_ keys never there", 4,
+     apply_stripe_key},
+};
+
+#define NUM_SETTINGS (sizeof(settings_table) / sizeof(settings_table[0]))
+
+static const char *getenv_nonempty(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL && *v != '\0' ? v : NULL;
+}
+
+static void fail(const char *line)
+{
+    fprintf(stderr, "%s\n", line);
+    exit(2);
+}
+
+void settings_load(void)
+{
+    size_t i;
+    int late;
+    const char *v, *err;
+    long ncpu;
+
+    shim_settings.host = "0.0.0.0";
+    shim_settings.port = 8080;
+    shim_settings.node_env = "development";
+    shim_settings.log_level = LOG_INFO;
+    shim_settings.max_body_bytes = 1048576;
+    ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    shim_settings.threads = ncpu >= 1 ? (ncpu <= 256 ? (unsigned)ncpu : 256) : 1;
+    shim_settings.pool_size = 2;
+    shim_settings.http2 = 0;
+    shim_settings.request_timeout_ms = 30000;
+
+    /* NODE_ENV first: the rules for secrets depend on it */
+    for (i = 0; i != NUM_SETTINGS; ++i) {
+        if (strcmp(settings_table[i].name, "NODE_ENV") == 0 && (v = getenv_nonempty("NODE_ENV")) != NULL &&
+            (err = settings_table[i].apply(settings_table + i, v)) != NULL)
+            fail(err);
+    }
+    for (late = 0; late <= 5; ++late) {
+        for (i = 0; i != NUM_SETTINGS; ++i) {
+            const setting_t *s = settings_table + i;
+            if (s->late != late || strcmp(s->name, "NODE_ENV") == 0)
+                continue;
+            v = getenv_nonempty(s->name);
+            if (v == NULL && late == 0) {
+                if (s->apply == apply_database_url)
+                    fail("DATABASE_URL is required");
+                continue;
+            }
+            if ((err = s->apply(s, v)) != NULL)
+                fail(err);
+        }
+    }
+    log_min_level = shim_settings.log_level;
+}
+
+void settings_print_help(FILE *fp)
+{
+    size_t i, width = 0;
+
+    fprintf(fp, "Usage: %s [--help | --version]\n\n"
+                "HTTP front of the workon PostgreSQL extension. Configured by environment variables:\n\n",
+            SHIM_NAME);
+    for (i = 0; i != NUM_SETTINGS; ++i)
+        if (strlen(settings_table[i].name) > width)
+            width = strlen(settings_table[i].name);
+    fprintf(fp, "  %-*s  %-12s  %s\n", (int)width, "NAME", "DEFAULT", "MEANING");
+    for (i = 0; i != NUM_SETTINGS; ++i) {
+        const setting_t *s = settings_table + i;
+        fprintf(fp, "  %-*s  %-12s  %s\n", (int)width, s->name, s->default_value != NULL ? s->default_value : "-", s->meaning);
+    }
+    fprintf(fp, "\nSignals: SIGTERM stops accepting, lets in-flight requests finish (up to 10 s) and exits 0;\n"
+                "SIGINT exits at once.\n");
+}

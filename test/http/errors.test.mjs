@@ -1,0 +1,205 @@
+// The error envelope, status codes, input validation and what a 500 may not reveal.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import {
+  addRoutes, allowedMethods, expectError, get, psql, psqlList, qs, removeRoutes, request, waitFor,
+} from './lib/client.mjs';
+
+const spacesCount = () => Number(psql('SELECT count(*) FROM workon.spaces;'));
+const publishedIds = () =>
+  psqlList('SELECT id FROM workon.spaces WHERE published ORDER BY created_at DESC, id DESC LIMIT 20;');
+
+describe('unknown paths and methods', () => {
+  test('an unknown path is 404 not_found with the error envelope', async () => {
+    for (const p of ['/api/v1/nothing-here', '/nope', '/api/v1/spaces/extra/segments/x', '/api/v2/spaces']) {
+      const res = await get(p);
+      const err = expectError(res, 404, 'not_found');
+      assert.deepEqual(err.details, {}, p);
+    }
+  });
+
+  test('a known path with a method it lacks is 405 with the route table methods in Allow', async () => {
+    const res = await request('DELETE', '/api/v1/spaces');
+    expectError(res, 405, 'method_not_allowed');
+    const fromDb = psqlList("SELECT method FROM workon.routes WHERE path = '/api/v1/spaces' ORDER BY 1;");
+    assert.ok(fromDb.length > 0, 'route table has no /api/v1/spaces');
+    assert.deepEqual(allowedMethods(res), fromDb);
+    assert.ok(allowedMethods(res).includes('GET'));
+  });
+
+  test('a path template match with a method it lacks is 405 too', async () => {
+    const id = publishedIds()[0];
+    for (const m of ['DELETE', 'PUT']) {
+      const res = await request(m, `/api/v1/spaces/${id}`);
+      const fromDb = psqlList(`SELECT method FROM workon.routes WHERE path = '/api/v1/spaces/{id}' ORDER BY 1;`);
+      if (fromDb.includes(m)) continue; // a later version may serve it
+      expectError(res, 405, 'method_not_allowed');
+      assert.deepEqual(allowedMethods(res), fromDb);
+    }
+  });
+});
+
+describe('validation of query parameters', () => {
+  const cases = [
+    ['limit=0', 'limit'],
+    ['limit=101', 'limit'],
+    ['limit=-5', 'limit'],
+    ['limit=abc', 'limit'],
+    ['limit=1.5', 'limit'],
+    ['kind=castle', 'kind'],
+    ['cursor=garbage', 'cursor'],
+    ['cursor=%22%27%3B--', 'cursor'],
+    ['min_capacity=-1', 'min_capacity'],
+    ['min_capacity=0', 'min_capacity'],
+    ['min_capacity=many', 'min_capacity'],
+    ['min_capacity=99999999999999999999', 'min_capacity'],
+  ];
+  for (const [query, field] of cases) {
+    test(`?${query} is 400 validation_failed naming ${field}`, async () => {
+      const res = await get(`/api/v1/spaces?${query}`);
+      const err = expectError(res, 400, 'validation_failed');
+      assert.equal(err.details.field, field, res.text);
+    });
+  }
+
+  test('a malformed id in the path is 400 validation_failed naming id', async () => {
+    for (const bad of ['not-a-uuid', '123', '5b1f0000-0000-0000-0000-00000000000g']) {
+      const res = await get(`/api/v1/spaces/${bad}`);
+      const err = expectError(res, 400, 'validation_failed');
+      assert.equal(err.details.field, 'id', res.text);
+    }
+  });
+
+  test('an unknown query parameter is 400 naming it', async () => {
+    for (const name of ['colour', 'foo_bar', 'q']) {
+      const res = await get(`/api/v1/spaces?${name}=x`);
+      const err = expectError(res, 400, 'validation_failed');
+      assert.equal(err.details.field, name, res.text);
+    }
+    const res = await get('/api/v1/spaces?city=Berlin&sort=name');
+    assert.equal(expectError(res, 400, 'validation_failed').details.field, 'sort');
+  });
+
+  test('SQL in a parameter is data: 200, no rows, and the table untouched', async () => {
+    const before = spacesCount();
+    assert.ok(before > 0, 'demo data missing');
+    for (const city of ["' OR 1=1 --", "Berlin'; DROP TABLE workon.spaces; --", '" OR ""="', "Berlin' OR 'a'='a",
+      "x'); DELETE FROM workon.spaces; --", "Berlin\\'; --"]) {
+      const res = await get(`/api/v1/spaces${qs({ city })}`);
+      assert.equal(res.status, 200, `${city}: ${res.text}`);
+      assert.deepEqual(res.json.data, [], city);
+      assert.equal(res.json.next_cursor, null);
+    }
+    assert.equal(psql("SELECT to_regclass('workon.spaces') IS NOT NULL;"), 't', 'workon.spaces is gone');
+    assert.equal(spacesCount(), before, 'rows of workon.spaces changed');
+  });
+
+  test('percent-decoding: valid UTF-8 is decoded, a bad escape or invalid UTF-8 is 400', async () => {
+    // a correctly encoded multibyte value is a legitimate (empty) search
+    const ok = await get('/api/v1/spaces?city=M%C3%BCnchen');
+    assert.equal(ok.status, 200, ok.text);
+    assert.deepEqual(ok.json.data, []);
+    // an encoded letter is the letter: Ber%6Cin == Berlin
+    const plain = await get('/api/v1/spaces?city=Berlin&limit=100');
+    const encoded = await get('/api/v1/spaces?city=Ber%6Cin&limit=100');
+    assert.equal(encoded.status, 200, encoded.text);
+    assert.deepEqual(encoded.json, plain.json);
+    assert.ok(plain.json.data.length > 0, 'demo data has no Berlin spaces');
+
+    for (const q of ['city=%zz', 'city=%', 'city=abc%2', 'city=%ff', 'city=%c0%af', 'city=%e2%82', 'city=%ed%a0%80',
+      'city=%00', '%zz=1']) {
+      const res = await get(`/api/v1/spaces?${q}`);
+      expectError(res, 400, 'validation_failed');
+    }
+  });
+});
+
+describe('authorization header on a public route', () => {
+  test('a garbage bearer token is 401 with WWW-Authenticate: Bearer error="invalid_token"', async () => {
+    for (const token of ['garbage', 'a.b.c', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.']) {
+      const res = await get('/api/v1/spaces', { headers: { authorization: `Bearer ${token}` } });
+      expectError(res, 401, 'unauthorized');
+      const www = res.headers['www-authenticate'] ?? '';
+      assert.match(www, /^Bearer\b/i, `WWW-Authenticate: ${www}`);
+      assert.match(www, /error="invalid_token"/, `WWW-Authenticate: ${www}`);
+    }
+  });
+
+  test('a bad token is refused on a single-resource route as well', async () => {
+    const id = publishedIds()[0];
+    const res = await get(`/api/v1/spaces/${id}`, { headers: { authorization: 'Bearer nope' } });
+    expectError(res, 401, 'unauthorized');
+    assert.match(res.headers['www-authenticate'] ?? '', /error="invalid_token"/);
+  });
+
+  test('another scheme (Basic) is no token: 200 with the anonymous result', async () => {
+    const anon = await get('/api/v1/spaces?limit=5');
+    const basic = await get('/api/v1/spaces?limit=5', { headers: { authorization: 'Basic xxx' } });
+    assert.equal(basic.status, 200, basic.text);
+    assert.deepEqual(basic.json, anon.json);
+    assert.deepEqual(basic.json.data.map((s) => s.id), publishedIds().slice(0, 5));
+  });
+});
+
+describe('a 500 does not leak internals', () => {
+  const fns = `
+CREATE FUNCTION workon.test_boom_relation() RETURNS json LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE 'SELECT 1 FROM workon_secret_missing_relation';
+  RETURN '{}'::json;
+END $$;
+CREATE FUNCTION workon.test_boom_internal() RETURNS json LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'leaky secret s3cr3t-7d1e in workon.hidden_table' USING ERRCODE = 'XX000';
+END $$;
+CREATE FUNCTION workon.test_boom_raise() RETURNS json LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE 'leaky secret p0001-9a2b at line %', 42;
+END $$;
+GRANT EXECUTE ON FUNCTION workon.test_boom_relation(), workon.test_boom_internal(), workon.test_boom_raise()
+  TO workon_anon;`;
+  const drop = `DROP FUNCTION IF EXISTS workon.test_boom_relation(), workon.test_boom_internal(),
+  workon.test_boom_raise();`;
+  const cases = [
+    ['/api/v1/test/boom/relation', 'workon.test_boom_relation()', ['workon_secret_missing_relation', 'does not exist', 'relation']],
+    ['/api/v1/test/boom/internal', 'workon.test_boom_internal()', ['s3cr3t', 'hidden_table', 'leaky']],
+    ['/api/v1/test/boom/raise', 'workon.test_boom_raise()', ['p0001-9a2b', 'leaky', 'line 42']],
+  ];
+
+  before(async () => {
+    await removeRoutes('/api/v1/test/boom', drop);
+    await addRoutes(fns, cases.map(([path, handler]) => ({ method: 'GET', path, handler })));
+  });
+  after(async () => { await removeRoutes('/api/v1/test/boom', drop); });
+
+  for (const [path, handler, secrets] of cases) {
+    test(`${handler} failing is 500 internal with a generic message`, async () => {
+      const res = await get(path);
+      const err = expectError(res, 500, 'internal');
+      const lower = res.text.toLowerCase();
+      for (const s of [...secrets, 'select', 'sqlstate', 'plpgsql', 'test_boom', 'context', 'xx000', '42p01', 'p0001']) {
+        assert.ok(!lower.includes(s.toLowerCase()), `500 body leaks ${JSON.stringify(s)}: ${res.text}`);
+      }
+      for (const [k, v] of Object.entries(res.headers)) {
+        assert.ok(!String(v).toLowerCase().includes('test_boom'), `header ${k} leaks the handler: ${v}`);
+      }
+      assert.deepEqual(err.details, {});
+
+      // the real error goes to the shim's log instead, under the request id
+      const log = process.env.WORKON_SHIM_LOG;
+      if (log && fs.existsSync(log)) {
+        const id = res.headers['x-request-id'];
+        await waitFor(() => fs.readFileSync(log, 'utf8').includes(id), 3000)
+          .catch(() => assert.fail(`request id ${id} of the 500 is not in ${log}`));
+        assert.ok(fs.readFileSync(log, 'utf8').includes(secrets[0]),
+          `the log does not hold the real error (${secrets[0]})`);
+      }
+    });
+  }
+
+  test('the server keeps serving after a 500', async () => {
+    const res = await get('/api/v1/spaces?limit=1');
+    assert.equal(res.status, 200, res.text);
+  });
+});
