@@ -7,6 +7,7 @@
  *
  * Every response carries X-Request-Id and a Content-Length.
  */
+#include "shim.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,6 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
-#include "shim.h"
 
 #define JSON_CONTENT_TYPE "application/json; charset=utf-8"
 #define REQUEST_ID_MAX 128
@@ -226,8 +226,7 @@ static h2o_iovec_t error_body(h2o_mem_pool_t *pool, const char *code, const char
     return strbuf_finish(&sb);
 }
 
-static void send_error(h2o_req_t *req, h2o_iovec_t request_id, int status, const char *code, const char *message,
-                       const char *field)
+static void send_error(h2o_req_t *req, h2o_iovec_t request_id, int status, const char *code, const char *message, const char *field)
 {
     if (status == 503)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, "Retry-After", H2O_STRLIT("1"));
@@ -253,8 +252,7 @@ typedef struct st_error_ostream_t {
     h2o_iovec_t body;
 } error_ostream_t;
 
-static void on_error_ostream_send(h2o_ostream_t *_self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt,
-                                  h2o_send_state_t state)
+static void on_error_ostream_send(h2o_ostream_t *_self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt, h2o_send_state_t state)
 {
     error_ostream_t *self = (void *)_self;
 
@@ -370,7 +368,7 @@ static void on_call_timeout(h2o_timeout_entry_t *entry)
     send_unavailable(call->req, call->request_id);
 }
 
-static void on_call_result(void *owner, PGresult *res, const char *err);
+static int on_call_result(void *owner, PGresult *res, const char *err);
 
 /*
  * HTTP/1 stops reading a connection while its request is being served, so a
@@ -599,8 +597,9 @@ static void on_handler_header(void *data, h2o_iovec_t key, h2o_iovec_t value)
         if (value.base[i] == '\r' || value.base[i] == '\n' || value.base[i] == '\0')
             return;
     /* framing is ours */
-    if (h2o_memis(key.base, key.len, H2O_STRLIT("content-length")) || h2o_memis(key.base, key.len, H2O_STRLIT("transfer-encoding")) ||
-        h2o_memis(key.base, key.len, H2O_STRLIT("connection")) || h2o_memis(key.base, key.len, H2O_STRLIT("x-request-id")))
+    if (h2o_memis(key.base, key.len, H2O_STRLIT("content-length")) ||
+        h2o_memis(key.base, key.len, H2O_STRLIT("transfer-encoding")) || h2o_memis(key.base, key.len, H2O_STRLIT("connection")) ||
+        h2o_memis(key.base, key.len, H2O_STRLIT("x-request-id")))
         return;
     if (h2o_memis(key.base, key.len, H2O_STRLIT("content-type")))
         sink->has_content_type = 1;
@@ -630,13 +629,19 @@ static void respond_db_error(call_t *call, PGresult *res)
     {
         const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), *column = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
         if (log_enabled(LOG_DEBUG))
-            log_write(LOG_DEBUG, "request refused by the database", "request_id", call->request_id.base, "sqlstate", state,
-                      "error", msg, NULL);
+            log_write(LOG_DEBUG, "request refused by the database", "request_id", call->request_id.base, "sqlstate", state, "error",
+                      msg, NULL);
         send_error(req, call->request_id, status, code, msg != NULL ? msg : code, column);
     }
 }
 
-static void respond_api(call_t *call, PGresult *res, const char *err)
+static void on_result_dispose(void *p)
+{
+    PQclear(*(PGresult **)p);
+}
+
+/* returns 1 when the response body points into res (kept until the request is gone) */
+static int respond_api(call_t *call, PGresult *res, const char *err)
 {
     h2o_req_t *req = call->req;
     int status;
@@ -647,22 +652,22 @@ static void respond_api(call_t *call, PGresult *res, const char *err)
         if (log_enabled(LOG_DEBUG))
             log_write(LOG_DEBUG, "client went away before its query was sent", "request_id", call->request_id.base, NULL);
         send_unavailable(req, call->request_id);
-        return;
+        return 0;
     }
     if (res == NULL) {
         log_unavailable(call, err);
         send_unavailable(req, call->request_id);
-        return;
+        return 0;
     }
     if (PQresultStatus(res) == PGRES_FATAL_ERROR) {
         respond_db_error(call, res);
-        return;
+        return 0;
     }
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 3) {
         log_write(LOG_ERROR, "workon.dispatch returned an unexpected result", "request_id", call->request_id.base, "route",
                   call->route_path, "status", PQresStatus(PQresultStatus(res)), NULL);
         send_error(req, call->request_id, 500, "internal", "internal server error", NULL);
-        return;
+        return 0;
     }
 
     if (PQgetisnull(res, 0, 0)) {
@@ -675,7 +680,7 @@ static void respond_api(call_t *call, PGresult *res, const char *err)
             log_write(LOG_ERROR, "handler set an invalid status", "request_id", call->request_id.base, "route", call->route_path,
                       "status", PQgetvalue(res, 0, 0), NULL);
             send_error(req, call->request_id, 500, "internal", "internal server error", NULL);
-            return;
+            return 0;
         }
     }
     if (!PQgetisnull(res, 0, 1)) {
@@ -684,12 +689,19 @@ static void respond_api(call_t *call, PGresult *res, const char *err)
             log_write(LOG_WARN, "handler headers are not a JSON object of strings", "request_id", call->request_id.base, "route",
                       call->route_path, NULL);
     }
-    if (!PQgetisnull(res, 0, 2) && status != 204 && status != 304)
-        body = h2o_strdup(&req->pool, PQgetvalue(res, 0, 2), (size_t)PQgetlength(res, 0, 2));
+    if (!PQgetisnull(res, 0, 2) && status != 204 && status != 304) {
+        /* no copy: the body is sent from the result, which lives as long as the request */
+        PGresult **holder = h2o_mem_alloc_shared(&req->pool, sizeof(*holder), on_result_dispose);
+        *holder = res;
+        body = h2o_iovec_init(PQgetvalue(res, 0, 2), (size_t)PQgetlength(res, 0, 2));
+        send_response(req, call->request_id, status, body, !sink.has_content_type);
+        return 1;
+    }
     send_response(req, call->request_id, status, body, !sink.has_content_type);
+    return 0;
 }
 
-static void on_call_result(void *owner, PGresult *res, const char *err)
+static int on_call_result(void *owner, PGresult *res, const char *err)
 {
     call_t *call = owner;
 
@@ -698,8 +710,7 @@ static void on_call_result(void *owner, PGresult *res, const char *err)
         h2o_timeout_unlink(&call->timeout);
     switch (call->kind) {
     case CALL_API:
-        respond_api(call, res, err);
-        break;
+        return respond_api(call, res, err);
     case CALL_READYZ:
         respond_readyz(call, res, err);
         break;
@@ -710,6 +721,7 @@ static void on_call_result(void *owner, PGresult *res, const char *err)
         respond_v1_health(call, res, err);
         break;
     }
+    return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -871,7 +883,8 @@ static h2o_iovec_t build_meta_json(h2o_req_t *req, h2o_iovec_t request_id, h2o_i
 
     if ((sslen = req->conn->callbacks->get_peername(req->conn, (void *)&ss)) != 0)
         iplen = h2o_socket_getnumerichost((void *)&ss, sslen, ip);
-    strbuf_init(&sb, &req->pool, 128 + json_escaped_max(path.len) + (ua != -1 ? json_escaped_max(req->headers.entries[ua].value.len) : 0));
+    strbuf_init(&sb, &req->pool,
+                128 + json_escaped_max(path.len) + (ua != -1 ? json_escaped_max(req->headers.entries[ua].value.len) : 0));
     strbuf_lit(&sb, "{\"request_id\":");
     strbuf_add_json_string(&sb, request_id.base, request_id.len);
     strbuf_lit(&sb, ",\"method\":");
@@ -923,9 +936,8 @@ static void handle_api(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_
                    m->invalid_param);
         return;
     }
-    if (req->query_at != SIZE_MAX &&
-        build_query_json(&req->pool, req->path.base + req->query_at + 1, req->path.len - req->query_at - 1, &query,
-                         &bad_field) != 0) {
+    if (req->query_at != SIZE_MAX && build_query_json(&req->pool, req->path.base + req->query_at + 1,
+                                                      req->path.len - req->query_at - 1, &query, &bad_field) != 0) {
         send_error(req, request_id, 400, "validation_failed", "query parameter is not valid percent-encoded UTF-8", bad_field);
         return;
     }
@@ -954,7 +966,6 @@ static void handle_api(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_
     call = call_new(w, req, request_id, CALL_API);
     call->route_status = route->status;
     call->had_token = had_token;
-    call->route_path = route->path;
     memcpy(call->handler_oid, route->handler_oid, sizeof(call->handler_oid));
     call->route_path = h2o_strdup(&req->pool, route->path, SIZE_MAX).base;
 

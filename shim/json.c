@@ -4,10 +4,10 @@
  * (handler-supplied response headers) and a small string builder on a
  * memory pool.
  */
+#include "shim.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include "shim.h"
 
 /* length of the valid UTF-8 sequence at p (at most avail bytes), 0 if invalid */
 static size_t utf8_seq_len(const unsigned char *p, size_t avail)
@@ -150,8 +150,7 @@ static const unsigned char *scan_string(const unsigned char *p, const unsigned c
                     return NULL; /* lone low surrogate */
                 if (cp >= 0xd800 && cp <= 0xdbff) {
                     unsigned lo;
-                    if (end - p < 7 || p[1] != '\\' || p[2] != 'u' || read_hex4(p + 3, end, &lo) != 0 || lo < 0xdc00 ||
-                        lo > 0xdfff)
+                    if (end - p < 7 || p[1] != '\\' || p[2] != 'u' || read_hex4(p + 3, end, &lo) != 0 || lo < 0xdc00 || lo > 0xdfff)
                         return NULL; /* unpaired high surrogate */
                     p += 6;
                     cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);

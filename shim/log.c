@@ -3,13 +3,13 @@
  * {"time":"...","level":"info","msg":"...",...}, written with a single
  * write(2) so lines from different threads never interleave.
  */
+#include "shim.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
-#include "shim.h"
 
 int log_min_level = LOG_INFO;
 

@@ -7,6 +7,7 @@
  * SIGTERM makes every worker close its listener and finish what is in flight
  * (up to 10 s) before the process exits 0; SIGINT exits at once.
  */
+#include "shim.h"
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -21,7 +22,6 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
-#include "shim.h"
 
 #define DRAIN_TIMEOUT_MS 10000
 #define CONNECT_TIMEOUT_MS 5000

@@ -34,12 +34,12 @@
  * The LISTEN connection runs `LISTEN workon_routes` and (re)loads the route
  * table and error map after every (re)connect and every notification.
  */
+#include "shim.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "shim.h"
 
 /*
  * Queries in flight per connection.  Enough to keep a backend busy (each
@@ -62,7 +62,7 @@
 #define DISPATCH_SQL                                                                                                               \
     "SELECT status, headers, body FROM workon.dispatch($1::oid, $2::jsonb, $3::jsonb, $4::text, $5::text, $6::jsonb)"
 #define ROUTES_SQL                                                                                                                 \
-    "SELECT method, path, handler::oid::int8, auth, status, body FROM workon.routes ORDER BY path, method;"                       \
+    "SELECT method, path, handler::oid::int8, auth, status, body FROM workon.routes ORDER BY path, method;"                        \
     "SELECT sqlstate, status, code FROM workon.errors"
 
 enum {
@@ -190,8 +190,8 @@ static void query_finish(db_pool_t *pool, db_query_t *q, const char *err)
 {
     if (q->counted)
         --pool->in_use;
-    if (q->owner != NULL && q->cb != NULL)
-        q->cb(q->owner, err == NULL ? q->res : NULL, err);
+    if (q->owner != NULL && q->cb != NULL && q->cb(q->owner, err == NULL ? q->res : NULL, err) && err == NULL)
+        q->res = NULL; /* kept by the owner */
     query_free(pool, q);
 }
 
@@ -311,7 +311,7 @@ static int conn_send(db_conn_t *c, db_query_t *q)
     return 0;
 }
 
-static void on_internal_result(void *owner, PGresult *res, const char *err);
+static int on_internal_result(void *owner, PGresult *res, const char *err);
 
 static int conn_send_internal(db_conn_t *c, int kind, const char *sql)
 {
@@ -326,7 +326,7 @@ static int conn_send_internal(db_conn_t *c, int kind, const char *sql)
     return 0;
 }
 
-static void on_internal_result(void *owner, PGresult *res, const char *err)
+static int on_internal_result(void *owner, PGresult *res, const char *err)
 {
     db_conn_t *c = owner;
     /* the head of the in-flight list is the query being reported; its kind tells what it was */
@@ -334,19 +334,19 @@ static void on_internal_result(void *owner, PGresult *res, const char *err)
     int is_prepare = q->kind == DB_QUERY_PREPARE;
 
     if (err != NULL)
-        return;
+        return 0;
     if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK) {
         if (is_prepare) {
             c->prepared = 2;
             c->prepare_failed = 0;
         }
-        return;
+        return 0;
     }
     if (is_prepare) {
         c->prepared = 0;
         /* retried before the next API query; said once until it works */
         if (c->prepare_failed++ != 0)
-            return;
+            return 0;
     }
     if (res != NULL) {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE), *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -355,6 +355,7 @@ static void on_internal_result(void *owner, PGresult *res, const char *err)
         log_write(LOG_WARN, is_prepare ? "could not prepare workon.dispatch" : "connection setup statement failed", "#thread",
                   thread, "sqlstate", state, "error", msg != NULL ? msg : first_line(PQresultErrorMessage(res)), NULL);
     }
+    return 0;
 }
 
 static void on_dispatch(h2o_timeout_entry_t *entry)
@@ -375,8 +376,7 @@ static void on_dispatch(h2o_timeout_entry_t *entry)
         q = H2O_STRUCT_FROM_MEMBER(db_query_t, link, pool->pending.next);
         h2o_linklist_unlink(&q->link);
         --pool->num_pending;
-        if (q->abandoned != NULL && h2o_now(pool->worker->ctx.loop) - q->queued_at >= ABANDON_CHECK_MS &&
-            q->abandoned(q->owner)) {
+        if (q->abandoned != NULL && h2o_now(pool->worker->ctx.loop) - q->queued_at >= ABANDON_CHECK_MS && q->abandoned(q->owner)) {
             query_finish(pool, q, pool_err_abandoned);
             continue;
         }
@@ -720,9 +720,11 @@ static void listen_apply_load(db_conn_t *c)
         PGresult *r = c->num_load_results >= 1 ? c->load_results[0] : NULL;
         const char *msg = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
         log_write(w->id == 0 && c->load_failures == 0 ? LOG_WARN : LOG_DEBUG, "could not load workon.routes, retrying every 2 s",
-                  "#thread", thread,
-                  "sqlstate", r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL, "error",
-                  msg != NULL ? msg : r != NULL ? first_line(PQresultErrorMessage(r)) : "no result", NULL);
+                  "#thread", thread, "sqlstate", r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL, "error",
+                  msg != NULL ? msg
+                  : r != NULL ? first_line(PQresultErrorMessage(r))
+                              : "no result",
+                  NULL);
         failed = 1;
     }
     if (c->num_load_results >= 2 && PQresultStatus(c->load_results[1]) == PGRES_TUPLES_OK) {
@@ -838,8 +840,7 @@ static void conn_on_connected(db_conn_t *c)
     }
     {
         static __thread char set_sql[64];
-        snprintf(set_sql, sizeof(set_sql), "SET statement_timeout = %llu",
-                 (unsigned long long)shim_settings.request_timeout_ms);
+        snprintf(set_sql, sizeof(set_sql), "SET statement_timeout = %llu", (unsigned long long)shim_settings.request_timeout_ms);
         if (conn_send_internal(c, DB_QUERY_INTERNAL, set_sql) != 0 || conn_send_internal(c, DB_QUERY_PREPARE, NULL) != 0) {
             conn_fail(c, first_line(PQerrorMessage(c->pg)));
             return;

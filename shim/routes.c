@@ -7,9 +7,9 @@
  * params (`/spaces/mine` before `/spaces/{id}`).  Empty segments never match a
  * param, so `/api/v1/spaces/` (trailing slash) and `//` are not found.
  */
+#include "shim.h"
 #include <stdlib.h>
 #include <string.h>
-#include "shim.h"
 
 typedef struct st_route_node_t route_node_t;
 
@@ -212,8 +212,8 @@ size_t route_table_size(route_table_t *table)
 int url_decode(char *dst, size_t *dst_len, const char *src, size_t len, int plus_is_space)
 {
     static const signed char hex[256] = {
-        ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
-        ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+        ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+        ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
         ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16};
     const unsigned char *p = (const unsigned char *)src, *end = p + len;
     char *d = dst;
@@ -292,8 +292,7 @@ static int match_node(const route_node_t *node, match_state_t *st, size_t seg_in
     if (!seg->invalid) {
         for (i = 0; i != node->num_children; ++i) {
             route_node_t *child = node->children[i];
-            if (h2o_memis(child->literal, child->literal_len, seg->value, seg->len) &&
-                match_node(child, st, seg_index + 1, depth))
+            if (h2o_memis(child->literal, child->literal_len, seg->value, seg->len) && match_node(child, st, seg_index + 1, depth))
                 return 1;
         }
     }
@@ -406,13 +405,13 @@ static const struct {
     int status;
     const char *code;
 } default_errors[] = {
-    {"22", 400, "validation_failed"},    {"23502", 400, "validation_failed"}, {"23514", 400, "validation_failed"},
-    {"23505", 409, "conflict"},          {"23503", 409, "conflict"},          {"23P01", 409, "conflict"},
-    {"28000", 401, "unauthorized"},      {"WO401", 401, "unauthorized"},      {"42501", 403, "forbidden"},
-    {"P0002", 404, "not_found"},         {"WO404", 404, "not_found"},         {"WO405", 405, "method_not_allowed"},
-    {"40001", 503, "unavailable"},       {"40P01", 503, "unavailable"},       {"57014", 503, "unavailable"},
-    {"08", 503, "unavailable"},          {"57P01", 503, "unavailable"},       {"57P02", 503, "unavailable"},
-    {"57P03", 503, "unavailable"},       {"53", 503, "unavailable"},          {"25006", 503, "unavailable"},
+    {"22", 400, "validation_failed"}, {"23502", 400, "validation_failed"}, {"23514", 400, "validation_failed"},
+    {"23505", 409, "conflict"},       {"23503", 409, "conflict"},          {"23P01", 409, "conflict"},
+    {"28000", 401, "unauthorized"},   {"WO401", 401, "unauthorized"},      {"42501", 403, "forbidden"},
+    {"P0002", 404, "not_found"},      {"WO404", 404, "not_found"},         {"WO405", 405, "method_not_allowed"},
+    {"40001", 503, "unavailable"},    {"40P01", 503, "unavailable"},       {"57014", 503, "unavailable"},
+    {"08", 503, "unavailable"},       {"57P01", 503, "unavailable"},       {"57P02", 503, "unavailable"},
+    {"57P03", 503, "unavailable"},    {"53", 503, "unavailable"},          {"25006", 503, "unavailable"},
 };
 
 void error_map_init_default(error_map_t *map)

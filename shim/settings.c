@@ -2,6 +2,7 @@
  * Settings: one sorted table (name, default, meaning) that drives both the
  * parsing of the environment and `workon-shim --help`.
  */
+#include "shim.h"
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,7 +10,6 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-#include "shim.h"
 
 shim_settings_t shim_settings;
 
@@ -71,7 +71,7 @@ static int parse_number(const char *value, uint64_t min, uint64_t max, uint64_t 
     {                                                                                                                              \
         uint64_t v;                                                                                                                \
         if (parse_number(value, (min), (max), &v) != 0)                                                                            \
-            return complain("must be a number between %llu and %llu", self->name, (unsigned long long)(min),                      \
+            return complain("must be a number between %llu and %llu", self->name, (unsigned long long)(min),                       \
                             (unsigned long long)(max));                                                                            \
         shim_settings.field = v;                                                                                                   \
         return NULL;                                                                                                               \
@@ -169,23 +169,18 @@ static const setting_t settings_table[] = {
     {"DB_POOL_SIZE", "2", "database connections per thread (1-64), plus one LISTEN connection per thread", 0, apply_pool_size},
     {"HOST", "0.0.0.0", "address to listen on", 0, apply_host},
     {"HTTP2", "off", "on: also serve HTTP/2 over cleartext (prior knowledge or Upgrade: h2c)", 0, apply_http2},
-    {"JWT_REFRESH_SECRET", NULL, "refresh-token secret; required outside development, at least 32 characters", 2,
-     apply_secret},
+    {"JWT_REFRESH_SECRET", NULL, "refresh-token secret; required outside development, at least 32 characters", 2, apply_secret},
     {"JWT_SECRET", NULL, "access-token secret; required outside development, at least 32 characters", 1, apply_secret},
-    {"LOG_LEVEL", "info", "debug | info | warn | error (debug adds one access-log line per request)", 0,
-     apply_log_level},
+    {"LOG_LEVEL", "info", "debug | info | warn | error (debug adds one access-log line per request)", 0, apply_log_level},
     {"MAX_BODY_BYTES", "1048576", "largest request body accepted, in bytes (413 above)", 0, apply_max_body_bytes},
     {"NODE_ENV", "development", "development | staging | production", 0, apply_node_env},
     {"PORT", "8080", "TCP port to listen on (1-65535)", 0, apply_port},
     {"REQUEST_TIMEOUT_MS", "30000", "longest wait for the database per request (503 after), also the statement_timeout", 0,
      apply_request_timeout},
     {"SHIM_THREADS", "CPU count", "event-loop threads", 0, apply_threads},
-    {"SIGNED_URL_SECRET", NULL, "upload URL signing secret; required outside development, at least 32 characters", 3,
-     apply_secret},
-    {"STRIPE_PUBLISHABLE_KEY", NULL, "pk_live_ keys only with NODE_ENV=production, pk_test_ keys never there", 5,
-     apply_stripe_key},
-    {"STRIPE_SECRET_KEY", NULL, "sk_live_ keys only with NODE_ENV=production, sk_test_ keys never there", 4,
-     apply_stripe_key},
+    {"SIGNED_URL_SECRET", NULL, "upload URL signing secret; required outside development, at least 32 characters", 3, apply_secret},
+    {"STRIPE_PUBLISHABLE_KEY", NULL, "pk_live_ keys only with NODE_ENV=production, pk_test_ keys never there", 5, apply_stripe_key},
+    {"STRIPE_SECRET_KEY", NULL, "sk_live_ keys only with NODE_ENV=production, sk_test_ keys never there", 4, apply_stripe_key},
 };
 
 #define NUM_SETTINGS (sizeof(settings_table) / sizeof(settings_table[0]))
@@ -248,8 +243,9 @@ void settings_print_help(FILE *fp)
 {
     size_t i, width = 0;
 
-    fprintf(fp, "Usage: %s [--help | --version]\n\n"
-                "HTTP front of the workon PostgreSQL extension. Configured by environment variables:\n\n",
+    fprintf(fp,
+            "Usage: %s [--help | --version]\n\n"
+            "HTTP front of the workon PostgreSQL extension. Configured by environment variables:\n\n",
             SHIM_NAME);
     for (i = 0; i != NUM_SETTINGS; ++i)
         if (strlen(settings_table[i].name) > width)

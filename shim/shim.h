@@ -8,11 +8,11 @@
 #ifndef workon_shim_h
 #define workon_shim_h
 
+#include "h2o.h"
+#include <libpq-fe.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <pthread.h>
-#include <libpq-fe.h>
-#include "h2o.h"
 
 #define SHIM_NAME "workon-shim"
 #define SHIM_VERSION "0.1.0"
@@ -178,9 +178,12 @@ typedef struct st_worker_t worker_t;
 typedef struct st_db_conn_t db_conn_t;
 typedef struct st_db_query_t db_query_t;
 
-/* res is NULL when the query failed without a server answer (err says why) */
+/*
+ * res is NULL when the query failed without a server answer (err says why).
+ * Returns non-zero when it keeps res (and PQclear()s it later itself).
+ */
 extern const char pool_err_abandoned[];
-typedef void (*db_query_cb)(void *owner, PGresult *res, const char *err);
+typedef int (*db_query_cb)(void *owner, PGresult *res, const char *err);
 
 enum {
     DB_QUERY_DISPATCH = 0, /* the prepared workon_dispatch statement, 6 params */
@@ -215,10 +218,10 @@ typedef struct st_db_pool_t {
     size_t num_ready;
     h2o_linklist_t pending; /* db_query_t not yet sent */
     size_t num_pending;
-    size_t in_use;          /* dispatched API/health queries awaiting results */
+    size_t in_use; /* dispatched API/health queries awaiting results */
     h2o_timeout_entry_t dispatch_entry;
     h2o_timeout_entry_t outage_entry;
-    int fail_fast;          /* no connection for over a second: answer 503 at once */
+    int fail_fast; /* no connection for over a second: answer 503 at once */
     db_query_t *free_queries;
     h2o_timeout_entry_t sweep_entry;
     /* backend pids to cancel, sent through the LISTEN connection */
