@@ -5,14 +5,18 @@
 #   make run | test | bench  see scripts/
 
 EXTENSION = workon
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 
 MODULE_big = $(EXTENSION)
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c)))
 PGFILEDESC = "workon - workspace marketplace backend"
+SHLIB_LINK += -lcrypto
 
+# The current version's script is built from sql/workon.sql; the frozen
+# scripts of released versions and the update scripts are installed as they
+# are (never a second copy of the current one).
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-DATA = $(wildcard sql/$(EXTENSION)--*--*.sql)
+DATA = $(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard sql/$(EXTENSION)--*.sql))
 
 REGRESS = $(basename $(notdir $(wildcard test/regress/sql/*.sql)))
 REGRESS_OPTS = --inputdir=test/regress

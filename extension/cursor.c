@@ -27,12 +27,10 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "workon.h"
+
 #define CURSOR_VERSION		1
 #define CURSOR_RAW_LEN		(1 + 8 + UUID_LEN)
-#define CURSOR_TEXT_LEN		((CURSOR_RAW_LEN * 4 + 2) / 3)	/* unpadded */
-
-static const char base64url_chars[] =
-"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 static void
 invalid_cursor(void)
@@ -41,79 +39,6 @@ invalid_cursor(void)
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid cursor"),
 			 err_generic_string(PG_DIAG_COLUMN_NAME, "cursor")));
-}
-
-static int
-base64url_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
-/* Unpadded base64url of len bytes; dst has room for the text and a NUL. */
-static void
-base64url_encode(const uint8 *src, int len, char *dst)
-{
-	uint32		bits = 0;
-	int			nbits = 0;
-	int			i;
-
-	for (i = 0; i < len; i++)
-	{
-		bits = (bits << 8) | src[i];
-		nbits += 8;
-		while (nbits >= 6)
-		{
-			nbits -= 6;
-			*dst++ = base64url_chars[(bits >> nbits) & 0x3F];
-		}
-	}
-	if (nbits > 0)
-		*dst++ = base64url_chars[(bits << (6 - nbits)) & 0x3F];
-	*dst = '\0';
-}
-
-/*
- * Decode exactly len bytes from unpadded base64url text of the matching
- * length.  Returns false on a bad character or non-zero trailing bits, so
- * that every cursor has one spelling only.
- */
-static bool
-base64url_decode(const char *src, int srclen, uint8 *dst, int len)
-{
-	uint32		bits = 0;
-	int			nbits = 0;
-	int			n = 0;
-	int			i;
-
-	if (srclen != (len * 4 + 2) / 3)
-		return false;
-
-	for (i = 0; i < srclen; i++)
-	{
-		int			v = base64url_value(src[i]);
-
-		if (v < 0)
-			return false;
-		bits = (bits << 6) | (uint32) v;
-		nbits += 6;
-		if (nbits >= 8)
-		{
-			nbits -= 8;
-			dst[n++] = (uint8) ((bits >> nbits) & 0xFF);
-		}
-	}
-
-	return n == len && (bits & ((1U << nbits) - 1)) == 0;
 }
 
 /*
@@ -126,7 +51,6 @@ cursor_encode(PG_FUNCTION_ARGS)
 	TimestampTz ts = PG_GETARG_TIMESTAMPTZ(0);
 	pg_uuid_t  *id = PG_GETARG_UUID_P(1);
 	uint8		raw[CURSOR_RAW_LEN];
-	char		buf[CURSOR_TEXT_LEN + 1];
 	uint64		v = (uint64) ts;
 	int			i;
 
@@ -135,9 +59,7 @@ cursor_encode(PG_FUNCTION_ARGS)
 		raw[1 + i] = (uint8) (v >> (56 - 8 * i));
 	memcpy(raw + 9, id->data, UUID_LEN);
 
-	base64url_encode(raw, CURSOR_RAW_LEN, buf);
-
-	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf, CURSOR_TEXT_LEN));
+	PG_RETURN_TEXT_P(cstring_to_text(workon_b64url_encode(raw, CURSOR_RAW_LEN)));
 }
 
 /*
@@ -148,7 +70,8 @@ Datum
 cursor_decode(PG_FUNCTION_ARGS)
 {
 	text	   *cursor = PG_GETARG_TEXT_PP(0);
-	uint8		raw[CURSOR_RAW_LEN];
+	unsigned char *raw;
+	size_t		rawlen;
 	uint64		v = 0;
 	TimestampTz ts;
 	pg_uuid_t  *id;
@@ -160,9 +83,9 @@ cursor_decode(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	if (!base64url_decode(VARDATA_ANY(cursor), VARSIZE_ANY_EXHDR(cursor),
-						  raw, CURSOR_RAW_LEN) ||
-		raw[0] != CURSOR_VERSION)
+	if (!workon_b64url_decode(VARDATA_ANY(cursor), VARSIZE_ANY_EXHDR(cursor),
+							  &raw, &rawlen) ||
+		rawlen != CURSOR_RAW_LEN || raw[0] != CURSOR_VERSION)
 		invalid_cursor();
 
 	for (i = 0; i < 8; i++)

@@ -10,7 +10,8 @@
  *
  * which
  *
- *	1. authenticates the caller and switches, for the rest of the
+ *	1. authenticates the caller (no token: anonymous; a token: verified by
+ *	   workon.jwt_verify(), see jwt.c) and switches, for the rest of the
  *	   transaction, to its API role (workon_anon, workon_member, ...), the
  *	   way SET LOCAL ROLE would, and records the caller for workon.claims();
  *	2. checks that the handler is a function of schema workon (else WO404)
@@ -45,6 +46,8 @@
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -642,22 +645,83 @@ bind_arguments(HandlerInfo *info, FunctionCallInfo call,
 
 
 /*
+ * Token verification
+ */
+
+/*
+ * The claims of a valid access token; error 28000 otherwise.  Called
+ * through workon.jwt_verify(text), which is SECURITY DEFINER: the keys are
+ * readable by the extension's functions only.
+ */
+static Jsonb *
+verify_token(text *token)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Oid			fn = LookupFuncName(list_make2(makeString(WORKON_SCHEMA),
+											   makeString("jwt_verify")),
+									1, argtypes, false);
+
+	return DatumGetJsonbP(OidFunctionCall1(fn, PointerGetDatum(token)));
+}
+
+/* The "role" claim of verified claims (jwt_verify checked it is an API role) */
+static char *
+role_claim(Jsonb *claims)
+{
+	JsonbValue	v;
+
+	if (getKeyJsonValueFromContainer(&claims->root, "role", 4, &v) == NULL ||
+		v.type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("invalid role claim")));
+	return pnstrdup(v.val.string.val, v.val.string.len);
+}
+
+/*
+ * Authenticate the caller of this transaction: switch to its API role and
+ * record its claims.  token NULL is anonymous.  Returns the API role.
+ */
+static const char *
+authenticate_caller(text *token)
+{
+	const char *api_role;
+	Jsonb	   *claims = NULL;
+
+	if (token == NULL)
+		api_role = "anon";
+	else
+	{
+		claims = verify_token(token);
+		api_role = role_claim(claims);
+	}
+	switch_role(api_role);
+	workon_claims_set(api_role, claims);
+
+	return api_role;
+}
+
+
+/*
  * workon.dispatch(handler oid, params jsonb, query jsonb, request_body text,
  *				   token text, meta jsonb)
  *	  returns table (status int4, headers text, body text)
  *
  * Not strict: the body and the token are NULL when the request has none,
  * and NULL objects are taken as empty ones.
+ *
+ * Two entry points share the work: "dispatch" is what workon 0.1.0 declared
+ * (no key store: any token is refused with 28000 "invalid token"), and
+ * "dispatch_0_2" verifies the token against workon.jwt_keys.
  */
-PG_FUNCTION_INFO_V1(dispatch);
-Datum
-dispatch(PG_FUNCTION_ARGS)
+static Datum
+dispatch_request(FunctionCallInfo fcinfo, bool verify_tokens)
 {
 	Oid			fn_oid = PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0);
 	Jsonb	   *params = object_arg(fcinfo, 1, "params");
 	Jsonb	   *query = object_arg(fcinfo, 2, "query");
 	text	   *body = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
-	bool		has_token = !PG_ARGISNULL(4);
+	text	   *token = PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4);
 	Jsonb	   *meta = PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5);
 	const char *api_role;
 	HandlerInfo *info;
@@ -675,18 +739,12 @@ dispatch(PG_FUNCTION_ARGS)
 
 	memset(&response, 0, sizeof(response));
 
-	/*
-	 * 1. Authenticate.  No signing keys exist yet, so no token can be
-	 * verified: a request that presents one is refused, one without is
-	 * anonymous.
-	 */
-	if (has_token)
+	/* 1. Authenticate: no token is anonymous, a token must be valid */
+	if (token != NULL && !verify_tokens)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("invalid token")));
-	api_role = "anon";
-	switch_role(api_role);
-	workon_claims_set(api_role, NULL);
+	api_role = authenticate_caller(token);
 
 	/* 2. The handler, and the right to call it */
 	if (!OidIsValid(fn_oid))
@@ -750,6 +808,46 @@ dispatch(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(dispatch_result_desc(),
 													  values, nulls)));
 }
+
+/* workon 0.1.0: no token can be verified */
+PG_FUNCTION_INFO_V1(dispatch);
+Datum
+dispatch(PG_FUNCTION_ARGS)
+{
+	return dispatch_request(fcinfo, false);
+}
+
+/* workon 0.2.0: tokens are verified with the keys of workon.jwt_keys */
+PG_FUNCTION_INFO_V1(dispatch_0_2);
+Datum
+dispatch_0_2(PG_FUNCTION_ARGS)
+{
+	return dispatch_request(fcinfo, true);
+}
+
+/*
+ * workon.authenticate(token text) returns jsonb
+ *
+ * What dispatch does first, for SQL callers: verifies the access token,
+ * switches to the API role of its "role" claim until the end of the
+ * transaction (the session user must be a member of it, as the HTTP front
+ * end's login role is) and makes the claims those of workon.claims().
+ * Returns the claims; error 28000 naming the failed check otherwise.
+ */
+PG_FUNCTION_INFO_V1(authenticate);
+Datum
+authenticate(PG_FUNCTION_ARGS)
+{
+	text	   *token = PG_GETARG_TEXT_PP(0);
+	Jsonb	   *claims = verify_token(token);
+	const char *api_role = role_claim(claims);
+
+	switch_role(api_role);
+	workon_claims_set(api_role, claims);
+
+	PG_RETURN_JSONB_P(claims);
+}
+
 
 /* (status int4, headers text, body text), built once per backend */
 static TupleDesc

@@ -4,7 +4,8 @@
  *	  Module entry point of the workon extension.
  *
  * Each concern lives in its own file (claims.c, cursor.c, dispatch.c,
- * timezone.c); this one only loads them.
+ * encode.c, json.c, jwt.c, password.c, timezone.c); this one loads them and
+ * registers the settings.
  *
  * extension/workon.c
  *
@@ -22,15 +23,54 @@ PG_MODULE_MAGIC;
 PGDLLEXPORT void _PG_init(void);
 
 /*
- * Register callbacks and settings.  workon has no settings of its own yet,
- * but the "workon." prefix is reserved so that a mistyped one is an error
- * instead of a silently ignored placeholder.
+ * Register callbacks and settings.  The "workon." prefix is reserved so
+ * that a mistyped setting is an error instead of a silently ignored
+ * placeholder.
+ *
+ * Settings that decide what a token grants (lifetimes, issuer, audience)
+ * and what a password hash costs are PGC_SUSET: only a superuser, or a
+ * role granted SET on them (the install script grants it to
+ * workon_authenticator, which passes the front end's configuration), may
+ * change them.
  */
 void
 _PG_init(void)
 {
 	workon_claims_init();
 	workon_dispatch_init();
+
+	DefineCustomStringVariable("workon.jwt_issuer",
+							   "Issuer (\"iss\") of the access tokens workon signs and accepts.",
+							   NULL, &workon_jwt_issuer, "workon",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("workon.jwt_audience",
+							   "Audience (\"aud\") of the access tokens workon signs and accepts.",
+							   NULL, &workon_jwt_audience, "workon-api",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("workon.jwt_access_ttl",
+							"Lifetime of access tokens.",
+							NULL, &workon_jwt_access_ttl, 900, 1, 86400 * 7,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("workon.jwt_refresh_ttl",
+							"Lifetime of refresh tokens.",
+							NULL, &workon_jwt_refresh_ttl, 30 * 86400, 60, 365 * 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("workon.refresh_grace",
+							"How long after its rotation a refresh token may be replayed (two tabs refreshing at once) without revoking its family.",
+							NULL, &workon_refresh_grace, 10, 0, 300,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("workon.scrypt_log_n",
+							"log2 of the scrypt cost N for new password hashes.",
+							NULL, &workon_scrypt_log_n, 17, 1, 20,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("workon.scrypt_r",
+							"scrypt block size r for new password hashes.",
+							NULL, &workon_scrypt_r, 8, 1, 32,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("workon.scrypt_p",
+							"scrypt parallelism p for new password hashes.",
+							NULL, &workon_scrypt_p, 1, 1, 16,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("workon");
 }

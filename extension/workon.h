@@ -18,6 +18,10 @@
  */
 #define ERRCODE_WORKON_AUTHENTICATION_REQUIRED	MAKE_SQLSTATE('W','O','4','0','1')
 #define ERRCODE_WORKON_NOT_FOUND				MAKE_SQLSTATE('W','O','4','0','4')
+#define ERRCODE_WORKON_INVALID_CREDENTIALS		MAKE_SQLSTATE('W','O','A','0','1')
+#define ERRCODE_WORKON_TOKEN_REUSED				MAKE_SQLSTATE('W','O','A','0','2')
+#define ERRCODE_WORKON_INVALID_REFRESH_TOKEN	MAKE_SQLSTATE('W','O','A','0','3')
+#define ERRCODE_WORKON_EMAIL_TAKEN				MAKE_SQLSTATE('W','O','C','0','1')
 
 /* Prefix of the API roles: workon_anon, workon_member, ... */
 #define WORKON_ROLE_PREFIX	"workon_"
@@ -28,5 +32,23 @@ extern void workon_claims_set(const char *api_role, Jsonb *claims);
 
 /* dispatch.c */
 extern void workon_dispatch_init(void);
+
+/* encode.c */
+extern char *workon_b64url_encode(const unsigned char *data, size_t len);
+extern bool workon_b64url_decode(const char *in, size_t len,
+								 unsigned char **out, size_t *outlen);
+
+/* jwt.c */
+extern PGDLLIMPORT char *workon_jwt_issuer;
+extern PGDLLIMPORT char *workon_jwt_audience;
+extern PGDLLIMPORT int workon_jwt_access_ttl;
+extern PGDLLIMPORT int workon_jwt_refresh_ttl;
+extern PGDLLIMPORT int workon_refresh_grace;
+extern Jsonb *workon_jwt_verify_token(text *token);
+
+/* password.c */
+extern PGDLLIMPORT int workon_scrypt_log_n;
+extern PGDLLIMPORT int workon_scrypt_r;
+extern PGDLLIMPORT int workon_scrypt_p;
 
 #endif							/* WORKON_H */

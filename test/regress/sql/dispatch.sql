@@ -239,7 +239,7 @@ SELECT error FROM pg_temp.req('workon.regress_body(jsonb,text)', payload => 'nop
 SELECT error FROM pg_temp.req('workon.regress_int()', params => '[]');
 SELECT error FROM pg_temp.req('workon.regress_int()', query => '"x"');
 SELECT error FROM pg_temp.req('workon.regress_int()', meta => '1');
--- tokens: none can be verified yet
+-- tokens are verified (see jwt.sql, auth.sql): malformed ones are refused
 SELECT error FROM pg_temp.req('workon.regress_int()', token => 'eyJhbGciOiJIUzI1NiJ9.e30.x');
 SELECT error FROM pg_temp.req('workon.regress_int()', token => '');
 -- not a route handler

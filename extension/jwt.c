@@ -1,0 +1,963 @@
+/*-------------------------------------------------------------------------
+ *
+ * jwt.c
+ *	  JSON Web Tokens (RFC 7519): HS256 and ES256, signing and verifying.
+ *
+ * Access tokens are compact JWS (RFC 7515) signed with a key of the table
+ * workon.jwt_keys.  Each key has exactly one algorithm; the token header
+ * names the key by "kid" and must name that key's algorithm too, so "none"
+ * and any HS/ES confusion are refused before a signature is looked at.
+ * Verification is strict, and every refusal is SQLSTATE 28000 with a
+ * message naming the check that failed:
+ *
+ *	token too large			  more than 8 KiB
+ *	malformed token			  not three canonical base64url parts, a header
+ *							  or payload that is not a JSON object, or a
+ *							  "typ" other than JWT
+ *	missing key id			  no "kid" in the header
+ *	algorithm not allowed	  an "alg" other than HS256 or ES256, or not the
+ *							  algorithm of the key
+ *	unsupported critical header  a "crit" header
+ *	unknown key				  no active key with that kid
+ *	signature mismatch
+ *	missing exp claim, token expired, token not yet valid, token issued in
+ *	the future (30 s of leeway for clock skew), issuer mismatch, audience
+ *	mismatch, invalid subject, invalid role claim
+ *
+ * ES256 signatures are the JOSE form: r || s, 32 bytes each, not DER.
+ * Key material: the raw secret for HS256 (at least 32 bytes), a PKCS #8
+ * DER private key on P-256 for ES256.
+ *
+ * extension/jwt.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <time.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "catalog/pg_type.h"
+#include "common/jsonapi.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "port.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+#include "utils/uuid.h"
+
+#include "workon.h"
+
+#define JWT_MAX_TOKEN_BYTES		8192
+#define JWT_LEEWAY_SECONDS		30
+#define JWT_HS256_MIN_KEY		32
+#define JWT_HS256_NEW_KEY		64
+#define JWT_SIG_LEN				32
+#define JWT_ES256_SIG_LEN		64
+
+/* GUCs, registered in workon.c */
+char	   *workon_jwt_issuer = NULL;
+char	   *workon_jwt_audience = NULL;
+int			workon_jwt_access_ttl = 900;
+int			workon_jwt_refresh_ttl = 30 * 24 * 3600;
+int			workon_refresh_grace = 10;
+
+typedef enum JwtAlg
+{
+	JWT_ALG_UNKNOWN,
+	JWT_ALG_HS256,
+	JWT_ALG_ES256
+} JwtAlg;
+
+/* A token split and decoded, not yet trusted */
+typedef struct JwtParts
+{
+	const char *signing_input;	/* "header.payload", not NUL-terminated */
+	size_t		signing_len;
+	unsigned char *payload;		/* decoded payload bytes */
+	size_t		payload_len;
+	unsigned char *sig;
+	size_t		sig_len;
+	JwtAlg		alg;
+	char	   *kid;			/* NULL when absent */
+} JwtParts;
+
+/* What the header parser collects */
+typedef struct HeaderState
+{
+	int			depth;
+	bool		root_is_object;
+	bool		seen_root;
+	const char *field;			/* top-level field whose value comes next */
+	List	   *names;			/* top-level field names seen */
+	bool		duplicate;
+	bool		bad_type;		/* alg, kid or typ that is not a string */
+	bool		has_crit;
+	char	   *alg;
+	char	   *kid;
+	char	   *typ;
+} HeaderState;
+
+
+static void
+reject(const char *message)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+			 errmsg("%s", message)));
+}
+
+static JwtAlg
+alg_from_name(const char *name)
+{
+	if (name == NULL)
+		return JWT_ALG_UNKNOWN;
+	if (strcmp(name, "HS256") == 0)
+		return JWT_ALG_HS256;
+	if (strcmp(name, "ES256") == 0)
+		return JWT_ALG_ES256;
+	return JWT_ALG_UNKNOWN;
+}
+
+static JwtAlg
+alg_arg(text *alg)
+{
+	char	   *name = text_to_cstring(alg);
+	JwtAlg		result = alg_from_name(name);
+
+	if (result == JWT_ALG_UNKNOWN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unsupported JWT algorithm \"%s\"", name),
+				 errhint("Use HS256 or ES256.")));
+	return result;
+}
+
+
+/*
+ * Header parsing: the top-level string fields alg, kid and typ, and whether
+ * the header is an object without duplicate names or "crit"
+ */
+
+static void
+header_object_start(void *state)
+{
+	HeaderState *hs = (HeaderState *) state;
+
+	if (!hs->seen_root)
+		hs->root_is_object = true;
+	hs->seen_root = true;
+	if (hs->depth == 1 && hs->field != NULL)
+		hs->bad_type |= (strcmp(hs->field, "alg") == 0 ||
+						 strcmp(hs->field, "kid") == 0 ||
+						 strcmp(hs->field, "typ") == 0);
+	hs->field = NULL;
+	hs->depth++;
+}
+
+static void
+header_array_start(void *state)
+{
+	HeaderState *hs = (HeaderState *) state;
+
+	hs->seen_root = true;
+	if (hs->depth == 1 && hs->field != NULL)
+		hs->bad_type |= (strcmp(hs->field, "alg") == 0 ||
+						 strcmp(hs->field, "kid") == 0 ||
+						 strcmp(hs->field, "typ") == 0);
+	hs->field = NULL;
+	hs->depth++;
+}
+
+static void
+header_end(void *state)
+{
+	((HeaderState *) state)->depth--;
+}
+
+static void
+header_field_start(void *state, char *fname, bool isnull)
+{
+	HeaderState *hs = (HeaderState *) state;
+	ListCell   *lc;
+
+	if (hs->depth != 1)
+		return;
+	foreach(lc, hs->names)
+	{
+		if (strcmp((char *) lfirst(lc), fname) == 0)
+			hs->duplicate = true;
+	}
+	hs->names = lappend(hs->names, fname);
+	hs->field = fname;
+	if (strcmp(fname, "crit") == 0)
+		hs->has_crit = true;
+}
+
+static void
+header_scalar(void *state, char *token, JsonTokenType tokentype)
+{
+	HeaderState *hs = (HeaderState *) state;
+
+	hs->seen_root = true;
+	if (hs->depth != 1 || hs->field == NULL)
+		return;
+
+	if (strcmp(hs->field, "alg") == 0 || strcmp(hs->field, "kid") == 0 ||
+		strcmp(hs->field, "typ") == 0)
+	{
+		if (tokentype != JSON_TOKEN_STRING)
+			hs->bad_type = true;
+		else if (strcmp(hs->field, "alg") == 0)
+			hs->alg = token;
+		else if (strcmp(hs->field, "kid") == 0)
+			hs->kid = token;
+		else
+			hs->typ = token;
+	}
+	hs->field = NULL;
+}
+
+/* Is len bytes at s one JSON text, in valid UTF-8 without NULs? */
+static bool
+json_text_valid(const char *s, size_t len, JsonSemAction *sem)
+{
+	JsonLexContext *lex;
+
+	if (memchr(s, '\0', len) != NULL ||
+		!pg_verify_mbstr(PG_UTF8, s, (int) len, true))
+		return false;
+
+	lex = makeJsonLexContextCstringLen(unconstify(char *, s), (int) len,
+									   PG_UTF8, true);
+	return pg_parse_json(lex, sem) == JSON_SUCCESS;
+}
+
+/*
+ * Split a compact JWS and check its form and header.  Everything that is
+ * not a well-formed token of an allowed algorithm is refused here; the
+ * payload is decoded but not parsed.
+ */
+static void
+jwt_split(const char *token, size_t len, JwtParts *parts)
+{
+	const char *dot1;
+	const char *dot2;
+	unsigned char *header;
+	size_t		header_len;
+	HeaderState hs;
+	JsonSemAction sem;
+
+	memset(parts, 0, sizeof(*parts));
+
+	if (len > JWT_MAX_TOKEN_BYTES)
+		reject("token too large");
+
+	dot1 = memchr(token, '.', len);
+	dot2 = dot1 ? memchr(dot1 + 1, '.', len - (dot1 + 1 - token)) : NULL;
+	if (dot1 == NULL || dot2 == NULL ||
+		memchr(dot2 + 1, '.', len - (dot2 + 1 - token)) != NULL ||
+		dot1 == token || dot2 == dot1 + 1 || dot2 + 1 == token + len)
+		reject("malformed token");
+
+	if (!workon_b64url_decode(token, dot1 - token, &header, &header_len) ||
+		!workon_b64url_decode(dot1 + 1, dot2 - dot1 - 1, &parts->payload,
+							  &parts->payload_len) ||
+		!workon_b64url_decode(dot2 + 1, len - (dot2 + 1 - token), &parts->sig,
+							  &parts->sig_len))
+		reject("malformed token");
+
+	memset(&hs, 0, sizeof(hs));
+	memset(&sem, 0, sizeof(sem));
+	sem.semstate = &hs;
+	sem.object_start = header_object_start;
+	sem.object_end = header_end;
+	sem.array_start = header_array_start;
+	sem.array_end = header_end;
+	sem.object_field_start = header_field_start;
+	sem.scalar = header_scalar;
+
+	if (!json_text_valid((char *) header, header_len, &sem) ||
+		!hs.root_is_object || hs.duplicate || hs.bad_type)
+		reject("malformed token");
+	if (hs.typ != NULL && pg_strcasecmp(hs.typ, "JWT") != 0)
+		reject("malformed token");
+	if (hs.has_crit)
+		reject("unsupported critical header");
+
+	parts->alg = alg_from_name(hs.alg);
+	if (parts->alg == JWT_ALG_UNKNOWN)
+		reject("algorithm not allowed");
+
+	parts->kid = hs.kid;
+	parts->signing_input = token;
+	parts->signing_len = dot2 - token;
+}
+
+
+/*
+ * Signatures
+ */
+
+static void
+check_hs256_key(const unsigned char *key, size_t keylen)
+{
+	if (keylen < JWT_HS256_MIN_KEY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("HS256 key must be at least %d bytes", JWT_HS256_MIN_KEY)));
+}
+
+static void
+compute_hmac_sha256(const unsigned char *key, size_t keylen,
+			const unsigned char *data, size_t datalen, unsigned char *out)
+{
+	unsigned int outlen = 0;
+
+	if (HMAC(EVP_sha256(), key, (int) keylen, data, datalen, out, &outlen) == NULL ||
+		outlen != JWT_SIG_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute HMAC-SHA256")));
+}
+
+/* The P-256 key in key material; NULL if it is not one */
+static EVP_PKEY *
+load_es256_key(const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	EVP_PKEY   *pkey = d2i_AutoPrivateKey(NULL, &p, (long) len);
+	char		group[64];
+
+	if (pkey == NULL)
+		return NULL;
+	if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_EC ||
+		EVP_PKEY_get_group_name(pkey, group, sizeof(group), NULL) != 1 ||
+		strcmp(group, "prime256v1") != 0)
+	{
+		EVP_PKEY_free(pkey);
+		return NULL;
+	}
+	return pkey;
+}
+
+static EVP_PKEY *
+es256_key_or_error(const unsigned char *der, size_t len)
+{
+	EVP_PKEY   *pkey = load_es256_key(der, len);
+
+	if (pkey == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ES256 key material is not a P-256 private key")));
+	return pkey;
+}
+
+/* ES256 signature, r || s, into out[64] */
+static void
+es256_sign(const unsigned char *der, size_t derlen,
+		   const unsigned char *data, size_t datalen, unsigned char *out)
+{
+	EVP_PKEY   *pkey = es256_key_or_error(der, derlen);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char sigbuf[128];
+	size_t		siglen = sizeof(sigbuf);
+	const unsigned char *p = sigbuf;
+	ECDSA_SIG  *sig = NULL;
+	const BIGNUM *r;
+	const BIGNUM *s;
+	bool		ok;
+
+	ok = (ctx != NULL &&
+		  EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, pkey) == 1 &&
+		  EVP_DigestSign(ctx, sigbuf, &siglen, data, datalen) == 1 &&
+		  (sig = d2i_ECDSA_SIG(NULL, &p, (long) siglen)) != NULL);
+	if (ok)
+	{
+		ECDSA_SIG_get0(sig, &r, &s);
+		ok = (BN_bn2binpad(r, out, 32) == 32 && BN_bn2binpad(s, out + 32, 32) == 32);
+	}
+
+	ECDSA_SIG_free(sig);
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(pkey);
+
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute an ES256 signature")));
+}
+
+static bool
+es256_verify(const unsigned char *der, size_t derlen,
+			 const unsigned char *data, size_t datalen,
+			 const unsigned char *rs, size_t rslen)
+{
+	EVP_PKEY   *pkey;
+	EVP_MD_CTX *ctx;
+	ECDSA_SIG  *sig;
+	BIGNUM	   *r;
+	BIGNUM	   *s;
+	unsigned char *sigder = NULL;
+	int			sigderlen;
+	bool		ok;
+
+	if (rslen != JWT_ES256_SIG_LEN)
+		return false;
+
+	pkey = es256_key_or_error(der, derlen);
+	ctx = EVP_MD_CTX_new();
+	sig = ECDSA_SIG_new();
+	r = BN_bin2bn(rs, 32, NULL);
+	s = BN_bin2bn(rs + 32, 32, NULL);
+	if (sig != NULL && r != NULL && s != NULL && ECDSA_SIG_set0(sig, r, s) == 1)
+		r = s = NULL;			/* owned by sig now */
+
+	sigderlen = (sig != NULL) ? i2d_ECDSA_SIG(sig, &sigder) : -1;
+	ok = (ctx != NULL && sigderlen > 0 &&
+		  EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pkey) == 1 &&
+		  EVP_DigestVerify(ctx, sigder, (size_t) sigderlen, data, datalen) == 1);
+
+	OPENSSL_free(sigder);
+	BN_free(r);
+	BN_free(s);
+	ECDSA_SIG_free(sig);
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(pkey);
+
+	return ok;
+}
+
+static bool
+signature_valid(JwtParts *parts, const unsigned char *key, size_t keylen)
+{
+	if (parts->alg == JWT_ALG_HS256)
+	{
+		unsigned char mac[JWT_SIG_LEN];
+
+		check_hs256_key(key, keylen);
+		if (parts->sig_len != JWT_SIG_LEN)
+			return false;
+		compute_hmac_sha256(key, keylen, (const unsigned char *) parts->signing_input,
+					parts->signing_len, mac);
+		return CRYPTO_memcmp(mac, parts->sig, JWT_SIG_LEN) == 0;
+	}
+	return es256_verify(key, keylen, (const unsigned char *) parts->signing_input,
+						parts->signing_len, parts->sig, parts->sig_len);
+}
+
+
+/*
+ * Keys
+ */
+
+/*
+ * The algorithm and material of the active key kid, read with the
+ * privileges of the caller (workon.jwt_verify() is SECURITY DEFINER).
+ * Returns false if there is none.
+ */
+static bool
+lookup_key(const char *kid, JwtAlg *alg, bytea **material)
+{
+	static SPIPlanPtr plan = NULL;
+	MemoryContext callercxt = CurrentMemoryContext;
+	Datum		arg = CStringGetTextDatum(kid);
+	bool		found = false;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	if (plan == NULL)
+	{
+		Oid			argtypes[1] = {TEXTOID};
+		SPIPlanPtr	p = SPI_prepare("SELECT k.alg, k.secret FROM workon.jwt_keys AS k"
+									" WHERE k.kid = $1 AND k.retired_at IS NULL",
+									1, argtypes);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare the key lookup: %s",
+				 SPI_result_code_string(SPI_result));
+		plan = p;
+	}
+
+	if (SPI_execute_plan(plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "key lookup failed");
+
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *algname = SPI_getvalue(tuple, desc, 1);
+		bool		isnull;
+		Datum		secret = SPI_getbinval(tuple, desc, 2, &isnull);
+
+		if (algname != NULL && !isnull)
+		{
+			bytea	   *b = DatumGetByteaPP(secret);
+			size_t		blen = VARSIZE_ANY_EXHDR(b);
+
+			*alg = alg_from_name(algname);
+			*material = (bytea *) MemoryContextAlloc(callercxt, blen + VARHDRSZ);
+			SET_VARSIZE(*material, blen + VARHDRSZ);
+			memcpy(VARDATA(*material), VARDATA_ANY(b), blen);
+			found = (*alg != JWT_ALG_UNKNOWN);
+		}
+	}
+
+	SPI_finish();
+	return found;
+}
+
+
+/*
+ * Claims
+ */
+
+static bool
+claim_number(Jsonb *claims, const char *name, double *value)
+{
+	JsonbValue	v;
+
+	if (getKeyJsonValueFromContainer(&claims->root, name, strlen(name), &v) == NULL)
+		return false;
+	if (v.type != jbvNumeric)
+		reject(psprintf("invalid %s claim", name));
+	*value = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+												NumericGetDatum(v.val.numeric)));
+	return true;
+}
+
+static bool
+claim_string_is(JsonbValue *v, const char *expected)
+{
+	return v->type == jbvString &&
+		v->val.string.len == (int) strlen(expected) &&
+		memcmp(v->val.string.val, expected, v->val.string.len) == 0;
+}
+
+static bool
+audience_matches(Jsonb *claims, const char *audience)
+{
+	JsonbValue	v;
+
+	if (getKeyJsonValueFromContainer(&claims->root, "aud", 3, &v) == NULL)
+		return false;
+	if (v.type == jbvString)
+		return claim_string_is(&v, audience);
+	if (v.type == jbvBinary && JsonContainerIsArray(v.val.binary.data))
+	{
+		JsonbIterator *it = JsonbIteratorInit(v.val.binary.data);
+		JsonbValue	e;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+		{
+			if (tok == WJB_ELEM && claim_string_is(&e, audience))
+				return true;
+		}
+	}
+	return false;
+}
+
+static bool
+is_uuid_text(const char *s, int len)
+{
+	int			i;
+
+	if (len != 36)
+		return false;
+	for (i = 0; i < len; i++)
+	{
+		char		c = s[i];
+
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+		{
+			if (c != '-')
+				return false;
+		}
+		else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+				   (c >= 'A' && c <= 'F')))
+			return false;
+	}
+	return true;
+}
+
+static void
+check_claims(Jsonb *claims)
+{
+	double		now = (double) time(NULL);
+	double		exp;
+	double		t;
+	JsonbValue	v;
+
+	if (!claim_number(claims, "exp", &exp))
+		reject("missing exp claim");
+	if (now > exp + JWT_LEEWAY_SECONDS)
+		reject("token expired");
+	if (claim_number(claims, "nbf", &t) && now + JWT_LEEWAY_SECONDS < t)
+		reject("token not yet valid");
+	if (claim_number(claims, "iat", &t) && now + JWT_LEEWAY_SECONDS < t)
+		reject("token issued in the future");
+
+	if (getKeyJsonValueFromContainer(&claims->root, "iss", 3, &v) == NULL ||
+		!claim_string_is(&v, workon_jwt_issuer ? workon_jwt_issuer : ""))
+		reject("issuer mismatch");
+	if (!audience_matches(claims, workon_jwt_audience ? workon_jwt_audience : ""))
+		reject("audience mismatch");
+
+	if (getKeyJsonValueFromContainer(&claims->root, "sub", 3, &v) == NULL ||
+		v.type != jbvString || !is_uuid_text(v.val.string.val, v.val.string.len))
+		reject("invalid subject");
+	if (getKeyJsonValueFromContainer(&claims->root, "role", 4, &v) == NULL ||
+		!(claim_string_is(&v, "member") || claim_string_is(&v, "host") ||
+		  claim_string_is(&v, "admin")))
+		reject("invalid role claim");
+}
+
+/* The payload of a token whose signature was checked, as a JSON object */
+static Jsonb *
+payload_object(JwtParts *parts)
+{
+	char	   *text;
+	Jsonb	   *claims;
+
+	if (!json_text_valid((char *) parts->payload, parts->payload_len, &nullSemAction))
+		reject("malformed token");
+	text = pnstrdup((char *) parts->payload, parts->payload_len);
+	claims = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+	if (!JB_ROOT_IS_OBJECT(claims))
+		reject("malformed token");
+	return claims;
+}
+
+/*
+ * The claims of a valid access token, or an error 28000 naming the check
+ * that failed.
+ */
+Jsonb *
+workon_jwt_verify_token(text *token)
+{
+	JwtParts	parts;
+	JwtAlg		key_alg;
+	bytea	   *material;
+	Jsonb	   *claims;
+
+	jwt_split(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token), &parts);
+
+	if (parts.kid == NULL)
+		reject("missing key id");
+	if (!lookup_key(parts.kid, &key_alg, &material))
+		reject("unknown key");
+	if (key_alg != parts.alg)
+		reject("algorithm not allowed");
+	if (!signature_valid(&parts, (unsigned char *) VARDATA(material),
+						 VARSIZE(material) - VARHDRSZ))
+		reject("signature mismatch");
+
+	claims = payload_object(&parts);
+	check_claims(claims);
+
+	return claims;
+}
+
+
+/*
+ * SQL functions
+ */
+
+/*
+ * workon.jwt_verify(token text) returns jsonb
+ *
+ * The claims of a valid access token signed with an active key of
+ * workon.jwt_keys; error 28000 otherwise.  Declared SECURITY DEFINER so
+ * that it can read the keys.
+ */
+PG_FUNCTION_INFO_V1(jwt_verify);
+Datum
+jwt_verify(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_JSONB_P(workon_jwt_verify_token(PG_GETARG_TEXT_PP(0)));
+}
+
+/*
+ * workon.jwt_verify_signature(token text, alg text, key bytea) returns boolean
+ *
+ * Whether the token is well formed, its header names alg and its signature
+ * is valid for key.  No claim is looked at (test vectors have long
+ * expired).  A malformed token or another algorithm is error 28000.
+ */
+PG_FUNCTION_INFO_V1(jwt_verify_signature);
+Datum
+jwt_verify_signature(PG_FUNCTION_ARGS)
+{
+	text	   *token = PG_GETARG_TEXT_PP(0);
+	JwtAlg		alg = alg_arg(PG_GETARG_TEXT_PP(1));
+	bytea	   *key = PG_GETARG_BYTEA_PP(2);
+	JwtParts	parts;
+
+	jwt_split(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token), &parts);
+	if (parts.alg != alg)
+		reject("algorithm not allowed");
+
+	PG_RETURN_BOOL(signature_valid(&parts, (unsigned char *) VARDATA_ANY(key),
+								   VARSIZE_ANY_EXHDR(key)));
+}
+
+/*
+ * workon.jwt_sign(claims jsonb, alg text, kid text, key bytea) returns text
+ *
+ * A compact JWS of the claims with header {"alg", "typ": "JWT", "kid"}.
+ */
+PG_FUNCTION_INFO_V1(jwt_sign);
+Datum
+jwt_sign(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *claims = PG_GETARG_JSONB_P(0);
+	JwtAlg		alg = alg_arg(PG_GETARG_TEXT_PP(1));
+	char	   *kid = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	bytea	   *key = PG_GETARG_BYTEA_PP(3);
+	const unsigned char *keydata = (unsigned char *) VARDATA_ANY(key);
+	size_t		keylen = VARSIZE_ANY_EXHDR(key);
+	StringInfoData header;
+	StringInfoData token;
+	char	   *payload;
+	unsigned char sig[JWT_ES256_SIG_LEN];
+	size_t		siglen;
+
+	if (!JB_ROOT_IS_OBJECT(claims))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("JWT claims must be a JSON object")));
+
+	initStringInfo(&header);
+	appendStringInfo(&header, "{\"alg\":\"%s\",\"typ\":\"JWT\",\"kid\":",
+					 alg == JWT_ALG_HS256 ? "HS256" : "ES256");
+	escape_json(&header, kid);
+	appendStringInfoChar(&header, '}');
+
+	payload = JsonbToCString(NULL, &claims->root, VARSIZE(claims));
+
+	initStringInfo(&token);
+	appendStringInfoString(&token,
+						   workon_b64url_encode((unsigned char *) header.data, header.len));
+	appendStringInfoChar(&token, '.');
+	appendStringInfoString(&token,
+						   workon_b64url_encode((unsigned char *) payload, strlen(payload)));
+
+	if (alg == JWT_ALG_HS256)
+	{
+		check_hs256_key(keydata, keylen);
+		compute_hmac_sha256(keydata, keylen, (unsigned char *) token.data, token.len, sig);
+		siglen = JWT_SIG_LEN;
+	}
+	else
+	{
+		es256_sign(keydata, keylen, (unsigned char *) token.data, token.len, sig);
+		siglen = JWT_ES256_SIG_LEN;
+	}
+
+	appendStringInfoChar(&token, '.');
+	appendStringInfoString(&token, workon_b64url_encode(sig, siglen));
+
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(token.data, token.len));
+}
+
+/*
+ * workon.jwt_generate_key(alg text) returns bytea
+ *
+ * New key material: 64 random bytes for HS256, a PKCS #8 DER P-256
+ * private key for ES256.
+ */
+PG_FUNCTION_INFO_V1(jwt_generate_key);
+Datum
+jwt_generate_key(PG_FUNCTION_ARGS)
+{
+	JwtAlg		alg = alg_arg(PG_GETARG_TEXT_PP(0));
+	bytea	   *result;
+
+	if (alg == JWT_ALG_HS256)
+	{
+		result = (bytea *) palloc(VARHDRSZ + JWT_HS256_NEW_KEY);
+		SET_VARSIZE(result, VARHDRSZ + JWT_HS256_NEW_KEY);
+		if (!pg_strong_random(VARDATA(result), JWT_HS256_NEW_KEY))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate random bytes")));
+	}
+	else
+	{
+		EVP_PKEY   *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+		PKCS8_PRIV_KEY_INFO *p8 = pkey ? EVP_PKEY2PKCS8(pkey) : NULL;
+		unsigned char *der = NULL;
+		int			len = p8 ? i2d_PKCS8_PRIV_KEY_INFO(p8, &der) : -1;
+
+		if (len > 0)
+		{
+			result = (bytea *) palloc(VARHDRSZ + len);
+			SET_VARSIZE(result, VARHDRSZ + len);
+			memcpy(VARDATA(result), der, len);
+			OPENSSL_clear_free(der, len);
+		}
+		PKCS8_PRIV_KEY_INFO_free(p8);
+		EVP_PKEY_free(pkey);
+		if (len <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate a P-256 key")));
+	}
+
+	PG_RETURN_BYTEA_P(result);
+}
+
+/*
+ * workon.jwt_public_key_pem(key bytea) returns text
+ *
+ * The public key (SubjectPublicKeyInfo, PEM) of ES256 key material, for
+ * whoever verifies tokens outside the database.
+ */
+PG_FUNCTION_INFO_V1(jwt_public_key_pem);
+Datum
+jwt_public_key_pem(PG_FUNCTION_ARGS)
+{
+	bytea	   *key = PG_GETARG_BYTEA_PP(0);
+	EVP_PKEY   *pkey = es256_key_or_error((unsigned char *) VARDATA_ANY(key),
+										  VARSIZE_ANY_EXHDR(key));
+	BIO		   *bio = BIO_new(BIO_s_mem());
+	char	   *data;
+	long		len;
+	text	   *result = NULL;
+
+	if (bio != NULL && PEM_write_bio_PUBKEY(bio, pkey) == 1 &&
+		(len = BIO_get_mem_data(bio, &data)) > 0)
+		result = cstring_to_text_with_len(data, (int) len);
+
+	BIO_free(bio);
+	EVP_PKEY_free(pkey);
+	if (result == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not write the public key")));
+
+	PG_RETURN_TEXT_P(result);
+}
+
+/*
+ * workon.jwt_claims(sub uuid, role text) returns jsonb
+ *
+ * The claims of a new access token: sub, role, iat (now), exp (now +
+ * workon.jwt_access_ttl), iss (workon.jwt_issuer), aud
+ * (workon.jwt_audience) and a random jti.
+ */
+PG_FUNCTION_INFO_V1(jwt_claims);
+Datum
+jwt_claims(PG_FUNCTION_ARGS)
+{
+	Datum		sub = DirectFunctionCall1(uuid_out, PG_GETARG_DATUM(0));
+	char	   *role = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	int64		now = (int64) time(NULL);
+	unsigned char jti[16];
+	StringInfoData buf;
+
+	if (!pg_strong_random(jti, sizeof(jti)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random bytes")));
+	jti[6] = (jti[6] & 0x0F) | 0x40;	/* UUID version 4 */
+	jti[8] = (jti[8] & 0x3F) | 0x80;	/* RFC 4122 variant */
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"sub\":");
+	escape_json(&buf, DatumGetCString(sub));
+	appendStringInfoString(&buf, ",\"role\":");
+	escape_json(&buf, role);
+	appendStringInfo(&buf, ",\"iat\":" INT64_FORMAT ",\"exp\":" INT64_FORMAT ",\"iss\":",
+					 now, now + workon_jwt_access_ttl);
+	escape_json(&buf, workon_jwt_issuer ? workon_jwt_issuer : "");
+	appendStringInfoString(&buf, ",\"aud\":");
+	escape_json(&buf, workon_jwt_audience ? workon_jwt_audience : "");
+	appendStringInfoString(&buf, ",\"jti\":");
+	escape_json(&buf, DatumGetCString(DirectFunctionCall1(uuid_out,
+														  UUIDPGetDatum((pg_uuid_t *) jti))));
+	appendStringInfoChar(&buf, '}');
+
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/*
+ * workon.token_ttl(kind text) returns integer
+ *
+ * Seconds: "access" (workon.jwt_access_ttl), "refresh"
+ * (workon.jwt_refresh_ttl) or "refresh_grace" (workon.refresh_grace).
+ */
+PG_FUNCTION_INFO_V1(token_ttl);
+Datum
+token_ttl(PG_FUNCTION_ARGS)
+{
+	char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	if (strcmp(kind, "access") == 0)
+		PG_RETURN_INT32(workon_jwt_access_ttl);
+	if (strcmp(kind, "refresh") == 0)
+		PG_RETURN_INT32(workon_jwt_refresh_ttl);
+	if (strcmp(kind, "refresh_grace") == 0)
+		PG_RETURN_INT32(workon_refresh_grace);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown token lifetime \"%s\"", kind),
+			 errhint("Use access, refresh or refresh_grace.")));
+	PG_RETURN_NULL();
+}
+
+/*
+ * workon.hmac_sha256(key bytea, data bytea) returns bytea
+ */
+PG_FUNCTION_INFO_V1(hmac_sha256);
+Datum
+hmac_sha256(PG_FUNCTION_ARGS)
+{
+	bytea	   *key = PG_GETARG_BYTEA_PP(0);
+	bytea	   *data = PG_GETARG_BYTEA_PP(1);
+	bytea	   *result = (bytea *) palloc(VARHDRSZ + JWT_SIG_LEN);
+
+	SET_VARSIZE(result, VARHDRSZ + JWT_SIG_LEN);
+	compute_hmac_sha256((unsigned char *) VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
+				(unsigned char *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
+				(unsigned char *) VARDATA(result));
+
+	PG_RETURN_BYTEA_P(result);
+}
+
+/*
+ * workon.random_token(nbytes integer) returns text
+ *
+ * nbytes (16 to 64) random bytes in unpadded base64url.
+ */
+PG_FUNCTION_INFO_V1(random_token);
+Datum
+random_token(PG_FUNCTION_ARGS)
+{
+	int32		nbytes = PG_GETARG_INT32(0);
+	unsigned char buf[64];
+
+	if (nbytes < 16 || nbytes > 64)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("random token length must be between 16 and 64 bytes")));
+	if (!pg_strong_random(buf, nbytes))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random bytes")));
+
+	PG_RETURN_TEXT_P(cstring_to_text(workon_b64url_encode(buf, nbytes)));
+}

@@ -1,0 +1,221 @@
+--
+-- JSON Web Tokens: signing, verifying, and every way a token can be wrong
+--
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS workon CASCADE;
+RESET client_min_messages;
+
+-- unpadded base64url of text, and a token put together by hand
+CREATE FUNCTION pg_temp.b64(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+	SELECT translate(encode(convert_to(t, 'UTF8'), 'base64'), E'+/=\n', '-_')
+$$;
+CREATE FUNCTION pg_temp.b64b(b bytea) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+	SELECT translate(encode(b, 'base64'), E'+/=\n', '-_')
+$$;
+CREATE FUNCTION pg_temp.unb64(t text) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+	SELECT convert_from(decode(rpad(translate(t, '-_', '+/'), (length(t) + 3) / 4 * 4, '='), 'base64'), 'UTF8')::jsonb
+$$;
+CREATE FUNCTION pg_temp.hs_token(header text, payload text, key bytea) RETURNS text
+LANGUAGE sql AS $$
+	SELECT s || '.' || pg_temp.b64b(workon.hmac_sha256(key, convert_to(s, 'UTF8')))
+	  FROM (SELECT pg_temp.b64(header) || '.' || pg_temp.b64(payload) AS s) x
+$$;
+-- verify, showing the error as the front end sees it
+CREATE FUNCTION pg_temp.check(token text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	st text;
+	msg text;
+BEGIN
+	PERFORM workon.jwt_verify(token);
+	RETURN 'valid';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+	RETURN st || ' ' || msg;
+END
+$$;
+
+--
+-- RFC 7515 appendix A.1: HS256 (its exp has passed, so the signature alone)
+--
+SELECT workon.jwt_verify_signature(
+  'eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk',
+  'HS256',
+  '\x0323354b2b0fa5bc837e0665777ba68f5ab328e6f054c928a90f84b2d2502ebfd3fb5a92d20647ef968ab4c377623d223d2e2172052e4f08c0cd9af567d080a3') AS rfc7515_a1,
+       workon.jwt_verify_signature(
+  'eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk',
+  'HS256',
+  '\x1323354b2b0fa5bc837e0665777ba68f5ab328e6f054c928a90f84b2d2502ebfd3fb5a92d20647ef968ab4c377623d223d2e2172052e4f08c0cd9af567d080a3') AS other_key;
+-- RFC 4231 test case 2 ("Jefe"): the HMAC itself
+SELECT encode(workon.hmac_sha256('Jefe', 'what do ya want for nothing?'), 'hex') AS rfc4231_2;
+
+--
+-- Keys: one HS256, one ES256
+--
+INSERT INTO workon.jwt_keys (kid, alg, secret, activated_at) VALUES
+	('regress-hs', 'HS256', convert_to(repeat('k', 40), 'UTF8'), now() - interval '1 minute'),
+	('regress-es', 'ES256', workon.jwt_generate_key('ES256'), now() - interval '2 minutes');
+SELECT secret AS hs_key FROM workon.jwt_keys WHERE kid = 'regress-hs' \gset
+SELECT secret AS es_key FROM workon.jwt_keys WHERE kid = 'regress-es' \gset
+
+-- round trips
+SELECT workon.jwt_claims('5b1f4e2c-8f8a-4d8e-9d1c-0a0b0c0d0e0f', 'member') AS claims \gset
+SELECT workon.jwt_sign(:'claims', 'HS256', 'regress-hs', :'hs_key') AS hs_token \gset
+SELECT workon.jwt_sign(:'claims', 'ES256', 'regress-es', :'es_key') AS es_token \gset
+SELECT workon.jwt_verify(:'hs_token') = :'claims'::jsonb AS hs_round_trip,
+       workon.jwt_verify(:'es_token') = :'claims'::jsonb AS es_round_trip;
+SELECT pg_temp.unb64(split_part(:'hs_token', '.', 1)) AS hs_header;
+SELECT pg_temp.unb64(split_part(:'es_token', '.', 1)) AS es_header;
+-- claims: every one there, the lifetime is workon.jwt_access_ttl
+SELECT array(SELECT jsonb_object_keys(:'claims'::jsonb) ORDER BY 1) AS claim_names,
+       (:'claims'::jsonb->>'exp')::bigint - (:'claims'::jsonb->>'iat')::bigint AS lifetime,
+       :'claims'::jsonb->>'iss' AS iss, :'claims'::jsonb->>'aud' AS aud,
+       abs((:'claims'::jsonb->>'iat')::bigint - extract(epoch FROM clock_timestamp())) < 5 AS iat_is_now;
+-- ES256 signatures are r || s (64 bytes), and randomized
+SELECT length(split_part(:'es_token', '.', 3)) AS es_sig_chars,
+       workon.jwt_sign(:'claims', 'ES256', 'regress-es', :'es_key') <> :'es_token' AS es_randomized,
+       workon.jwt_sign(:'claims', 'HS256', 'regress-hs', :'hs_key') = :'hs_token' AS hs_deterministic;
+SELECT workon.jwt_public_key_pem(:'es_key') ~ '^-----BEGIN PUBLIC KEY-----' AS es_public_pem;
+
+--
+-- Hostile tokens: each refused with 28000 and the check that failed
+--
+SELECT floor(extract(epoch FROM now()))::bigint AS now, floor(extract(epoch FROM now()))::bigint + 600 AS exp \gset
+\set good_claims '{"sub":"5b1f4e2c-8f8a-4d8e-9d1c-0a0b0c0d0e0f","role":"member","iss":"workon","aud":"workon-api","exp":' :exp '}'
+SELECT name, pg_temp.check(token) AS result
+  FROM (VALUES
+	('control: hand-made token',
+	 pg_temp.hs_token('{"alg":"HS256","typ":"JWT","kid":"regress-hs"}', :'good_claims', :'hs_key')),
+	('alg none',
+	 pg_temp.b64('{"alg":"none","kid":"regress-hs"}') || '.' || pg_temp.b64(:'good_claims') || '.'),
+	('alg none with a signature',
+	 pg_temp.b64('{"alg":"none","kid":"regress-hs"}') || '.' || pg_temp.b64(:'good_claims') || '.AAAA'),
+	('alg NONE',
+	 pg_temp.hs_token('{"alg":"NONE","kid":"regress-hs"}', :'good_claims', :'hs_key')),
+	('alg HS512',
+	 pg_temp.hs_token('{"alg":"HS512","kid":"regress-hs"}', :'good_claims', :'hs_key')),
+	('alg hs256 (case)',
+	 pg_temp.hs_token('{"alg":"hs256","kid":"regress-hs"}', :'good_claims', :'hs_key')),
+	('HS256 on the ES256 key (public key as HMAC secret)',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"regress-es"}', :'good_claims',
+					  convert_to(workon.jwt_public_key_pem(:'es_key'), 'UTF8'))),
+	('ES256 on the HS256 key',
+	 workon.jwt_sign(:'good_claims', 'ES256', 'regress-hs', :'es_key')),
+	('HS256 on the ES256 key (key material as HMAC secret)',
+	 workon.jwt_sign(:'good_claims', 'HS256', 'regress-es', :'es_key')),
+	('alg missing',
+	 pg_temp.hs_token('{"kid":"regress-hs"}', :'good_claims', :'hs_key')),
+	('alg not a string',
+	 pg_temp.hs_token('{"alg":["HS256"],"kid":"regress-hs"}', :'good_claims', :'hs_key')),
+	('kid missing',
+	 pg_temp.hs_token('{"alg":"HS256","typ":"JWT"}', :'good_claims', :'hs_key')),
+	('kid unknown',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"nope"}', :'good_claims', :'hs_key')),
+	('kid not a string',
+	 pg_temp.hs_token('{"alg":"HS256","kid":1}', :'good_claims', :'hs_key')),
+	('kid path traversal',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"../../regress-hs"}', :'good_claims', :'hs_key')),
+	('typ JWS',
+	 pg_temp.hs_token('{"alg":"HS256","typ":"JWS","kid":"regress-hs"}', :'good_claims', :'hs_key')),
+	('typ jwt (case-insensitive)',
+	 pg_temp.hs_token('{"alg":"HS256","typ":"jwt","kid":"regress-hs"}', :'good_claims', :'hs_key')),
+	('crit header',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"regress-hs","crit":["exp"]}', :'good_claims', :'hs_key')),
+	('duplicate alg',
+	 pg_temp.hs_token('{"alg":"none","alg":"HS256","kid":"regress-hs"}', :'good_claims', :'hs_key')),
+	('header an array',
+	 pg_temp.hs_token('["HS256"]', :'good_claims', :'hs_key')),
+	('header a string',
+	 pg_temp.hs_token('"HS256"', :'good_claims', :'hs_key')),
+	('header not JSON',
+	 pg_temp.hs_token('{alg:HS256}', :'good_claims', :'hs_key')),
+	('payload an array',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"regress-hs"}', '[1]', :'hs_key')),
+	('payload not JSON',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"regress-hs"}', '{"exp":', :'hs_key')),
+	('wrong key',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"regress-hs"}', :'good_claims', convert_to(repeat('x', 40), 'UTF8'))),
+	('tampered payload',
+	 split_part(:'hs_token', '.', 1) || '.' ||
+	 pg_temp.b64(replace(:'claims', '"member"', '"admin"')) || '.' || split_part(:'hs_token', '.', 3)),
+	('tampered signature',
+	 split_part(:'hs_token', '.', 1) || '.' || split_part(:'hs_token', '.', 2) || '.' ||
+	 CASE WHEN left(split_part(:'hs_token', '.', 3), 1) = 'A' THEN 'B' ELSE 'A' END ||
+	 substr(split_part(:'hs_token', '.', 3), 2)),
+	('tampered ES256 signature',
+	 split_part(:'es_token', '.', 1) || '.' || split_part(:'es_token', '.', 2) || '.' ||
+	 pg_temp.b64b(decode(repeat('00', 64), 'hex'))),
+	('truncated signature',
+	 split_part(:'hs_token', '.', 1) || '.' || split_part(:'hs_token', '.', 2) || '.' ||
+	 left(split_part(:'hs_token', '.', 3), 40)),
+	('no signature',
+	 split_part(:'hs_token', '.', 1) || '.' || split_part(:'hs_token', '.', 2) || '.'),
+	('padding',
+	 :'hs_token' || '='),
+	('standard base64 characters',
+	 split_part(:'hs_token', '.', 1) || '.' || split_part(:'hs_token', '.', 2) || '.' ||
+	 translate(split_part(:'hs_token', '.', 3), '-_', '+/') || '+'),
+	('non-canonical trailing bits',
+	 split_part(:'hs_token', '.', 1) || '.' || split_part(:'hs_token', '.', 2) || '.' ||
+	 left(split_part(:'hs_token', '.', 3), 42) ||
+	 translate(right(split_part(:'hs_token', '.', 3), 1), 'AEIMQUYcgkosw048', 'BFJNRVZdhlptx159')),
+	('whitespace',
+	 ' ' || :'hs_token'),
+	('two parts', split_part(:'hs_token', '.', 1) || '.' || split_part(:'hs_token', '.', 2)),
+	('four parts', :'hs_token' || '.x'),
+	('garbage', 'garbage'),
+	('empty', ''),
+	('dots only', '..'),
+	('huge', pg_temp.hs_token('{"alg":"HS256","kid":"regress-hs"}',
+				rtrim(:'good_claims', '}') || ',"pad":"' || repeat('x', 8000) || '"}', :'hs_key')),
+	('expired',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"regress-hs"}', replace(:'good_claims', :'exp', (:now - 45)::text), :'hs_key')),
+	('expired, within leeway',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"regress-hs"}', replace(:'good_claims', :'exp', (:now - 20)::text), :'hs_key')),
+	('exp missing',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"regress-hs"}', '{"sub":"5b1f4e2c-8f8a-4d8e-9d1c-0a0b0c0d0e0f","role":"member","iss":"workon","aud":"workon-api"}', :'hs_key')),
+	('exp a string',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"regress-hs"}', replace(:'good_claims', :'exp', '"' || :exp || '"'), :'hs_key')),
+	('not yet valid',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"regress-hs"}', rtrim(:'good_claims', '}') || ',"nbf":' || (:now + 120) || '}', :'hs_key')),
+	('nbf within leeway',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"regress-hs"}', rtrim(:'good_claims', '}') || ',"nbf":' || (:now + 20) || '}', :'hs_key')),
+	('iat in the future',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"regress-hs"}', rtrim(:'good_claims', '}') || ',"iat":' || (:now + 120) || '}', :'hs_key')),
+	('wrong issuer',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"regress-hs"}', replace(:'good_claims', '"iss":"workon"', '"iss":"evil"'), :'hs_key')),
+	('issuer missing',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"regress-hs"}', replace(:'good_claims', '"iss":"workon",', ''), :'hs_key')),
+	('wrong audience',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"regress-hs"}', replace(:'good_claims', '"aud":"workon-api"', '"aud":"other"'), :'hs_key')),
+	('audience array with ours',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"regress-hs"}', replace(:'good_claims', '"aud":"workon-api"', '"aud":["other","workon-api"]'), :'hs_key')),
+	('audience array without ours',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"regress-hs"}', replace(:'good_claims', '"aud":"workon-api"', '"aud":["other"]'), :'hs_key')),
+	('sub not a uuid',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"regress-hs"}', replace(:'good_claims', '5b1f4e2c-8f8a-4d8e-9d1c-0a0b0c0d0e0f', 'alice'), :'hs_key')),
+	('role superuser',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"regress-hs"}', replace(:'good_claims', '"member"', '"postgres"'), :'hs_key')),
+	('role anon',
+	 pg_temp.hs_token('{"alg":"HS256","kid":"regress-hs"}', replace(:'good_claims', '"member"', '"anon"'), :'hs_key'))
+  ) AS t(name, token);
+
+-- the settings decide issuer and audience
+SET workon.jwt_audience = 'other';
+SELECT pg_temp.check(:'hs_token') AS other_audience;
+RESET workon.jwt_audience;
+SET workon.jwt_issuer = 'https://auth.example.com';
+SELECT pg_temp.check(:'hs_token') AS other_issuer;
+RESET workon.jwt_issuer;
+
+-- signature-only checks refuse malformed input too
+\set VERBOSITY terse
+SELECT workon.jwt_verify_signature('garbage', 'HS256', :'hs_key');
+SELECT workon.jwt_verify_signature(:'hs_token', 'ES256', :'es_key');
+SELECT workon.jwt_verify_signature(:'es_token', 'ES256', :'es_key') AS es_signature;
+SELECT workon.jwt_sign(:'claims', 'none', 'x', :'hs_key');
+SELECT workon.jwt_sign(:'claims', 'HS256', 'x', 'short');
+SELECT workon.jwt_sign(:'claims', 'ES256', 'x', :'hs_key');
+SELECT workon.jwt_sign('[1]', 'HS256', 'x', :'hs_key');
+\set VERBOSITY default
+
+DELETE FROM workon.jwt_keys WHERE kid IN ('regress-hs', 'regress-es');
