@@ -905,6 +905,156 @@ GRANT EXECUTE ON FUNCTION workon.admin_user_update(uuid, text)
 	TO workon_admin;
 
 --
+-- Spaces keep their API representation (spaces.doc), so lists only copy it
+--
+CREATE FUNCTION workon.json_trusted(text)
+RETURNS json
+AS 'MODULE_PATHNAME', 'json_trusted'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION workon.json_trusted(text) IS
+'JSON text the extension assembled itself from JSON it built, as json without parsing it again (text::json would); not for text from outside';
+
+REVOKE ALL ON FUNCTION workon.json_trusted(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION workon.json_trusted(text)
+	TO workon_anon, workon_member, workon_host, workon_admin;
+
+ALTER TABLE workon.spaces ADD COLUMN doc json;
+
+COMMENT ON COLUMN workon.spaces.doc IS
+'The API representation of the space (workon.space_json, times in UTC), kept by the trigger spaces_write_doc so that reads only copy it';
+
+CREATE FUNCTION workon.spaces_write_doc()
+RETURNS trigger
+LANGUAGE plpgsql
+SET TimeZone = 'UTC'
+AS $$
+BEGIN
+	NEW.doc := workon.space_json(NEW);
+	RETURN NEW;
+END
+$$;
+
+COMMENT ON FUNCTION workon.spaces_write_doc() IS
+'Trigger: stores the API representation of a space in spaces.doc on every write (after spaces_set_updated_at, trigger names fire in order)';
+
+REVOKE ALL ON FUNCTION workon.spaces_write_doc() FROM PUBLIC;
+
+CREATE TRIGGER spaces_write_doc
+	BEFORE INSERT OR UPDATE ON workon.spaces
+	FOR EACH ROW EXECUTE FUNCTION workon.spaces_write_doc();
+
+-- existing spaces get their document without a new updated_at
+ALTER TABLE workon.spaces DISABLE TRIGGER spaces_set_updated_at;
+UPDATE workon.spaces SET doc = NULL;
+ALTER TABLE workon.spaces ENABLE TRIGGER spaces_set_updated_at;
+
+CREATE OR REPLACE FUNCTION workon.spaces_list(
+	city text DEFAULT NULL,
+	kind text DEFAULT NULL,
+	min_capacity integer DEFAULT NULL,
+	"limit" integer DEFAULT NULL,
+	cursor text DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql STABLE
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_city		text := pg_catalog.lower(NULLIF(spaces_list.city, ''));
+	v_kind		text := NULLIF(spaces_list.kind, '');
+	v_min		integer := COALESCE(spaces_list.min_capacity, 1);
+	v_limit		integer := COALESCE(spaces_list."limit", 20);
+	-- the position after which the page starts; "before everything" by default
+	v_after_ts	timestamptz := 'infinity';
+	v_after_id	uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+	v_docs		text[];
+	v_ts		timestamptz[];
+	v_ids		uuid[];
+BEGIN
+	IF v_limit < 1 OR v_limit > 100 THEN
+		RAISE EXCEPTION 'limit must be between 1 and 100'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'limit';
+	END IF;
+	IF v_kind NOT IN ('desk', 'private_office', 'meeting_room', 'event_space') THEN
+		RAISE EXCEPTION 'kind must be one of desk, private_office, meeting_room, event_space'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'kind';
+	END IF;
+	IF v_min < 1 THEN
+		RAISE EXCEPTION 'min_capacity must be at least 1'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'min_capacity';
+	END IF;
+	IF spaces_list.cursor <> '' THEN
+		SELECT c.ts, c.id INTO v_after_ts, v_after_id
+		  FROM workon.cursor_decode(spaces_list.cursor) AS c;
+	END IF;
+
+	/*
+	 * One index-ordered scan of at most limit + 1 rows; the row past the
+	 * page only says whether there is more.  The stored documents are
+	 * copied, not rebuilt.  The aggregates read the ordered subquery in its
+	 * order (a plain aggregate over a subquery scan does not reorder; an
+	 * ORDER BY inside the aggregate would sort again).  Two spellings of the
+	 * query so that each has a plan of its own: with a city, the per-city
+	 * index does the filtering too.
+	 */
+	IF v_city IS NULL THEN
+		SELECT pg_catalog.array_agg(p.doc::text), pg_catalog.array_agg(p.created_at),
+			   pg_catalog.array_agg(p.id)
+		  INTO v_docs, v_ts, v_ids
+		  FROM (SELECT s.doc, s.created_at, s.id
+				  FROM workon.spaces AS s
+				 WHERE s.published
+				   AND (s.created_at, s.id) < (v_after_ts, v_after_id)
+				   AND (v_kind IS NULL OR s.kind = v_kind)
+				   AND s.capacity >= v_min
+				 ORDER BY s.created_at DESC, s.id DESC
+				 LIMIT v_limit + 1) AS p;
+	ELSE
+		SELECT pg_catalog.array_agg(p.doc::text), pg_catalog.array_agg(p.created_at),
+			   pg_catalog.array_agg(p.id)
+		  INTO v_docs, v_ts, v_ids
+		  FROM (SELECT s.doc, s.created_at, s.id
+				  FROM workon.spaces AS s
+				 WHERE s.published
+				   AND s.city_key = v_city
+				   AND (s.created_at, s.id) < (v_after_ts, v_after_id)
+				   AND (v_kind IS NULL OR s.kind = v_kind)
+				   AND s.capacity >= v_min
+				 ORDER BY s.created_at DESC, s.id DESC
+				 LIMIT v_limit + 1) AS p;
+	END IF;
+
+	RETURN workon.json_build(
+		'data', workon.json_trusted(
+			'[' || COALESCE(pg_catalog.array_to_string(v_docs[1:v_limit], ','), '') || ']'),
+		'next_cursor', CASE WHEN pg_catalog.cardinality(v_docs) > v_limit THEN
+						   workon.cursor_encode(v_ts[v_limit], v_ids[v_limit])
+					   END);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION workon.space_get(id uuid)
+RETURNS json
+LANGUAGE plpgsql STABLE
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_space		json;
+BEGIN
+	SELECT s.doc INTO v_space
+	  FROM workon.spaces AS s
+	 WHERE s.id = space_get.id;
+
+	IF v_space IS NULL THEN
+		RAISE EXCEPTION 'space not found'
+			USING ERRCODE = 'no_data_found';
+	END IF;
+
+	RETURN v_space;
+END
+$$;
+
+--
 -- pg_dump: the new tables, and the route and error rows shipped up to now
 --
 SELECT pg_catalog.pg_extension_config_dump('workon.jwt_keys', '');

@@ -138,6 +138,14 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION workon.json_build("any") IS
 'json_build_object() for hot paths: same arguments and values, compact output, type lookups and constant keys cached per call site';
 
+CREATE FUNCTION workon.json_trusted(text)
+RETURNS json
+AS 'MODULE_PATHNAME', 'json_trusted'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION workon.json_trusted(text) IS
+'JSON text the extension assembled itself from JSON it built, as json without parsing it again (text::json would); not for text from outside';
+
 --
 -- Shared trigger functions
 --
@@ -231,11 +239,15 @@ CREATE TABLE workon.spaces (
 				CONSTRAINT spaces_created_at_check
 				CHECK (pg_catalog.isfinite(created_at)),
 	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	city_key	text NOT NULL GENERATED ALWAYS AS (pg_catalog.lower(city)) STORED
+	city_key	text NOT NULL GENERATED ALWAYS AS (pg_catalog.lower(city)) STORED,
+	doc			json
 );
 
 COMMENT ON TABLE workon.spaces IS
 'Bookable workspaces (desks, offices, meeting rooms, event spaces) listed by hosts; visible to everyone once published, always to their host and admins';
+
+COMMENT ON COLUMN workon.spaces.doc IS
+'The API representation of the space (workon.space_json, times in UTC), kept by the trigger spaces_write_doc so that reads only copy it';
 
 COMMENT ON COLUMN workon.spaces.city_key IS
 'lower(city), for case-insensitive city filters; a plain column because row-level security keeps non-leakproof expressions such as lower() out of index conditions';
@@ -302,6 +314,24 @@ $$;
 COMMENT ON FUNCTION workon.space_json(workon.spaces) IS
 'The API representation of a space';
 
+CREATE FUNCTION workon.spaces_write_doc()
+RETURNS trigger
+LANGUAGE plpgsql
+SET TimeZone = 'UTC'
+AS $$
+BEGIN
+	NEW.doc := workon.space_json(NEW);
+	RETURN NEW;
+END
+$$;
+
+COMMENT ON FUNCTION workon.spaces_write_doc() IS
+'Trigger: stores the API representation of a space in spaces.doc on every write (after spaces_set_updated_at, trigger names fire in order)';
+
+CREATE TRIGGER spaces_write_doc
+	BEFORE INSERT OR UPDATE ON workon.spaces
+	FOR EACH ROW EXECUTE FUNCTION workon.spaces_write_doc();
+
 --
 -- Route handlers: spaces
 --
@@ -323,7 +353,9 @@ DECLARE
 	-- the position after which the page starts; "before everything" by default
 	v_after_ts	timestamptz := 'infinity';
 	v_after_id	uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
-	v_page		json;
+	v_docs		text[];
+	v_ts		timestamptz[];
+	v_ids		uuid[];
 BEGIN
 	IF v_limit < 1 OR v_limit > 100 THEN
 		RAISE EXCEPTION 'limit must be between 1 and 100'
@@ -343,22 +375,19 @@ BEGIN
 	END IF;
 
 	/*
-	 * One index-ordered scan; the row past the page only says whether there
-	 * is more.  Two spellings of the query so that each has a plan of its
-	 * own: with a city, the per-city index does the filtering too.
+	 * One index-ordered scan of at most limit + 1 rows; the row past the
+	 * page only says whether there is more.  The stored documents are
+	 * copied, not rebuilt.  The aggregates read the ordered subquery in its
+	 * order (a plain aggregate over a subquery scan does not reorder; an
+	 * ORDER BY inside the aggregate would sort again).  Two spellings of the
+	 * query so that each has a plan of its own: with a city, the per-city
+	 * index does the filtering too.
 	 */
 	IF v_city IS NULL THEN
-		SELECT workon.json_build(
-				   'data', COALESCE(pg_catalog.json_agg(p.space ORDER BY p.n)
-									FILTER (WHERE p.n <= v_limit),
-									'[]'::json),
-				   'next_cursor', CASE WHEN pg_catalog.count(*) > v_limit THEN
-									  (pg_catalog.array_agg(workon.cursor_encode(p.created_at, p.id))
-									   FILTER (WHERE p.n = v_limit))[1]
-								  END)
-		  INTO v_page
-		  FROM (SELECT workon.space_json(s) AS space, s.created_at, s.id,
-					   pg_catalog.row_number() OVER (ORDER BY s.created_at DESC, s.id DESC) AS n
+		SELECT pg_catalog.array_agg(p.doc::text), pg_catalog.array_agg(p.created_at),
+			   pg_catalog.array_agg(p.id)
+		  INTO v_docs, v_ts, v_ids
+		  FROM (SELECT s.doc, s.created_at, s.id
 				  FROM workon.spaces AS s
 				 WHERE s.published
 				   AND (s.created_at, s.id) < (v_after_ts, v_after_id)
@@ -367,17 +396,10 @@ BEGIN
 				 ORDER BY s.created_at DESC, s.id DESC
 				 LIMIT v_limit + 1) AS p;
 	ELSE
-		SELECT workon.json_build(
-				   'data', COALESCE(pg_catalog.json_agg(p.space ORDER BY p.n)
-									FILTER (WHERE p.n <= v_limit),
-									'[]'::json),
-				   'next_cursor', CASE WHEN pg_catalog.count(*) > v_limit THEN
-									  (pg_catalog.array_agg(workon.cursor_encode(p.created_at, p.id))
-									   FILTER (WHERE p.n = v_limit))[1]
-								  END)
-		  INTO v_page
-		  FROM (SELECT workon.space_json(s) AS space, s.created_at, s.id,
-					   pg_catalog.row_number() OVER (ORDER BY s.created_at DESC, s.id DESC) AS n
+		SELECT pg_catalog.array_agg(p.doc::text), pg_catalog.array_agg(p.created_at),
+			   pg_catalog.array_agg(p.id)
+		  INTO v_docs, v_ts, v_ids
+		  FROM (SELECT s.doc, s.created_at, s.id
 				  FROM workon.spaces AS s
 				 WHERE s.published
 				   AND s.city_key = v_city
@@ -388,7 +410,12 @@ BEGIN
 				 LIMIT v_limit + 1) AS p;
 	END IF;
 
-	RETURN v_page;
+	RETURN workon.json_build(
+		'data', workon.json_trusted(
+			'[' || COALESCE(pg_catalog.array_to_string(v_docs[1:v_limit], ','), '') || ']'),
+		'next_cursor', CASE WHEN pg_catalog.cardinality(v_docs) > v_limit THEN
+						   workon.cursor_encode(v_ts[v_limit], v_ids[v_limit])
+					   END);
 END
 $$;
 
@@ -403,7 +430,7 @@ AS $$
 DECLARE
 	v_space		json;
 BEGIN
-	SELECT workon.space_json(s) INTO v_space
+	SELECT s.doc INTO v_space
 	  FROM workon.spaces AS s
 	 WHERE s.id = space_get.id;
 
@@ -1404,7 +1431,8 @@ GRANT EXECUTE ON FUNCTION
 	workon.cursor_decode(text),
 	workon.set_response(int4, jsonb),
 	workon.space_json(workon.spaces),
-	workon.json_build("any")
+	workon.json_build("any"),
+	workon.json_trusted(text)
 	TO workon_anon, workon_member, workon_host, workon_admin;
 
 -- checked whenever a space is written
