@@ -366,6 +366,15 @@ dev_environment() {
             mv -f "$secrets.new" "$secrets"
         )
     fi
+    # the development admin (created by the shim at start if missing); added to files
+    # written before there was one
+    if ! grep -q '^ADMIN_PASSWORD=' "$secrets"; then
+        (
+            umask 077
+            printf 'ADMIN_EMAIL=%s\nADMIN_PASSWORD=%s\n' admin@workon.example \
+                "$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')" >>"$secrets"
+        )
+    fi
     while IFS='=' read -r name value; do
         [ -n "$name" ] || continue
         if [ -z "${!name+x}" ]; then

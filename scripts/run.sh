@@ -84,6 +84,9 @@ if ! wait_for_shim "$shim_pid" "$url" 30; then
 fi
 
 echo "workon is up: http://localhost:$PORT"
+if [ -n "${ADMIN_EMAIL:-}" ]; then
+    say "admin: $ADMIN_EMAIL (its password: ADMIN_PASSWORD in $RUN/dev-secrets.env, unless you set one)"
+fi
 say "$where"
 say "Ctrl-C stops it"
 

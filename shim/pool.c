@@ -33,6 +33,11 @@
  *
  * The LISTEN connection runs `LISTEN workon_routes` and (re)loads the route
  * table and error map after every (re)connect and every notification.
+ * Before that, the first thread's LISTEN connection hands the database what
+ * it keeps from the environment (seed_start): the JWT signing key from
+ * JWT_SECRET, the refresh-token key from JWT_REFRESH_SECRET and the first
+ * admin; all idempotent, so they run again after every reconnect (a restored
+ * database gets them back).
  */
 #include "shim.h"
 #include <errno.h>
@@ -82,6 +87,7 @@ enum {
 
 enum {
     LISTEN_IDLE = 0,
+    LISTEN_SEEDING,
     LISTEN_SUBSCRIBING,
     LISTEN_LOADING,
     LISTEN_CANCELLING,
@@ -126,6 +132,7 @@ static void conn_fail(db_conn_t *c, const char *why);
 static void pool_schedule_dispatch(db_pool_t *pool);
 static void pool_sweep_soon(db_pool_t *pool, int fast);
 static void listen_kick(db_conn_t *c);
+static int listen_subscribe(db_conn_t *c);
 
 static worker_t *conn_worker(db_conn_t *c)
 {
@@ -749,6 +756,12 @@ static void listen_process(db_conn_t *c)
     while (!PQisBusy(c->pg)) {
         PGresult *res = PQgetResult(c->pg);
         if (res == NULL) {
+            if (c->listen_state == LISTEN_SEEDING) {
+                if (listen_subscribe(c) != 0)
+                    return;
+                conn_flush(c);
+                continue;
+            }
             if (c->listen_state == LISTEN_SUBSCRIBING) {
                 c->listen_state = LISTEN_IDLE;
                 c->reload_wanted = 1;
@@ -768,6 +781,11 @@ static void listen_process(db_conn_t *c)
         if (c->listen_state == LISTEN_LOADING && c->num_load_results < 2) {
             c->load_results[c->num_load_results++] = res;
         } else {
+            if (c->listen_state == LISTEN_SEEDING && PQresultStatus(res) != PGRES_TUPLES_OK) {
+                const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+                log_write(LOG_ERROR, "start-up seeding failed (JWT_SECRET, JWT_REFRESH_SECRET, ADMIN_EMAIL/ADMIN_PASSWORD)",
+                          "sqlstate", state, "error", first_line(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)), NULL);
+            }
             if (c->listen_state == LISTEN_SUBSCRIBING && PQresultStatus(res) != PGRES_COMMAND_OK)
                 conn_log(c, LOG_WARN, "LISTEN workon_routes failed", first_line(PQresultErrorMessage(res)));
             PQclear(res);
@@ -783,6 +801,54 @@ static void listen_process(db_conn_t *c)
         return;
     }
     listen_kick(c);
+}
+
+/*
+ * Sends the start-up seeding on the first thread's LISTEN connection; returns
+ * 0 when there was nothing to send.  Values go as parameters and are never
+ * logged.
+ */
+static int seed_start(db_conn_t *c)
+{
+    const char *values[4];
+    char sql[256];
+    size_t n = 0;
+    int nparams = 0;
+
+    if (conn_worker(c)->id != 0)
+        return 0;
+    n += snprintf(sql + n, sizeof(sql) - n, "SELECT 1");
+    if (shim_settings.jwt_secret != NULL) {
+        values[nparams++] = shim_settings.jwt_secret;
+        n += snprintf(sql + n, sizeof(sql) - n, ", workon.seed_jwt_key($%d)", nparams);
+    }
+    if (shim_settings.jwt_refresh_secret != NULL) {
+        values[nparams++] = shim_settings.jwt_refresh_secret;
+        n += snprintf(sql + n, sizeof(sql) - n, ", workon.seed_refresh_secret($%d)", nparams);
+    }
+    if (shim_settings.admin_email != NULL && shim_settings.admin_password != NULL) {
+        values[nparams++] = shim_settings.admin_email;
+        values[nparams++] = shim_settings.admin_password;
+        n += snprintf(sql + n, sizeof(sql) - n, ", workon.ensure_admin($%d, $%d)", nparams - 1, nparams);
+    }
+    if (nparams == 0)
+        return 0;
+    if (!PQsendQueryParams(c->pg, sql, nparams, NULL, values, NULL, NULL, 0)) {
+        conn_fail(c, first_line(PQerrorMessage(c->pg)));
+        return -1;
+    }
+    c->listen_state = LISTEN_SEEDING;
+    return 1;
+}
+
+static int listen_subscribe(db_conn_t *c)
+{
+    if (!PQsendQuery(c->pg, "LISTEN workon_routes")) {
+        conn_fail(c, first_line(PQerrorMessage(c->pg)));
+        return -1;
+    }
+    c->listen_state = LISTEN_SUBSCRIBING;
+    return 0;
 }
 
 static void on_conn_readable(h2o_socket_t *sock, const char *err)
@@ -824,11 +890,9 @@ static void conn_on_connected(db_conn_t *c)
     h2o_socket_read_start(c->sock, on_conn_readable);
 
     if (c->role == ROLE_LISTEN) {
-        if (!PQsendQuery(c->pg, "LISTEN workon_routes")) {
-            conn_fail(c, first_line(PQerrorMessage(c->pg)));
+        int seeding = seed_start(c);
+        if (seeding < 0 || (seeding == 0 && listen_subscribe(c) != 0))
             return;
-        }
-        c->listen_state = LISTEN_SUBSCRIBING;
         c->state = CONN_READY;
         conn_flush(c);
         return;
@@ -914,8 +978,9 @@ static void on_notice(void *arg, const PGresult *res)
 
 static void conn_start(db_conn_t *c)
 {
-    static const char *const keys[] = {"dbname", "fallback_application_name", NULL};
-    const char *values[] = {shim_settings.database_url, SHIM_NAME, NULL};
+    /* options last: the settings taken from the environment win over the URL's */
+    static const char *const keys[] = {"dbname", "fallback_application_name", "options", NULL};
+    const char *values[] = {shim_settings.database_url, SHIM_NAME, shim_settings.pg_options, NULL};
     worker_t *w = conn_worker(c);
 
     c->state = CONN_CONNECTING;

@@ -138,12 +138,83 @@ static const char *apply_node_env(const setting_t *self, const char *value)
 /* JWT_SECRET, JWT_REFRESH_SECRET, SIGNED_URL_SECRET; the value is never echoed */
 static const char *apply_secret(const setting_t *self, const char *value)
 {
+    if (strcmp(self->name, "JWT_SECRET") == 0)
+        shim_settings.jwt_secret = value;
+    else if (strcmp(self->name, "JWT_REFRESH_SECRET") == 0)
+        shim_settings.jwt_refresh_secret = value;
     if (is_development())
         return NULL;
     if (value == NULL)
         return complain("is required", self->name);
     if (strlen(value) < 32)
         return complain("must be at least 32 characters", self->name);
+    return NULL;
+}
+
+static const char *apply_admin_email(const setting_t *self, const char *value)
+{
+    (void)self;
+    shim_settings.admin_email = value;
+    return NULL;
+}
+
+static const char *apply_admin_password(const setting_t *self, const char *value)
+{
+    (void)self;
+    shim_settings.admin_password = value;
+    return NULL;
+}
+
+/* appends "-c workon.<guc>=<value>" to the libpq options, escaping as libpq's options parser expects */
+static void add_pg_option(const char *guc, const char *value)
+{
+    size_t old = shim_settings.pg_options != NULL ? strlen(shim_settings.pg_options) : 0;
+    char *buf = malloc(old + strlen(guc) + 2 * strlen(value) + 8), *p;
+
+    if (buf == NULL) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    p = buf;
+    if (old != 0) {
+        memcpy(p, shim_settings.pg_options, old);
+        p += old;
+        *p++ = ' ';
+    }
+    p += sprintf(p, "-c %s=", guc);
+    for (; *value != '\0'; ++value) {
+        if (*value == ' ' || *value == '\\')
+            *p++ = '\\';
+        *p++ = *value;
+    }
+    *p = '\0';
+    free(shim_settings.pg_options);
+    shim_settings.pg_options = buf;
+}
+
+static const char *apply_jwt_string(const setting_t *self, const char *value)
+{
+    size_t i;
+
+    if (strlen(value) > 200)
+        return complain("must be at most 200 characters", self->name);
+    for (i = 0; value[i] != '\0'; ++i)
+        if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+            return complain("must not contain control characters", self->name);
+    add_pg_option(strcmp(self->name, "JWT_ISSUER") == 0 ? "workon.jwt_issuer" : "workon.jwt_audience", value);
+    return NULL;
+}
+
+static const char *apply_jwt_ttl(const setting_t *self, const char *value)
+{
+    uint64_t v;
+    int access = strcmp(self->name, "JWT_ACCESS_TTL") == 0;
+
+    if (parse_number(value, 1, access ? 86400 : 31536000, &v) != 0)
+        return complain(access ? "must be a number of seconds between 1 and 86400"
+                               : "must be a number of seconds between 1 and 31536000",
+                        self->name);
+    add_pg_option(access ? "workon.jwt_access_ttl" : "workon.jwt_refresh_ttl", value);
     return NULL;
 }
 
@@ -165,12 +236,20 @@ static const char *apply_stripe_key(const setting_t *self, const char *value)
 
 /* sorted by name; a NULL default means the variable has no default */
 static const setting_t settings_table[] = {
+    {"ADMIN_EMAIL", NULL, "with ADMIN_PASSWORD: the first admin, created at start if missing (never changed if present)", 0,
+     apply_admin_email},
+    {"ADMIN_PASSWORD", NULL, "password of ADMIN_EMAIL's account when it is created (the password rules apply)", 0,
+     apply_admin_password},
     {"DATABASE_URL", NULL, "libpq connection URI or conninfo string (required)", 0, apply_database_url},
     {"DB_POOL_SIZE", "2", "database connections per thread (1-64), plus one LISTEN connection per thread", 0, apply_pool_size},
     {"HOST", "0.0.0.0", "address to listen on", 0, apply_host},
     {"HTTP2", "off", "on: also serve HTTP/2 over cleartext (prior knowledge or Upgrade: h2c)", 0, apply_http2},
-    {"JWT_REFRESH_SECRET", NULL, "refresh-token secret; required outside development, at least 32 characters", 2, apply_secret},
-    {"JWT_SECRET", NULL, "access-token secret; required outside development, at least 32 characters", 1, apply_secret},
+    {"JWT_ACCESS_TTL", "900", "access-token lifetime in seconds (database setting workon.jwt_access_ttl)", 0, apply_jwt_ttl},
+    {"JWT_AUDIENCE", "workon-api", "aud claim of access tokens (database setting workon.jwt_audience)", 0, apply_jwt_string},
+    {"JWT_ISSUER", "workon", "iss claim of access tokens (database setting workon.jwt_issuer)", 0, apply_jwt_string},
+    {"JWT_REFRESH_SECRET", NULL, "refresh-token secret (keys the stored refresh-token hashes); required outside development, at least 32 characters", 2, apply_secret},
+    {"JWT_REFRESH_TTL", "2592000", "refresh-token lifetime in seconds (database setting workon.jwt_refresh_ttl)", 0, apply_jwt_ttl},
+    {"JWT_SECRET", NULL, "access-token secret, seeds the signing key at start; required outside development, at least 32 characters", 1, apply_secret},
     {"LOG_LEVEL", "info", "debug | info | warn | error (debug adds one access-log line per request)", 0, apply_log_level},
     {"MAX_BODY_BYTES", "1048576", "largest request body accepted, in bytes (413 above)", 0, apply_max_body_bytes},
     {"NODE_ENV", "development", "development | staging | production", 0, apply_node_env},

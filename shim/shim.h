@@ -15,7 +15,9 @@
 #include <stdint.h>
 
 #define SHIM_NAME "workon-shim"
-#define SHIM_VERSION "0.1.0"
+#ifndef SHIM_VERSION
+#define SHIM_VERSION "unknown" /* the Makefile passes the extension's version */
+#endif
 #define SHIM_SERVICE "workon"
 
 /* ------------------------------------------------------------------------ */
@@ -39,6 +41,12 @@ typedef struct st_shim_settings_t {
     unsigned pool_size;
     int http2;
     uint64_t request_timeout_ms;
+    /* handed to the database: keys and the first admin at start, settings on every connection */
+    const char *jwt_secret;
+    const char *jwt_refresh_secret;
+    const char *admin_email;
+    const char *admin_password;
+    char *pg_options; /* libpq "options" (-c workon.x=y ...), NULL when none */
 } shim_settings_t;
 
 extern shim_settings_t shim_settings;
