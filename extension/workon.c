@@ -3,7 +3,7 @@
  * workon.c
  *	  Module entry point of the workon extension.
  *
- * Each concern lives in its own file (claims.c, cursor.c, dispatch.c,
+ * Each concern lives in its own file (booking.c, claims.c, cursor.c, dispatch.c,
  * encode.c, json.c, jwt.c, password.c, timezone.c); this one loads them and
  * registers the settings.
  *
@@ -71,6 +71,11 @@ _PG_init(void)
 							"scrypt parallelism p for new password hashes.",
 							NULL, &workon_scrypt_p, 1, 1, 16,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("workon.booking_hold_minutes",
+							"How long a new booking holds its slot while it waits for payment.",
+							NULL, &workon_booking_hold_minutes, 15, 1, 1440,
+							PGC_SUSET, GUC_UNIT_MIN, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("workon");
 }

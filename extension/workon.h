@@ -22,9 +22,16 @@
 #define ERRCODE_WORKON_TOKEN_REUSED				MAKE_SQLSTATE('W','O','A','0','2')
 #define ERRCODE_WORKON_INVALID_REFRESH_TOKEN	MAKE_SQLSTATE('W','O','A','0','3')
 #define ERRCODE_WORKON_EMAIL_TAKEN				MAKE_SQLSTATE('W','O','C','0','1')
+#define ERRCODE_WORKON_BOOKING_CONFLICT			MAKE_SQLSTATE('W','O','C','0','2')
+#define ERRCODE_WORKON_INVALID_TRANSITION		MAKE_SQLSTATE('W','O','C','0','3')
+#define ERRCODE_WORKON_CANNOT_CANCEL			MAKE_SQLSTATE('W','O','C','0','4')
+#define ERRCODE_WORKON_HAS_FUTURE_BOOKINGS		MAKE_SQLSTATE('W','O','C','0','5')
 
 /* Prefix of the API roles: workon_anon, workon_member, ... */
 #define WORKON_ROLE_PREFIX	"workon_"
+
+/* booking.c */
+extern PGDLLIMPORT int workon_booking_hold_minutes;
 
 /* claims.c */
 extern void workon_claims_init(void);

@@ -205,6 +205,16 @@ static const char *apply_jwt_string(const setting_t *self, const char *value)
     return NULL;
 }
 
+static const char *apply_booking_hold(const setting_t *self, const char *value)
+{
+    uint64_t v;
+
+    if (parse_number(value, 1, 1440, &v) != 0)
+        return complain("must be a number of minutes between 1 and 1440", self->name);
+    add_pg_option("workon.booking_hold_minutes", value);
+    return NULL;
+}
+
 static const char *apply_jwt_ttl(const setting_t *self, const char *value)
 {
     uint64_t v;
@@ -240,6 +250,8 @@ static const setting_t settings_table[] = {
      apply_admin_email},
     {"ADMIN_PASSWORD", NULL, "password of ADMIN_EMAIL's account when it is created (the password rules apply)", 0,
      apply_admin_password},
+    {"BOOKING_HOLD_MINUTES", "15", "how long a new booking holds its slot unpaid (database setting workon.booking_hold_minutes)", 0,
+     apply_booking_hold},
     {"DATABASE_URL", NULL, "libpq connection URI or conninfo string (required)", 0, apply_database_url},
     {"DB_POOL_SIZE", "2", "database connections per thread (1-64), plus one LISTEN connection per thread", 0, apply_pool_size},
     {"HOST", "0.0.0.0", "address to listen on", 0, apply_host},

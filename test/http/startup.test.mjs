@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { expectError, lit, psql, request, sleep, startShim } from './lib/client.mjs';
+import { addRoutes, expectError, lit, psql, removeRoutes, request, sleep, startShim, waitFor } from './lib/client.mjs';
 
 const unique = () => `${Date.now().toString(36)}${crypto.randomBytes(4).toString('hex')}`;
 const decode = (part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
@@ -44,9 +44,34 @@ describe('start-up seeding from the environment', () => {
       JWT_ISSUER: 'workon e2e',
       JWT_AUDIENCE: 'workon-e2e-api',
       JWT_ACCESS_TTL: '120',
+      BOOKING_HOLD_MINUTES: '7',
     });
+    await addRoutes(`CREATE FUNCTION workon.test_settings() RETURNS json LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN json_build_object('issuer', current_setting('workon.jwt_issuer'),
+                           'audience', current_setting('workon.jwt_audience'),
+                           'hold', current_setting('workon.booking_hold_minutes'));
+END $$;
+GRANT EXECUTE ON FUNCTION workon.test_settings() TO workon_anon;`,
+    [{ method: 'GET', path: '/api/v1/test/settings', handler: 'workon.test_settings()' }], { bases: [shim.url] });
   });
-  after(async () => { await shim?.stop(); });
+  after(async () => {
+    await removeRoutes('/api/v1/test/settings', 'DROP FUNCTION IF EXISTS workon.test_settings();', { bases: [] });
+    await shim?.stop();
+  });
+
+  test('settings from the environment are the database settings of every connection', async () => {
+    // a thread that has not loaded its routes yet answers 503 for a moment after start
+    for (let i = 0; i < 8; i++) {
+      let res;
+      await waitFor(async () => {
+        res = await request('GET', '/api/v1/test/settings', { base: shim.url });
+        return res.status !== 503;
+      }, 5000);
+      assert.equal(res.status, 200, res.text);
+      assert.deepEqual(res.json, { issuer: 'workon e2e', audience: 'workon-e2e-api', hold: '7min' });
+    }
+  });
 
   test('ADMIN_EMAIL/ADMIN_PASSWORD create the first admin, who logs in', async () => {
     const res = await loginUntil(shim.url, email, password);

@@ -19,8 +19,12 @@ VALUES ('d2000000-0000-4000-8000-000000000001', 'd1000000-0000-4000-8000-0000000
 SELECT * FROM workon.dispatch('workon.space_get(uuid)'::regprocedure,
                               '{"id":"d2000000-0000-4000-8000-000000000001"}', '{}', NULL, 'x.y.z', '{}');
 
+-- 0.1.0 -> 0.2.0 -> 0.3.0
 ALTER EXTENSION workon UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'workon';
+
+-- every update script on the way was applied
+SELECT to_regclass('workon.bookings') IS NOT NULL AS has_bookings;
 
 -- data kept
 SELECT u.email, u.role, u.password_hash IS NULL AS no_password, s.name
@@ -86,7 +90,7 @@ $f$;
 CREATE TEMP TABLE upgraded AS SELECT * FROM pg_temp.listing();
 SELECT count(*) > 100 AS listed FROM upgraded;
 
--- a fresh 0.2.0 install in place of it
+-- a fresh install of the current version in place of it
 SET client_min_messages = warning;
 DROP EXTENSION workon CASCADE;
 DROP EXTENSION btree_gist;
