@@ -649,19 +649,13 @@ bind_arguments(HandlerInfo *info, FunctionCallInfo call,
  */
 
 /*
- * The claims of a valid access token; error 28000 otherwise.  Called
- * through workon.jwt_verify(text), which is SECURITY DEFINER: the keys are
- * readable by the extension's functions only.
+ * The claims of a valid access token; error 28000 otherwise (jwt.c reads the
+ * keys, which only the extension may, from its per-backend cache).
  */
 static Jsonb *
 verify_token(text *token)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Oid			fn = LookupFuncName(list_make2(makeString(WORKON_SCHEMA),
-											   makeString("jwt_verify")),
-									1, argtypes, false);
-
-	return DatumGetJsonbP(OidFunctionCall1(fn, PointerGetDatum(token)));
+	return workon_jwt_verify_token(token);
 }
 
 /* The "role" claim of verified claims (jwt_verify checked it is an API role) */

@@ -38,6 +38,7 @@ _PG_init(void)
 {
 	workon_claims_init();
 	workon_dispatch_init();
+	workon_jwt_init();
 
 	DefineCustomStringVariable("workon.jwt_issuer",
 							   "Issuer (\"iss\") of the access tokens workon signs and accepts.",

@@ -52,6 +52,7 @@ extern PGDLLIMPORT int workon_jwt_access_ttl;
 extern PGDLLIMPORT int workon_jwt_refresh_ttl;
 extern PGDLLIMPORT int workon_refresh_grace;
 extern Jsonb *workon_jwt_verify_token(text *token);
+extern void workon_jwt_init(void);
 
 /* password.c */
 extern PGDLLIMPORT int workon_scrypt_log_n;

@@ -12,6 +12,9 @@ wrk_threads=${BENCH_WRK_THREADS:-2}
 shim_conns=(8 32 64)
 pgbench_conns=(2 4 8 32 64)
 health_conns=(64 256)
+auth_pgbench_conns=(2 8 64)
+jwt_clients=2
+bench_spaces=200
 
 bash "$ROOT/scripts/deps.sh"
 setup_run_dir
@@ -58,6 +61,32 @@ psql_in "$B" workon_bench -c 'VACUUM ANALYZE'
 fn=$(psql_in "$B" workon_bench -tA -c \
     "SELECT 'workon.spaces_list(text,text,integer,integer,text)'::regprocedure::oid")
 
+# JWT key, a member with a token, bench spaces open around the clock, schema bench
+jwt_secret=$(head -c 36 /dev/urandom | base64 | tr '+/' '-_')
+bench_password=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')
+psql_in "$B" workon_bench -v secret="$jwt_secret" -v password="$bench_password" \
+    -v spaces="$bench_spaces" -f "$ROOT/bench/setup.sql" >/dev/null
+token=$(psql_in "$B" workon_bench -tA -v password="$bench_password" <<'SQL'
+SET workon.jwt_access_ttl = 3600;
+SELECT workon.auth_login('bench-member@example.com', :'password') ->> 'access_token';
+SQL
+)
+[[ "$token" =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]] || die "no access token for the bench member"
+fn_me=$(psql_in "$B" workon_bench -tA -c "SELECT 'workon.me()'::regprocedure::oid")
+fn_book=$(psql_in "$B" workon_bench -tA -c \
+    "SELECT 'workon.booking_create(uuid,timestamptz,timestamptz)'::regprocedure::oid")
+t0=$(psql_in "$B" workon_bench -tA -c 'SELECT extract(epoch FROM t0)::bigint FROM bench.params')
+psql_in "$B" workon_bench -tA -c 'SELECT id FROM bench.spaces ORDER BY i' >"$B/spaces.txt"
+[ "$(wc -l <"$B/spaces.txt")" -eq "$bench_spaces" ] || die "bench/setup.sql made $(wc -l <"$B/spaces.txt") spaces"
+# both verifiers accept the token, the SQL one refuses a wrong secret
+psql_in "$B" workon_bench -tA -v token="$token" -v secret="$jwt_secret" <<'SQL' | grep -qx ok ||
+SELECT CASE WHEN workon.jwt_verify(:'token') ->> 'sub' = bench.pgjwt_verify(:'token', :'secret') ->> 'sub'
+             AND bench.pgjwt_verify(:'token', :'secret' || 'x') IS NULL
+       THEN 'ok' ELSE 'verifiers disagree' END;
+SQL
+    die "workon.jwt_verify and bench.pgjwt_verify disagree on the bench token"
+psql_in "$B" workon_bench -c 'VACUUM ANALYZE'
+
 dev_environment
 port=$(free_port)
 url="http://127.0.0.1:$port"
@@ -67,6 +96,18 @@ DATABASE_URL=$(database_url "$B" workon_bench workon_authenticator) HOST=127.0.0
 shim_pid=$!
 wait_for_shim "$shim_pid" "$url" 30 || die "the shim did not come up on $url (log: $B/shim.log)"
 
+# the shim seeds its keys and the first admin at start (a slow scrypt hash) and each
+# event loop connects its own pool: wait until 20 requests in a row are answered
+good=0
+for _ in $(seq 600); do
+    if [ "$(curl -sS -o /dev/null -w '%{http_code}' "$url/api/v1/spaces")" = 200 ]; then
+        good=$((good + 1))
+        [ "$good" -ge 20 ] && break
+    else
+        good=0
+        sleep 0.1
+    fi
+done
 rows=$(curl -fsS "$url/api/v1/spaces" |
     node -e 'let s = ""; process.stdin.on("data", (d) => s += d).on("end", () => console.log(JSON.parse(s).data.length))')
 [ "$rows" -eq 20 ] || die "GET /api/v1/spaces returned $rows rows, not 20 (is scripts/demo.sql loaded?)"
@@ -82,15 +123,48 @@ wrk_run() {
     echo "${rps:-0} ${p99:--} ${bad:-0}"
 }
 
+# wrk_script_run PATH CONNECTIONS SCRIPT [SCRIPT ARGS...] -> "req/s p99 non2xx requests"
+wrk_script_run() {
+    local path=$1 c=$2 script=$3 out rps p99 bad n
+    shift 3
+    out=$(wrk -t"$(( c < wrk_threads ? c : wrk_threads ))" -c"$c" -d"${duration}s" --latency \
+        -s "$ROOT/bench/$script" "$url$path" -- "$@")
+    echo "$out" >>"$B/wrk.txt"
+    rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
+    n=$(awk '/ requests in / {print $1}' <<<"$out")
+    echo "${rps:-0} ${p99:--} ${bad:-0} ${n:-0}"
+}
+
+# pgbench_script CONNECTIONS USER SCRIPT [-D var=value...] -> "tps transactions"
+pgbench_script() {
+    local c=$1 user=$2 script=$3 out tps n
+    shift 3
+    out=$("$PRIV_BIN/pgbench" -n -M prepared -c "$c" -j "$(( c < 2 ? c : 2 ))" -T "$duration" \
+        -f "$ROOT/bench/$script" "$@" \
+        -h "$B/sock" -p "$PG_PORT" -U "$user" workon_bench 2>&1) ||
+        die "pgbench -f bench/$script failed: $out"
+    echo "$out" >>"$B/pgbench.txt"
+    tps=$(awk '/^tps = / {printf "%.0f", $3}' <<<"$out")
+    n=$(awk '/^number of transactions actually processed:/ {print $NF}' <<<"$out")
+    echo "${tps:-0} ${n:-0}"
+}
+
 # pgbench_run CONNECTIONS -> tps
 pgbench_run() {
-    local out
-    out=$("$PRIV_BIN/pgbench" -n -M prepared -c "$1" -j "$(( $1 < 2 ? $1 : 2 ))" -T "$duration" \
-        -f "$ROOT/bench/spaces.sql" -D fn="$fn" \
-        -h "$B/sock" -p "$PG_PORT" -U workon_authenticator workon_bench 2>&1) ||
-        die "pgbench failed: $out"
-    echo "$out" >>"$B/pgbench.txt"
-    awk '/^tps = / {printf "%.0f", $3}' <<<"$out"
+    local tps n
+    read -r tps n < <(pgbench_script "$1" workon_authenticator spaces.sql -D fn="$fn")
+    echo "$tps"
+}
+
+# Bookings in the database: every request books a slot of its own, so each one that
+# did not add a row answered something other than 201.
+bookings_count() {
+    psql_in "$B" workon_bench -tA -c 'SELECT count(*) FROM workon.bookings'
+}
+next_slot() {
+    psql_in "$B" workon_bench -tA -c 'SELECT bench.next_slot()'
 }
 
 say "warming up"
@@ -113,6 +187,57 @@ for c in "${health_conns[@]}"; do
     read -r "h_rps[$c]" "h_p99[$c]" "h_bad[$c]" < <(wrk_run /healthz "$c")
 done
 
+say "pgbench jwt_verify (C) / bench.pgjwt_verify (SQL), $jwt_clients clients"
+read -r jwt_c _ < <(pgbench_script "$jwt_clients" postgres jwt-c.sql -D token="$token")
+read -r jwt_sql _ < <(pgbench_script "$jwt_clients" postgres jwt-pgjwt.sql -D token="$token" -D secret="$jwt_secret")
+read -r jwt_c100 _ < <(pgbench_script "$jwt_clients" postgres jwt-c-100.sql -D token="$token")
+read -r jwt_sql100 _ < <(pgbench_script "$jwt_clients" postgres jwt-pgjwt-100.sql -D token="$token" -D secret="$jwt_secret")
+jwt_c100=$((jwt_c100 * 100))
+jwt_sql100=$((jwt_sql100 * 100))
+
+# GET /api/v1/me with a bearer token
+[ "$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$url/api/v1/me")" = 200 ] ||
+    die "GET /api/v1/me with the bench token did not answer 200"
+got=$("$PRIV_BIN/psql" -X -q -tA -v ON_ERROR_STOP=1 -h "$B/sock" -p "$PG_PORT" -U workon_authenticator \
+    -d workon_bench -v fn="$fn_me" -v token="$token" 2>&1 <<'SQL'
+SELECT status, body FROM workon.dispatch(:fn, '{}'::jsonb, '{}'::jsonb, NULL, :'token', '{}'::jsonb);
+SQL
+) || true
+# (status is NULL when the handler keeps the route's default, 200 here)
+[[ "$got" =~ ^(200)?\|.*bench-member@example\.com ]] || die "workon.dispatch of workon.me() with the bench token did not answer 200: $got"
+wrk -t1 -c8 -d2s -s "$ROOT/bench/auth.lua" "$url/api/v1/me" -- "$token" >/dev/null
+declare -A me_tps me_rps me_p99 me_bad
+me_best=0
+for c in "${auth_pgbench_conns[@]}"; do
+    say "pgbench -c $c me"
+    read -r "me_tps[$c]" _ < <(pgbench_script "$c" workon_authenticator me.sql -D fn="$fn_me" -D token="$token")
+    [ "${me_tps[$c]}" -gt "$me_best" ] && me_best=${me_tps[$c]}
+done
+for c in "${shim_conns[@]}"; do
+    say "wrk -c $c /api/v1/me"
+    read -r "me_rps[$c]" "me_p99[$c]" "me_bad[$c]" _ < <(wrk_script_run /api/v1/me "$c" auth.lua "$token")
+done
+
+# POST /api/v1/bookings, every request on a slot of its own
+declare -A bk_tps bk_bad bk_rps bk_p99 bk_wbad
+bk_best=0
+for c in "${auth_pgbench_conns[@]}"; do
+    say "pgbench -c $c bookings"
+    before=$(bookings_count)
+    read -r "bk_tps[$c]" n < <(pgbench_script "$c" workon_authenticator bookings.sql -D fn="$fn_book" \
+        -D token="$token" -D base="$(next_slot)" -D clients="$c" -D n=0)
+    bk_bad[$c]=$(( n - ($(bookings_count) - before) ))
+    [ "${bk_tps[$c]}" -gt "$bk_best" ] && bk_best=${bk_tps[$c]}
+done
+for c in "${shim_conns[@]}"; do
+    say "wrk -c $c /api/v1/bookings"
+    read -r "bk_rps[$c]" "bk_p99[$c]" "bk_wbad[$c]" _ < <(wrk_script_run /api/v1/bookings "$c" bookings.lua \
+        "$token" "$(next_slot)" "$(( c < wrk_threads ? c : wrk_threads ))" "$t0" "$B/spaces.txt")
+done
+bk_total=$(bookings_count)
+bk_last=$(psql_in "$B" workon_bench -tA -c \
+    "SELECT to_char(max(starts_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') FROM workon.bookings")
+
 say "1,000 idle connections"
 idle=$(node "$ROOT/bench/idle-connections.mjs" "$port" "$shim_pid" 1000) || idle='{"error":"failed"}'
 
@@ -122,23 +247,45 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
     echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(uname -sr)"
     echo "server:  $("$PRIV_BIN/postgres" -V), shared_buffers 256MB, Unix socket"
     echo "shim:    SHIM_THREADS=${SHIM_THREADS:-default} DB_POOL_SIZE=${DB_POOL_SIZE:-default}, commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)"
-    echo "load:    wrk -t$wrk_threads -d${duration}s --latency; pgbench -n -M prepared -j 2 -T $duration -f bench/spaces.sql"
+    echo "load:    wrk -t$wrk_threads -d${duration}s --latency; pgbench -n -M prepared -j 2 -T $duration"
+    echo "         (bench/spaces.sql, me.sql, bookings.sql as workon_authenticator; jwt-*.sql as postgres)"
     echo
-    printf '%-20s %5s %11s %10s %12s %10s %8s\n' route conns 'shim req/s' 'shim p99' 'pgbench tps' 'ratio' 'non-2xx'
-    for c in "${pgbench_conns[@]}"; do
-        if [ -n "${shim_rps[$c]:-}" ]; then
-            printf '%-20s %5s %11s %10s %12s %10s %8s\n' 'GET /api/v1/spaces' "$c" "${shim_rps[$c]}" \
-                "${shim_p99[$c]}" "${tps[$c]}" \
-                "$(awk -v a="${shim_rps[$c]}" -v b="$best" 'BEGIN {printf "%.2f", b ? a / b : 0}')" "${shim_bad[$c]}"
-        else
-            printf '%-20s %5s %11s %10s %12s %10s %8s\n' 'GET /api/v1/spaces' "$c" - - "${tps[$c]}" - -
-        fi
-    done
+    row() { printf '%-22s %5s %11s %10s %12s %10s %8s\n' "$@"; }
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b ? a / b : 0}'; }
+    # route LABEL PGBENCH_CONNS SHIM_RPS SHIM_P99 SHIM_BAD PGBENCH_TPS BEST (names of arrays)
+    route_rows() {
+        local label=$1 c
+        local -n pc=$2 rps=$3 p99=$4 bad=$5 tp=$6
+        local best=$7
+        for c in $(printf '%s\n' "${pc[@]}" "${shim_conns[@]}" | sort -nu); do
+            if [ -n "${rps[$c]:-}" ]; then
+                row "$label" "$c" "${rps[$c]}" "${p99[$c]}" "${tp[$c]:--}" "$(ratio "${rps[$c]}" "$best")" "${bad[$c]}"
+            else
+                row "$label" "$c" - - "${tp[$c]}" - -
+            fi
+        done
+    }
+    row route conns 'shim req/s' 'shim p99' 'pgbench tps' 'ratio' 'non-2xx'
+    route_rows 'GET /api/v1/spaces' pgbench_conns shim_rps shim_p99 shim_bad tps "$best"
     for c in "${health_conns[@]}"; do
-        printf '%-20s %5s %11s %10s %12s %10s %8s\n' 'GET /healthz' "$c" "${h_rps[$c]}" "${h_p99[$c]}" - - "${h_bad[$c]}"
+        row 'GET /healthz' "$c" "${h_rps[$c]}" "${h_p99[$c]}" - - "${h_bad[$c]}"
     done
+    route_rows 'GET /api/v1/me' auth_pgbench_conns me_rps me_p99 me_bad me_tps "$me_best"
+    route_rows 'POST /api/v1/bookings' auth_pgbench_conns bk_rps bk_p99 bk_wbad bk_tps "$bk_best"
+    echo "pgbench POST /api/v1/bookings non-2xx (transactions that booked nothing):$(
+        for c in "${auth_pgbench_conns[@]}"; do printf ' -c%s %s' "$c" "${bk_bad[$c]}"; done)"
     echo
-    echo "ratio = shim req/s / best pgbench tps ($best) over all client counts"
+    jrow() { printf '%-30s %7s %12s %12s %8s\n' "$@"; }
+    jrow 'JWT verify in PostgreSQL' clients 'per stmt' verifies/s ratio
+    jrow 'workon.jwt_verify (C)' "$jwt_clients" 1 "$jwt_c" "$(ratio "$jwt_c" "$jwt_sql")"
+    jrow 'bench.pgjwt_verify (SQL)' "$jwt_clients" 1 "$jwt_sql" 1.00
+    jrow 'workon.jwt_verify (C)' "$jwt_clients" 100 "$jwt_c100" "$(ratio "$jwt_c100" "$jwt_sql100")"
+    jrow 'bench.pgjwt_verify (SQL)' "$jwt_clients" 100 "$jwt_sql100" 1.00
+    echo
+    echo "ratio = shim req/s / best pgbench tps of the same route over all client counts"
+    echo "        (spaces $best, me $me_best, bookings $bk_best); JWT: C verifies/s / SQL verifies/s"
+    echo "JWT per stmt 1: one SELECT per verify (round trip included); 100: 100 verifies in one SELECT"
+    echo "bookings: $bk_total holds on $bench_spaces bench spaces, the last starting $bk_last UTC"
     echo "idle keep-alive connections: $idle"
 } | tee "$result"
 say "written to $result"

@@ -2312,3 +2312,25 @@ BEGIN
 		   FROM workon.errors AS e));
 END
 $dump$;
+
+--
+-- JWT keys are cached per backend: changes of workon.jwt_keys invalidate the
+-- caches, and verification needs no SECURITY DEFINER any more (the C code
+-- reads the keys as the table's owner).
+--
+CREATE FUNCTION workon.jwt_keys_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'jwt_keys_changed'
+LANGUAGE C;
+
+COMMENT ON FUNCTION workon.jwt_keys_changed() IS
+'Trigger: every backend drops its cached JWT keys once a change of workon.jwt_keys commits';
+
+REVOKE ALL ON FUNCTION workon.jwt_keys_changed() FROM PUBLIC;
+
+CREATE TRIGGER jwt_keys_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON workon.jwt_keys
+	FOR EACH STATEMENT EXECUTE FUNCTION workon.jwt_keys_changed();
+
+ALTER FUNCTION workon.jwt_verify(text) SECURITY INVOKER;
+ALTER FUNCTION workon.jwt_verify(text) RESET search_path;
