@@ -1240,6 +1240,51 @@ $$;
 COMMENT ON FUNCTION workon.auth_login(text, text) IS
 'POST /api/v1/auth/login: tokens for the user with that email (case-insensitive) and password; WOA01 invalid_credentials alike for an unknown email and a wrong password. Rehashes the password when its scrypt parameters are below the current ones';
 
+CREATE FUNCTION workon.refresh_token_lock(refresh_token text)
+RETURNS workon.refresh_tokens
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_token		workon.refresh_tokens;
+BEGIN
+	IF refresh_token_lock.refresh_token IS NULL OR refresh_token_lock.refresh_token = '' THEN
+		RAISE EXCEPTION 'refresh_token is required'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'refresh_token';
+	END IF;
+
+	-- the row lock serializes concurrent uses of one token
+	SELECT * INTO v_token
+	  FROM workon.refresh_tokens AS t
+	 WHERE t.token_hash = workon.refresh_token_hash(refresh_token_lock.refresh_token)
+	   FOR UPDATE;
+	IF NOT FOUND OR v_token.revoked_at IS NOT NULL OR v_token.expires_at <= pg_catalog.now() THEN
+		RAISE EXCEPTION 'invalid refresh token'
+			USING ERRCODE = 'WOA03';
+	END IF;
+	RETURN v_token;
+END
+$$;
+
+COMMENT ON FUNCTION workon.refresh_token_lock(text) IS
+'The live (not revoked, not expired) refresh token row for a presented token, locked FOR UPDATE; 22023 when none is given, WOA03 invalid_refresh_token otherwise';
+
+CREATE FUNCTION workon.refresh_family_revoke(token workon.refresh_tokens, reason text)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	UPDATE workon.refresh_tokens AS t
+	   SET revoked_at = pg_catalog.now()
+	 WHERE t.family_id = token.family_id AND t.revoked_at IS NULL;
+	INSERT INTO workon.audit_log (actor_id, action, entity, entity_id, after)
+	VALUES (token.user_id, 'revoke', 'refresh_token_family', token.family_id::text,
+			pg_catalog.jsonb_build_object('reason', reason));
+$$;
+
+COMMENT ON FUNCTION workon.refresh_family_revoke(workon.refresh_tokens, text) IS
+'Revokes every live token of the family of token, with an audit_log row giving the reason';
+
 CREATE FUNCTION workon.auth_refresh(refresh_token text DEFAULT NULL)
 RETURNS json
 LANGUAGE plpgsql VOLATILE
@@ -1247,22 +1292,9 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_token		workon.refresh_tokens;
-BEGIN
-	IF auth_refresh.refresh_token IS NULL OR auth_refresh.refresh_token = '' THEN
-		RAISE EXCEPTION 'refresh_token is required'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'refresh_token';
-	END IF;
-
 	-- the row lock serializes concurrent refreshes of one token
-	SELECT * INTO v_token
-	  FROM workon.refresh_tokens AS t
-	 WHERE t.token_hash = workon.refresh_token_hash(auth_refresh.refresh_token)
-	   FOR UPDATE;
-	IF NOT FOUND OR v_token.revoked_at IS NOT NULL OR v_token.expires_at <= pg_catalog.now() THEN
-		RAISE EXCEPTION 'invalid refresh token'
-			USING ERRCODE = 'WOA03';
-	END IF;
+	v_token		workon.refresh_tokens := workon.refresh_token_lock(auth_refresh.refresh_token);
+BEGIN
 
 	IF v_token.used_at IS NULL THEN
 		UPDATE workon.refresh_tokens AS t SET used_at = pg_catalog.now() WHERE t.id = v_token.id;
@@ -1273,12 +1305,7 @@ BEGIN
 		 * The whole family is revoked, and that must be committed, so the
 		 * refusal is a 401 response rather than an error.
 		 */
-		UPDATE workon.refresh_tokens AS t
-		   SET revoked_at = pg_catalog.now()
-		 WHERE t.family_id = v_token.family_id AND t.revoked_at IS NULL;
-		INSERT INTO workon.audit_log (actor_id, action, entity, entity_id, after)
-		VALUES (v_token.user_id, 'revoke', 'refresh_token_family', v_token.family_id::text,
-				pg_catalog.jsonb_build_object('reason', 'token_reused'));
+		PERFORM workon.refresh_family_revoke(v_token, 'token_reused');
 		PERFORM workon.set_response(401, NULL);
 		RETURN pg_catalog.json_build_object('error', pg_catalog.json_build_object(
 			'code', 'token_reused',
@@ -1300,29 +1327,8 @@ LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	v_token		workon.refresh_tokens;
 BEGIN
-	IF auth_logout.refresh_token IS NULL OR auth_logout.refresh_token = '' THEN
-		RAISE EXCEPTION 'refresh_token is required'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'refresh_token';
-	END IF;
-
-	SELECT * INTO v_token
-	  FROM workon.refresh_tokens AS t
-	 WHERE t.token_hash = workon.refresh_token_hash(auth_logout.refresh_token)
-	   FOR UPDATE;
-	IF NOT FOUND OR v_token.revoked_at IS NOT NULL OR v_token.expires_at <= pg_catalog.now() THEN
-		RAISE EXCEPTION 'invalid refresh token'
-			USING ERRCODE = 'WOA03';
-	END IF;
-
-	UPDATE workon.refresh_tokens AS t
-	   SET revoked_at = pg_catalog.now()
-	 WHERE t.family_id = v_token.family_id AND t.revoked_at IS NULL;
-	INSERT INTO workon.audit_log (actor_id, action, entity, entity_id, after)
-	VALUES (v_token.user_id, 'revoke', 'refresh_token_family', v_token.family_id::text,
-			pg_catalog.jsonb_build_object('reason', 'logout'));
+	PERFORM workon.refresh_family_revoke(workon.refresh_token_lock(auth_logout.refresh_token), 'logout');
 END
 $$;
 
