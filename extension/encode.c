@@ -21,22 +21,25 @@
 static const char b64url_alphabet[] =
 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/* Value of a base64url character, or -1 */
-static int
-b64url_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
+/* Value of each byte as a base64url character, or -1 */
+static const int8 b64url_values[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, 63,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1
+};
 
 /* palloc'd, NUL-terminated encoding of len bytes */
 char *
@@ -84,41 +87,56 @@ bool
 workon_b64url_decode(const char *in, size_t len, unsigned char **out,
 					 size_t *outlen)
 {
+	const unsigned char *p = (const unsigned char *) in;
 	unsigned char *buf;
-	size_t		n = 0;
-	uint32		acc = 0;
-	int			bits = 0;
+	unsigned char *q;
+	size_t		full = len / 4;
+	size_t		rest = len % 4;
+	uint32		v;
 	size_t		i;
 
-	if (len % 4 == 1)
+	if (rest == 1)
 		return false;
 
-	buf = palloc(len / 4 * 3 + 3);
-	for (i = 0; i < len; i++)
-	{
-		int			v = b64url_value((unsigned char) in[i]);
+	buf = q = palloc(full * 3 + 3);
 
-		if (v < 0)
-		{
-			pfree(buf);
-			return false;
-		}
-		acc = (acc << 6) | (uint32) v;
-		bits += 6;
-		if (bits >= 8)
-		{
-			bits -= 8;
-			buf[n++] = (unsigned char) ((acc >> bits) & 0xFF);
-		}
+	/* four characters, three bytes */
+	for (i = 0; i < full; i++, p += 4)
+	{
+		if ((b64url_values[p[0]] | b64url_values[p[1]] |
+			 b64url_values[p[2]] | b64url_values[p[3]]) < 0)
+			goto bad;
+		v = ((uint32) b64url_values[p[0]] << 18) | ((uint32) b64url_values[p[1]] << 12) |
+			((uint32) b64url_values[p[2]] << 6) | (uint32) b64url_values[p[3]];
+		*q++ = (unsigned char) (v >> 16);
+		*q++ = (unsigned char) (v >> 8);
+		*q++ = (unsigned char) v;
 	}
-	/* the bits left over must be zero, or two spellings decode alike */
-	if (bits > 0 && (acc & ((1U << bits) - 1)) != 0)
+
+	/*
+	 * Two or three characters left: one or two bytes, and the bits left over
+	 * must be zero, or two spellings would decode alike.
+	 */
+	if (rest >= 2)
 	{
-		pfree(buf);
-		return false;
+		int8		c2 = rest == 3 ? b64url_values[p[2]] : 0;
+
+		if ((b64url_values[p[0]] | b64url_values[p[1]] | c2) < 0)
+			goto bad;
+		v = ((uint32) b64url_values[p[0]] << 18) | ((uint32) b64url_values[p[1]] << 12) |
+			((uint32) c2 << 6);
+		if ((rest == 2 ? (v & 0xFFFF) : (v & 0xFF)) != 0)
+			goto bad;
+		*q++ = (unsigned char) (v >> 16);
+		if (rest == 3)
+			*q++ = (unsigned char) (v >> 8);
 	}
 
 	*out = buf;
-	*outlen = n;
+	*outlen = q - buf;
 	return true;
+
+bad:
+	pfree(buf);
+	return false;
 }

@@ -44,6 +44,8 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 
 #include "access/xact.h"
 #include "access/htup_details.h"
@@ -58,6 +60,8 @@
 #include "port.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "common/hashfn.h"
+#include "port/pg_bitutils.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/json.h"
@@ -450,8 +454,53 @@ es256_verify(const unsigned char *der, size_t derlen,
 	return ok;
 }
 
+/*
+ * A reusable HMAC-SHA256 context keyed with key: the key's padded blocks are
+ * hashed once, and EVP_MAC_init(ctx, NULL, 0, NULL) starts the next MAC
+ * from them.  NULL if OpenSSL cannot make one (the caller falls back to
+ * one-shot HMAC).
+ */
+static EVP_MAC_CTX *
+hmac_context_new(const unsigned char *key, size_t keylen)
+{
+	static EVP_MAC *mac = NULL;
+	EVP_MAC_CTX *ctx;
+	OSSL_PARAM	params[2];
+
+	if (mac == NULL && (mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+		return NULL;
+	if ((ctx = EVP_MAC_CTX_new(mac)) == NULL)
+		return NULL;
+	params[0] = OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (!EVP_MAC_init(ctx, key, keylen, params))
+	{
+		EVP_MAC_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* HMAC-SHA256 of data with the key ctx holds */
 static bool
-signature_valid(JwtParts *parts, const unsigned char *key, size_t keylen)
+hmac_context_compute(EVP_MAC_CTX *ctx, const unsigned char *data, size_t datalen,
+					 unsigned char *out)
+{
+	size_t		outlen = 0;
+
+	return EVP_MAC_init(ctx, NULL, 0, NULL) &&
+		EVP_MAC_update(ctx, data, datalen) &&
+		EVP_MAC_final(ctx, out, &outlen, JWT_SIG_LEN) &&
+		outlen == JWT_SIG_LEN;
+}
+
+/*
+ * Whether the signature of parts is valid for key; hmac, when not NULL, is
+ * a context keyed with the same HS256 key.
+ */
+static bool
+signature_valid(JwtParts *parts, const unsigned char *key, size_t keylen,
+				EVP_MAC_CTX *hmac)
 {
 	if (parts->alg == JWT_ALG_HS256)
 	{
@@ -460,8 +509,11 @@ signature_valid(JwtParts *parts, const unsigned char *key, size_t keylen)
 		check_hs256_key(key, keylen);
 		if (parts->sig_len != JWT_SIG_LEN)
 			return false;
-		compute_hmac_sha256(key, keylen, (const unsigned char *) parts->signing_input,
-					parts->signing_len, mac);
+		if (hmac == NULL ||
+			!hmac_context_compute(hmac, (const unsigned char *) parts->signing_input,
+								  parts->signing_len, mac))
+			compute_hmac_sha256(key, keylen, (const unsigned char *) parts->signing_input,
+								parts->signing_len, mac);
 		return CRYPTO_memcmp(mac, parts->sig, JWT_SIG_LEN) == 0;
 	}
 	return es256_verify(key, keylen, (const unsigned char *) parts->signing_input,
@@ -485,17 +537,30 @@ typedef struct KeyCacheEntry
 	char		kid[NAMEDATALEN * 2];	/* hash key; longer kids are not cached */
 	JwtAlg		alg;
 	bytea	   *material;		/* in key_cache_cxt */
+	EVP_MAC_CTX *hmac;			/* HS256 keys: keyed context, or NULL */
 } KeyCacheEntry;
 
 static HTAB *key_cache = NULL;
 static MemoryContext key_cache_cxt = NULL;
 static Oid	jwt_keys_relid = InvalidOid;
 
+static void token_cache_reset(void);
+
 static void
 key_cache_reset(void)
 {
+	token_cache_reset();
 	if (key_cache != NULL)
 	{
+		HASH_SEQ_STATUS status;
+		KeyCacheEntry *entry;
+
+		hash_seq_init(&status, key_cache);
+		while ((entry = (KeyCacheEntry *) hash_seq_search(&status)) != NULL)
+		{
+			if (entry->hmac != NULL)
+				EVP_MAC_CTX_free(entry->hmac);
+		}
 		hash_destroy(key_cache);
 		key_cache = NULL;
 	}
@@ -602,7 +667,7 @@ lookup_key_in_table(const char *kid, JwtAlg *alg, bytea **material,
 
 /* The active key kid, from the cache or the table; false if there is none */
 static bool
-lookup_key(const char *kid, JwtAlg *alg, bytea **material)
+lookup_key(const char *kid, JwtAlg *alg, bytea **material, EVP_MAC_CTX **hmac)
 {
 	KeyCacheEntry *entry;
 	bool		found;
@@ -615,6 +680,7 @@ lookup_key(const char *kid, JwtAlg *alg, bytea **material)
 			elog(ERROR, "table workon.jwt_keys does not exist");
 	}
 
+	*hmac = NULL;
 	if (strlen(kid) >= sizeof(entry->kid))
 		return lookup_key_in_table(kid, alg, material, CurrentMemoryContext);
 
@@ -638,6 +704,7 @@ lookup_key(const char *kid, JwtAlg *alg, bytea **material)
 	{
 		*alg = entry->alg;
 		*material = entry->material;
+		*hmac = entry->hmac;
 		return true;
 	}
 
@@ -650,6 +717,11 @@ lookup_key(const char *kid, JwtAlg *alg, bytea **material)
 	entry = (KeyCacheEntry *) hash_search(key_cache, kid, HASH_ENTER, &found);
 	entry->alg = *alg;
 	entry->material = *material;
+	entry->hmac = NULL;
+	if (*alg == JWT_ALG_HS256 && VARSIZE(*material) - VARHDRSZ >= JWT_HS256_MIN_KEY)
+		entry->hmac = hmac_context_new((unsigned char *) VARDATA(*material),
+									   VARSIZE(*material) - VARHDRSZ);
+	*hmac = entry->hmac;
 	return true;
 }
 
@@ -745,7 +817,7 @@ is_uuid_text(const char *s, int len)
 	return true;
 }
 
-static void
+static double
 check_claims(Jsonb *claims)
 {
 	double		now = (double) time(NULL);
@@ -775,22 +847,132 @@ check_claims(Jsonb *claims)
 		!(claim_string_is(&v, "member") || claim_string_is(&v, "host") ||
 		  claim_string_is(&v, "admin")))
 		reject("invalid role claim");
+	return exp;
 }
 
 /* The payload of a token whose signature was checked, as a JSON object */
 static Jsonb *
 payload_object(JwtParts *parts)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	char	   *text;
-	Jsonb	   *claims;
+	Jsonb	   *volatile claims = NULL;
 
-	if (!json_text_valid((char *) parts->payload, parts->payload_len, &nullSemAction))
+	/* jsonb_in checks the JSON; it takes a C string in the server encoding */
+	if (memchr(parts->payload, '\0', parts->payload_len) != NULL ||
+		!pg_verify_mbstr(PG_UTF8, (char *) parts->payload, (int) parts->payload_len, true))
 		reject("malformed token");
 	text = pnstrdup((char *) parts->payload, parts->payload_len);
-	claims = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
-	if (!JB_ROOT_IS_OBJECT(claims))
+
+	/*
+	 * A syntax error of jsonb_in (class 22, raised before it holds anything
+	 * but memory) is a malformed token; anything else goes on up.  Parsing
+	 * once here costs half of what validating first and parsing then did.
+	 */
+	PG_TRY();
+	{
+		claims = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+			PG_RE_THROW();
+		FlushErrorState();
+		FreeErrorData(edata);
+		claims = NULL;
+	}
+	PG_END_TRY();
+
+	if (claims == NULL || !JB_ROOT_IS_OBJECT(claims))
 		reject("malformed token");
 	return claims;
+}
+
+/*
+ * Verified tokens are cached per backend (workon.jwt_cache_size entries,
+ * direct-mapped by a hash of the token), the way PostgREST caches JWT
+ * validation: the shim sends the same few tokens over and over on each
+ * pooled connection.  A hit compares the whole token, then checks expiry
+ * again, so a cached token stops being accepted the moment it expires;
+ * everything else a verification checks cannot change for the same bytes
+ * while the keys and the issuer/audience settings stay the same, and a
+ * change of either empties the cache.  Only tokens that passed every check
+ * are cached, so a hostile caller cannot fill it.
+ */
+typedef struct TokenCacheEntry
+{
+	uint32		hash;
+	uint32		len;
+	double		exp;
+	Jsonb	   *claims;
+	char		token[FLEXIBLE_ARRAY_MEMBER];
+} TokenCacheEntry;
+
+#define TOKEN_CACHE_MAX_TOKEN	2048	/* longer tokens are not cached */
+
+int			workon_jwt_cache_size = 1024;
+
+static TokenCacheEntry **token_cache = NULL;
+static uint32 token_cache_mask = 0;
+static MemoryContext token_cache_cxt = NULL;
+static char *token_cache_issuer = NULL;
+static char *token_cache_audience = NULL;
+
+static void
+token_cache_reset(void)
+{
+	token_cache = NULL;
+	token_cache_mask = 0;
+	token_cache_issuer = NULL;
+	token_cache_audience = NULL;
+	if (token_cache_cxt != NULL)
+		MemoryContextReset(token_cache_cxt);
+}
+
+static inline const char *
+guc_or_empty(const char *value)
+{
+	return value != NULL ? value : "";
+}
+
+/* The slot for a token, or NULL when caching is off */
+static TokenCacheEntry **
+token_cache_slot(const char *token, uint32 len, uint32 *hash)
+{
+	uint32		slots;
+
+	if (workon_jwt_cache_size <= 0 || len > TOKEN_CACHE_MAX_TOKEN)
+		return NULL;
+
+	/* the settings tokens are checked against, or the size, changed */
+	if (token_cache != NULL &&
+		(strcmp(token_cache_issuer, guc_or_empty(workon_jwt_issuer)) != 0 ||
+		 strcmp(token_cache_audience, guc_or_empty(workon_jwt_audience)) != 0 ||
+		 token_cache_mask + 1 != pg_nextpower2_32((uint32) workon_jwt_cache_size)))
+		token_cache_reset();
+
+	if (token_cache == NULL)
+	{
+		if (token_cache_cxt == NULL)
+			token_cache_cxt = AllocSetContextCreate(TopMemoryContext,
+													"workon verified tokens",
+													ALLOCSET_DEFAULT_SIZES);
+		slots = pg_nextpower2_32((uint32) workon_jwt_cache_size);
+		token_cache = MemoryContextAllocZero(token_cache_cxt,
+											 slots * sizeof(TokenCacheEntry *));
+		token_cache_mask = slots - 1;
+		token_cache_issuer = MemoryContextStrdup(token_cache_cxt,
+												 guc_or_empty(workon_jwt_issuer));
+		token_cache_audience = MemoryContextStrdup(token_cache_cxt,
+												   guc_or_empty(workon_jwt_audience));
+	}
+
+	*hash = hash_bytes((const unsigned char *) token, (int) len);
+	return &token_cache[*hash & token_cache_mask];
 }
 
 /*
@@ -800,25 +982,66 @@ payload_object(JwtParts *parts)
 Jsonb *
 workon_jwt_verify_token(text *token)
 {
+	const char *data = VARDATA_ANY(token);
+	uint32		len = VARSIZE_ANY_EXHDR(token);
+	TokenCacheEntry **slot;
+	TokenCacheEntry *hit;
+	uint32		hash = 0;
 	JwtParts	parts;
 	JwtAlg		key_alg;
 	bytea	   *material;
+	EVP_MAC_CTX *hmac;
 	Jsonb	   *claims;
+	double		exp;
 
-	jwt_split(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token), &parts);
+	slot = token_cache_slot(data, len, &hash);
+	if (slot != NULL && (hit = *slot) != NULL &&
+		hit->hash == hash && hit->len == len && memcmp(hit->token, data, len) == 0)
+	{
+		if ((double) time(NULL) > hit->exp + JWT_LEEWAY_SECONDS)
+			reject("token expired");
+		claims = palloc(VARSIZE(hit->claims));
+		memcpy(claims, hit->claims, VARSIZE(hit->claims));
+		return claims;
+	}
+
+	jwt_split(data, len, &parts);
 
 	if (parts.kid == NULL)
 		reject("missing key id");
-	if (!lookup_key(parts.kid, &key_alg, &material))
+	if (!lookup_key(parts.kid, &key_alg, &material, &hmac))
 		reject("unknown key");
 	if (key_alg != parts.alg)
 		reject("algorithm not allowed");
 	if (!signature_valid(&parts, (unsigned char *) VARDATA(material),
-						 VARSIZE(material) - VARHDRSZ))
+						 VARSIZE(material) - VARHDRSZ, hmac))
 		reject("signature mismatch");
 
 	claims = payload_object(&parts);
-	check_claims(claims);
+	exp = check_claims(claims);
+
+	/* the key lookup may have emptied the cache (an invalidation) */
+	slot = token_cache_slot(data, len, &hash);
+	if (slot != NULL)
+	{
+		TokenCacheEntry *entry;
+
+		if (*slot != NULL)
+		{
+			pfree((*slot)->claims);
+			pfree(*slot);
+			*slot = NULL;
+		}
+		entry = MemoryContextAlloc(token_cache_cxt,
+								   offsetof(TokenCacheEntry, token) + len);
+		entry->hash = hash;
+		entry->len = len;
+		entry->exp = exp;
+		entry->claims = MemoryContextAlloc(token_cache_cxt, VARSIZE(claims));
+		memcpy(entry->claims, claims, VARSIZE(claims));
+		memcpy(entry->token, data, len);
+		*slot = entry;
+	}
 
 	return claims;
 }
@@ -863,7 +1086,7 @@ jwt_verify_signature(PG_FUNCTION_ARGS)
 		reject("algorithm not allowed");
 
 	PG_RETURN_BOOL(signature_valid(&parts, (unsigned char *) VARDATA_ANY(key),
-								   VARSIZE_ANY_EXHDR(key)));
+								   VARSIZE_ANY_EXHDR(key), NULL));
 }
 
 /*

@@ -60,6 +60,11 @@ _PG_init(void)
 							"How long after its rotation a refresh token may be replayed (two tabs refreshing at once) without revoking its family.",
 							NULL, &workon_refresh_grace, 10, 0, 300,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("workon.jwt_cache_size",
+							"Verified access tokens each session keeps, so a token sent again is not verified again (0: none).",
+							"A cached token is still refused once it expires; a change of workon.jwt_keys or of the issuer or audience empties the cache.",
+							&workon_jwt_cache_size, 1024, 0, 65536,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("workon.scrypt_log_n",
 							"log2 of the scrypt cost N for new password hashes.",
 							NULL, &workon_scrypt_log_n, 17, 1, 20,

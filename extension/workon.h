@@ -51,6 +51,7 @@ extern PGDLLIMPORT char *workon_jwt_audience;
 extern PGDLLIMPORT int workon_jwt_access_ttl;
 extern PGDLLIMPORT int workon_jwt_refresh_ttl;
 extern PGDLLIMPORT int workon_refresh_grace;
+extern PGDLLIMPORT int workon_jwt_cache_size;
 extern Jsonb *workon_jwt_verify_token(text *token);
 extern void workon_jwt_init(void);
 

@@ -192,8 +192,12 @@ read -r jwt_c _ < <(pgbench_script "$jwt_clients" postgres jwt-c.sql -D token="$
 read -r jwt_sql _ < <(pgbench_script "$jwt_clients" postgres jwt-pgjwt.sql -D token="$token" -D secret="$jwt_secret")
 read -r jwt_c100 _ < <(pgbench_script "$jwt_clients" postgres jwt-c-100.sql -D token="$token")
 read -r jwt_sql100 _ < <(pgbench_script "$jwt_clients" postgres jwt-pgjwt-100.sql -D token="$token" -D secret="$jwt_secret")
+# the same with the verified-token cache off: every call checks the signature and claims
+read -r jwt_cold _ < <(PGOPTIONS='-c workon.jwt_cache_size=0' pgbench_script "$jwt_clients" postgres jwt-c.sql -D token="$token")
+read -r jwt_cold100 _ < <(PGOPTIONS='-c workon.jwt_cache_size=0' pgbench_script "$jwt_clients" postgres jwt-c-100.sql -D token="$token")
 jwt_c100=$((jwt_c100 * 100))
 jwt_sql100=$((jwt_sql100 * 100))
+jwt_cold100=$((jwt_cold100 * 100))
 
 # GET /api/v1/me with a bearer token
 [ "$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$url/api/v1/me")" = 200 ] ||
@@ -278,13 +282,17 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
     jrow() { printf '%-30s %7s %12s %12s %8s\n' "$@"; }
     jrow 'JWT verify in PostgreSQL' clients 'per stmt' verifies/s ratio
     jrow 'workon.jwt_verify (C)' "$jwt_clients" 1 "$jwt_c" "$(ratio "$jwt_c" "$jwt_sql")"
+    jrow 'workon.jwt_verify (C, no cache)' "$jwt_clients" 1 "$jwt_cold" "$(ratio "$jwt_cold" "$jwt_sql")"
     jrow 'bench.pgjwt_verify (SQL)' "$jwt_clients" 1 "$jwt_sql" 1.00
     jrow 'workon.jwt_verify (C)' "$jwt_clients" 100 "$jwt_c100" "$(ratio "$jwt_c100" "$jwt_sql100")"
+    jrow 'workon.jwt_verify (C, no cache)' "$jwt_clients" 100 "$jwt_cold100" "$(ratio "$jwt_cold100" "$jwt_sql100")"
     jrow 'bench.pgjwt_verify (SQL)' "$jwt_clients" 100 "$jwt_sql100" 1.00
     echo
     echo "ratio = shim req/s / best pgbench tps of the same route over all client counts"
     echo "        (spaces $best, me $me_best, bookings $bk_best); JWT: C verifies/s / SQL verifies/s"
-    echo "JWT per stmt 1: one SELECT per verify (round trip included); 100: 100 verifies in one SELECT"
+    echo "JWT per stmt 1: one SELECT per verify (round trip included); 100: 100 verifies in one SELECT;"
+    echo "    (C) is the default, a session's verified-token cache answering the repeated token;"
+    echo "    (C, no cache) runs with workon.jwt_cache_size = 0, a full verification every call"
     echo "bookings: $bk_total holds on $bench_spaces bench spaces, the last starting $bk_last UTC"
     echo "idle keep-alive connections: $idle"
 } | tee "$result"

@@ -50,7 +50,21 @@ SELECT count(*) AS public_keys, bool_and(public_key LIKE '-----BEGIN PUBLIC KEY-
 SELECT workon.seed_jwt_key(repeat('s', 48)) = :'seed_kid' AS reseeded;
 SELECT pg_temp.kid(workon.jwt_issue('5b1f4e2c-8f8a-4d8e-9d1c-0a0b0c0d0e0f', 'member')) = :'seed_kid' AS seed_signs;
 
--- retiring: its tokens stop verifying, the others do not
+-- verified tokens are cached per session: the cache answers only while the
+-- settings a token was checked against stay the same, and can be turned off
+SELECT pg_temp.check(:'t2') AS cached, pg_temp.check(:'t2') AS cached_again;
+SET workon.jwt_audience = 'another-api';
+SELECT pg_temp.check(:'t2') AS other_audience;
+RESET workon.jwt_audience;
+SET workon.jwt_issuer = 'another-issuer';
+SELECT pg_temp.check(:'t2') AS other_issuer;
+RESET workon.jwt_issuer;
+SET workon.jwt_cache_size = 0;
+SELECT pg_temp.check(:'t2') AS uncached, pg_temp.check('x' || :'t2') AS uncached_garbage;
+RESET workon.jwt_cache_size;
+SELECT pg_temp.check(:'t2') AS cached_again;
+
+-- retiring: its tokens stop verifying, the others do not (cached or not)
 SELECT workon.retire_jwt_key(:'seed_kid');
 SELECT pg_temp.check(:'t1') AS retired_token, pg_temp.check(:'t2') AS k2_token, pg_temp.check(:'t3') AS k3_token;
 SELECT pg_temp.kid(workon.jwt_issue('5b1f4e2c-8f8a-4d8e-9d1c-0a0b0c0d0e0f', 'member')) = :'k3' AS newest_active_signs;
