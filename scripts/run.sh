@@ -35,7 +35,8 @@ cleanup() {
 trap cleanup EXIT
 # Ctrl-C is passed on as SIGINT (the shim exits at once), SIGTERM as SIGTERM (it drains)
 trap 'stop_signal=INT; exit 130' INT
-trap 'exit 143' TERM
+# a stop asked for with SIGTERM is a clean end: exit 0, so make reports no error
+trap 'exit 0' TERM
 
 if [ -z "${DATABASE_URL:-}" ]; then
     private_install
@@ -95,5 +96,8 @@ wait "$shim_pid"
 rc=$?
 set -e
 shim_pid=
-case "$rc" in 0 | 130 | 143) ;; *) say "the shim exited with status $rc" ;; esac
-exit "$rc"
+case "$rc" in
+    0 | 143) exit 0 ;; # drained and stopped by SIGTERM
+    130) exit 130 ;;
+    *) say "the shim exited with status $rc"; exit "$rc" ;;
+esac
