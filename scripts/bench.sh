@@ -55,7 +55,8 @@ ulimit -n "$hard"
 remove_stale_clusters bench
 mkdir -p "$B"
 cluster_init "$B" bench
-cluster_start "$B"
+# in this session, like wrk, pgbench and the shim (see cluster_start_in_session)
+cluster_start_in_session "$B"
 setup_database "$B" workon_bench
 psql_in "$B" workon_bench -c 'VACUUM ANALYZE'
 fn=$(psql_in "$B" workon_bench -tA -c \
@@ -249,7 +250,8 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
 {
     echo "workon bench $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(uname -sr)"
-    echo "server:  $("$PRIV_BIN/postgres" -V), shared_buffers 256MB, Unix socket"
+    echo "server:  $("$PRIV_BIN/postgres" -V), shared_buffers 256MB, Unix socket, in the bench's session"
+    echo "         (kernel.sched_autogroup_enabled = $(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo unknown))"
     echo "shim:    SHIM_THREADS=${SHIM_THREADS:-default} DB_POOL_SIZE=${DB_POOL_SIZE:-default}, commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)"
     echo "load:    wrk -t$wrk_threads -d${duration}s --latency; pgbench -n -M prepared -j 2 -T $duration"
     echo "         (bench/spaces.sql, me.sql, bookings.sql as workon_authenticator; jwt-*.sql as postgres)"

@@ -287,6 +287,31 @@ cluster_start() {
     fi
 }
 
+# cluster_start_in_session C: cluster_start, except that the postmaster stays in the
+# caller's session. pg_ctl gives it a session of its own, and the kernel's per-session CPU
+# sharing (sched_autogroup, on by default) then hands all of PostgreSQL one session's
+# share next to the load generator's: with wrk and the shim busy in the other session,
+# the database gets about one core of two, while pgbench's light client leaves it almost
+# both. The bench starts its cluster this way so every process competes on equal terms.
+cluster_start_in_session() {
+    local c=$1 i
+    if cluster_running "$c"; then
+        return 0
+    fi
+    write_cluster_conf "$c"
+    touch "$c/postgres.log"
+    give_to_pg "$c/postgres.log" "$c/sock"
+    as_pg "$PRIV_BIN/postgres" -D "$c/pgdata" >>"$c/postgres.log" 2>&1 </dev/null &
+    for i in $(seq 600); do
+        if as_pg "$PRIV_BIN/pg_isready" -q -h "$c/sock" -p "$PG_PORT"; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    tail -n 20 "$c/postgres.log" >&2 || true
+    die "PostgreSQL did not start (log: $c/postgres.log)"
+}
+
 # cluster_stop C [MODE]: pg_ctl stop (it signals the postmaster named in postmaster.pid).
 cluster_stop() {
     local c=$1 mode=${2:-fast} pid
