@@ -288,11 +288,10 @@ cluster_start() {
 }
 
 # cluster_start_in_session C: cluster_start, except that the postmaster stays in the
-# caller's session. pg_ctl gives it a session of its own, and the kernel's per-session CPU
-# sharing (sched_autogroup, on by default) then hands all of PostgreSQL one session's
-# share next to the load generator's: with wrk and the shim busy in the other session,
-# the database gets about one core of two, while pgbench's light client leaves it almost
-# both. The bench starts its cluster this way so every process competes on equal terms.
+# caller's session. pg_ctl gives it a session of its own, and the kernel shares CPU
+# between sessions before processes (sched_autogroup, on by default), so the backends
+# would be scheduled as one group against the load generators. The bench starts its
+# cluster this way so that every process competes on equal terms.
 cluster_start_in_session() {
     local c=$1 i
     if cluster_running "$c"; then
