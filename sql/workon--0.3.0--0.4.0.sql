@@ -585,11 +585,15 @@ DECLARE
 	v_rest		bigint;
 	r			workon.refunds;
 BEGIN
-	SELECT * INTO v_pay FROM workon.payments AS p WHERE p.id = p_payment_id FOR UPDATE;
+	-- locks in the order every writer takes them: booking, then payment
+	SELECT b.* INTO v_booking
+	  FROM workon.bookings AS b JOIN workon.payments AS p ON p.booking_id = b.id
+	 WHERE p.id = p_payment_id
+	   FOR UPDATE OF b;
 	IF NOT FOUND THEN
 		RETURN NULL;
 	END IF;
-	SELECT * INTO v_booking FROM workon.bookings AS b WHERE b.id = v_pay.booking_id FOR UPDATE;
+	SELECT * INTO v_pay FROM workon.payments AS p WHERE p.id = p_payment_id FOR UPDATE;
 
 	/*
 	 * The fold, in canonical order: a final status (succeeded, canceled) is
@@ -1204,6 +1208,7 @@ BEGIN
 	END IF;
 
 	IF v_o.status = 'pending' THEN
+		PERFORM FROM workon.bookings AS b WHERE b.id = v_o.booking_id FOR UPDATE;
 		SELECT * INTO v_pay FROM workon.payments AS p WHERE p.id = v_o.payment_id FOR UPDATE;
 		SELECT * INTO v_refund FROM workon.refunds AS r WHERE r.id = v_o.refund_id FOR UPDATE;
 		IF p_http_status < 300 THEN
