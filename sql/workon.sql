@@ -2593,12 +2593,13 @@ CREATE TABLE workon.refunds (
 	stripe_refund_id text
 				CONSTRAINT refunds_stripe_refund_id_key UNIQUE,
 	failure_reason text,
+	stripe_status_at timestamptz,
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
 COMMENT ON TABLE workon.refunds IS
-'Refunds of payments, following their Stripe Refund (status); reason requested_by_customer (a cancellation), slot_unavailable (paid after the hold expired and the slot was taken), booking_cancelled (paid after the booking was cancelled) or stripe (made in Stripe itself, seen in charge.refunded)';
+'Refunds of payments, following their Stripe Refund (status; stripe_status_at is the time of the refund event that set it); reason requested_by_customer (a cancellation), slot_unavailable (paid after the hold expired and the slot was taken), booking_cancelled (paid after the booking was cancelled) or stripe (made in Stripe itself, seen in charge.refunded)';
 
 CREATE INDEX refunds_payment_id_idx ON workon.refunds (payment_id);
 CREATE INDEX refunds_booking_id_idx ON workon.refunds (booking_id);
@@ -3336,6 +3337,55 @@ COMMENT ON FUNCTION workon.payment_get(uuid) IS
 'GET /api/v1/payments/{id}: a payment (without client_secret) and its refunds, seen by the member who pays, the space''s host and admins; 404 for anyone else';
 
 --
+-- Refund events: the refund row follows its Stripe Refund
+--
+CREATE FUNCTION workon.refund_apply(p_event workon.stripe_events)
+RETURNS workon.refunds
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	o			jsonb := p_event.object;
+	v_refund	workon.refunds;
+	v_status	text := o ->> 'status';
+BEGIN
+	SELECT * INTO v_refund FROM workon.refunds AS r WHERE r.stripe_refund_id = o ->> 'id' FOR UPDATE;
+	IF NOT FOUND AND o #>> '{metadata,refund_id}' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+		SELECT * INTO v_refund FROM workon.refunds AS r
+		 WHERE r.id = (o #>> '{metadata,refund_id}')::uuid AND r.stripe_refund_id IS NULL
+		   FOR UPDATE;
+	END IF;
+	IF v_refund.id IS NULL THEN
+		RETURN NULL;			-- not ours: charge.refunded accounts for it
+	END IF;
+
+	/*
+	 * The state machine keeps final states; among the others an older
+	 * event does not undo a newer one.
+	 */
+	IF v_status IS DISTINCT FROM v_refund.status
+	   AND workon.refund_transition_allowed(v_refund.status, v_status)
+	   AND (v_status IN ('succeeded', 'failed', 'canceled')
+			OR v_refund.stripe_status_at IS NULL OR p_event.created >= v_refund.stripe_status_at) THEN
+		v_refund.status := v_status;
+		v_refund.stripe_status_at := p_event.created;
+	END IF;
+	UPDATE workon.refunds AS r
+	   SET stripe_refund_id = o ->> 'id',
+		   status = v_refund.status,
+		   stripe_status_at = v_refund.stripe_status_at,
+		   failure_reason = COALESCE(o ->> 'failure_reason', r.failure_reason)
+	 WHERE r.id = v_refund.id
+	RETURNING * INTO v_refund;
+	RETURN v_refund;
+END
+$$;
+
+COMMENT ON FUNCTION workon.refund_apply(workon.stripe_events) IS
+'Applies a refund.created, refund.updated, refund.failed or charge.refund.updated event to the refund it names (by Stripe refund id, else metadata.refund_id): its status when the refund state machine allows it and no newer event set a non-final one; failure_reason. Refunds that are not ours are left to charge.refunded';
+
+--
 -- Route handler: Stripe webhooks
 --
 CREATE FUNCTION workon.stripe_webhook(body text, meta jsonb DEFAULT NULL)
@@ -3414,7 +3464,10 @@ BEGIN
 		RETURN '{"received":true}'::json;		-- seen before: no second effect
 	END IF;
 
-	IF v_pay.id IS NOT NULL AND workon.stripe_event_precedence(v_type) < 100 THEN
+	IF v_type IN ('refund.created', 'refund.updated', 'refund.failed', 'charge.refund.updated') THEN
+		PERFORM workon.refund_apply(e)
+		   FROM workon.stripe_events AS e WHERE e.id = v_id;
+	ELSIF v_pay.id IS NOT NULL AND workon.stripe_event_precedence(v_type) < 100 THEN
 		IF v_type IN ('payment_intent.payment_failed', 'checkout.session.async_payment_failed') THEN
 			PERFORM workon.email_enqueue(v_pay.user_id, 'payment_failed',
 										 pg_catalog.jsonb_build_object(
@@ -3430,7 +3483,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.stripe_webhook(text, jsonb) IS
-'POST /api/webhooks/stripe and /api/v1/webhooks/stripe (raw body; meta.headers.stripe-signature): verifies the delivery against the stored webhook secrets (400 invalid_signature and no effect otherwise, the event id not used up), stores the event once per id and applies it with workon.payment_apply in the same transaction; answers 200 {"received":true}. Handled: payment_intent.succeeded, .payment_failed (the booking stays payable, the error is recorded, an e-mail queued), .canceled, .processing, .requires_action, .amount_capturable_updated, checkout.session.completed, .async_payment_succeeded, .async_payment_failed, charge.refunded, charge.dispute.created; other types are stored and ignored';
+'POST /api/webhooks/stripe and /api/v1/webhooks/stripe (raw body; meta.headers.stripe-signature): verifies the delivery against the stored webhook secrets (400 invalid_signature and no effect otherwise, the event id not used up), stores the event once per id and applies it with workon.payment_apply (refund events with workon.refund_apply) in the same transaction; answers 200 {"received":true}. Handled: payment_intent.succeeded, .payment_failed (the booking stays payable, the error is recorded, an e-mail queued), .canceled, .processing, .requires_action, .amount_capturable_updated, checkout.session.completed, .async_payment_succeeded, .async_payment_failed, charge.refunded, charge.dispute.created, refund.created, refund.updated, refund.failed, charge.refund.updated; other types are stored and ignored';
 
 --
 -- The outbox, for the front end
@@ -3576,12 +3629,15 @@ BEGIN
 				 WHERE p.id = v_pay.id
 				RETURNING * INTO v_pay;
 			ELSIF v_o.purpose = 'refund' THEN
+				-- Stripe's status at creation, unless a newer event set one
 				v_status := p_body ->> 'status';
 				UPDATE workon.refunds AS r
 				   SET stripe_refund_id = p_body ->> 'id',
 					   status = CASE WHEN workon.refund_transition_allowed(r.status, v_status)
+										  AND (r.stripe_status_at IS NULL
+											   OR v_status IN ('succeeded', 'failed', 'canceled'))
 									 THEN v_status ELSE r.status END,
-					   failure_reason = p_body ->> 'failure_reason'
+					   failure_reason = COALESCE(p_body ->> 'failure_reason', r.failure_reason)
 				 WHERE r.id = v_refund.id;
 			END IF;
 
