@@ -2708,8 +2708,7 @@ CREATE TABLE workon.stripe_events (
 	payment_intent_id text,
 	checkout_session_id text,
 	payment_id	uuid REFERENCES workon.payments (id) ON DELETE SET NULL,
-	received_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	received_seq bigint GENERATED ALWAYS AS IDENTITY
+	received_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
 COMMENT ON TABLE workon.stripe_events IS
@@ -3768,6 +3767,7 @@ DECLARE
 	v_status	text;
 	v_paid		bigint := 0;
 	v_refund	record;
+	v_reason	text := 'requested_by_customer';
 BEGIN
 	SELECT * INTO v_booking FROM workon.bookings AS b WHERE b.id = booking_cancel.id FOR UPDATE;
 	-- the visibility rule of workon.bookings (this function bypasses it)
@@ -3790,10 +3790,16 @@ BEGIN
 	END IF;
 
 	SELECT * INTO v_pay FROM workon.payments AS p WHERE p.booking_id = v_booking.id FOR UPDATE;
-	IF v_status = 'confirmed' AND v_pay.status = 'succeeded' THEN
+	IF v_pay.status = 'succeeded' THEN
 		v_paid := GREATEST(v_pay.amount_received_cents - v_pay.refunded_cents, 0);
 	END IF;
 	SELECT * INTO v_refund FROM workon.booking_refund(v_booking.starts_at, pg_catalog.now(), v_paid);
+	IF v_status <> 'confirmed' AND v_paid > 0 THEN
+		-- paid without confirming it (another amount): all of it back
+		v_refund.percent := 100;
+		v_refund.amount_cents := v_paid;
+		v_reason := 'booking_cancelled';
+	END IF;
 
 	UPDATE workon.bookings AS b
 	   SET status = 'cancelled', cancelled_at = pg_catalog.now(),
@@ -3802,7 +3808,7 @@ BEGIN
 	RETURNING * INTO v_booking;
 
 	IF v_refund.amount_cents > 0 THEN
-		PERFORM workon.refund_start(v_pay, v_refund.amount_cents, 'requested_by_customer');
+		PERFORM workon.refund_start(v_pay, v_refund.amount_cents, v_reason);
 	ELSIF v_pay.id IS NOT NULL AND v_pay.status NOT IN ('succeeded', 'canceled') THEN
 		-- stop a payment under way; should it succeed anyway, it is refunded
 		IF v_pay.stripe_payment_intent_id IS NOT NULL THEN
@@ -3823,7 +3829,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.booking_cancel(uuid) IS
-'POST /api/v1/bookings/{id}/cancel (its member, admin): status cancelled with refund {amount_cents, currency, percent} by workon.booking_refund of what was paid (0 unless confirmed and paid); a paid booking''s refund is a refund row and a Stripe refund call in the same transaction, a payment under way is cancelled at Stripe; WOC04 cannot_cancel once started, WOC03 invalid_transition unless pending (live hold) or confirmed, P0002 for bookings the caller cannot see, 42501 for the space''s host';
+'POST /api/v1/bookings/{id}/cancel (its member, admin): status cancelled with refund {amount_cents, currency, percent} by workon.booking_refund of what was paid (0 unless confirmed and paid); a paid booking''s refund is a refund row and a Stripe refund call in the same transaction, a payment under way is cancelled at Stripe, a payment that succeeded without confirming the booking (another amount) is refunded in full; WOC04 cannot_cancel once started, WOC03 invalid_transition unless pending (live hold) or confirmed, P0002 for bookings the caller cannot see, 42501 for the space''s host';
 
 --
 -- Routes and errors
@@ -3878,7 +3884,6 @@ SELECT pg_catalog.pg_extension_config_dump('workon.refunds', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.outbox', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.outbox_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.stripe_events', '');
-SELECT pg_catalog.pg_extension_config_dump('workon.stripe_events_received_seq_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.stripe_webhook_secrets', '');
 
 DO $dump$
