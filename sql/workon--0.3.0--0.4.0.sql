@@ -975,6 +975,10 @@ DECLARE
 	v_user		uuid := workon.current_user_id();
 	v_pay		workon.payments;
 BEGIN
+	/*
+	 * Definer's rights because client_secret is not granted to API roles;
+	 * the visibility rule of the policy payments_visible, applied here.
+	 */
 	SELECT p.* INTO v_pay
 	  FROM workon.payments AS p
 	  JOIN workon.bookings AS b ON b.id = p.booking_id
