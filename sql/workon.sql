@@ -3031,12 +3031,12 @@ BEGIN
 	IF v_ok AND v_booking.status = 'pending_payment' THEN
 		-- a hold past its expiry still holds its slot until it is marked
 		-- expired, so the slot is free
-		UPDATE workon.bookings AS b SET status = 'confirmed', hold_expires_at = NULL
+		UPDATE workon.bookings AS b SET status = 'confirmed'
 		 WHERE b.id = v_booking.id
 		RETURNING * INTO v_booking;
 	ELSIF v_ok AND v_booking.status = 'expired' THEN
 		BEGIN
-			UPDATE workon.bookings AS b SET status = 'confirmed', hold_expires_at = NULL
+			UPDATE workon.bookings AS b SET status = 'confirmed'
 			 WHERE b.id = v_booking.id
 			RETURNING * INTO v_booking;
 		EXCEPTION WHEN exclusion_violation THEN
