@@ -697,6 +697,9 @@ BEGIN
 		 WHERE b.id = v_booking.id
 		RETURNING * INTO v_booking;
 	ELSIF v_ok AND v_booking.status = 'expired' THEN
+		-- queue up with bookings of the space, as workon.booking_create does
+		PERFORM pg_catalog.pg_advisory_xact_lock('workon.bookings'::regclass::oid::integer,
+												 pg_catalog.hashtext(v_booking.space_id::text));
 		BEGIN
 			UPDATE workon.bookings AS b SET status = 'confirmed'
 			 WHERE b.id = v_booking.id
