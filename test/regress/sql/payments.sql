@@ -447,6 +447,15 @@ VALUES (:'b7', :'m1', 'payment_intent', 1500, 'eur', 'pi_test_7');
 SELECT (h.body -> 'refund') AS refund
   FROM pg_temp.http(:'m1_token', 'workon.booking_cancel(uuid)', jsonb_build_object('id', :'b7')) AS h;
 SELECT purpose, path, params FROM workon.outbox WHERE booking_id = :'b7';
+SELECT id AS o7 FROM workon.outbox WHERE booking_id = :'b7' \gset
+SET ROLE workon_authenticator;
+SELECT count(*) FROM workon.outbox_claim_id(:o7);
+SELECT status, headers, body FROM workon.outbox_result(:o7, 200, '{"id":"pi_test_7","object":"payment_intent","status":"canceled"}');
+RESET ROLE;
+-- a checkout under way: its session is expired at Stripe
+SELECT (h.body -> 'refund') AS refund
+  FROM pg_temp.http(:'m1_token', 'workon.booking_cancel(uuid)', jsonb_build_object('id', :'b5')) AS h;
+SELECT purpose, path, params FROM workon.outbox WHERE booking_id = :'b5' AND purpose <> 'checkout_session';
 
 -- a payment of another amount never confirmed the booking: cancelling it
 -- gives all of it back
