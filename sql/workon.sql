@@ -2593,12 +2593,13 @@ CREATE TABLE workon.refunds (
 	stripe_refund_id text
 				CONSTRAINT refunds_stripe_refund_id_key UNIQUE,
 	failure_reason text,
+	stripe_status_at timestamptz,
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
 COMMENT ON TABLE workon.refunds IS
-'Refunds of payments, following their Stripe Refund (status); reason requested_by_customer (a cancellation), slot_unavailable (paid after the hold expired and the slot was taken), booking_cancelled (paid after the booking was cancelled) or stripe (made in Stripe itself, seen in charge.refunded)';
+'Refunds of payments, following their Stripe Refund (status; stripe_status_at is the time of the refund event that set it); reason requested_by_customer (a cancellation), slot_unavailable (paid after the hold expired and the slot was taken), booking_cancelled (paid after the booking was cancelled) or stripe (made in Stripe itself, seen in charge.refunded)';
 
 CREATE INDEX refunds_payment_id_idx ON workon.refunds (payment_id);
 CREATE INDEX refunds_booking_id_idx ON workon.refunds (booking_id);
@@ -2654,7 +2655,6 @@ CREATE TABLE workon.outbox (
 	next_attempt_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	last_error	text,
 	response_status integer,
-	response	jsonb,
 	payment_id	uuid REFERENCES workon.payments (id) ON DELETE CASCADE,
 	refund_id	uuid REFERENCES workon.refunds (id) ON DELETE CASCADE,
 	booking_id	uuid REFERENCES workon.bookings (id) ON DELETE CASCADE,
@@ -2708,8 +2708,7 @@ CREATE TABLE workon.stripe_events (
 	payment_intent_id text,
 	checkout_session_id text,
 	payment_id	uuid REFERENCES workon.payments (id) ON DELETE SET NULL,
-	received_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	received_seq bigint GENERATED ALWAYS AS IDENTITY
+	received_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
 COMMENT ON TABLE workon.stripe_events IS
@@ -2923,11 +2922,15 @@ DECLARE
 	v_rest		bigint;
 	r			workon.refunds;
 BEGIN
-	SELECT * INTO v_pay FROM workon.payments AS p WHERE p.id = p_payment_id FOR UPDATE;
+	-- locks in the order every writer takes them: booking, then payment
+	SELECT b.* INTO v_booking
+	  FROM workon.bookings AS b JOIN workon.payments AS p ON p.booking_id = b.id
+	 WHERE p.id = p_payment_id
+	   FOR UPDATE OF b;
 	IF NOT FOUND THEN
 		RETURN NULL;
 	END IF;
-	SELECT * INTO v_booking FROM workon.bookings AS b WHERE b.id = v_pay.booking_id FOR UPDATE;
+	SELECT * INTO v_pay FROM workon.payments AS p WHERE p.id = p_payment_id FOR UPDATE;
 
 	/*
 	 * The fold, in canonical order: a final status (succeeded, canceled) is
@@ -3016,26 +3019,27 @@ BEGIN
 	RETURNING * INTO v_pay;
 
 	-- the booking
-	IF v_flags && ARRAY['amount_mismatch', 'disputed'] THEN
+	v_flags := ARRAY(SELECT f FROM pg_catalog.unnest(v_flags) AS f
+					  WHERE f IN ('amount_mismatch', 'disputed'));
+	IF NOT v_booking.flags @> v_flags THEN
 		UPDATE workon.bookings AS b
-		   SET flags = ARRAY(SELECT DISTINCT f
-							   FROM pg_catalog.unnest(b.flags || (v_flags OPERATOR(pg_catalog.&) ARRAY['amount_mismatch', 'disputed'])) AS f
-							  ORDER BY f)
+		   SET flags = ARRAY(SELECT DISTINCT f FROM pg_catalog.unnest(b.flags || v_flags) AS f ORDER BY f)
 		 WHERE b.id = v_booking.id
-		   AND NOT (b.flags @> (v_flags OPERATOR(pg_catalog.&) ARRAY['amount_mismatch', 'disputed']))
 		RETURNING * INTO v_booking;
-		SELECT * INTO v_booking FROM workon.bookings AS b WHERE b.id = v_pay.booking_id;
 	END IF;
 
 	IF v_ok AND v_booking.status = 'pending_payment' THEN
 		-- a hold past its expiry still holds its slot until it is marked
 		-- expired, so the slot is free
-		UPDATE workon.bookings AS b SET status = 'confirmed', hold_expires_at = NULL
+		UPDATE workon.bookings AS b SET status = 'confirmed'
 		 WHERE b.id = v_booking.id
 		RETURNING * INTO v_booking;
 	ELSIF v_ok AND v_booking.status = 'expired' THEN
+		-- queue up with bookings of the space, as workon.booking_create does
+		PERFORM pg_catalog.pg_advisory_xact_lock('workon.bookings'::regclass::oid::integer,
+												 pg_catalog.hashtext(v_booking.space_id::text));
 		BEGIN
-			UPDATE workon.bookings AS b SET status = 'confirmed', hold_expires_at = NULL
+			UPDATE workon.bookings AS b SET status = 'confirmed'
 			 WHERE b.id = v_booking.id
 			RETURNING * INTO v_booking;
 		EXCEPTION WHEN exclusion_violation THEN
@@ -3073,13 +3077,15 @@ BEGIN
 
 	/*
 	 * Refunds Stripe reports (charge.refunded carries the charge's total):
-	 * what our own refund rows do not cover yet settles the pending ones,
-	 * oldest first; the rest was refunded in Stripe itself.
+	 * what our own refunds do not cover yet settles the pending ones,
+	 * oldest first; the rest was refunded in Stripe itself, one row per
+	 * payment that grows with the total (so that two reports in either
+	 * order leave the same rows).
 	 */
 	IF v_pay.refunded_cents > 0 THEN
 		SELECT COALESCE(pg_catalog.sum(rf.amount_cents), 0) INTO v_covered
 		  FROM workon.refunds AS rf
-		 WHERE rf.payment_id = v_pay.id AND rf.status = 'succeeded';
+		 WHERE rf.payment_id = v_pay.id AND rf.status = 'succeeded' AND rf.reason <> 'stripe';
 		v_rest := v_pay.refunded_cents - v_covered;
 		FOR r IN SELECT * FROM workon.refunds AS rf
 				  WHERE rf.payment_id = v_pay.id AND rf.status IN ('pending', 'requires_action')
@@ -3090,21 +3096,29 @@ BEGIN
 			v_rest := v_rest - r.amount_cents;
 		END LOOP;
 		IF v_rest > 0 THEN
-			INSERT INTO workon.refunds (payment_id, booking_id, amount_cents, currency, status, reason)
-			VALUES (v_pay.id, v_pay.booking_id, v_rest,
-					COALESCE(v_pay.received_currency, v_pay.currency), 'succeeded', 'stripe')
-			RETURNING * INTO r;
-			PERFORM workon.email_enqueue(v_pay.user_id, 'refund',
-										 pg_catalog.jsonb_build_object('booking_id', v_pay.booking_id,
-																	   'refund_id', r.id,
-																	   'amount_cents', r.amount_cents,
-																	   'currency', r.currency,
-																	   'reason', r.reason),
-										 'refund:' || r.id, v_pay.booking_id);
+			UPDATE workon.refunds AS rf SET amount_cents = v_rest
+			 WHERE rf.payment_id = v_pay.id AND rf.reason = 'stripe' AND rf.amount_cents < v_rest;
+			IF NOT FOUND AND NOT EXISTS (SELECT FROM workon.refunds AS rf
+										  WHERE rf.payment_id = v_pay.id AND rf.reason = 'stripe') THEN
+				INSERT INTO workon.refunds (payment_id, booking_id, amount_cents, currency, status, reason)
+				VALUES (v_pay.id, v_pay.booking_id, v_rest,
+						COALESCE(v_pay.received_currency, v_pay.currency), 'succeeded', 'stripe')
+				RETURNING * INTO r;
+				PERFORM workon.email_enqueue(v_pay.user_id, 'refund',
+											 pg_catalog.jsonb_build_object('booking_id', v_pay.booking_id,
+																		   'refund_id', r.id,
+																		   'amount_cents', r.amount_cents,
+																		   'currency', r.currency,
+																		   'reason', r.reason),
+											 'refund:' || r.id, v_pay.booking_id);
+			END IF;
 		END IF;
-		IF v_booking.status = 'confirmed' THEN
+		-- the booking ends cancelled, its refund what Stripe refunded
+		IF v_booking.status = 'confirmed'
+		   OR (v_booking.status = 'cancelled' AND v_booking.refund_cents IS DISTINCT FROM v_pay.refunded_cents
+			   AND COALESCE(v_booking.refund_cents, 0) < v_pay.refunded_cents) THEN
 			UPDATE workon.bookings AS b
-			   SET status = 'cancelled', cancelled_at = pg_catalog.now(),
+			   SET status = 'cancelled', cancelled_at = COALESCE(b.cancelled_at, pg_catalog.now()),
 				   refund_cents = v_pay.refunded_cents,
 				   refund_percent = LEAST(100, (v_pay.refunded_cents * 100
 												+ v_pay.amount_received_cents / 2)
@@ -3119,7 +3133,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.payment_apply(uuid) IS
-'Folds the stored Stripe events of a payment, in canonical order (created, then workon.stripe_event_precedence, then id), into its state and applies it to the payment and its booking in the caller''s transaction: a final status is never left; succeeded with the booking''s amount and currency confirms the booking (an expired hold too if its slot is still free) and queues the confirmation e-mail, otherwise flags amount_mismatch; a payment for a booking that cannot be had any more is refunded in full; canceled cancels a pending booking; charge.refunded settles refunds and cancels a confirmed booking; charge.dispute.created flags the booking. The result depends on the set of events, not on the order they arrived in';
+'Folds the stored Stripe events of a payment, in canonical order (created, then workon.stripe_event_precedence, then id), into its state and applies it to the payment and its booking in the caller''s transaction: a final status is never left; succeeded with the booking''s amount and currency confirms the booking (an expired hold too if its slot is still free) and queues the confirmation e-mail, otherwise flags amount_mismatch; a payment for a booking that cannot be had any more is refunded in full; canceled cancels a pending booking; charge.refunded settles refunds (what our refunds do not cover is one refund row of reason stripe) and cancels a confirmed booking, its refund what Stripe refunded; charge.dispute.created flags the booking. The result depends on the set of events, not on the order they arrived in';
 
 --
 -- Route handlers: payments
@@ -3196,17 +3210,23 @@ BEGIN
 		v_gen := v_gen + 1;
 		UPDATE workon.payments AS p SET generation = v_gen WHERE p.id = p_pay.id;
 	END IF;
-	RETURN workon.outbox_enqueue('stripe', p_purpose, p_path,
-								 p_params || pg_catalog.jsonb_build_object(
-									 'metadata[booking_id]', p_pay.booking_id::text,
-									 'metadata[payment_id]', p_pay.id::text),
-								 pg_catalog.format('workon:%s:%s:%s', p_purpose, p_pay.id, v_gen),
-								 p_pay.id, NULL, p_pay.booking_id);
+	v_id := workon.outbox_enqueue('stripe', p_purpose, p_path,
+								  p_params || pg_catalog.jsonb_build_object(
+									  'metadata[booking_id]', p_pay.booking_id::text,
+									  'metadata[payment_id]', p_pay.id::text),
+								  pg_catalog.format('workon:%s:%s:%s', p_purpose, p_pay.id, v_gen),
+								  p_pay.id, NULL, p_pay.booking_id);
+	-- leased to the client that waits on it: the background worker sends it
+	-- only if that client goes away
+	UPDATE workon.outbox AS o
+	   SET next_attempt_at = pg_catalog.now() + interval '30 seconds'
+	 WHERE o.id = v_id AND o.attempts = 0;
+	RETURN v_id;
 END
 $$;
 
 COMMENT ON FUNCTION workon.payment_call(workon.payments, text, text, jsonb) IS
-'The pending outbox row of a payment''s Stripe call of that purpose, or a new one with metadata booking_id and payment_id and the idempotency key workon:<purpose>:<payment id>:<generation> (a new generation after a refused or dead call)';
+'The pending outbox row of a payment''s Stripe call of that purpose, or a new one with metadata booking_id and payment_id and the idempotency key workon:<purpose>:<payment id>:<generation> (a new generation after a refused or dead call), leased for 30 seconds to the client that waits on it';
 
 CREATE FUNCTION workon.payment_create(id uuid)
 RETURNS json
@@ -3296,6 +3316,10 @@ DECLARE
 	v_user		uuid := workon.current_user_id();
 	v_pay		workon.payments;
 BEGIN
+	/*
+	 * Definer's rights because client_secret is not granted to API roles;
+	 * the visibility rule of the policy payments_visible, applied here.
+	 */
 	SELECT p.* INTO v_pay
 	  FROM workon.payments AS p
 	  JOIN workon.bookings AS b ON b.id = p.booking_id
@@ -3317,6 +3341,55 @@ $$;
 
 COMMENT ON FUNCTION workon.payment_get(uuid) IS
 'GET /api/v1/payments/{id}: a payment (without client_secret) and its refunds, seen by the member who pays, the space''s host and admins; 404 for anyone else';
+
+--
+-- Refund events: the refund row follows its Stripe Refund
+--
+CREATE FUNCTION workon.refund_apply(p_event workon.stripe_events)
+RETURNS workon.refunds
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	o			jsonb := p_event.object;
+	v_refund	workon.refunds;
+	v_status	text := o ->> 'status';
+BEGIN
+	SELECT * INTO v_refund FROM workon.refunds AS r WHERE r.stripe_refund_id = o ->> 'id' FOR UPDATE;
+	IF NOT FOUND AND o #>> '{metadata,refund_id}' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+		SELECT * INTO v_refund FROM workon.refunds AS r
+		 WHERE r.id = (o #>> '{metadata,refund_id}')::uuid AND r.stripe_refund_id IS NULL
+		   FOR UPDATE;
+	END IF;
+	IF v_refund.id IS NULL THEN
+		RETURN NULL;			-- not ours: charge.refunded accounts for it
+	END IF;
+
+	/*
+	 * The state machine keeps final states; among the others an older
+	 * event does not undo a newer one.
+	 */
+	IF v_status IS DISTINCT FROM v_refund.status
+	   AND workon.refund_transition_allowed(v_refund.status, v_status)
+	   AND (v_status IN ('succeeded', 'failed', 'canceled')
+			OR v_refund.stripe_status_at IS NULL OR p_event.created >= v_refund.stripe_status_at) THEN
+		v_refund.status := v_status;
+		v_refund.stripe_status_at := p_event.created;
+	END IF;
+	UPDATE workon.refunds AS r
+	   SET stripe_refund_id = o ->> 'id',
+		   status = v_refund.status,
+		   stripe_status_at = v_refund.stripe_status_at,
+		   failure_reason = COALESCE(o ->> 'failure_reason', r.failure_reason)
+	 WHERE r.id = v_refund.id
+	RETURNING * INTO v_refund;
+	RETURN v_refund;
+END
+$$;
+
+COMMENT ON FUNCTION workon.refund_apply(workon.stripe_events) IS
+'Applies a refund.created, refund.updated, refund.failed or charge.refund.updated event to the refund it names (by Stripe refund id, else metadata.refund_id): its status when the refund state machine allows it and no newer event set a non-final one; failure_reason. Refunds that are not ours are left to charge.refunded';
 
 --
 -- Route handler: Stripe webhooks
@@ -3397,7 +3470,10 @@ BEGIN
 		RETURN '{"received":true}'::json;		-- seen before: no second effect
 	END IF;
 
-	IF v_pay.id IS NOT NULL AND workon.stripe_event_precedence(v_type) < 100 THEN
+	IF v_type IN ('refund.created', 'refund.updated', 'refund.failed', 'charge.refund.updated') THEN
+		PERFORM workon.refund_apply(e)
+		   FROM workon.stripe_events AS e WHERE e.id = v_id;
+	ELSIF v_pay.id IS NOT NULL AND workon.stripe_event_precedence(v_type) < 100 THEN
 		IF v_type IN ('payment_intent.payment_failed', 'checkout.session.async_payment_failed') THEN
 			PERFORM workon.email_enqueue(v_pay.user_id, 'payment_failed',
 										 pg_catalog.jsonb_build_object(
@@ -3413,7 +3489,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.stripe_webhook(text, jsonb) IS
-'POST /api/webhooks/stripe and /api/v1/webhooks/stripe (raw body; meta.headers.stripe-signature): verifies the delivery against the stored webhook secrets (400 invalid_signature and no effect otherwise, the event id not used up), stores the event once per id and applies it with workon.payment_apply in the same transaction; answers 200 {"received":true}. Handled: payment_intent.succeeded, .payment_failed (the booking stays payable, the error is recorded, an e-mail queued), .canceled, .processing, .requires_action, .amount_capturable_updated, checkout.session.completed, .async_payment_succeeded, .async_payment_failed, charge.refunded, charge.dispute.created; other types are stored and ignored';
+'POST /api/webhooks/stripe and /api/v1/webhooks/stripe (raw body; meta.headers.stripe-signature): verifies the delivery against the stored webhook secrets (400 invalid_signature and no effect otherwise, the event id not used up), stores the event once per id and applies it with workon.payment_apply (refund events with workon.refund_apply) in the same transaction; answers 200 {"received":true}. Handled: payment_intent.succeeded, .payment_failed (the booking stays payable, the error is recorded, an e-mail queued), .canceled, .processing, .requires_action, .amount_capturable_updated, checkout.session.completed, .async_payment_succeeded, .async_payment_failed, charge.refunded, charge.dispute.created, refund.created, refund.updated, refund.failed, charge.refund.updated; other types are stored and ignored';
 
 --
 -- The outbox, for the front end
@@ -3534,6 +3610,7 @@ BEGIN
 	END IF;
 
 	IF v_o.status = 'pending' THEN
+		PERFORM FROM workon.bookings AS b WHERE b.id = v_o.booking_id FOR UPDATE;
 		SELECT * INTO v_pay FROM workon.payments AS p WHERE p.id = v_o.payment_id FOR UPDATE;
 		SELECT * INTO v_refund FROM workon.refunds AS r WHERE r.id = v_o.refund_id FOR UPDATE;
 		IF p_http_status < 300 THEN
@@ -3558,12 +3635,15 @@ BEGIN
 				 WHERE p.id = v_pay.id
 				RETURNING * INTO v_pay;
 			ELSIF v_o.purpose = 'refund' THEN
+				-- Stripe's status at creation, unless a newer event set one
 				v_status := p_body ->> 'status';
 				UPDATE workon.refunds AS r
 				   SET stripe_refund_id = p_body ->> 'id',
 					   status = CASE WHEN workon.refund_transition_allowed(r.status, v_status)
+										  AND (r.stripe_status_at IS NULL
+											   OR v_status IN ('succeeded', 'failed', 'canceled'))
 									 THEN v_status ELSE r.status END,
-					   failure_reason = p_body ->> 'failure_reason'
+					   failure_reason = COALESCE(p_body ->> 'failure_reason', r.failure_reason)
 				 WHERE r.id = v_refund.id;
 			END IF;
 
@@ -3650,23 +3730,32 @@ LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_o			workon.outbox;
 BEGIN
 	IF workon.current_role() IS DISTINCT FROM 'admin' THEN
 		RAISE EXCEPTION 'only admins may retry outbound calls'
 			USING ERRCODE = 'insufficient_privilege';
 	END IF;
-	UPDATE workon.outbox AS o
-	   SET status = 'pending', attempts = 0, next_attempt_at = pg_catalog.now()
-	 WHERE o.id = outbox_retry.id AND o.status = 'dead';
+	SELECT * INTO v_o FROM workon.outbox AS o WHERE o.id = outbox_retry.id AND o.status = 'dead' FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'no dead outbox row %', outbox_retry.id
 			USING ERRCODE = 'no_data_found';
 	END IF;
+	-- a payment that started over must not be created twice
+	IF EXISTS (SELECT FROM workon.outbox AS o
+				WHERE o.payment_id = v_o.payment_id AND o.purpose = v_o.purpose AND o.id > v_o.id) THEN
+		RAISE EXCEPTION 'outbox row % was replaced by a newer call', v_o.id
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	UPDATE workon.outbox AS o
+	   SET status = 'pending', attempts = 0, next_attempt_at = pg_catalog.now()
+	 WHERE o.id = v_o.id;
 END
 $$;
 
 COMMENT ON FUNCTION workon.outbox_retry(bigint) IS
-'For admins: a dead outbox row is pending again, due now, with a fresh count of attempts (same idempotency key)';
+'For admins: a dead outbox row is pending again, due now, with a fresh count of attempts (same idempotency key); 55000 when a newer call of the same payment and purpose replaced it';
 
 --
 -- Cancelling a paid booking refunds it through Stripe
@@ -3685,6 +3774,7 @@ DECLARE
 	v_status	text;
 	v_paid		bigint := 0;
 	v_refund	record;
+	v_reason	text := 'requested_by_customer';
 BEGIN
 	SELECT * INTO v_booking FROM workon.bookings AS b WHERE b.id = booking_cancel.id FOR UPDATE;
 	-- the visibility rule of workon.bookings (this function bypasses it)
@@ -3707,10 +3797,16 @@ BEGIN
 	END IF;
 
 	SELECT * INTO v_pay FROM workon.payments AS p WHERE p.booking_id = v_booking.id FOR UPDATE;
-	IF v_status = 'confirmed' AND v_pay.status = 'succeeded' THEN
+	IF v_pay.status = 'succeeded' THEN
 		v_paid := GREATEST(v_pay.amount_received_cents - v_pay.refunded_cents, 0);
 	END IF;
 	SELECT * INTO v_refund FROM workon.booking_refund(v_booking.starts_at, pg_catalog.now(), v_paid);
+	IF v_status <> 'confirmed' AND v_paid > 0 THEN
+		-- paid without confirming it (another amount): all of it back
+		v_refund.percent := 100;
+		v_refund.amount_cents := v_paid;
+		v_reason := 'booking_cancelled';
+	END IF;
 
 	UPDATE workon.bookings AS b
 	   SET status = 'cancelled', cancelled_at = pg_catalog.now(),
@@ -3719,7 +3815,7 @@ BEGIN
 	RETURNING * INTO v_booking;
 
 	IF v_refund.amount_cents > 0 THEN
-		PERFORM workon.refund_start(v_pay, v_refund.amount_cents, 'requested_by_customer');
+		PERFORM workon.refund_start(v_pay, v_refund.amount_cents, v_reason);
 	ELSIF v_pay.id IS NOT NULL AND v_pay.status NOT IN ('succeeded', 'canceled') THEN
 		-- stop a payment under way; should it succeed anyway, it is refunded
 		IF v_pay.stripe_payment_intent_id IS NOT NULL THEN
@@ -3740,7 +3836,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.booking_cancel(uuid) IS
-'POST /api/v1/bookings/{id}/cancel (its member, admin): status cancelled with refund {amount_cents, currency, percent} by workon.booking_refund of what was paid (0 unless confirmed and paid); a paid booking''s refund is a refund row and a Stripe refund call in the same transaction, a payment under way is cancelled at Stripe; WOC04 cannot_cancel once started, WOC03 invalid_transition unless pending (live hold) or confirmed, P0002 for bookings the caller cannot see, 42501 for the space''s host';
+'POST /api/v1/bookings/{id}/cancel (its member, admin): status cancelled with refund {amount_cents, currency, percent} by workon.booking_refund of what was paid (0 unless confirmed and paid); a paid booking''s refund is a refund row and a Stripe refund call in the same transaction, a payment under way is cancelled at Stripe, a payment that succeeded without confirming the booking (another amount) is refunded in full; WOC04 cannot_cancel once started, WOC03 invalid_transition unless pending (live hold) or confirmed, P0002 for bookings the caller cannot see, 42501 for the space''s host';
 
 --
 -- Routes and errors
@@ -3795,7 +3891,6 @@ SELECT pg_catalog.pg_extension_config_dump('workon.refunds', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.outbox', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.outbox_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.stripe_events', '');
-SELECT pg_catalog.pg_extension_config_dump('workon.stripe_events_received_seq_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.stripe_webhook_secrets', '');
 
 DO $dump$
