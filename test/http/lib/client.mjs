@@ -331,8 +331,8 @@ process.on('exit', () => {
   }
 });
 
-// Starts an extra shim on a free loopback port with the given extra environment and
-// waits for its /healthz. Returns {url, port, pid, alive(), output(), stop()}.
+// Starts an extra shim on a free loopback port with the given extra environment (rate
+// limiting off unless it says otherwise) and waits for its /healthz. Returns {url, port, pid, alive(), output(), stop()}.
 export async function startShim(extraEnv = {}, { timeoutMs = 15000 } = {}) {
   const bin = process.env.WORKON_SHIM_BIN;
   assert.ok(bin, 'WORKON_SHIM_BIN is not set');
@@ -346,6 +346,8 @@ export async function startShim(extraEnv = {}, { timeoutMs = 15000 } = {}) {
       HOST: '127.0.0.1',
       PORT: String(port),
       NODE_ENV: 'development',
+      // tests make many requests from one address; rate-limit tests turn it on
+      RATE_LIMIT_ENABLED: 'false',
       ...extraEnv,
     };
     for (const k of ['HOME', 'LD_LIBRARY_PATH', 'TZ', 'LANG', 'LC_ALL']) {
