@@ -560,19 +560,24 @@ int settings_reload(void)
 
 void settings_print_help(FILE *fp)
 {
-    size_t i, width = 0;
+    size_t i, width = 0, dwidth = 7;
 
     fprintf(fp,
             "Usage: %s [--help | --version]\n\n"
             "HTTP front of the workon PostgreSQL extension. Configured by environment variables:\n\n",
             SHIM_NAME);
-    for (i = 0; i != NUM_SETTINGS; ++i)
+    for (i = 0; i != NUM_SETTINGS; ++i) {
+        const char *d = settings_table[i].default_value;
         if (strlen(settings_table[i].name) > width)
             width = strlen(settings_table[i].name);
-    fprintf(fp, "  %-*s  %-12s  %s\n", (int)width, "NAME", "DEFAULT", "MEANING");
+        if (d != NULL && strlen(d) > dwidth)
+            dwidth = strlen(d);
+    }
+    fprintf(fp, "  %-*s  %-*s  %s\n", (int)width, "NAME", (int)dwidth, "DEFAULT", "MEANING");
     for (i = 0; i != NUM_SETTINGS; ++i) {
         const setting_t *s = settings_table + i;
-        fprintf(fp, "  %-*s  %-12s  %s\n", (int)width, s->name, s->default_value != NULL ? s->default_value : "-", s->meaning);
+        fprintf(fp, "  %-*s  %-*s  %s\n", (int)width, s->name, (int)dwidth, s->default_value != NULL ? s->default_value : "-",
+                s->meaning);
     }
     fprintf(fp, "\nSignals: SIGTERM stops accepting, lets in-flight requests finish (up to 10 s) and exits 0;\n"
                 "SIGINT exits at once; SIGHUP reloads the routes and re-reads LOG_LEVEL, CORS_ORIGIN,\n"
