@@ -383,6 +383,17 @@ export async function startShim(extraEnv = {}, { timeoutMs = 15000 } = {}) {
       await sleep(50);
     }
     if (up) {
+      // each thread loads its route table on its own: wait (a while) until the threads
+      // answering /api/v1/health (never rate limited) have one
+      let loaded = 0;
+      const routesBy = Date.now() + 5000;
+      while (loaded < 8 && Date.now() < routesBy && alive()) {
+        try {
+          const r = await request('GET', '/api/v1/health', { base: url, timeoutMs: 1000 });
+          loaded = r.json?.routes > 0 ? loaded + 1 : 0;
+        } catch { loaded = 0; }
+        if (loaded === 0) await sleep(50);
+      }
       return { url, port, pid: child.pid, alive, output: () => output, stop };
     }
     await stop();
