@@ -3,6 +3,7 @@
 // other network access; both off in production unless ENABLE_SWAGGER_PROD=true.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import vm from 'node:vm';
 import { after, describe, test } from 'node:test';
 import { addRoutes, get, psqlRows, removeRoutes, request, startShim } from './lib/client.mjs';
 
@@ -188,6 +189,44 @@ describe('GET /docs', () => {
     assert.match(res.text, /api\/v1\/openapi\.json/);
     assert.doesNotMatch(res.text, /<script[^>]*\bsrc=|<link\b|@import|https?:\/\//i);
   });
+});
+
+// Just enough DOM to run the page's script in node:vm.
+function fakeDom() {
+  const created = [];
+  const make = (tag) => {
+    const e = { tag, attrs: {}, children: [], style: {}, dataset: {}, textContent: '',
+      setAttribute(k, v) { this.attrs[k] = v; if (k.startsWith('data-')) this.dataset[k.slice(5)] = v; },
+      append(...kids) { this.children.push(...kids); },
+      addEventListener() {} };
+    created.push(e);
+    return e;
+  };
+  const byId = {};
+  const document = {
+    baseURI: 'http://127.0.0.1:1/docs',
+    createElement: make,
+    getElementById: (id) => (byId[id] ??= make(`#${id}`)),
+    querySelectorAll: (sel) => created.filter((e) => e.tag === sel),
+  };
+  return { document, created, byId };
+}
+
+test('the script of the page renders one entry per operation of the document', async () => {
+  const page = (await get('/docs')).text;
+  const script = page.slice(page.indexOf('<script>') + 8, page.indexOf('</script>'));
+  const doc = (await get('/api/v1/openapi.json')).json;
+  const { document, created, byId } = fakeDom();
+  let fetched;
+  const fetch = async (url) => { fetched = String(url); return { ok: true, json: async () => doc }; };
+  vm.runInNewContext(script, { document, fetch, URL, console });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(fetched, 'http://127.0.0.1:1/api/v1/openapi.json');
+  const entries = created.filter((e) => e.tag === 'details');
+  const ops = Object.values(doc.paths).flatMap((item) => Object.keys(item).filter((k) => METHODS.includes(k)));
+  assert.equal(entries.length, ops.length);
+  assert.equal(byId.title.textContent, doc.info.title);
+  assert.ok(entries.some((e) => e.dataset.key.startsWith('get /api/v1/spaces/{id}')));
 });
 
 describe('production', () => {
