@@ -93,7 +93,15 @@ NUMBER_SETTING(apply_threads, threads, 1, 256)
 
 static const char *apply_database_url(const setting_t *self, const char *value)
 {
-    (void)self;
+    char *err = NULL;
+    PQconninfoOption *options = PQconninfoParse(value, &err);
+
+    /* libpq's message may quote the value (a password): never shown */
+    if (options == NULL) {
+        PQfreemem(err);
+        return complain("is not a libpq connection URI or conninfo string", self->name);
+    }
+    PQconninfoFree(options);
     shim_settings.database_url = value;
     return NULL;
 }

@@ -190,6 +190,10 @@ describe('start-up refusals: one line naming the variable, exit status 2', () =>
     ['CORS_ORIGIN with a path', { CORS_ORIGIN: 'https://app.example.com/login' }, /^CORS_ORIGIN must be/],
     ['CORS_ORIGIN without a scheme', { CORS_ORIGIN: 'https://a.example.com, app.example.com' }, /^CORS_ORIGIN must be/],
     ['DATABASE_URL missing', { DATABASE_URL: '' }, 'DATABASE_URL is required'],
+    ['DATABASE_URL that does not parse', { DATABASE_URL: 'postgresql://workon:secret-password-1234@[::1/db' },
+      'DATABASE_URL is not a libpq connection URI or conninfo string'],
+    ['DATABASE_URL with an unknown option', { DATABASE_URL: 'host=/tmp passwrd=secret-password-1234' },
+      'DATABASE_URL is not a libpq connection URI or conninfo string'],
     ['SHIM_ENV_FILE that cannot be read', { SHIM_ENV_FILE: '/nonexistent/workon.env' }, 'SHIM_ENV_FILE cannot be read'],
   ];
   for (const [name, env, expected] of cases) {
@@ -202,7 +206,7 @@ describe('start-up refusals: one line naming the variable, exit status 2', () =>
       if (expected instanceof RegExp) assert.match(lines[0], expected);
       else assert.equal(lines[0], expected);
       for (const [k, v] of Object.entries(env)) {
-        if (/SECRET|KEY/.test(k) && v.length >= 8) assert.ok(!lines[0].includes(v), `the line shows the value of ${k}`);
+        if (/SECRET|KEY|DATABASE_URL/.test(k) && v.length >= 8) assert.ok(!lines[0].includes(v), `the line shows the value of ${k}`);
       }
     });
   }
