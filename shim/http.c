@@ -1204,6 +1204,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     int found;
 
     (void)self;
+    if (head_size(req) > shim_settings.max_header_bytes) {
+        send_error(req, request_id, 431, "headers_too_large", "request headers too large", NULL);
+        return 0;
+    }
     if (cors_is_preflight(req)) {
         cors_add_preflight_headers(req);
         send_response(req, request_id, 204, h2o_iovec_init(NULL, 0), 0);
@@ -1217,10 +1221,6 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (w->active_requests >= shim_settings.max_inflight) {
         metrics_count(w->metrics, METRIC_OVERLOADED);
         send_unavailable(req, request_id);
-        return 0;
-    }
-    if (head_size(req) > shim_settings.max_header_bytes) {
-        send_error(req, request_id, 431, "headers_too_large", "request headers too large", NULL);
         return 0;
     }
     if (h2o_memis(path.base, path.len, H2O_STRLIT("/readyz"))) {

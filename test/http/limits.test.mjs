@@ -80,6 +80,8 @@ describe('header size', () => {
         base: shim.url, headers: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`x-h${i}`, 'b'.repeat(60)])),
       }), 431, 'headers_too_large');
       assert.equal((await request('GET', '/api/v1/spaces?limit=1', { base: shim.url, headers: { 'x-big': 'a'.repeat(1000) } })).status, 200);
+      // probes too: the cap comes first
+      expectError(await request('GET', '/healthz', { base: shim.url, headers: { 'x-big': 'a'.repeat(3000) } }), 431, 'headers_too_large');
     } finally {
       await shim.stop();
     }
