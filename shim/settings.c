@@ -75,7 +75,7 @@ static int parse_number(const char *value, uint64_t min, uint64_t max, uint64_t 
         if (parse_number(value, (min), (max), &v) != 0)                                                                            \
             return complain("must be a number between %llu and %llu", self->name, (unsigned long long)(min),                       \
                             (unsigned long long)(max));                                                                            \
-        shim_settings.field = v;                                                                                                   \
+        __atomic_store_n(&shim_settings.field, v, __ATOMIC_RELAXED); /* SIGHUP: workers read it */                               \
         return NULL;                                                                                                               \
     }
 
@@ -129,7 +129,7 @@ static int parse_bool(const char *value)
         int v = parse_bool(value);                                                                                                 \
         if (v < 0)                                                                                                                 \
             return complain("must be true or false (on/off, 1/0)", self->name);                                                    \
-        shim_settings.field = v;                                                                                                   \
+        __atomic_store_n(&shim_settings.field, v, __ATOMIC_RELAXED); /* SIGHUP: workers read it */                               \
         return NULL;                                                                                                               \
     }
 
@@ -159,7 +159,7 @@ static const char *apply_cors_origin(const setting_t *self, const char *value)
 
     if (conf == NULL)
         return complain("must be a comma-separated list of origins (scheme://host[:port]) or *", self->name);
-    shim_settings.cors = conf;
+    __atomic_store_n(&shim_settings.cors, conf, __ATOMIC_RELEASE);
     return NULL;
 }
 
