@@ -43,6 +43,7 @@ typedef struct st_reqctx_t {
     char user_id[40];   /* the caller's id when known, else "" */
     ratelimit_client_t client;
     int observed;
+    char method[16]; /* a copy, for a request that ends without a response */
     char id[REQUEST_ID_MAX + 1];
 } reqctx_t;
 
@@ -166,6 +167,7 @@ static h2o_iovec_t make_request_id(worker_t *w, h2o_req_t *req)
     int k;
 
     memset(rc, 0, offsetof(reqctx_t, id));
+    memcpy(rc->method, req->method.base, req->method.len < sizeof(rc->method) - 1 ? req->method.len : sizeof(rc->method) - 1);
     if (i != -1) {
         h2o_iovec_t v = req->headers.entries[i].value;
         if (valid_request_id(v.base, v.len)) {
@@ -379,6 +381,20 @@ static void on_call_dispose(void *p)
     if (h2o_timeout_is_linked(&call->timeout))
         h2o_timeout_unlink(&call->timeout);
     --call->worker->active_requests;
+    if (call->request_id.base != NULL) {
+        /* the client went away before its answer (HTTP/2 reset, closed connection): logged and counted as 499 */
+        reqctx_t *rc = reqctx_of(call->request_id);
+        if (!rc->observed) {
+            struct timespec now;
+            double ms;
+            rc->observed = 1;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            ms = (now.tv_sec - call->started.tv_sec) * 1000.0 + (now.tv_nsec - call->started.tv_nsec) / 1e6;
+            log_request(rc->id, h2o_iovec_init(rc->method, strlen(rc->method)), rc->route, 499, ms,
+                        rc->user_id[0] != '\0' ? rc->user_id : NULL);
+            metrics_observe(call->worker->metrics, h2o_iovec_init(rc->method, strlen(rc->method)), rc->route, 499, ms);
+        }
+    }
 }
 
 static void on_call_timeout(h2o_timeout_entry_t *entry)

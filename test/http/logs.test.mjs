@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { RFC3339_RE, request, startShim, waitFor } from './lib/client.mjs';
+import http2 from 'node:http2';
+import { RFC3339_RE, addRoutes, h2connect, removeRoutes, request, sleep, startShim, waitFor } from './lib/client.mjs';
 
 const unique = () => `${Date.now().toString(36)}${crypto.randomBytes(4).toString('hex')}`;
 
@@ -123,6 +124,41 @@ describe('LOG_LEVEL', () => {
       await waitFor(() => lines(shim).some((l) => l.level === 'debug'), 3000);
     } finally {
       await shim.stop();
+    }
+  });
+});
+
+describe('a request whose client goes away', () => {
+  const SLOW = '/api/v1/test/logs/slow';
+  const DROP = 'DROP FUNCTION IF EXISTS workon.test_logs_slow();';
+  let shim;
+  before(async () => {
+    await removeRoutes(SLOW, DROP);
+    await addRoutes(`CREATE FUNCTION workon.test_logs_slow() RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_sleep(1); RETURN '{}'::jsonb; END $$;
+GRANT EXECUTE ON FUNCTION workon.test_logs_slow() TO workon_anon;`, [{ method: 'GET', path: SLOW, handler: 'workon.test_logs_slow()' }]);
+    shim = await startShim({ HTTP2: 'on' });
+  });
+  after(async () => {
+    await shim?.stop();
+    await removeRoutes(SLOW, DROP);
+  });
+
+  test('an HTTP/2 stream reset before the answer still gets its line, status 499, and is counted', async () => {
+    const session = await h2connect(shim.url);
+    try {
+      const stream = session.request({ ':method': 'GET', ':path': SLOW, 'x-request-id': 'logs-h2-reset' });
+      stream.on('error', () => {});
+      await sleep(200);
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+      const l = await accessLine(shim, 'logs-h2-reset');
+      assert.equal(l.status, 499);
+      assert.equal(l.route, SLOW);
+      assert.equal(l.method, 'GET');
+      const metrics = (await request('GET', '/metrics', { base: shim.url })).text;
+      assert.match(metrics, new RegExp(`^workon_http_requests_total\\{method="GET",route="${SLOW}",status="499"\\} 1$`, 'm'));
+    } finally {
+      session.close();
     }
   });
 });
