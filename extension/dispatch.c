@@ -49,6 +49,7 @@
 #include "nodes/value.h"
 #include "parser/parse_func.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/acl.h"
@@ -56,6 +57,7 @@
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -677,7 +679,7 @@ role_claim(Jsonb *claims)
  * record its claims.  token NULL is anonymous.  Returns the API role.
  */
 static const char *
-authenticate_caller(text *token)
+authenticate_caller(text *token, Jsonb **claims_out)
 {
 	const char *api_role;
 	Jsonb	   *claims = NULL;
@@ -691,8 +693,36 @@ authenticate_caller(text *token)
 	}
 	switch_role(api_role);
 	workon_claims_set(api_role, claims);
+	*claims_out = claims;
 
 	return api_role;
+}
+
+/*
+ * The response headers with "x-workon-user": the "sub" of the verified
+ * token, an internal header the HTTP front end strips (it keys its rate
+ * limits on the user a token was found to belong to).
+ */
+static char *
+headers_with_user(const char *headers, Jsonb *claims)
+{
+	JsonbValue	sub;
+	StringInfoData buf;
+	const char *rest;
+
+	if (getKeyJsonValueFromContainer(&claims->root, "sub", 3, &sub) == NULL ||
+		sub.type != jbvString)
+		return (char *) headers;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"x-workon-user\": ");
+	escape_json(&buf, pnstrdup(sub.val.string.val, sub.val.string.len));
+	rest = headers != NULL ? strchr(headers, '{') : NULL;
+	if (rest != NULL && strcmp(rest, "{}") != 0)
+		appendStringInfo(&buf, ", %s", rest + 1);
+	else
+		appendStringInfoChar(&buf, '}');
+	return buf.data;
 }
 
 
@@ -725,6 +755,7 @@ dispatch_request(FunctionCallInfo fcinfo, bool verify_tokens)
 	bool		resultnull = true;
 	Datum		values[3];
 	bool		nulls[3];
+	Jsonb	   *claims;
 
 	if (meta != NULL && !JB_ROOT_IS_OBJECT(meta))
 		ereport(ERROR,
@@ -738,7 +769,7 @@ dispatch_request(FunctionCallInfo fcinfo, bool verify_tokens)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("invalid token")));
-	api_role = authenticate_caller(token);
+	api_role = authenticate_caller(token, &claims);
 
 	/* 2. The handler, and the right to call it */
 	if (!OidIsValid(fn_oid))
@@ -782,6 +813,8 @@ dispatch_request(FunctionCallInfo fcinfo, bool verify_tokens)
 		values[0] = Int32GetDatum(response.status);
 		nulls[0] = false;
 	}
+	if (claims != NULL)
+		response.headers = headers_with_user(response.headers, claims);
 	if (response.headers != NULL)
 	{
 		values[1] = CStringGetTextDatum(response.headers);

@@ -3,7 +3,12 @@
 # same server. See bench/README.md for how to read the table.
 #
 # Settings (environment): BENCH_DURATION (seconds per run, 10), BENCH_WRK_THREADS (wrk -t,
-# 2), SHIM_THREADS / DB_POOL_SIZE (passed to the shim as they are).
+# 2), SHIM_THREADS / DB_POOL_SIZE (passed to the shims as they are).
+#
+# Two shims serve the same database: the main one with the edge's per-request work off
+# (LOG_LEVEL=warn, RATE_LIMIT_ENABLED=false) and an "edge" one with it on (access line per
+# request at LOG_LEVEL=info into a file, rate limiting with a limit nobody reaches), so the
+# cost of rate limiting + logging shows as a ratio on GET /api/v1/spaces.
 # Results: printed and written to .run/bench-<date>.txt.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -23,6 +28,7 @@ private_install
 
 B=$RUN/bench.$$
 shim_pid=
+edge_pid=
 ok=
 
 cleanup() {
@@ -31,6 +37,9 @@ cleanup() {
     [ -n "$ok" ] || [ "$rc" -ne 0 ] || rc=1
     if [ -n "$shim_pid" ]; then
         stop_pid "$shim_pid" 12
+    fi
+    if [ -n "$edge_pid" ]; then
+        stop_pid "$edge_pid" 12
     fi
     if [ -d "$B/pgdata" ]; then
         cluster_stop "$B" fast
@@ -97,6 +106,14 @@ DATABASE_URL=$(database_url "$B" workon_bench workon_authenticator) HOST=127.0.0
 shim_pid=$!
 wait_for_shim "$shim_pid" "$url" 30 || die "the shim did not come up on $url (log: $B/shim.log)"
 
+edge_port=$(free_port)
+edge_url="http://127.0.0.1:$edge_port"
+DATABASE_URL=$(database_url "$B" workon_bench workon_authenticator) HOST=127.0.0.1 PORT=$edge_port \
+    LOG_LEVEL=info RATE_LIMIT_ENABLED=true RATE_LIMIT_LIMIT=1000000000 \
+    "$ROOT/shim/workon-shim" >"$B/shim-edge.log" 2>&1 &
+edge_pid=$!
+wait_for_shim "$edge_pid" "$edge_url" 30 || die "the edge shim did not come up on $edge_url (log: $B/shim-edge.log)"
+
 # the shim seeds its keys and the first admin at start (a slow scrypt hash) and each
 # event loop connects its own pool: wait until 20 requests in a row are answered
 good=0
@@ -113,10 +130,10 @@ rows=$(curl -fsS "$url/api/v1/spaces" |
     node -e 'let s = ""; process.stdin.on("data", (d) => s += d).on("end", () => console.log(JSON.parse(s).data.length))')
 [ "$rows" -eq 20 ] || die "GET /api/v1/spaces returned $rows rows, not 20 (is scripts/demo.sql loaded?)"
 
-# wrk_run PATH CONNECTIONS -> "req/s p99 non2xx"
+# wrk_run PATH CONNECTIONS [BASE_URL] -> "req/s p99 non2xx"
 wrk_run() {
     local out rps p99 bad
-    out=$(wrk -t"$(( $2 < wrk_threads ? $2 : wrk_threads ))" -c"$2" -d"${duration}s" --latency "$url$1")
+    out=$(wrk -t"$(( $2 < wrk_threads ? $2 : wrk_threads ))" -c"$2" -d"${duration}s" --latency "${3:-$url}$1")
     echo "$out" >>"$B/wrk.txt"
     rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
@@ -182,6 +199,27 @@ for c in "${shim_conns[@]}"; do
     say "wrk -c $c /api/v1/spaces"
     read -r "shim_rps[$c]" "shim_p99[$c]" "shim_bad[$c]" < <(wrk_run /api/v1/spaces "$c")
 done
+# the edge's cost: the same route with rate limiting + access lines off and on, twice
+# each, alternating (the machine's noise hits both sides alike)
+[ "$(curl -sS -o /dev/null -w '%{http_code}' "$edge_url/api/v1/spaces")" = 200 ] || die "the edge shim does not answer"
+curl -sS -D - -o /dev/null "$edge_url/api/v1/spaces" | grep -qi '^ratelimit-limit:' ||
+    die "the edge shim answers without RateLimit headers"
+wrk -t1 -c8 -d2s "$edge_url/api/v1/spaces" >/dev/null
+edge_c=32
+edge_off=0
+edge_on=0
+for round in 1 2; do
+    say "wrk -c $edge_c /api/v1/spaces, edge off / on (round $round)"
+    read -r r _ _ < <(wrk_run /api/v1/spaces "$edge_c")
+    edge_off=$((edge_off + r))
+    read -r r _ _ < <(wrk_run /api/v1/spaces "$edge_c" "$edge_url")
+    edge_on=$((edge_on + r))
+done
+edge_off=$((edge_off / 2))
+edge_on=$((edge_on / 2))
+edge_lines=$(grep -c '"msg":"request"' "$B/shim-edge.log" || true)
+[ "$edge_lines" -gt 0 ] || die "the edge shim wrote no access lines"
+
 declare -A h_rps h_p99 h_bad
 for c in "${health_conns[@]}"; do
     say "wrk -c $c /healthz"
@@ -278,6 +316,13 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
     done
     route_rows 'GET /api/v1/me' auth_pgbench_conns me_rps me_p99 me_bad me_tps "$me_best"
     route_rows 'POST /api/v1/bookings' auth_pgbench_conns bk_rps bk_p99 bk_wbad bk_tps "$bk_best"
+    echo
+    printf '%-44s %5s %11s\n' 'edge cost on GET /api/v1/spaces' conns 'req/s'
+    printf '%-44s %5s %11s\n' 'rate limits + access log off' "$edge_c" "$edge_off"
+    printf '%-44s %5s %11s\n' 'rate limits + access log on (LOG_LEVEL=info)' "$edge_c" "$edge_on"
+    printf '%-44s %5s %11s\n' 'ratio on / off' '' "$(ratio "$edge_on" "$edge_off")"
+    echo "(mean of 2 alternating runs each; $edge_lines access lines written to a file)"
+    echo
     echo "pgbench POST /api/v1/bookings non-2xx (transactions that booked nothing):$(
         for c in "${auth_pgbench_conns[@]}"; do printf ' -c%s %s' "$c" "${bk_bad[$c]}"; done)"
     echo

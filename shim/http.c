@@ -5,7 +5,10 @@
  * that h2o generates itself (413 on an oversized body, 400 on a broken
  * request body, ...) into the API's JSON error shape.
  *
- * Every response carries X-Request-Id and a Content-Length.
+ * Every response carries X-Request-Id and a Content-Length, and is observed
+ * once (access log line, metrics).  The edge of the API is hooked in here
+ * from its own files: CORS (cors.c), rate limits (ratelimit.c), metrics
+ * (metrics.c), the OpenAPI document and docs page (openapi.c).
  */
 #include "shim.h"
 #include <errno.h>
@@ -27,7 +30,24 @@ enum {
     CALL_READYZ,
     CALL_API_HEALTH,
     CALL_V1_HEALTH,
+    CALL_OPENAPI,
 };
+
+/*
+ * What is known of a request beyond h2o's view of it.  The request id lives
+ * inside it, so every function that has the request id (they all do) finds
+ * the rest with reqctx_of().
+ */
+typedef struct st_reqctx_t {
+    const char *route;  /* route template (or fixed path) for logs and metrics; NULL: none matched */
+    char user_id[40];   /* the caller's id when known, else "" */
+    ratelimit_client_t client;
+    int observed;
+    char method[16]; /* a copy, for a request that ends without a response */
+    char id[REQUEST_ID_MAX + 1];
+} reqctx_t;
+
+#define reqctx_of(request_id) ((reqctx_t *)((request_id).base - offsetof(reqctx_t, id)))
 
 typedef struct st_call_t {
     h2o_req_t *req;
@@ -101,6 +121,8 @@ static const char *reason_phrase(int status)
         return "Unprocessable Entity";
     case 429:
         return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
     case 500:
         return "Internal Server Error";
     case 501:
@@ -135,20 +157,25 @@ static int valid_request_id(const char *s, size_t len)
     return 1;
 }
 
-/* the client's X-Request-Id when acceptable, else 32 random hex digits; NUL-terminated */
+/* the client's X-Request-Id when acceptable, else 32 random hex digits; NUL-terminated, inside a new reqctx_t */
 static h2o_iovec_t make_request_id(worker_t *w, h2o_req_t *req)
 {
     static const char hex[] = "0123456789abcdef";
     ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
-    char *buf;
+    reqctx_t *rc = h2o_mem_alloc_pool(&req->pool, sizeof(*rc));
+    char *buf = rc->id;
     int k;
 
+    memset(rc, 0, offsetof(reqctx_t, id));
+    memcpy(rc->method, req->method.base, req->method.len < sizeof(rc->method) - 1 ? req->method.len : sizeof(rc->method) - 1);
     if (i != -1) {
         h2o_iovec_t v = req->headers.entries[i].value;
-        if (valid_request_id(v.base, v.len))
-            return h2o_strdup(&req->pool, v.base, v.len);
+        if (valid_request_id(v.base, v.len)) {
+            memcpy(buf, v.base, v.len);
+            buf[v.len] = '\0';
+            return h2o_iovec_init(buf, v.len);
+        }
     }
-    buf = h2o_mem_alloc_pool(&req->pool, 33);
     for (k = 0; k != 2; ++k) {
         uint64_t r = worker_random(w);
         int j;
@@ -161,22 +188,23 @@ static h2o_iovec_t make_request_id(worker_t *w, h2o_req_t *req)
     return h2o_iovec_init(buf, 32);
 }
 
-static void log_access(h2o_req_t *req, h2o_iovec_t request_id, int status)
+/* the access line and the metrics of a response, once per request */
+static void observe(h2o_req_t *req, h2o_iovec_t request_id, int status)
 {
-    char st[8], dur[32], *path;
+    reqctx_t *rc = reqctx_of(request_id);
+    worker_t *w = (worker_t *)req->conn->ctx;
     struct timeval now;
     double ms = 0;
 
+    if (rc->observed)
+        return;
+    rc->observed = 1;
     gettimeofday(&now, NULL);
     if (req->timestamps.request_begin_at.tv_sec != 0)
         ms = (now.tv_sec - req->timestamps.request_begin_at.tv_sec) * 1000.0 +
              (now.tv_usec - req->timestamps.request_begin_at.tv_usec) / 1000.0;
-    snprintf(st, sizeof(st), "%d", status);
-    snprintf(dur, sizeof(dur), "%.3f", ms);
-    path = h2o_strdup(&req->pool, req->input.path.base, req->input.path.len).base;
-    log_write(LOG_DEBUG, "request", "request_id", request_id.base, "method",
-              h2o_strdup(&req->pool, req->method.base, req->method.len).base, "path", path, "#status", st, "#duration_ms", dur,
-              NULL);
+    log_request(request_id.base, req->method, rc->route, status, ms, rc->user_id[0] != '\0' ? rc->user_id : NULL);
+    metrics_observe(w->metrics, req->method, rc->route, status, ms);
 }
 
 static void add_request_id(h2o_req_t *req, h2o_iovec_t request_id)
@@ -198,8 +226,8 @@ static void send_response(h2o_req_t *req, h2o_iovec_t request_id, int status, h2
     } else if (status != 204 && status != 304) {
         req->res.content_length = 0;
     }
-    if (log_enabled(LOG_DEBUG))
-        log_access(req, request_id, status);
+    cors_add_headers(req);
+    observe(req, request_id, status);
     h2o_start_response(req, &shim_generator);
     if (body.base == NULL || body.len == 0 || is_head(req))
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
@@ -332,8 +360,8 @@ static void on_setup_error_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostre
         h2o_set_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT(JSON_CONTENT_TYPE), 1);
         add_request_id(req, request_id);
         req->res.content_length = ostr->body.len;
-        if (log_enabled(LOG_DEBUG))
-            log_access(req, request_id, req->res.status);
+        cors_add_headers(req);
+        observe(req, request_id, req->res.status);
         slot = &ostr->super.next;
     }
     h2o_setup_next_ostream(req, slot);
@@ -353,6 +381,20 @@ static void on_call_dispose(void *p)
     if (h2o_timeout_is_linked(&call->timeout))
         h2o_timeout_unlink(&call->timeout);
     --call->worker->active_requests;
+    if (call->request_id.base != NULL) {
+        /* the client went away before its answer (HTTP/2 reset, closed connection): logged and counted as 499 */
+        reqctx_t *rc = reqctx_of(call->request_id);
+        if (!rc->observed) {
+            struct timespec now;
+            double ms;
+            rc->observed = 1;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            ms = (now.tv_sec - call->started.tv_sec) * 1000.0 + (now.tv_nsec - call->started.tv_nsec) / 1e6;
+            log_request(rc->id, h2o_iovec_init(rc->method, strlen(rc->method)), rc->route, 499, ms,
+                        rc->user_id[0] != '\0' ? rc->user_id : NULL);
+            metrics_observe(call->worker->metrics, h2o_iovec_init(rc->method, strlen(rc->method)), rc->route, 499, ms);
+        }
+    }
 }
 
 static void on_call_timeout(h2o_timeout_entry_t *entry)
@@ -365,6 +407,7 @@ static void on_call_timeout(h2o_timeout_entry_t *entry)
     }
     log_write(LOG_WARN, "request timed out waiting for the database", "request_id", call->request_id.base, "route",
               call->route_path, NULL);
+    metrics_count(call->worker->metrics, METRIC_TIMEOUTS);
     send_unavailable(call->req, call->request_id);
 }
 
@@ -413,6 +456,7 @@ static void log_unavailable(call_t *call, const char *why)
     uint64_t now = h2o_now(call->worker->ctx.loop);
     char n[24];
 
+    metrics_count(call->worker->metrics, METRIC_DB_ERRORS);
     if (last_at != 0 && now - last_at < 1000) {
         ++suppressed;
         return;
@@ -568,8 +612,52 @@ static void respond_v1_health(call_t *call, PGresult *res, const char *err)
 
 typedef struct st_header_sink_t {
     h2o_req_t *req;
+    reqctx_t *rc;
     int has_content_type;
 } header_sink_t;
+
+/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" to 16 bytes; -1 if it is not a UUID */
+static int parse_uuid(h2o_iovec_t s, uint8_t out[16])
+{
+    size_t i, n = 0;
+
+    if (s.len != 36)
+        return -1;
+    for (i = 0; i != 36; ++i) {
+        int v, c = (unsigned char)s.base[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-')
+                return -1;
+            continue;
+        }
+        if (c >= '0' && c <= '9')
+            v = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v = c - 'A' + 10;
+        else
+            return -1;
+        if (n % 2 == 0)
+            out[n / 2] = (uint8_t)(v << 4);
+        else
+            out[n / 2] |= (uint8_t)v;
+        ++n;
+    }
+    return 0;
+}
+
+/* X-Workon-User: whose token it was, said by workon.dispatch; never sent to the client */
+static void on_workon_user(reqctx_t *rc, h2o_iovec_t value)
+{
+    uint8_t user[16];
+
+    if (parse_uuid(value, user) != 0)
+        return;
+    memcpy(rc->user_id, value.base, value.len);
+    rc->user_id[value.len] = '\0';
+    ratelimit_learn(&rc->client, user);
+}
 
 static int valid_header_name(const char *s, size_t len)
 {
@@ -593,6 +681,10 @@ static void on_handler_header(void *data, h2o_iovec_t key, h2o_iovec_t value)
     h2o_strtolower(key.base, key.len);
     if (!valid_header_name(key.base, key.len))
         return;
+    if (h2o_memis(key.base, key.len, H2O_STRLIT("x-workon-user"))) {
+        on_workon_user(sink->rc, value);
+        return;
+    }
     for (i = 0; i != value.len; ++i)
         if (value.base[i] == '\r' || value.base[i] == '\n' || value.base[i] == '\0')
             return;
@@ -617,6 +709,7 @@ static void respond_db_error(call_t *call, PGresult *res)
 
     if (status >= 500) {
         const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        metrics_count(w->metrics, METRIC_DB_ERRORS);
         log_write(status == 503 ? LOG_WARN : LOG_ERROR, "database error", "request_id", call->request_id.base, "route",
                   call->route_path, "sqlstate", state, "error", msg != NULL ? msg : PQresultErrorMessage(res), NULL);
         send_error(req, call->request_id, status, code, status == 503 ? "service unavailable" : "internal server error", NULL);
@@ -646,7 +739,7 @@ static int respond_api(call_t *call, PGresult *res, const char *err)
     h2o_req_t *req = call->req;
     int status;
     h2o_iovec_t body = {NULL, 0};
-    header_sink_t sink = {req, 0};
+    header_sink_t sink = {req, reqctx_of(call->request_id), 0};
 
     if (res == NULL && err == pool_err_abandoned) {
         if (log_enabled(LOG_DEBUG))
@@ -701,6 +794,8 @@ static int respond_api(call_t *call, PGresult *res, const char *err)
     return 0;
 }
 
+static void respond_openapi(call_t *call, PGresult *res, const char *err);
+
 static int on_call_result(void *owner, PGresult *res, const char *err)
 {
     call_t *call = owner;
@@ -719,6 +814,9 @@ static int on_call_result(void *owner, PGresult *res, const char *err)
         break;
     case CALL_V1_HEALTH:
         respond_v1_health(call, res, err);
+        break;
+    case CALL_OPENAPI:
+        respond_openapi(call, res, err);
         break;
     }
     return 0;
@@ -968,6 +1066,7 @@ static void handle_api(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_
     call->had_token = had_token;
     memcpy(call->handler_oid, route->handler_oid, sizeof(call->handler_oid));
     call->route_path = h2o_strdup(&req->pool, route->path, SIZE_MAX).base;
+    reqctx_of(request_id)->route = call->route_path;
 
     q = pool_query_new(&w->pool, DB_QUERY_DISPATCH, on_call_result, call);
     q->values[0] = call->handler_oid;
@@ -1003,28 +1102,166 @@ static void handle_health(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, i
     call_submit(call, q);
 }
 
+/* ------------------------------------------------------------------------ */
+/* the edge: metrics, docs, rate limits, caps */
+
+static void handle_metrics(h2o_req_t *req, h2o_iovec_t request_id)
+{
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
+        send_method_not_allowed(req, request_id, h2o_iovec_init(H2O_STRLIT("GET")));
+        return;
+    }
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, "Content-Type",
+                   H2O_STRLIT("text/plain; version=0.0.4; charset=utf-8"));
+    send_response(req, request_id, 200, metrics_render(&req->pool), 0);
+}
+
+/* GET /api/v1/openapi.json (workon.openapi(), generated from the route table) and GET /docs */
+static void handle_docs(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, int html)
+{
+    call_t *call;
+    db_query_t *q;
+
+    if (strcmp(shim_settings.node_env, "production") == 0 && !shim_settings.enable_swagger_prod) {
+        send_error(req, request_id, 404, "not_found", "not found", NULL);
+        return;
+    }
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
+        send_method_not_allowed(req, request_id, h2o_iovec_init(H2O_STRLIT("GET")));
+        return;
+    }
+    if (html) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, "Content-Type", H2O_STRLIT("text/html; charset=utf-8"));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0, "Content-Security-Policy",
+                              H2O_STRLIT(OPENAPI_DOCS_CSP));
+        send_response(req, request_id, 200, h2o_iovec_init(openapi_docs_html, strlen(openapi_docs_html)), 0);
+        return;
+    }
+    call = call_new(w, req, request_id, CALL_OPENAPI);
+    call->route_path = "/api/v1/openapi.json";
+    q = pool_query_new(&w->pool, DB_QUERY_SQL, on_call_result, call);
+    q->sql = "SELECT workon.openapi()";
+    call_submit(call, q);
+}
+
+static void respond_openapi(call_t *call, PGresult *res, const char *err)
+{
+    if (!health_ok(res)) {
+        log_write(LOG_ERROR, "workon.openapi() failed", "request_id", call->request_id.base, "error",
+                  short_db_error(&call->req->pool, res, err).base, NULL);
+        send_error(call->req, call->request_id, res == NULL ? 503 : 500, res == NULL ? "unavailable" : "internal",
+                   res == NULL ? "service unavailable" : "internal server error", NULL);
+        return;
+    }
+    send_response(call->req, call->request_id, 200,
+                  h2o_strdup(&call->req->pool, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0)), 1);
+}
+
+static void format_uuid(char *dst, const uint8_t u[16])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i;
+
+    for (i = 0; i != 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *dst++ = '-';
+        *dst++ = hex[u[i] >> 4];
+        *dst++ = hex[u[i] & 15];
+    }
+    *dst = '\0';
+}
+
+/* counts the request against its client; answers 429 and returns 1 when it is over the limit */
+static int rate_limited(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path)
+{
+    reqctx_t *rc = reqctx_of(request_id);
+    int auth_route = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) &&
+                     (h2o_memis(path.base, path.len, H2O_STRLIT("/api/v1/auth/login")) ||
+                      h2o_memis(path.base, path.len, H2O_STRLIT("/api/v1/auth/register")));
+    ratelimit_t r;
+
+    ratelimit_identify(req, &rc->client);
+    if (rc->client.user_known)
+        format_uuid(rc->user_id, rc->client.user);
+    if (ratelimit_check(req, &rc->client, auth_route, &r)) {
+        ratelimit_add_headers(req, &r);
+        metrics_count(w->metrics, METRIC_RATE_LIMITED);
+        send_error(req, request_id, 429, "rate_limited", "too many requests, retry later", NULL);
+        return 1;
+    }
+    ratelimit_add_headers(req, &r);
+    return 0;
+}
+
+/* the Stripe webhooks are never rate limited (Stripe retries, and a signature is checked) */
+static int is_webhook(h2o_iovec_t path)
+{
+    return h2o_memis(path.base, path.len, H2O_STRLIT("/api/webhooks/stripe")) ||
+           h2o_memis(path.base, path.len, H2O_STRLIT("/api/v1/webhooks/stripe"));
+}
+
+/* request line and headers, as the client sent them (about) */
+static size_t head_size(h2o_req_t *req)
+{
+    size_t i, n = req->method.len + req->path.len + 12;
+
+    for (i = 0; i != req->headers.size; ++i)
+        n += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
+    return n;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     worker_t *w = (worker_t *)req->conn->ctx;
     h2o_iovec_t request_id = make_request_id(w, req);
     h2o_iovec_t path = h2o_iovec_init(req->path.base, req->query_at != SIZE_MAX ? req->query_at : req->path.len);
+    reqctx_t *rc = reqctx_of(request_id);
     route_match_t m;
+    int found;
 
     (void)self;
+    if (head_size(req) > shim_settings.max_header_bytes) {
+        send_error(req, request_id, 431, "headers_too_large", "request headers too large", NULL);
+        return 0;
+    }
+    if (cors_is_preflight(req)) {
+        cors_add_preflight_headers(req);
+        send_response(req, request_id, 204, h2o_iovec_init(NULL, 0), 0);
+        return 0;
+    }
     if (h2o_memis(path.base, path.len, H2O_STRLIT("/healthz"))) {
+        rc->route = "/healthz";
         handle_health(w, req, request_id, -1);
         return 0;
     }
+    if (w->active_requests >= shim_settings.max_inflight) {
+        metrics_count(w->metrics, METRIC_OVERLOADED);
+        send_unavailable(req, request_id);
+        return 0;
+    }
     if (h2o_memis(path.base, path.len, H2O_STRLIT("/readyz"))) {
+        rc->route = "/readyz";
         handle_health(w, req, request_id, CALL_READYZ);
         return 0;
     }
     if (h2o_memis(path.base, path.len, H2O_STRLIT("/api/health"))) {
+        rc->route = "/api/health";
         handle_health(w, req, request_id, CALL_API_HEALTH);
         return 0;
     }
     if (h2o_memis(path.base, path.len, H2O_STRLIT("/api/v1/health"))) {
+        rc->route = "/api/v1/health";
         handle_health(w, req, request_id, CALL_V1_HEALTH);
+        return 0;
+    }
+    if (h2o_memis(path.base, path.len, H2O_STRLIT("/metrics"))) {
+        rc->route = "/metrics";
+        handle_metrics(req, request_id);
+        return 0;
+    }
+    if (h2o_memis(path.base, path.len, H2O_STRLIT("/api/v1/openapi.json")) || h2o_memis(path.base, path.len, H2O_STRLIT("/docs"))) {
+        rc->route = path.len == 5 ? "/docs" : "/api/v1/openapi.json";
+        handle_docs(w, req, request_id, path.len == 5);
         return 0;
     }
 
@@ -1033,7 +1270,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         send_unavailable(req, request_id);
         return 0;
     }
-    switch (route_table_match(w->routes, &req->pool, req->method.base, req->method.len, path.base, path.len, &m)) {
+    found = route_table_match(w->routes, &req->pool, req->method.base, req->method.len, path.base, path.len, &m);
+    if (found == ROUTE_FOUND)
+        rc->route = m.route->path; /* the table outlives this function; handle_api keeps a copy */
+    if (setting_read(rate_limit_enabled) && !is_webhook(path) && rate_limited(w, req, request_id, path))
+        return 0;
+    switch (found) {
     case ROUTE_FOUND:
         handle_api(w, req, request_id, path, &m);
         break;

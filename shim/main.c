@@ -5,7 +5,8 @@
  * socket on HOST:PORT (SO_REUSEPORT: the kernel spreads connections), its own
  * database pool and route table.  The main thread only waits for signals:
  * SIGTERM makes every worker close its listener and finish what is in flight
- * (up to 10 s) before the process exits 0; SIGINT exits at once.
+ * (up to 10 s) before the process exits 0; SIGINT exits at once; SIGHUP
+ * re-reads the reloadable settings and makes every worker reload its routes.
  */
 #include "shim.h"
 #include <errno.h>
@@ -29,7 +30,8 @@
 h2o_globalconf_t shim_globalconf;
 struct timeval shim_started_at;
 
-static worker_t *workers;
+worker_t *shim_workers;
+#define workers shim_workers
 static unsigned workers_done;
 
 static const uint64_t backoff_ms[SHIM_BACKOFF_STEPS] = {100, 200, 400, 800, 1600, 2000};
@@ -89,7 +91,9 @@ static void on_wakeup(h2o_socket_t *sock, const char *err)
     (void)err;
     if (read(w->wakeup_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
         return;
-    if (!w->draining) {
+    if (__atomic_exchange_n(&w->reload_requested, 0, __ATOMIC_ACQ_REL))
+        pool_reload_routes(&w->pool);
+    if (__atomic_load_n(&w->drain_requested, __ATOMIC_ACQUIRE) && !w->draining) {
         w->draining = 1;
         stop_listening(w);
         h2o_context_request_shutdown(&w->ctx);
@@ -116,7 +120,9 @@ static void *worker_main(void *arg)
     seed_random(w);
     error_map_init_default(&w->errors);
 
+    log_thread_buffer();
     pool_init(&w->pool, w);
+    __atomic_store_n(&w->metrics, metrics_new(), __ATOMIC_RELEASE);
     pool_start(&w->pool);
 
     w->wakeup = h2o_evloop_socket_create(loop, w->wakeup_fd, H2O_SOCKET_FLAG_DONT_READ);
@@ -126,13 +132,17 @@ static void *worker_main(void *arg)
     w->listener->data = w;
     h2o_socket_read_start(w->listener, on_accept);
 
-    while (!w->draining)
+    while (!w->draining) {
         h2o_evloop_run(loop, INT32_MAX);
+        log_flush();
+    }
 
     /* drain: requests already being served finish, up to DRAIN_TIMEOUT_MS */
     deadline = h2o_now(loop) + DRAIN_TIMEOUT_MS;
-    while (w->active_requests != 0 && h2o_now(loop) < deadline)
+    while (w->active_requests != 0 && h2o_now(loop) < deadline) {
         h2o_evloop_run(loop, 50);
+        log_flush();
+    }
     if (w->active_requests != 0) {
         char n[24], thread[16];
         snprintf(n, sizeof(n), "%zu", w->active_requests);
@@ -141,11 +151,22 @@ static void *worker_main(void *arg)
     }
     /* let the last responses reach the sockets */
     deadline = h2o_now(loop) + 100;
-    while (h2o_now(loop) < deadline)
+    while (h2o_now(loop) < deadline) {
         h2o_evloop_run(loop, 10);
+        log_flush();
+    }
     pool_stop(&w->pool);
+    log_flush();
     __atomic_add_fetch(&workers_done, 1, __ATOMIC_SEQ_CST);
     return NULL;
+}
+
+static void wake_worker(worker_t *w)
+{
+    uint64_t one = 1;
+
+    if (write(w->wakeup_fd, &one, sizeof(one)) < 0)
+        log_write(LOG_ERROR, "cannot wake a worker", NULL);
 }
 
 /*
@@ -212,6 +233,7 @@ int main(int argc, char **argv)
     }
 
     settings_load();
+    ratelimit_init();
     gettimeofday(&shim_started_at, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -289,13 +311,20 @@ int main(int argc, char **argv)
             _exit(130);
         }
         if (sig == SIGTERM && !draining) {
-            uint64_t one = 1;
             draining = 1;
             clock_gettime(CLOCK_MONOTONIC, &drain_started);
             log_write(LOG_INFO, "SIGTERM, draining in-flight requests", NULL);
-            for (i = 0; i != shim_settings.threads; ++i)
-                if (write(workers[i].wakeup_fd, &one, sizeof(one)) < 0)
-                    log_write(LOG_ERROR, "cannot wake a worker", NULL);
+            for (i = 0; i != shim_settings.threads; ++i) {
+                __atomic_store_n(&workers[i].drain_requested, 1, __ATOMIC_RELEASE);
+                wake_worker(workers + i);
+            }
+        }
+        if (sig == SIGHUP && !draining) {
+            settings_reload();
+            for (i = 0; i != shim_settings.threads; ++i) {
+                __atomic_store_n(&workers[i].reload_requested, 1, __ATOMIC_RELEASE);
+                wake_worker(workers + i);
+            }
         }
         if (draining && __atomic_load_n(&workers_done, __ATOMIC_SEQ_CST) == shim_settings.threads)
             break;

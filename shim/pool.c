@@ -233,6 +233,19 @@ size_t pool_busy_connections(db_pool_t *pool)
     return n;
 }
 
+int pool_conn_busy(db_pool_t *pool, size_t i)
+{
+    return __atomic_load_n(&pool->conns[i].num_inflight, __ATOMIC_RELAXED) != 0;
+}
+
+void pool_reload_routes(db_pool_t *pool)
+{
+    if (pool->listener == NULL)
+        return;
+    pool->listener->reload_wanted = 1;
+    listen_kick(pool->listener);
+}
+
 /* ------------------------------------------------------------------------ */
 /* socket plumbing */
 

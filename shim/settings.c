@@ -19,6 +19,8 @@ typedef struct st_setting_t {
     const char *meaning;
     /* 0: checked in table order; n > 0: checked afterwards, in this order (secrets) */
     int late;
+    /* re-read on SIGHUP */
+    int reload;
     /* returns NULL, or the one-line complaint (never containing the value) */
     const char *(*apply)(const struct st_setting_t *self, const char *value);
 } setting_t;
@@ -73,11 +75,17 @@ static int parse_number(const char *value, uint64_t min, uint64_t max, uint64_t 
         if (parse_number(value, (min), (max), &v) != 0)                                                                            \
             return complain("must be a number between %llu and %llu", self->name, (unsigned long long)(min),                       \
                             (unsigned long long)(max));                                                                            \
-        shim_settings.field = v;                                                                                                   \
+        __atomic_store_n(&shim_settings.field, v, __ATOMIC_RELAXED); /* SIGHUP: workers read it */                               \
         return NULL;                                                                                                               \
     }
 
+NUMBER_SETTING(apply_auth_rate_limit, auth_rate_limit_limit, 1, 1000000)
+NUMBER_SETTING(apply_max_header_bytes, max_header_bytes, 1024, 409600)
+NUMBER_SETTING(apply_max_inflight, max_inflight, 1, 1000000)
 NUMBER_SETTING(apply_pool_size, pool_size, 1, 64)
+NUMBER_SETTING(apply_rate_limit_limit, rate_limit_limit, 1, 1000000000)
+NUMBER_SETTING(apply_rate_limit_ttl, rate_limit_ttl, 1, 86400)
+NUMBER_SETTING(apply_upload_max_bytes, upload_max_bytes, 1, 1073741824)
 NUMBER_SETTING(apply_max_body_bytes, max_body_bytes, 1, 1073741824)
 NUMBER_SETTING(apply_port, port, 1, 65535)
 NUMBER_SETTING(apply_request_timeout, request_timeout_ms, 100, 3600000)
@@ -85,7 +93,15 @@ NUMBER_SETTING(apply_threads, threads, 1, 256)
 
 static const char *apply_database_url(const setting_t *self, const char *value)
 {
-    (void)self;
+    char *err = NULL;
+    PQconninfoOption *options = PQconninfoParse(value, &err);
+
+    /* libpq's message may quote the value (a password): never shown */
+    if (options == NULL) {
+        PQfreemem(err);
+        return complain("is not a libpq connection URI or conninfo string", self->name);
+    }
+    PQconninfoFree(options);
     shim_settings.database_url = value;
     return NULL;
 }
@@ -97,15 +113,67 @@ static const char *apply_host(const setting_t *self, const char *value)
     return NULL;
 }
 
-static const char *apply_http2(const setting_t *self, const char *value)
+/* on/true/1 or off/false/0; -1 otherwise */
+static int parse_bool(const char *value)
 {
-    if (strcasecmp(value, "on") == 0 || strcasecmp(value, "true") == 0 || strcmp(value, "1") == 0) {
-        shim_settings.http2 = 1;
-    } else if (strcasecmp(value, "off") == 0 || strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0) {
-        shim_settings.http2 = 0;
-    } else {
-        return complain("must be on or off", self->name);
+    if (strcasecmp(value, "on") == 0 || strcasecmp(value, "true") == 0 || strcmp(value, "1") == 0)
+        return 1;
+    if (strcasecmp(value, "off") == 0 || strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0)
+        return 0;
+    return -1;
+}
+
+#define BOOL_SETTING(fn, field)                                                                                                    \
+    static const char *fn(const setting_t *self, const char *value)                                                                \
+    {                                                                                                                              \
+        int v = parse_bool(value);                                                                                                 \
+        if (v < 0)                                                                                                                 \
+            return complain("must be true or false (on/off, 1/0)", self->name);                                                    \
+        __atomic_store_n(&shim_settings.field, v, __ATOMIC_RELAXED); /* SIGHUP: workers read it */                               \
+        return NULL;                                                                                                               \
     }
+
+BOOL_SETTING(apply_enable_swagger_prod, enable_swagger_prod)
+BOOL_SETTING(apply_http2, http2)
+BOOL_SETTING(apply_rate_limit_enabled, rate_limit_enabled)
+
+/* an http(s) URL with a host, no query or fragment (STRIPE_API_BASE) */
+static const char *apply_url(const setting_t *self, const char *value)
+{
+    h2o_url_t url;
+    size_t i;
+
+    for (i = 0; value[i] != '\0'; ++i)
+        if ((unsigned char)value[i] <= 0x20 || value[i] == 0x7f)
+            return complain("must be an http:// or https:// URL", self->name);
+    if (h2o_url_parse(value, SIZE_MAX, &url) != 0 || url.host.len == 0 || memchr(value, '?', i) != NULL ||
+        memchr(value, '#', i) != NULL)
+        return complain("must be an http:// or https:// URL", self->name);
+    shim_settings.stripe_api_base = value;
+    return NULL;
+}
+
+static const char *apply_cors_origin(const setting_t *self, const char *value)
+{
+    cors_conf_t *conf = cors_conf_parse(value);
+
+    if (conf == NULL)
+        return complain("must be a comma-separated list of origins (scheme://host[:port]) or *", self->name);
+    __atomic_store_n(&shim_settings.cors, conf, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static const char *apply_env_file(const setting_t *self, const char *value)
+{
+    (void)self;
+    shim_settings.env_file = value;
+    return NULL;
+}
+
+static const char *apply_webhook_secret(const setting_t *self, const char *value)
+{
+    (void)self;
+    shim_settings.stripe_webhook_secret = value;
     return NULL;
 }
 
@@ -244,41 +312,152 @@ static const char *apply_stripe_key(const setting_t *self, const char *value)
     return NULL;
 }
 
-/* sorted by name; a NULL default means the variable has no default */
+/*
+ * Sorted by name; a NULL default means the variable has no default.  RELOAD
+ * marks what SIGHUP re-reads (from SHIM_ENV_FILE, see settings_reload).
+ */
+#define RELOAD 1
 static const setting_t settings_table[] = {
-    {"ADMIN_EMAIL", NULL, "with ADMIN_PASSWORD: the first admin, created at start if missing (never changed if present)", 0,
+    {"ADMIN_EMAIL", NULL, "with ADMIN_PASSWORD: the first admin, created at start if missing (never changed if present)", 0, 0,
      apply_admin_email},
-    {"ADMIN_PASSWORD", NULL, "password of ADMIN_EMAIL's account when it is created (the password rules apply)", 0,
+    {"ADMIN_PASSWORD", NULL, "password of ADMIN_EMAIL's account when it is created (the password rules apply)", 0, 0,
      apply_admin_password},
+    {"AUTH_RATE_LIMIT_LIMIT", "10", "requests per RATE_LIMIT_TTL and client address to POST /api/v1/auth/login and /register",
+     0, RELOAD, apply_auth_rate_limit},
     {"BOOKING_HOLD_MINUTES", "15", "how long a new booking holds its slot unpaid (database setting workon.booking_hold_minutes)", 0,
-     apply_booking_hold},
-    {"DATABASE_URL", NULL, "libpq connection URI or conninfo string (required)", 0, apply_database_url},
-    {"DB_POOL_SIZE", "2", "database connections per thread (1-64), plus one LISTEN connection per thread", 0, apply_pool_size},
-    {"HOST", "0.0.0.0", "address to listen on", 0, apply_host},
-    {"HTTP2", "off", "on: also serve HTTP/2 over cleartext (prior knowledge or Upgrade: h2c)", 0, apply_http2},
-    {"JWT_ACCESS_TTL", "900", "access-token lifetime in seconds (database setting workon.jwt_access_ttl)", 0, apply_jwt_ttl},
-    {"JWT_AUDIENCE", "workon-api", "aud claim of access tokens (database setting workon.jwt_audience)", 0, apply_jwt_string},
-    {"JWT_ISSUER", "workon", "iss claim of access tokens (database setting workon.jwt_issuer)", 0, apply_jwt_string},
-    {"JWT_REFRESH_SECRET", NULL, "refresh-token secret (keys the stored refresh-token hashes); required outside development, at least 32 characters", 2, apply_secret},
-    {"JWT_REFRESH_TTL", "2592000", "refresh-token lifetime in seconds (database setting workon.jwt_refresh_ttl)", 0, apply_jwt_ttl},
-    {"JWT_SECRET", NULL, "access-token secret, seeds the signing key at start; required outside development, at least 32 characters", 1, apply_secret},
-    {"LOG_LEVEL", "info", "debug | info | warn | error (debug adds one access-log line per request)", 0, apply_log_level},
-    {"MAX_BODY_BYTES", "1048576", "largest request body accepted, in bytes (413 above)", 0, apply_max_body_bytes},
-    {"NODE_ENV", "development", "development | staging | production", 0, apply_node_env},
-    {"PORT", "8080", "TCP port to listen on (1-65535)", 0, apply_port},
-    {"REQUEST_TIMEOUT_MS", "30000", "longest wait for the database per request (503 after), also the statement_timeout", 0,
-     apply_request_timeout},
-    {"SHIM_THREADS", "CPU count", "event-loop threads", 0, apply_threads},
-    {"SIGNED_URL_SECRET", NULL, "upload URL signing secret; required outside development, at least 32 characters", 3, apply_secret},
-    {"STRIPE_PUBLISHABLE_KEY", NULL, "pk_live_ keys only with NODE_ENV=production, pk_test_ keys never there", 5, apply_stripe_key},
-    {"STRIPE_SECRET_KEY", NULL, "sk_live_ keys only with NODE_ENV=production, sk_test_ keys never there", 4, apply_stripe_key},
+     0, apply_booking_hold},
+    {"CORS_ORIGIN", "", "comma-separated origins (scheme://host[:port]) allowed cross-origin; * any; empty none", 0, RELOAD,
+     apply_cors_origin},
+    {"DATABASE_URL", NULL, "libpq connection URI or conninfo string (required)", 0, 0, apply_database_url},
+    {"DB_POOL_SIZE", "2", "database connections per thread (1-64), plus one LISTEN connection per thread", 0, 0, apply_pool_size},
+    {"ENABLE_SWAGGER_PROD", "false", "true: serve /api/v1/openapi.json and /docs with NODE_ENV=production too", 0, 0,
+     apply_enable_swagger_prod},
+    {"HOST", "0.0.0.0", "address to listen on", 0, 0, apply_host},
+    {"HTTP2", "off", "on: also serve HTTP/2 over cleartext (prior knowledge or Upgrade: h2c)", 0, 0, apply_http2},
+    {"JWT_ACCESS_TTL", "900", "access-token lifetime in seconds (database setting workon.jwt_access_ttl)", 0, 0, apply_jwt_ttl},
+    {"JWT_AUDIENCE", "workon-api", "aud claim of access tokens (database setting workon.jwt_audience)", 0, 0, apply_jwt_string},
+    {"JWT_ISSUER", "workon", "iss claim of access tokens (database setting workon.jwt_issuer)", 0, 0, apply_jwt_string},
+    {"JWT_REFRESH_SECRET", NULL,
+     "refresh-token secret (keys the stored refresh-token hashes); required outside development, at least 32 characters", 2, 0,
+     apply_secret},
+    {"JWT_REFRESH_TTL", "2592000", "refresh-token lifetime in seconds (database setting workon.jwt_refresh_ttl)", 0, 0,
+     apply_jwt_ttl},
+    {"JWT_SECRET", NULL,
+     "access-token secret, seeds the signing key at start; required outside development, at least 32 characters", 1, 0,
+     apply_secret},
+    {"LOG_LEVEL", "info", "debug | info | warn | error (info: one access-log line per request)", 0, RELOAD, apply_log_level},
+    {"MAX_BODY_BYTES", "1048576", "largest request body accepted, in bytes (413 above)", 0, 0, apply_max_body_bytes},
+    {"MAX_HEADER_BYTES", "16384", "largest request head (request line and headers), in bytes (431 above)", 0, 0,
+     apply_max_header_bytes},
+    {"MAX_INFLIGHT", "1024", "requests in progress per thread; 503 unavailable above", 0, 0, apply_max_inflight},
+    {"NODE_ENV", "development", "development | staging | production", 0, 0, apply_node_env},
+    {"PORT", "8080", "TCP port to listen on (1-65535)", 0, 0, apply_port},
+    {"RATE_LIMIT_ENABLED", "true", "per-client rate limiting of the API (false: off)", 0, RELOAD, apply_rate_limit_enabled},
+    {"RATE_LIMIT_LIMIT", "100", "requests per RATE_LIMIT_TTL and client (user, else address); 429 above", 0, RELOAD,
+     apply_rate_limit_limit},
+    {"RATE_LIMIT_TTL", "60", "rate-limit window in seconds", 0, RELOAD, apply_rate_limit_ttl},
+    {"REQUEST_TIMEOUT_MS", "30000", "longest wait for the database per request (503 after, query cancelled), also the statement_timeout",
+     0, 0, apply_request_timeout},
+    {"SHIM_ENV_FILE", NULL, "file of NAME=value lines read at start over the environment, and again on SIGHUP", 0, 0,
+     apply_env_file},
+    {"SHIM_THREADS", "CPU count", "event-loop threads", 0, 0, apply_threads},
+    {"SIGNED_URL_SECRET", NULL, "upload URL signing secret; required outside development, at least 32 characters", 3, 0,
+     apply_secret},
+    {"STRIPE_API_BASE", "https://api.stripe.com", "base URL of the Stripe API (an http:// or https:// URL)", 0, 0, apply_url},
+    {"STRIPE_PUBLISHABLE_KEY", NULL, "pk_live_ keys only with NODE_ENV=production, pk_test_ keys never there", 5, 0,
+     apply_stripe_key},
+    {"STRIPE_SECRET_KEY", NULL, "sk_live_ keys only with NODE_ENV=production, sk_test_ keys never there", 4, 0, apply_stripe_key},
+    {"STRIPE_WEBHOOK_SECRET", NULL, "signing secret of Stripe's webhook deliveries (whsec_...)", 0, 0, apply_webhook_secret},
+    {"UPLOAD_MAX_BYTES", "10485760", "largest file upload, in bytes (the uploads routes answer 413 above)", 0, 0,
+     apply_upload_max_bytes},
 };
 
 #define NUM_SETTINGS (sizeof(settings_table) / sizeof(settings_table[0]))
 
-static const char *getenv_nonempty(const char *name)
+/* ------------------------------------------------------------------------ */
+/* SHIM_ENV_FILE: NAME=value lines ('#' comments, optional "export ", optional quotes) */
+
+typedef struct st_env_entry_t {
+    char *name;
+    char *value;
+} env_entry_t;
+
+static env_entry_t *file_env;
+static size_t file_env_size;
+
+static void file_env_clear(void)
 {
-    const char *v = getenv(name);
+    size_t i;
+
+    for (i = 0; i != file_env_size; ++i) {
+        free(file_env[i].name);
+        free(file_env[i].value);
+    }
+    free(file_env);
+    file_env = NULL;
+    file_env_size = 0;
+}
+
+/* 0, or -1 with *line_no set (0: the file cannot be read) */
+static int file_env_read(const char *path, size_t *line_no)
+{
+    FILE *fp = fopen(path, "r");
+    char line[4096];
+    size_t n = 0;
+
+    *line_no = 0;
+    if (fp == NULL)
+        return -1;
+    file_env_clear();
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        char *p = line, *eq, *end;
+        ++n;
+        end = p + strlen(p);
+        while (end != p && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+            *--end = '\0';
+        while (*p == ' ' || *p == '\t')
+            ++p;
+        if (*p == '\0' || *p == '#')
+            continue;
+        if (strncmp(p, "export ", 7) == 0)
+            p += 7;
+        if ((eq = strchr(p, '=')) == NULL || eq == p) {
+            fclose(fp);
+            *line_no = n;
+            return -1;
+        }
+        *eq++ = '\0';
+        if (end - eq >= 2 && (*eq == '"' || *eq == '\'') && end[-1] == *eq) {
+            ++eq;
+            *--end = '\0';
+        }
+        file_env = realloc(file_env, sizeof(*file_env) * (file_env_size + 1));
+        if (file_env == NULL) {
+            fprintf(stderr, "out of memory\n");
+            exit(1);
+        }
+        file_env[file_env_size].name = strdup(p);
+        file_env[file_env_size].value = strdup(eq);
+        ++file_env_size;
+    }
+    fclose(fp);
+    return 0;
+}
+
+/* the file's value (last one wins), else the environment's; empty is unset */
+static const char *lookup(const char *name)
+{
+    const char *v = NULL;
+    size_t i;
+
+    for (i = file_env_size; i != 0; --i) {
+        if (strcmp(file_env[i - 1].name, name) == 0) {
+            v = file_env[i - 1].value;
+            break;
+        }
+    }
+    if (v == NULL)
+        v = getenv(name);
     return v != NULL && *v != '\0' ? v : NULL;
 }
 
@@ -288,9 +467,19 @@ static void fail(const char *line)
     exit(2);
 }
 
-void settings_load(void)
+static const setting_t *find_setting(const char *name)
 {
     size_t i;
+
+    for (i = 0; i != NUM_SETTINGS; ++i)
+        if (strcmp(settings_table[i].name, name) == 0)
+            return settings_table + i;
+    return NULL;
+}
+
+void settings_load(void)
+{
+    size_t i, line_no;
     int late;
     const char *v, *err;
     long ncpu;
@@ -300,24 +489,39 @@ void settings_load(void)
     shim_settings.node_env = "development";
     shim_settings.log_level = LOG_INFO;
     shim_settings.max_body_bytes = 1048576;
+    shim_settings.max_header_bytes = 16384;
+    shim_settings.max_inflight = 1024;
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     shim_settings.threads = ncpu >= 1 ? (ncpu <= 256 ? (unsigned)ncpu : 256) : 1;
     shim_settings.pool_size = 2;
     shim_settings.http2 = 0;
     shim_settings.request_timeout_ms = 30000;
+    shim_settings.rate_limit_enabled = 1;
+    shim_settings.rate_limit_ttl = 60;
+    shim_settings.rate_limit_limit = 100;
+    shim_settings.auth_rate_limit_limit = 10;
+    shim_settings.upload_max_bytes = 10485760;
+    shim_settings.stripe_api_base = "https://api.stripe.com";
+    shim_settings.cors = cors_conf_parse("");
 
-    /* NODE_ENV first: the rules for secrets depend on it */
-    for (i = 0; i != NUM_SETTINGS; ++i) {
-        if (strcmp(settings_table[i].name, "NODE_ENV") == 0 && (v = getenv_nonempty("NODE_ENV")) != NULL &&
-            (err = settings_table[i].apply(settings_table + i, v)) != NULL)
-            fail(err);
+    /* the file first: its values win over the environment's */
+    if ((v = getenv("SHIM_ENV_FILE")) != NULL && *v != '\0') {
+        if (file_env_read(v, &line_no) != 0) {
+            if (line_no == 0)
+                fail("SHIM_ENV_FILE cannot be read");
+            snprintf(complaint, sizeof(complaint), "SHIM_ENV_FILE line %zu is not NAME=value", line_no);
+            fail(complaint);
+        }
     }
+    /* NODE_ENV next: the rules for secrets depend on it */
+    if ((v = lookup("NODE_ENV")) != NULL && (err = apply_node_env(find_setting("NODE_ENV"), v)) != NULL)
+        fail(err);
     for (late = 0; late <= 5; ++late) {
         for (i = 0; i != NUM_SETTINGS; ++i) {
             const setting_t *s = settings_table + i;
-            if (s->late != late || strcmp(s->name, "NODE_ENV") == 0)
+            if (s->late != late || s->apply == apply_node_env)
                 continue;
-            v = getenv_nonempty(s->name);
+            v = lookup(s->name);
             if (v == NULL && late == 0) {
                 if (s->apply == apply_database_url)
                     fail("DATABASE_URL is required");
@@ -330,22 +534,61 @@ void settings_load(void)
     log_min_level = shim_settings.log_level;
 }
 
+int settings_reload(void)
+{
+    shim_settings_t saved = shim_settings;
+    const char *err = NULL;
+    char line[300];
+    size_t i, line_no;
+
+    if (shim_settings.env_file != NULL && file_env_read(shim_settings.env_file, &line_no) != 0) {
+        snprintf(line, sizeof(line), line_no == 0 ? "SHIM_ENV_FILE cannot be read" : "SHIM_ENV_FILE line %zu is not NAME=value",
+                 line_no);
+        log_write(LOG_ERROR, "SIGHUP: settings not reloaded", "error", line, NULL);
+        return -1;
+    }
+    for (i = 0; i != NUM_SETTINGS && err == NULL; ++i) {
+        const setting_t *s = settings_table + i;
+        const char *v;
+        if (!s->reload)
+            continue;
+        v = lookup(s->name);
+        err = s->apply(s, v != NULL ? v : s->default_value);
+    }
+    if (err != NULL) {
+        shim_settings = saved;
+        log_write(LOG_ERROR, "SIGHUP: settings not reloaded", "error", err, NULL);
+        return -1;
+    }
+    /* the old CORS configuration may still be read by a request in progress: it is kept (a few bytes per reload) */
+    __atomic_store_n(&log_min_level, shim_settings.log_level, __ATOMIC_RELAXED);
+    log_write(LOG_INFO, "SIGHUP: settings reloaded", NULL);
+    return 0;
+}
+
 void settings_print_help(FILE *fp)
 {
-    size_t i, width = 0;
+    size_t i, width = 0, dwidth = 7;
 
     fprintf(fp,
             "Usage: %s [--help | --version]\n\n"
             "HTTP front of the workon PostgreSQL extension. Configured by environment variables:\n\n",
             SHIM_NAME);
-    for (i = 0; i != NUM_SETTINGS; ++i)
+    for (i = 0; i != NUM_SETTINGS; ++i) {
+        const char *d = settings_table[i].default_value;
         if (strlen(settings_table[i].name) > width)
             width = strlen(settings_table[i].name);
-    fprintf(fp, "  %-*s  %-12s  %s\n", (int)width, "NAME", "DEFAULT", "MEANING");
+        if (d != NULL && strlen(d) > dwidth)
+            dwidth = strlen(d);
+    }
+    fprintf(fp, "  %-*s  %-*s  %s\n", (int)width, "NAME", (int)dwidth, "DEFAULT", "MEANING");
     for (i = 0; i != NUM_SETTINGS; ++i) {
         const setting_t *s = settings_table + i;
-        fprintf(fp, "  %-*s  %-12s  %s\n", (int)width, s->name, s->default_value != NULL ? s->default_value : "-", s->meaning);
+        fprintf(fp, "  %-*s  %-*s  %s\n", (int)width, s->name, (int)dwidth, s->default_value != NULL ? s->default_value : "-",
+                s->meaning);
     }
     fprintf(fp, "\nSignals: SIGTERM stops accepting, lets in-flight requests finish (up to 10 s) and exits 0;\n"
-                "SIGINT exits at once.\n");
+                "SIGINT exits at once; SIGHUP reloads the routes and re-reads LOG_LEVEL, CORS_ORIGIN,\n"
+                "RATE_LIMIT_ENABLED, RATE_LIMIT_LIMIT, RATE_LIMIT_TTL and AUTH_RATE_LIMIT_LIMIT (from\n"
+                "SHIM_ENV_FILE, which wins over the environment).\n");
 }

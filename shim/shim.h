@@ -30,6 +30,8 @@ enum {
     LOG_ERROR,
 };
 
+typedef struct st_cors_conf_t cors_conf_t;
+
 typedef struct st_shim_settings_t {
     const char *database_url;
     const char *host;
@@ -47,21 +49,48 @@ typedef struct st_shim_settings_t {
     const char *admin_email;
     const char *admin_password;
     char *pg_options; /* libpq "options" (-c workon.x=y ...), NULL when none */
+    size_t max_header_bytes;
+    size_t upload_max_bytes;
+    unsigned max_inflight; /* per thread */
+    int enable_swagger_prod;
+    const char *env_file;
+    const char *stripe_api_base;
+    const char *stripe_webhook_secret;
+    /* reloaded on SIGHUP (read with relaxed atomics by the workers) */
+    const cors_conf_t *cors;
+    int rate_limit_enabled;
+    unsigned rate_limit_ttl;
+    unsigned rate_limit_limit;
+    unsigned auth_rate_limit_limit;
 } shim_settings_t;
 
 extern shim_settings_t shim_settings;
 
 /* reads the environment; prints one line and exits 2 on a bad value */
 void settings_load(void);
+/* SIGHUP: re-reads SHIM_ENV_FILE and applies the reloadable settings; -1 (logged, nothing changed) on a bad value */
+int settings_reload(void);
 /* prints usage and the settings table */
 void settings_print_help(FILE *fp);
+#define setting_read(field) __atomic_load_n(&shim_settings.field, __ATOMIC_RELAXED)
+
+/* ------------------------------------------------------------------------ */
+/* cors.c */
+
+/* "" (no cross-origin access), "*" or a comma-separated list of origins; NULL when malformed */
+cors_conf_t *cors_conf_parse(const char *value);
+/* adds the CORS response headers the request's Origin earns */
+void cors_add_headers(h2o_req_t *req);
+/* a preflight (OPTIONS with Access-Control-Request-Method): answered here, returns 1 */
+int cors_is_preflight(h2o_req_t *req);
+void cors_add_preflight_headers(h2o_req_t *req);
 
 /* ------------------------------------------------------------------------ */
 /* log.c: one JSON object per line on stderr */
 
 extern int log_min_level;
 
-#define log_enabled(level) ((level) >= log_min_level)
+#define log_enabled(level) ((level) >= __atomic_load_n(&log_min_level, __ATOMIC_RELAXED))
 
 /*
  * log_write(level, msg, key1, value1, key2, value2, ..., NULL)
@@ -70,8 +99,40 @@ extern int log_min_level;
  * dropped.
  */
 void log_write(int level, const char *msg, ...) __attribute__((sentinel));
+/* the access line of a request (info level); route NULL when no route matched, user_id NULL when unknown */
+void log_request(const char *request_id, h2o_iovec_t method, const char *route, int status, double duration_ms,
+                 const char *user_id);
+/* makes this thread collect its lines until log_flush() (worker threads, once per loop pass) */
+void log_thread_buffer(void);
+void log_flush(void);
 /* RFC 3339 UTC timestamp with milliseconds, buf >= 32 bytes */
 size_t log_format_time(char *buf, const struct timeval *tv, int with_ms);
+
+/* ------------------------------------------------------------------------ */
+/* ratelimit.c: per-client fixed windows shared by all threads */
+
+typedef struct st_ratelimit_client_t {
+    uint64_t token_key[2]; /* keyed hash of the bearer token */
+    uint8_t user[16];      /* the token's user, when known */
+    int token_hashed;
+    int user_known;
+} ratelimit_client_t;
+
+typedef struct st_ratelimit_t {
+    unsigned limit;
+    unsigned remaining;
+    unsigned reset; /* seconds */
+    int limited;
+} ratelimit_t;
+
+void ratelimit_init(void);
+/* who the request comes from, as far as the shim knows */
+void ratelimit_identify(h2o_req_t *req, ratelimit_client_t *client);
+/* counts the request; 1 when it is over a limit (auth_route: the per-address login/register limit too) */
+int ratelimit_check(h2o_req_t *req, const ratelimit_client_t *client, int auth_route, ratelimit_t *r);
+void ratelimit_add_headers(h2o_req_t *req, const ratelimit_t *r);
+/* the database said whose token it was (X-Workon-User) */
+void ratelimit_learn(const ratelimit_client_t *client, const uint8_t user[16]);
 
 /* ------------------------------------------------------------------------ */
 /* json.c */
@@ -250,6 +311,30 @@ void pool_query_detach(db_pool_t *pool, db_query_t *q);
 int pool_is_up(db_pool_t *pool);
 /* connections with at least one query in flight */
 size_t pool_busy_connections(db_pool_t *pool);
+/* whether connection i has a query in flight (read by /metrics from any thread) */
+int pool_conn_busy(db_pool_t *pool, size_t i);
+/* asks the LISTEN connection to load the route table again (SIGHUP) */
+void pool_reload_routes(db_pool_t *pool);
+
+/* ------------------------------------------------------------------------ */
+/* metrics.c: per-thread counters, summed by GET /metrics */
+
+typedef struct st_metrics_t metrics_t;
+
+enum {
+    METRIC_RATE_LIMITED = 0,
+    METRIC_DB_ERRORS,
+    METRIC_TIMEOUTS,
+    METRIC_OVERLOADED,
+    METRIC_NUM_COUNTERS,
+};
+
+metrics_t *metrics_new(void);
+/* one finished request; route NULL when none matched */
+void metrics_observe(metrics_t *m, h2o_iovec_t method, const char *route, int status, double ms);
+void metrics_count(metrics_t *m, int counter);
+/* the Prometheus text of every thread's figures */
+h2o_iovec_t metrics_render(h2o_mem_pool_t *pool);
 
 /* ------------------------------------------------------------------------ */
 /* worker (main.c) */
@@ -278,13 +363,25 @@ struct st_worker_t {
     uint64_t rng[2];
     size_t active_requests;
     int draining;
+    metrics_t *metrics;
+    /* set by the main thread before it writes wakeup_fd */
+    int drain_requested;
+    int reload_requested;
 };
+
+extern worker_t *shim_workers;
 
 extern h2o_globalconf_t shim_globalconf;
 extern struct timeval shim_started_at;
 
 /* per-thread random numbers (xorshift128+, seeded from getrandom) */
 uint64_t worker_random(worker_t *w);
+
+/* ------------------------------------------------------------------------ */
+/* openapi.c: the docs page (the document itself is workon.openapi() in the database) */
+
+extern const char openapi_docs_html[];
+#define OPENAPI_DOCS_CSP "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:"
 
 /* ------------------------------------------------------------------------ */
 /* http.c */

@@ -3,9 +3,13 @@
 // JWT_ISSUER/JWT_AUDIENCE/JWT_ACCESS_TTL reach the token claims. node:crypto verifies the
 // tokens with the secret the shim was given; the shim's own output never shows a secret.
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { addRoutes, expectError, lit, psql, removeRoutes, request, sleep, startShim, waitFor } from './lib/client.mjs';
+import { ROOT, addRoutes, expectError, lit, psql, removeRoutes, request, sleep, startShim, waitFor } from './lib/client.mjs';
 
 const unique = () => `${Date.now().toString(36)}${crypto.randomBytes(4).toString('hex')}`;
 const decode = (part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
@@ -127,5 +131,140 @@ GRANT EXECUTE ON FUNCTION workon.test_settings() TO workon_anon;`,
     for (const s of [secret, refreshSecret, password]) {
       assert.ok(!out.includes(s), 'a secret appeared in the shim output');
     }
+  });
+});
+
+// Runs the shim with exactly this environment (plus PATH and DATABASE_URL unless given)
+// and resolves {code, stdout, stderr} once it exits; a shim that keeps running fails.
+function runShimOnce(env, timeoutMs = 5000) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.env.WORKON_SHIM_BIN, [], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DATABASE_URL: process.env.WORKON_DATABASE_URL,
+        HOST: '127.0.0.1', PORT: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`the shim kept running: ${stderr}`)); }, timeoutMs);
+    child.once('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}
+
+describe('start-up refusals: one line naming the variable, exit status 2', () => {
+  const good = 'x'.repeat(40);
+  const secrets = { JWT_SECRET: good, JWT_REFRESH_SECRET: good, SIGNED_URL_SECRET: good };
+  const cases = [
+    ['staging without JWT_SECRET', { NODE_ENV: 'staging', ...secrets, JWT_SECRET: '' }, 'JWT_SECRET is required'],
+    ['production without SIGNED_URL_SECRET',
+      { NODE_ENV: 'production', JWT_SECRET: good, JWT_REFRESH_SECRET: good }, 'SIGNED_URL_SECRET is required'],
+    ['staging without JWT_REFRESH_SECRET', { NODE_ENV: 'staging', JWT_SECRET: good, SIGNED_URL_SECRET: good },
+      'JWT_REFRESH_SECRET is required'],
+    ['a short JWT_SECRET', { NODE_ENV: 'staging', ...secrets, JWT_SECRET: 'short-secret-31-characters-long' },
+      'JWT_SECRET must be at least 32 characters'],
+    ['a short SIGNED_URL_SECRET', { NODE_ENV: 'production', ...secrets, SIGNED_URL_SECRET: 'tiny-upload-key' },
+      'SIGNED_URL_SECRET must be at least 32 characters'],
+    ['a live secret key outside production', { STRIPE_SECRET_KEY: 'sk_live_not_a_real_key_0123456789' },
+      /^STRIPE_SECRET_KEY is a live key/],
+    ['a live publishable key in staging', { NODE_ENV: 'staging', ...secrets, STRIPE_PUBLISHABLE_KEY: 'pk_live_not_a_real_key_0123' },
+      /^STRIPE_PUBLISHABLE_KEY is a live key/],
+    ['a test secret key in production', { NODE_ENV: 'production', ...secrets, STRIPE_SECRET_KEY: 'sk_test_not_a_real_key_0123456789' },
+      /^STRIPE_SECRET_KEY is a test key/],
+    ['a test publishable key in production',
+      { NODE_ENV: 'production', ...secrets, STRIPE_PUBLISHABLE_KEY: 'pk_test_not_a_real_key_0123' },
+      /^STRIPE_PUBLISHABLE_KEY is a test key/],
+    ['an unknown NODE_ENV', { NODE_ENV: 'prod' }, /^NODE_ENV must be one of/],
+    ['PORT that is not a number', { PORT: '80a' }, /^PORT must be a number/],
+    ['RATE_LIMIT_TTL of 0', { RATE_LIMIT_TTL: '0' }, /^RATE_LIMIT_TTL must be a number/],
+    ['RATE_LIMIT_LIMIT negative', { RATE_LIMIT_LIMIT: '-5' }, /^RATE_LIMIT_LIMIT must be a number/],
+    ['AUTH_RATE_LIMIT_LIMIT not a number', { AUTH_RATE_LIMIT_LIMIT: 'ten' }, /^AUTH_RATE_LIMIT_LIMIT must be a number/],
+    ['RATE_LIMIT_ENABLED not a boolean', { RATE_LIMIT_ENABLED: 'maybe' }, /^RATE_LIMIT_ENABLED must be true or false/],
+    ['ENABLE_SWAGGER_PROD not a boolean', { ENABLE_SWAGGER_PROD: 'yes please' }, /^ENABLE_SWAGGER_PROD must be true or false/],
+    ['UPLOAD_MAX_BYTES with a unit', { UPLOAD_MAX_BYTES: '10MB' }, /^UPLOAD_MAX_BYTES must be a number/],
+    ['MAX_BODY_BYTES too large', { MAX_BODY_BYTES: '99999999999' }, /^MAX_BODY_BYTES must be a number/],
+    ['MAX_INFLIGHT of 0', { MAX_INFLIGHT: '0' }, /^MAX_INFLIGHT must be a number/],
+    ['REQUEST_TIMEOUT_MS not a number', { REQUEST_TIMEOUT_MS: '1s' }, /^REQUEST_TIMEOUT_MS must be a number/],
+    ['STRIPE_API_BASE that is not a URL', { STRIPE_API_BASE: 'localhost:12111' }, /^STRIPE_API_BASE must be an http/],
+    ['STRIPE_API_BASE with a space', { STRIPE_API_BASE: 'http://127.0.0.1:1 /v1' }, /^STRIPE_API_BASE must be an http/],
+    ['CORS_ORIGIN with a path', { CORS_ORIGIN: 'https://app.example.com/login' }, /^CORS_ORIGIN must be/],
+    ['CORS_ORIGIN without a scheme', { CORS_ORIGIN: 'https://a.example.com, app.example.com' }, /^CORS_ORIGIN must be/],
+    ['DATABASE_URL missing', { DATABASE_URL: '' }, 'DATABASE_URL is required'],
+    ['DATABASE_URL that does not parse', { DATABASE_URL: 'postgresql://workon:secret-password-1234@[::1/db' },
+      'DATABASE_URL is not a libpq connection URI or conninfo string'],
+    ['DATABASE_URL with an unknown option', { DATABASE_URL: 'host=/tmp passwrd=secret-password-1234' },
+      'DATABASE_URL is not a libpq connection URI or conninfo string'],
+    ['SHIM_ENV_FILE that cannot be read', { SHIM_ENV_FILE: '/nonexistent/workon.env' }, 'SHIM_ENV_FILE cannot be read'],
+  ];
+  for (const [name, env, expected] of cases) {
+    test(name, async () => {
+      const { code, stdout, stderr } = await runShimOnce(env);
+      assert.equal(code, 2, `exit status (stderr: ${stderr})`);
+      assert.equal(stdout, '');
+      const lines = stderr.split('\n').filter((l) => l !== '');
+      assert.equal(lines.length, 1, `one line: ${stderr}`);
+      if (expected instanceof RegExp) assert.match(lines[0], expected);
+      else assert.equal(lines[0], expected);
+      for (const [k, v] of Object.entries(env)) {
+        if (/SECRET|KEY|DATABASE_URL/.test(k) && v.length >= 8) assert.ok(!lines[0].includes(v), `the line shows the value of ${k}`);
+      }
+    });
+  }
+
+  test('development needs no secret, and test keys are fine there', async () => {
+    const shim = await startShim({ STRIPE_SECRET_KEY: 'sk_test_not_a_real_key_0123456789', JWT_SECRET: '' });
+    try {
+      assert.equal((await request('GET', '/healthz', { base: shim.url })).status, 200);
+    } finally {
+      await shim.stop();
+    }
+  });
+
+  test('production starts with long secrets and live keys', async () => {
+    const shim = await startShim({
+      NODE_ENV: 'production', ...secrets,
+      STRIPE_SECRET_KEY: 'sk_live_not_a_real_key_0123456789', STRIPE_PUBLISHABLE_KEY: 'pk_live_not_a_real_key_0123',
+    });
+    try {
+      assert.equal((await request('GET', '/healthz', { base: shim.url })).status, 200);
+      assert.ok(!shim.output().includes('sk_live_not_a_real_key'), 'the key is never printed');
+    } finally {
+      await shim.stop();
+    }
+  });
+
+  test('SHIM_ENV_FILE values win over the environment, and a bad line is refused', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'workon-env-'));
+    try {
+      const file = path.join(dir, 'workon.env');
+      fs.writeFileSync(file, '# comment\nexport RATE_LIMIT_TTL="0"\n');
+      let r = await runShimOnce({ SHIM_ENV_FILE: file, RATE_LIMIT_TTL: '60' });
+      assert.equal(r.code, 2);
+      assert.match(r.stderr.trim(), /^RATE_LIMIT_TTL must be a number/);
+      fs.writeFileSync(file, 'RATE_LIMIT_TTL 60\n');
+      r = await runShimOnce({ SHIM_ENV_FILE: file });
+      assert.equal(r.code, 2);
+      assert.equal(r.stderr.trim(), 'SHIM_ENV_FILE line 1 is not NAME=value');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('--help lists every setting of the API contract, sorted', async () => {
+    const out = execFileSync(process.env.WORKON_SHIM_BIN, ['--help'], { encoding: 'utf8' });
+    const names = out.split('\n').map((l) => /^ {2}([A-Z][A-Z0-9_]+) /.exec(l)?.[1]).filter((n) => n && n !== 'NAME');
+    assert.deepEqual(names, [...names].sort());
+    for (const n of ['DATABASE_URL', 'PORT', 'NODE_ENV', 'JWT_SECRET', 'JWT_REFRESH_SECRET', 'SIGNED_URL_SECRET',
+      'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'STRIPE_PUBLISHABLE_KEY', 'STRIPE_API_BASE', 'CORS_ORIGIN',
+      'RATE_LIMIT_ENABLED', 'RATE_LIMIT_TTL', 'RATE_LIMIT_LIMIT', 'AUTH_RATE_LIMIT_LIMIT', 'ENABLE_SWAGGER_PROD',
+      'LOG_LEVEL', 'JWT_ISSUER', 'JWT_AUDIENCE', 'BOOKING_HOLD_MINUTES', 'UPLOAD_MAX_BYTES', 'MAX_BODY_BYTES',
+      'ADMIN_EMAIL', 'ADMIN_PASSWORD', 'JWT_ACCESS_TTL', 'JWT_REFRESH_TTL']) {
+      assert.ok(names.includes(n), `${n} is in --help`);
+    }
+    // the README's table is the one scripts/settings-table.sh makes from it
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const table = execFileSync('bash', [path.join(ROOT, 'scripts', 'settings-table.sh'), process.env.WORKON_SHIM_BIN], { encoding: 'utf8' });
+    assert.ok(table.split('\n').length > names.length);
+    assert.ok(readme.includes(table.trim()), 'README.md has the settings table of --help (scripts/settings-table.sh)');
   });
 });

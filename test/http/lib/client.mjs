@@ -331,8 +331,8 @@ process.on('exit', () => {
   }
 });
 
-// Starts an extra shim on a free loopback port with the given extra environment and
-// waits for its /healthz. Returns {url, port, pid, alive(), output(), stop()}.
+// Starts an extra shim on a free loopback port with the given extra environment (rate
+// limiting off unless it says otherwise) and waits for its /healthz. Returns {url, port, pid, alive(), output(), stop()}.
 export async function startShim(extraEnv = {}, { timeoutMs = 15000 } = {}) {
   const bin = process.env.WORKON_SHIM_BIN;
   assert.ok(bin, 'WORKON_SHIM_BIN is not set');
@@ -346,6 +346,8 @@ export async function startShim(extraEnv = {}, { timeoutMs = 15000 } = {}) {
       HOST: '127.0.0.1',
       PORT: String(port),
       NODE_ENV: 'development',
+      // tests make many requests from one address; rate-limit tests turn it on
+      RATE_LIMIT_ENABLED: 'false',
       ...extraEnv,
     };
     for (const k of ['HOME', 'LD_LIBRARY_PATH', 'TZ', 'LANG', 'LC_ALL']) {
@@ -381,6 +383,17 @@ export async function startShim(extraEnv = {}, { timeoutMs = 15000 } = {}) {
       await sleep(50);
     }
     if (up) {
+      // each thread loads its route table on its own: wait (a while) until the threads
+      // answering /api/v1/health (never rate limited) have one
+      let loaded = 0;
+      const routesBy = Date.now() + 5000;
+      while (loaded < 8 && Date.now() < routesBy && alive()) {
+        try {
+          const r = await request('GET', '/api/v1/health', { base: url, timeoutMs: 1000 });
+          loaded = r.json?.routes > 0 ? loaded + 1 : 0;
+        } catch { loaded = 0; }
+        if (loaded === 0) await sleep(50);
+      }
       return { url, port, pid: child.pid, alive, output: () => output, stop };
     }
     await stop();

@@ -191,7 +191,7 @@ RESET ROLE;
 SELECT status, stripe_payment_intent_id, client_secret FROM workon.payments WHERE booking_id = :'b1';
 SELECT status, attempts, response_status FROM workon.outbox WHERE id = :o1;
 -- a repeat: 200, the same payment, no new call
-SELECT h.status, h.headers, h.body ->> 'stripe_payment_intent_id' AS pi, h.body ->> 'client_secret' AS client_secret
+SELECT h.status, h.headers - 'x-workon-user' AS headers, h.body ->> 'stripe_payment_intent_id' AS pi, h.body ->> 'client_secret' AS client_secret
   FROM pg_temp.http(:'m1_token', 'workon.payment_create(uuid)', jsonb_build_object('id', :'b1')) AS h;
 SELECT count(*) AS outbox_rows FROM workon.outbox WHERE booking_id = :'b1' AND kind = 'stripe';
 -- the other method is refused for this booking

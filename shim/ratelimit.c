@@ -1,0 +1,368 @@
+/*
+ * Rate limiting: fixed windows of RATE_LIMIT_TTL seconds per client, shared
+ * by every thread of the process (so per instance, not per cluster).
+ *
+ * A client is its user when the request's bearer token is already known to
+ * belong to one, otherwise its address (IPv4 address, IPv6 /64).  The shim
+ * does not verify tokens: workon.dispatch does, and tells whose token it was
+ * in the internal response header X-Workon-User, which the shim strips and
+ * remembers (token hash -> user id).  A forged or unknown token therefore
+ * counts against the address it comes from, never against a user.
+ *
+ * Memory is bounded: two set-associative tables (counters and token owners)
+ * of fixed size, each set behind its own spin lock.  When a set is full, a
+ * counter whose window has ended is reused first, else the least used one;
+ * a token owner replaces the one used least recently.  Keys are SipHash-2-4
+ * values under a random key, so nobody can aim collisions at a bucket.
+ */
+#include "shim.h"
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define WAYS 8
+#define COUNTER_SETS 8192 /* 65536 clients */
+#define OWNER_SETS 4096   /* 32768 tokens */
+
+enum {
+    KEY_USER = 1,
+    KEY_ADDRESS,
+    KEY_AUTH_ADDRESS,
+};
+
+typedef struct st_counter_t {
+    uint64_t k0, k1;
+    uint32_t window_start; /* seconds since start */
+    uint32_t count;
+} counter_t;
+
+typedef struct st_owner_t {
+    uint64_t k0, k1;
+    uint8_t user[16];
+    uint32_t used_at;
+} owner_t;
+
+typedef struct st_counter_set_t {
+    char lock;
+    counter_t slots[WAYS];
+} counter_set_t;
+
+typedef struct st_owner_set_t {
+    char lock;
+    owner_t slots[WAYS];
+} owner_set_t;
+
+static counter_set_t *counter_sets;
+static owner_set_t *owner_sets;
+static uint64_t sip_keys[2][2];
+static uint64_t rl_epoch_ms;
+
+/* ------------------------------------------------------------------------ */
+/* SipHash-2-4 (Aumasson, Bernstein 2012) */
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                                                                   \
+    do {                                                                                                                           \
+        v0 += v1;                                                                                                                  \
+        v1 = ROTL(v1, 13);                                                                                                         \
+        v1 ^= v0;                                                                                                                  \
+        v0 = ROTL(v0, 32);                                                                                                         \
+        v2 += v3;                                                                                                                  \
+        v3 = ROTL(v3, 16);                                                                                                         \
+        v3 ^= v2;                                                                                                                  \
+        v0 += v3;                                                                                                                  \
+        v3 = ROTL(v3, 21);                                                                                                         \
+        v3 ^= v0;                                                                                                                  \
+        v2 += v1;                                                                                                                  \
+        v1 = ROTL(v1, 17);                                                                                                         \
+        v1 ^= v2;                                                                                                                  \
+        v2 = ROTL(v2, 32);                                                                                                         \
+    } while (0)
+
+static uint64_t siphash(const uint64_t key[2], const uint8_t *in, size_t len)
+{
+    uint64_t v0 = 0x736f6d6570736575ULL ^ key[0], v1 = 0x646f72616e646f6dULL ^ key[1];
+    uint64_t v2 = 0x6c7967656e657261ULL ^ key[0], v3 = 0x7465646279746573ULL ^ key[1];
+    uint64_t b = (uint64_t)len << 56, m;
+    const uint8_t *end = in + (len & ~(size_t)7);
+    size_t left = len & 7;
+
+    for (; in != end; in += 8) {
+        memcpy(&m, in, 8); /* little-endian hosts */
+        v3 ^= m;
+        SIPROUND;
+        SIPROUND;
+        v0 ^= m;
+    }
+    switch (left) {
+    case 7:
+        b |= (uint64_t)in[6] << 48; /* fallthrough */
+    case 6:
+        b |= (uint64_t)in[5] << 40; /* fallthrough */
+    case 5:
+        b |= (uint64_t)in[4] << 32; /* fallthrough */
+    case 4:
+        b |= (uint64_t)in[3] << 24; /* fallthrough */
+    case 3:
+        b |= (uint64_t)in[2] << 16; /* fallthrough */
+    case 2:
+        b |= (uint64_t)in[1] << 8; /* fallthrough */
+    case 1:
+        b |= (uint64_t)in[0];
+        break;
+    default:
+        break;
+    }
+    v3 ^= b;
+    SIPROUND;
+    SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+static void hash128(const uint8_t *in, size_t len, uint64_t out[2])
+{
+    out[0] = siphash(sip_keys[0], in, len);
+    out[1] = siphash(sip_keys[1], in, len);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void lock(char *l)
+{
+    while (__atomic_test_and_set(l, __ATOMIC_ACQUIRE))
+        __builtin_ia32_pause();
+}
+
+static void unlock(char *l)
+{
+    __atomic_clear(l, __ATOMIC_RELEASE);
+}
+
+void ratelimit_init(void)
+{
+    struct timespec ts;
+
+    counter_sets = h2o_mem_alloc(sizeof(*counter_sets) * COUNTER_SETS);
+    owner_sets = h2o_mem_alloc(sizeof(*owner_sets) * OWNER_SETS);
+    memset(counter_sets, 0, sizeof(*counter_sets) * COUNTER_SETS);
+    memset(owner_sets, 0, sizeof(*owner_sets) * OWNER_SETS);
+    if (getrandom(sip_keys, sizeof(sip_keys), 0) != sizeof(sip_keys))
+        h2o_fatal("getrandom failed");
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    rl_epoch_ms = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - 1000;
+}
+
+static uint32_t now_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint32_t)(((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - rl_epoch_ms) / 1000);
+}
+
+/* a free or expired counter is the best to reuse, then the least used */
+static int better_victim(const counter_t *s, const counter_t *v, uint32_t now, unsigned ttl)
+{
+    int s_free = s->count == 0 || now - s->window_start >= ttl, v_free = v->count == 0 || now - v->window_start >= ttl;
+
+    if (s_free != v_free)
+        return s_free;
+    return s->count < v->count;
+}
+
+/* counts one request of key; fills r */
+static void hit(const uint64_t key[2], unsigned limit, unsigned ttl, uint32_t now, ratelimit_t *r)
+{
+    counter_set_t *set = counter_sets + (key[0] & (COUNTER_SETS - 1));
+    counter_t *c = NULL, *victim = NULL;
+    size_t i;
+
+    lock(&set->lock);
+    for (i = 0; i != WAYS; ++i) {
+        counter_t *s = set->slots + i;
+        if (s->k0 == key[0] && s->k1 == key[1]) {
+            c = s;
+            break;
+        }
+        if (victim == NULL || better_victim(s, victim, now, ttl))
+            victim = s;
+    }
+    if (c == NULL) {
+        c = victim;
+        c->k0 = key[0];
+        c->k1 = key[1];
+        c->count = 0;
+        c->window_start = now;
+    }
+    if (now - c->window_start >= ttl) {
+        c->window_start = now;
+        c->count = 0;
+    }
+    if (c->count <= limit)
+        ++c->count;
+    r->limit = limit;
+    r->limited = c->count > limit;
+    r->remaining = r->limited ? 0 : limit - c->count;
+    r->reset = c->window_start + ttl - now;
+    unlock(&set->lock);
+}
+
+static int owner_find(const uint64_t key[2], uint32_t now, uint8_t user[16])
+{
+    owner_set_t *set = owner_sets + (key[0] & (OWNER_SETS - 1));
+    int found = 0;
+    size_t i;
+
+    lock(&set->lock);
+    for (i = 0; i != WAYS; ++i) {
+        owner_t *o = set->slots + i;
+        if (o->k0 == key[0] && o->k1 == key[1] && o->used_at != 0) {
+            memcpy(user, o->user, 16);
+            o->used_at = now;
+            found = 1;
+            break;
+        }
+    }
+    unlock(&set->lock);
+    return found;
+}
+
+void ratelimit_learn(const ratelimit_client_t *client, const uint8_t user[16])
+{
+    owner_set_t *set;
+    owner_t *o = NULL;
+    uint32_t now = now_seconds() + 1; /* used_at 0 marks a free slot */
+    size_t i;
+
+    if (!client->token_hashed)
+        return;
+    set = owner_sets + (client->token_key[0] & (OWNER_SETS - 1));
+    lock(&set->lock);
+    for (i = 0; i != WAYS; ++i) {
+        owner_t *s = set->slots + i;
+        if (s->k0 == client->token_key[0] && s->k1 == client->token_key[1]) {
+            o = s;
+            break;
+        }
+        if (o == NULL || s->used_at < o->used_at)
+            o = s;
+    }
+    o->k0 = client->token_key[0];
+    o->k1 = client->token_key[1];
+    memcpy(o->user, user, 16);
+    o->used_at = now;
+    unlock(&set->lock);
+}
+
+/* the address part of a client key: IPv4 address, or the /64 of an IPv6 one */
+static size_t address_key(h2o_req_t *req, uint8_t *buf)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+
+    if ((len = req->conn->callbacks->get_peername(req->conn, (void *)&ss)) == 0)
+        return 0;
+    if (ss.ss_family == AF_INET) {
+        memcpy(buf, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+        return 4;
+    }
+    if (ss.ss_family == AF_INET6) {
+        const uint8_t *a = ((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(a, mapped, 12) == 0) {
+            memcpy(buf, a + 12, 4);
+            return 4;
+        }
+        memcpy(buf, a, 8);
+        return 8;
+    }
+    return 0;
+}
+
+/* the bearer token of the request, without copying */
+static h2o_iovec_t bearer(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    h2o_iovec_t v;
+
+    if (i == -1)
+        return h2o_iovec_init(NULL, 0);
+    v = req->headers.entries[i].value;
+    if (v.len < 8 || !h2o_lcstris(v.base, 7, H2O_STRLIT("bearer ")))
+        return h2o_iovec_init(NULL, 0);
+    v.base += 7;
+    v.len -= 7;
+    while (v.len != 0 && (*v.base == ' ' || *v.base == '\t')) {
+        ++v.base;
+        --v.len;
+    }
+    while (v.len != 0 && (v.base[v.len - 1] == ' ' || v.base[v.len - 1] == '\t'))
+        --v.len;
+    return v;
+}
+
+void ratelimit_identify(h2o_req_t *req, ratelimit_client_t *client)
+{
+    h2o_iovec_t token = bearer(req);
+
+    client->token_hashed = 0;
+    client->user_known = 0;
+    if (token.len != 0) {
+        hash128((const uint8_t *)token.base, token.len, client->token_key);
+        client->token_hashed = 1;
+        client->user_known = owner_find(client->token_key, now_seconds() + 1, client->user);
+    }
+}
+
+int ratelimit_check(h2o_req_t *req, const ratelimit_client_t *client, int auth_route, ratelimit_t *r)
+{
+    uint8_t buf[17];
+    uint64_t key[2];
+    size_t len;
+    uint32_t now = now_seconds();
+    unsigned ttl = setting_read(rate_limit_ttl);
+
+    if (client->user_known) {
+        buf[0] = KEY_USER;
+        memcpy(buf + 1, client->user, 16);
+        len = 17;
+    } else {
+        buf[0] = KEY_ADDRESS;
+        len = 1 + address_key(req, buf + 1);
+    }
+    hash128(buf, len, key);
+    hit(key, setting_read(rate_limit_limit), ttl, now, r);
+    if (auth_route) {
+        ratelimit_t a;
+        buf[0] = KEY_AUTH_ADDRESS;
+        len = 1 + address_key(req, buf + 1);
+        hash128(buf, len, key);
+        hit(key, setting_read(auth_rate_limit_limit), ttl, now, &a);
+        if (a.limited || (!r->limited && a.remaining < r->remaining))
+            *r = a;
+    }
+    return r->limited;
+}
+
+void ratelimit_add_headers(h2o_req_t *req, const ratelimit_t *r)
+{
+    char *buf = h2o_mem_alloc_pool(&req->pool, 3 * 12);
+    int n1 = sprintf(buf, "%u", r->limit), n2, n3;
+
+    n2 = sprintf(buf + 12, "%u", r->remaining);
+    n3 = sprintf(buf + 24, "%u", r->reset);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("ratelimit-limit"), 0, "RateLimit-Limit", buf, n1);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("ratelimit-remaining"), 0, "RateLimit-Remaining", buf + 12,
+                          n2);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("ratelimit-reset"), 0, "RateLimit-Reset", buf + 24, n3);
+    if (r->limited)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, "Retry-After", buf + 24, n3);
+}

@@ -1,0 +1,62 @@
+--
+-- workon.openapi(): the OpenAPI 3.1 document, generated from workon.routes
+-- and the handlers' catalog entries
+--
+SELECT d->>'openapi' AS openapi, d->'info'->>'title' AS title,
+       d->'info'->>'version' = (SELECT extversion FROM pg_extension WHERE extname = 'workon') AS version_is_extension
+  FROM workon.openapi() AS d;
+
+-- every route of workon.routes is an operation, and nothing else is
+SELECT r.method, r.path
+  FROM workon.routes r
+ WHERE NOT (workon.openapi() -> 'paths' -> r.path) ? lower(r.method)
+ ORDER BY 1, 2;
+SELECT count(*) = (SELECT count(*) FROM workon.routes) + 7 AS operations_match
+  FROM jsonb_each(workon.openapi() -> 'paths') AS p(path, item), jsonb_object_keys(p.item) AS m;
+
+-- operation ids are unique
+SELECT op->>'operationId' AS duplicate
+  FROM jsonb_each(workon.openapi() -> 'paths') AS p(path, item), jsonb_each(p.item) AS o(m, op)
+ GROUP BY 1 HAVING count(*) > 1;
+
+-- a public list: query parameters from the handler's arguments, description from its comment
+SELECT jsonb_pretty(jsonb_path_query_array(workon.openapi(), '$.paths."/api/v1/spaces".get.parameters[*] ? (@.in == "query")'));
+SELECT (workon.openapi() #>> '{paths,/api/v1/spaces,get,description}') =
+       obj_description('workon.spaces_list(text,text,integer,integer,text)'::regprocedure, 'pg_proc') AS description_is_comment;
+SELECT workon.openapi() #> '{paths,/api/v1/spaces,get,security}' AS public_security;
+
+-- a path parameter, typed from the handler
+SELECT workon.openapi() #> ARRAY['paths', '/api/v1/spaces/{id}', 'get', 'parameters'] AS space_get_params;
+
+-- a JSON body made of the handler's arguments, and a member route needing a token
+SELECT jsonb_pretty(workon.openapi() #> '{paths,/api/v1/bookings,post,requestBody}');
+SELECT workon.openapi() #> '{paths,/api/v1/bookings,post,security}' AS member_security,
+       workon.openapi() #> '{paths,/api/v1/bookings,post,responses}' ? '403' AS has_403,
+       workon.openapi() #>> '{paths,/api/v1/bookings,post,x-workon-auth}' AS auth;
+-- a handler taking the whole body
+SELECT workon.openapi() #> '{paths,/api/v1/spaces,post,requestBody,content,application/json,schema}' AS whole_body;
+
+-- a new route shows up at once, with its comment
+CREATE FUNCTION workon.test_openapi_echo(item_id uuid, note text DEFAULT NULL) RETURNS json
+LANGUAGE plpgsql STABLE AS $$ BEGIN RETURN json_build_object('note', note); END $$;
+COMMENT ON FUNCTION workon.test_openapi_echo(uuid, text) IS 'Echo a note about an item';
+INSERT INTO workon.routes (method, path, handler, auth, status, body, summary)
+VALUES ('PUT', '/api/v1/test-openapi/{item_id}', 'workon.test_openapi_echo(uuid,text)', 'admin', 200, 'json', 'Echo');
+SELECT jsonb_pretty(workon.openapi() #> ARRAY['paths', '/api/v1/test-openapi/{item_id}']);
+DELETE FROM workon.routes WHERE path = '/api/v1/test-openapi/{item_id}';
+DROP FUNCTION workon.test_openapi_echo(uuid, text);
+SELECT workon.openapi() -> 'paths' ? '/api/v1/test-openapi/{item_id}' AS still_there;
+
+-- every $ref points into the document
+SELECT DISTINCT ref
+  FROM (SELECT jsonb_path_query(workon.openapi(), 'strict $.**."$ref"') #>> '{}' AS ref) AS refs
+ WHERE workon.openapi() #> string_to_array(substr(ref, 3), '/') IS NULL;
+
+-- types
+SELECT t, workon.openapi_schema(t::regtype)
+  FROM unnest(ARRAY['uuid', 'text', 'integer', 'bigint', 'boolean', 'timestamptz', 'jsonb', 'text[]', 'point']) AS t;
+
+-- the front end's login role may build it
+SET ROLE workon_authenticator;
+SELECT workon.openapi() ->> 'openapi' AS as_authenticator;
+RESET ROLE;
