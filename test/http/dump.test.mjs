@@ -106,9 +106,11 @@ SELECT workon.create_user('dump-h1@example.com', 'host one password', 'H1', 'hos
 SELECT workon.create_user('dump-a1@example.com', 'admin one password', 'A1', 'admin');
 SELECT workon.auth_login(${lit(EMAIL)}, ${lit(PASSWORD)})::json AS login \\gset
 SELECT :'login'::json ->> 'access_token' AS m1_token, :'login'::json ->> 'refresh_token' AS r1 \\gset
--- a rotated family (parent_id chains; the parents are updated, so children come first on disk)
+-- a rotated family (parent_id chains); a later update of the first token (a DBA's, say)
+-- moves it behind its children on disk, and so in the dump
 SELECT workon.auth_refresh(:'r1')::json ->> 'refresh_token' AS r2 \\gset
 SELECT workon.auth_refresh(:'r2')::json ->> 'refresh_token' AS r3 \\gset
+UPDATE workon.refresh_tokens SET expires_at = expires_at WHERE parent_id IS NULL;
 -- a family logged out
 SELECT workon.auth_login('dump-h1@example.com', 'host one password')::json ->> 'refresh_token' AS h_refresh \\gset
 SELECT workon.auth_logout(:'h_refresh');
@@ -203,7 +205,14 @@ describe('pg_dump and restore', () => {
     const states = sqlIn(SRC, 'SELECT string_agg(DISTINCT status, \',\' ORDER BY status) FROM workon.bookings;');
     assert.equal(states, 'cancelled,confirmed,pending_payment');
     // the plain dump really is COPY data, not INSERTs
-    assert.match(fs.readFileSync(path.join(dir, 'plain.sql'), 'utf8'), /^COPY workon\.audit_log /m);
+    const plain = fs.readFileSync(path.join(dir, 'plain.sql'), 'utf8');
+    assert.match(plain, /^COPY workon\.audit_log /m);
+    // and a refresh token comes before the token it names as parent_id
+    const block = plain.split(/^COPY workon\.refresh_tokens \(id, family_id, user_id, parent_id,.*\n/m)[1].split(/^\\\.$/m)[0];
+    const ids = block.trim().split('\n').map((line) => line.split('\t'));
+    const position = new Map(ids.map(([id], n) => [id, n]));
+    assert.ok(ids.some(([, , , parent], n) => parent !== '\\N' && position.get(parent) > n),
+      'a child row precedes its parent in the dump');
   });
 
   RESTORES.forEach(([name, restore], i) => {
