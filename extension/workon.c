@@ -4,8 +4,8 @@
  *	  Module entry point of the workon extension.
  *
  * Each concern lives in its own file (booking.c, claims.c, cursor.c, dispatch.c,
- * encode.c, json.c, jwt.c, password.c, timezone.c); this one loads them and
- * registers the settings.
+ * encode.c, json.c, jwt.c, password.c, payment.c, restore.c, timezone.c,
+ * webhook.c); this one loads them and registers the settings.
  *
  * extension/workon.c
  *

@@ -4176,3 +4176,86 @@ COMMENT ON FUNCTION workon.openapi() IS
 REVOKE ALL ON FUNCTION workon.openapi_schema(regtype), workon.openapi_builtin_paths(), workon.openapi() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION workon.openapi_schema(regtype), workon.openapi_builtin_paths(), workon.openapi()
 	TO workon_authenticator, workon_anon, workon_member, workon_host, workon_admin;
+
+-- ==== 0.4.0: restoring a pg_dump ====
+--
+-- A restore creates the tables with CREATE EXTENSION, triggers included,
+-- then loads each table's rows with COPY ... FROM stdin.  Rows that come
+-- back from a dump already are what the triggers made of them: the audit
+-- triggers would log them again (and take audit_log ids that the restored
+-- rows still need), the checks of spaces would judge historic rows by
+-- today's rules, the outbox would be announced again.  Those triggers are
+-- skipped for rows a restore loads (extension/restore.c: a top-level COPY
+-- FROM into that very table in a session whose session user and current
+-- role are superusers, who could disable the triggers anyway; no API role
+-- and no ordinary SQL caller can meet that).  Foreign keys are still
+-- checked: pg_dump loads the tables in foreign-key order, and the one
+-- self-reference (refresh_tokens.parent_id) is checked at the end of the
+-- table's COPY, whatever the order of its rows.  Triggers that only keep
+-- caches and listeners up to date (jwt_keys_changed, routes_notify) run.
+--
+CREATE FUNCTION workon.restoring(rel regclass)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'restoring'
+LANGUAGE C STABLE STRICT;
+
+COMMENT ON FUNCTION workon.restoring(regclass) IS
+'True while rel''s rows are loaded by a superuser''s top-level COPY FROM into rel, as pg_dump''s output does: triggers acting on live writes (audit, checks, outbox notifications) skip those rows';
+
+-- The triggers' WHEN clauses run as the role that writes: every API role
+-- and the front end's login role may ask (the answer is about their own
+-- statement, and false for them).  A role a DBA lets write these tables
+-- needs EXECUTE on it too, as on the other functions the triggers call.
+REVOKE ALL ON FUNCTION workon.restoring(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION workon.restoring(regclass)
+	TO workon_anon, workon_member, workon_host, workon_admin, workon_authenticator;
+
+DROP TRIGGER users_audit ON workon.users;
+CREATE TRIGGER users_audit
+	AFTER INSERT OR UPDATE OR DELETE ON workon.users
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.users'))
+	EXECUTE FUNCTION workon.audit_row('password_hash');
+
+DROP TRIGGER spaces_audit ON workon.spaces;
+CREATE TRIGGER spaces_audit
+	AFTER INSERT OR UPDATE OR DELETE ON workon.spaces
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.spaces'))
+	EXECUTE FUNCTION workon.audit_row('doc');
+
+DROP TRIGGER spaces_check ON workon.spaces;
+CREATE TRIGGER spaces_check
+	BEFORE INSERT OR UPDATE ON workon.spaces
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.spaces'))
+	EXECUTE FUNCTION workon.space_check();
+
+DROP TRIGGER spaces_write_doc ON workon.spaces;
+CREATE TRIGGER spaces_write_doc
+	BEFORE INSERT OR UPDATE ON workon.spaces
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.spaces'))
+	EXECUTE FUNCTION workon.spaces_write_doc();
+
+DROP TRIGGER bookings_audit ON workon.bookings;
+CREATE TRIGGER bookings_audit
+	AFTER INSERT OR UPDATE OR DELETE ON workon.bookings
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.bookings'))
+	EXECUTE FUNCTION workon.audit_row();
+
+DROP TRIGGER payments_audit ON workon.payments;
+CREATE TRIGGER payments_audit
+	AFTER INSERT OR UPDATE OR DELETE ON workon.payments
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.payments'))
+	EXECUTE FUNCTION workon.audit_row('client_secret');
+
+DROP TRIGGER refunds_audit ON workon.refunds;
+CREATE TRIGGER refunds_audit
+	AFTER INSERT OR UPDATE OR DELETE ON workon.refunds
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.refunds'))
+	EXECUTE FUNCTION workon.audit_row();
+
+DROP TRIGGER outbox_notify ON workon.outbox;
+CREATE TRIGGER outbox_notify
+	AFTER INSERT ON workon.outbox
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.outbox'))
+	EXECUTE FUNCTION workon.outbox_notify();
+
+-- ==== end of 0.4.0: restoring a pg_dump ====

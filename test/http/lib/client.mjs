@@ -219,9 +219,10 @@ function findPsql() {
   return '/usr/lib/postgresql/15/bin/psql';
 }
 
-const PSQL = findPsql();
+export const PSQL = findPsql();
 
-function psqlEnv() {
+// Environment of psql and the other client programs (pg_dump, pg_restore beside it).
+export function psqlEnv() {
   const env = { ...process.env };
   if (process.env.WORKON_PGHOST) env.PGHOST = process.env.WORKON_PGHOST;
   if (process.env.WORKON_PGPORT) env.PGPORT = process.env.WORKON_PGPORT;
