@@ -461,12 +461,17 @@ VALUES ${values.join(',\n')};`);
   for (const base of bases) {
     for (const r of routes) {
       const probe = r.probe ?? r.path.replace(/\{[^}]+\}/g, 'probe');
+      // every event loop reloads on its own: served on 8 new connections in a row
+      // (the kernel spreads them over the threads) before the route counts as there
       await waitFor(async () => {
-        const res = await request(r.method, probe, {
-          base, body: r.body === 'json' ? '{}' : undefined,
-          headers: r.body === 'json' ? { 'content-type': 'application/json' } : {},
-        });
-        return res.status !== 404 && res.status !== 405;
+        for (let i = 0; i < 8; i++) {
+          const res = await request(r.method, probe, {
+            base, body: r.body === 'json' ? '{}' : undefined,
+            headers: r.body === 'json' ? { 'content-type': 'application/json' } : {},
+          });
+          if (res.status === 404 || res.status === 405) return false;
+        }
+        return true;
       }, timeoutMs);
     }
   }
@@ -479,7 +484,12 @@ export async function removeRoutes(pathPrefix, dropSql, { bases = [BASE], timeou
   for (const base of bases) {
     for (const p of paths) {
       const probe = p.replace(/\{[^}]+\}/g, 'probe');
-      await waitFor(async () => (await request('GET', probe, { base })).status === 404, timeoutMs)
+      await waitFor(async () => {
+        for (let i = 0; i < 8; i++) {
+          if ((await request('GET', probe, { base })).status !== 404) return false;
+        }
+        return true;
+      }, timeoutMs)
         .catch(() => { /* best effort during cleanup */ });
     }
   }
