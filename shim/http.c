@@ -41,6 +41,12 @@ typedef struct st_call_t {
     const char *route_path;
     char handler_oid[24];
     struct timespec started;
+    /* the dispatch arguments, kept to run the request again */
+    const char *args[6];
+    int body_len;
+    /* waiting for an outbound request (202 + X-Workon-Outbox) */
+    outbox_job_t *outbox;
+    int outbox_waits;
 } call_t;
 
 /* ------------------------------------------------------------------------ */
@@ -350,6 +356,10 @@ static void on_call_dispose(void *p)
         pool_query_detach(&call->worker->pool, call->query);
         call->query = NULL;
     }
+    if (call->outbox != NULL) {
+        outbox_detach(call->outbox);
+        call->outbox = NULL;
+    }
     if (h2o_timeout_is_linked(&call->timeout))
         h2o_timeout_unlink(&call->timeout);
     --call->worker->active_requests;
@@ -362,6 +372,10 @@ static void on_call_timeout(h2o_timeout_entry_t *entry)
     if (call->query != NULL) {
         pool_query_detach(&call->worker->pool, call->query);
         call->query = NULL;
+    }
+    if (call->outbox != NULL) {
+        outbox_detach(call->outbox);
+        call->outbox = NULL;
     }
     log_write(LOG_WARN, "request timed out waiting for the database", "request_id", call->request_id.base, "route",
               call->route_path, NULL);
@@ -569,6 +583,7 @@ static void respond_v1_health(call_t *call, PGresult *res, const char *err)
 typedef struct st_header_sink_t {
     h2o_req_t *req;
     int has_content_type;
+    h2o_iovec_t outbox_id; /* X-Workon-Outbox: the shim's, never sent */
 } header_sink_t;
 
 static int valid_header_name(const char *s, size_t len)
@@ -601,6 +616,10 @@ static void on_handler_header(void *data, h2o_iovec_t key, h2o_iovec_t value)
         h2o_memis(key.base, key.len, H2O_STRLIT("transfer-encoding")) || h2o_memis(key.base, key.len, H2O_STRLIT("connection")) ||
         h2o_memis(key.base, key.len, H2O_STRLIT("x-request-id")))
         return;
+    if (h2o_memis(key.base, key.len, H2O_STRLIT("x-workon-outbox"))) {
+        sink->outbox_id = value;
+        return;
+    }
     if (h2o_memis(key.base, key.len, H2O_STRLIT("content-type")))
         sink->has_content_type = 1;
     h2o_add_header_by_str(&sink->req->pool, &sink->req->res.headers, key.base, key.len, 1, NULL, value.base, value.len);
@@ -640,13 +659,15 @@ static void on_result_dispose(void *p)
     PQclear(*(PGresult **)p);
 }
 
+static int call_wait_outbox(call_t *call, h2o_iovec_t id);
+
 /* returns 1 when the response body points into res (kept until the request is gone) */
 static int respond_api(call_t *call, PGresult *res, const char *err)
 {
     h2o_req_t *req = call->req;
     int status;
     h2o_iovec_t body = {NULL, 0};
-    header_sink_t sink = {req, 0};
+    header_sink_t sink = {req, 0, {NULL, 0}};
 
     if (res == NULL && err == pool_err_abandoned) {
         if (log_enabled(LOG_DEBUG))
@@ -689,6 +710,8 @@ static int respond_api(call_t *call, PGresult *res, const char *err)
             log_write(LOG_WARN, "handler headers are not a JSON object of strings", "request_id", call->request_id.base, "route",
                       call->route_path, NULL);
     }
+    if (sink.outbox_id.base != NULL && status == 202)
+        return call_wait_outbox(call, sink.outbox_id);
     if (!PQgetisnull(res, 0, 2) && status != 204 && status != 304) {
         /* no copy: the body is sent from the result, which lives as long as the request */
         PGresult **holder = h2o_mem_alloc_shared(&req->pool, sizeof(*holder), on_result_dispose);
@@ -872,6 +895,27 @@ static h2o_iovec_t build_params_json(h2o_mem_pool_t *pool, const route_t *route,
     return strbuf_finish(&sb);
 }
 
+/* request headers handed to handlers in meta.headers (lower-case names); a webhook verifies its signature */
+static const char *const meta_headers[] = {"stripe-signature"};
+
+static void add_meta_headers(strbuf_t *sb, h2o_req_t *req)
+{
+    size_t i, n = 0;
+
+    strbuf_lit(sb, ",\"headers\":{");
+    for (i = 0; i != sizeof(meta_headers) / sizeof(meta_headers[0]); ++i) {
+        ssize_t at = h2o_find_header_by_str(&req->headers, meta_headers[i], strlen(meta_headers[i]), -1);
+        if (at == -1)
+            continue;
+        if (n++ != 0)
+            strbuf_lit(sb, ",");
+        strbuf_add_cstr_json(sb, meta_headers[i]);
+        strbuf_lit(sb, ":");
+        strbuf_add_json_string(sb, req->headers.entries[at].value.base, req->headers.entries[at].value.len);
+    }
+    strbuf_lit(sb, "}");
+}
+
 static h2o_iovec_t build_meta_json(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path)
 {
     struct sockaddr_storage ss;
@@ -901,6 +945,7 @@ static h2o_iovec_t build_meta_json(h2o_req_t *req, h2o_iovec_t request_id, h2o_i
         strbuf_add_json_string(&sb, req->headers.entries[ua].value.base, req->headers.entries[ua].value.len);
     else
         strbuf_lit(&sb, "null");
+    add_meta_headers(&sb, req);
     strbuf_lit(&sb, "}");
     return strbuf_finish(&sb);
 }
@@ -922,6 +967,76 @@ static const char *bearer_token(h2o_req_t *req, int *sent)
     return h2o_strdup(&req->pool, token.base, token.len).base;
 }
 
+/* sends (again) the call's workon.dispatch */
+static void call_dispatch(call_t *call)
+{
+    db_query_t *q = pool_query_new(&call->worker->pool, DB_QUERY_DISPATCH, on_call_result, call);
+
+    memcpy(q->values, call->args, sizeof(call->args));
+    q->lengths[3] = call->body_len;
+    q->formats[3] = 1; /* binary text: no copy, the server still checks the encoding */
+    q->abandoned = is_client_gone;
+    call_submit(call, q);
+}
+
+/* ------------------------------------------------------------------------ */
+/* requests that wait for an outbound call (outbox.c) */
+
+/* the row someone else finished, or what outbox_result / outbox_error answered */
+static int on_outbox_result(void *owner, PGresult *res, const char *err)
+{
+    call_t *call = owner;
+
+    call->outbox = NULL;
+    if (h2o_timeout_is_linked(&call->timeout))
+        h2o_timeout_unlink(&call->timeout);
+    if (res == NULL && err == outbox_err_not_claimed && call->outbox_waits < 2) {
+        /* handlers are idempotent: the request now finds the finished row */
+        call_dispatch(call);
+        return 0;
+    }
+    if (res == NULL && err == outbox_err_not_claimed)
+        err = "outbox row finished elsewhere twice";
+    return respond_api(call, res, err);
+}
+
+/* the handler committed an outbox row and answered 202 + X-Workon-Outbox: send it, then answer */
+static int call_wait_outbox(call_t *call, h2o_iovec_t id)
+{
+    h2o_req_t *req = call->req;
+    size_t i;
+
+    /* the final answer brings its own headers */
+    memset(&req->res.headers, 0, sizeof(req->res.headers));
+    for (i = 0; i != id.len; ++i)
+        if (id.base[i] < '0' || id.base[i] > '9')
+            break;
+    if (id.len == 0 || id.len > 19 || i != id.len) {
+        log_write(LOG_ERROR, "handler set an invalid X-Workon-Outbox", "request_id", call->request_id.base, "route",
+                  call->route_path, NULL);
+        send_error(req, call->request_id, 500, "internal", "internal server error", NULL);
+        return 0;
+    }
+    if (!stripe_configured()) {
+        /* the row stays pending: it is sent once the shim runs with a key */
+        log_write(LOG_WARN, "payment request without STRIPE_SECRET_KEY, answering 503", "request_id", call->request_id.base,
+                  "route", call->route_path, NULL);
+        send_error(req, call->request_id, 503, "payments_not_configured", "payments are not configured on this server", NULL);
+        return 0;
+    }
+    if (++call->outbox_waits > 2) {
+        log_write(LOG_ERROR, "handler asked to wait for an outbound request a third time", "request_id", call->request_id.base,
+                  "route", call->route_path, NULL);
+        send_unavailable(req, call->request_id);
+        return 0;
+    }
+    call->outbox = outbox_wait(call->worker, h2o_strdup(&req->pool, id.base, id.len).base, call->request_id.base,
+                               on_outbox_result, call);
+    if (call->outbox != NULL)
+        h2o_timeout_link(call->worker->ctx.loop, &call->worker->request_timeout, &call->timeout);
+    return 0;
+}
+
 static void handle_api(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path, const route_match_t *m)
 {
     const route_t *route = m->route;
@@ -929,7 +1044,6 @@ static void handle_api(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_
     const char *bad_field = NULL, *token;
     int had_token;
     call_t *call;
-    db_query_t *q;
 
     if (m->invalid_param != NULL) {
         send_error(req, request_id, 400, "validation_failed", "path parameter is not valid percent-encoded UTF-8",
@@ -969,17 +1083,14 @@ static void handle_api(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_
     memcpy(call->handler_oid, route->handler_oid, sizeof(call->handler_oid));
     call->route_path = h2o_strdup(&req->pool, route->path, SIZE_MAX).base;
 
-    q = pool_query_new(&w->pool, DB_QUERY_DISPATCH, on_call_result, call);
-    q->values[0] = call->handler_oid;
-    q->values[1] = params.base;
-    q->values[2] = query.base;
-    q->values[3] = body.base;
-    q->lengths[3] = (int)body.len;
-    q->formats[3] = 1; /* binary text: no copy, the server still checks the encoding */
-    q->values[4] = token;
-    q->values[5] = meta.base;
-    q->abandoned = is_client_gone;
-    call_submit(call, q);
+    call->args[0] = call->handler_oid;
+    call->args[1] = params.base;
+    call->args[2] = query.base;
+    call->args[3] = body.base;
+    call->body_len = (int)body.len;
+    call->args[4] = token;
+    call->args[5] = meta.base;
+    call_dispatch(call);
 }
 
 static void handle_health(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, int kind)

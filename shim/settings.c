@@ -228,6 +228,15 @@ static const char *apply_jwt_ttl(const setting_t *self, const char *value)
     return NULL;
 }
 
+/* printable ASCII without spaces: the value goes into a request head (keys) or is compared byte for byte (secrets) */
+static int is_printable_token(const char *value)
+{
+    for (; *value != '\0'; ++value)
+        if ((unsigned char)*value <= 0x20 || (unsigned char)*value >= 0x7f)
+            return 0;
+    return 1;
+}
+
 static const char *apply_stripe_key(const setting_t *self, const char *value)
 {
     static const char *live[] = {"sk_live_", "pk_live_", "rk_live_"}, *test[] = {"sk_test_", "pk_test_", "rk_test_"};
@@ -235,6 +244,10 @@ static const char *apply_stripe_key(const setting_t *self, const char *value)
 
     if (value == NULL)
         return NULL;
+    if (!is_printable_token(value))
+        return complain("must not contain spaces or control characters", self->name);
+    if (strcmp(self->name, "STRIPE_SECRET_KEY") == 0)
+        shim_settings.stripe_secret_key = value;
     for (i = 0; i != 3; ++i) {
         if (!is_production() && strncmp(value, live[i], strlen(live[i])) == 0)
             return complain("is a live key; live Stripe keys are only accepted with NODE_ENV=production", self->name);
@@ -243,6 +256,27 @@ static const char *apply_stripe_key(const setting_t *self, const char *value)
     }
     return NULL;
 }
+
+static const char *apply_stripe_api_base(const setting_t *self, const char *value)
+{
+    h2o_url_t url;
+    const char *err = stripe_parse_base(value, &url);
+
+    if (err != NULL)
+        return complain("%s", self->name, err);
+    shim_settings.stripe_api_base = value;
+    return NULL;
+}
+
+static const char *apply_stripe_webhook_secret(const setting_t *self, const char *value)
+{
+    if (!is_printable_token(value))
+        return complain("must not contain spaces or control characters", self->name);
+    shim_settings.stripe_webhook_secret = value;
+    return NULL;
+}
+
+NUMBER_SETTING(apply_stripe_timeout, stripe_timeout_ms, 100, 120000)
 
 /* sorted by name; a NULL default means the variable has no default */
 static const setting_t settings_table[] = {
@@ -270,8 +304,13 @@ static const setting_t settings_table[] = {
      apply_request_timeout},
     {"SHIM_THREADS", "CPU count", "event-loop threads", 0, apply_threads},
     {"SIGNED_URL_SECRET", NULL, "upload URL signing secret; required outside development, at least 32 characters", 3, apply_secret},
+    {"STRIPE_API_BASE", "https://api.stripe.com", "where requests to Stripe go (an http:// or https:// URL; tests point it at a local server)", 0,
+     apply_stripe_api_base},
     {"STRIPE_PUBLISHABLE_KEY", NULL, "pk_live_ keys only with NODE_ENV=production, pk_test_ keys never there", 5, apply_stripe_key},
-    {"STRIPE_SECRET_KEY", NULL, "sk_live_ keys only with NODE_ENV=production, sk_test_ keys never there", 4, apply_stripe_key},
+    {"STRIPE_SECRET_KEY", NULL, "Stripe API key, kept in the shim (without it payments answer 503); sk_live_ keys only with NODE_ENV=production, sk_test_ keys never there", 4, apply_stripe_key},
+    {"STRIPE_TIMEOUT_MS", "10000", "longest wait for one request to Stripe (then 503 and a retry with backoff)", 0, apply_stripe_timeout},
+    {"STRIPE_WEBHOOK_SECRET", NULL, "webhook signing secret (whsec_...), handed to the database at start for verifying Stripe-Signature", 0,
+     apply_stripe_webhook_secret},
 };
 
 #define NUM_SETTINGS (sizeof(settings_table) / sizeof(settings_table[0]))
@@ -305,6 +344,8 @@ void settings_load(void)
     shim_settings.pool_size = 2;
     shim_settings.http2 = 0;
     shim_settings.request_timeout_ms = 30000;
+    shim_settings.stripe_api_base = "https://api.stripe.com";
+    shim_settings.stripe_timeout_ms = 10000;
 
     /* NODE_ENV first: the rules for secrets depend on it */
     for (i = 0; i != NUM_SETTINGS; ++i) {
@@ -332,19 +373,23 @@ void settings_load(void)
 
 void settings_print_help(FILE *fp)
 {
-    size_t i, width = 0;
+    size_t i, width = 0, dwidth = 7;
 
     fprintf(fp,
             "Usage: %s [--help | --version]\n\n"
             "HTTP front of the workon PostgreSQL extension. Configured by environment variables:\n\n",
             SHIM_NAME);
-    for (i = 0; i != NUM_SETTINGS; ++i)
+    for (i = 0; i != NUM_SETTINGS; ++i) {
         if (strlen(settings_table[i].name) > width)
             width = strlen(settings_table[i].name);
-    fprintf(fp, "  %-*s  %-12s  %s\n", (int)width, "NAME", "DEFAULT", "MEANING");
+        if (settings_table[i].default_value != NULL && strlen(settings_table[i].default_value) > dwidth)
+            dwidth = strlen(settings_table[i].default_value);
+    }
+    fprintf(fp, "  %-*s  %-*s  %s\n", (int)width, "NAME", (int)dwidth, "DEFAULT", "MEANING");
     for (i = 0; i != NUM_SETTINGS; ++i) {
         const setting_t *s = settings_table + i;
-        fprintf(fp, "  %-*s  %-12s  %s\n", (int)width, s->name, s->default_value != NULL ? s->default_value : "-", s->meaning);
+        fprintf(fp, "  %-*s  %-*s  %s\n", (int)width, s->name, (int)dwidth, s->default_value != NULL ? s->default_value : "-",
+                s->meaning);
     }
     fprintf(fp, "\nSignals: SIGTERM stops accepting, lets in-flight requests finish (up to 10 s) and exits 0;\n"
                 "SIGINT exits at once.\n");
