@@ -149,7 +149,8 @@ run_http() {
     export WORKON_DATABASE_URL
     WORKON_DATABASE_URL=$(database_url "$T" workon_http workon_authenticator)
 
-    DATABASE_URL=$WORKON_DATABASE_URL HOST=127.0.0.1 PORT=$port \
+    # no Stripe key: nothing the tests queue goes anywhere but to the tests' own fake Stripe
+    DATABASE_URL=$WORKON_DATABASE_URL HOST=127.0.0.1 PORT=$port STRIPE_SECRET_KEY= \
         "$WORKON_SHIM_BIN" >"$WORKON_SHIM_LOG" 2>&1 &
     shim_pid=$!
     wait_for_shim "$shim_pid" "$url" 30 || die "the shim did not come up on $url"

@@ -6,9 +6,11 @@
  * A job is one row: claimed (workon.outbox_claim_id / outbox_claim bump its
  * attempts and lease it), sent with its idempotency key (stripe.c), and the
  * answer handed back to the database: 2xx and 4xx to workon.outbox_result,
- * which advances the state machines; no answer, a timeout, a 5xx, a 429 or a
- * 409 `idempotency_key_in_use` to workon.outbox_error, which schedules the
- * retry (the backoff and the dead-letter state are the database's).
+ * which advances the state machines; no answer, a timeout, a 5xx or a 429 to
+ * workon.outbox_error, which schedules the retry (the backoff and the
+ * dead-letter state are the database's).  A 409 `idempotency_key_in_use`
+ * (the same row being sent by someone else right now) is asked again after
+ * a pause, when Stripe replays the other send's answer.
  *
  * Two ways in:
  *  - a request that needs the answer at once (POST /payment, /checkout): its
@@ -30,6 +32,21 @@
 
 /* rows sent at the same time by the background worker */
 #define OUTBOX_CONCURRENCY 8
+/*
+ * A 409 `idempotency_key_in_use`: another send of the same row (the other way
+ * in, or another shim) is still running at Stripe.  Asked again after a
+ * pause, Stripe replays that send's answer.
+ */
+#define CONFLICT_RETRY_MS 250
+#define CONFLICT_RETRIES 8
+/*
+ * A new row's NOTIFY reaches the background worker about when its waiting
+ * request learns the row's id.  The worker claims a little later, and leaves
+ * alone the rows that a request of this process waits on (they are
+ * registered before their claim), so a row is not sent twice at once.
+ */
+#define NOTIFY_DELAY_MS 50
+#define MAX_WAITING 1024
 
 #define CLAIM_COLUMNS "id, method, path, params::text, idempotency_key, attempts"
 #define CLAIM_SQL "SELECT " CLAIM_COLUMNS " FROM workon.outbox_claim('stripe', $1::integer)"
@@ -59,10 +76,13 @@ struct st_outbox_job_t {
     char *report; /* the body for outbox_result, or the error text for outbox_error */
     int report_is_error;
     stripe_request_t *send;
+    h2o_timeout_entry_t resend;
+    int conflicts;
     /* the waiting request; NULL for the background worker or when it went away */
     db_query_cb reply_cb;
     void *reply_owner;
     int background;
+    int registered; /* in waiting_ids */
 };
 
 /* the background worker (first thread) */
@@ -78,7 +98,54 @@ static __thread struct {
     char limit[8];
 } bg;
 
+static __thread h2o_timeout_t conflict_timeout, notify_timeout;
+
+/* ids of the rows that requests of this process wait on (all threads) */
+static pthread_mutex_t waiting_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t waiting_ids[MAX_WAITING];
+static size_t num_waiting;
+
+static int waiting_add(int64_t id)
+{
+    int added = 0;
+
+    pthread_mutex_lock(&waiting_lock);
+    if (num_waiting != MAX_WAITING) {
+        waiting_ids[num_waiting++] = id;
+        added = 1;
+    }
+    pthread_mutex_unlock(&waiting_lock);
+    return added;
+}
+
+static void waiting_remove(int64_t id)
+{
+    size_t i;
+
+    pthread_mutex_lock(&waiting_lock);
+    for (i = 0; i != num_waiting; ++i) {
+        if (waiting_ids[i] == id) {
+            waiting_ids[i] = waiting_ids[--num_waiting];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&waiting_lock);
+}
+
+static int waiting_has(int64_t id)
+{
+    size_t i;
+    int found = 0;
+
+    pthread_mutex_lock(&waiting_lock);
+    for (i = 0; i != num_waiting && !found; ++i)
+        found = waiting_ids[i] == id;
+    pthread_mutex_unlock(&waiting_lock);
+    return found;
+}
+
 static void job_report(outbox_job_t *job);
+static void job_send(outbox_job_t *job);
 static void bg_claim(void);
 
 static void job_log(outbox_job_t *job, int level, const char *msg, const char *why)
@@ -104,6 +171,10 @@ static void job_free(outbox_job_t *job)
 {
     if (job->send != NULL)
         stripe_cancel(job->send);
+    if (h2o_timeout_is_linked(&job->resend))
+        h2o_timeout_unlink(&job->resend);
+    if (job->registered)
+        waiting_remove(strtoll(job->id, NULL, 10));
     if (job->background) {
         --bg.active;
         if (bg.more)
@@ -139,7 +210,7 @@ static void job_take_row(outbox_job_t *job, PGresult *res, int row)
 /* ------------------------------------------------------------------------ */
 /* sending */
 
-/* Stripe's error.code from an error body, or NULL */
+/* Stripe's error.code idempotency_key_in_use in an error body */
 static int is_idempotency_conflict(h2o_iovec_t body)
 {
     static const char needle[] = "idempotency_key_in_use";
@@ -151,12 +222,22 @@ static int is_idempotency_conflict(h2o_iovec_t body)
     return 0;
 }
 
+static void on_resend(h2o_timeout_entry_t *entry)
+{
+    job_send(H2O_STRUCT_FROM_MEMBER(outbox_job_t, resend, entry));
+}
+
 static void on_sent(void *data, int status, h2o_iovec_t body, const char *err)
 {
     outbox_job_t *job = data;
     char why[96];
 
     job->send = NULL;
+    if (err == NULL && status == 409 && is_idempotency_conflict(body) && job->conflicts++ < CONFLICT_RETRIES) {
+        job->resend.cb = on_resend;
+        h2o_timeout_link(job->worker->ctx.loop, &conflict_timeout, &job->resend);
+        return;
+    }
     job->stage = JOB_REPORT;
     if (err != NULL) {
         snprintf(why, sizeof(why), "no answer from Stripe: %s", err);
@@ -275,6 +356,7 @@ outbox_job_t *outbox_wait(worker_t *w, const char *id, const char *request_id, d
     db_query_t *q;
 
     snprintf(job->id, sizeof(job->id), "%s", id);
+    job->registered = waiting_add(strtoll(id, NULL, 10));
     job->path = "(claiming)";
     job->request_id = request_id != NULL ? h2o_strdup(&job->pool, request_id, SIZE_MAX).base : NULL;
     job->reply_cb = cb;
@@ -323,7 +405,14 @@ static int on_claim_result(void *owner, PGresult *res, const char *err)
     if (n == atoi(bg.limit))
         bg.more = 1;
     for (i = 0; i != n; ++i) {
-        outbox_job_t *job = job_new(bg.worker);
+        outbox_job_t *job;
+        if (waiting_has(strtoll(PQgetvalue(res, i, 0), NULL, 10))) {
+            /* a request waits on it and sends it: the claim's lease keeps it from coming back meanwhile */
+            if (log_enabled(LOG_DEBUG))
+                log_write(LOG_DEBUG, "outbox: row left to its waiting request", "outbox_id", PQgetvalue(res, i, 0), NULL);
+            continue;
+        }
+        job = job_new(bg.worker);
         job->background = 1;
         ++bg.active;
         job_take_row(job, res, i);
@@ -374,6 +463,8 @@ static void on_soon(h2o_timeout_entry_t *entry)
 void outbox_worker_start(worker_t *w)
 {
     stripe_worker_init(w);
+    h2o_timeout_init(w->ctx.loop, &conflict_timeout, CONFLICT_RETRY_MS);
+    h2o_timeout_init(w->ctx.loop, &notify_timeout, NOTIFY_DELAY_MS);
     if (w->id != 0 || !stripe_configured())
         return;
     bg.worker = w;
@@ -389,5 +480,5 @@ void outbox_on_notify(worker_t *w, const char *payload)
         return;
     /* several notifications in one loop pass make one claim */
     if (!h2o_timeout_is_linked(&bg.soon))
-        h2o_timeout_link(w->ctx.loop, &w->ctx.zero_timeout, &bg.soon);
+        h2o_timeout_link(w->ctx.loop, &notify_timeout, &bg.soon);
 }

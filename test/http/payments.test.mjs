@@ -1,0 +1,259 @@
+// Payments end to end: the shim performs the Stripe calls the database queued (against
+// the fake Stripe API of lib/fake-stripe.mjs), waits for them on POST /payment and
+// /checkout, retries them in the background, and never sends one twice.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { expectError, lit, psql, request, sleep, startShim, waitFor } from './lib/client.mjs';
+import { stripeEvent, paymentIntentObject } from './lib/fake-stripe.mjs';
+import {
+  bearer, book, checkout, createSpace, deliver, outboxRows, pay, paymentRow, register, startPaymentStack,
+} from './lib/payments.mjs';
+
+let stack;
+let base;
+let host;
+let member;
+let other;
+let space;
+
+before(async () => {
+  stack = await startPaymentStack();
+  base = stack.url;
+  [host, member, other] = await Promise.all([register(base, 'host'), register(base), register(base)]);
+  space = await createSpace(base, host, 1500);
+});
+after(async () => { await stack?.stop(); });
+
+const piCreations = (bookingId) =>
+  stack.fake.created('/v1/payment_intents').filter((r) => r.params['metadata[booking_id]'] === bookingId);
+
+describe('POST /bookings/{id}/payment', () => {
+  test('201 with a client_secret from Stripe; the call carries key, idempotency key, version and the price', async () => {
+    const b = await book(base, member, space);
+    const res = await pay(base, member, b);
+    assert.equal(res.status, 201, res.text);
+    assert.equal(res.headers['x-workon-outbox'], undefined, 'the internal header leaked');
+    const p = res.json;
+    assert.match(p.stripe_payment_intent_id, /^pi_/);
+    assert.ok(p.client_secret.startsWith(`${p.stripe_payment_intent_id}_secret_`), p.client_secret);
+    assert.equal(p.amount_cents, b.price.amount_cents);
+    assert.equal(p.currency, b.price.currency);
+    assert.equal(typeof p.status, 'string');
+
+    const calls = piCreations(b.id);
+    assert.equal(calls.length, 1);
+    const call = calls[0];
+    assert.equal(call.headers.authorization, `Bearer ${stack.fake.secretKey}`);
+    assert.equal(call.headers['stripe-version'], '2024-06-20');
+    assert.match(call.headers['content-type'], /^application\/x-www-form-urlencoded/);
+    assert.ok(call.idempotencyKey && call.idempotencyKey.length >= 8, 'no idempotency key');
+    assert.equal(call.params.amount, String(b.price.amount_cents));
+    assert.equal(call.params.currency, b.price.currency);
+    assert.equal(call.params['metadata[booking_id]'], b.id);
+    // the answer is stored: the database knows the PaymentIntent
+    assert.equal(paymentRow(b.id).stripe_payment_intent_id, p.stripe_payment_intent_id);
+    assert.ok(outboxRows(b.id).every((o) => o.status === 'done'));
+    // the key goes to Stripe only
+    assert.equal(psql(`SELECT count(*) FROM workon.outbox WHERE params::text LIKE ${lit(`%${stack.fake.secretKey}%`)}
+                        OR coalesce(last_error, '') LIKE ${lit(`%${stack.fake.secretKey}%`)}`), '0');
+    assert.ok(!stack.shim.output().includes(stack.fake.secretKey), 'the secret key is in the log');
+
+    // a repeat: 200, the same payment, no second PaymentIntent
+    const again = await pay(base, member, b);
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.json.id, p.id);
+    assert.equal(again.json.stripe_payment_intent_id, p.stripe_payment_intent_id);
+    assert.equal(again.json.client_secret, p.client_secret);
+    assert.equal(piCreations(b.id).length, 1);
+
+    // others cannot pay or see it
+    expectError(await pay(base, other, b), 404, 'not_found');
+    const get = await request('GET', `/api/v1/payments/${p.id}`, { base, headers: bearer(member.token) });
+    assert.equal(get.status, 200, get.text);
+    assert.equal(get.json.stripe_payment_intent_id, p.stripe_payment_intent_id);
+    assert.ok(!get.json.client_secret, 'GET /payments/{id} shows the client_secret');
+  });
+
+  test('concurrent POSTs for one booking create one PaymentIntent and answer the same payment', async () => {
+    const b = await book(base, member, space);
+    stack.fake.answerDelayMs = 300; // keep the first call open while the others arrive
+    let answers;
+    try {
+      answers = await Promise.all(Array.from({ length: 6 }, () => pay(base, member, b)));
+    } finally {
+      stack.fake.answerDelayMs = 0;
+    }
+    for (const r of answers) assert.ok([200, 201].includes(r.status), `${r.status} ${r.text}`);
+    const pis = new Set(answers.map((r) => r.json.stripe_payment_intent_id));
+    assert.equal(pis.size, 1, [...pis].join(' '));
+    assert.equal(new Set(answers.map((r) => r.json.id)).size, 1);
+    assert.equal(piCreations(b.id).length, 1);
+  });
+
+  test('409 unless the booking is pending payment', async () => {
+    const b = await book(base, member, space);
+    const cancel = await request('POST', `/api/v1/bookings/${b.id}/cancel`, { base, headers: bearer(member.token) });
+    assert.equal(cancel.status, 200, cancel.text);
+    expectError(await pay(base, member, b), 409, 'booking_not_payable');
+    assert.equal(piCreations(b.id).length, 0);
+
+    const expired = await book(base, member, space);
+    psql(`UPDATE workon.bookings SET hold_expires_at = now() - interval '1 second' WHERE id = ${lit(expired.id)}`);
+    expectError(await pay(base, member, expired), 409, 'booking_not_payable');
+    expectError(await request('POST', `/api/v1/bookings/${b.id}/payment`, { base }), 401, 'unauthorized');
+  });
+
+  test('Stripe down: 503 with Retry-After, the payment stays consistent, the background worker finishes it', async () => {
+    const b = await book(base, member, space);
+    stack.fake.failNext({ mode: 'status', status: 500, path: '/v1/payment_intents' });
+    const res = await pay(base, member, b);
+    const err = expectError(res, 503, 'unavailable');
+    assert.ok(err.message.length > 0);
+    assert.match(res.headers['retry-after'] ?? '', /^\d+$/);
+    let pay0 = paymentRow(b.id);
+    assert.equal(pay0.stripe_payment_intent_id, null);
+    let rows = outboxRows(b.id);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].status, 'pending');
+    assert.match(rows[0].last_error ?? '', /500/);
+    assert.ok(!rows[0].last_error.includes(stack.fake.secretKey));
+
+    // back up: the retry (backoff ~1 s) goes out by itself with the same idempotency key
+    await waitFor(() => paymentRow(b.id).stripe_payment_intent_id !== null, 15000, 100);
+    rows = outboxRows(b.id);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].status, 'done');
+    const keys = new Set(stack.fake.requests.filter((r) => r.params['metadata[booking_id]'] === b.id).map((r) => r.idempotencyKey));
+    assert.equal(keys.size, 1, 'a retry used another idempotency key');
+    pay0 = paymentRow(b.id);
+    const again = await pay(base, member, b);
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.json.stripe_payment_intent_id, pay0.stripe_payment_intent_id);
+    assert.equal(piCreations(b.id).length, 1);
+  });
+
+  test('a reset connection and a Stripe slower than STRIPE_TIMEOUT_MS are 503 too, bounded in time', async () => {
+    const b1 = await book(base, member, space);
+    stack.fake.failNext({ mode: 'reset', path: '/v1/payment_intents' });
+    expectError(await pay(base, member, b1), 503, 'unavailable');
+
+    const b2 = await book(base, member, space);
+    stack.fake.failNext({ mode: 'hang', path: '/v1/payment_intents' });
+    const t0 = Date.now();
+    expectError(await pay(base, member, b2), 503, 'unavailable');
+    const took = Date.now() - t0;
+    assert.ok(took >= 1500 && took < 6000, `answered after ${took} ms with STRIPE_TIMEOUT_MS=2000`);
+    assert.match(outboxRows(b2.id)[0].last_error ?? '', /timed out|timeout/i);
+
+    // both are finished by the background worker, once each
+    await waitFor(() => paymentRow(b1.id).stripe_payment_intent_id !== null && paymentRow(b2.id).stripe_payment_intent_id !== null, 20000, 200);
+    assert.equal(piCreations(b1.id).length, 1);
+    assert.equal(piCreations(b2.id).length, 1);
+    assert.ok(stack.shim.alive());
+  });
+
+  test('Stripe refuses (4xx): 502 payment_provider_error, the row fails and is not retried; a new POST starts over', async () => {
+    const b = await book(base, member, space);
+    stack.fake.failNext({ mode: 'status', status: 400, code: 'parameter_invalid_integer', message: 'Invalid integer: amount', path: '/v1/payment_intents' });
+    const res = await pay(base, member, b);
+    const err = expectError(res, 502, 'payment_provider_error');
+    assert.match(err.message, /Invalid integer/);
+    let rows = outboxRows(b.id);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].status, 'failed');
+    const sent = stack.fake.requests.filter((r) => r.params['metadata[booking_id]'] === b.id).length;
+    await sleep(2500); // the background worker would have retried a pending row by now
+    assert.equal(stack.fake.requests.filter((r) => r.params['metadata[booking_id]'] === b.id).length, sent);
+
+    const retry = await pay(base, member, b);
+    assert.equal(retry.status, 201, retry.text);
+    rows = outboxRows(b.id);
+    assert.equal(rows.length, 2);
+    assert.notEqual(rows[0].idempotency_key, rows[1].idempotency_key);
+    assert.equal(piCreations(b.id).length, 1);
+  });
+
+  test('a client that hangs up while Stripe is slow leaves the shim serving and the payment finished once', async () => {
+    const b = await book(base, member, space);
+    stack.fake.failNext({ mode: 'slow', delayMs: 1200, path: '/v1/payment_intents' });
+    await assert.rejects(pay(base, member, b, { timeoutMs: 200 }));
+    await waitFor(() => paymentRow(b.id).stripe_payment_intent_id !== null, 10000, 100);
+    assert.ok(stack.shim.alive());
+    const again = await pay(base, member, b);
+    assert.equal(again.status, 200, again.text);
+    assert.equal(piCreations(b.id).length, 1);
+    assert.equal((await request('GET', '/healthz', { base })).status, 200);
+  });
+});
+
+describe('POST /bookings/{id}/checkout', () => {
+  test('201 {checkout_session_id, url}; a repeat answers the same session without a second one', async () => {
+    const b = await book(base, member, space);
+    const res = await checkout(base, member, b);
+    assert.equal(res.status, 201, res.text);
+    assert.match(res.json.checkout_session_id, /^cs_/);
+    assert.match(res.json.url, /^https:\/\/checkout\.stripe\.com\//);
+    const calls = stack.fake.created('/v1/checkout/sessions').filter((r) => r.params.client_reference_id === b.id ||
+      r.params['payment_intent_data[metadata][booking_id]'] === b.id);
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0].params.success_url, 'https://example.com/ok');
+    assert.equal(calls[0].params['line_items[0][price_data][unit_amount]'], String(b.price.amount_cents));
+    const again = await checkout(base, member, b);
+    assert.equal(again.status, 200, again.text);
+    assert.deepEqual(again.json, res.json);
+    expectError(await checkout(base, member, b, { success_url: 'ftp://x', cancel_url: 'https://example.com' }), 400, 'validation_failed');
+  });
+});
+
+describe('refunds go to Stripe', () => {
+  test('cancelling a paid booking sends its refund to Stripe', async () => {
+    const b = await book(base, member, space); // weeks ahead: a full refund
+    const p = await pay(base, member, b);
+    assert.equal(p.status, 201, p.text);
+    const pi = p.json.stripe_payment_intent_id;
+    const ev = stripeEvent('payment_intent.succeeded', paymentIntentObject({
+      id: pi, amount: b.price.amount_cents, currency: b.price.currency, metadata: { booking_id: b.id },
+    }));
+    assert.equal((await deliver(base, ev)).status, 200);
+    const res = await request('POST', `/api/v1/bookings/${b.id}/cancel`, { base, headers: bearer(member.token) });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.refund.percent, 100);
+    assert.equal(res.json.refund.amount_cents, b.price.amount_cents);
+    const refund = await waitFor(() => stack.fake.created('/v1/refunds').find((r) => r.params.payment_intent === pi), 10000, 100);
+    assert.equal(refund.params.amount, String(b.price.amount_cents));
+    assert.ok(refund.idempotencyKey);
+    await waitFor(() => psql(`SELECT status FROM workon.outbox WHERE path = '/v1/refunds' AND booking_id = ${lit(b.id)}`) === 'done', 10000, 100);
+    assert.equal(stack.fake.created('/v1/refunds').filter((r) => r.params.payment_intent === pi).length, 1);
+  });
+});
+
+describe('without STRIPE_SECRET_KEY', () => {
+  test('503 payments_not_configured, and the row is left for a shim that has the key', async () => {
+    // no background worker may send the row before it is looked at
+    await stack.shim.stop();
+    let plain;
+    let keyed;
+    try {
+      plain = await startShim({ STRIPE_API_BASE: stack.fake.url });
+      const b = await book(plain.url, member, space);
+      expectError(await pay(plain.url, member, b), 503, 'payments_not_configured');
+      await sleep(1500);
+      const rows = outboxRows(b.id);
+      assert.equal(rows.length, 1);
+      assert.equal(rows[0].status, 'pending');
+      assert.equal(rows[0].attempts, 0);
+      assert.equal(piCreations(b.id).length, 0);
+
+      // a shim with the key sends it in the background
+      keyed = await startShim({ STRIPE_API_BASE: stack.fake.url, STRIPE_SECRET_KEY: stack.fake.secretKey });
+      await waitFor(() => paymentRow(b.id).stripe_payment_intent_id !== null, 10000, 100);
+      const again = await pay(plain.url, member, b);
+      assert.equal(again.status, 200, again.text);
+      assert.ok(again.json.client_secret.startsWith(again.json.stripe_payment_intent_id));
+      assert.equal(piCreations(b.id).length, 1);
+    } finally {
+      await plain?.stop();
+      await keyed?.stop();
+    }
+  });
+});
