@@ -330,9 +330,10 @@ check_hs256_key(const unsigned char *key, size_t keylen)
 				 errmsg("HS256 key must be at least %d bytes", JWT_HS256_MIN_KEY)));
 }
 
-static void
-compute_hmac_sha256(const unsigned char *key, size_t keylen,
-			const unsigned char *data, size_t datalen, unsigned char *out)
+/* HMAC-SHA256 of data under key into out (32 bytes); shared with webhook.c */
+void
+workon_hmac_sha256(const unsigned char *key, size_t keylen,
+				   const unsigned char *data, size_t datalen, unsigned char *out)
 {
 	unsigned int outlen = 0;
 
@@ -460,7 +461,7 @@ signature_valid(JwtParts *parts, const unsigned char *key, size_t keylen)
 		check_hs256_key(key, keylen);
 		if (parts->sig_len != JWT_SIG_LEN)
 			return false;
-		compute_hmac_sha256(key, keylen, (const unsigned char *) parts->signing_input,
+		workon_hmac_sha256(key, keylen, (const unsigned char *) parts->signing_input,
 					parts->signing_len, mac);
 		return CRYPTO_memcmp(mac, parts->sig, JWT_SIG_LEN) == 0;
 	}
@@ -910,7 +911,7 @@ jwt_sign(PG_FUNCTION_ARGS)
 	if (alg == JWT_ALG_HS256)
 	{
 		check_hs256_key(keydata, keylen);
-		compute_hmac_sha256(keydata, keylen, (unsigned char *) token.data, token.len, sig);
+		workon_hmac_sha256(keydata, keylen, (unsigned char *) token.data, token.len, sig);
 		siglen = JWT_SIG_LEN;
 	}
 	else
@@ -1083,7 +1084,7 @@ hmac_sha256(PG_FUNCTION_ARGS)
 	bytea	   *result = (bytea *) palloc(VARHDRSZ + JWT_SIG_LEN);
 
 	SET_VARSIZE(result, VARHDRSZ + JWT_SIG_LEN);
-	compute_hmac_sha256((unsigned char *) VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
+	workon_hmac_sha256((unsigned char *) VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
 				(unsigned char *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
 				(unsigned char *) VARDATA(result));
 

@@ -26,6 +26,8 @@
 #define ERRCODE_WORKON_INVALID_TRANSITION		MAKE_SQLSTATE('W','O','C','0','3')
 #define ERRCODE_WORKON_CANNOT_CANCEL			MAKE_SQLSTATE('W','O','C','0','4')
 #define ERRCODE_WORKON_HAS_FUTURE_BOOKINGS		MAKE_SQLSTATE('W','O','C','0','5')
+#define ERRCODE_WORKON_NOT_PAYABLE				MAKE_SQLSTATE('W','O','C','0','6')
+#define ERRCODE_WORKON_INVALID_SIGNATURE		MAKE_SQLSTATE('W','O','B','0','1')
 
 /* Prefix of the API roles: workon_anon, workon_member, ... */
 #define WORKON_ROLE_PREFIX	"workon_"
@@ -52,6 +54,9 @@ extern PGDLLIMPORT int workon_jwt_access_ttl;
 extern PGDLLIMPORT int workon_jwt_refresh_ttl;
 extern PGDLLIMPORT int workon_refresh_grace;
 extern Jsonb *workon_jwt_verify_token(text *token);
+extern void workon_hmac_sha256(const unsigned char *key, size_t keylen,
+							   const unsigned char *data, size_t datalen,
+							   unsigned char *out);
 extern void workon_jwt_init(void);
 
 /* password.c */

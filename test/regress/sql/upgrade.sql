@@ -19,12 +19,13 @@ VALUES ('d2000000-0000-4000-8000-000000000001', 'd1000000-0000-4000-8000-0000000
 SELECT * FROM workon.dispatch('workon.space_get(uuid)'::regprocedure,
                               '{"id":"d2000000-0000-4000-8000-000000000001"}', '{}', NULL, 'x.y.z', '{}');
 
--- 0.1.0 -> 0.2.0 -> 0.3.0
+-- 0.1.0 -> 0.2.0 -> 0.3.0 -> 0.4.0
 ALTER EXTENSION workon UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'workon';
 
 -- every update script on the way was applied
-SELECT to_regclass('workon.bookings') IS NOT NULL AS has_bookings;
+SELECT to_regclass('workon.bookings') IS NOT NULL AS has_bookings,
+       to_regclass('workon.payments') IS NOT NULL AS has_payments;
 
 -- data kept
 SELECT u.email, u.role, u.password_hash IS NULL AS no_password, s.name
