@@ -2923,11 +2923,15 @@ DECLARE
 	v_rest		bigint;
 	r			workon.refunds;
 BEGIN
-	SELECT * INTO v_pay FROM workon.payments AS p WHERE p.id = p_payment_id FOR UPDATE;
+	-- locks in the order every writer takes them: booking, then payment
+	SELECT b.* INTO v_booking
+	  FROM workon.bookings AS b JOIN workon.payments AS p ON p.booking_id = b.id
+	 WHERE p.id = p_payment_id
+	   FOR UPDATE OF b;
 	IF NOT FOUND THEN
 		RETURN NULL;
 	END IF;
-	SELECT * INTO v_booking FROM workon.bookings AS b WHERE b.id = v_pay.booking_id FOR UPDATE;
+	SELECT * INTO v_pay FROM workon.payments AS p WHERE p.id = p_payment_id FOR UPDATE;
 
 	/*
 	 * The fold, in canonical order: a final status (succeeded, canceled) is
@@ -3016,15 +3020,13 @@ BEGIN
 	RETURNING * INTO v_pay;
 
 	-- the booking
-	IF v_flags && ARRAY['amount_mismatch', 'disputed'] THEN
+	v_flags := ARRAY(SELECT f FROM pg_catalog.unnest(v_flags) AS f
+					  WHERE f IN ('amount_mismatch', 'disputed'));
+	IF NOT v_booking.flags @> v_flags THEN
 		UPDATE workon.bookings AS b
-		   SET flags = ARRAY(SELECT DISTINCT f
-							   FROM pg_catalog.unnest(b.flags || (v_flags OPERATOR(pg_catalog.&) ARRAY['amount_mismatch', 'disputed'])) AS f
-							  ORDER BY f)
+		   SET flags = ARRAY(SELECT DISTINCT f FROM pg_catalog.unnest(b.flags || v_flags) AS f ORDER BY f)
 		 WHERE b.id = v_booking.id
-		   AND NOT (b.flags @> (v_flags OPERATOR(pg_catalog.&) ARRAY['amount_mismatch', 'disputed']))
 		RETURNING * INTO v_booking;
-		SELECT * INTO v_booking FROM workon.bookings AS b WHERE b.id = v_pay.booking_id;
 	END IF;
 
 	IF v_ok AND v_booking.status = 'pending_payment' THEN
@@ -3073,13 +3075,15 @@ BEGIN
 
 	/*
 	 * Refunds Stripe reports (charge.refunded carries the charge's total):
-	 * what our own refund rows do not cover yet settles the pending ones,
-	 * oldest first; the rest was refunded in Stripe itself.
+	 * what our own refunds do not cover yet settles the pending ones,
+	 * oldest first; the rest was refunded in Stripe itself, one row per
+	 * payment that grows with the total (so that two reports in either
+	 * order leave the same rows).
 	 */
 	IF v_pay.refunded_cents > 0 THEN
 		SELECT COALESCE(pg_catalog.sum(rf.amount_cents), 0) INTO v_covered
 		  FROM workon.refunds AS rf
-		 WHERE rf.payment_id = v_pay.id AND rf.status = 'succeeded';
+		 WHERE rf.payment_id = v_pay.id AND rf.status = 'succeeded' AND rf.reason <> 'stripe';
 		v_rest := v_pay.refunded_cents - v_covered;
 		FOR r IN SELECT * FROM workon.refunds AS rf
 				  WHERE rf.payment_id = v_pay.id AND rf.status IN ('pending', 'requires_action')
@@ -3090,21 +3094,29 @@ BEGIN
 			v_rest := v_rest - r.amount_cents;
 		END LOOP;
 		IF v_rest > 0 THEN
-			INSERT INTO workon.refunds (payment_id, booking_id, amount_cents, currency, status, reason)
-			VALUES (v_pay.id, v_pay.booking_id, v_rest,
-					COALESCE(v_pay.received_currency, v_pay.currency), 'succeeded', 'stripe')
-			RETURNING * INTO r;
-			PERFORM workon.email_enqueue(v_pay.user_id, 'refund',
-										 pg_catalog.jsonb_build_object('booking_id', v_pay.booking_id,
-																	   'refund_id', r.id,
-																	   'amount_cents', r.amount_cents,
-																	   'currency', r.currency,
-																	   'reason', r.reason),
-										 'refund:' || r.id, v_pay.booking_id);
+			UPDATE workon.refunds AS rf SET amount_cents = v_rest
+			 WHERE rf.payment_id = v_pay.id AND rf.reason = 'stripe' AND rf.amount_cents < v_rest;
+			IF NOT FOUND AND NOT EXISTS (SELECT FROM workon.refunds AS rf
+										  WHERE rf.payment_id = v_pay.id AND rf.reason = 'stripe') THEN
+				INSERT INTO workon.refunds (payment_id, booking_id, amount_cents, currency, status, reason)
+				VALUES (v_pay.id, v_pay.booking_id, v_rest,
+						COALESCE(v_pay.received_currency, v_pay.currency), 'succeeded', 'stripe')
+				RETURNING * INTO r;
+				PERFORM workon.email_enqueue(v_pay.user_id, 'refund',
+											 pg_catalog.jsonb_build_object('booking_id', v_pay.booking_id,
+																		   'refund_id', r.id,
+																		   'amount_cents', r.amount_cents,
+																		   'currency', r.currency,
+																		   'reason', r.reason),
+											 'refund:' || r.id, v_pay.booking_id);
+			END IF;
 		END IF;
-		IF v_booking.status = 'confirmed' THEN
+		-- the booking ends cancelled, its refund what Stripe refunded
+		IF v_booking.status = 'confirmed'
+		   OR (v_booking.status = 'cancelled' AND v_booking.refund_cents IS DISTINCT FROM v_pay.refunded_cents
+			   AND COALESCE(v_booking.refund_cents, 0) < v_pay.refunded_cents) THEN
 			UPDATE workon.bookings AS b
-			   SET status = 'cancelled', cancelled_at = pg_catalog.now(),
+			   SET status = 'cancelled', cancelled_at = COALESCE(b.cancelled_at, pg_catalog.now()),
 				   refund_cents = v_pay.refunded_cents,
 				   refund_percent = LEAST(100, (v_pay.refunded_cents * 100
 												+ v_pay.amount_received_cents / 2)
@@ -3119,7 +3131,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.payment_apply(uuid) IS
-'Folds the stored Stripe events of a payment, in canonical order (created, then workon.stripe_event_precedence, then id), into its state and applies it to the payment and its booking in the caller''s transaction: a final status is never left; succeeded with the booking''s amount and currency confirms the booking (an expired hold too if its slot is still free) and queues the confirmation e-mail, otherwise flags amount_mismatch; a payment for a booking that cannot be had any more is refunded in full; canceled cancels a pending booking; charge.refunded settles refunds and cancels a confirmed booking; charge.dispute.created flags the booking. The result depends on the set of events, not on the order they arrived in';
+'Folds the stored Stripe events of a payment, in canonical order (created, then workon.stripe_event_precedence, then id), into its state and applies it to the payment and its booking in the caller''s transaction: a final status is never left; succeeded with the booking''s amount and currency confirms the booking (an expired hold too if its slot is still free) and queues the confirmation e-mail, otherwise flags amount_mismatch; a payment for a booking that cannot be had any more is refunded in full; canceled cancels a pending booking; charge.refunded settles refunds (what our refunds do not cover is one refund row of reason stripe) and cancels a confirmed booking, its refund what Stripe refunded; charge.dispute.created flags the booking. The result depends on the set of events, not on the order they arrived in';
 
 --
 -- Route handlers: payments
@@ -3534,6 +3546,7 @@ BEGIN
 	END IF;
 
 	IF v_o.status = 'pending' THEN
+		PERFORM FROM workon.bookings AS b WHERE b.id = v_o.booking_id FOR UPDATE;
 		SELECT * INTO v_pay FROM workon.payments AS p WHERE p.id = v_o.payment_id FOR UPDATE;
 		SELECT * INTO v_refund FROM workon.refunds AS r WHERE r.id = v_o.refund_id FOR UPDATE;
 		IF p_http_status < 300 THEN
@@ -3650,23 +3663,32 @@ LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_o			workon.outbox;
 BEGIN
 	IF workon.current_role() IS DISTINCT FROM 'admin' THEN
 		RAISE EXCEPTION 'only admins may retry outbound calls'
 			USING ERRCODE = 'insufficient_privilege';
 	END IF;
-	UPDATE workon.outbox AS o
-	   SET status = 'pending', attempts = 0, next_attempt_at = pg_catalog.now()
-	 WHERE o.id = outbox_retry.id AND o.status = 'dead';
+	SELECT * INTO v_o FROM workon.outbox AS o WHERE o.id = outbox_retry.id AND o.status = 'dead' FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'no dead outbox row %', outbox_retry.id
 			USING ERRCODE = 'no_data_found';
 	END IF;
+	-- a payment that started over must not be created twice
+	IF EXISTS (SELECT FROM workon.outbox AS o
+				WHERE o.payment_id = v_o.payment_id AND o.purpose = v_o.purpose AND o.id > v_o.id) THEN
+		RAISE EXCEPTION 'outbox row % was replaced by a newer call', v_o.id
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	UPDATE workon.outbox AS o
+	   SET status = 'pending', attempts = 0, next_attempt_at = pg_catalog.now()
+	 WHERE o.id = v_o.id;
 END
 $$;
 
 COMMENT ON FUNCTION workon.outbox_retry(bigint) IS
-'For admins: a dead outbox row is pending again, due now, with a fresh count of attempts (same idempotency key)';
+'For admins: a dead outbox row is pending again, due now, with a fresh count of attempts (same idempotency key); 55000 when a newer call of the same payment and purpose replaced it';
 
 --
 -- Cancelling a paid booking refunds it through Stripe
