@@ -272,6 +272,8 @@ static const char *apply_stripe_webhook_secret(const setting_t *self, const char
 {
     if (!is_printable_token(value))
         return complain("must not contain spaces or control characters", self->name);
+    if (strlen(value) < 16)
+        return complain("must be at least 16 characters", self->name);
     shim_settings.stripe_webhook_secret = value;
     return NULL;
 }
@@ -309,7 +311,7 @@ static const setting_t settings_table[] = {
     {"STRIPE_PUBLISHABLE_KEY", NULL, "pk_live_ keys only with NODE_ENV=production, pk_test_ keys never there", 5, apply_stripe_key},
     {"STRIPE_SECRET_KEY", NULL, "Stripe API key, kept in the shim (without it payments answer 503); sk_live_ keys only with NODE_ENV=production, sk_test_ keys never there", 4, apply_stripe_key},
     {"STRIPE_TIMEOUT_MS", "10000", "longest wait for one request to Stripe (then 503 and a retry with backoff)", 0, apply_stripe_timeout},
-    {"STRIPE_WEBHOOK_SECRET", NULL, "webhook signing secret (whsec_...), handed to the database at start for verifying Stripe-Signature", 0,
+    {"STRIPE_WEBHOOK_SECRET", NULL, "webhook signing secret (whsec_..., at least 16 characters), handed to the database at start for verifying Stripe-Signature", 0,
      apply_stripe_webhook_secret},
 };
 

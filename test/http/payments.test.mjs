@@ -2,6 +2,7 @@
 // the fake Stripe API of lib/fake-stripe.mjs), waits for them on POST /payment and
 // /checkout, retries them in the background, and never sends one twice.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { expectError, lit, psql, request, sleep, startShim, waitFor } from './lib/client.mjs';
 import { stripeEvent, paymentIntentObject } from './lib/fake-stripe.mjs';
@@ -254,6 +255,35 @@ describe('without STRIPE_SECRET_KEY', () => {
     } finally {
       await plain?.stop();
       await keyed?.stop();
+    }
+  });
+});
+
+describe('Stripe settings at start', () => {
+  test('a bad STRIPE_* value refuses start-up with one line naming the variable, never the value', () => {
+    const cases = [
+      ['STRIPE_API_BASE', 'ftp://api.example.com'],
+      ['STRIPE_API_BASE', 'not a url'],
+      ['STRIPE_API_BASE', 'http://127.0.0.1:9/v1?x=1'],
+      ['STRIPE_SECRET_KEY', 'sk_test_has space_0123456789'],
+      ['STRIPE_SECRET_KEY', 'sk_live_not_a_real_key_0123456789'],
+      ['STRIPE_WEBHOOK_SECRET', 'whsec_short'],
+      ['STRIPE_TIMEOUT_MS', '50'],
+    ];
+    for (const [name, value] of cases) {
+      const r = spawnSync(process.env.WORKON_SHIM_BIN, [], {
+        env: { PATH: process.env.PATH, DATABASE_URL: process.env.WORKON_DATABASE_URL, NODE_ENV: 'development', [name]: value },
+        encoding: 'utf8', timeout: 10000,
+      });
+      assert.equal(r.status, 2, `${name}=${value}: exit ${r.status} ${r.stderr}`);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.ok(lines[0].startsWith(`${name} `), lines[0]);
+      assert.ok(!lines[0].includes(value), `${lines[0]} shows the value`);
+    }
+    const help = spawnSync(process.env.WORKON_SHIM_BIN, ['--help'], { encoding: 'utf8' }).stdout;
+    for (const name of ['STRIPE_API_BASE', 'STRIPE_SECRET_KEY', 'STRIPE_TIMEOUT_MS', 'STRIPE_WEBHOOK_SECRET']) {
+      assert.match(help, new RegExp(`^  ${name} `, 'm'));
     }
   });
 });
