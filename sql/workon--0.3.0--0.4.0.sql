@@ -316,7 +316,6 @@ CREATE TABLE workon.outbox (
 	next_attempt_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	last_error	text,
 	response_status integer,
-	response	jsonb,
 	payment_id	uuid REFERENCES workon.payments (id) ON DELETE CASCADE,
 	refund_id	uuid REFERENCES workon.refunds (id) ON DELETE CASCADE,
 	booking_id	uuid REFERENCES workon.bookings (id) ON DELETE CASCADE,
@@ -870,17 +869,23 @@ BEGIN
 		v_gen := v_gen + 1;
 		UPDATE workon.payments AS p SET generation = v_gen WHERE p.id = p_pay.id;
 	END IF;
-	RETURN workon.outbox_enqueue('stripe', p_purpose, p_path,
-								 p_params || pg_catalog.jsonb_build_object(
-									 'metadata[booking_id]', p_pay.booking_id::text,
-									 'metadata[payment_id]', p_pay.id::text),
-								 pg_catalog.format('workon:%s:%s:%s', p_purpose, p_pay.id, v_gen),
-								 p_pay.id, NULL, p_pay.booking_id);
+	v_id := workon.outbox_enqueue('stripe', p_purpose, p_path,
+								  p_params || pg_catalog.jsonb_build_object(
+									  'metadata[booking_id]', p_pay.booking_id::text,
+									  'metadata[payment_id]', p_pay.id::text),
+								  pg_catalog.format('workon:%s:%s:%s', p_purpose, p_pay.id, v_gen),
+								  p_pay.id, NULL, p_pay.booking_id);
+	-- leased to the client that waits on it: the background worker sends it
+	-- only if that client goes away
+	UPDATE workon.outbox AS o
+	   SET next_attempt_at = pg_catalog.now() + interval '30 seconds'
+	 WHERE o.id = v_id AND o.attempts = 0;
+	RETURN v_id;
 END
 $$;
 
 COMMENT ON FUNCTION workon.payment_call(workon.payments, text, text, jsonb) IS
-'The pending outbox row of a payment''s Stripe call of that purpose, or a new one with metadata booking_id and payment_id and the idempotency key workon:<purpose>:<payment id>:<generation> (a new generation after a refused or dead call)';
+'The pending outbox row of a payment''s Stripe call of that purpose, or a new one with metadata booking_id and payment_id and the idempotency key workon:<purpose>:<payment id>:<generation> (a new generation after a refused or dead call), leased for 30 seconds to the client that waits on it';
 
 CREATE FUNCTION workon.payment_create(id uuid)
 RETURNS json

@@ -230,6 +230,14 @@ SELECT code, status FROM workon.errors WHERE sqlstate = 'WOC06';
 SELECT pg_temp.book(:'m1_token', 3) AS b4 \gset
 SELECT (h.headers ->> 'X-Workon-Outbox')::bigint AS o4
   FROM pg_temp.http(:'m1_token', 'workon.payment_create(uuid)', jsonb_build_object('id', :'b4')) AS h \gset
+-- a row a client waits on is leased to it for 30 s: the background worker
+-- leaves it alone
+SELECT next_attempt_at BETWEEN now() + interval '20 seconds' AND now() + interval '30 seconds' AS leased_to_client
+  FROM workon.outbox WHERE id = :o4;
+SET ROLE workon_authenticator;
+SELECT count(*) AS claimed FROM workon.outbox_claim('stripe', 16);
+RESET ROLE;
+UPDATE workon.outbox SET next_attempt_at = now() - interval '1 second' WHERE status = 'pending';
 SET ROLE workon_authenticator;
 -- due rows of the kind asked for, oldest first, leased for 60 s
 SELECT id = :o4 AS is_o4, attempts FROM workon.outbox_claim('stripe', 16) ORDER BY id;
@@ -380,14 +388,14 @@ SELECT who, pg_temp.visible(tok) AS sees
 SELECT workon.seed_stripe_webhook_secret('whsec_test_not_a_real_secret_0123456789');
 CREATE FUNCTION pg_temp.deliver(event jsonb) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
-	t bigint := extract(epoch FROM now())::bigint;
+	t bigint := floor(extract(epoch FROM now()))::bigint;
 BEGIN
 	RETURN workon.stripe_webhook(event::text, jsonb_build_object('headers', jsonb_build_object('stripe-signature',
 		format('t=%s,v1=%s', t, workon.stripe_signature(event::text, 'whsec_test_not_a_real_secret_0123456789', t)))));
 END
 $$;
 SELECT pg_temp.deliver(jsonb_build_object('id', 'evt_p1', 'type', 'payment_intent.succeeded',
-	'created', extract(epoch FROM now())::bigint,
+	'created', floor(extract(epoch FROM now()))::bigint,
 	'data', jsonb_build_object('object', jsonb_build_object('id', 'pi_test_1', 'object', 'payment_intent',
 		'status', 'succeeded', 'amount_received', 1500, 'currency', 'eur',
 		'metadata', jsonb_build_object('booking_id', :'b1')))));
@@ -409,7 +417,7 @@ SELECT status, body ->> 'status' AS refund_status, body ->> 'stripe_refund_id' A
   FROM workon.outbox_result(:ro, 200, '{"id":"re_test_1","object":"refund","status":"succeeded","amount":1500}');
 RESET ROLE;
 SELECT pg_temp.deliver(jsonb_build_object('id', 'evt_p1_refunded', 'type', 'charge.refunded',
-	'created', extract(epoch FROM now())::bigint,
+	'created', floor(extract(epoch FROM now()))::bigint,
 	'data', jsonb_build_object('object', jsonb_build_object('id', 'ch_test_1', 'object', 'charge',
 		'payment_intent', 'pi_test_1', 'amount', 1500, 'amount_captured', 1500, 'amount_refunded', 1500,
 		'currency', 'eur', 'refunded', true))));
@@ -421,7 +429,7 @@ SELECT pg_temp.book(:'m1_token', 5) AS b6 \gset
 INSERT INTO workon.payments (booking_id, user_id, method, amount_cents, currency, stripe_payment_intent_id)
 VALUES (:'b6', :'m1', 'payment_intent', 1500, 'eur', 'pi_test_6');
 SELECT pg_temp.deliver(jsonb_build_object('id', 'evt_p6', 'type', 'payment_intent.succeeded',
-	'created', extract(epoch FROM now())::bigint,
+	'created', floor(extract(epoch FROM now()))::bigint,
 	'data', jsonb_build_object('object', jsonb_build_object('id', 'pi_test_6', 'object', 'payment_intent',
 		'amount_received', 1500, 'currency', 'eur'))));
 SELECT (h.body -> 'refund') AS refund

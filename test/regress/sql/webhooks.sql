@@ -92,7 +92,7 @@ $$;
 CREATE FUNCTION pg_temp.deliver(event jsonb, secret text DEFAULT 'whsec_test_not_a_real_secret_0123456789')
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
-	t bigint := extract(epoch FROM now())::bigint;
+	t bigint := floor(extract(epoch FROM now()))::bigint;
 BEGIN
 	RETURN workon.stripe_webhook(event::text, jsonb_build_object('headers', jsonb_build_object('stripe-signature',
 		format('t=%s,v1=%s', t, workon.stripe_signature(event::text, secret, t)))));
@@ -125,9 +125,9 @@ $$;
 --
 SELECT pg_temp.scenario('d1', 0) AS d1 \gset
 SELECT pg_temp.ev('evt_d1', 'payment_intent.succeeded', 1, pg_temp.pi('d1'))::text AS body \gset
-SELECT extract(epoch FROM now())::bigint AS now_t \gset
+SELECT floor(extract(epoch FROM now()))::bigint AS now_t \gset
 SELECT format('{"headers":{"stripe-signature":"t=%s,v1=%s"}}', :now_t, workon.stripe_signature(:'body', :'secret', :now_t)) AS good_meta,
-       format('{"headers":{"stripe-signature":"t=%s,v1=%s"}}', :now_t - 301, workon.stripe_signature(:'body', :'secret', :now_t - 301)) AS stale_meta,
+       format('{"headers":{"stripe-signature":"t=%s,v1=%s"}}', :now_t - 400, workon.stripe_signature(:'body', :'secret', :now_t - 400)) AS stale_meta,
        format('{"headers":{"stripe-signature":"t=%s,v1=%s"}}', :now_t, workon.stripe_signature(:'body', 'whsec_test_wrong_secret_000000000', :now_t)) AS wrong_meta
   \gset
 CREATE FUNCTION pg_temp.http(body text, meta jsonb) RETURNS text LANGUAGE plpgsql AS $$
