@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { expectError, lit, psql, request, sleep, startShim, waitFor } from './lib/client.mjs';
 import { stripeEvent, paymentIntentObject } from './lib/fake-stripe.mjs';
 import {
-  bearer, book, checkout, createSpace, deliver, outboxRows, pay, paymentRow, register, startPaymentStack,
+  bearer, book, checkout, createSpace, deliver, outboxRows, pay, paymentRow, register, startPaymentStack, waitReady,
 } from './lib/payments.mjs';
 
 let stack;
@@ -228,6 +228,23 @@ describe('refunds go to Stripe', () => {
   });
 });
 
+describe('cancelling while a payment is under way', () => {
+  test('the PaymentIntent is cancelled at Stripe, in the background, once', async () => {
+    const b = await book(base, member, space);
+    const p = await pay(base, member, b);
+    assert.equal(p.status, 201, p.text);
+    const pi = p.json.stripe_payment_intent_id;
+    const res = await request('POST', `/api/v1/bookings/${b.id}/cancel`, { base, headers: bearer(member.token) });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.refund.amount_cents, 0);
+    const path = `/v1/payment_intents/${pi}/cancel`;
+    await waitFor(() => stack.fake.created(path).length === 1, 10000, 100);
+    assert.equal(stack.fake.objects.payment_intents.get(pi).status, 'canceled');
+    await waitFor(() => outboxRows(b.id).every((o) => o.status === 'done'), 10000, 100);
+    assert.equal(stack.fake.requests.filter((r) => r.path === path).length, 1);
+  });
+});
+
 describe('without STRIPE_SECRET_KEY', () => {
   test('503 payments_not_configured, and the row is left for a shim that has the key', async () => {
     // no background worker may send the row before it is looked at
@@ -235,7 +252,8 @@ describe('without STRIPE_SECRET_KEY', () => {
     let plain;
     let keyed;
     try {
-      plain = await startShim({ STRIPE_API_BASE: stack.fake.url });
+      plain = await startShim({ STRIPE_API_BASE: stack.fake.url, RATE_LIMIT_ENABLED: 'false' });
+      await waitReady(plain.url);
       const b = await book(plain.url, member, space);
       expectError(await pay(plain.url, member, b), 503, 'payments_not_configured');
       await sleep(1500);
@@ -245,7 +263,9 @@ describe('without STRIPE_SECRET_KEY', () => {
       assert.equal(rows[0].attempts, 0);
       assert.equal(piCreations(b.id).length, 0);
 
-      // a shim with the key sends it in the background
+      // a shim with the key sends it in the background once the waiting client's lease
+      // (30 s) is over; end the lease now rather than wait for it
+      psql(`UPDATE workon.outbox SET next_attempt_at = now() WHERE id = ${rows[0].id}`);
       keyed = await startShim({ STRIPE_API_BASE: stack.fake.url, STRIPE_SECRET_KEY: stack.fake.secretKey });
       await waitFor(() => paymentRow(b.id).stripe_payment_intent_id !== null, 10000, 100);
       const again = await pay(plain.url, member, b);

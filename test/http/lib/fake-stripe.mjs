@@ -5,6 +5,7 @@
 //   POST /v1/payment_intents    -> a PaymentIntent  (pi_..., client_secret pi_..._secret_...)
 //   POST /v1/checkout/sessions  -> a Checkout Session (cs_test_..., url)
 //   POST /v1/refunds            -> a Refund (re_..., status succeeded)
+//   POST /v1/payment_intents/{id}/cancel, /v1/checkout/sessions/{id}/expire
 // with Stripe's rules for what the shim must get right: `Authorization: Bearer <key>`
 // (else 401), a form-encoded body, and idempotency: a repeated Idempotency-Key with the
 // same parameters replays the first answer (`Idempotent-Replayed: true`), with other
@@ -84,6 +85,26 @@ export async function startFakeStripe({ secretKey = 'sk_test_fake_not_a_real_key
       };
       objects.refunds.set(id, re);
       return [200, re];
+    }
+    let m = /^\/v1\/payment_intents\/([^/]+)\/cancel$/.exec(path);
+    if (m) {
+      const pi = objects.payment_intents.get(m[1]);
+      if (!pi) return [404, stripeError('invalid_request_error', `No such payment_intent: '${m[1]}'`, { code: 'resource_missing', param: 'intent' })];
+      if (pi.status === 'succeeded' || pi.status === 'canceled') {
+        return [400, stripeError('invalid_request_error', `You cannot cancel this PaymentIntent because it has a status of ${pi.status}.`, { code: 'payment_intent_unexpected_state' })];
+      }
+      pi.status = 'canceled';
+      pi.cancellation_reason = p.cancellation_reason ?? null;
+      return [200, pi];
+    }
+    m = /^\/v1\/checkout\/sessions\/([^/]+)\/expire$/.exec(path);
+    if (m) {
+      const cs = objects.checkout_sessions.get(m[1]);
+      if (!cs) return [404, stripeError('invalid_request_error', `No such checkout.session: '${m[1]}'`, { code: 'resource_missing', param: 'session' })];
+      if (cs.status !== 'open') return [400, stripeError('invalid_request_error', 'Only Checkout Sessions with a status in ["open"] can be expired.', { code: 'checkout_session_unexpected_state' })];
+      cs.status = 'expired';
+      cs.url = null;
+      return [200, cs];
     }
     return [404, stripeError('invalid_request_error', `Unrecognized request URL (POST: ${path}).`)];
   }
@@ -230,7 +251,8 @@ export function checkoutSessionObject({ id, paymentIntent = null, amountTotal, c
 
 export function chargeObject({ paymentIntent, amount, amountRefunded, currency = 'eur', metadata = {}, refundId = `re_${rand(18)}` } = {}) {
   return {
-    id: `ch_${rand(18)}`, object: 'charge', amount, amount_refunded: amountRefunded ?? amount, currency,
+    id: `ch_${rand(18)}`, object: 'charge', amount, amount_captured: amount, amount_refunded: amountRefunded ?? amount, currency,
+    captured: true, paid: true, status: 'succeeded',
     payment_intent: paymentIntent, refunded: (amountRefunded ?? amount) >= amount, metadata, livemode: false,
     refunds: { object: 'list', data: [{ id: refundId, object: 'refund', amount: amountRefunded ?? amount, currency, payment_intent: paymentIntent, status: 'succeeded' }] },
   };
