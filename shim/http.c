@@ -18,6 +18,8 @@
 
 #define JSON_CONTENT_TYPE "application/json; charset=utf-8"
 #define REQUEST_ID_MAX 128
+/* a request whose transaction hit a deadlock or a serialization failure is run again */
+#define MAX_TXN_RETRIES 2
 
 /* every response generated here uses this generator; the error filter leaves those alone */
 static h2o_generator_t shim_generator = {NULL, NULL};
@@ -47,6 +49,7 @@ typedef struct st_call_t {
     /* waiting for an outbound request (202 + X-Workon-Outbox) */
     outbox_job_t *outbox;
     int outbox_waits;
+    int txn_retries;
 } call_t;
 
 /* ------------------------------------------------------------------------ */
@@ -660,6 +663,14 @@ static void on_result_dispose(void *p)
 }
 
 static int call_wait_outbox(call_t *call, h2o_iovec_t id);
+static void call_dispatch(call_t *call);
+
+/* 40001 / 40P01: the transaction was rolled back as a whole, running it again is safe */
+static int is_retryable_txn_error(PGresult *res)
+{
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    return state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0);
+}
 
 /* returns 1 when the response body points into res (kept until the request is gone) */
 static int respond_api(call_t *call, PGresult *res, const char *err)
@@ -681,6 +692,15 @@ static int respond_api(call_t *call, PGresult *res, const char *err)
         return 0;
     }
     if (PQresultStatus(res) == PGRES_FATAL_ERROR) {
+        if (call->args[0] != NULL && call->txn_retries < MAX_TXN_RETRIES && is_retryable_txn_error(res)) {
+            ++call->txn_retries;
+            if (log_enabled(LOG_DEBUG))
+                log_write(LOG_DEBUG, "transaction rolled back by a conflict, running it again", "request_id",
+                          call->request_id.base, "route", call->route_path, "sqlstate", PQresultErrorField(res, PG_DIAG_SQLSTATE),
+                          NULL);
+            call_dispatch(call);
+            return 0;
+        }
         respond_db_error(call, res);
         return 0;
     }
