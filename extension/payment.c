@@ -132,15 +132,14 @@ refund_transition_allowed(PG_FUNCTION_ARGS)
  *
  * Rank of an event type among the events of one payment created in the
  * same second: progress before failure before success, the end of a
- * payment before what happens to its charge afterwards.  Unknown types
- * rank last; they are never applied.
+ * payment before what happens to its charge afterwards.  Other types
+ * rank last (100); they are stored and never applied.
  */
 PG_FUNCTION_INFO_V1(stripe_event_precedence);
 Datum
 stripe_event_precedence(PG_FUNCTION_ARGS)
 {
 	static const char *const order[] = {
-		"payment_intent.created",
 		"payment_intent.requires_action",
 		"payment_intent.processing",
 		"checkout.session.completed",

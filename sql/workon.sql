@@ -2593,12 +2593,13 @@ CREATE TABLE workon.refunds (
 	stripe_refund_id text
 				CONSTRAINT refunds_stripe_refund_id_key UNIQUE,
 	failure_reason text,
+	stripe_status_at timestamptz,
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
 COMMENT ON TABLE workon.refunds IS
-'Refunds of payments, following their Stripe Refund (status); reason requested_by_customer (a cancellation), slot_unavailable (paid after the hold expired and the slot was taken), booking_cancelled (paid after the booking was cancelled) or stripe (made in Stripe itself, seen in charge.refunded)';
+'Refunds of payments, following their Stripe Refund (status; stripe_status_at is the time of the refund event that set it); reason requested_by_customer (a cancellation), slot_unavailable (paid after the hold expired and the slot was taken), booking_cancelled (paid after the booking was cancelled) or stripe (made in Stripe itself, seen in charge.refunded)';
 
 CREATE INDEX refunds_payment_id_idx ON workon.refunds (payment_id);
 CREATE INDEX refunds_booking_id_idx ON workon.refunds (booking_id);
@@ -2707,8 +2708,7 @@ CREATE TABLE workon.stripe_events (
 	payment_intent_id text,
 	checkout_session_id text,
 	payment_id	uuid REFERENCES workon.payments (id) ON DELETE SET NULL,
-	received_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	received_seq bigint GENERATED ALWAYS AS IDENTITY
+	received_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
 COMMENT ON TABLE workon.stripe_events IS
@@ -3031,12 +3031,15 @@ BEGIN
 	IF v_ok AND v_booking.status = 'pending_payment' THEN
 		-- a hold past its expiry still holds its slot until it is marked
 		-- expired, so the slot is free
-		UPDATE workon.bookings AS b SET status = 'confirmed', hold_expires_at = NULL
+		UPDATE workon.bookings AS b SET status = 'confirmed'
 		 WHERE b.id = v_booking.id
 		RETURNING * INTO v_booking;
 	ELSIF v_ok AND v_booking.status = 'expired' THEN
+		-- queue up with bookings of the space, as workon.booking_create does
+		PERFORM pg_catalog.pg_advisory_xact_lock('workon.bookings'::regclass::oid::integer,
+												 pg_catalog.hashtext(v_booking.space_id::text));
 		BEGIN
-			UPDATE workon.bookings AS b SET status = 'confirmed', hold_expires_at = NULL
+			UPDATE workon.bookings AS b SET status = 'confirmed'
 			 WHERE b.id = v_booking.id
 			RETURNING * INTO v_booking;
 		EXCEPTION WHEN exclusion_violation THEN
@@ -3313,6 +3316,10 @@ DECLARE
 	v_user		uuid := workon.current_user_id();
 	v_pay		workon.payments;
 BEGIN
+	/*
+	 * Definer's rights because client_secret is not granted to API roles;
+	 * the visibility rule of the policy payments_visible, applied here.
+	 */
 	SELECT p.* INTO v_pay
 	  FROM workon.payments AS p
 	  JOIN workon.bookings AS b ON b.id = p.booking_id
@@ -3334,6 +3341,55 @@ $$;
 
 COMMENT ON FUNCTION workon.payment_get(uuid) IS
 'GET /api/v1/payments/{id}: a payment (without client_secret) and its refunds, seen by the member who pays, the space''s host and admins; 404 for anyone else';
+
+--
+-- Refund events: the refund row follows its Stripe Refund
+--
+CREATE FUNCTION workon.refund_apply(p_event workon.stripe_events)
+RETURNS workon.refunds
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	o			jsonb := p_event.object;
+	v_refund	workon.refunds;
+	v_status	text := o ->> 'status';
+BEGIN
+	SELECT * INTO v_refund FROM workon.refunds AS r WHERE r.stripe_refund_id = o ->> 'id' FOR UPDATE;
+	IF NOT FOUND AND o #>> '{metadata,refund_id}' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+		SELECT * INTO v_refund FROM workon.refunds AS r
+		 WHERE r.id = (o #>> '{metadata,refund_id}')::uuid AND r.stripe_refund_id IS NULL
+		   FOR UPDATE;
+	END IF;
+	IF v_refund.id IS NULL THEN
+		RETURN NULL;			-- not ours: charge.refunded accounts for it
+	END IF;
+
+	/*
+	 * The state machine keeps final states; among the others an older
+	 * event does not undo a newer one.
+	 */
+	IF v_status IS DISTINCT FROM v_refund.status
+	   AND workon.refund_transition_allowed(v_refund.status, v_status)
+	   AND (v_status IN ('succeeded', 'failed', 'canceled')
+			OR v_refund.stripe_status_at IS NULL OR p_event.created >= v_refund.stripe_status_at) THEN
+		v_refund.status := v_status;
+		v_refund.stripe_status_at := p_event.created;
+	END IF;
+	UPDATE workon.refunds AS r
+	   SET stripe_refund_id = o ->> 'id',
+		   status = v_refund.status,
+		   stripe_status_at = v_refund.stripe_status_at,
+		   failure_reason = COALESCE(o ->> 'failure_reason', r.failure_reason)
+	 WHERE r.id = v_refund.id
+	RETURNING * INTO v_refund;
+	RETURN v_refund;
+END
+$$;
+
+COMMENT ON FUNCTION workon.refund_apply(workon.stripe_events) IS
+'Applies a refund.created, refund.updated, refund.failed or charge.refund.updated event to the refund it names (by Stripe refund id, else metadata.refund_id): its status when the refund state machine allows it and no newer event set a non-final one; failure_reason. Refunds that are not ours are left to charge.refunded';
 
 --
 -- Route handler: Stripe webhooks
@@ -3414,7 +3470,10 @@ BEGIN
 		RETURN '{"received":true}'::json;		-- seen before: no second effect
 	END IF;
 
-	IF v_pay.id IS NOT NULL AND workon.stripe_event_precedence(v_type) < 100 THEN
+	IF v_type IN ('refund.created', 'refund.updated', 'refund.failed', 'charge.refund.updated') THEN
+		PERFORM workon.refund_apply(e)
+		   FROM workon.stripe_events AS e WHERE e.id = v_id;
+	ELSIF v_pay.id IS NOT NULL AND workon.stripe_event_precedence(v_type) < 100 THEN
 		IF v_type IN ('payment_intent.payment_failed', 'checkout.session.async_payment_failed') THEN
 			PERFORM workon.email_enqueue(v_pay.user_id, 'payment_failed',
 										 pg_catalog.jsonb_build_object(
@@ -3430,7 +3489,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.stripe_webhook(text, jsonb) IS
-'POST /api/webhooks/stripe and /api/v1/webhooks/stripe (raw body; meta.headers.stripe-signature): verifies the delivery against the stored webhook secrets (400 invalid_signature and no effect otherwise, the event id not used up), stores the event once per id and applies it with workon.payment_apply in the same transaction; answers 200 {"received":true}. Handled: payment_intent.succeeded, .payment_failed (the booking stays payable, the error is recorded, an e-mail queued), .canceled, .processing, .requires_action, .amount_capturable_updated, checkout.session.completed, .async_payment_succeeded, .async_payment_failed, charge.refunded, charge.dispute.created; other types are stored and ignored';
+'POST /api/webhooks/stripe and /api/v1/webhooks/stripe (raw body; meta.headers.stripe-signature): verifies the delivery against the stored webhook secrets (400 invalid_signature and no effect otherwise, the event id not used up), stores the event once per id and applies it with workon.payment_apply (refund events with workon.refund_apply) in the same transaction; answers 200 {"received":true}. Handled: payment_intent.succeeded, .payment_failed (the booking stays payable, the error is recorded, an e-mail queued), .canceled, .processing, .requires_action, .amount_capturable_updated, checkout.session.completed, .async_payment_succeeded, .async_payment_failed, charge.refunded, charge.dispute.created, refund.created, refund.updated, refund.failed, charge.refund.updated; other types are stored and ignored';
 
 --
 -- The outbox, for the front end
@@ -3576,12 +3635,15 @@ BEGIN
 				 WHERE p.id = v_pay.id
 				RETURNING * INTO v_pay;
 			ELSIF v_o.purpose = 'refund' THEN
+				-- Stripe's status at creation, unless a newer event set one
 				v_status := p_body ->> 'status';
 				UPDATE workon.refunds AS r
 				   SET stripe_refund_id = p_body ->> 'id',
 					   status = CASE WHEN workon.refund_transition_allowed(r.status, v_status)
+										  AND (r.stripe_status_at IS NULL
+											   OR v_status IN ('succeeded', 'failed', 'canceled'))
 									 THEN v_status ELSE r.status END,
-					   failure_reason = p_body ->> 'failure_reason'
+					   failure_reason = COALESCE(p_body ->> 'failure_reason', r.failure_reason)
 				 WHERE r.id = v_refund.id;
 			END IF;
 
@@ -3712,6 +3774,7 @@ DECLARE
 	v_status	text;
 	v_paid		bigint := 0;
 	v_refund	record;
+	v_reason	text := 'requested_by_customer';
 BEGIN
 	SELECT * INTO v_booking FROM workon.bookings AS b WHERE b.id = booking_cancel.id FOR UPDATE;
 	-- the visibility rule of workon.bookings (this function bypasses it)
@@ -3734,10 +3797,16 @@ BEGIN
 	END IF;
 
 	SELECT * INTO v_pay FROM workon.payments AS p WHERE p.booking_id = v_booking.id FOR UPDATE;
-	IF v_status = 'confirmed' AND v_pay.status = 'succeeded' THEN
+	IF v_pay.status = 'succeeded' THEN
 		v_paid := GREATEST(v_pay.amount_received_cents - v_pay.refunded_cents, 0);
 	END IF;
 	SELECT * INTO v_refund FROM workon.booking_refund(v_booking.starts_at, pg_catalog.now(), v_paid);
+	IF v_status <> 'confirmed' AND v_paid > 0 THEN
+		-- paid without confirming it (another amount): all of it back
+		v_refund.percent := 100;
+		v_refund.amount_cents := v_paid;
+		v_reason := 'booking_cancelled';
+	END IF;
 
 	UPDATE workon.bookings AS b
 	   SET status = 'cancelled', cancelled_at = pg_catalog.now(),
@@ -3746,7 +3815,7 @@ BEGIN
 	RETURNING * INTO v_booking;
 
 	IF v_refund.amount_cents > 0 THEN
-		PERFORM workon.refund_start(v_pay, v_refund.amount_cents, 'requested_by_customer');
+		PERFORM workon.refund_start(v_pay, v_refund.amount_cents, v_reason);
 	ELSIF v_pay.id IS NOT NULL AND v_pay.status NOT IN ('succeeded', 'canceled') THEN
 		-- stop a payment under way; should it succeed anyway, it is refunded
 		IF v_pay.stripe_payment_intent_id IS NOT NULL THEN
@@ -3767,7 +3836,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.booking_cancel(uuid) IS
-'POST /api/v1/bookings/{id}/cancel (its member, admin): status cancelled with refund {amount_cents, currency, percent} by workon.booking_refund of what was paid (0 unless confirmed and paid); a paid booking''s refund is a refund row and a Stripe refund call in the same transaction, a payment under way is cancelled at Stripe; WOC04 cannot_cancel once started, WOC03 invalid_transition unless pending (live hold) or confirmed, P0002 for bookings the caller cannot see, 42501 for the space''s host';
+'POST /api/v1/bookings/{id}/cancel (its member, admin): status cancelled with refund {amount_cents, currency, percent} by workon.booking_refund of what was paid (0 unless confirmed and paid); a paid booking''s refund is a refund row and a Stripe refund call in the same transaction, a payment under way is cancelled at Stripe, a payment that succeeded without confirming the booking (another amount) is refunded in full; WOC04 cannot_cancel once started, WOC03 invalid_transition unless pending (live hold) or confirmed, P0002 for bookings the caller cannot see, 42501 for the space''s host';
 
 --
 -- Routes and errors
@@ -3822,7 +3891,6 @@ SELECT pg_catalog.pg_extension_config_dump('workon.refunds', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.outbox', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.outbox_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.stripe_events', '');
-SELECT pg_catalog.pg_extension_config_dump('workon.stripe_events_received_seq_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.stripe_webhook_secrets', '');
 
 DO $dump$

@@ -447,6 +447,31 @@ VALUES (:'b7', :'m1', 'payment_intent', 1500, 'eur', 'pi_test_7');
 SELECT (h.body -> 'refund') AS refund
   FROM pg_temp.http(:'m1_token', 'workon.booking_cancel(uuid)', jsonb_build_object('id', :'b7')) AS h;
 SELECT purpose, path, params FROM workon.outbox WHERE booking_id = :'b7';
+SELECT id AS o7 FROM workon.outbox WHERE booking_id = :'b7' \gset
+SET ROLE workon_authenticator;
+SELECT count(*) FROM workon.outbox_claim_id(:o7);
+SELECT status, headers, body FROM workon.outbox_result(:o7, 200, '{"id":"pi_test_7","object":"payment_intent","status":"canceled"}');
+RESET ROLE;
+-- a checkout under way: its session is expired at Stripe
+SELECT (h.body -> 'refund') AS refund
+  FROM pg_temp.http(:'m1_token', 'workon.booking_cancel(uuid)', jsonb_build_object('id', :'b5')) AS h;
+SELECT purpose, path, params FROM workon.outbox WHERE booking_id = :'b5' AND purpose <> 'checkout_session';
+
+-- a payment of another amount never confirmed the booking: cancelling it
+-- gives all of it back
+SELECT pg_temp.book(:'m1_token', 8) AS b9 \gset
+INSERT INTO workon.payments (booking_id, user_id, method, amount_cents, currency, stripe_payment_intent_id)
+VALUES (:'b9', :'m1', 'payment_intent', 1500, 'eur', 'pi_test_9');
+SELECT pg_temp.deliver(jsonb_build_object('id', 'evt_p9', 'type', 'payment_intent.succeeded',
+	'created', floor(extract(epoch FROM now()))::bigint,
+	'data', jsonb_build_object('object', jsonb_build_object('id', 'pi_test_9', 'object', 'payment_intent',
+		'amount_received', 1000, 'currency', 'eur'))));
+SELECT b.status, b.flags, p.status AS payment_status, p.flags AS payment_flags
+  FROM workon.bookings b JOIN workon.payments p ON p.booking_id = b.id WHERE b.id = :'b9';
+SELECT h.body ->> 'status' AS status, (h.body -> 'refund') AS refund
+  FROM pg_temp.http(:'m1_token', 'workon.booking_cancel(uuid)', jsonb_build_object('id', :'b9')) AS h;
+SELECT r.amount_cents, r.status, r.reason, o.path
+  FROM workon.refunds r JOIN workon.outbox o ON o.refund_id = r.id WHERE r.booking_id = :'b9';
 
 -- the audit log has the payments, without client secrets
 SELECT entity, count(*) > 0 AS logged, bool_or(after ? 'client_secret') AS secrets_logged

@@ -311,6 +311,36 @@ UPDATE workon.bookings SET status = 'expired' WHERE id = pg_temp.booking_of('h_u
 SELECT pg_temp.try(format('UPDATE workon.bookings SET status = %L WHERE id = %L', 'confirmed', pg_temp.booking_of('h_unpaid'))) AS unpaid_revived;
 
 --
+-- Refund events move our refunds along the refund state machine
+--
+SELECT pg_temp.scenario('rf', 26) \gset
+SELECT pg_temp.deliver(pg_temp.ev('evt_rf', 'payment_intent.succeeded', 1, pg_temp.pi('rf')));
+SELECT (workon.refund_start(p, 1500, 'requested_by_customer')).id AS rf_refund
+  FROM workon.payments p WHERE p.stripe_payment_intent_id = 'pi_rf' \gset
+CREATE FUNCTION pg_temp.refund(status text, refund_id uuid, extra jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
+	SELECT jsonb_build_object('id', 're_rf', 'object', 'refund', 'amount', 1500, 'currency', 'eur',
+							  'payment_intent', 'pi_rf', 'status', status,
+							  'metadata', jsonb_build_object('refund_id', refund_id)) || extra
+$$;
+CREATE FUNCTION pg_temp.refund_state() RETURNS text LANGUAGE sql AS $$
+	SELECT concat_ws(' ', status, stripe_refund_id, failure_reason) FROM workon.refunds WHERE reason = 'requested_by_customer' AND payment_id = (SELECT id FROM workon.payments WHERE stripe_payment_intent_id = 'pi_rf')
+$$;
+SELECT step, pg_temp.deliver(e) AS delivered, pg_temp.refund_state() AS refund
+  FROM (VALUES
+	(1, pg_temp.ev('evt_rf_1', 'refund.updated', 5, pg_temp.refund('requires_action', :'rf_refund'))),
+	(2, pg_temp.ev('evt_rf_2', 'refund.created', 3, pg_temp.refund('pending', :'rf_refund'))),
+	(3, pg_temp.ev('evt_rf_3', 'refund.updated', 7, pg_temp.refund('succeeded', :'rf_refund'))),
+	(4, pg_temp.ev('evt_rf_4', 'refund.updated', 6, pg_temp.refund('requires_action', :'rf_refund'))),
+	(5, pg_temp.ev('evt_rf_5', 'refund.failed', 8, pg_temp.refund('failed', :'rf_refund', '{"failure_reason":"expired_or_canceled_card"}'))),
+	(6, pg_temp.ev('evt_rf_6', 'refund.updated', 9, pg_temp.refund('succeeded', :'rf_refund')))) AS v(step, e)
+ ORDER BY step;
+-- a refund that is not ours is stored and left to charge.refunded
+SELECT pg_temp.deliver(pg_temp.ev('evt_rf_foreign', 'refund.created', 1,
+	'{"id":"re_foreign","object":"refund","status":"succeeded","payment_intent":"pi_rf","amount":100}'));
+SELECT count(*) AS refunds_of_rf FROM workon.refunds r JOIN workon.payments p ON p.id = r.payment_id
+ WHERE p.stripe_payment_intent_id = 'pi_rf';
+
+--
 -- Replays: whole histories delivered in order, then shuffled with
 -- duplicates, end in the same state
 --
