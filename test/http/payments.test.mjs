@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { expectError, lit, psql, request, sleep, startShim, waitFor } from './lib/client.mjs';
+import {
+  addRoutes, expectError, lit, psql, removeRoutes, request, sleep, startShim, waitFor,
+} from './lib/client.mjs';
 import { stripeEvent, paymentIntentObject } from './lib/fake-stripe.mjs';
 import {
   bearer, book, checkout, createSpace, deliver, outboxRows, pay, paymentRow, register, startPaymentStack, waitReady,
@@ -184,6 +186,52 @@ describe('POST /bookings/{id}/payment', () => {
     assert.equal(again.status, 200, again.text);
     assert.equal(piCreations(b.id).length, 1);
     assert.equal((await request('GET', '/healthz', { base })).status, 200);
+  });
+});
+
+describe('the waiting path in the shim', () => {
+  const PREFIX = '/api/v1/test/outbox/';
+  const FUNCTIONS = `
+CREATE TABLE workon.test_outbox_calls (n serial PRIMARY KEY, tag text);
+CREATE FUNCTION workon.test_outbox_wait(tag text, id text DEFAULT NULL, status integer DEFAULT 202) RETURNS jsonb
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE calls integer;
+BEGIN
+  INSERT INTO workon.test_outbox_calls (tag) VALUES (test_outbox_wait.tag);
+  SELECT count(*) INTO calls FROM workon.test_outbox_calls c WHERE c.tag = test_outbox_wait.tag;
+  IF calls = 1 THEN
+    PERFORM workon.set_response(coalesce(test_outbox_wait.status, 202), jsonb_build_object('X-Workon-Outbox', test_outbox_wait.id));
+  END IF;
+  RETURN jsonb_build_object('calls', calls);
+END $$;
+GRANT EXECUTE ON FUNCTION workon.test_outbox_wait(text, text, integer) TO workon_anon;`;
+  const DROP = 'DROP FUNCTION IF EXISTS workon.test_outbox_wait(text, text, integer); DROP TABLE IF EXISTS workon.test_outbox_calls;';
+  const ROUTES = [{ method: 'POST', path: `${PREFIX}wait`, handler: 'workon.test_outbox_wait(text,text,integer)', body: 'json' }];
+  const call = (body) => request('POST', `${PREFIX}wait`, { base, body });
+
+  before(async () => {
+    await removeRoutes(PREFIX, DROP, { bases: [base] });
+    await addRoutes(FUNCTIONS, ROUTES, { bases: [base] });
+  });
+  after(async () => { await removeRoutes(PREFIX, DROP, { bases: [base] }); });
+
+  test('a row finished elsewhere: the request runs once more and answers with that', async () => {
+    const id = psql(`INSERT INTO workon.outbox (kind, purpose, path, params, idempotency_key, status)
+                     VALUES ('stripe', 'refund', '/v1/refunds', '{}', ${lit(`test:${Date.now()}:${Math.random()}`)}, 'done') RETURNING id`);
+    const sent = stack.fake.requests.length;
+    const res = await call({ tag: `rerun-${id}`, id });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json, { calls: 2 });
+    assert.equal(res.headers['x-workon-outbox'], undefined);
+    assert.equal(stack.fake.requests.length, sent, 'a finished row was sent');
+  });
+
+  test('X-Workon-Outbox is never sent to the client; a malformed id is a 500', async () => {
+    const plain = await call({ tag: `plain-${Date.now()}`, id: '12', status: 200 });
+    assert.equal(plain.status, 200, plain.text);
+    assert.equal(plain.headers['x-workon-outbox'], undefined);
+    expectError(await call({ tag: `bad-${Date.now()}`, id: '12; DROP' }), 500, 'internal');
+    assert.match(stack.shim.output(), /invalid X-Workon-Outbox/);
   });
 });
 
