@@ -16,6 +16,7 @@
 #include "shim.h"
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,9 +73,16 @@ void stripe_global_init(void)
     if (api_base.scheme == &H2O_URL_SCHEME_HTTPS) {
         if ((ssl_ctx = SSL_CTX_new(TLS_client_method())) == NULL)
             h2o_fatal("SSL_CTX_new failed");
+        char *host = h2o_strdup(NULL, api_base.host.base, api_base.host.len).base;
+        X509_VERIFY_PARAM *param = SSL_CTX_get0_param(ssl_ctx);
         SSL_CTX_set_min_proto_version(ssl_ctx, TLS1_2_VERSION);
         SSL_CTX_set_default_verify_paths(ssl_ctx);
         SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_PEER, NULL);
+        /* the one host every call goes to: OpenSSL checks the certificate names it (or its address) */
+        if (X509_VERIFY_PARAM_set1_ip_asc(param, host) != 1 && X509_VERIFY_PARAM_set1_host(param, host, 0) != 1)
+            h2o_fatal("cannot set the TLS host name to verify");
+        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        free(host);
     }
 }
 

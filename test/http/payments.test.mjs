@@ -2,12 +2,15 @@
 // the fake Stripe API of lib/fake-stripe.mjs), waits for them on POST /payment and
 // /checkout, retries them in the background, and never sends one twice.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   addRoutes, expectError, lit, psql, removeRoutes, request, sleep, startShim, waitFor,
 } from './lib/client.mjs';
-import { stripeEvent, paymentIntentObject } from './lib/fake-stripe.mjs';
+import { startFakeStripe, stripeEvent, paymentIntentObject } from './lib/fake-stripe.mjs';
 import {
   bearer, book, checkout, createSpace, deliver, outboxRows, pay, paymentRow, register, startPaymentStack, waitReady,
 } from './lib/payments.mjs';
@@ -290,6 +293,60 @@ describe('cancelling while a payment is under way', () => {
     assert.equal(stack.fake.objects.payment_intents.get(pi).status, 'canceled');
     await waitFor(() => outboxRows(b.id).every((o) => o.status === 'done'), 10000, 100);
     assert.equal(stack.fake.requests.filter((r) => r.path === path).length, 1);
+  });
+});
+
+// A CA and a certificate for localhost, made with the openssl command line tool.
+function makeCertificates(dir) {
+  const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem',
+    '-days', '2', '-subj', '/CN=workon test CA');
+  run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=localhost');
+  fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n');
+  run('x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.pem', '-days', '2',
+    '-extfile', 'ext.cnf');
+  return { ca: path.join(dir, 'ca.pem'), key: fs.readFileSync(path.join(dir, 'srv.key')), cert: fs.readFileSync(path.join(dir, 'srv.pem')) };
+}
+
+describe('https to STRIPE_API_BASE', () => {
+  test('the certificate is verified: a trusted one for the host works, an unknown CA or another name does not', async (t) => {
+    if (spawnSync('openssl', ['version']).status !== 0) {
+      t.skip('no openssl command to make certificates');
+      return;
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'workon-tls-'));
+    try {
+      const certs = makeCertificates(dir);
+      const attempt = async (host, env) => {
+        const fake = await startFakeStripe({ tls: certs, host });
+        const shim = await startShim({ STRIPE_API_BASE: fake.url, STRIPE_SECRET_KEY: fake.secretKey, STRIPE_TIMEOUT_MS: '3000', SHIM_THREADS: '1', RATE_LIMIT_ENABLED: 'false', ...env });
+        try {
+          await waitReady(shim.url);
+          const b = await book(shim.url, member, space);
+          const res = await pay(shim.url, member, b);
+          return { res, reached: fake.requests.length, log: shim.output() };
+        } finally {
+          await shim.stop();
+          await fake.close();
+        }
+      };
+      // a name (resolved on the shim's resolver thread), the test CA trusted
+      const ok = await attempt('localhost', { SSL_CERT_FILE: certs.ca });
+      assert.equal(ok.res.status, 201, ok.res.text);
+      assert.equal(ok.reached, 1);
+      // the CA unknown
+      const unknown = await attempt('localhost', {});
+      expectError(unknown.res, 503, 'unavailable');
+      assert.equal(unknown.reached, 0);
+      assert.match(unknown.log, /certificate/);
+      // trusted, but issued for another name than the one in STRIPE_API_BASE
+      const other = await attempt('127.0.0.1', { SSL_CERT_FILE: certs.ca });
+      expectError(other.res, 503, 'unavailable');
+      assert.equal(other.reached, 0);
+      assert.match(other.log, /mismatch/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

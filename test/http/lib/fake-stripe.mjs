@@ -14,6 +14,7 @@
 // failures (a status with a Stripe error body, a connection reset, or a slow answer).
 import crypto from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 
 const rand = (n = 12) => crypto.randomBytes(n).toString('base64url').replace(/[-_]/g, 'x').slice(0, n * 4 / 3 | 0);
 
@@ -36,7 +37,8 @@ function nest(params) {
   return out;
 }
 
-export async function startFakeStripe({ secretKey = 'sk_test_fake_not_a_real_key_0123456789' } = {}) {
+// tls: { key, cert } (PEM) serves https instead of http; host: the name in the URL.
+export async function startFakeStripe({ secretKey = 'sk_test_fake_not_a_real_key_0123456789', tls = null, host = '127.0.0.1' } = {}) {
   const requests = [];
   const failures = [];
   const idempotent = new Map(); // key -> { path, signature, status, body } or { inFlight: true }
@@ -118,7 +120,7 @@ export async function startFakeStripe({ secretKey = 'sk_test_fake_not_a_real_key
     res.end(text);
   }
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', async () => {
@@ -186,13 +188,14 @@ export async function startFakeStripe({ secretKey = 'sk_test_fake_not_a_real_key
       if (key !== null) idempotent.set(key, { signature, status, body });
       send(res, status, body, key !== null ? { 'idempotency-key': key } : {});
     });
-  });
+  };
+  const server = tls ? https.createServer({ key: tls.key, cert: tls.cert }, onRequest) : http.createServer(onRequest);
   server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address();
 
   const fake = {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://${host}:${port}`,
     port,
     secretKey,
     requests,
