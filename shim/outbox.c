@@ -177,6 +177,7 @@ static void job_free(outbox_job_t *job)
         waiting_remove(strtoll(job->id, NULL, 10));
     if (job->background) {
         --bg.active;
+        --job->worker->active_requests;
         if (bg.more)
             bg_claim();
     }
@@ -415,6 +416,8 @@ static int on_claim_result(void *owner, PGresult *res, const char *err)
         job = job_new(bg.worker);
         job->background = 1;
         ++bg.active;
+        /* counted like a request: SIGTERM lets the call finish instead of leaving it to the lease */
+        ++bg.worker->active_requests;
         job_take_row(job, res, i);
         job_send(job);
     }
