@@ -5,6 +5,12 @@
  * that h2o generates itself (413 on an oversized body, 400 on a broken
  * request body, ...) into the API's JSON error shape.
  *
+ * A handler that needs an outbound call answered first (202 with
+ * X-Workon-Outbox, the row committed) makes the request wait for outbox.c to
+ * perform it; the client gets what the database makes of the answer.  A
+ * transaction rolled back by a deadlock or a serialization failure is run
+ * again.
+ *
  * Every response carries X-Request-Id and a Content-Length.
  */
 #include "shim.h"
@@ -662,7 +668,7 @@ static void on_result_dispose(void *p)
     PQclear(*(PGresult **)p);
 }
 
-static int call_wait_outbox(call_t *call, h2o_iovec_t id);
+static int call_wait_outbox(call_t *call, h2o_iovec_t id, size_t num_headers);
 static void call_dispatch(call_t *call);
 
 /* 40001 / 40P01: the transaction was rolled back as a whole, running it again is safe */
@@ -679,6 +685,7 @@ static int respond_api(call_t *call, PGresult *res, const char *err)
     int status;
     h2o_iovec_t body = {NULL, 0};
     header_sink_t sink = {req, 0, {NULL, 0}};
+    size_t num_headers = req->res.headers.size; /* before the handler's */
 
     if (res == NULL && err == pool_err_abandoned) {
         if (log_enabled(LOG_DEBUG))
@@ -731,7 +738,7 @@ static int respond_api(call_t *call, PGresult *res, const char *err)
                       call->route_path, NULL);
     }
     if (sink.outbox_id.base != NULL && status == 202)
-        return call_wait_outbox(call, sink.outbox_id);
+        return call_wait_outbox(call, sink.outbox_id, num_headers);
     if (!PQgetisnull(res, 0, 2) && status != 204 && status != 304) {
         /* no copy: the body is sent from the result, which lives as long as the request */
         PGresult **holder = h2o_mem_alloc_shared(&req->pool, sizeof(*holder), on_result_dispose);
@@ -1020,14 +1027,17 @@ static int on_outbox_result(void *owner, PGresult *res, const char *err)
     return respond_api(call, res, err);
 }
 
-/* the handler committed an outbox row and answered 202 + X-Workon-Outbox: send it, then answer */
-static int call_wait_outbox(call_t *call, h2o_iovec_t id)
+/*
+ * The handler committed an outbox row and answered 202 + X-Workon-Outbox:
+ * send it, then answer.  num_headers: the response headers before the
+ * handler's, which the final answer replaces with its own.
+ */
+static int call_wait_outbox(call_t *call, h2o_iovec_t id, size_t num_headers)
 {
     h2o_req_t *req = call->req;
     size_t i;
 
-    /* the final answer brings its own headers */
-    memset(&req->res.headers, 0, sizeof(req->res.headers));
+    req->res.headers.size = num_headers;
     for (i = 0; i != id.len; ++i)
         if (id.base[i] < '0' || id.base[i] > '9')
             break;

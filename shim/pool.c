@@ -37,8 +37,8 @@
  * Before that, the first thread's LISTEN connection hands the database what
  * it keeps from the environment (seed_start): the JWT signing key from
  * JWT_SECRET, the refresh-token key from JWT_REFRESH_SECRET, the first
- * admin and the Stripe webhook secret; all idempotent, so they run again after every reconnect (a restored
- * database gets them back).
+ * admin and the Stripe webhook secret; all idempotent, so they run again
+ * after every reconnect (a restored database gets them back).
  */
 #include "shim.h"
 #include <errno.h>
@@ -784,7 +784,8 @@ static void listen_process(db_conn_t *c)
         } else {
             if (c->listen_state == LISTEN_SEEDING && PQresultStatus(res) != PGRES_TUPLES_OK) {
                 const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-                log_write(LOG_ERROR, "start-up seeding failed (JWT_SECRET, JWT_REFRESH_SECRET, ADMIN_EMAIL/ADMIN_PASSWORD, STRIPE_WEBHOOK_SECRET)",
+                log_write(LOG_ERROR,
+                          "start-up seeding failed (JWT_SECRET, JWT_REFRESH_SECRET, ADMIN_EMAIL/ADMIN_PASSWORD, STRIPE_WEBHOOK_SECRET)",
                           "sqlstate", state, "error", first_line(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)), NULL);
             }
             if (c->listen_state == LISTEN_SUBSCRIBING && PQresultStatus(res) != PGRES_COMMAND_OK)
