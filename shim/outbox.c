@@ -8,7 +8,8 @@
  * answer handed back to the database: 2xx and 4xx to workon.outbox_result,
  * which advances the state machines; no answer, a timeout, a 5xx or a 429 to
  * workon.outbox_error, which schedules the retry (the backoff and the
- * dead-letter state are the database's).  A 409 `idempotency_key_in_use`
+ * dead-letter state are the database's); so does a 4xx that Stripe marks
+ * `Stripe-Should-Retry: true` (a lock timeout, say).  A 409 `idempotency_key_in_use`
  * (the same row being sent by someone else right now) is asked again after
  * a pause, when Stripe replays the other send's answer.
  *
@@ -228,7 +229,7 @@ static void on_resend(h2o_timeout_entry_t *entry)
     job_send(H2O_STRUCT_FROM_MEMBER(outbox_job_t, resend, entry));
 }
 
-static void on_sent(void *data, int status, h2o_iovec_t body, const char *err)
+static void on_sent(void *data, int status, h2o_iovec_t body, int should_retry, const char *err)
 {
     outbox_job_t *job = data;
     char why[96];
@@ -245,7 +246,7 @@ static void on_sent(void *data, int status, h2o_iovec_t body, const char *err)
         job->report = h2o_strdup(&job->pool, why, SIZE_MAX).base;
         job->report_is_error = 1;
     } else if (status >= 500 || status == 429 || (status == 409 && is_idempotency_conflict(body)) || status < 200 ||
-               (status >= 300 && status < 400)) {
+               (status >= 300 && status < 400) || (status >= 400 && should_retry == 1)) {
         snprintf(why, sizeof(why), "Stripe answered HTTP %d", status);
         job->report = h2o_strdup(&job->pool, why, SIZE_MAX).base;
         job->report_is_error = 1;

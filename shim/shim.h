@@ -261,8 +261,11 @@ size_t pool_busy_connections(db_pool_t *pool);
 /* stripe.c: requests to Stripe's API on the event loop */
 
 typedef struct st_stripe_request_t stripe_request_t;
-/* status 0 and err set when no HTTP answer came (network error, timeout); body is only valid during the call */
-typedef void (*stripe_cb)(void *data, int status, h2o_iovec_t body, const char *err);
+/*
+ * status 0 and err set when no HTTP answer came (network error, timeout); body is only valid during the call;
+ * should_retry: Stripe-Should-Retry of the answer, 1 true, 0 false, -1 absent
+ */
+typedef void (*stripe_cb)(void *data, int status, h2o_iovec_t body, int should_retry, const char *err);
 
 /* NULL, or why value is not a usable STRIPE_API_BASE */
 const char *stripe_parse_base(const char *value, h2o_url_t *url);

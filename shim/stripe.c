@@ -33,6 +33,7 @@ struct st_stripe_request_t {
     h2o_iovec_t reqbufs[2];
     h2o_buffer_t *body;
     int status;
+    int should_retry; /* Stripe-Should-Retry: 1 true, 0 false, -1 absent */
     stripe_cb cb;
     void *data;
 };
@@ -119,7 +120,7 @@ static void request_done(stripe_request_t *r, int status, const char *err)
     r->client = NULL;
     if (err == NULL && r->body != NULL)
         body = h2o_iovec_init(r->body->bytes, r->body->size);
-    r->cb(r->data, err == NULL ? status : 0, err == NULL ? body : h2o_iovec_init(NULL, 0), err);
+    r->cb(r->data, err == NULL ? status : 0, err == NULL ? body : h2o_iovec_init(NULL, 0), err == NULL ? r->should_retry : -1, err);
     request_free(r);
 }
 
@@ -167,16 +168,20 @@ static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *er
 {
     stripe_request_t *r = client->data;
 
+    size_t i;
+
     (void)minor_version;
     (void)msg;
-    (void)headers;
-    (void)num_headers;
     (void)rlen;
     if (errstr != NULL && errstr != h2o_http1client_error_is_eos) {
         request_done(r, 0, errstr);
         return NULL;
     }
     r->status = status;
+    for (i = 0; i != num_headers; ++i) {
+        if (h2o_lcstris(headers[i].name->base, headers[i].name->len, H2O_STRLIT("stripe-should-retry")))
+            r->should_retry = h2o_lcstris(headers[i].value.base, headers[i].value.len, H2O_STRLIT("true"));
+    }
     if (errstr == h2o_http1client_error_is_eos) {
         request_done(r, status, NULL);
         return NULL;
@@ -291,6 +296,7 @@ stripe_request_t *stripe_send(worker_t *w, const char *method, const char *path,
     r->cb = cb;
     r->data = data;
     r->deadline.cb = on_deadline;
+    r->should_retry = -1;
     if ((*err = stripe_form_encode(&r->pool, params, params_len, &form)) != NULL) {
         request_free(r);
         return NULL;

@@ -179,6 +179,18 @@ describe('POST /bookings/{id}/payment', () => {
     assert.equal(piCreations(b.id).length, 1);
   });
 
+  test('a 4xx that Stripe marks Stripe-Should-Retry: true (a lock timeout) is retried like a 5xx', async () => {
+    const b = await book(base, member, space);
+    stack.fake.failNext({
+      mode: 'status', status: 409, code: 'lock_timeout', message: 'This object cannot be accessed right now.',
+      headers: { 'stripe-should-retry': 'true' }, path: '/v1/payment_intents',
+    });
+    expectError(await pay(base, member, b), 503, 'unavailable');
+    assert.equal(outboxRows(b.id)[0].status, 'pending');
+    await waitFor(() => paymentRow(b.id).stripe_payment_intent_id !== null, 15000, 100);
+    assert.equal(piCreations(b.id).length, 1);
+  });
+
   test('a client that hangs up while Stripe is slow leaves the shim serving and the payment finished once', async () => {
     const b = await book(base, member, space);
     stack.fake.failNext({ mode: 'slow', delayMs: 1200, path: '/v1/payment_intents' });
