@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  addRoutes, expectError, lit, psql, removeRoutes, request, sleep, startShim, waitFor,
+  addRoutes, expectError, h2connect, h2request, lit, psql, removeRoutes, request, sleep, startShim, waitFor,
 } from './lib/client.mjs';
 import { startFakeStripe, stripeEvent, paymentIntentObject } from './lib/fake-stripe.mjs';
 import {
@@ -247,6 +247,51 @@ GRANT EXECUTE ON FUNCTION workon.test_outbox_wait(text, text, integer) TO workon
     assert.equal(plain.headers['x-workon-outbox'], undefined);
     expectError(await call({ tag: `bad-${Date.now()}`, id: '12; DROP' }), 500, 'internal');
     await waitFor(() => /invalid X-Workon-Outbox/.test(stack.shim.output()), 3000); // the log arrives through a pipe
+  });
+});
+
+describe('a wait meets HTTP/2 resets and SIGTERM', () => {
+  const keyed = (extra = {}) => startShim({
+    STRIPE_API_BASE: stack.fake.url, STRIPE_SECRET_KEY: stack.fake.secretKey, STRIPE_TIMEOUT_MS: '4000',
+    SHIM_THREADS: '1', RATE_LIMIT_ENABLED: 'false', ...extra,
+  });
+
+  test('an HTTP/2 stream cancelled during the call: the shim keeps serving, the payment is finished once', async () => {
+    const shim = await keyed({ HTTP2: 'on' });
+    try {
+      await waitReady(shim.url);
+      const b = await book(shim.url, member, space);
+      stack.fake.failNext({ mode: 'slow', delayMs: 1000, path: '/v1/payment_intents' });
+      const session = await h2connect(shim.url);
+      try {
+        await assert.rejects(h2request(session, `/api/v1/bookings/${b.id}/payment`, {
+          method: 'POST', headers: bearer(member.token), timeoutMs: 200,
+        }));
+        await waitFor(() => paymentRow(b.id).stripe_payment_intent_id !== null, 10000, 100);
+        const again = await h2request(session, `/api/v1/bookings/${b.id}/payment`, { method: 'POST', headers: bearer(member.token) });
+        assert.equal(again.status, 200, again.text);
+      } finally {
+        session.destroy();
+      }
+      assert.equal(piCreations(b.id).length, 1);
+      assert.ok(shim.alive());
+    } finally {
+      await shim.stop();
+    }
+  });
+
+  test('SIGTERM during the call: the waiting request is answered before the shim exits 0', async () => {
+    const shim = await keyed();
+    await waitReady(shim.url);
+    const b = await book(shim.url, member, space);
+    stack.fake.failNext({ mode: 'slow', delayMs: 1000, path: '/v1/payment_intents' });
+    const pending = pay(shim.url, member, b);
+    await waitFor(() => stack.fake.requests.some((r) => r.params['metadata[booking_id]'] === b.id), 5000, 20);
+    const exited = shim.stop();
+    const res = await pending;
+    assert.equal(res.status, 201, res.text);
+    assert.equal((await exited).code, 0);
+    assert.equal(piCreations(b.id).length, 1);
   });
 });
 
