@@ -57,16 +57,9 @@
 
 const char outbox_err_not_claimed[] = "outbox row no longer pending";
 
-enum {
-    JOB_CLAIM = 0,
-    JOB_SEND,
-    JOB_REPORT,
-};
-
 struct st_outbox_job_t {
     worker_t *worker;
     h2o_mem_pool_t pool;
-    int stage;
     char id[24];
     char *method;
     char *path;
@@ -240,14 +233,15 @@ static void on_sent(void *data, int status, h2o_iovec_t body, int should_retry, 
         h2o_timeout_link(job->worker->ctx.loop, &conflict_timeout, &job->resend);
         return;
     }
-    job->stage = JOB_REPORT;
     if (err != NULL) {
         snprintf(why, sizeof(why), "no answer from Stripe: %s", err);
         job->report = h2o_strdup(&job->pool, why, SIZE_MAX).base;
         job->report_is_error = 1;
     } else if (status >= 500 || status == 429 || (status == 409 && is_idempotency_conflict(body)) || status < 200 ||
-               (status >= 300 && status < 400) || (status >= 400 && should_retry == 1)) {
-        snprintf(why, sizeof(why), "Stripe answered HTTP %d", status);
+               (status >= 300 && status < 400) || (status >= 400 && should_retry == 1) ||
+               (status < 300 && (body.len == 0 || json_validate(body.base, body.len) != 0))) {
+        /* (a success whose answer cannot be read is no success: asked again, Stripe replays it) */
+        snprintf(why, sizeof(why), status < 300 ? "Stripe answered HTTP %d without JSON" : "Stripe answered HTTP %d", status);
         job->report = h2o_strdup(&job->pool, why, SIZE_MAX).base;
         job->report_is_error = 1;
     } else {
@@ -270,13 +264,11 @@ static void job_send(outbox_job_t *job)
 {
     const char *err = NULL;
 
-    job->stage = JOB_SEND;
     job->send = stripe_send(job->worker, job->method, job->path, job->params, strlen(job->params), job->idempotency_key, on_sent,
                             job, &err);
     if (job->send == NULL) {
         /* a row that cannot be sent as it is: the database counts the attempt */
         job_log(job, LOG_ERROR, "outbox row cannot be sent", err);
-        job->stage = JOB_REPORT;
         job->report = h2o_strdup(&job->pool, err, SIZE_MAX).base;
         job->report_is_error = 1;
         job_report(job);
@@ -363,7 +355,6 @@ outbox_job_t *outbox_wait(worker_t *w, const char *id, const char *request_id, d
     job->request_id = request_id != NULL ? h2o_strdup(&job->pool, request_id, SIZE_MAX).base : NULL;
     job->reply_cb = cb;
     job->reply_owner = owner;
-    job->stage = JOB_CLAIM;
     q = pool_query_new(&w->pool, DB_QUERY_SQL, on_claim_id_result, job);
     q->sql = CLAIM_ID_SQL;
     q->values[0] = job->id;
