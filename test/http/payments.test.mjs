@@ -191,6 +191,20 @@ describe('POST /bookings/{id}/payment', () => {
     assert.equal(piCreations(b.id).length, 1);
   });
 
+  test('an answer that is not JSON: a 200 is retried, a 4xx fails with the status', async () => {
+    const b = await book(base, member, space);
+    stack.fake.failNext({ mode: 'status', status: 200, rawBody: '<html>ok?</html>', path: '/v1/payment_intents' });
+    expectError(await pay(base, member, b), 503, 'unavailable');
+    assert.match(outboxRows(b.id)[0].last_error ?? '', /without JSON/);
+    await waitFor(() => paymentRow(b.id).stripe_payment_intent_id !== null, 15000, 100);
+    assert.equal(piCreations(b.id).length, 1);
+
+    const b2 = await book(base, member, space);
+    stack.fake.failNext({ mode: 'status', status: 403, rawBody: '<html>Forbidden</html>', path: '/v1/payment_intents' });
+    expectError(await pay(base, member, b2), 502, 'payment_provider_error');
+    assert.equal(outboxRows(b2.id)[0].status, 'failed');
+  });
+
   test('a client that hangs up while Stripe is slow leaves the shim serving and the payment finished once', async () => {
     const b = await book(base, member, space);
     stack.fake.failNext({ mode: 'slow', delayMs: 1200, path: '/v1/payment_intents' });

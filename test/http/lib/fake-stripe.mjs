@@ -142,6 +142,11 @@ export async function startFakeStripe({ secretKey = 'sk_test_fake_not_a_real_key
         if (f.mode === 'reset') { req.socket.destroy(); return; }
         if (f.mode === 'hang') return; // never answers; the client's timeout decides
         if (f.mode === 'slow') await new Promise((r) => setTimeout(r, f.delayMs ?? 5000));
+        if (f.mode === 'status' && f.rawBody !== undefined) {
+          res.writeHead(f.status ?? 502, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(f.rawBody), ...(f.headers ?? {}) });
+          res.end(f.rawBody);
+          return;
+        }
         if (f.mode === 'status') {
           send(res, f.status ?? 500, f.body ?? stripeError(f.status >= 500 ? 'api_error' : 'invalid_request_error',
             f.message ?? 'Injected failure.', f.code ? { code: f.code } : {}), f.headers ?? {});
@@ -201,7 +206,7 @@ export async function startFakeStripe({ secretKey = 'sk_test_fake_not_a_real_key
     requests,
     objects,
     answerDelayMs: 0,
-    // failNext({ mode: 'status' | 'reset' | 'slow' | 'hang', count = 1, status, code, message, headers, delayMs, path })
+    // failNext({ mode: 'status' | 'reset' | 'slow' | 'hang', count = 1, status, code, message, headers, rawBody, delayMs, path })
     failNext(f) { failures.push({ count: 1, ...f }); },
     clearFailures() { failures.length = 0; },
     // requests that made a new object (not replays, not failures)
