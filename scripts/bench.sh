@@ -20,6 +20,9 @@ health_conns=(64 256)
 auth_pgbench_conns=(2 8 64)
 jwt_clients=2
 bench_spaces=200
+webhook_conns=(8 32)
+webhook_deliveries=40000
+webhook_dup_share=0.8
 
 bash "$ROOT/scripts/deps.sh"
 setup_run_dir
@@ -100,8 +103,10 @@ psql_in "$B" workon_bench -c 'VACUUM ANALYZE'
 dev_environment
 port=$(free_port)
 url="http://127.0.0.1:$port"
+# the webhook secret the shim seeds at start and bench/webhooks.mjs signs with
+webhook_secret=whsec_bench_$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
 DATABASE_URL=$(database_url "$B" workon_bench workon_authenticator) HOST=127.0.0.1 PORT=$port \
-    LOG_LEVEL=warn RATE_LIMIT_ENABLED=false \
+    LOG_LEVEL=warn RATE_LIMIT_ENABLED=false STRIPE_WEBHOOK_SECRET=$webhook_secret STRIPE_SECRET_KEY= \
     "$ROOT/shim/workon-shim" >"$B/shim.log" 2>&1 &
 shim_pid=$!
 wait_for_shim "$shim_pid" "$url" 30 || die "the shim did not come up on $url (log: $B/shim.log)"
@@ -281,6 +286,28 @@ bk_total=$(bookings_count)
 bk_last=$(psql_in "$B" workon_bench -tA -c \
     "SELECT to_char(max(starts_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') FROM workon.bookings")
 
+# Stripe webhooks, verified: a duplicate-heavy mix (Stripe retries), signed just before each run
+events_count() {
+    psql_in "$B" workon_bench -tA -c 'SELECT count(*) FROM workon.stripe_events'
+}
+one=$(node "$ROOT/bench/webhooks.mjs" "$webhook_secret" 1 0 2>/dev/null)
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    -H "Stripe-Signature: ${one%%$'\t'*}" --data-binary "${one#*$'\t'}" "$url/api/webhooks/stripe")
+[ "$code" = 200 ] || die "a signed webhook delivery answered $code, not 200"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    -H "Stripe-Signature: ${one%%$'\t'*}" --data-binary "${one#*$'\t'} " "$url/api/webhooks/stripe")
+[ "$code" = 400 ] || die "a tampered webhook delivery answered $code, not 400"
+declare -A wh_rps wh_p99 wh_bad wh_n wh_new
+for c in "${webhook_conns[@]}"; do
+    say "wrk -c $c /api/webhooks/stripe"
+    node "$ROOT/bench/webhooks.mjs" "$webhook_secret" "$webhook_deliveries" "$webhook_dup_share" \
+        >"$B/webhooks.txt" 2>/dev/null
+    before=$(events_count)
+    read -r "wh_rps[$c]" "wh_p99[$c]" "wh_bad[$c]" "wh_n[$c]" < <(wrk_script_run /api/webhooks/stripe "$c" webhooks.lua \
+        "$B/webhooks.txt" "$(( c < wrk_threads ? c : wrk_threads ))")
+    wh_new[$c]=$(( $(events_count) - before ))
+done
+
 say "1,000 idle connections"
 idle=$(node "$ROOT/bench/idle-connections.mjs" "$port" "$shim_pid" 1000) || idle='{"error":"failed"}'
 
@@ -325,6 +352,15 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
     echo
     echo "pgbench POST /api/v1/bookings non-2xx (transactions that booked nothing):$(
         for c in "${auth_pgbench_conns[@]}"; do printf ' -c%s %s' "$c" "${bk_bad[$c]}"; done)"
+    echo
+    wrow() { printf '%-26s %5s %11s %10s %10s %10s %8s\n' "$@"; }
+    wrow 'Stripe webhooks, verified' conns 'req/s' p99 'new events' duplicates non-2xx
+    for c in "${webhook_conns[@]}"; do
+        wrow 'POST /api/webhooks/stripe' "$c" "${wh_rps[$c]}" "${wh_p99[$c]}" "${wh_new[$c]}" \
+            "$(( wh_n[$c] - wh_new[$c] ))" "${wh_bad[$c]}"
+    done
+    echo "webhooks: every delivery verified (HMAC-SHA256) and stored once per event id in PostgreSQL; in the"
+    echo "          deliveries file $(awk -v d="$webhook_dup_share" 'BEGIN {printf "%d", d * 100}') % repeat an earlier event; new events = rows added to workon.stripe_events"
     echo
     jrow() { printf '%-30s %7s %12s %12s %8s\n' "$@"; }
     jrow 'JWT verify in PostgreSQL' clients 'per stmt' verifies/s ratio

@@ -406,10 +406,11 @@ dev_environment() {
         fi
     done <"$secrets"
     : "${NODE_ENV:=development}" "${PORT:=8080}" "${HOST:=0.0.0.0}"
-    : "${STRIPE_SECRET_KEY:=sk_test_dev_placeholder}"
+    # no STRIPE_SECRET_KEY placeholder: with a key the shim sends the queued Stripe calls to
+    # STRIPE_API_BASE (Stripe itself by default); without one payments answer 503
     : "${STRIPE_PUBLISHABLE_KEY:=pk_test_dev_placeholder}"
     : "${STRIPE_WEBHOOK_SECRET:=whsec_dev_placeholder}"
-    export NODE_ENV PORT HOST STRIPE_SECRET_KEY STRIPE_PUBLISHABLE_KEY STRIPE_WEBHOOK_SECRET
+    export NODE_ENV PORT HOST STRIPE_PUBLISHABLE_KEY STRIPE_WEBHOOK_SECRET
 }
 
 # Address to probe a shim bound to HOST.

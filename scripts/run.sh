@@ -7,7 +7,7 @@
 # root) and created through WORKON_ADMIN_URL (default: DATABASE_URL), which must be allowed
 # to create it; WORKON_DEMO=0 skips the demo data.
 #
-# Development settings (NODE_ENV, secrets, Stripe placeholders, PORT, HOST) are filled in
+# Development settings (NODE_ENV, secrets, pk_test_/whsec_ placeholders, PORT, HOST) are filled in
 # only where the environment leaves them unset. Ctrl-C or SIGTERM stops the shim, then the
 # cluster this script started.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

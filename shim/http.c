@@ -5,6 +5,12 @@
  * that h2o generates itself (413 on an oversized body, 400 on a broken
  * request body, ...) into the API's JSON error shape.
  *
+ * A handler that needs an outbound call answered first (202 with
+ * X-Workon-Outbox, the row committed) makes the request wait for outbox.c to
+ * perform it; the client gets what the database makes of the answer.  A
+ * transaction rolled back by a deadlock or a serialization failure is run
+ * again.
+ *
  * Every response carries X-Request-Id and a Content-Length, and is observed
  * once (access log line, metrics).  The edge of the API is hooked in here
  * from its own files: CORS (cors.c), rate limits (ratelimit.c), metrics
@@ -21,6 +27,8 @@
 
 #define JSON_CONTENT_TYPE "application/json; charset=utf-8"
 #define REQUEST_ID_MAX 128
+/* a request whose transaction hit a deadlock or a serialization failure is run again */
+#define MAX_TXN_RETRIES 2
 
 /* every response generated here uses this generator; the error filter leaves those alone */
 static h2o_generator_t shim_generator = {NULL, NULL};
@@ -61,6 +69,13 @@ typedef struct st_call_t {
     const char *route_path;
     char handler_oid[24];
     struct timespec started;
+    /* the dispatch arguments, kept to run the request again */
+    const char *args[6];
+    int body_len;
+    /* waiting for an outbound request (202 + X-Workon-Outbox) */
+    outbox_job_t *outbox;
+    int outbox_waits;
+    int txn_retries;
 } call_t;
 
 /* ------------------------------------------------------------------------ */
@@ -378,6 +393,10 @@ static void on_call_dispose(void *p)
         pool_query_detach(&call->worker->pool, call->query);
         call->query = NULL;
     }
+    if (call->outbox != NULL) {
+        outbox_detach(call->outbox);
+        call->outbox = NULL;
+    }
     if (h2o_timeout_is_linked(&call->timeout))
         h2o_timeout_unlink(&call->timeout);
     --call->worker->active_requests;
@@ -404,6 +423,10 @@ static void on_call_timeout(h2o_timeout_entry_t *entry)
     if (call->query != NULL) {
         pool_query_detach(&call->worker->pool, call->query);
         call->query = NULL;
+    }
+    if (call->outbox != NULL) {
+        outbox_detach(call->outbox);
+        call->outbox = NULL;
     }
     log_write(LOG_WARN, "request timed out waiting for the database", "request_id", call->request_id.base, "route",
               call->route_path, NULL);
@@ -614,6 +637,7 @@ typedef struct st_header_sink_t {
     h2o_req_t *req;
     reqctx_t *rc;
     int has_content_type;
+    h2o_iovec_t outbox_id; /* X-Workon-Outbox: the shim's, never sent */
 } header_sink_t;
 
 /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" to 16 bytes; -1 if it is not a UUID */
@@ -693,6 +717,10 @@ static void on_handler_header(void *data, h2o_iovec_t key, h2o_iovec_t value)
         h2o_memis(key.base, key.len, H2O_STRLIT("transfer-encoding")) || h2o_memis(key.base, key.len, H2O_STRLIT("connection")) ||
         h2o_memis(key.base, key.len, H2O_STRLIT("x-request-id")))
         return;
+    if (h2o_memis(key.base, key.len, H2O_STRLIT("x-workon-outbox"))) {
+        sink->outbox_id = value;
+        return;
+    }
     if (h2o_memis(key.base, key.len, H2O_STRLIT("content-type")))
         sink->has_content_type = 1;
     h2o_add_header_by_str(&sink->req->pool, &sink->req->res.headers, key.base, key.len, 1, NULL, value.base, value.len);
@@ -733,13 +761,24 @@ static void on_result_dispose(void *p)
     PQclear(*(PGresult **)p);
 }
 
+static int call_wait_outbox(call_t *call, h2o_iovec_t id, size_t num_headers);
+static void call_dispatch(call_t *call);
+
+/* 40001 / 40P01: the transaction was rolled back as a whole, running it again is safe */
+static int is_retryable_txn_error(PGresult *res)
+{
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    return state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0);
+}
+
 /* returns 1 when the response body points into res (kept until the request is gone) */
 static int respond_api(call_t *call, PGresult *res, const char *err)
 {
     h2o_req_t *req = call->req;
     int status;
     h2o_iovec_t body = {NULL, 0};
-    header_sink_t sink = {req, reqctx_of(call->request_id), 0};
+    header_sink_t sink = {req, reqctx_of(call->request_id), 0, {NULL, 0}};
+    size_t num_headers = req->res.headers.size; /* before the handler's */
 
     if (res == NULL && err == pool_err_abandoned) {
         if (log_enabled(LOG_DEBUG))
@@ -753,6 +792,15 @@ static int respond_api(call_t *call, PGresult *res, const char *err)
         return 0;
     }
     if (PQresultStatus(res) == PGRES_FATAL_ERROR) {
+        if (call->args[0] != NULL && call->txn_retries < MAX_TXN_RETRIES && is_retryable_txn_error(res)) {
+            ++call->txn_retries;
+            if (log_enabled(LOG_DEBUG))
+                log_write(LOG_DEBUG, "transaction rolled back by a conflict, running it again", "request_id",
+                          call->request_id.base, "route", call->route_path, "sqlstate", PQresultErrorField(res, PG_DIAG_SQLSTATE),
+                          NULL);
+            call_dispatch(call);
+            return 0;
+        }
         respond_db_error(call, res);
         return 0;
     }
@@ -782,6 +830,8 @@ static int respond_api(call_t *call, PGresult *res, const char *err)
             log_write(LOG_WARN, "handler headers are not a JSON object of strings", "request_id", call->request_id.base, "route",
                       call->route_path, NULL);
     }
+    if (sink.outbox_id.base != NULL && status == 202)
+        return call_wait_outbox(call, sink.outbox_id, num_headers);
     if (!PQgetisnull(res, 0, 2) && status != 204 && status != 304) {
         /* no copy: the body is sent from the result, which lives as long as the request */
         PGresult **holder = h2o_mem_alloc_shared(&req->pool, sizeof(*holder), on_result_dispose);
@@ -970,6 +1020,27 @@ static h2o_iovec_t build_params_json(h2o_mem_pool_t *pool, const route_t *route,
     return strbuf_finish(&sb);
 }
 
+/* request headers handed to handlers in meta.headers (lower-case names); a webhook verifies its signature */
+static const char *const meta_headers[] = {"stripe-signature"};
+
+static void add_meta_headers(strbuf_t *sb, h2o_req_t *req)
+{
+    size_t i, n = 0;
+
+    strbuf_lit(sb, ",\"headers\":{");
+    for (i = 0; i != sizeof(meta_headers) / sizeof(meta_headers[0]); ++i) {
+        ssize_t at = h2o_find_header_by_str(&req->headers, meta_headers[i], strlen(meta_headers[i]), -1);
+        if (at == -1)
+            continue;
+        if (n++ != 0)
+            strbuf_lit(sb, ",");
+        strbuf_add_cstr_json(sb, meta_headers[i]);
+        strbuf_lit(sb, ":");
+        strbuf_add_json_string(sb, req->headers.entries[at].value.base, req->headers.entries[at].value.len);
+    }
+    strbuf_lit(sb, "}");
+}
+
 static h2o_iovec_t build_meta_json(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path)
 {
     struct sockaddr_storage ss;
@@ -999,6 +1070,7 @@ static h2o_iovec_t build_meta_json(h2o_req_t *req, h2o_iovec_t request_id, h2o_i
         strbuf_add_json_string(&sb, req->headers.entries[ua].value.base, req->headers.entries[ua].value.len);
     else
         strbuf_lit(&sb, "null");
+    add_meta_headers(&sb, req);
     strbuf_lit(&sb, "}");
     return strbuf_finish(&sb);
 }
@@ -1020,6 +1092,79 @@ static const char *bearer_token(h2o_req_t *req, int *sent)
     return h2o_strdup(&req->pool, token.base, token.len).base;
 }
 
+/* sends (again) the call's workon.dispatch */
+static void call_dispatch(call_t *call)
+{
+    db_query_t *q = pool_query_new(&call->worker->pool, DB_QUERY_DISPATCH, on_call_result, call);
+
+    memcpy(q->values, call->args, sizeof(call->args));
+    q->lengths[3] = call->body_len;
+    q->formats[3] = 1; /* binary text: no copy, the server still checks the encoding */
+    q->abandoned = is_client_gone;
+    call_submit(call, q);
+}
+
+/* ------------------------------------------------------------------------ */
+/* requests that wait for an outbound call (outbox.c) */
+
+/* the row someone else finished, or what outbox_result / outbox_error answered */
+static int on_outbox_result(void *owner, PGresult *res, const char *err)
+{
+    call_t *call = owner;
+
+    call->outbox = NULL;
+    if (h2o_timeout_is_linked(&call->timeout))
+        h2o_timeout_unlink(&call->timeout);
+    if (res == NULL && err == outbox_err_not_claimed && call->outbox_waits < 2) {
+        /* handlers are idempotent: the request now finds the finished row */
+        call_dispatch(call);
+        return 0;
+    }
+    if (res == NULL && err == outbox_err_not_claimed)
+        err = "outbox row finished elsewhere twice";
+    return respond_api(call, res, err);
+}
+
+/*
+ * The handler committed an outbox row and answered 202 + X-Workon-Outbox:
+ * send it, then answer.  num_headers: the response headers before the
+ * handler's, which the final answer replaces with its own.
+ */
+static int call_wait_outbox(call_t *call, h2o_iovec_t id, size_t num_headers)
+{
+    h2o_req_t *req = call->req;
+    size_t i;
+
+    req->res.headers.size = num_headers;
+    for (i = 0; i != id.len; ++i)
+        if (id.base[i] < '0' || id.base[i] > '9')
+            break;
+    if (id.len == 0 || id.len > 19 || i != id.len) {
+        log_write(LOG_ERROR, "handler set an invalid X-Workon-Outbox", "request_id", call->request_id.base, "route",
+                  call->route_path, NULL);
+        send_error(req, call->request_id, 500, "internal", "internal server error", NULL);
+        return 0;
+    }
+    if (!stripe_configured()) {
+        /* the row stays pending: it is sent once the shim runs with a key */
+        log_write(LOG_WARN, "payment request without STRIPE_SECRET_KEY, answering 503", "request_id", call->request_id.base,
+                  "route", call->route_path, NULL);
+        send_error(req, call->request_id, 503, "payments_not_configured", "payments are not configured on this server", NULL);
+        return 0;
+    }
+    if (++call->outbox_waits > 2) {
+        log_write(LOG_ERROR, "handler asked to wait for an outbound request a third time", "request_id", call->request_id.base,
+                  "route", call->route_path, NULL);
+        send_unavailable(req, call->request_id);
+        return 0;
+    }
+    call->outbox = outbox_wait(call->worker, h2o_strdup(&req->pool, id.base, id.len).base, call->request_id.base,
+                               on_outbox_result, call);
+    if (call->outbox != NULL)
+        h2o_timeout_link(call->worker->ctx.loop, &call->worker->request_timeout, &call->timeout);
+    return 0;
+}
+
 static void handle_api(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path, const route_match_t *m)
 {
     const route_t *route = m->route;
@@ -1027,7 +1172,6 @@ static void handle_api(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_
     const char *bad_field = NULL, *token;
     int had_token;
     call_t *call;
-    db_query_t *q;
 
     if (m->invalid_param != NULL) {
         send_error(req, request_id, 400, "validation_failed", "path parameter is not valid percent-encoded UTF-8",
@@ -1068,17 +1212,14 @@ static void handle_api(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_
     call->route_path = h2o_strdup(&req->pool, route->path, SIZE_MAX).base;
     reqctx_of(request_id)->route = call->route_path;
 
-    q = pool_query_new(&w->pool, DB_QUERY_DISPATCH, on_call_result, call);
-    q->values[0] = call->handler_oid;
-    q->values[1] = params.base;
-    q->values[2] = query.base;
-    q->values[3] = body.base;
-    q->lengths[3] = (int)body.len;
-    q->formats[3] = 1; /* binary text: no copy, the server still checks the encoding */
-    q->values[4] = token;
-    q->values[5] = meta.base;
-    q->abandoned = is_client_gone;
-    call_submit(call, q);
+    call->args[0] = call->handler_oid;
+    call->args[1] = params.base;
+    call->args[2] = query.base;
+    call->args[3] = body.base;
+    call->body_len = (int)body.len;
+    call->args[4] = token;
+    call->args[5] = meta.base;
+    call_dispatch(call);
 }
 
 static void handle_health(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, int kind)

@@ -124,6 +124,7 @@ static void *worker_main(void *arg)
     pool_init(&w->pool, w);
     __atomic_store_n(&w->metrics, metrics_new(), __ATOMIC_RELEASE);
     pool_start(&w->pool);
+    outbox_worker_start(w);
 
     w->wakeup = h2o_evloop_socket_create(loop, w->wakeup_fd, H2O_SOCKET_FLAG_DONT_READ);
     w->wakeup->data = w;
@@ -234,6 +235,7 @@ int main(int argc, char **argv)
 
     settings_load();
     ratelimit_init();
+    stripe_global_init();
     gettimeofday(&shim_started_at, NULL);
     signal(SIGPIPE, SIG_IGN);
 

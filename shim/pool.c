@@ -32,12 +32,13 @@
  * again, once.
  *
  * The LISTEN connection runs `LISTEN workon_routes` and (re)loads the route
- * table and error map after every (re)connect and every notification.
+ * table and error map after every (re)connect and every notification; the
+ * first thread's also listens on workon_outbox for the outbox worker.
  * Before that, the first thread's LISTEN connection hands the database what
  * it keeps from the environment (seed_start): the JWT signing key from
- * JWT_SECRET, the refresh-token key from JWT_REFRESH_SECRET and the first
- * admin; all idempotent, so they run again after every reconnect (a restored
- * database gets them back).
+ * JWT_SECRET, the refresh-token key from JWT_REFRESH_SECRET, the first
+ * admin and the Stripe webhook secret; all idempotent, so they run again
+ * after every reconnect (a restored database gets them back).
  */
 #include "shim.h"
 #include <errno.h>
@@ -316,7 +317,7 @@ static int conn_send(db_conn_t *c, db_query_t *q)
         ok = PQsendPrepare(c->pg, DISPATCH_STATEMENT, DISPATCH_SQL, 6, NULL);
         break;
     default:
-        ok = PQsendQueryParams(c->pg, q->sql, 0, NULL, NULL, NULL, NULL, 0);
+        ok = PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, q->nparams != 0 ? q->values : NULL, NULL, NULL, 0);
         break;
     }
     if (!ok || !PQpipelineSync(c->pg))
@@ -796,7 +797,8 @@ static void listen_process(db_conn_t *c)
         } else {
             if (c->listen_state == LISTEN_SEEDING && PQresultStatus(res) != PGRES_TUPLES_OK) {
                 const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-                log_write(LOG_ERROR, "start-up seeding failed (JWT_SECRET, JWT_REFRESH_SECRET, ADMIN_EMAIL/ADMIN_PASSWORD)",
+                log_write(LOG_ERROR,
+                          "start-up seeding failed (JWT_SECRET, JWT_REFRESH_SECRET, ADMIN_EMAIL/ADMIN_PASSWORD, STRIPE_WEBHOOK_SECRET)",
                           "sqlstate", state, "error", first_line(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)), NULL);
             }
             if (c->listen_state == LISTEN_SUBSCRIBING && PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -807,6 +809,8 @@ static void listen_process(db_conn_t *c)
     while ((n = PQnotifies(c->pg)) != NULL) {
         if (strcmp(n->relname, "workon_routes") == 0)
             c->reload_wanted = 1;
+        else if (strcmp(n->relname, "workon_outbox") == 0)
+            outbox_on_notify(conn_worker(c), n->extra);
         PQfreemem(n);
     }
     if (PQstatus(c->pg) == CONNECTION_BAD) {
@@ -823,7 +827,7 @@ static void listen_process(db_conn_t *c)
  */
 static int seed_start(db_conn_t *c)
 {
-    const char *values[4];
+    const char *values[5];
     char sql[256];
     size_t n = 0;
     int nparams = 0;
@@ -844,6 +848,10 @@ static int seed_start(db_conn_t *c)
         values[nparams++] = shim_settings.admin_password;
         n += snprintf(sql + n, sizeof(sql) - n, ", workon.ensure_admin($%d, $%d)", nparams - 1, nparams);
     }
+    if (shim_settings.stripe_webhook_secret != NULL) {
+        values[nparams++] = shim_settings.stripe_webhook_secret;
+        n += snprintf(sql + n, sizeof(sql) - n, ", workon.seed_stripe_webhook_secret($%d)", nparams);
+    }
     if (nparams == 0)
         return 0;
     if (!PQsendQueryParams(c->pg, sql, nparams, NULL, values, NULL, NULL, 0)) {
@@ -856,7 +864,8 @@ static int seed_start(db_conn_t *c)
 
 static int listen_subscribe(db_conn_t *c)
 {
-    if (!PQsendQuery(c->pg, "LISTEN workon_routes")) {
+    /* the first thread also runs the outbox worker */
+    if (!PQsendQuery(c->pg, conn_worker(c)->id == 0 ? "LISTEN workon_routes; LISTEN workon_outbox" : "LISTEN workon_routes")) {
         conn_fail(c, first_line(PQerrorMessage(c->pg)));
         return -1;
     }

@@ -137,22 +137,6 @@ BOOL_SETTING(apply_enable_swagger_prod, enable_swagger_prod)
 BOOL_SETTING(apply_http2, http2)
 BOOL_SETTING(apply_rate_limit_enabled, rate_limit_enabled)
 
-/* an http(s) URL with a host, no query or fragment (STRIPE_API_BASE) */
-static const char *apply_url(const setting_t *self, const char *value)
-{
-    h2o_url_t url;
-    size_t i;
-
-    for (i = 0; value[i] != '\0'; ++i)
-        if ((unsigned char)value[i] <= 0x20 || value[i] == 0x7f)
-            return complain("must be an http:// or https:// URL", self->name);
-    if (h2o_url_parse(value, SIZE_MAX, &url) != 0 || url.host.len == 0 || memchr(value, '?', i) != NULL ||
-        memchr(value, '#', i) != NULL)
-        return complain("must be an http:// or https:// URL", self->name);
-    shim_settings.stripe_api_base = value;
-    return NULL;
-}
-
 static const char *apply_cors_origin(const setting_t *self, const char *value)
 {
     cors_conf_t *conf = cors_conf_parse(value);
@@ -167,13 +151,6 @@ static const char *apply_env_file(const setting_t *self, const char *value)
 {
     (void)self;
     shim_settings.env_file = value;
-    return NULL;
-}
-
-static const char *apply_webhook_secret(const setting_t *self, const char *value)
-{
-    (void)self;
-    shim_settings.stripe_webhook_secret = value;
     return NULL;
 }
 
@@ -296,6 +273,15 @@ static const char *apply_jwt_ttl(const setting_t *self, const char *value)
     return NULL;
 }
 
+/* printable ASCII without spaces: the value goes into a request head (keys) or is compared byte for byte (secrets) */
+static int is_printable_token(const char *value)
+{
+    for (; *value != '\0'; ++value)
+        if ((unsigned char)*value <= 0x20 || (unsigned char)*value >= 0x7f)
+            return 0;
+    return 1;
+}
+
 static const char *apply_stripe_key(const setting_t *self, const char *value)
 {
     static const char *live[] = {"sk_live_", "pk_live_", "rk_live_"}, *test[] = {"sk_test_", "pk_test_", "rk_test_"};
@@ -303,6 +289,10 @@ static const char *apply_stripe_key(const setting_t *self, const char *value)
 
     if (value == NULL)
         return NULL;
+    if (!is_printable_token(value))
+        return complain("must not contain spaces or control characters", self->name);
+    if (strcmp(self->name, "STRIPE_SECRET_KEY") == 0)
+        shim_settings.stripe_secret_key = value;
     for (i = 0; i != 3; ++i) {
         if (!is_production() && strncmp(value, live[i], strlen(live[i])) == 0)
             return complain("is a live key; live Stripe keys are only accepted with NODE_ENV=production", self->name);
@@ -311,6 +301,31 @@ static const char *apply_stripe_key(const setting_t *self, const char *value)
     }
     return NULL;
 }
+
+static const char *apply_stripe_api_base(const setting_t *self, const char *value)
+{
+    h2o_url_t url;
+    const char *err = stripe_parse_base(value, &url);
+
+    if (err != NULL)
+        return complain("%s", self->name, err);
+    shim_settings.stripe_api_base = value;
+    return NULL;
+}
+
+static const char *apply_stripe_webhook_secret(const setting_t *self, const char *value)
+{
+    if (!is_printable_token(value))
+        return complain("must not contain spaces or control characters", self->name);
+    if (strlen(value) < 16)
+        return complain("must be at least 16 characters", self->name);
+    shim_settings.stripe_webhook_secret = value;
+    return NULL;
+}
+
+NUMBER_SETTING(apply_stripe_timeout, stripe_timeout_ms, 100, 120000)
+
+/* sorted by name; a NULL default means the variable has no default */
 
 /*
  * Sorted by name; a NULL default means the variable has no default.  RELOAD
@@ -363,11 +378,18 @@ static const setting_t settings_table[] = {
     {"SHIM_THREADS", "CPU count", "event-loop threads", 0, 0, apply_threads},
     {"SIGNED_URL_SECRET", NULL, "upload URL signing secret; required outside development, at least 32 characters", 3, 0,
      apply_secret},
-    {"STRIPE_API_BASE", "https://api.stripe.com", "base URL of the Stripe API (an http:// or https:// URL)", 0, 0, apply_url},
+    {"STRIPE_API_BASE", "https://api.stripe.com",
+     "where requests to Stripe go (an http:// or https:// URL; tests point it at a local server)", 0, 0, apply_stripe_api_base},
     {"STRIPE_PUBLISHABLE_KEY", NULL, "pk_live_ keys only with NODE_ENV=production, pk_test_ keys never there", 5, 0,
      apply_stripe_key},
-    {"STRIPE_SECRET_KEY", NULL, "sk_live_ keys only with NODE_ENV=production, sk_test_ keys never there", 4, 0, apply_stripe_key},
-    {"STRIPE_WEBHOOK_SECRET", NULL, "signing secret of Stripe's webhook deliveries (whsec_...)", 0, 0, apply_webhook_secret},
+    {"STRIPE_SECRET_KEY", NULL,
+     "Stripe API key, kept in the shim (without it payments answer 503); sk_live_ keys only with NODE_ENV=production, sk_test_ keys never there",
+     4, 0, apply_stripe_key},
+    {"STRIPE_TIMEOUT_MS", "10000", "longest wait for one request to Stripe (then 503 and a retry with backoff)", 0, 0,
+     apply_stripe_timeout},
+    {"STRIPE_WEBHOOK_SECRET", NULL,
+     "webhook signing secret (whsec_..., at least 16 characters), handed to the database at start for verifying Stripe-Signature",
+     0, 0, apply_stripe_webhook_secret},
     {"UPLOAD_MAX_BYTES", "10485760", "largest file upload, in bytes (the uploads routes answer 413 above)", 0, 0,
      apply_upload_max_bytes},
 };
@@ -503,6 +525,7 @@ void settings_load(void)
     shim_settings.upload_max_bytes = 10485760;
     shim_settings.stripe_api_base = "https://api.stripe.com";
     shim_settings.cors = cors_conf_parse("");
+    shim_settings.stripe_timeout_ms = 10000;
 
     /* the file first: its values win over the environment's */
     if ((v = getenv("SHIM_ENV_FILE")) != NULL && *v != '\0') {

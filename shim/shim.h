@@ -56,6 +56,9 @@ typedef struct st_shim_settings_t {
     const char *env_file;
     const char *stripe_api_base;
     const char *stripe_webhook_secret;
+    /* payments: the key stays in the shim, the webhook secret is handed to the database */
+    const char *stripe_secret_key;
+    uint64_t stripe_timeout_ms;
     /* reloaded on SIGHUP (read with relaxed atomics by the workers) */
     const cors_conf_t *cors;
     int rate_limit_enabled;
@@ -256,7 +259,7 @@ typedef int (*db_query_cb)(void *owner, PGresult *res, const char *err);
 
 enum {
     DB_QUERY_DISPATCH = 0, /* the prepared workon_dispatch statement, 6 params */
-    DB_QUERY_SQL,          /* a parameterless statement */
+    DB_QUERY_SQL,          /* a statement, with nparams text parameters */
     DB_QUERY_INTERNAL,     /* connection setup (owner is the connection) */
 };
 
@@ -267,6 +270,7 @@ struct st_db_query_t {
     const char *values[6];
     int lengths[6];
     int formats[6];
+    int nparams; /* DB_QUERY_SQL: parameters in values[] */
     db_query_cb cb;
     void *owner;
     /* optional: asked before sending a query that had to wait; non-zero drops it */
@@ -335,6 +339,47 @@ void metrics_observe(metrics_t *m, h2o_iovec_t method, const char *route, int st
 void metrics_count(metrics_t *m, int counter);
 /* the Prometheus text of every thread's figures */
 h2o_iovec_t metrics_render(h2o_mem_pool_t *pool);
+
+/* ------------------------------------------------------------------------ */
+/* stripe.c: requests to Stripe's API on the event loop */
+
+typedef struct st_stripe_request_t stripe_request_t;
+/*
+ * status 0 and err set when no HTTP answer came (network error, timeout); body is only valid during the call;
+ * should_retry: Stripe-Should-Retry of the answer, 1 true, 0 false, -1 absent
+ */
+typedef void (*stripe_cb)(void *data, int status, h2o_iovec_t body, int should_retry, const char *err);
+
+/* NULL, or why value is not a usable STRIPE_API_BASE */
+const char *stripe_parse_base(const char *value, h2o_url_t *url);
+void stripe_global_init(void);
+void stripe_worker_init(worker_t *w);
+int stripe_configured(void);
+/* params: a JSON object of strings, form-encoded in order; NULL + *err when the request cannot be made */
+stripe_request_t *stripe_send(worker_t *w, const char *method, const char *path, const char *params, size_t params_len,
+                              const char *idempotency_key, stripe_cb cb, void *data, const char **err);
+/* the callback is not called */
+void stripe_cancel(stripe_request_t *r);
+const char *stripe_form_encode(h2o_mem_pool_t *pool, const char *params, size_t len, h2o_iovec_t *out);
+
+/* ------------------------------------------------------------------------ */
+/* outbox.c: sending workon.outbox rows (background worker and waiting requests) */
+
+typedef struct st_outbox_job_t outbox_job_t;
+/* err of a waiting request whose row someone else finished: run the request again */
+extern const char outbox_err_not_claimed[];
+
+void outbox_worker_start(worker_t *w);
+/* a NOTIFY workon_outbox arrived on w's LISTEN connection */
+void outbox_on_notify(worker_t *w, const char *payload);
+/*
+ * Claims row id, sends it, hands the answer to the database and reports the
+ * (status, headers, body) row of workon.outbox_result / outbox_error to cb,
+ * like a dispatch result.  res NULL + err: outbox_err_not_claimed, or no answer.
+ */
+outbox_job_t *outbox_wait(worker_t *w, const char *id, const char *request_id, db_query_cb cb, void *owner);
+/* the waiting client went away: the job still finishes, nobody is told */
+void outbox_detach(outbox_job_t *job);
 
 /* ------------------------------------------------------------------------ */
 /* worker (main.c) */

@@ -1,0 +1,479 @@
+/*
+ * The outbox: requests to Stripe that the database wrote into workon.outbox
+ * (in the same transaction as the change that needs them) are sent from here,
+ * never from inside a transaction.
+ *
+ * A job is one row: claimed (workon.outbox_claim_id / outbox_claim bump its
+ * attempts and lease it), sent with its idempotency key (stripe.c), and the
+ * answer handed back to the database: 2xx and 4xx to workon.outbox_result,
+ * which advances the state machines; no answer, a timeout, a 5xx or a 429 to
+ * workon.outbox_error, which schedules the retry (the backoff and the
+ * dead-letter state are the database's); so does a 4xx that Stripe marks
+ * `Stripe-Should-Retry: true` (a lock timeout, say).  A 409 `idempotency_key_in_use`
+ * (the same row being sent by someone else right now) is asked again after
+ * a pause, when Stripe replays the other send's answer.
+ *
+ * Two ways in:
+ *  - a request that needs the answer at once (POST /payment, /checkout): its
+ *    handler commits the row and answers 202 + X-Workon-Outbox; http.c calls
+ *    outbox_wait(), which claims that row, sends it and reports the
+ *    (status, headers, body) that outbox_result / outbox_error return.  A
+ *    client that goes away meanwhile only detaches: the job still finishes.
+ *  - the background worker, on the first thread only: every second and on
+ *    NOTIFY workon_outbox it claims due 'stripe' rows and sends them, at most
+ *    OUTBOX_CONCURRENCY at a time.
+ * A shim that dies between claim and answer leaves the row leased; it comes
+ * back by itself when the lease runs out and is sent again with the same
+ * idempotency key.
+ */
+#include "shim.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* rows sent at the same time by the background worker */
+#define OUTBOX_CONCURRENCY 8
+/*
+ * A 409 `idempotency_key_in_use`: another send of the same row (the other way
+ * in, or another shim) is still running at Stripe.  Asked again after a
+ * pause, Stripe replays that send's answer.
+ */
+#define CONFLICT_RETRY_MS 250
+#define CONFLICT_RETRIES 8
+/*
+ * A new row's NOTIFY reaches the background worker about when its waiting
+ * request learns the row's id.  The worker claims a little later, and leaves
+ * alone the rows that a request of this process waits on (they are
+ * registered before their claim), so a row is not sent twice at once.
+ */
+#define NOTIFY_DELAY_MS 50
+#define MAX_WAITING 1024
+
+#define CLAIM_COLUMNS "id, method, path, params::text, idempotency_key, attempts"
+#define CLAIM_SQL "SELECT " CLAIM_COLUMNS " FROM workon.outbox_claim('stripe', $1::integer)"
+#define CLAIM_ID_SQL "SELECT " CLAIM_COLUMNS " FROM workon.outbox_claim_id($1::bigint)"
+#define RESULT_SQL "SELECT status, headers, body FROM workon.outbox_result($1::bigint, $2::integer, $3::jsonb)"
+#define ERROR_SQL "SELECT status, headers, body FROM workon.outbox_error($1::bigint, $2::text)"
+
+const char outbox_err_not_claimed[] = "outbox row no longer pending";
+
+struct st_outbox_job_t {
+    worker_t *worker;
+    h2o_mem_pool_t pool;
+    char id[24];
+    char *method;
+    char *path;
+    char *params;
+    char *idempotency_key;
+    char *request_id; /* of the waiting request, for the log */
+    char status[12];
+    char *report; /* the body for outbox_result, or the error text for outbox_error */
+    int report_is_error;
+    stripe_request_t *send;
+    h2o_timeout_entry_t resend;
+    int conflicts;
+    /* the waiting request; NULL for the background worker or when it went away */
+    db_query_cb reply_cb;
+    void *reply_owner;
+    int background;
+    int registered; /* in waiting_ids */
+};
+
+/* the background worker (first thread) */
+static __thread struct {
+    worker_t *worker;
+    int started;
+    int claiming;
+    int more; /* claim again when a job ends: the last claim was full, or a notification came */
+    size_t active;
+    int failures;
+    h2o_timeout_entry_t tick;
+    h2o_timeout_entry_t soon;
+    char limit[8];
+} bg;
+
+static __thread h2o_timeout_t conflict_timeout, notify_timeout;
+
+/* ids of the rows that requests of this process wait on (all threads) */
+static pthread_mutex_t waiting_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t waiting_ids[MAX_WAITING];
+static size_t num_waiting;
+
+static int waiting_add(int64_t id)
+{
+    int added = 0;
+
+    pthread_mutex_lock(&waiting_lock);
+    if (num_waiting != MAX_WAITING) {
+        waiting_ids[num_waiting++] = id;
+        added = 1;
+    }
+    pthread_mutex_unlock(&waiting_lock);
+    return added;
+}
+
+static void waiting_remove(int64_t id)
+{
+    size_t i;
+
+    pthread_mutex_lock(&waiting_lock);
+    for (i = 0; i != num_waiting; ++i) {
+        if (waiting_ids[i] == id) {
+            waiting_ids[i] = waiting_ids[--num_waiting];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&waiting_lock);
+}
+
+static int waiting_has(int64_t id)
+{
+    size_t i;
+    int found = 0;
+
+    pthread_mutex_lock(&waiting_lock);
+    for (i = 0; i != num_waiting && !found; ++i)
+        found = waiting_ids[i] == id;
+    pthread_mutex_unlock(&waiting_lock);
+    return found;
+}
+
+static void job_report(outbox_job_t *job);
+static void job_send(outbox_job_t *job);
+static void bg_claim(void);
+
+static void job_log(outbox_job_t *job, int level, const char *msg, const char *why)
+{
+    if (!log_enabled(level))
+        return;
+    log_write(level, msg, "outbox_id", job->id, "path", job->path, "request_id", job->request_id, "reason", why, NULL);
+}
+
+static outbox_job_t *job_new(worker_t *w)
+{
+    outbox_job_t *job = malloc(sizeof(*job));
+
+    if (job == NULL)
+        h2o_fatal("no memory");
+    memset(job, 0, sizeof(*job));
+    job->worker = w;
+    h2o_mem_init_pool(&job->pool);
+    return job;
+}
+
+static void job_free(outbox_job_t *job)
+{
+    if (job->send != NULL)
+        stripe_cancel(job->send);
+    if (h2o_timeout_is_linked(&job->resend))
+        h2o_timeout_unlink(&job->resend);
+    if (job->registered)
+        waiting_remove(strtoll(job->id, NULL, 10));
+    if (job->background) {
+        --bg.active;
+        --job->worker->active_requests;
+        if (bg.more)
+            bg_claim();
+    }
+    h2o_mem_clear_pool(&job->pool);
+    free(job);
+}
+
+/* tells the waiting request (if any) and lets go of it; returns what its callback returns */
+static int job_reply(outbox_job_t *job, PGresult *res, const char *err)
+{
+    db_query_cb cb = job->reply_cb;
+    void *owner = job->reply_owner;
+
+    job->reply_cb = NULL;
+    job->reply_owner = NULL;
+    if (cb == NULL)
+        return 0;
+    return cb(owner, res, err);
+}
+
+/* copies a claimed row (columns of CLAIM_COLUMNS) into the job */
+static void job_take_row(outbox_job_t *job, PGresult *res, int row)
+{
+    snprintf(job->id, sizeof(job->id), "%s", PQgetvalue(res, row, 0));
+    job->method = h2o_strdup(&job->pool, PQgetvalue(res, row, 1), SIZE_MAX).base;
+    job->path = h2o_strdup(&job->pool, PQgetvalue(res, row, 2), SIZE_MAX).base;
+    job->params = h2o_strdup(&job->pool, PQgetvalue(res, row, 3), SIZE_MAX).base;
+    job->idempotency_key = PQgetisnull(res, row, 4) ? NULL : h2o_strdup(&job->pool, PQgetvalue(res, row, 4), SIZE_MAX).base;
+}
+
+/* ------------------------------------------------------------------------ */
+/* sending */
+
+/* Stripe's error.code idempotency_key_in_use in an error body */
+static int is_idempotency_conflict(h2o_iovec_t body)
+{
+    static const char needle[] = "idempotency_key_in_use";
+    size_t n = sizeof(needle) - 1, i;
+
+    for (i = 0; i + n <= body.len; ++i)
+        if (memcmp(body.base + i, needle, n) == 0)
+            return 1;
+    return 0;
+}
+
+static void on_resend(h2o_timeout_entry_t *entry)
+{
+    job_send(H2O_STRUCT_FROM_MEMBER(outbox_job_t, resend, entry));
+}
+
+static void on_sent(void *data, int status, h2o_iovec_t body, int should_retry, const char *err)
+{
+    outbox_job_t *job = data;
+    char why[96];
+
+    job->send = NULL;
+    if (err == NULL && status == 409 && is_idempotency_conflict(body) && job->conflicts++ < CONFLICT_RETRIES) {
+        job->resend.cb = on_resend;
+        h2o_timeout_link(job->worker->ctx.loop, &conflict_timeout, &job->resend);
+        return;
+    }
+    if (err != NULL) {
+        snprintf(why, sizeof(why), "no answer from Stripe: %s", err);
+        job->report = h2o_strdup(&job->pool, why, SIZE_MAX).base;
+        job->report_is_error = 1;
+    } else if (status >= 500 || status == 429 || (status == 409 && is_idempotency_conflict(body)) || status < 200 ||
+               (status >= 300 && status < 400) || (status >= 400 && should_retry == 1) ||
+               (status < 300 && (body.len == 0 || json_validate(body.base, body.len) != 0))) {
+        /* (a success whose answer cannot be read is no success: asked again, Stripe replays it) */
+        snprintf(why, sizeof(why), status < 300 ? "Stripe answered HTTP %d without JSON" : "Stripe answered HTTP %d", status);
+        job->report = h2o_strdup(&job->pool, why, SIZE_MAX).base;
+        job->report_is_error = 1;
+    } else {
+        snprintf(job->status, sizeof(job->status), "%d", status);
+        if (body.len != 0 && json_validate(body.base, body.len) == 0) {
+            job->report = h2o_strdup(&job->pool, body.base, body.len).base;
+        } else {
+            job->report = "{\"error\":{\"type\":\"api_error\",\"message\":\"response is not JSON\"}}";
+            job_log(job, LOG_WARN, "Stripe's answer is not JSON", job->status);
+        }
+    }
+    if (job->report_is_error)
+        job_log(job, LOG_WARN, "outbox request failed, the database schedules a retry", job->report);
+    else if (status >= 400)
+        job_log(job, LOG_WARN, "Stripe refused an outbox request", job->status);
+    job_report(job);
+}
+
+static void job_send(outbox_job_t *job)
+{
+    const char *err = NULL;
+
+    job->send = stripe_send(job->worker, job->method, job->path, job->params, strlen(job->params), job->idempotency_key, on_sent,
+                            job, &err);
+    if (job->send == NULL) {
+        /* a row that cannot be sent as it is: the database counts the attempt */
+        job_log(job, LOG_ERROR, "outbox row cannot be sent", err);
+        job->report = h2o_strdup(&job->pool, err, SIZE_MAX).base;
+        job->report_is_error = 1;
+        job_report(job);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* the database side */
+
+static int on_report_result(void *owner, PGresult *res, const char *err)
+{
+    outbox_job_t *job = owner;
+    int kept;
+
+    if (res == NULL)
+        job_log(job, LOG_WARN, "could not hand Stripe's answer to the database, the row is sent again after its lease", err);
+    else if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        job_log(job, LOG_ERROR, job->report_is_error ? "workon.outbox_error failed" : "workon.outbox_result failed",
+                PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+    kept = job_reply(job, res, err);
+    job_free(job);
+    return kept;
+}
+
+static void job_report(outbox_job_t *job)
+{
+    db_query_t *q = pool_query_new(&job->worker->pool, DB_QUERY_SQL, on_report_result, job);
+
+    q->values[0] = job->id;
+    if (job->report_is_error) {
+        q->sql = ERROR_SQL;
+        q->values[1] = job->report;
+        q->nparams = 2;
+    } else {
+        q->sql = RESULT_SQL;
+        q->values[1] = job->status;
+        q->values[2] = job->report;
+        q->nparams = 3;
+    }
+    if (pool_submit(&job->worker->pool, q) != 0) {
+        pool_query_detach(&job->worker->pool, q);
+        on_report_result(job, NULL, "no database connection");
+    }
+}
+
+static int on_claim_id_result(void *owner, PGresult *res, const char *err)
+{
+    outbox_job_t *job = owner;
+    int kept;
+
+    if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK && PQnfields(res) == 6) {
+        if (PQntuples(res) == 1) {
+            job_take_row(job, res, 0);
+            if (job->reply_cb == NULL) {
+                /* nobody waits any more, the claim is taken: send it all the same */
+                job_log(job, LOG_DEBUG, "waiting request went away before the send", "detached");
+            }
+            job_send(job);
+            return 0;
+        }
+        kept = job_reply(job, NULL, outbox_err_not_claimed);
+        job_free(job);
+        return kept;
+    }
+    if (res != NULL && PQresultStatus(res) != PGRES_FATAL_ERROR) {
+        job_log(job, LOG_ERROR, "workon.outbox_claim_id returned an unexpected result", PQresStatus(PQresultStatus(res)));
+        res = NULL;
+        err = "unexpected result";
+    }
+    /* a database error goes to the waiting request as it is (mapped like any handler error) */
+    kept = job_reply(job, res, err);
+    job_free(job);
+    return kept;
+}
+
+outbox_job_t *outbox_wait(worker_t *w, const char *id, const char *request_id, db_query_cb cb, void *owner)
+{
+    outbox_job_t *job = job_new(w);
+    db_query_t *q;
+
+    snprintf(job->id, sizeof(job->id), "%s", id);
+    job->registered = waiting_add(strtoll(id, NULL, 10));
+    job->path = "(claiming)";
+    job->request_id = request_id != NULL ? h2o_strdup(&job->pool, request_id, SIZE_MAX).base : NULL;
+    job->reply_cb = cb;
+    job->reply_owner = owner;
+    q = pool_query_new(&w->pool, DB_QUERY_SQL, on_claim_id_result, job);
+    q->sql = CLAIM_ID_SQL;
+    q->values[0] = job->id;
+    q->nparams = 1;
+    if (pool_submit(&w->pool, q) != 0) {
+        pool_query_detach(&w->pool, q);
+        job_reply(job, NULL, "no database connection");
+        job_free(job);
+        return NULL;
+    }
+    return job;
+}
+
+void outbox_detach(outbox_job_t *job)
+{
+    job->reply_cb = NULL;
+    job->reply_owner = NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* the background worker */
+
+static int on_claim_result(void *owner, PGresult *res, const char *err)
+{
+    int i, n;
+
+    (void)owner;
+    bg.claiming = 0;
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 6) {
+        /* no database, or no workon.outbox_claim (extension too old): said once, tried every second */
+        if (bg.failures++ == 0)
+            log_write(LOG_WARN, "outbox: cannot claim rows, retrying every second", "reason",
+                      res == NULL ? err : PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), NULL);
+        return 0;
+    }
+    if (bg.failures != 0)
+        log_write(LOG_INFO, "outbox: claiming rows again", NULL);
+    bg.failures = 0;
+    n = PQntuples(res);
+    /* a full claim: there may be more due rows */
+    if (n == atoi(bg.limit))
+        bg.more = 1;
+    for (i = 0; i != n; ++i) {
+        outbox_job_t *job;
+        if (waiting_has(strtoll(PQgetvalue(res, i, 0), NULL, 10))) {
+            /* a request waits on it and sends it: the claim's lease keeps it from coming back meanwhile */
+            if (log_enabled(LOG_DEBUG))
+                log_write(LOG_DEBUG, "outbox: row left to its waiting request", "outbox_id", PQgetvalue(res, i, 0), NULL);
+            continue;
+        }
+        job = job_new(bg.worker);
+        job->background = 1;
+        ++bg.active;
+        /* counted like a request: SIGTERM lets the call finish instead of leaving it to the lease */
+        ++bg.worker->active_requests;
+        job_take_row(job, res, i);
+        job_send(job);
+    }
+    if (bg.more)
+        bg_claim();
+    return 0;
+}
+
+static void bg_claim(void)
+{
+    db_query_t *q;
+
+    if (bg.claiming || bg.active >= OUTBOX_CONCURRENCY || !pool_is_up(&bg.worker->pool)) {
+        if (bg.claiming || bg.active >= OUTBOX_CONCURRENCY)
+            bg.more = 1;
+        return;
+    }
+    bg.more = 0;
+    bg.claiming = 1;
+    snprintf(bg.limit, sizeof(bg.limit), "%zu", OUTBOX_CONCURRENCY - bg.active);
+    q = pool_query_new(&bg.worker->pool, DB_QUERY_SQL, on_claim_result, &bg); /* an owner: a query without one is cancelled */
+    q->sql = CLAIM_SQL;
+    q->values[0] = bg.limit;
+    q->nparams = 1;
+    if (pool_submit(&bg.worker->pool, q) != 0) {
+        pool_query_detach(&bg.worker->pool, q);
+        bg.claiming = 0;
+    }
+}
+
+static void on_tick(h2o_timeout_entry_t *entry)
+{
+    (void)entry;
+    h2o_timeout_link(bg.worker->ctx.loop, &bg.worker->one_sec, &bg.tick);
+    if (!bg.worker->draining)
+        bg_claim();
+}
+
+static void on_soon(h2o_timeout_entry_t *entry)
+{
+    (void)entry;
+    if (!bg.worker->draining)
+        bg_claim();
+}
+
+void outbox_worker_start(worker_t *w)
+{
+    stripe_worker_init(w);
+    h2o_timeout_init(w->ctx.loop, &conflict_timeout, CONFLICT_RETRY_MS);
+    h2o_timeout_init(w->ctx.loop, &notify_timeout, NOTIFY_DELAY_MS);
+    if (w->id != 0 || !stripe_configured())
+        return;
+    bg.worker = w;
+    bg.started = 1;
+    bg.tick.cb = on_tick;
+    bg.soon.cb = on_soon;
+    h2o_timeout_link(w->ctx.loop, &w->one_sec, &bg.tick);
+}
+
+void outbox_on_notify(worker_t *w, const char *payload)
+{
+    if (!bg.started || bg.worker != w || payload == NULL || strncmp(payload, "stripe:", 7) != 0)
+        return;
+    /* several notifications in one loop pass make one claim */
+    if (!h2o_timeout_is_linked(&bg.soon))
+        h2o_timeout_link(w->ctx.loop, &notify_timeout, &bg.soon);
+}
