@@ -1121,6 +1121,17 @@ BEGIN
 		SELECT * INTO v_pay FROM workon.payments AS p WHERE p.checkout_session_id = v_cs;
 	END IF;
 
+	/*
+	 * Deliveries for one payment take turns from here, in the order every
+	 * writer locks: booking first.  Without it two of them deadlock: each
+	 * row written below takes a key-share lock on the payment (and the
+	 * booking) through its foreign key, which the other's FOR UPDATE in
+	 * payment_apply then waits for.
+	 */
+	IF v_pay.id IS NOT NULL THEN
+		PERFORM FROM workon.bookings AS b WHERE b.id = v_pay.booking_id FOR UPDATE;
+	END IF;
+
 	INSERT INTO workon.stripe_events (id, type, created, precedence, livemode, object,
 									  booking_id, payment_intent_id, checkout_session_id, payment_id)
 	VALUES (v_id, v_type, pg_catalog.to_timestamp((v_event ->> 'created')::numeric::double precision),
