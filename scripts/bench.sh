@@ -146,6 +146,36 @@ wrk_run() {
     echo "${rps:-0} ${p99:--} ${bad:-0}"
 }
 
+# CPU time (clock ticks, user + system) the processes PIDS... have used so far
+cpu_ticks() {
+    local p t=0
+    for p in "$@"; do
+        t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$t"
+}
+
+# edge_run URL SHIM_PID -> "req/s cpu_us_per_request": wrk on /api/v1/spaces, and the CPU
+# time the shim, every backend of the bench database and wrk spent per request. On a
+# machine whose cores are all busy, throughput is the inverse of that, and unlike req/s
+# it does not swing with what else runs on the host.
+edge_run() {
+    local base=$1 pid=$2 before after out rps n wrk_cpu tick
+    tick=$(getconf CLK_TCK)
+    # shellcheck disable=SC2046 # one pid per word
+    before=$(cpu_ticks "$pid" $(pgrep -f '^postgres: workon_authenticator workon_bench' || true))
+    out=$( { TIMEFORMAT='%U %S'; time wrk -t"$(( edge_c < wrk_threads ? edge_c : wrk_threads ))" -c"$edge_c" \
+        -d"${duration}s" "$base/api/v1/spaces"; } 2>&1)
+    # shellcheck disable=SC2046
+    after=$(cpu_ticks "$pid" $(pgrep -f '^postgres: workon_authenticator workon_bench' || true))
+    echo "$out" >>"$B/wrk.txt"
+    rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
+    n=$(awk '/ requests in / {print $1}' <<<"$out")
+    wrk_cpu=$(tail -n 1 <<<"$out" | awk '{print $1 + $2}')
+    awk -v r="${rps:-0}" -v n="${n:-0}" -v t=$((after - before)) -v hz="$tick" -v w="${wrk_cpu:-0}" \
+        'BEGIN {printf "%s %.1f\n", r, n ? (t / hz + w) * 1e6 / n : 0}'
+}
+
 # wrk_script_run PATH CONNECTIONS SCRIPT [SCRIPT ARGS...] -> "req/s p99 non2xx requests"
 wrk_script_run() {
     local path=$1 c=$2 script=$3 out rps p99 bad n
@@ -211,17 +241,24 @@ curl -sS -D - -o /dev/null "$edge_url/api/v1/spaces" | grep -qi '^ratelimit-limi
     die "the edge shim answers without RateLimit headers"
 wrk -t1 -c8 -d2s "$edge_url/api/v1/spaces" >/dev/null
 edge_c=32
+edge_rounds=3
 edge_off=0
 edge_on=0
-for round in 1 2; do
+edge_cpu_off=0
+edge_cpu_on=0
+for round in $(seq "$edge_rounds"); do
     say "wrk -c $edge_c /api/v1/spaces, edge off / on (round $round)"
-    read -r r _ _ < <(wrk_run /api/v1/spaces "$edge_c")
+    read -r r cpu < <(edge_run "$url" "$shim_pid")
     edge_off=$((edge_off + r))
-    read -r r _ _ < <(wrk_run /api/v1/spaces "$edge_c" "$edge_url")
+    edge_cpu_off=$(awk -v a="$edge_cpu_off" -v b="$cpu" 'BEGIN {print a + b}')
+    read -r r cpu < <(edge_run "$edge_url" "$edge_pid")
     edge_on=$((edge_on + r))
+    edge_cpu_on=$(awk -v a="$edge_cpu_on" -v b="$cpu" 'BEGIN {print a + b}')
 done
-edge_off=$((edge_off / 2))
-edge_on=$((edge_on / 2))
+edge_off=$((edge_off / edge_rounds))
+edge_on=$((edge_on / edge_rounds))
+edge_cpu_off=$(awk -v a="$edge_cpu_off" -v n="$edge_rounds" 'BEGIN {printf "%.1f", a / n}')
+edge_cpu_on=$(awk -v a="$edge_cpu_on" -v n="$edge_rounds" 'BEGIN {printf "%.1f", a / n}')
 edge_lines=$(grep -c '"msg":"request"' "$B/shim-edge.log" || true)
 [ "$edge_lines" -gt 0 ] || die "the edge shim wrote no access lines"
 
@@ -344,11 +381,15 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
     route_rows 'GET /api/v1/me' auth_pgbench_conns me_rps me_p99 me_bad me_tps "$me_best"
     route_rows 'POST /api/v1/bookings' auth_pgbench_conns bk_rps bk_p99 bk_wbad bk_tps "$bk_best"
     echo
-    printf '%-44s %5s %11s\n' 'edge cost on GET /api/v1/spaces' conns 'req/s'
-    printf '%-44s %5s %11s\n' 'rate limits + access log off' "$edge_c" "$edge_off"
-    printf '%-44s %5s %11s\n' 'rate limits + access log on (LOG_LEVEL=info)' "$edge_c" "$edge_on"
-    printf '%-44s %5s %11s\n' 'ratio on / off' '' "$(ratio "$edge_on" "$edge_off")"
-    echo "(mean of 2 alternating runs each; $edge_lines access lines written to a file)"
+    printf '%-44s %5s %11s %14s\n' 'edge cost on GET /api/v1/spaces' conns 'req/s' 'CPU us/req'
+    printf '%-44s %5s %11s %14s\n' 'rate limits + access log off' "$edge_c" "$edge_off" "$edge_cpu_off"
+    printf '%-44s %5s %11s %14s\n' 'rate limits + access log on (LOG_LEVEL=info)' "$edge_c" "$edge_on" "$edge_cpu_on"
+    printf '%-44s %5s %11s %14s\n' 'ratio on / off' '' "$(ratio "$edge_on" "$edge_off")" \
+        "$(ratio "$edge_cpu_off" "$edge_cpu_on")"
+    echo "(mean of $edge_rounds alternating runs each; $edge_lines access lines written to a file;"
+    echo " CPU us/req = CPU time of the shim, the database's backends and wrk per request: with"
+    echo " every core busy, throughput is its inverse, so off / on is the throughput ratio the"
+    echo " edge costs, without the host's noise that req/s carries)"
     echo
     echo "pgbench POST /api/v1/bookings non-2xx (transactions that booked nothing):$(
         for c in "${auth_pgbench_conns[@]}"; do printf ' -c%s %s' "$c" "${bk_bad[$c]}"; done)"
