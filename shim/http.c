@@ -1351,14 +1351,15 @@ static size_t head_size(h2o_req_t *req)
     return n;
 }
 
+static void route_request(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path);
+static void await_routes(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path);
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     worker_t *w = (worker_t *)req->conn->ctx;
     h2o_iovec_t request_id = make_request_id(w, req);
     h2o_iovec_t path = h2o_iovec_init(req->path.base, req->query_at != SIZE_MAX ? req->query_at : req->path.len);
     reqctx_t *rc = reqctx_of(request_id);
-    route_match_t m;
-    int found;
 
     (void)self;
     if (head_size(req) > shim_settings.max_header_bytes) {
@@ -1407,15 +1408,25 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
 
     if (w->routes == NULL) {
-        /* the route table has not been loaded (database or extension not there yet) */
-        send_unavailable(req, request_id);
+        await_routes(w, req, request_id, path);
         return 0;
     }
+    route_request(w, req, request_id, path);
+    return 0;
+}
+
+/* the API part of on_req, once this thread has its route table */
+static void route_request(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path)
+{
+    reqctx_t *rc = reqctx_of(request_id);
+    route_match_t m;
+    int found;
+
     found = route_table_match(w->routes, &req->pool, req->method.base, req->method.len, path.base, path.len, &m);
     if (found == ROUTE_FOUND)
         rc->route = m.route->path; /* the table outlives this function; handle_api keeps a copy */
     if (setting_read(rate_limit_enabled) && !is_webhook(path) && rate_limited(w, req, request_id, path))
-        return 0;
+        return;
     switch (found) {
     case ROUTE_FOUND:
         handle_api(w, req, request_id, path, &m);
@@ -1427,12 +1438,94 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         send_error(req, request_id, 404, "not_found", "not found", NULL);
         break;
     }
-    return 0;
+}
+
+/*
+ * Each thread loads its route table over its own LISTEN connection, a few
+ * hundred milliseconds after start.  An API request that comes before that
+ * waits for the table (at most ROUTES_WAIT_MS, and at most MAX_INFLIGHT of
+ * them) instead of failing; while the database is known to be unreachable
+ * it is 503 at once, as every request then is.
+ */
+#define ROUTES_WAIT_MS 5000
+
+typedef struct st_awaiting_t {
+    h2o_linklist_t link;
+    worker_t *worker;
+    h2o_req_t *req;
+    h2o_iovec_t request_id;
+    h2o_iovec_t path;
+    uint64_t since;
+} awaiting_t;
+
+static void on_awaiting_dispose(void *p)
+{
+    awaiting_t *a = p;
+
+    /* the client went away while waiting */
+    if (h2o_linklist_is_linked(&a->link)) {
+        h2o_linklist_unlink(&a->link);
+        --a->worker->num_awaiting_routes;
+    }
+}
+
+static awaiting_t *awaiting_pop(worker_t *w)
+{
+    awaiting_t *a = H2O_STRUCT_FROM_MEMBER(awaiting_t, link, w->awaiting_routes.next);
+
+    h2o_linklist_unlink(&a->link);
+    --w->num_awaiting_routes;
+    return a;
+}
+
+static void on_awaiting_routes_timeout(h2o_timeout_entry_t *entry)
+{
+    worker_t *w = H2O_STRUCT_FROM_MEMBER(worker_t, awaiting_routes_timer, entry);
+    uint64_t now = h2o_now(w->ctx.loop);
+
+    while (!h2o_linklist_is_empty(&w->awaiting_routes)) {
+        awaiting_t *a = H2O_STRUCT_FROM_MEMBER(awaiting_t, link, w->awaiting_routes.next);
+        if (!w->pool.fail_fast && now - a->since < ROUTES_WAIT_MS)
+            break; /* oldest first: the others are younger */
+        awaiting_pop(w);
+        send_unavailable(a->req, a->request_id);
+    }
+    if (!h2o_linklist_is_empty(&w->awaiting_routes))
+        h2o_timeout_link(w->ctx.loop, &w->one_sec, &w->awaiting_routes_timer);
+}
+
+static void await_routes(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path)
+{
+    awaiting_t *a;
+
+    if (w->pool.fail_fast || w->draining || w->num_awaiting_routes >= shim_settings.max_inflight) {
+        send_unavailable(req, request_id);
+        return;
+    }
+    a = h2o_mem_alloc_shared(&req->pool, sizeof(*a), on_awaiting_dispose);
+    a->worker = w;
+    a->req = req;
+    a->request_id = request_id;
+    a->path = path;
+    a->since = h2o_now(w->ctx.loop);
+    h2o_linklist_insert(&w->awaiting_routes, &a->link);
+    ++w->num_awaiting_routes;
+    if (!h2o_timeout_is_linked(&w->awaiting_routes_timer)) {
+        w->awaiting_routes_timer.cb = on_awaiting_routes_timeout;
+        h2o_timeout_link(w->ctx.loop, &w->one_sec, &w->awaiting_routes_timer);
+    }
 }
 
 void http_on_routes_loaded(worker_t *w)
 {
-    (void)w;
+    if (w->routes == NULL)
+        return;
+    while (!h2o_linklist_is_empty(&w->awaiting_routes)) {
+        awaiting_t *a = awaiting_pop(w);
+        route_request(w, a->req, a->request_id, a->path);
+    }
+    if (h2o_timeout_is_linked(&w->awaiting_routes_timer))
+        h2o_timeout_unlink(&w->awaiting_routes_timer);
 }
 
 void http_register(h2o_hostconf_t *hostconf)

@@ -119,6 +119,7 @@ static void *worker_main(void *arg)
     w->accept_ctx.hosts = shim_globalconf.hosts;
     seed_random(w);
     error_map_init_default(&w->errors);
+    h2o_linklist_init_anchor(&w->awaiting_routes);
 
     log_thread_buffer();
     pool_init(&w->pool, w);

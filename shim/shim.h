@@ -398,6 +398,10 @@ struct st_worker_t {
     pthread_t thread;
     db_pool_t pool;
     route_table_t *routes; /* NULL until loaded */
+    /* API requests that came before the first route table: they wait for it (http.c) */
+    h2o_linklist_t awaiting_routes;
+    size_t num_awaiting_routes;
+    h2o_timeout_entry_t awaiting_routes_timer;
     error_map_t errors;
     h2o_timeout_t request_timeout;
     h2o_timeout_t backoff_timeouts[SHIM_BACKOFF_STEPS];

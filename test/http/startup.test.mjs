@@ -268,3 +268,42 @@ describe('start-up refusals: one line naming the variable, exit status 2', () =>
     assert.ok(readme.includes(table.trim()), 'README.md has the settings table of --help (scripts/settings-table.sh)');
   });
 });
+
+describe('the first moments after start', () => {
+  test('API requests that come before a thread has its route table wait for it, not 503', { timeout: 60000 }, async () => {
+    for (let round = 0; round < 3; round++) {
+      // a first admin to create makes the first thread hash a password before it loads
+      // its routes (as `make run` does): the window is wide enough to hit every time
+      const shim = await startShim({
+        SHIM_THREADS: '2', ADMIN_EMAIL: `early-${unique()}@example.com`, ADMIN_PASSWORD: `early-${unique()}-passphrase`,
+      }, { waitForRoutes: false });
+      try {
+        // /healthz answers before any route table is loaded; ask the API at once, on
+        // new connections that the kernel spreads over both threads
+        const answers = await Promise.all(Array.from({ length: 32 }, () =>
+          request('GET', '/api/v1/spaces?limit=1', { base: shim.url, timeoutMs: 10000 })));
+        const statuses = answers.map((r) => r.status);
+        assert.deepEqual([...new Set(statuses)], [200], `round ${round}: ${statuses.join(' ')}`);
+        for (const r of answers) assert.ok(Array.isArray(r.json?.data), r.text);
+      } finally {
+        await shim.stop();
+      }
+    }
+  });
+
+  test('with the database out of reach they fail at once with 503, as before', { timeout: 60000 }, async () => {
+    const shim = await startShim({ DATABASE_URL: 'postgresql:///nowhere?host=/nonexistent-socket-dir&connect_timeout=1' },
+      { waitForRoutes: false });
+    try {
+      // wait until the pool has given up its first connection attempt
+      await waitFor(async () => (await request('GET', '/readyz', { base: shim.url })).status === 503, 10000);
+      await sleep(1500);
+      const started = Date.now();
+      const res = await request('GET', '/api/v1/spaces', { base: shim.url, timeoutMs: 10000 });
+      expectError(res, 503, 'unavailable');
+      assert.ok(Date.now() - started < 1000, `503 took ${Date.now() - started} ms`);
+    } finally {
+      await shim.stop();
+    }
+  });
+});
