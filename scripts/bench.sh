@@ -176,6 +176,36 @@ edge_run() {
         'BEGIN {printf "%s %.1f\n", r, n ? (t / hz + w) * 1e6 / n : 0}'
 }
 
+# cpu_split shim|pgbench CONNECTIONS -> "rate postgres_us shim_us client_us": GET
+# /api/v1/spaces through the shim (wrk) or its statement through pgbench, and the CPU time
+# per request of the bench database's backends, the shim and the load generator, read
+# from /proc between the first and the last second of the run.
+cpu_split() {
+    local kind=$1 c=$2 out=$B/cpu-split.txt load tick t0 t1 p0 p1 s0 s1 l0 l1 rate pg
+    tick=$(getconf CLK_TCK)
+    if [ "$kind" = shim ]; then
+        wrk -t"$(( c < wrk_threads ? c : wrk_threads ))" -c"$c" -d"${duration}s" "$url/api/v1/spaces" >"$out" 2>&1 &
+    else
+        "$PRIV_BIN/pgbench" -n -M prepared -c "$c" -j "$(( c < 2 ? c : 2 ))" -T "$duration" -f "$ROOT/bench/spaces.sql" \
+            -D fn="$fn" -h "$B/sock" -p "$PG_PORT" -U workon_authenticator workon_bench >"$out" 2>&1 &
+    fi
+    load=$!
+    sleep 1
+    pg=$(pgrep -f '^postgres: workon_authenticator workon_bench' | tr '\n' ' ' || true)
+    # shellcheck disable=SC2086 # one pid per word
+    p0=$(cpu_ticks $pg); s0=$(cpu_ticks "$shim_pid"); l0=$(cpu_ticks "$load"); t0=$(date +%s.%N)
+    sleep "$((duration > 3 ? duration - 2 : 1))"
+    # shellcheck disable=SC2086
+    p1=$(cpu_ticks $pg); s1=$(cpu_ticks "$shim_pid"); l1=$(cpu_ticks "$load"); t1=$(date +%s.%N)
+    wait "$load" || die "$kind run for the CPU split failed: $(tail -n 3 "$out")"
+    cat "$out" >>"$B/wrk.txt"
+    rate=$(awk '/^Requests\/sec:/ {printf "%.0f", $2} /^tps = / {printf "%.0f", $3}' "$out")
+    [ "$kind" = shim ] || { s0=0; s1=0; }
+    awk -v r="${rate:-0}" -v w="$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" -v hz="$tick" \
+        -v p=$((p1 - p0)) -v s=$((s1 - s0)) -v l=$((l1 - l0)) \
+        'BEGIN {f = (r && w) ? 1e6 / hz / w / r : 0; printf "%s %.0f %.0f %.0f\n", r, p * f, s * f, l * f}'
+}
+
 # wrk_script_run PATH CONNECTIONS SCRIPT [SCRIPT ARGS...] -> "req/s p99 non2xx requests"
 wrk_script_run() {
     local path=$1 c=$2 script=$3 out rps p99 bad n
@@ -234,6 +264,10 @@ for c in "${shim_conns[@]}"; do
     say "wrk -c $c /api/v1/spaces"
     read -r "shim_rps[$c]" "shim_p99[$c]" "shim_bad[$c]" < <(wrk_run /api/v1/spaces "$c")
 done
+say "CPU per request: pgbench -c 2, then wrk -c 32 /api/v1/spaces"
+read -r split_pgb_rate split_pgb_pg _ split_pgb_client < <(cpu_split pgbench 2)
+read -r split_shim_rate split_shim_pg split_shim_shim split_shim_client < <(cpu_split shim 32)
+
 # the edge's cost: the same route with rate limiting + access lines off and on, twice
 # each, alternating (the machine's noise hits both sides alike)
 [ "$(curl -sS -o /dev/null -w '%{http_code}' "$edge_url/api/v1/spaces")" = 200 ] || die "the edge shim does not answer"
@@ -380,6 +414,13 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
     done
     route_rows 'GET /api/v1/me' auth_pgbench_conns me_rps me_p99 me_bad me_tps "$me_best"
     route_rows 'POST /api/v1/bookings' auth_pgbench_conns bk_rps bk_p99 bk_wbad bk_tps "$bk_best"
+    echo
+    printf '%-36s %7s %11s %6s %8s %7s\n' 'CPU us per request, /api/v1/spaces' rate PostgreSQL shim client total
+    printf '%-36s %7s %11s %6s %8s %7s\n' 'pgbench -c 2 (client: pgbench)' "$split_pgb_rate" "$split_pgb_pg" - \
+        "$split_pgb_client" "$((split_pgb_pg + split_pgb_client))"
+    printf '%-36s %7s %11s %6s %8s %7s\n' 'shim, wrk -c 32 (client: wrk)' "$split_shim_rate" "$split_shim_pg" \
+        "$split_shim_shim" "$split_shim_client" "$((split_shim_pg + split_shim_shim + split_shim_client))"
+    echo "(on two shared cores the ratio can be at most about total(pgbench) / total(shim); see bench/README.md)"
     echo
     printf '%-44s %5s %11s %14s\n' 'edge cost on GET /api/v1/spaces' conns 'req/s' 'CPU us/req'
     printf '%-44s %5s %11s %14s\n' 'rate limits + access log off' "$edge_c" "$edge_off" "$edge_cpu_off"
