@@ -165,13 +165,12 @@ alg_arg(text *alg)
  * the header is an object without duplicate names or "crit"
  */
 
+/* An object or array starts: alg, kid and typ must not be one */
 static void
-header_object_start(void *state)
+header_container_start(HeaderState *hs, bool is_object)
 {
-	HeaderState *hs = (HeaderState *) state;
-
 	if (!hs->seen_root)
-		hs->root_is_object = true;
+		hs->root_is_object = is_object;
 	hs->seen_root = true;
 	if (hs->depth == 1 && hs->field != NULL)
 		hs->bad_type |= (strcmp(hs->field, "alg") == 0 ||
@@ -182,17 +181,15 @@ header_object_start(void *state)
 }
 
 static void
+header_object_start(void *state)
+{
+	header_container_start((HeaderState *) state, true);
+}
+
+static void
 header_array_start(void *state)
 {
-	HeaderState *hs = (HeaderState *) state;
-
-	hs->seen_root = true;
-	if (hs->depth == 1 && hs->field != NULL)
-		hs->bad_type |= (strcmp(hs->field, "alg") == 0 ||
-						 strcmp(hs->field, "kid") == 0 ||
-						 strcmp(hs->field, "typ") == 0);
-	hs->field = NULL;
-	hs->depth++;
+	header_container_start((HeaderState *) state, false);
 }
 
 static void
