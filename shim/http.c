@@ -1503,6 +1503,7 @@ static void await_routes(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2
         return;
     }
     a = h2o_mem_alloc_shared(&req->pool, sizeof(*a), on_awaiting_dispose);
+    memset(a, 0, sizeof(*a)); /* an unlinked link */
     a->worker = w;
     a->req = req;
     a->request_id = request_id;
