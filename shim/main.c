@@ -7,12 +7,23 @@
  * SIGTERM makes every worker close its listener and finish what is in flight
  * (up to 10 s) before the process exits 0; SIGINT exits at once; SIGHUP
  * re-reads the reloadable settings and makes every worker reload its routes.
+ *
+ * Workers run as SCHED_BATCH unless SHIM_SCHED_BATCH=false.  A request wakes
+ * the shim twice or three times (the client's bytes, the database's reply,
+ * often in two chunks); a worker that preempts whoever runs at each of them
+ * pays a context switch per event.  Waiting for the running task's slice
+ * instead lets the events of that time arrive, and one wake-up serves them
+ * all: on two shared cores under load this cut the shim's CPU per request
+ * by about 40 % and the tail latency with it (bench/README.md).  An idle
+ * core still runs a woken worker at once.
  */
 #include "shim.h"
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +111,18 @@ static void on_wakeup(h2o_socket_t *sock, const char *err)
     }
 }
 
+/* SHIM_SCHED_BATCH: this thread as SCHED_BATCH (needs no privilege) */
+static void worker_sched_batch(void)
+{
+    struct sched_param param = {.sched_priority = 0};
+    int rc;
+
+    if (!shim_settings.sched_batch)
+        return;
+    if ((rc = pthread_setschedparam(pthread_self(), SCHED_BATCH, &param)) != 0)
+        log_write(LOG_WARN, "cannot run as SCHED_BATCH, keeping the default policy", "error", strerror(rc), NULL);
+}
+
 static void *worker_main(void *arg)
 {
     worker_t *w = arg;
@@ -122,6 +145,7 @@ static void *worker_main(void *arg)
     h2o_linklist_init_anchor(&w->awaiting_routes);
 
     log_thread_buffer();
+    worker_sched_batch();
     pool_init(&w->pool, w);
     __atomic_store_n(&w->metrics, metrics_new(), __ATOMIC_RELEASE);
     pool_start(&w->pool);

@@ -136,6 +136,7 @@ static int parse_bool(const char *value)
 BOOL_SETTING(apply_enable_swagger_prod, enable_swagger_prod)
 BOOL_SETTING(apply_http2, http2)
 BOOL_SETTING(apply_rate_limit_enabled, rate_limit_enabled)
+BOOL_SETTING(apply_sched_batch, sched_batch)
 
 static const char *apply_cors_origin(const setting_t *self, const char *value)
 {
@@ -375,6 +376,10 @@ static const setting_t settings_table[] = {
      0, 0, apply_request_timeout},
     {"SHIM_ENV_FILE", NULL, "file of NAME=value lines read at start over the environment, and again on SIGHUP", 0, 0,
      apply_env_file},
+    {"SHIM_SCHED_BATCH", "true",
+     "true: event-loop threads run as SCHED_BATCH (a woken thread waits for the running task's time slice instead of preempting "
+     "it, so one wake-up serves the requests that arrived meanwhile); false: the default policy",
+     0, 0, apply_sched_batch},
     {"SHIM_THREADS", "CPU count", "event-loop threads", 0, 0, apply_threads},
     {"SIGNED_URL_SECRET", NULL, "upload URL signing secret; required outside development, at least 32 characters", 3, 0,
      apply_secret},
@@ -519,6 +524,7 @@ void settings_load(void)
     shim_settings.http2 = 0;
     shim_settings.request_timeout_ms = 30000;
     shim_settings.rate_limit_enabled = 1;
+    shim_settings.sched_batch = 1;
     shim_settings.rate_limit_ttl = 60;
     shim_settings.rate_limit_limit = 100;
     shim_settings.auth_rate_limit_limit = 10;

@@ -53,6 +53,7 @@ typedef struct st_shim_settings_t {
     size_t upload_max_bytes;
     unsigned max_inflight; /* per thread */
     int enable_swagger_prod;
+    int sched_batch;
     const char *env_file;
     const char *stripe_api_base;
     const char *stripe_webhook_secret;

@@ -180,6 +180,7 @@ describe('start-up refusals: one line naming the variable, exit status 2', () =>
     ['RATE_LIMIT_LIMIT negative', { RATE_LIMIT_LIMIT: '-5' }, /^RATE_LIMIT_LIMIT must be a number/],
     ['AUTH_RATE_LIMIT_LIMIT not a number', { AUTH_RATE_LIMIT_LIMIT: 'ten' }, /^AUTH_RATE_LIMIT_LIMIT must be a number/],
     ['RATE_LIMIT_ENABLED not a boolean', { RATE_LIMIT_ENABLED: 'maybe' }, /^RATE_LIMIT_ENABLED must be true or false/],
+    ['SHIM_SCHED_BATCH not a boolean', { SHIM_SCHED_BATCH: 'batch' }, /^SHIM_SCHED_BATCH must be true or false/],
     ['ENABLE_SWAGGER_PROD not a boolean', { ENABLE_SWAGGER_PROD: 'yes please' }, /^ENABLE_SWAGGER_PROD must be true or false/],
     ['UPLOAD_MAX_BYTES with a unit', { UPLOAD_MAX_BYTES: '10MB' }, /^UPLOAD_MAX_BYTES must be a number/],
     ['MAX_BODY_BYTES too large', { MAX_BODY_BYTES: '99999999999' }, /^MAX_BODY_BYTES must be a number/],
@@ -270,6 +271,26 @@ describe('start-up refusals: one line naming the variable, exit status 2', () =>
 });
 
 describe('the first moments after start', () => {
+  test('event-loop threads run as SCHED_BATCH, and SHIM_SCHED_BATCH=false keeps the default policy', async () => {
+    // /proc/<pid>/task/<tid>/stat field 41 is the policy: 0 SCHED_OTHER, 3 SCHED_BATCH
+    const policies = (pid) => fs.readdirSync(`/proc/${pid}/task`).map((tid) => {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+    });
+    for (const [env, workers] of [[{}, 3], [{ SHIM_SCHED_BATCH: 'false' }, 0]]) {
+      const shim = await startShim({ SHIM_THREADS: '3', ...env });
+      try {
+        const p = policies(shim.pid);
+        // the main thread (signals) keeps the default policy; the three workers take the setting
+        assert.equal(p[0], 0, `main thread policy ${p[0]}`);
+        assert.equal(p.filter((x) => x === workers).length >= 3, true, `thread policies ${p.join(',')} for ${JSON.stringify(env)}`);
+        assert.equal((await request('GET', '/api/v1/spaces', { base: shim.url })).status, 200);
+      } finally {
+        await shim.stop();
+      }
+    }
+  });
+
   test('API requests that come before a thread has its route table wait for it, not 503', { timeout: 60000 }, async () => {
     for (let round = 0; round < 3; round++) {
       // a first admin to create makes the first thread hash a password before it loads
