@@ -44,8 +44,6 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <openssl/core_names.h>
-#include <openssl/params.h>
 
 #include "access/xact.h"
 #include "access/htup_details.h"
@@ -108,21 +106,6 @@ typedef struct JwtParts
 	char	   *kid;			/* NULL when absent */
 } JwtParts;
 
-/* What the header parser collects */
-typedef struct HeaderState
-{
-	int			depth;
-	bool		root_is_object;
-	bool		seen_root;
-	const char *field;			/* top-level field whose value comes next */
-	List	   *names;			/* top-level field names seen */
-	bool		duplicate;
-	bool		bad_type;		/* alg, kid or typ that is not a string */
-	bool		has_crit;
-	char	   *alg;
-	char	   *kid;
-	char	   *typ;
-} HeaderState;
 
 
 static void
@@ -161,99 +144,58 @@ alg_arg(text *alg)
 
 
 /*
- * Header parsing: the top-level string fields alg, kid and typ, and whether
- * the header is an object without duplicate names or "crit"
+ * The header of the last token split, as base64url text, and what it said.
+ * Every token signed with one key has the same header, so a verification
+ * usually finds it here and neither decodes nor parses it; only headers
+ * that passed every check below are kept.
  */
+#define HEADER_MEMO_MAX		256
 
-/* An object or array starts: alg, kid and typ must not be one */
-static void
-header_container_start(HeaderState *hs, bool is_object)
-{
-	if (!hs->seen_root)
-		hs->root_is_object = is_object;
-	hs->seen_root = true;
-	if (hs->depth == 1 && hs->field != NULL)
-		hs->bad_type |= (strcmp(hs->field, "alg") == 0 ||
-						 strcmp(hs->field, "kid") == 0 ||
-						 strcmp(hs->field, "typ") == 0);
-	hs->field = NULL;
-	hs->depth++;
-}
+static char header_memo[HEADER_MEMO_MAX];
+static size_t header_memo_len = 0;
+static JwtAlg header_memo_alg;
+static char header_memo_kid[HEADER_MEMO_MAX];
+static bool header_memo_has_kid;
 
-static void
-header_object_start(void *state)
-{
-	header_container_start((HeaderState *) state, true);
-}
-
-static void
-header_array_start(void *state)
-{
-	header_container_start((HeaderState *) state, false);
-}
-
-static void
-header_end(void *state)
-{
-	((HeaderState *) state)->depth--;
-}
-
-static void
-header_field_start(void *state, char *fname, bool isnull)
-{
-	HeaderState *hs = (HeaderState *) state;
-	ListCell   *lc;
-
-	if (hs->depth != 1)
-		return;
-	foreach(lc, hs->names)
-	{
-		if (strcmp((char *) lfirst(lc), fname) == 0)
-			hs->duplicate = true;
-	}
-	hs->names = lappend(hs->names, fname);
-	hs->field = fname;
-	if (strcmp(fname, "crit") == 0)
-		hs->has_crit = true;
-}
-
-static void
-header_scalar(void *state, char *token, JsonTokenType tokentype)
-{
-	HeaderState *hs = (HeaderState *) state;
-
-	hs->seen_root = true;
-	if (hs->depth != 1 || hs->field == NULL)
-		return;
-
-	if (strcmp(hs->field, "alg") == 0 || strcmp(hs->field, "kid") == 0 ||
-		strcmp(hs->field, "typ") == 0)
-	{
-		if (tokentype != JSON_TOKEN_STRING)
-			hs->bad_type = true;
-		else if (strcmp(hs->field, "alg") == 0)
-			hs->alg = token;
-		else if (strcmp(hs->field, "kid") == 0)
-			hs->kid = token;
-		else
-			hs->typ = token;
-	}
-	hs->field = NULL;
-}
-
-/* Is len bytes at s one JSON text, in valid UTF-8 without NULs? */
+/* A top-level member of the header that must be a string, if present */
 static bool
-json_text_valid(const char *s, size_t len, JsonSemAction *sem)
+header_string(JsonbValue *header, const char *name, JsonbValue **value)
 {
-	JsonLexContext *lex;
+	*value = workon_jwt_json_member(header, name);
+	return *value == NULL || (*value)->type == jbvString;
+}
 
-	if (memchr(s, '\0', len) != NULL ||
-		!pg_verify_mbstr(PG_UTF8, s, (int) len, true))
-		return false;
+/*
+ * Check a decoded header: a JSON object without duplicate names, whose
+ * alg, kid and typ are strings, typ (if any) is JWT, alg is allowed and
+ * there is no "crit".  Sets parts->alg and parts->kid.
+ */
+static void
+header_check(const unsigned char *header, size_t header_len, JwtParts *parts)
+{
+	JsonbValue	root;
+	JsonbValue *alg;
+	JsonbValue *kid;
+	JsonbValue *typ;
+	char	   *name;
 
-	lex = makeJsonLexContextCstringLen(unconstify(char *, s), (int) len,
-									   PG_UTF8, true);
-	return pg_parse_json(lex, sem) == JSON_SUCCESS;
+	if (!workon_jwt_json_parse((const char *) header, header_len, &root, NULL, 0) ||
+		!header_string(&root, "alg", &alg) ||
+		!header_string(&root, "kid", &kid) ||
+		!header_string(&root, "typ", &typ))
+		reject("malformed token");
+	if (typ != NULL &&
+		(typ->val.string.len != 3 ||
+		 pg_strncasecmp(typ->val.string.val, "JWT", 3) != 0))
+		reject("malformed token");
+	if (workon_jwt_json_member(&root, "crit") != NULL)
+		reject("unsupported critical header");
+
+	name = alg != NULL ? pnstrdup(alg->val.string.val, alg->val.string.len) : NULL;
+	parts->alg = alg_from_name(name);
+	if (parts->alg == JWT_ALG_UNKNOWN)
+		reject("algorithm not allowed");
+	parts->kid = kid != NULL ? pnstrdup(kid->val.string.val, kid->val.string.len) : NULL;
 }
 
 /*
@@ -266,10 +208,9 @@ jwt_split(const char *token, size_t len, JwtParts *parts)
 {
 	const char *dot1;
 	const char *dot2;
+	size_t		header_b64_len;
 	unsigned char *header;
 	size_t		header_len;
-	HeaderState hs;
-	JsonSemAction sem;
 
 	memset(parts, 0, sizeof(*parts));
 
@@ -283,36 +224,36 @@ jwt_split(const char *token, size_t len, JwtParts *parts)
 		dot1 == token || dot2 == dot1 + 1 || dot2 + 1 == token + len)
 		reject("malformed token");
 
-	if (!workon_b64url_decode(token, dot1 - token, &header, &header_len) ||
-		!workon_b64url_decode(dot1 + 1, dot2 - dot1 - 1, &parts->payload,
+	if (!workon_b64url_decode(dot1 + 1, dot2 - dot1 - 1, &parts->payload,
 							  &parts->payload_len) ||
 		!workon_b64url_decode(dot2 + 1, len - (dot2 + 1 - token), &parts->sig,
 							  &parts->sig_len))
 		reject("malformed token");
 
-	memset(&hs, 0, sizeof(hs));
-	memset(&sem, 0, sizeof(sem));
-	sem.semstate = &hs;
-	sem.object_start = header_object_start;
-	sem.object_end = header_end;
-	sem.array_start = header_array_start;
-	sem.array_end = header_end;
-	sem.object_field_start = header_field_start;
-	sem.scalar = header_scalar;
+	header_b64_len = dot1 - token;
+	if (header_b64_len == header_memo_len &&
+		memcmp(token, header_memo, header_b64_len) == 0)
+	{
+		parts->alg = header_memo_alg;
+		parts->kid = header_memo_has_kid ? pstrdup(header_memo_kid) : NULL;
+	}
+	else
+	{
+		if (!workon_b64url_decode(token, header_b64_len, &header, &header_len))
+			reject("malformed token");
+		header_check(header, header_len, parts);
+		if (header_b64_len < HEADER_MEMO_MAX &&
+			(parts->kid == NULL || strlen(parts->kid) < HEADER_MEMO_MAX))
+		{
+			memcpy(header_memo, token, header_b64_len);
+			header_memo_len = header_b64_len;
+			header_memo_alg = parts->alg;
+			header_memo_has_kid = parts->kid != NULL;
+			if (parts->kid != NULL)
+				strcpy(header_memo_kid, parts->kid);
+		}
+	}
 
-	if (!json_text_valid((char *) header, header_len, &sem) ||
-		!hs.root_is_object || hs.duplicate || hs.bad_type)
-		reject("malformed token");
-	if (hs.typ != NULL && pg_strcasecmp(hs.typ, "JWT") != 0)
-		reject("malformed token");
-	if (hs.has_crit)
-		reject("unsupported critical header");
-
-	parts->alg = alg_from_name(hs.alg);
-	if (parts->alg == JWT_ALG_UNKNOWN)
-		reject("algorithm not allowed");
-
-	parts->kid = hs.kid;
 	parts->signing_input = token;
 	parts->signing_len = dot2 - token;
 }
@@ -453,52 +394,12 @@ es256_verify(const unsigned char *der, size_t derlen,
 }
 
 /*
- * A reusable HMAC-SHA256 context keyed with key: the key's padded blocks are
- * hashed once, and EVP_MAC_init(ctx, NULL, 0, NULL) starts the next MAC
- * from them.  NULL if OpenSSL cannot make one (the caller falls back to
- * one-shot HMAC).
- */
-static EVP_MAC_CTX *
-hmac_context_new(const unsigned char *key, size_t keylen)
-{
-	static EVP_MAC *mac = NULL;
-	EVP_MAC_CTX *ctx;
-	OSSL_PARAM	params[2];
-
-	if (mac == NULL && (mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
-		return NULL;
-	if ((ctx = EVP_MAC_CTX_new(mac)) == NULL)
-		return NULL;
-	params[0] = OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if (!EVP_MAC_init(ctx, key, keylen, params))
-	{
-		EVP_MAC_CTX_free(ctx);
-		return NULL;
-	}
-	return ctx;
-}
-
-/* HMAC-SHA256 of data with the key ctx holds */
-static bool
-hmac_context_compute(EVP_MAC_CTX *ctx, const unsigned char *data, size_t datalen,
-					 unsigned char *out)
-{
-	size_t		outlen = 0;
-
-	return EVP_MAC_init(ctx, NULL, 0, NULL) &&
-		EVP_MAC_update(ctx, data, datalen) &&
-		EVP_MAC_final(ctx, out, &outlen, JWT_SIG_LEN) &&
-		outlen == JWT_SIG_LEN;
-}
-
-/*
  * Whether the signature of parts is valid for key; hmac, when not NULL, is
- * a context keyed with the same HS256 key.
+ * the same HS256 key's precomputed states (hmac.c).
  */
 static bool
 signature_valid(JwtParts *parts, const unsigned char *key, size_t keylen,
-				EVP_MAC_CTX *hmac)
+				const WorkonHmacKey *hmac)
 {
 	if (parts->alg == JWT_ALG_HS256)
 	{
@@ -507,9 +408,10 @@ signature_valid(JwtParts *parts, const unsigned char *key, size_t keylen,
 		check_hs256_key(key, keylen);
 		if (parts->sig_len != JWT_SIG_LEN)
 			return false;
-		if (hmac == NULL ||
-			!hmac_context_compute(hmac, (const unsigned char *) parts->signing_input,
-								  parts->signing_len, mac))
+		if (hmac != NULL)
+			workon_hmac_key_compute(hmac, (const unsigned char *) parts->signing_input,
+									parts->signing_len, mac);
+		else
 			workon_hmac_sha256(key, keylen, (const unsigned char *) parts->signing_input,
 							   parts->signing_len, mac);
 		return CRYPTO_memcmp(mac, parts->sig, JWT_SIG_LEN) == 0;
@@ -535,7 +437,7 @@ typedef struct KeyCacheEntry
 	char		kid[NAMEDATALEN * 2];	/* hash key; longer kids are not cached */
 	JwtAlg		alg;
 	bytea	   *material;		/* in key_cache_cxt */
-	EVP_MAC_CTX *hmac;			/* HS256 keys: keyed context, or NULL */
+	WorkonHmacKey *hmac;		/* HS256 keys: precomputed states, or NULL */
 } KeyCacheEntry;
 
 static HTAB *key_cache = NULL;
@@ -557,7 +459,7 @@ key_cache_reset(void)
 		while ((entry = (KeyCacheEntry *) hash_seq_search(&status)) != NULL)
 		{
 			if (entry->hmac != NULL)
-				EVP_MAC_CTX_free(entry->hmac);
+				workon_hmac_key_free(entry->hmac);
 		}
 		hash_destroy(key_cache);
 		key_cache = NULL;
@@ -665,7 +567,7 @@ lookup_key_in_table(const char *kid, JwtAlg *alg, bytea **material,
 
 /* The active key kid, from the cache or the table; false if there is none */
 static bool
-lookup_key(const char *kid, JwtAlg *alg, bytea **material, EVP_MAC_CTX **hmac)
+lookup_key(const char *kid, JwtAlg *alg, bytea **material, WorkonHmacKey **hmac)
 {
 	KeyCacheEntry *entry;
 	bool		found;
@@ -717,8 +619,8 @@ lookup_key(const char *kid, JwtAlg *alg, bytea **material, EVP_MAC_CTX **hmac)
 	entry->material = *material;
 	entry->hmac = NULL;
 	if (*alg == JWT_ALG_HS256 && VARSIZE(*material) - VARHDRSZ >= JWT_HS256_MIN_KEY)
-		entry->hmac = hmac_context_new((unsigned char *) VARDATA(*material),
-									   VARSIZE(*material) - VARHDRSZ);
+		entry->hmac = workon_hmac_key_new(key_cache_cxt, (unsigned char *) VARDATA(*material),
+										  VARSIZE(*material) - VARHDRSZ);
 	*hmac = entry->hmac;
 	return true;
 }
@@ -747,45 +649,27 @@ jwt_keys_changed(PG_FUNCTION_ARGS)
  */
 
 static bool
-claim_number(Jsonb *claims, const char *name, double *value)
-{
-	JsonbValue	v;
-
-	if (getKeyJsonValueFromContainer(&claims->root, name, strlen(name), &v) == NULL)
-		return false;
-	if (v.type != jbvNumeric)
-		reject(psprintf("invalid %s claim", name));
-	*value = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
-												NumericGetDatum(v.val.numeric)));
-	return true;
-}
-
-static bool
 claim_string_is(JsonbValue *v, const char *expected)
 {
-	return v->type == jbvString &&
+	return v != NULL && v->type == jbvString &&
 		v->val.string.len == (int) strlen(expected) &&
 		memcmp(v->val.string.val, expected, v->val.string.len) == 0;
 }
 
 static bool
-audience_matches(Jsonb *claims, const char *audience)
+audience_matches(JsonbValue *aud, const char *audience)
 {
-	JsonbValue	v;
+	int			i;
 
-	if (getKeyJsonValueFromContainer(&claims->root, "aud", 3, &v) == NULL)
+	if (aud == NULL)
 		return false;
-	if (v.type == jbvString)
-		return claim_string_is(&v, audience);
-	if (v.type == jbvBinary && JsonContainerIsArray(v.val.binary.data))
+	if (aud->type == jbvString)
+		return claim_string_is(aud, audience);
+	if (aud->type == jbvArray)
 	{
-		JsonbIterator *it = JsonbIteratorInit(v.val.binary.data);
-		JsonbValue	e;
-		JsonbIteratorToken tok;
-
-		while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+		for (i = 0; i < aud->val.array.nElems; i++)
 		{
-			if (tok == WJB_ELEM && claim_string_is(&e, audience))
+			if (claim_string_is(&aud->val.array.elems[i], audience))
 				return true;
 		}
 	}
@@ -815,79 +699,70 @@ is_uuid_text(const char *s, int len)
 	return true;
 }
 
-static double
-check_claims(Jsonb *claims)
+/* exp, nbf and iat, read as doubles by the parser */
+enum
 {
-	double		now = (double) time(NULL);
-	double		exp;
-	double		t;
-	JsonbValue	v;
+	CLAIM_EXP,
+	CLAIM_NBF,
+	CLAIM_IAT,
+	CLAIM_NUMBERS
+};
 
-	if (!claim_number(claims, "exp", &exp))
-		reject("missing exp claim");
-	if (now > exp + JWT_LEEWAY_SECONDS)
-		reject("token expired");
-	if (claim_number(claims, "nbf", &t) && now + JWT_LEEWAY_SECONDS < t)
-		reject("token not yet valid");
-	if (claim_number(claims, "iat", &t) && now + JWT_LEEWAY_SECONDS < t)
-		reject("token issued in the future");
-
-	if (getKeyJsonValueFromContainer(&claims->root, "iss", 3, &v) == NULL ||
-		!claim_string_is(&v, workon_jwt_issuer ? workon_jwt_issuer : ""))
-		reject("issuer mismatch");
-	if (!audience_matches(claims, workon_jwt_audience ? workon_jwt_audience : ""))
-		reject("audience mismatch");
-
-	if (getKeyJsonValueFromContainer(&claims->root, "sub", 3, &v) == NULL ||
-		v.type != jbvString || !is_uuid_text(v.val.string.val, v.val.string.len))
-		reject("invalid subject");
-	if (getKeyJsonValueFromContainer(&claims->root, "role", 4, &v) == NULL ||
-		!(claim_string_is(&v, "member") || claim_string_is(&v, "host") ||
-		  claim_string_is(&v, "admin")))
-		reject("invalid role claim");
-	return exp;
+static bool
+time_claim(JwtJsonNumber *claim)
+{
+	if (!claim->present)
+		return false;
+	if (!claim->is_number)
+		reject(psprintf("invalid %s claim", claim->name));
+	return true;
 }
 
-/* The payload of a token whose signature was checked, as a JSON object */
+/*
+ * Parse the payload of a token whose signature was checked, check its
+ * claims, and return them as jsonb; *exp gets the expiry.
+ */
 static Jsonb *
-payload_object(JwtParts *parts)
+payload_claims(JwtParts *parts, double *exp)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	char	   *text;
-	Jsonb	   *volatile claims = NULL;
+	JwtJsonNumber numbers[CLAIM_NUMBERS] = {{"exp"}, {"nbf"}, {"iat"}};
+	double		now = (double) time(NULL);
+	JsonbValue	claims;
+	JsonbValue *sub;
 
-	/* jsonb_in checks the JSON; it takes a C string in the server encoding */
-	if (memchr(parts->payload, '\0', parts->payload_len) != NULL ||
-		!pg_verify_mbstr(PG_UTF8, (char *) parts->payload, (int) parts->payload_len, true))
+	if (!workon_jwt_json_parse((char *) parts->payload, parts->payload_len, &claims,
+							   numbers, CLAIM_NUMBERS))
 		reject("malformed token");
-	text = pnstrdup((char *) parts->payload, parts->payload_len);
 
-	/*
-	 * A syntax error of jsonb_in (class 22, raised before it holds anything
-	 * but memory) is a malformed token; anything else goes on up.  Parsing
-	 * once here costs half of what validating first and parsing then did.
-	 */
-	PG_TRY();
-	{
-		claims = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
+	if (!time_claim(&numbers[CLAIM_EXP]))
+		reject("missing exp claim");
+	*exp = numbers[CLAIM_EXP].value;
+	if (now > *exp + JWT_LEEWAY_SECONDS)
+		reject("token expired");
+	if (time_claim(&numbers[CLAIM_NBF]) &&
+		now + JWT_LEEWAY_SECONDS < numbers[CLAIM_NBF].value)
+		reject("token not yet valid");
+	if (time_claim(&numbers[CLAIM_IAT]) &&
+		now + JWT_LEEWAY_SECONDS < numbers[CLAIM_IAT].value)
+		reject("token issued in the future");
 
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
-			PG_RE_THROW();
-		FlushErrorState();
-		FreeErrorData(edata);
-		claims = NULL;
-	}
-	PG_END_TRY();
+	if (!claim_string_is(workon_jwt_json_member(&claims, "iss"),
+						 workon_jwt_issuer ? workon_jwt_issuer : ""))
+		reject("issuer mismatch");
+	if (!audience_matches(workon_jwt_json_member(&claims, "aud"),
+						  workon_jwt_audience ? workon_jwt_audience : ""))
+		reject("audience mismatch");
 
-	if (claims == NULL || !JB_ROOT_IS_OBJECT(claims))
-		reject("malformed token");
-	return claims;
+	sub = workon_jwt_json_member(&claims, "sub");
+	if (sub == NULL || sub->type != jbvString ||
+		!is_uuid_text(sub->val.string.val, sub->val.string.len))
+		reject("invalid subject");
+	if (!(claim_string_is(workon_jwt_json_member(&claims, "role"), "member") ||
+		  claim_string_is(workon_jwt_json_member(&claims, "role"), "host") ||
+		  claim_string_is(workon_jwt_json_member(&claims, "role"), "admin")))
+		reject("invalid role claim");
+
+	return JsonbValueToJsonb(&claims);
 }
 
 /*
@@ -988,7 +863,7 @@ workon_jwt_verify_token(text *token)
 	JwtParts	parts;
 	JwtAlg		key_alg;
 	bytea	   *material;
-	EVP_MAC_CTX *hmac;
+	WorkonHmacKey *hmac;
 	Jsonb	   *claims;
 	double		exp;
 
@@ -1015,8 +890,7 @@ workon_jwt_verify_token(text *token)
 						 VARSIZE(material) - VARHDRSZ, hmac))
 		reject("signature mismatch");
 
-	claims = payload_object(&parts);
-	exp = check_claims(claims);
+	claims = payload_claims(&parts, &exp);
 
 	/* the key lookup may have emptied the cache (an invalidation) */
 	slot = token_cache_slot(data, len, &hash);

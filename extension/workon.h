@@ -47,6 +47,14 @@ extern char *workon_b64url_encode(const unsigned char *data, size_t len);
 extern bool workon_b64url_decode(const char *in, size_t len,
 								 unsigned char **out, size_t *outlen);
 
+/* hmac.c */
+typedef struct WorkonHmacKey WorkonHmacKey;
+extern WorkonHmacKey *workon_hmac_key_new(MemoryContext cxt, const unsigned char *key,
+										  size_t keylen);
+extern void workon_hmac_key_compute(const WorkonHmacKey *hk, const unsigned char *data,
+									size_t datalen, unsigned char *out);
+extern void workon_hmac_key_free(WorkonHmacKey *hk);
+
 /* jwt.c */
 extern PGDLLIMPORT char *workon_jwt_issuer;
 extern PGDLLIMPORT char *workon_jwt_audience;
@@ -59,6 +67,20 @@ extern void workon_hmac_sha256(const unsigned char *key, size_t keylen,
 							   const unsigned char *data, size_t datalen,
 							   unsigned char *out);
 extern void workon_jwt_init(void);
+
+/* jwt_json.c */
+typedef struct JwtJsonNumber
+{
+	const char *name;			/* a top-level member wanted as a double */
+	int			name_len;		/* set by the parser */
+	bool		present;
+	bool		is_number;
+	double		value;
+} JwtJsonNumber;
+
+extern bool workon_jwt_json_parse(const char *s, size_t len, JsonbValue *root,
+								  JwtJsonNumber *numbers, int nnumbers);
+extern JsonbValue *workon_jwt_json_member(JsonbValue *object, const char *name);
 
 /* password.c */
 extern PGDLLIMPORT int workon_scrypt_log_n;

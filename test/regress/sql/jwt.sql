@@ -218,4 +218,79 @@ SELECT workon.jwt_sign(:'claims', 'ES256', 'x', :'hs_key');
 SELECT workon.jwt_sign('[1]', 'HS256', 'x', :'hs_key');
 \set VERBOSITY default
 
+--
+-- The claim-set reader (extension/jwt_json.c): a valid payload's claims are
+-- exactly what jsonb_in makes of it, same text; anything else is malformed
+--
+CREATE FUNCTION pg_temp.hs_token_bytes(header text, payload bytea, key bytea) RETURNS text
+LANGUAGE sql AS $$
+	SELECT s || '.' || pg_temp.b64b(workon.hmac_sha256(key, convert_to(s, 'UTF8')))
+	  FROM (SELECT pg_temp.b64(header) || '.' || pg_temp.b64b(payload) AS s) x
+$$;
+\set hs_header '{"alg":"HS256","kid":"regress-hs"}'
+SELECT name, pg_temp.check(pg_temp.hs_token(:'hs_header', payload, :'hs_key')) AS result,
+       CASE WHEN pg_temp.check(pg_temp.hs_token(:'hs_header', payload, :'hs_key')) = 'valid'
+            THEN workon.jwt_verify(pg_temp.hs_token(:'hs_header', payload, :'hs_key'))::text = payload::jsonb::text
+       END AS same_as_jsonb_in
+  FROM (SELECT name, CASE WHEN extra LIKE '!%' THEN substr(extra, 2)
+                          ELSE rtrim(:'good_claims', '}') || ',' || extra || '}' END
+          FROM (VALUES
+	('numbers', '"n":[0,-0,7,1.50,-12.5e-3,1E+2,2e-2,123456789012345678,-123456789012345678,12345678901234567890123,0.1e1000,1e-1000]'),
+	('strings and escapes', '"s":["tab\tq\"b\\s\/","\u00e9\u20AC\ud83d\ude00","é€😀","","\b\f\n\r"]'),
+	('nested values', '"o":{"b":{"c":[true,false,null,{}]},"a":[],"":0}'),
+	('key order', '"zz":1,"a":2,"mmm":3,"bb":[{"y":1,"x":2}]'),
+	('space around everything', '!' || E' \n\t{ "sub" : "5b1f4e2c-8f8a-4d8e-9d1c-0a0b0c0d0e0f" ,\r\n"role":"member", "iss":"workon","aud" :"workon-api","exp" : ' || :exp || E' }\n '),
+	('exp with a fraction', '!' || replace(:'good_claims', :'exp', :exp || '.5')),
+	('63 nested arrays', '"d":' || repeat('[', 63) || repeat(']', 63)),
+	('64 nested arrays', '"d":' || repeat('[', 64) || repeat(']', 64)),
+	('a claim twice', '"role":"admin"'),
+	('a nested name twice', '"o":{"a":1,"a":2}'),
+	('escaped NUL', '"s":"a\u0000b"'),
+	('lone high surrogate', '"s":"\ud83d"'),
+	('lone low surrogate', '"s":"\ude00"'),
+	('high surrogate, then no low one', '"s":"\ud83d\u0041"'),
+	('short unicode escape', '"s":"\u00e"'),
+	('unknown escape', '"s":"\x41"'),
+	('raw control character', '"s":"a' || chr(9) || 'b"'),
+	('exponent over 1000', '"n":1e1001'),
+	('leading zero', '"n":01'),
+	('lone minus', '"n":-'),
+	('no fraction digits', '"n":1.'),
+	('no integer digits', '"n":.5'),
+	('plus sign', '"n":+1'),
+	('no exponent digits', '"n":1e'),
+	('misspelt literal', '"b":tru'),
+	('capital literal', '"b":True'),
+	('unquoted name', 'n:1'),
+	('single quotes', '''n'':1'),
+	('trailing comma', '"n":1,'),
+	('no colon', '"n" 1'),
+	('unterminated string', '!' || rtrim(:'good_claims', '}') || ',"s":"abc'),
+	('text after the object', '!' || :'good_claims' || '{}'),
+	('two objects', '!' || :'good_claims' || ' ' || :'good_claims')
+	) AS c(name, extra)) AS t(name, payload);
+-- bytes that are not UTF-8, and NULs, inside strings and out
+SELECT name, pg_temp.check(pg_temp.hs_token_bytes(:'hs_header',
+	convert_to(rtrim(:'good_claims', '}') || ',"s":"', 'UTF8') || bytes || convert_to('"}', 'UTF8'), :'hs_key')) AS in_string,
+	pg_temp.check(pg_temp.hs_token_bytes(:'hs_header',
+	convert_to(rtrim(:'good_claims', '}') || ',"s":1', 'UTF8') || bytes || convert_to('}', 'UTF8'), :'hs_key')) AS outside
+  FROM (VALUES ('valid two-byte character', '\xc3a9'::bytea),
+			   ('truncated sequence', '\xc3'), ('stray continuation byte', '\xa9'),
+			   ('overlong encoding', '\xc0af'), ('surrogate encoded', '\xeda080'),
+			   ('beyond U+10FFFF', '\xf4908080'), ('NUL', '\x00')) AS t(name, bytes);
+
+-- HS256 keys of any length: 64 bytes fill a block, longer ones are hashed
+-- first (RFC 2104); the keyed states the verifier keeps agree with OpenSSL's
+-- HMAC() (jwt_verify_signature, and hs_token through workon.hmac_sha256)
+INSERT INTO workon.jwt_keys (kid, alg, secret, activated_at)
+SELECT 'regress-len-' || n, 'HS256', convert_to(repeat(chr(64 + n % 26), n), 'UTF8'), now() - interval '1 minute'
+  FROM unnest(ARRAY[32, 63, 64, 65, 200]) AS n;
+SELECT kid, pg_temp.check(workon.jwt_sign(:'claims', 'HS256', kid, secret)) AS verified,
+       workon.jwt_verify_signature(workon.jwt_sign(:'claims', 'HS256', kid, secret), 'HS256', secret) AS signature,
+       pg_temp.check(pg_temp.hs_token('{"alg":"HS256","kid":"' || kid || '"}', :'good_claims', secret)) AS signed_by_hmac,
+       pg_temp.check(pg_temp.hs_token('{"alg":"HS256","kid":"' || kid || '"}', :'good_claims',
+                                      overlay(secret placing '\x21'::bytea from length(secret)))) AS last_byte_changed
+  FROM workon.jwt_keys WHERE kid LIKE 'regress-len-%' ORDER BY length(secret);
+DELETE FROM workon.jwt_keys WHERE kid LIKE 'regress-len-%';
+
 DELETE FROM workon.jwt_keys WHERE kid IN ('regress-hs', 'regress-es');

@@ -1,0 +1,590 @@
+/*-------------------------------------------------------------------------
+ *
+ * jwt_json.c
+ *	  A strict JSON reader for JWT headers and claim sets.
+ *
+ * Verifying a token parses two small JSON objects, and jsonb_in() was most
+ * of the cost of a verification: its lexer copies strings a character at a
+ * time, every number goes through numeric_in(), and the claims were then
+ * looked up in the binary form and their numbers converted through text.
+ * This reader builds the in-memory JsonbValue tree directly from the
+ * decoded bytes, pointing into them for strings without escapes, making
+ * integers with int64_to_numeric(), and sorting each object's keys the way
+ * jsonb stores them; JsonbValueToJsonb() then lays the tree out.  The result
+ * is the same jsonb that jsonb_in() makes of the same text (pg_regress
+ * keys.sql compares them).
+ *
+ * It is stricter than jsonb_in() where a token gains nothing from leniency,
+ * and anything it refuses is a malformed token:
+ *	- a name twice in one object (RFC 7519 section 4 allows refusing it;
+ *	  jsonb_in() would keep the last, a chance for two parsers to disagree);
+ *	- \u0000, and \u escapes of non-ASCII characters unless the database
+ *	  encoding is UTF-8 (jsonb_in() refuses both too);
+ *	- exponents beyond +-1000, and nesting deeper than 64 levels.
+ * Strings must be valid UTF-8 (RFC 7519 section 7.2), and outside them
+ * the grammar admits no byte that is not ASCII, so the reader is also the
+ * check that the text is UTF-8 without NULs.
+ *
+ * extension/jwt_json.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <stdlib.h>
+
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "workon.h"
+
+#define JSON_MAX_DEPTH		64
+#define JSON_MAX_EXPONENT	1000
+
+typedef struct JsonReader
+{
+	const char *p;
+	const char *end;
+	bool		utf8;			/* the database encoding is UTF-8 */
+	JwtJsonNumber *numbers;		/* top-level numbers the caller wants */
+	int			nnumbers;
+} JsonReader;
+
+static bool read_value(JsonReader *r, JsonbValue *v, int depth);
+
+/*
+ * Bytes a string scan stops at: the quote, backslash and controls, which
+ * end the string, start an escape or are refused, and the first byte of a
+ * multibyte character, whose sequence is checked
+ */
+static const bool string_special[256] = {
+	[0x00] = true, [0x01] = true, [0x02] = true, [0x03] = true,
+	[0x04] = true, [0x05] = true, [0x06] = true, [0x07] = true,
+	[0x08] = true, [0x09] = true, [0x0a] = true, [0x0b] = true,
+	[0x0c] = true, [0x0d] = true, [0x0e] = true, [0x0f] = true,
+	[0x10] = true, [0x11] = true, [0x12] = true, [0x13] = true,
+	[0x14] = true, [0x15] = true, [0x16] = true, [0x17] = true,
+	[0x18] = true, [0x19] = true, [0x1a] = true, [0x1b] = true,
+	[0x1c] = true, [0x1d] = true, [0x1e] = true, [0x1f] = true,
+	['"'] = true, ['\\'] = true,
+	[0x80 ... 0xff] = true
+};
+
+/* The UTF-8 character at p (a byte >= 0x80): its length, or 0 if invalid */
+static inline int
+utf8_char(const char *p, const char *end)
+{
+	int			len = pg_utf_mblen((const unsigned char *) p);
+
+	if (end - p < len || !pg_utf8_islegal((const unsigned char *) p, len))
+		return 0;
+	return len;
+}
+
+static inline void
+skip_space(JsonReader *r)
+{
+	while (r->p < r->end &&
+		   (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
+		r->p++;
+}
+
+static inline bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static inline int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Four hex digits at p (p + 4 <= end) */
+static int
+hex4(const char *p)
+{
+	int			v = 0;
+	int			i;
+
+	for (i = 0; i < 4; i++)
+	{
+		int			d = hex_digit(p[i]);
+
+		if (d < 0)
+			return -1;
+		v = (v << 4) | d;
+	}
+	return v;
+}
+
+/*
+ * A string; r->p is at the opening quote.  Without escapes the value points
+ * into the input; with them it is decoded into a palloc'd buffer, never
+ * longer than the escaped text.
+ */
+static bool
+read_string(JsonReader *r, JsonbValue *v)
+{
+	const char *start = ++r->p;
+	const char *p = start;
+	char	   *buf;
+	char	   *q;
+
+	for (;;)
+	{
+		int			len;
+
+		while (p < r->end && !string_special[(unsigned char) *p])
+			p++;
+		if (p >= r->end || (unsigned char) *p < 0x80)
+			break;
+		if ((len = utf8_char(p, r->end)) == 0)
+			return false;
+		p += len;
+	}
+	if (p >= r->end || (unsigned char) *p < 0x20)
+		return false;
+	if (*p == '"')
+	{
+		v->type = jbvString;
+		v->val.string.val = unconstify(char *, start);
+		v->val.string.len = (int) (p - start);
+		r->p = p + 1;
+		return true;
+	}
+
+	buf = palloc(r->end - start);
+	memcpy(buf, start, p - start);
+	q = buf + (p - start);
+	while (p < r->end && *p != '"')
+	{
+		unsigned char c = (unsigned char) *p;
+
+		if (c < 0x20)
+			return false;
+		if (c >= 0x80)
+		{
+			int			len = utf8_char(p, r->end);
+
+			if (len == 0)
+				return false;
+			memcpy(q, p, len);
+			q += len;
+			p += len;
+			continue;
+		}
+		if (c != '\\')
+		{
+			*q++ = *p++;
+			continue;
+		}
+		if (++p >= r->end)
+			return false;
+		switch (*p++)
+		{
+			case '"':
+				*q++ = '"';
+				break;
+			case '\\':
+				*q++ = '\\';
+				break;
+			case '/':
+				*q++ = '/';
+				break;
+			case 'b':
+				*q++ = '\b';
+				break;
+			case 'f':
+				*q++ = '\f';
+				break;
+			case 'n':
+				*q++ = '\n';
+				break;
+			case 'r':
+				*q++ = '\r';
+				break;
+			case 't':
+				*q++ = '\t';
+				break;
+			case 'u':
+				{
+					int			cp;
+
+					if (r->end - p < 4 || (cp = hex4(p)) < 0)
+						return false;
+					p += 4;
+					if (cp >= 0xD800 && cp <= 0xDBFF)
+					{
+						int			lo;
+
+						/* a high surrogate must be followed by a low one */
+						if (r->end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+							(lo = hex4(p + 2)) < 0xDC00 || lo > 0xDFFF)
+							return false;
+						p += 6;
+						cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+					}
+					else if (cp >= 0xDC00 && cp <= 0xDFFF)
+						return false;
+					if (cp == 0)
+						return false;
+					if (cp < 0x80)
+						*q++ = (char) cp;
+					else if (!r->utf8)
+						return false;
+					else
+						q += pg_utf_mblen(unicode_to_utf8((pg_wchar) cp, (unsigned char *) q));
+					break;
+				}
+			default:
+				return false;
+		}
+	}
+	if (p >= r->end)
+		return false;
+	r->p = p + 1;
+	v->type = jbvString;
+	v->val.string.val = buf;
+	v->val.string.len = (int) (q - buf);
+	return true;
+}
+
+/*
+ * A number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?  Integers of up
+ * to 18 digits become numerics directly; the rest go through numeric_in(),
+ * which cannot fail on such text once the exponent is bounded.  *value, when
+ * not NULL, gets the number as a double.
+ */
+static bool
+read_number(JsonReader *r, JsonbValue *v, double *value)
+{
+	const char *start = r->p;
+	const char *p = start;
+	const char *digits;
+	bool		integer = true;
+	int64		n = 0;
+
+	if (*p == '-')
+		p++;
+	digits = p;
+	if (p >= r->end || !is_digit(*p))
+		return false;
+	if (*p == '0')
+		p++;
+	else
+		while (p < r->end && is_digit(*p))
+		{
+			if (p - digits < 18)
+				n = n * 10 + (*p - '0');
+			p++;
+		}
+	if (p - digits > 18)
+		integer = false;
+	if (p < r->end && *p == '.')
+	{
+		integer = false;
+		if (++p >= r->end || !is_digit(*p))
+			return false;
+		while (p < r->end && is_digit(*p))
+			p++;
+	}
+	if (p < r->end && (*p == 'e' || *p == 'E'))
+	{
+		int			exponent = 0;
+
+		integer = false;
+		p++;
+		if (p < r->end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= r->end || !is_digit(*p))
+			return false;
+		while (p < r->end && is_digit(*p))
+		{
+			exponent = exponent * 10 + (*p++ - '0');
+			if (exponent > JSON_MAX_EXPONENT)
+				return false;
+		}
+	}
+	r->p = p;
+
+	v->type = jbvNumeric;
+	if (integer)
+	{
+		if (*start == '-')
+			n = -n;
+		v->val.numeric = int64_to_numeric(n);
+		if (value != NULL)
+			*value = (double) n;
+	}
+	else
+	{
+		char	   *text = pnstrdup(start, p - start);
+
+		v->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+															 CStringGetDatum(text),
+															 ObjectIdGetDatum(InvalidOid),
+															 Int32GetDatum(-1)));
+		if (value != NULL)
+			*value = strtod(text, NULL);
+		pfree(text);
+	}
+	return true;
+}
+
+/* The word at r->p, exactly */
+static bool
+read_word(JsonReader *r, const char *word, int len)
+{
+	if (r->end - r->p < len || memcmp(r->p, word, len) != 0)
+		return false;
+	r->p += len;
+	return true;
+}
+
+/* jsonb's key order: shorter first, then bytewise */
+static inline int
+pair_compare(const JsonbPair *a, const JsonbPair *b)
+{
+	const JsonbValue *ka = &a->key;
+	const JsonbValue *kb = &b->key;
+
+	if (ka->val.string.len != kb->val.string.len)
+		return ka->val.string.len > kb->val.string.len ? 1 : -1;
+	if (ka->val.string.len == 0)
+		return 0;
+	if (ka->val.string.val[0] != kb->val.string.val[0])
+		return (unsigned char) ka->val.string.val[0] > (unsigned char) kb->val.string.val[0] ? 1 : -1;
+	return memcmp(ka->val.string.val, kb->val.string.val, ka->val.string.len);
+}
+
+/* The caller's wanted number named like key, or NULL */
+static JwtJsonNumber *
+wanted_number(JsonReader *r, const JsonbValue *key)
+{
+	int			i;
+
+	for (i = 0; i < r->nnumbers; i++)
+	{
+		JwtJsonNumber *w = &r->numbers[i];
+
+		if (w->name_len == key->val.string.len &&
+			w->name[0] == key->val.string.val[0] &&
+			memcmp(w->name, key->val.string.val, key->val.string.len) == 0)
+			return w;
+	}
+	return NULL;
+}
+
+static bool
+read_object(JsonReader *r, JsonbValue *v, int depth)
+{
+	int			size = 8;
+	int			n = 0;
+	JsonbPair  *pairs = palloc(size * sizeof(JsonbPair));
+	int			i;
+
+	r->p++;						/* { */
+	skip_space(r);
+	if (r->p < r->end && *r->p == '}')
+		r->p++;
+	else
+	{
+		for (;;)
+		{
+			JwtJsonNumber *want = NULL;
+
+			if (n == size)
+			{
+				size *= 2;
+				pairs = repalloc(pairs, size * sizeof(JsonbPair));
+			}
+			skip_space(r);
+			if (r->p >= r->end || *r->p != '"' || !read_string(r, &pairs[n].key))
+				return false;
+			pairs[n].order = n;
+			skip_space(r);
+			if (r->p >= r->end || *r->p++ != ':')
+				return false;
+			skip_space(r);
+			if (depth == 1 && r->nnumbers > 0)
+				want = wanted_number(r, &pairs[n].key);
+			if (want != NULL && r->p < r->end && (*r->p == '-' || is_digit(*r->p)))
+			{
+				if (!read_number(r, &pairs[n].value, &want->value))
+					return false;
+				want->is_number = true;
+			}
+			else if (!read_value(r, &pairs[n].value, depth))
+				return false;
+			if (want != NULL)
+				want->present = true;
+			n++;
+			skip_space(r);
+			if (r->p >= r->end)
+				return false;
+			if (*r->p == '}')
+			{
+				r->p++;
+				break;
+			}
+			if (*r->p++ != ',')
+				return false;
+		}
+	}
+
+	/* insertion sort: claim sets have a dozen names or so */
+	for (i = 1; i < n; i++)
+	{
+		JsonbPair	pair = pairs[i];
+		int			j = i;
+		int			cmp = 1;
+
+		while (j > 0 && (cmp = pair_compare(&pairs[j - 1], &pair)) > 0)
+		{
+			pairs[j] = pairs[j - 1];
+			j--;
+		}
+		if (j > 0 && cmp == 0)
+			return false;		/* a name twice */
+		pairs[j] = pair;
+	}
+	v->type = jbvObject;
+	v->val.object.nPairs = n;
+	v->val.object.pairs = pairs;
+	return true;
+}
+
+static bool
+read_array(JsonReader *r, JsonbValue *v, int depth)
+{
+	int			size = 4;
+	int			n = 0;
+	JsonbValue *elems = palloc(size * sizeof(JsonbValue));
+
+	r->p++;						/* [ */
+	skip_space(r);
+	if (r->p < r->end && *r->p == ']')
+		r->p++;
+	else
+	{
+		for (;;)
+		{
+			if (n == size)
+			{
+				size *= 2;
+				elems = repalloc(elems, size * sizeof(JsonbValue));
+			}
+			skip_space(r);
+			if (!read_value(r, &elems[n++], depth))
+				return false;
+			skip_space(r);
+			if (r->p >= r->end)
+				return false;
+			if (*r->p == ']')
+			{
+				r->p++;
+				break;
+			}
+			if (*r->p++ != ',')
+				return false;
+		}
+	}
+	v->type = jbvArray;
+	v->val.array.nElems = n;
+	v->val.array.elems = elems;
+	v->val.array.rawScalar = false;
+	return true;
+}
+
+/* One value at r->p (no space before it); depth is its container's */
+static bool
+read_value(JsonReader *r, JsonbValue *v, int depth)
+{
+	if (r->p >= r->end)
+		return false;
+	switch (*r->p)
+	{
+		case '{':
+			return depth < JSON_MAX_DEPTH && read_object(r, v, depth + 1);
+		case '[':
+			return depth < JSON_MAX_DEPTH && read_array(r, v, depth + 1);
+		case '"':
+			return read_string(r, v);
+		case 't':
+			v->type = jbvBool;
+			v->val.boolean = true;
+			return read_word(r, "true", 4);
+		case 'f':
+			v->type = jbvBool;
+			v->val.boolean = false;
+			return read_word(r, "false", 5);
+		case 'n':
+			v->type = jbvNull;
+			return read_word(r, "null", 4);
+		default:
+			return read_number(r, v, NULL);
+	}
+}
+
+/*
+ * Parse len bytes at s as one JSON object into *root.  numbers[0..nnumbers)
+ * name top-level members the caller wants as doubles: each gets present
+ * (the name is there), is_number (its value is a number) and value.
+ * Returns false, and nothing useful, for anything but one well-formed
+ * object within the limits above.
+ */
+bool
+workon_jwt_json_parse(const char *s, size_t len, JsonbValue *root,
+					  JwtJsonNumber *numbers, int nnumbers)
+{
+	JsonReader	r;
+	int			i;
+
+	r.p = s;
+	r.end = s + len;
+	r.utf8 = GetDatabaseEncoding() == PG_UTF8;
+	r.numbers = numbers;
+	r.nnumbers = nnumbers;
+	for (i = 0; i < nnumbers; i++)
+	{
+		numbers[i].present = false;
+		numbers[i].is_number = false;
+		numbers[i].value = 0;
+		numbers[i].name_len = (int) strlen(numbers[i].name);
+	}
+
+	skip_space(&r);
+	if (r.p >= r.end || *r.p != '{' || !read_object(&r, root, 1))
+		return false;
+	skip_space(&r);
+	return r.p == r.end;
+}
+
+/* The value of the member named name of an object parsed above, or NULL */
+JsonbValue *
+workon_jwt_json_member(JsonbValue *object, const char *name)
+{
+	int			len = (int) strlen(name);
+	int			i;
+
+	Assert(object->type == jbvObject);
+	for (i = 0; i < object->val.object.nPairs; i++)
+	{
+		JsonbValue *key = &object->val.object.pairs[i].key;
+
+		if (key->val.string.len == len && len > 0 && key->val.string.val[0] == name[0] &&
+			memcmp(key->val.string.val, name, len) == 0)
+			return &object->val.object.pairs[i].value;
+	}
+	return NULL;
+}
