@@ -140,3 +140,16 @@ bad:
 	pfree(buf);
 	return false;
 }
+
+/* The value of one hex digit, either case, or -1 */
+int
+workon_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

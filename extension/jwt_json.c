@@ -97,18 +97,6 @@ is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-static inline int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Four hex digits at p (p + 4 <= end) */
 static int
 hex4(const char *p)
@@ -118,7 +106,7 @@ hex4(const char *p)
 
 	for (i = 0; i < 4; i++)
 	{
-		int			d = hex_digit(p[i]);
+		int			d = workon_hex_value(p[i]);
 
 		if (d < 0)
 			return -1;
@@ -385,9 +373,32 @@ wanted_number(JsonReader *r, const JsonbValue *key)
 	return NULL;
 }
 
+/* What follows a member or element: a comma, the closing bracket, or else */
+typedef enum MemberNext
+{
+	MEMBER_MORE,
+	MEMBER_CLOSED,
+	MEMBER_BAD
+} MemberNext;
+
+static MemberNext
+after_member(JsonReader *r, char close)
+{
+	skip_space(r);
+	if (r->p >= r->end)
+		return MEMBER_BAD;
+	if (*r->p == close)
+	{
+		r->p++;
+		return MEMBER_CLOSED;
+	}
+	return *r->p++ == ',' ? MEMBER_MORE : MEMBER_BAD;
+}
+
 static bool
 read_object(JsonReader *r, JsonbValue *v, int depth)
 {
+	MemberNext	next;
 	int			size = 8;
 	int			n = 0;
 	JsonbPair  *pairs = palloc(size * sizeof(JsonbPair));
@@ -429,16 +440,12 @@ read_object(JsonReader *r, JsonbValue *v, int depth)
 			if (want != NULL)
 				want->present = true;
 			n++;
-			skip_space(r);
-			if (r->p >= r->end)
-				return false;
-			if (*r->p == '}')
+			if ((next = after_member(r, '}')) != MEMBER_MORE)
 			{
-				r->p++;
+				if (next == MEMBER_BAD)
+					return false;
 				break;
 			}
-			if (*r->p++ != ',')
-				return false;
 		}
 	}
 
@@ -467,6 +474,7 @@ read_object(JsonReader *r, JsonbValue *v, int depth)
 static bool
 read_array(JsonReader *r, JsonbValue *v, int depth)
 {
+	MemberNext	next;
 	int			size = 4;
 	int			n = 0;
 	JsonbValue *elems = palloc(size * sizeof(JsonbValue));
@@ -487,16 +495,12 @@ read_array(JsonReader *r, JsonbValue *v, int depth)
 			skip_space(r);
 			if (!read_value(r, &elems[n++], depth))
 				return false;
-			skip_space(r);
-			if (r->p >= r->end)
-				return false;
-			if (*r->p == ']')
+			if ((next = after_member(r, ']')) != MEMBER_MORE)
 			{
-				r->p++;
+				if (next == MEMBER_BAD)
+					return false;
 				break;
 			}
-			if (*r->p++ != ',')
-				return false;
 		}
 	}
 	v->type = jbvArray;

@@ -53,18 +53,6 @@ typedef struct SignatureHeader
 	bool		has_v1;			/* a v1 entry, well-formed or not */
 } SignatureHeader;
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Reads "t=...,v1=...,..." into *h.  A header needs exactly one t (decimal
  * seconds) and at least one v1; a v1 that is not 64 hex digits can never
@@ -134,8 +122,8 @@ parse_header(const char *header, int len, SignatureHeader *h)
 			h->has_v1 = true;
 			for (i = 0; ok && i < SIGNATURE_LEN; i++)
 			{
-				int			hi = hex_value(val[2 * i]);
-				int			lo = hex_value(val[2 * i + 1]);
+				int			hi = workon_hex_value(val[2 * i]);
+				int			lo = workon_hex_value(val[2 * i + 1]);
 
 				if (hi < 0 || lo < 0)
 					ok = false;

@@ -46,6 +46,7 @@ extern void workon_dispatch_init(void);
 extern char *workon_b64url_encode(const unsigned char *data, size_t len);
 extern bool workon_b64url_decode(const char *in, size_t len,
 								 unsigned char **out, size_t *outlen);
+extern int	workon_hex_value(char c);
 
 /* hmac.c */
 typedef struct WorkonHmacKey WorkonHmacKey;
