@@ -345,7 +345,9 @@ static const setting_t settings_table[] = {
     {"CORS_ORIGIN", "", "comma-separated origins (scheme://host[:port]) allowed cross-origin; * any; empty none", 0, RELOAD,
      apply_cors_origin},
     {"DATABASE_URL", NULL, "libpq connection URI or conninfo string (required)", 0, 0, apply_database_url},
-    {"DB_POOL_SIZE", "2", "database connections per thread (1-64), plus one LISTEN connection per thread", 0, 0, apply_pool_size},
+    {"DB_POOL_SIZE", "1",
+     "pipelined database connections per thread (1-64), plus one LISTEN connection per thread; more let a slow statement hold up fewer requests, but more busy backends than cores make the scheduler stall some",
+     0, 0, apply_pool_size},
     {"ENABLE_SWAGGER_PROD", "false", "true: serve /api/v1/openapi.json and /docs with NODE_ENV=production too", 0, 0,
      apply_enable_swagger_prod},
     {"HOST", "0.0.0.0", "address to listen on", 0, 0, apply_host},
@@ -520,7 +522,7 @@ void settings_load(void)
     shim_settings.max_inflight = 1024;
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     shim_settings.threads = ncpu >= 1 ? (ncpu <= 256 ? (unsigned)ncpu : 256) : 1;
-    shim_settings.pool_size = 2;
+    shim_settings.pool_size = 1;
     shim_settings.http2 = 0;
     shim_settings.request_timeout_ms = 30000;
     shim_settings.rate_limit_enabled = 1;
