@@ -104,6 +104,7 @@ typedef struct JwtParts
 	size_t		sig_len;
 	JwtAlg		alg;
 	char	   *kid;			/* NULL when absent */
+	bool		memo_hit;		/* the header is the one remembered */
 } JwtParts;
 
 
@@ -156,6 +157,15 @@ static size_t header_memo_len = 0;
 static JwtAlg header_memo_alg;
 static char header_memo_kid[HEADER_MEMO_MAX];
 static bool header_memo_has_kid;
+
+/*
+ * The key that kid named, from the key cache (so gone with it: key_cache_reset
+ * clears it), once a verification has looked it up
+ */
+static bool header_memo_has_key = false;
+static JwtAlg header_memo_key_alg;
+static bytea *header_memo_material;
+static WorkonHmacKey *header_memo_hmac;
 
 /* A top-level member of the header that must be a string, if present */
 static bool
@@ -234,6 +244,7 @@ jwt_split(const char *token, size_t len, JwtParts *parts)
 	if (header_b64_len == header_memo_len &&
 		memcmp(token, header_memo, header_b64_len) == 0)
 	{
+		parts->memo_hit = true;
 		parts->alg = header_memo_alg;
 		parts->kid = header_memo_has_kid ? pstrdup(header_memo_kid) : NULL;
 	}
@@ -247,6 +258,8 @@ jwt_split(const char *token, size_t len, JwtParts *parts)
 		{
 			memcpy(header_memo, token, header_b64_len);
 			header_memo_len = header_b64_len;
+			header_memo_has_key = false;
+			parts->memo_hit = true;
 			header_memo_alg = parts->alg;
 			header_memo_has_kid = parts->kid != NULL;
 			if (parts->kid != NULL)
@@ -450,6 +463,7 @@ static void
 key_cache_reset(void)
 {
 	token_cache_reset();
+	header_memo_has_key = false;
 	if (key_cache != NULL)
 	{
 		HASH_SEQ_STATUS status;
@@ -567,11 +581,13 @@ lookup_key_in_table(const char *kid, JwtAlg *alg, bytea **material,
 
 /* The active key kid, from the cache or the table; false if there is none */
 static bool
-lookup_key(const char *kid, JwtAlg *alg, bytea **material, WorkonHmacKey **hmac)
+lookup_key(const char *kid, JwtAlg *alg, bytea **material, WorkonHmacKey **hmac,
+		   bool *cached)
 {
 	KeyCacheEntry *entry;
 	bool		found;
 
+	*cached = false;
 	if (!OidIsValid(jwt_keys_relid))
 	{
 		jwt_keys_relid = get_relname_relid("jwt_keys",
@@ -605,6 +621,7 @@ lookup_key(const char *kid, JwtAlg *alg, bytea **material, WorkonHmacKey **hmac)
 		*alg = entry->alg;
 		*material = entry->material;
 		*hmac = entry->hmac;
+		*cached = true;
 		return true;
 	}
 
@@ -622,6 +639,7 @@ lookup_key(const char *kid, JwtAlg *alg, bytea **material, WorkonHmacKey **hmac)
 		entry->hmac = workon_hmac_key_new(key_cache_cxt, (unsigned char *) VARDATA(*material),
 										  VARSIZE(*material) - VARHDRSZ);
 	*hmac = entry->hmac;
+	*cached = true;
 	return true;
 }
 
@@ -729,6 +747,7 @@ payload_claims(JwtParts *parts, double *exp)
 	double		now = (double) time(NULL);
 	JsonbValue	claims;
 	JsonbValue *sub;
+	JsonbValue *role;
 
 	if (!workon_jwt_json_parse((char *) parts->payload, parts->payload_len, &claims,
 							   numbers, CLAIM_NUMBERS))
@@ -757,9 +776,9 @@ payload_claims(JwtParts *parts, double *exp)
 	if (sub == NULL || sub->type != jbvString ||
 		!is_uuid_text(sub->val.string.val, sub->val.string.len))
 		reject("invalid subject");
-	if (!(claim_string_is(workon_jwt_json_member(&claims, "role"), "member") ||
-		  claim_string_is(workon_jwt_json_member(&claims, "role"), "host") ||
-		  claim_string_is(workon_jwt_json_member(&claims, "role"), "admin")))
+	role = workon_jwt_json_member(&claims, "role");
+	if (!(claim_string_is(role, "member") || claim_string_is(role, "host") ||
+		  claim_string_is(role, "admin")))
 		reject("invalid role claim");
 
 	return JsonbValueToJsonb(&claims);
@@ -882,8 +901,26 @@ workon_jwt_verify_token(text *token)
 
 	if (parts.kid == NULL)
 		reject("missing key id");
-	if (!lookup_key(parts.kid, &key_alg, &material, &hmac))
-		reject("unknown key");
+	if (parts.memo_hit && header_memo_has_key)
+	{
+		key_alg = header_memo_key_alg;
+		material = header_memo_material;
+		hmac = header_memo_hmac;
+	}
+	else
+	{
+		bool		cached;
+
+		if (!lookup_key(parts.kid, &key_alg, &material, &hmac, &cached))
+			reject("unknown key");
+		if (parts.memo_hit && cached)
+		{
+			header_memo_has_key = true;
+			header_memo_key_alg = key_alg;
+			header_memo_material = material;
+			header_memo_hmac = hmac;
+		}
+	}
 	if (key_alg != parts.alg)
 		reject("algorithm not allowed");
 	if (!signature_valid(&parts, (unsigned char *) VARDATA(material),

@@ -302,17 +302,33 @@ for c in "${health_conns[@]}"; do
     read -r "h_rps[$c]" "h_p99[$c]" "h_bad[$c]" < <(wrk_run /healthz "$c")
 done
 
-say "pgbench jwt_verify (C) / bench.pgjwt_verify (SQL), $jwt_clients clients"
-read -r jwt_c _ < <(pgbench_script "$jwt_clients" postgres jwt-c.sql -D token="$token")
-read -r jwt_sql _ < <(pgbench_script "$jwt_clients" postgres jwt-pgjwt.sql -D token="$token" -D secret="$jwt_secret")
-read -r jwt_c100 _ < <(pgbench_script "$jwt_clients" postgres jwt-c-100.sql -D token="$token")
-read -r jwt_sql100 _ < <(pgbench_script "$jwt_clients" postgres jwt-pgjwt-100.sql -D token="$token" -D secret="$jwt_secret")
-# the same with the verified-token cache off: every call checks the signature and claims
-read -r jwt_cold _ < <(PGOPTIONS='-c workon.jwt_cache_size=0' pgbench_script "$jwt_clients" postgres jwt-c.sql -D token="$token")
-read -r jwt_cold100 _ < <(PGOPTIONS='-c workon.jwt_cache_size=0' pgbench_script "$jwt_clients" postgres jwt-c-100.sql -D token="$token")
-jwt_c100=$((jwt_c100 * 100))
-jwt_sql100=$((jwt_sql100 * 100))
-jwt_cold100=$((jwt_cold100 * 100))
+# Three alternating rounds of half the duration each: the host's speed drifts over a
+# run, and alternating the sides makes the drift fall on both alike. Each figure is
+# the mean rate over the rounds.
+jwt_rounds=3
+# jwt_run SCRIPT ARGS... -> tps, for half the duration
+jwt_run() {
+    local t
+    read -r t _ < <(duration=$(( (duration + 1) / 2 )) pgbench_script "$jwt_clients" postgres "$@")
+    echo "$t"
+}
+jwt_c=0 jwt_sql=0 jwt_c100=0 jwt_sql100=0 jwt_cold=0 jwt_cold100=0
+for round in $(seq "$jwt_rounds"); do
+    say "pgbench jwt_verify (C) / bench.pgjwt_verify (SQL), $jwt_clients clients (round $round)"
+    jwt_c=$((jwt_c + $(jwt_run jwt-c.sql -D token="$token")))
+    jwt_sql=$((jwt_sql + $(jwt_run jwt-pgjwt.sql -D token="$token" -D secret="$jwt_secret")))
+    jwt_c100=$((jwt_c100 + $(jwt_run jwt-c-100.sql -D token="$token")))
+    jwt_sql100=$((jwt_sql100 + $(jwt_run jwt-pgjwt-100.sql -D token="$token" -D secret="$jwt_secret")))
+    # the same with the verified-token cache off: every call checks the signature and claims
+    jwt_cold=$((jwt_cold + $(PGOPTIONS='-c workon.jwt_cache_size=0' jwt_run jwt-c.sql -D token="$token")))
+    jwt_cold100=$((jwt_cold100 + $(PGOPTIONS='-c workon.jwt_cache_size=0' jwt_run jwt-c-100.sql -D token="$token")))
+done
+jwt_c=$((jwt_c / jwt_rounds))
+jwt_sql=$((jwt_sql / jwt_rounds))
+jwt_cold=$((jwt_cold / jwt_rounds))
+jwt_c100=$((jwt_c100 * 100 / jwt_rounds))
+jwt_sql100=$((jwt_sql100 * 100 / jwt_rounds))
+jwt_cold100=$((jwt_cold100 * 100 / jwt_rounds))
 
 # GET /api/v1/me with a bearer token
 [ "$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$url/api/v1/me")" = 200 ] ||
@@ -456,6 +472,7 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
     echo "ratio = shim req/s / best pgbench tps of the same route over all client counts"
     echo "        (spaces $best, me $me_best, bookings $bk_best); JWT: C verifies/s / SQL verifies/s"
     echo "JWT per stmt 1: one SELECT per verify (round trip included); 100: 100 verifies in one SELECT;"
+    echo "    each figure the mean of $jwt_rounds alternating rounds of $(( (duration + 1) / 2 )) s;"
     echo "    (C) is the default, a session's verified-token cache answering the repeated token;"
     echo "    (C, no cache) runs with workon.jwt_cache_size = 0, a full verification every call"
     echo "bookings: $bk_total holds on $bench_spaces bench spaces, the last starting $bk_last UTC"
