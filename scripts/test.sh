@@ -153,7 +153,7 @@ run_http() {
     port=$(free_port)
     url="http://127.0.0.1:$port"
     export WORKON_URL=$url WORKON_PGHOST=$T/sock WORKON_PGPORT=$PG_PORT
-    export WORKON_PGDATABASE=workon_http WORKON_PGUSER=postgres WORKON_PGDATA=$T/pgdata
+    export WORKON_PGDATABASE=workon_http WORKON_PGUSER=postgres WORKON_PGDATA=$T/pgdata WORKON_PG_LOG=$T/postgres.log
     export WORKON_SHIM_BIN=$ROOT/shim/workon-shim WORKON_SHIM_LOG=$T/shim.log
     export WORKON_PSQL=$PRIV_BIN/psql
     export WORKON_DATABASE_URL

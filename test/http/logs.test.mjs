@@ -1,11 +1,13 @@
 // Logs: one JSON line per request at info level (time, level, request id, method, route
 // template, status, duration, user id when known); LOG_LEVEL decides; no secret, token or
-// password ever appears, whatever the request carried.
+// password ever appears, whatever the request carried: not in the shim's log, and not in
+// PostgreSQL's either when it logs every statement.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import http2 from 'node:http2';
-import { RFC3339_RE, addRoutes, h2connect, removeRoutes, request, sleep, startShim, waitFor } from './lib/client.mjs';
+import { RFC3339_RE, addRoutes, h2connect, psql, removeRoutes, request, sleep, startShim, waitFor } from './lib/client.mjs';
 
 const unique = () => `${Date.now().toString(36)}${crypto.randomBytes(4).toString('hex')}`;
 
@@ -29,10 +31,16 @@ describe('access lines at info level, and no secrets', () => {
   const email = `logs-${unique()}@example.com`;
   const password = `member password ${unique()}`;
   const seen = []; // tokens the flow handled
+  const pgLog = process.env.WORKON_PG_LOG;
+  let pgLogFrom = 0;
   let shim;
   let user;
 
   before(async () => {
+    // PostgreSQL logs every statement of this database's new sessions, with its
+    // parameters unless the role says otherwise (log_parameter_max_length)
+    pgLogFrom = fs.statSync(pgLog).size;
+    psql('ALTER DATABASE workon_http SET log_min_duration_statement = 0');
     shim = await startShim({ NODE_ENV: 'staging', LOG_LEVEL: 'info', ADMIN_EMAIL: `admin-${unique()}@example.com`, ...secrets });
     // the auth flow: register, me, login, refresh, logout, a refused password
     const reg = await request('POST', '/api/v1/auth/register', { base: shim.url, body: { email, password, name: 'Logged' } });
@@ -56,7 +64,10 @@ describe('access lines at info level, and no secrets', () => {
     await request('GET', '/api/v1/me', { base: shim.url, headers: { authorization: `Bearer ${seen[0]}x`, 'x-request-id': 'logs-bad-token' } });
     await accessLine(shim, 'logs-bad-token');
   });
-  after(async () => { await shim?.stop(); });
+  after(async () => {
+    psql('ALTER DATABASE workon_http RESET log_min_duration_statement');
+    await shim?.stop();
+  });
 
   test('one line per request with the request id, method, route template, status, duration and user id', async () => {
     const l = await accessLine(shim, 'logs-me-1');
@@ -98,6 +109,22 @@ describe('access lines at info level, and no secrets', () => {
       for (const part of t.split('.')) if (part.length >= 16) assert.ok(!out.includes(part), 'a piece of a token appears in the log');
     }
     assert.ok(!out.includes(encodeURIComponent(password)), 'a query string appears in the log');
+  });
+
+  test("nor in PostgreSQL's log, which logged every statement of the flow", () => {
+    const fd = fs.openSync(pgLog, 'r');
+    const buf = Buffer.alloc(fs.fstatSync(fd).size - pgLogFrom);
+    fs.readSync(fd, buf, 0, buf.length, pgLogFrom);
+    fs.closeSync(fd);
+    const out = buf.toString('utf8');
+    assert.ok(/duration: [0-9.]+ ms +(bind|execute) workon_dispatch/.test(out), 'the statements were logged');
+    assert.ok(/workon\.seed_jwt_key/.test(out), 'the seeding of the keys was logged');
+    for (const [name, value] of Object.entries(secrets)) assert.ok(!out.includes(value), `${name} appears in PostgreSQL's log`);
+    assert.ok(!out.includes(password), "the password appears in PostgreSQL's log");
+    for (const t of seen) {
+      for (const part of t.split('.')) if (part.length >= 16) assert.ok(!out.includes(part), "a token appears in PostgreSQL's log");
+    }
+    assert.ok(!/parameters: \$/.test(out), "statement parameters appear in PostgreSQL's log");
   });
 });
 

@@ -36,6 +36,12 @@ SELECT r.rolname AS role, m.rolname AS member
  WHERE r.rolname LIKE 'workon\_%'
  ORDER BY 1, 2;
 
+-- the authenticator's statements never have their parameters (bodies, tokens,
+-- seeded secrets) written to the server log
+SELECT r.rolname, d.setdatabase = 0 AS every_database, d.setconfig
+  FROM pg_db_role_setting d JOIN pg_roles r ON r.oid = d.setrole
+ WHERE r.rolname LIKE 'workon\_%';
+
 -- schema: usage for the API roles and the authenticator, nothing for PUBLIC
 SELECT r AS role, has_schema_privilege(r, 'workon', 'USAGE') AS usage,
        has_schema_privilege(r, 'workon', 'CREATE') AS "create"

@@ -7,6 +7,8 @@ DROP EXTENSION IF EXISTS workon CASCADE;
 DROP EXTENSION IF EXISTS btree_gist;
 CREATE EXTENSION workon VERSION '0.1.0' CASCADE;
 RESET client_min_messages;
+-- role settings outlive the extension: start without the ones 0.4.1 makes
+ALTER ROLE workon_authenticator RESET ALL;
 SELECT extversion FROM pg_extension WHERE extname = 'workon';
 
 INSERT INTO workon.users (id, email, name, role)
@@ -19,13 +21,15 @@ VALUES ('d2000000-0000-4000-8000-000000000001', 'd1000000-0000-4000-8000-0000000
 SELECT * FROM workon.dispatch('workon.space_get(uuid)'::regprocedure,
                               '{"id":"d2000000-0000-4000-8000-000000000001"}', '{}', NULL, 'x.y.z', '{}');
 
--- 0.1.0 -> 0.2.0 -> 0.3.0 -> 0.4.0
+-- 0.1.0 -> 0.2.0 -> 0.3.0 -> 0.4.0 -> 0.4.1
 ALTER EXTENSION workon UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'workon';
 
 -- every update script on the way was applied
 SELECT to_regclass('workon.bookings') IS NOT NULL AS has_bookings,
-       to_regclass('workon.payments') IS NOT NULL AS has_payments;
+       to_regclass('workon.payments') IS NOT NULL AS has_payments,
+       (SELECT setconfig FROM pg_db_role_setting
+         WHERE setrole = 'workon_authenticator'::regrole AND setdatabase = 0) AS authenticator_settings;
 
 -- data kept
 SELECT u.email, u.role, u.password_hash IS NULL AS no_password, s.name
