@@ -279,6 +279,50 @@ SELECT name, pg_temp.check(pg_temp.hs_token_bytes(:'hs_header',
 			   ('overlong encoding', '\xc0af'), ('surrogate encoded', '\xeda080'),
 			   ('beyond U+10FFFF', '\xf4908080'), ('NUL', '\x00')) AS t(name, bytes);
 
+-- mutated headers and claim sets (bytes flipped, deleted, repeated, JSON pieces
+-- and bad UTF-8 put in): each one is valid or refused with 28000, nothing else
+SELECT setseed(0.5);
+CREATE FUNCTION pg_temp.mutate(b bytea) RETURNS bytea LANGUAGE plpgsql AS $$
+DECLARE
+	pieces bytea[] := ARRAY['\x22', '\x5c', '\x7b', '\x7d', '\x5b', '\x5d', '\x3a', '\x2c', '\x00', '\xc3a9',
+							'\xed', '\x5c7564383364', '\x5c7530303030', '\x31653130303031', '\x2d', '\x2e',
+							'\x74727565']::bytea[];
+	pos int;
+BEGIN
+	FOR i IN 1..1 + floor(random() * 4)::int LOOP
+		pos := floor(random() * (length(b) + 1));
+		CASE floor(random() * 4)
+		WHEN 0 THEN
+			IF length(b) > 0 THEN
+				b := set_byte(b, least(pos, length(b) - 1), floor(random() * 256)::int);
+			END IF;
+		WHEN 1 THEN
+			b := substring(b FROM 1 FOR pos) || pieces[1 + floor(random() * array_length(pieces, 1))::int]
+				 || substring(b FROM pos + 1);
+		WHEN 2 THEN
+			b := substring(b FROM 1 FOR pos) || substring(b FROM pos + 2);
+		ELSE
+			b := substring(b FROM 1 FOR pos) || substring(b FROM greatest(1, pos - 8) FOR 8) || substring(b FROM pos + 1);
+		END CASE;
+	END LOOP;
+	RETURN b;
+END $$;
+CREATE FUNCTION pg_temp.hs_token_raw(header bytea, payload bytea, key bytea) RETURNS text
+LANGUAGE sql AS $$
+	SELECT s || '.' || pg_temp.b64b(workon.hmac_sha256(key, convert_to(s, 'UTF8')))
+	  FROM (SELECT pg_temp.b64b(header) || '.' || pg_temp.b64b(payload) AS s) x
+$$;
+CREATE TEMP TABLE fuzzed AS
+SELECT pg_temp.check(pg_temp.hs_token_raw(
+		 CASE WHEN i % 2 = 0 THEN pg_temp.mutate(convert_to(:'hs_header', 'UTF8')) ELSE convert_to(:'hs_header', 'UTF8') END,
+		 CASE WHEN i % 2 = 1 THEN pg_temp.mutate(convert_to(:'claims', 'UTF8')) ELSE convert_to(:'claims', 'UTF8') END,
+		 :'hs_key')) AS result
+  FROM generate_series(1, 4000) AS i;
+SELECT count(*) FILTER (WHERE result = 'valid') > 0 AS some_valid,
+       count(*) FILTER (WHERE result LIKE '28000 %') > 0 AS some_refused,
+       count(*) FILTER (WHERE result <> 'valid' AND result NOT LIKE '28000 %') AS anything_else
+  FROM fuzzed;
+
 -- HS256 keys of any length: 64 bytes fill a block, longer ones are hashed
 -- first (RFC 2104); the keyed states the verifier keeps agree with OpenSSL's
 -- HMAC() (jwt_verify_signature, and hs_token through workon.hmac_sha256)
