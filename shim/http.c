@@ -781,8 +781,10 @@ static int respond_api(call_t *call, PGresult *res, const char *err)
     size_t num_headers = req->res.headers.size; /* before the handler's */
 
     if (res == NULL && err == pool_err_abandoned) {
+        /* nobody reads this answer: logged and counted as 499, like a client that leaves later */
         if (log_enabled(LOG_DEBUG))
             log_write(LOG_DEBUG, "client went away before its query was sent", "request_id", call->request_id.base, NULL);
+        observe(req, call->request_id, 499);
         send_unavailable(req, call->request_id);
         return 0;
     }

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import http2 from 'node:http2';
 import { RFC3339_RE, addRoutes, h2connect, psql, removeRoutes, request, sleep, startShim, waitFor } from './lib/client.mjs';
@@ -157,18 +158,41 @@ describe('LOG_LEVEL', () => {
 
 describe('a request whose client goes away', () => {
   const SLOW = '/api/v1/test/logs/slow';
-  const DROP = 'DROP FUNCTION IF EXISTS workon.test_logs_slow();';
+  const BRIEF = '/api/v1/test/logs/brief';
+  const DROP = 'DROP FUNCTION IF EXISTS workon.test_logs_slow(); DROP FUNCTION IF EXISTS workon.test_logs_brief();';
   let shim;
   before(async () => {
-    await removeRoutes(SLOW, DROP);
+    await removeRoutes('/api/v1/test/logs/', DROP);
     await addRoutes(`CREATE FUNCTION workon.test_logs_slow() RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN PERFORM pg_sleep(1); RETURN '{}'::jsonb; END $$;
-GRANT EXECUTE ON FUNCTION workon.test_logs_slow() TO workon_anon;`, [{ method: 'GET', path: SLOW, handler: 'workon.test_logs_slow()' }]);
-    shim = await startShim({ HTTP2: 'on' });
+CREATE FUNCTION workon.test_logs_brief() RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_sleep(0.1); RETURN '{}'::jsonb; END $$;
+GRANT EXECUTE ON FUNCTION workon.test_logs_slow(), workon.test_logs_brief() TO workon_anon;`,
+    [{ method: 'GET', path: SLOW, handler: 'workon.test_logs_slow()' },
+      { method: 'GET', path: BRIEF, handler: 'workon.test_logs_brief()' }]);
+    // one thread with one connection: 16 requests fill its pipeline, the next one waits
+    shim = await startShim({ HTTP2: 'on', SHIM_THREADS: '1', DB_POOL_SIZE: '1' });
   });
   after(async () => {
     await shim?.stop();
-    await removeRoutes(SLOW, DROP);
+    await removeRoutes('/api/v1/test/logs/', DROP);
+  });
+
+  test('an HTTP/1 client that leaves while its request waits for the database: 499, not 503', async () => {
+    const filling = Array.from({ length: 16 }, () => request('GET', BRIEF, { base: shim.url, timeoutMs: 30000 }));
+    await sleep(100);
+    const sock = net.connect(shim.port, '127.0.0.1');
+    await new Promise((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
+    sock.write(`GET ${BRIEF} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: logs-gone-pending\r\n\r\n`);
+    await sleep(50);
+    sock.destroy();
+    for (const r of await Promise.all(filling)) assert.equal(r.status, 200);
+    const l = await accessLine(shim, 'logs-gone-pending');
+    assert.equal(l.status, 499);
+    assert.equal(l.route, BRIEF);
+    const metrics = (await request('GET', '/metrics', { base: shim.url })).text;
+    assert.match(metrics, new RegExp(`^workon_http_requests_total\\{method="GET",route="${BRIEF}",status="499"\\} 1$`, 'm'));
+    assert.doesNotMatch(metrics, new RegExp(`route="${BRIEF}",status="503"`));
   });
 
   test('an HTTP/2 stream reset before the answer still gets its line, status 499, and is counted', async () => {
