@@ -24,6 +24,8 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "utils/memutils.h"
+
 #include "workon.h"
 
 struct WorkonHmacKey
@@ -76,9 +78,32 @@ workon_hmac_key_compute(const WorkonHmacKey *hk, const unsigned char *data,
 	SHA256_Final(out, &ctx);
 }
 
+/*
+ * *out becomes the states of hk with prefix already hashed into the inner
+ * one: for messages that all start with prefix (a token's header), only the
+ * rest is hashed each time.  *out is allocated in TopMemoryContext the first
+ * time and overwritten after that.
+ */
+void
+workon_hmac_key_prefixed(WorkonHmacKey **out, const WorkonHmacKey *hk,
+						 const unsigned char *prefix, size_t len)
+{
+	if (*out == NULL)
+		*out = MemoryContextAlloc(TopMemoryContext, sizeof(WorkonHmacKey));
+	**out = *hk;
+	SHA256_Update(&(*out)->inner, prefix, len);
+}
+
+/* Forget the key hk holds (its memory stays) */
+void
+workon_hmac_key_clear(WorkonHmacKey *hk)
+{
+	OPENSSL_cleanse(hk, sizeof(WorkonHmacKey));
+}
+
 void
 workon_hmac_key_free(WorkonHmacKey *hk)
 {
-	OPENSSL_cleanse(hk, sizeof(WorkonHmacKey));
+	workon_hmac_key_clear(hk);
 	pfree(hk);
 }

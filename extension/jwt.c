@@ -103,7 +103,7 @@ typedef struct JwtParts
 	unsigned char *sig;
 	size_t		sig_len;
 	JwtAlg		alg;
-	char	   *kid;			/* NULL when absent */
+	const char *kid;			/* NULL when absent */
 	bool		memo_hit;		/* the header is the one remembered */
 } JwtParts;
 
@@ -166,6 +166,8 @@ static bool header_memo_has_key = false;
 static JwtAlg header_memo_key_alg;
 static bytea *header_memo_material;
 static WorkonHmacKey *header_memo_hmac;
+static WorkonHmacKey *header_memo_hmac_after = NULL;	/* with "header." hashed */
+static bool header_memo_has_after = false;
 
 /* A top-level member of the header that must be a string, if present */
 static bool
@@ -246,7 +248,7 @@ jwt_split(const char *token, size_t len, JwtParts *parts)
 	{
 		parts->memo_hit = true;
 		parts->alg = header_memo_alg;
-		parts->kid = header_memo_has_kid ? pstrdup(header_memo_kid) : NULL;
+		parts->kid = header_memo_has_kid ? header_memo_kid : NULL;
 	}
 	else
 	{
@@ -259,6 +261,7 @@ jwt_split(const char *token, size_t len, JwtParts *parts)
 			memcpy(header_memo, token, header_b64_len);
 			header_memo_len = header_b64_len;
 			header_memo_has_key = false;
+			header_memo_has_after = false;
 			parts->memo_hit = true;
 			header_memo_alg = parts->alg;
 			header_memo_has_kid = parts->kid != NULL;
@@ -408,11 +411,12 @@ es256_verify(const unsigned char *der, size_t derlen,
 
 /*
  * Whether the signature of parts is valid for key; hmac, when not NULL, is
- * the same HS256 key's precomputed states (hmac.c).
+ * the same HS256 key's precomputed states (hmac.c), with the first hashed
+ * bytes of the signing input already hashed into them.
  */
 static bool
 signature_valid(JwtParts *parts, const unsigned char *key, size_t keylen,
-				const WorkonHmacKey *hmac)
+				const WorkonHmacKey *hmac, size_t hashed)
 {
 	if (parts->alg == JWT_ALG_HS256)
 	{
@@ -422,8 +426,8 @@ signature_valid(JwtParts *parts, const unsigned char *key, size_t keylen,
 		if (parts->sig_len != JWT_SIG_LEN)
 			return false;
 		if (hmac != NULL)
-			workon_hmac_key_compute(hmac, (const unsigned char *) parts->signing_input,
-									parts->signing_len, mac);
+			workon_hmac_key_compute(hmac, (const unsigned char *) parts->signing_input + hashed,
+									parts->signing_len - hashed, mac);
 		else
 			workon_hmac_sha256(key, keylen, (const unsigned char *) parts->signing_input,
 							   parts->signing_len, mac);
@@ -464,6 +468,9 @@ key_cache_reset(void)
 {
 	token_cache_reset();
 	header_memo_has_key = false;
+	header_memo_has_after = false;
+	if (header_memo_hmac_after != NULL)
+		workon_hmac_key_clear(header_memo_hmac_after);
 	if (key_cache != NULL)
 	{
 		HASH_SEQ_STATUS status;
@@ -883,6 +890,7 @@ workon_jwt_verify_token(text *token)
 	JwtAlg		key_alg;
 	bytea	   *material;
 	WorkonHmacKey *hmac;
+	size_t		hashed = 0;
 	Jsonb	   *claims;
 	double		exp;
 
@@ -906,6 +914,11 @@ workon_jwt_verify_token(text *token)
 		key_alg = header_memo_key_alg;
 		material = header_memo_material;
 		hmac = header_memo_hmac;
+		if (header_memo_has_after)
+		{
+			hmac = header_memo_hmac_after;
+			hashed = header_memo_len + 1;
+		}
 	}
 	else
 	{
@@ -919,12 +932,16 @@ workon_jwt_verify_token(text *token)
 			header_memo_key_alg = key_alg;
 			header_memo_material = material;
 			header_memo_hmac = hmac;
+			header_memo_has_after = hmac != NULL;
+			if (hmac != NULL)
+				workon_hmac_key_prefixed(&header_memo_hmac_after, hmac,
+										 (const unsigned char *) data, header_memo_len + 1);
 		}
 	}
 	if (key_alg != parts.alg)
 		reject("algorithm not allowed");
 	if (!signature_valid(&parts, (unsigned char *) VARDATA(material),
-						 VARSIZE(material) - VARHDRSZ, hmac))
+						 VARSIZE(material) - VARHDRSZ, hmac, hashed))
 		reject("signature mismatch");
 
 	claims = payload_claims(&parts, &exp);
@@ -995,7 +1012,7 @@ jwt_verify_signature(PG_FUNCTION_ARGS)
 		reject("algorithm not allowed");
 
 	PG_RETURN_BOOL(signature_valid(&parts, (unsigned char *) VARDATA_ANY(key),
-								   VARSIZE_ANY_EXHDR(key), NULL));
+								   VARSIZE_ANY_EXHDR(key), NULL, 0));
 }
 
 /*

@@ -54,6 +54,9 @@ extern WorkonHmacKey *workon_hmac_key_new(MemoryContext cxt, const unsigned char
 										  size_t keylen);
 extern void workon_hmac_key_compute(const WorkonHmacKey *hk, const unsigned char *data,
 									size_t datalen, unsigned char *out);
+extern void workon_hmac_key_prefixed(WorkonHmacKey **out, const WorkonHmacKey *hk,
+									 const unsigned char *prefix, size_t len);
+extern void workon_hmac_key_clear(WorkonHmacKey *hk);
 extern void workon_hmac_key_free(WorkonHmacKey *hk);
 
 /* jwt.c */
