@@ -1,7 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * hmac.c
- *	  HMAC-SHA256 (RFC 2104) from precomputed key states.
+ *	  HMAC-SHA256 (RFC 2104): in one go, and from precomputed key states.
+ *
+ * workon_hmac_sha256() is OpenSSL's HMAC(), for keys used once (webhook
+ * secrets, refresh-token hashes, signing).
  *
  * Verifying an HS256 token is one HMAC under one of a few keys.  OpenSSL
  * 3's EVP_MAC re-keys from a duplicate of its context on every call, and
@@ -22,6 +25,8 @@
 #include "postgres.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/sha.h>
 
 #include "utils/memutils.h"
@@ -33,6 +38,20 @@ struct WorkonHmacKey
 	SHA256_CTX	inner;			/* after (key ^ ipad) */
 	SHA256_CTX	outer;			/* after (key ^ opad) */
 };
+
+/* HMAC-SHA256 of data under key into out (32 bytes), in one go (OpenSSL HMAC()) */
+void
+workon_hmac_sha256(const unsigned char *key, size_t keylen,
+				   const unsigned char *data, size_t datalen, unsigned char *out)
+{
+	unsigned int outlen = 0;
+
+	if (HMAC(EVP_sha256(), key, (int) keylen, data, datalen, out, &outlen) == NULL ||
+		outlen != SHA256_DIGEST_LENGTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute HMAC-SHA256")));
+}
 
 /* The states of key, allocated in cxt */
 WorkonHmacKey *

@@ -12,8 +12,9 @@
  *
  *	token too large			  more than 8 KiB
  *	malformed token			  not three canonical base64url parts, a header
- *							  or payload that is not a JSON object, or a
- *							  "typ" other than JWT
+ *							  or payload that is not one JSON object (read
+ *							  strictly, a name twice refused: jwt_json.c),
+ *							  or a "typ" other than JWT
  *	missing key id			  no "kid" in the header
  *	algorithm not allowed	  an "alg" other than HS256 or ES256, or not the
  *							  algorithm of the key
@@ -41,7 +42,6 @@
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -51,10 +51,8 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
-#include "common/jsonapi.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "mb/pg_wchar.h"
 #include "port.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -66,7 +64,6 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/numeric.h"
 #include "utils/syscache.h"
 #include "utils/uuid.h"
 
@@ -152,22 +149,25 @@ alg_arg(text *alg)
  */
 #define HEADER_MEMO_MAX		256
 
-static char header_memo[HEADER_MEMO_MAX];
-static size_t header_memo_len = 0;
-static JwtAlg header_memo_alg;
-static char header_memo_kid[HEADER_MEMO_MAX];
-static bool header_memo_has_kid;
+static struct
+{
+	char		b64[HEADER_MEMO_MAX];	/* the header as the token spells it */
+	size_t		len;			/* 0: none remembered */
+	JwtAlg		alg;
+	bool		has_kid;
+	char		kid[HEADER_MEMO_MAX];
 
-/*
- * The key that kid named, from the key cache (so gone with it: key_cache_reset
- * clears it), once a verification has looked it up
- */
-static bool header_memo_has_key = false;
-static JwtAlg header_memo_key_alg;
-static bytea *header_memo_material;
-static WorkonHmacKey *header_memo_hmac;
-static WorkonHmacKey *header_memo_hmac_after = NULL;	/* with "header." hashed */
-static bool header_memo_has_after = false;
+	/*
+	 * The key kid named, once a verification has looked it up in the key
+	 * cache; gone with it (key_cache_reset clears has_key).  hmac_after is
+	 * hmac with "header." hashed in already: allocated once, overwritten.
+	 */
+	bool		has_key;
+	JwtAlg		key_alg;
+	bytea	   *material;
+	WorkonHmacKey *hmac;		/* HS256: the key's states; NULL otherwise */
+	WorkonHmacKey *hmac_after;
+}			header_memo;
 
 /* A top-level member of the header that must be a string, if present */
 static bool
@@ -243,12 +243,12 @@ jwt_split(const char *token, size_t len, JwtParts *parts)
 		reject("malformed token");
 
 	header_b64_len = dot1 - token;
-	if (header_b64_len == header_memo_len &&
-		memcmp(token, header_memo, header_b64_len) == 0)
+	if (header_b64_len == header_memo.len &&
+		memcmp(token, header_memo.b64, header_b64_len) == 0)
 	{
 		parts->memo_hit = true;
-		parts->alg = header_memo_alg;
-		parts->kid = header_memo_has_kid ? header_memo_kid : NULL;
+		parts->alg = header_memo.alg;
+		parts->kid = header_memo.has_kid ? header_memo.kid : NULL;
 	}
 	else
 	{
@@ -258,15 +258,14 @@ jwt_split(const char *token, size_t len, JwtParts *parts)
 		if (header_b64_len < HEADER_MEMO_MAX &&
 			(parts->kid == NULL || strlen(parts->kid) < HEADER_MEMO_MAX))
 		{
-			memcpy(header_memo, token, header_b64_len);
-			header_memo_len = header_b64_len;
-			header_memo_has_key = false;
-			header_memo_has_after = false;
+			memcpy(header_memo.b64, token, header_b64_len);
+			header_memo.len = header_b64_len;
+			header_memo.has_key = false;
 			parts->memo_hit = true;
-			header_memo_alg = parts->alg;
-			header_memo_has_kid = parts->kid != NULL;
+			header_memo.alg = parts->alg;
+			header_memo.has_kid = parts->kid != NULL;
 			if (parts->kid != NULL)
-				strcpy(header_memo_kid, parts->kid);
+				strcpy(header_memo.kid, parts->kid);
 		}
 	}
 
@@ -286,20 +285,6 @@ check_hs256_key(const unsigned char *key, size_t keylen)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("HS256 key must be at least %d bytes", JWT_HS256_MIN_KEY)));
-}
-
-/* HMAC-SHA256 of data under key into out (32 bytes); shared with webhook.c */
-void
-workon_hmac_sha256(const unsigned char *key, size_t keylen,
-				   const unsigned char *data, size_t datalen, unsigned char *out)
-{
-	unsigned int outlen = 0;
-
-	if (HMAC(EVP_sha256(), key, (int) keylen, data, datalen, out, &outlen) == NULL ||
-		outlen != JWT_SIG_LEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not compute HMAC-SHA256")));
 }
 
 /* The P-256 key in key material; NULL if it is not one */
@@ -467,10 +452,9 @@ static void
 key_cache_reset(void)
 {
 	token_cache_reset();
-	header_memo_has_key = false;
-	header_memo_has_after = false;
-	if (header_memo_hmac_after != NULL)
-		workon_hmac_key_clear(header_memo_hmac_after);
+	header_memo.has_key = false;
+	if (header_memo.hmac_after != NULL)
+		workon_hmac_key_clear(header_memo.hmac_after);
 	if (key_cache != NULL)
 	{
 		HASH_SEQ_STATUS status;
@@ -909,15 +893,15 @@ workon_jwt_verify_token(text *token)
 
 	if (parts.kid == NULL)
 		reject("missing key id");
-	if (parts.memo_hit && header_memo_has_key)
+	if (parts.memo_hit && header_memo.has_key)
 	{
-		key_alg = header_memo_key_alg;
-		material = header_memo_material;
-		hmac = header_memo_hmac;
-		if (header_memo_has_after)
+		key_alg = header_memo.key_alg;
+		material = header_memo.material;
+		hmac = header_memo.hmac;
+		if (hmac != NULL)
 		{
-			hmac = header_memo_hmac_after;
-			hashed = header_memo_len + 1;
+			hmac = header_memo.hmac_after;
+			hashed = header_memo.len + 1;
 		}
 	}
 	else
@@ -928,14 +912,13 @@ workon_jwt_verify_token(text *token)
 			reject("unknown key");
 		if (parts.memo_hit && cached)
 		{
-			header_memo_has_key = true;
-			header_memo_key_alg = key_alg;
-			header_memo_material = material;
-			header_memo_hmac = hmac;
-			header_memo_has_after = hmac != NULL;
+			header_memo.has_key = true;
+			header_memo.key_alg = key_alg;
+			header_memo.material = material;
+			header_memo.hmac = hmac;
 			if (hmac != NULL)
-				workon_hmac_key_prefixed(&header_memo_hmac_after, hmac,
-										 (const unsigned char *) data, header_memo_len + 1);
+				workon_hmac_key_prefixed(&header_memo.hmac_after, hmac,
+										 (const unsigned char *) data, header_memo.len + 1);
 		}
 	}
 	if (key_alg != parts.alg)

@@ -49,6 +49,9 @@ extern bool workon_b64url_decode(const char *in, size_t len,
 extern int	workon_hex_value(char c);
 
 /* hmac.c */
+extern void workon_hmac_sha256(const unsigned char *key, size_t keylen,
+							   const unsigned char *data, size_t datalen,
+							   unsigned char *out);
 typedef struct WorkonHmacKey WorkonHmacKey;
 extern WorkonHmacKey *workon_hmac_key_new(MemoryContext cxt, const unsigned char *key,
 										  size_t keylen);
@@ -67,9 +70,6 @@ extern PGDLLIMPORT int workon_jwt_refresh_ttl;
 extern PGDLLIMPORT int workon_refresh_grace;
 extern PGDLLIMPORT int workon_jwt_cache_size;
 extern Jsonb *workon_jwt_verify_token(text *token);
-extern void workon_hmac_sha256(const unsigned char *key, size_t keylen,
-							   const unsigned char *data, size_t datalen,
-							   unsigned char *out);
 extern void workon_jwt_init(void);
 
 /* jwt_json.c */

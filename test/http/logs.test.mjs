@@ -33,6 +33,7 @@ describe('access lines at info level, and no secrets', () => {
   const password = `member password ${unique()}`;
   const seen = []; // tokens the flow handled
   const pgLog = process.env.WORKON_PG_LOG;
+  const database = process.env.WORKON_PGDATABASE;
   let pgLogFrom = 0;
   let shim;
   let user;
@@ -41,7 +42,7 @@ describe('access lines at info level, and no secrets', () => {
     // PostgreSQL logs every statement of this database's new sessions, with its
     // parameters unless the role says otherwise (log_parameter_max_length)
     pgLogFrom = fs.statSync(pgLog).size;
-    psql('ALTER DATABASE workon_http SET log_min_duration_statement = 0');
+    psql(`ALTER DATABASE ${database} SET log_min_duration_statement = 0`);
     shim = await startShim({ NODE_ENV: 'staging', LOG_LEVEL: 'info', ADMIN_EMAIL: `admin-${unique()}@example.com`, ...secrets });
     // the auth flow: register, me, login, refresh, logout, a refused password
     const reg = await request('POST', '/api/v1/auth/register', { base: shim.url, body: { email, password, name: 'Logged' } });
@@ -66,7 +67,7 @@ describe('access lines at info level, and no secrets', () => {
     await accessLine(shim, 'logs-bad-token');
   });
   after(async () => {
-    psql('ALTER DATABASE workon_http RESET log_min_duration_statement');
+    psql(`ALTER DATABASE ${database} RESET log_min_duration_statement`);
     await shim?.stop();
   });
 
