@@ -964,8 +964,8 @@ workon_jwt_verify_token(text *token)
  * workon.jwt_verify(token text) returns jsonb
  *
  * The claims of a valid access token signed with an active key of
- * workon.jwt_keys; error 28000 otherwise.  Declared SECURITY DEFINER so
- * that it can read the keys.
+ * workon.jwt_keys; error 28000 otherwise.  It reads the keys as the
+ * table's owner (lookup_key_in_table), so any role may call it.
  */
 PG_FUNCTION_INFO_V1(jwt_verify);
 Datum

@@ -51,6 +51,40 @@ GRANT USAGE ON SCHEMA workon
 	TO workon_anon, workon_member, workon_host, workon_admin, workon_authenticator;
 
 --
+-- Restoring a pg_dump (extension/restore.c, since 0.4.0)
+--
+-- A restore creates the tables with CREATE EXTENSION, triggers included,
+-- then loads each table's rows with COPY ... FROM stdin.  Rows that come
+-- back from a dump already are what the triggers made of them: the audit
+-- triggers would log them again (and take audit_log ids that the restored
+-- rows still need), the checks of spaces would judge historic rows by
+-- today's rules, the outbox would be announced again.  Those triggers are
+-- skipped for rows a restore loads (extension/restore.c: a top-level COPY
+-- FROM into that very table in a session whose session user and current
+-- role are superusers, who could disable the triggers anyway; no API role
+-- and no ordinary SQL caller can meet that).  Foreign keys are still
+-- checked: pg_dump loads the tables in foreign-key order, and the one
+-- self-reference (refresh_tokens.parent_id) is checked at the end of the
+-- table's COPY, whatever the order of its rows.  Triggers that only keep
+-- caches and listeners up to date (jwt_keys_changed, routes_notify) run.
+--
+CREATE FUNCTION workon.restoring(rel regclass)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'restoring'
+LANGUAGE C STABLE STRICT;
+
+COMMENT ON FUNCTION workon.restoring(regclass) IS
+'True while rel''s rows are loaded by a superuser''s top-level COPY FROM into rel, as pg_dump''s output does: triggers acting on live writes (audit, checks, outbox notifications) skip those rows';
+
+-- The triggers' WHEN clauses run as the role that writes: every API role
+-- and the front end's login role may ask (the answer is about their own
+-- statement, and false for them).  A role a DBA lets write these tables
+-- needs EXECUTE on it too, as on the other functions the triggers call.
+REVOKE ALL ON FUNCTION workon.restoring(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION workon.restoring(regclass)
+	TO workon_anon, workon_member, workon_host, workon_admin, workon_authenticator;
+
+--
 -- Caller identity (extension/claims.c)
 --
 CREATE FUNCTION workon.claims()
@@ -330,7 +364,8 @@ COMMENT ON FUNCTION workon.spaces_write_doc() IS
 
 CREATE TRIGGER spaces_write_doc
 	BEFORE INSERT OR UPDATE ON workon.spaces
-	FOR EACH ROW EXECUTE FUNCTION workon.spaces_write_doc();
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.spaces'))
+	EXECUTE FUNCTION workon.spaces_write_doc();
 
 --
 -- Route handlers: spaces
@@ -789,7 +824,8 @@ COMMENT ON FUNCTION workon.audit_row() IS
 
 CREATE TRIGGER users_audit
 	AFTER INSERT OR UPDATE OR DELETE ON workon.users
-	FOR EACH ROW EXECUTE FUNCTION workon.audit_row('password_hash');
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.users'))
+	EXECUTE FUNCTION workon.audit_row('password_hash');
 
 --
 -- Users: the API representation, validation, creation
@@ -1066,9 +1102,7 @@ COMMENT ON FUNCTION workon.jwt_public_keys() IS
 CREATE FUNCTION workon.jwt_verify(token text)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'jwt_verify'
-LANGUAGE C VOLATILE STRICT
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE STRICT;
 
 COMMENT ON FUNCTION workon.jwt_verify(text) IS
 'Claims of a valid access token (active key named by kid, its algorithm, signature, exp, nbf/iat with 30 s leeway, iss, aud, sub, role); error 28000 naming the failed check otherwise';
@@ -1481,8 +1515,9 @@ GRANT EXECUTE ON FUNCTION workon.admin_user_update(uuid, text)
 
 --
 -- pg_dump: keep the data of users and spaces.  The route and error rows
--- shipped here are recreated by CREATE EXTENSION, so only rows added later
--- are dumped (an update script that ships more rows calls this again).
+-- shipped are recreated by CREATE EXTENSION, so only rows added later are
+-- dumped: the filter is set once every shipped row is in (after the routes
+-- of payments below; an update script that ships rows sets it again).
 --
 SELECT pg_catalog.pg_extension_config_dump('workon.users', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.spaces', '');
@@ -1491,23 +1526,6 @@ SELECT pg_catalog.pg_extension_config_dump('workon.secrets', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.refresh_tokens', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.audit_log_id_seq', '');
-
-DO $dump$
-BEGIN
-	PERFORM pg_catalog.pg_extension_config_dump('workon.routes',
-		(SELECT 'WHERE (method, path) NOT IN ('
-				|| pg_catalog.string_agg(pg_catalog.format('(%L, %L)', r.method, r.path),
-										 ', ' ORDER BY r.method, r.path)
-				|| ')'
-		   FROM workon.routes AS r));
-	PERFORM pg_catalog.pg_extension_config_dump('workon.errors',
-		(SELECT 'WHERE sqlstate NOT IN ('
-				|| pg_catalog.string_agg(pg_catalog.format('%L', e.sqlstate),
-										 ', ' ORDER BY e.sqlstate)
-				|| ')'
-		   FROM workon.errors AS e));
-END
-$dump$;
 
 --
 -- Spaces and bookings
@@ -1641,11 +1659,13 @@ COMMENT ON FUNCTION workon.space_check() IS
 
 CREATE TRIGGER spaces_check
 	BEFORE INSERT OR UPDATE ON workon.spaces
-	FOR EACH ROW EXECUTE FUNCTION workon.space_check();
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.spaces'))
+	EXECUTE FUNCTION workon.space_check();
 
 CREATE TRIGGER spaces_audit
 	AFTER INSERT OR UPDATE OR DELETE ON workon.spaces
-	FOR EACH ROW EXECUTE FUNCTION workon.audit_row('doc');
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.spaces'))
+	EXECUTE FUNCTION workon.audit_row('doc');
 
 GRANT INSERT (host_id, name, kind, city, address, capacity, timezone, hourly_rate_cents,
 			  daily_rate_cents, currency, opening_hours, published),
@@ -1709,7 +1729,10 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF NOT workon.booking_transition_allowed(OLD.status, NEW.status) THEN
+	IF NOT workon.booking_transition_allowed(OLD.status, NEW.status)
+	   AND NOT (OLD.status = 'expired' AND NEW.status = 'confirmed'
+				AND EXISTS (SELECT FROM workon.payments AS p
+							 WHERE p.booking_id = NEW.id AND p.status = 'succeeded')) THEN
 		RAISE EXCEPTION 'a booking cannot go from % to %', OLD.status, NEW.status
 			USING ERRCODE = 'WOC03', COLUMN = 'status';
 	END IF;
@@ -1718,7 +1741,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.booking_transition() IS
-'Trigger: refuses status changes the booking state machine (workon.booking_transition_allowed) does not allow, whoever writes; error WOC03 invalid_transition';
+'Trigger: refuses status changes the booking state machine (workon.booking_transition_allowed) does not allow, whoever writes, except expired -> confirmed for a booking whose payment succeeded; error WOC03 invalid_transition';
 
 CREATE TRIGGER bookings_transition
 	BEFORE UPDATE ON workon.bookings
@@ -1727,7 +1750,8 @@ CREATE TRIGGER bookings_transition
 
 CREATE TRIGGER bookings_audit
 	AFTER INSERT OR UPDATE OR DELETE ON workon.bookings
-	FOR EACH ROW EXECUTE FUNCTION workon.audit_row();
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.bookings'))
+	EXECUTE FUNCTION workon.audit_row();
 
 ALTER TABLE workon.bookings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE workon.bookings FORCE ROW LEVEL SECURITY;
@@ -2197,8 +2221,11 @@ DECLARE
 	v_user		uuid := workon.current_user_id();
 	v_admin		boolean := workon.current_role() IS NOT DISTINCT FROM 'admin';
 	v_booking	workon.bookings;
+	v_pay		workon.payments;
 	v_status	text;
+	v_paid		bigint := 0;
 	v_refund	record;
+	v_reason	text := 'requested_by_customer';
 BEGIN
 	SELECT * INTO v_booking FROM workon.bookings AS b WHERE b.id = booking_cancel.id FOR UPDATE;
 	-- the visibility rule of workon.bookings (this function bypasses it)
@@ -2220,8 +2247,17 @@ BEGIN
 			USING ERRCODE = 'WOC03', COLUMN = 'status';
 	END IF;
 
-	-- nothing can be paid yet: the policy's percent of 0
-	SELECT * INTO v_refund FROM workon.booking_refund(v_booking.starts_at, pg_catalog.now(), 0);
+	SELECT * INTO v_pay FROM workon.payments AS p WHERE p.booking_id = v_booking.id FOR UPDATE;
+	IF v_pay.status = 'succeeded' THEN
+		v_paid := GREATEST(v_pay.amount_received_cents - v_pay.refunded_cents, 0);
+	END IF;
+	SELECT * INTO v_refund FROM workon.booking_refund(v_booking.starts_at, pg_catalog.now(), v_paid);
+	IF v_status <> 'confirmed' AND v_paid > 0 THEN
+		-- paid without confirming it (another amount): all of it back
+		v_refund.percent := 100;
+		v_refund.amount_cents := v_paid;
+		v_reason := 'booking_cancelled';
+	END IF;
 
 	UPDATE workon.bookings AS b
 	   SET status = 'cancelled', cancelled_at = pg_catalog.now(),
@@ -2229,12 +2265,29 @@ BEGIN
 	 WHERE b.id = v_booking.id
 	RETURNING * INTO v_booking;
 
+	IF v_refund.amount_cents > 0 THEN
+		PERFORM workon.refund_start(v_pay, v_refund.amount_cents, v_reason);
+	ELSIF v_pay.id IS NOT NULL AND v_pay.status NOT IN ('succeeded', 'canceled') THEN
+		-- stop a payment under way; should it succeed anyway, it is refunded
+		IF v_pay.stripe_payment_intent_id IS NOT NULL THEN
+			PERFORM workon.outbox_enqueue('stripe', 'payment_intent_cancel',
+										  '/v1/payment_intents/' || v_pay.stripe_payment_intent_id || '/cancel',
+										  '{}'::jsonb, 'workon:payment_intent_cancel:' || v_pay.id,
+										  v_pay.id, NULL, v_booking.id);
+		ELSIF v_pay.checkout_session_id IS NOT NULL THEN
+			PERFORM workon.outbox_enqueue('stripe', 'checkout_session_expire',
+										  '/v1/checkout/sessions/' || v_pay.checkout_session_id || '/expire',
+										  '{}'::jsonb, 'workon:checkout_session_expire:' || v_pay.id,
+										  v_pay.id, NULL, v_booking.id);
+		END IF;
+	END IF;
+
 	RETURN workon.booking_json(v_booking);
 END
 $$;
 
 COMMENT ON FUNCTION workon.booking_cancel(uuid) IS
-'POST /api/v1/bookings/{id}/cancel (its member, admin): status cancelled with refund {amount_cents, currency, percent} by workon.booking_refund; WOC04 cannot_cancel once started, WOC03 invalid_transition unless pending (live hold) or confirmed, P0002 for bookings the caller cannot see, 42501 for the space''s host';
+'POST /api/v1/bookings/{id}/cancel (its member, admin): status cancelled with refund {amount_cents, currency, percent} by workon.booking_refund of what was paid (0 unless confirmed and paid); a paid booking''s refund is a refund row and a Stripe refund call in the same transaction, a payment under way is cancelled at Stripe, a payment that succeeded without confirming the booking (another amount) is refunded in full; WOC04 cannot_cancel once started, WOC03 invalid_transition unless pending (live hold) or confirmed, P0002 for bookings the caller cannot see, 42501 for the space''s host';
 
 --
 -- Routes and errors
@@ -2297,32 +2350,14 @@ GRANT EXECUTE ON FUNCTION
 	TO workon_host, workon_admin;
 
 --
--- pg_dump: bookings are data; the route and error rows shipped so far are
--- recreated by CREATE EXTENSION
+-- pg_dump: bookings are data
 --
 SELECT pg_catalog.pg_extension_config_dump('workon.bookings', '');
 
-DO $dump$
-BEGIN
-	PERFORM pg_catalog.pg_extension_config_dump('workon.routes',
-		(SELECT 'WHERE (method, path) NOT IN ('
-				|| pg_catalog.string_agg(pg_catalog.format('(%L, %L)', r.method, r.path),
-										 ', ' ORDER BY r.method, r.path)
-				|| ')'
-		   FROM workon.routes AS r));
-	PERFORM pg_catalog.pg_extension_config_dump('workon.errors',
-		(SELECT 'WHERE sqlstate NOT IN ('
-				|| pg_catalog.string_agg(pg_catalog.format('%L', e.sqlstate),
-										 ', ' ORDER BY e.sqlstate)
-				|| ')'
-		   FROM workon.errors AS e));
-END
-$dump$;
-
 --
 -- JWT keys are cached per backend: changes of workon.jwt_keys invalidate the
--- caches, and verification needs no SECURITY DEFINER any more (the C code
--- reads the keys as the table's owner).
+-- caches (the C code reads the keys as the table's owner, so
+-- workon.jwt_verify needs no SECURITY DEFINER).
 --
 CREATE FUNCTION workon.jwt_keys_changed()
 RETURNS trigger
@@ -2338,8 +2373,6 @@ CREATE TRIGGER jwt_keys_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON workon.jwt_keys
 	FOR EACH STATEMENT EXECUTE FUNCTION workon.jwt_keys_changed();
 
-ALTER FUNCTION workon.jwt_verify(text) SECURITY INVOKER;
-ALTER FUNCTION workon.jwt_verify(text) RESET search_path;
 
 --
 -- ==== 0.4.0: payments (Stripe) ====
@@ -2550,7 +2583,8 @@ CREATE TRIGGER payments_transition
 
 CREATE TRIGGER payments_audit
 	AFTER INSERT OR UPDATE OR DELETE ON workon.payments
-	FOR EACH ROW EXECUTE FUNCTION workon.audit_row('client_secret');
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.payments'))
+	EXECUTE FUNCTION workon.audit_row('client_secret');
 
 ALTER TABLE workon.payments ENABLE ROW LEVEL SECURITY;
 ALTER TABLE workon.payments FORCE ROW LEVEL SECURITY;
@@ -2615,7 +2649,8 @@ CREATE TRIGGER refunds_transition
 
 CREATE TRIGGER refunds_audit
 	AFTER INSERT OR UPDATE OR DELETE ON workon.refunds
-	FOR EACH ROW EXECUTE FUNCTION workon.audit_row();
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.refunds'))
+	EXECUTE FUNCTION workon.audit_row();
 
 ALTER TABLE workon.refunds ENABLE ROW LEVEL SECURITY;
 ALTER TABLE workon.refunds FORCE ROW LEVEL SECURITY;
@@ -2689,7 +2724,8 @@ COMMENT ON FUNCTION workon.outbox_notify() IS
 
 CREATE TRIGGER outbox_notify
 	AFTER INSERT ON workon.outbox
-	FOR EACH ROW EXECUTE FUNCTION workon.outbox_notify();
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.outbox'))
+	EXECUTE FUNCTION workon.outbox_notify();
 
 ALTER TABLE workon.outbox ENABLE ROW LEVEL SECURITY;
 ALTER TABLE workon.outbox FORCE ROW LEVEL SECURITY;
@@ -2722,31 +2758,6 @@ CREATE INDEX stripe_events_checkout_session_id_idx ON workon.stripe_events (chec
 
 ALTER TABLE workon.stripe_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE workon.stripe_events FORCE ROW LEVEL SECURITY;
-
---
--- Booking state machine: an expired hold comes back to life only when its
--- payment succeeded (and the slot is still free: the exclusion constraint)
---
-CREATE OR REPLACE FUNCTION workon.booking_transition()
-RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF NOT workon.booking_transition_allowed(OLD.status, NEW.status)
-	   AND NOT (OLD.status = 'expired' AND NEW.status = 'confirmed'
-				AND EXISTS (SELECT FROM workon.payments AS p
-							 WHERE p.booking_id = NEW.id AND p.status = 'succeeded')) THEN
-		RAISE EXCEPTION 'a booking cannot go from % to %', OLD.status, NEW.status
-			USING ERRCODE = 'WOC03', COLUMN = 'status';
-	END IF;
-	RETURN NEW;
-END
-$$;
-
-COMMENT ON FUNCTION workon.booking_transition() IS
-'Trigger: refuses status changes the booking state machine (workon.booking_transition_allowed) does not allow, whoever writes, except expired -> confirmed for a booking whose payment succeeded; error WOC03 invalid_transition';
 
 --
 -- API representations
@@ -3769,87 +3780,6 @@ COMMENT ON FUNCTION workon.outbox_retry(bigint) IS
 'For admins: a dead outbox row is pending again, due now, with a fresh count of attempts (same idempotency key); 55000 when a newer call of the same payment and purpose replaced it';
 
 --
--- Cancelling a paid booking refunds it through Stripe
---
-CREATE OR REPLACE FUNCTION workon.booking_cancel(id uuid)
-RETURNS json
-LANGUAGE plpgsql VOLATILE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_user		uuid := workon.current_user_id();
-	v_admin		boolean := workon.current_role() IS NOT DISTINCT FROM 'admin';
-	v_booking	workon.bookings;
-	v_pay		workon.payments;
-	v_status	text;
-	v_paid		bigint := 0;
-	v_refund	record;
-	v_reason	text := 'requested_by_customer';
-BEGIN
-	SELECT * INTO v_booking FROM workon.bookings AS b WHERE b.id = booking_cancel.id FOR UPDATE;
-	-- the visibility rule of workon.bookings (this function bypasses it)
-	IF NOT FOUND
-	   OR NOT (v_admin OR v_booking.user_id = v_user
-			   OR EXISTS (SELECT FROM workon.spaces AS s
-						   WHERE s.id = v_booking.space_id AND s.host_id = v_user)) THEN
-		RAISE EXCEPTION 'booking not found'
-			USING ERRCODE = 'no_data_found';
-	END IF;
-	IF NOT (v_admin OR v_booking.user_id = v_user) THEN
-		RAISE EXCEPTION 'only the member who booked or an admin may cancel a booking'
-			USING ERRCODE = 'insufficient_privilege';
-	END IF;
-
-	v_status := workon.booking_status(v_booking);
-	IF NOT workon.booking_transition_allowed(v_status, 'cancelled') THEN
-		RAISE EXCEPTION 'a booking cannot go from % to cancelled', v_status
-			USING ERRCODE = 'WOC03', COLUMN = 'status';
-	END IF;
-
-	SELECT * INTO v_pay FROM workon.payments AS p WHERE p.booking_id = v_booking.id FOR UPDATE;
-	IF v_pay.status = 'succeeded' THEN
-		v_paid := GREATEST(v_pay.amount_received_cents - v_pay.refunded_cents, 0);
-	END IF;
-	SELECT * INTO v_refund FROM workon.booking_refund(v_booking.starts_at, pg_catalog.now(), v_paid);
-	IF v_status <> 'confirmed' AND v_paid > 0 THEN
-		-- paid without confirming it (another amount): all of it back
-		v_refund.percent := 100;
-		v_refund.amount_cents := v_paid;
-		v_reason := 'booking_cancelled';
-	END IF;
-
-	UPDATE workon.bookings AS b
-	   SET status = 'cancelled', cancelled_at = pg_catalog.now(),
-		   refund_percent = v_refund.percent, refund_cents = v_refund.amount_cents
-	 WHERE b.id = v_booking.id
-	RETURNING * INTO v_booking;
-
-	IF v_refund.amount_cents > 0 THEN
-		PERFORM workon.refund_start(v_pay, v_refund.amount_cents, v_reason);
-	ELSIF v_pay.id IS NOT NULL AND v_pay.status NOT IN ('succeeded', 'canceled') THEN
-		-- stop a payment under way; should it succeed anyway, it is refunded
-		IF v_pay.stripe_payment_intent_id IS NOT NULL THEN
-			PERFORM workon.outbox_enqueue('stripe', 'payment_intent_cancel',
-										  '/v1/payment_intents/' || v_pay.stripe_payment_intent_id || '/cancel',
-										  '{}'::jsonb, 'workon:payment_intent_cancel:' || v_pay.id,
-										  v_pay.id, NULL, v_booking.id);
-		ELSIF v_pay.checkout_session_id IS NOT NULL THEN
-			PERFORM workon.outbox_enqueue('stripe', 'checkout_session_expire',
-										  '/v1/checkout/sessions/' || v_pay.checkout_session_id || '/expire',
-										  '{}'::jsonb, 'workon:checkout_session_expire:' || v_pay.id,
-										  v_pay.id, NULL, v_booking.id);
-		END IF;
-	END IF;
-
-	RETURN workon.booking_json(v_booking);
-END
-$$;
-
-COMMENT ON FUNCTION workon.booking_cancel(uuid) IS
-'POST /api/v1/bookings/{id}/cancel (its member, admin): status cancelled with refund {amount_cents, currency, percent} by workon.booking_refund of what was paid (0 unless confirmed and paid); a paid booking''s refund is a refund row and a Stripe refund call in the same transaction, a payment under way is cancelled at Stripe, a payment that succeeded without confirming the booking (another amount) is refunded in full; WOC04 cannot_cancel once started, WOC03 invalid_transition unless pending (live hold) or confirmed, P0002 for bookings the caller cannot see, 42501 for the space''s host';
-
---
 -- Routes and errors
 --
 INSERT INTO workon.routes (method, path, handler, auth, status, body, summary) VALUES
@@ -3895,7 +3825,8 @@ GRANT EXECUTE ON FUNCTION
 	TO workon_authenticator;
 
 --
--- pg_dump: payments, refunds, the outbox, events and secrets are data
+-- pg_dump: payments, refunds, the outbox, events and secrets are data; of
+-- routes and errors only the rows not shipped with the extension
 --
 SELECT pg_catalog.pg_extension_config_dump('workon.payments', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.refunds', '');
@@ -4187,89 +4118,6 @@ COMMENT ON FUNCTION workon.openapi() IS
 REVOKE ALL ON FUNCTION workon.openapi_schema(regtype), workon.openapi_builtin_paths(), workon.openapi() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION workon.openapi_schema(regtype), workon.openapi_builtin_paths(), workon.openapi()
 	TO workon_authenticator, workon_anon, workon_member, workon_host, workon_admin;
-
--- ==== 0.4.0: restoring a pg_dump ====
---
--- A restore creates the tables with CREATE EXTENSION, triggers included,
--- then loads each table's rows with COPY ... FROM stdin.  Rows that come
--- back from a dump already are what the triggers made of them: the audit
--- triggers would log them again (and take audit_log ids that the restored
--- rows still need), the checks of spaces would judge historic rows by
--- today's rules, the outbox would be announced again.  Those triggers are
--- skipped for rows a restore loads (extension/restore.c: a top-level COPY
--- FROM into that very table in a session whose session user and current
--- role are superusers, who could disable the triggers anyway; no API role
--- and no ordinary SQL caller can meet that).  Foreign keys are still
--- checked: pg_dump loads the tables in foreign-key order, and the one
--- self-reference (refresh_tokens.parent_id) is checked at the end of the
--- table's COPY, whatever the order of its rows.  Triggers that only keep
--- caches and listeners up to date (jwt_keys_changed, routes_notify) run.
---
-CREATE FUNCTION workon.restoring(rel regclass)
-RETURNS boolean
-AS 'MODULE_PATHNAME', 'restoring'
-LANGUAGE C STABLE STRICT;
-
-COMMENT ON FUNCTION workon.restoring(regclass) IS
-'True while rel''s rows are loaded by a superuser''s top-level COPY FROM into rel, as pg_dump''s output does: triggers acting on live writes (audit, checks, outbox notifications) skip those rows';
-
--- The triggers' WHEN clauses run as the role that writes: every API role
--- and the front end's login role may ask (the answer is about their own
--- statement, and false for them).  A role a DBA lets write these tables
--- needs EXECUTE on it too, as on the other functions the triggers call.
-REVOKE ALL ON FUNCTION workon.restoring(regclass) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION workon.restoring(regclass)
-	TO workon_anon, workon_member, workon_host, workon_admin, workon_authenticator;
-
-DROP TRIGGER users_audit ON workon.users;
-CREATE TRIGGER users_audit
-	AFTER INSERT OR UPDATE OR DELETE ON workon.users
-	FOR EACH ROW WHEN (NOT workon.restoring('workon.users'))
-	EXECUTE FUNCTION workon.audit_row('password_hash');
-
-DROP TRIGGER spaces_audit ON workon.spaces;
-CREATE TRIGGER spaces_audit
-	AFTER INSERT OR UPDATE OR DELETE ON workon.spaces
-	FOR EACH ROW WHEN (NOT workon.restoring('workon.spaces'))
-	EXECUTE FUNCTION workon.audit_row('doc');
-
-DROP TRIGGER spaces_check ON workon.spaces;
-CREATE TRIGGER spaces_check
-	BEFORE INSERT OR UPDATE ON workon.spaces
-	FOR EACH ROW WHEN (NOT workon.restoring('workon.spaces'))
-	EXECUTE FUNCTION workon.space_check();
-
-DROP TRIGGER spaces_write_doc ON workon.spaces;
-CREATE TRIGGER spaces_write_doc
-	BEFORE INSERT OR UPDATE ON workon.spaces
-	FOR EACH ROW WHEN (NOT workon.restoring('workon.spaces'))
-	EXECUTE FUNCTION workon.spaces_write_doc();
-
-DROP TRIGGER bookings_audit ON workon.bookings;
-CREATE TRIGGER bookings_audit
-	AFTER INSERT OR UPDATE OR DELETE ON workon.bookings
-	FOR EACH ROW WHEN (NOT workon.restoring('workon.bookings'))
-	EXECUTE FUNCTION workon.audit_row();
-
-DROP TRIGGER payments_audit ON workon.payments;
-CREATE TRIGGER payments_audit
-	AFTER INSERT OR UPDATE OR DELETE ON workon.payments
-	FOR EACH ROW WHEN (NOT workon.restoring('workon.payments'))
-	EXECUTE FUNCTION workon.audit_row('client_secret');
-
-DROP TRIGGER refunds_audit ON workon.refunds;
-CREATE TRIGGER refunds_audit
-	AFTER INSERT OR UPDATE OR DELETE ON workon.refunds
-	FOR EACH ROW WHEN (NOT workon.restoring('workon.refunds'))
-	EXECUTE FUNCTION workon.audit_row();
-
-DROP TRIGGER outbox_notify ON workon.outbox;
-CREATE TRIGGER outbox_notify
-	AFTER INSERT ON workon.outbox
-	FOR EACH ROW WHEN (NOT workon.restoring('workon.outbox'))
-	EXECUTE FUNCTION workon.outbox_notify();
-
--- ==== end of 0.4.0: restoring a pg_dump ====
 
 --
 -- ==== 0.4.1: request parameters stay out of the server log ====
