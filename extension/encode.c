@@ -16,6 +16,8 @@
  */
 #include "postgres.h"
 
+#include "port/pg_bswap.h"
+
 #include "workon.h"
 
 static const char b64url_alphabet[] =
@@ -79,38 +81,42 @@ workon_b64url_encode(const unsigned char *data, size_t len)
 }
 
 /*
- * Decode len characters of canonical unpadded base64url into a palloc'd
- * buffer; *outlen gets its length.  Returns false (and no buffer) for
- * anything else.
+ * Decode len characters of canonical unpadded base64url into out, which has
+ * room for WORKON_B64URL_ROOM(len) bytes (a byte more than the decoded
+ * length: each group of four characters is stored as four bytes, three of
+ * them kept); *outlen gets the decoded length.  Returns false for anything
+ * but canonical unpadded base64url, with out's contents undefined.
  */
 bool
-workon_b64url_decode(const char *in, size_t len, unsigned char **out,
-					 size_t *outlen)
+workon_b64url_decode_into(const char *in, size_t len, unsigned char *out,
+						  size_t *outlen)
 {
 	const unsigned char *p = (const unsigned char *) in;
-	unsigned char *buf;
-	unsigned char *q;
+	unsigned char *q = out;
 	size_t		full = len / 4;
 	size_t		rest = len % 4;
+	uint32		seen = 0;
 	uint32		v;
 	size_t		i;
 
 	if (rest == 1)
 		return false;
 
-	buf = q = palloc(full * 3 + 3);
-
-	/* four characters, three bytes */
-	for (i = 0; i < full; i++, p += 4)
+	/*
+	 * Four characters, three bytes.  A character that is not base64url has
+	 * the value -1, whose shifted copies all have bits 24-31 set while valid
+	 * groups stay below 2^24, so the groups' bits are OR-ed together and
+	 * checked once at the end.
+	 */
+	for (i = 0; i < full; i++, p += 4, q += 3)
 	{
-		if ((b64url_values[p[0]] | b64url_values[p[1]] |
-			 b64url_values[p[2]] | b64url_values[p[3]]) < 0)
-			goto bad;
+		uint32		be;
+
 		v = ((uint32) b64url_values[p[0]] << 18) | ((uint32) b64url_values[p[1]] << 12) |
 			((uint32) b64url_values[p[2]] << 6) | (uint32) b64url_values[p[3]];
-		*q++ = (unsigned char) (v >> 16);
-		*q++ = (unsigned char) (v >> 8);
-		*q++ = (unsigned char) v;
+		seen |= v;
+		be = pg_hton32(v << 8);
+		memcpy(q, &be, sizeof(be));
 	}
 
 	/*
@@ -119,26 +125,39 @@ workon_b64url_decode(const char *in, size_t len, unsigned char **out,
 	 */
 	if (rest >= 2)
 	{
-		int8		c2 = rest == 3 ? b64url_values[p[2]] : 0;
-
-		if ((b64url_values[p[0]] | b64url_values[p[1]] | c2) < 0)
-			goto bad;
-		v = ((uint32) b64url_values[p[0]] << 18) | ((uint32) b64url_values[p[1]] << 12) |
-			((uint32) c2 << 6);
+		v = ((uint32) b64url_values[p[0]] << 18) | ((uint32) b64url_values[p[1]] << 12);
+		if (rest == 3)
+			v |= (uint32) b64url_values[p[2]] << 6;
+		seen |= v;
 		if ((rest == 2 ? (v & 0xFFFF) : (v & 0xFF)) != 0)
-			goto bad;
+			return false;
 		*q++ = (unsigned char) (v >> 16);
 		if (rest == 3)
 			*q++ = (unsigned char) (v >> 8);
 	}
+	if (seen & 0xFF000000)
+		return false;
 
-	*out = buf;
-	*outlen = q - buf;
+	*outlen = q - out;
 	return true;
+}
 
-bad:
-	pfree(buf);
-	return false;
+/*
+ * The same into a palloc'd buffer, *out; no buffer when it returns false.
+ */
+bool
+workon_b64url_decode(const char *in, size_t len, unsigned char **out,
+					 size_t *outlen)
+{
+	unsigned char *buf = palloc(WORKON_B64URL_ROOM(len));
+
+	if (!workon_b64url_decode_into(in, len, buf, outlen))
+	{
+		pfree(buf);
+		return false;
+	}
+	*out = buf;
+	return true;
 }
 
 /* The value of one hex digit, either case, or -1 */

@@ -75,6 +75,7 @@
 #define JWT_HS256_NEW_KEY		64
 #define JWT_SIG_LEN				32
 #define JWT_ES256_SIG_LEN		64
+#define JWT_SIG_B64_MAX			86	/* base64url characters of 64 bytes */
 
 /* GUCs, registered in workon.c */
 char	   *workon_jwt_issuer = NULL;
@@ -97,8 +98,9 @@ typedef struct JwtParts
 	size_t		signing_len;
 	unsigned char *payload;		/* decoded payload bytes */
 	size_t		payload_len;
-	unsigned char *sig;
+	unsigned char *sig;			/* decoded signature: sig_buf, or palloc'd */
 	size_t		sig_len;
+	unsigned char sig_buf[WORKON_B64URL_ROOM(JWT_SIG_B64_MAX)];
 	JwtAlg		alg;
 	const char *kid;			/* NULL when absent */
 	bool		memo_hit;		/* the header is the one remembered */
@@ -191,7 +193,7 @@ header_check(const unsigned char *header, size_t header_len, JwtParts *parts)
 	JsonbValue *typ;
 	char	   *name;
 
-	if (!workon_jwt_json_parse((const char *) header, header_len, &root, NULL, 0) ||
+	if (!workon_jwt_json_parse((const char *) header, header_len, &root, NULL, 0, NULL) ||
 		!header_string(&root, "alg", &alg) ||
 		!header_string(&root, "kid", &kid) ||
 		!header_string(&root, "typ", &typ))
@@ -221,6 +223,7 @@ jwt_split(const char *token, size_t len, JwtParts *parts)
 	const char *dot1;
 	const char *dot2;
 	size_t		header_b64_len;
+	size_t		sig_b64_len;
 	unsigned char *header;
 	size_t		header_len;
 
@@ -236,10 +239,13 @@ jwt_split(const char *token, size_t len, JwtParts *parts)
 		dot1 == token || dot2 == dot1 + 1 || dot2 + 1 == token + len)
 		reject("malformed token");
 
+	sig_b64_len = len - (dot2 + 1 - token);
+	parts->sig = parts->sig_buf;
 	if (!workon_b64url_decode(dot1 + 1, dot2 - dot1 - 1, &parts->payload,
 							  &parts->payload_len) ||
-		!workon_b64url_decode(dot2 + 1, len - (dot2 + 1 - token), &parts->sig,
-							  &parts->sig_len))
+		!(sig_b64_len <= JWT_SIG_B64_MAX ?
+		  workon_b64url_decode_into(dot2 + 1, sig_b64_len, parts->sig, &parts->sig_len) :
+		  workon_b64url_decode(dot2 + 1, sig_b64_len, &parts->sig, &parts->sig_len)))
 		reject("malformed token");
 
 	header_b64_len = dot1 - token;
@@ -395,6 +401,28 @@ es256_verify(const unsigned char *der, size_t derlen,
 }
 
 /*
+ * Whether two MACs are equal, in a time that does not depend on where they
+ * differ: all their words are compared, whatever the first ones gave.
+ */
+static inline bool
+mac_equal(const unsigned char *a, const unsigned char *b)
+{
+	uint64		diff = 0;
+	int			i;
+
+	for (i = 0; i < JWT_SIG_LEN; i += sizeof(uint64))
+	{
+		uint64		x;
+		uint64		y;
+
+		memcpy(&x, a + i, sizeof(x));
+		memcpy(&y, b + i, sizeof(y));
+		diff |= x ^ y;
+	}
+	return diff == 0;
+}
+
+/*
  * Whether the signature of parts is valid for key; hmac, when not NULL, is
  * the same HS256 key's precomputed states (hmac.c), with the first hashed
  * bytes of the signing input already hashed into them.
@@ -416,7 +444,7 @@ signature_valid(JwtParts *parts, const unsigned char *key, size_t keylen,
 		else
 			workon_hmac_sha256(key, keylen, (const unsigned char *) parts->signing_input,
 							   parts->signing_len, mac);
-		return CRYPTO_memcmp(mac, parts->sig, JWT_SIG_LEN) == 0;
+		return mac_equal(mac, parts->sig);
 	}
 	return es256_verify(key, keylen, (const unsigned char *) parts->signing_input,
 						parts->signing_len, parts->sig, parts->sig_len);
@@ -734,14 +762,17 @@ time_claim(JwtJsonNumber *claim)
 static Jsonb *
 payload_claims(JwtParts *parts, double *exp)
 {
-	JwtJsonNumber numbers[CLAIM_NUMBERS] = {{"exp"}, {"nbf"}, {"iat"}};
+	JwtJsonNumber numbers[CLAIM_NUMBERS] = {
+		JWT_JSON_NUMBER("exp"), JWT_JSON_NUMBER("nbf"), JWT_JSON_NUMBER("iat")
+	};
 	double		now = (double) time(NULL);
 	JsonbValue	claims;
+	Size		size;
 	JsonbValue *sub;
 	JsonbValue *role;
 
 	if (!workon_jwt_json_parse((char *) parts->payload, parts->payload_len, &claims,
-							   numbers, CLAIM_NUMBERS))
+							   numbers, CLAIM_NUMBERS, &size))
 		reject("malformed token");
 
 	if (!time_claim(&numbers[CLAIM_EXP]))
@@ -772,7 +803,7 @@ payload_claims(JwtParts *parts, double *exp)
 		  claim_string_is(role, "admin")))
 		reject("invalid role claim");
 
-	return JsonbValueToJsonb(&claims);
+	return workon_jwt_jsonb(&claims, size);
 }
 
 /*

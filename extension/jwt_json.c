@@ -10,9 +10,11 @@
  * This reader builds the in-memory JsonbValue tree directly from the
  * decoded bytes, pointing into them for strings without escapes, making
  * integers with int64_to_numeric(), and sorting each object's keys the way
- * jsonb stores them; JsonbValueToJsonb() then lays the tree out.  The result
- * is the same jsonb that jsonb_in() makes of the same text (pg_regress
- * keys.sql compares them).
+ * jsonb stores them.  workon_jwt_jsonb() then lays the tree out in jsonb's
+ * binary form into one allocation of a size known beforehand, where
+ * JsonbValueToJsonb() grows a buffer value by value.  The result is the same
+ * jsonb, byte for byte, that jsonb_in() makes of the same text (pg_regress
+ * jwt.sql compares them).
  *
  * It is stricter than jsonb_in() where a token gains nothing from leniency,
  * and anything it refuses is a malformed token:
@@ -34,6 +36,7 @@
 #include <stdlib.h>
 
 #include "mb/pg_wchar.h"
+#include "port/pg_bitutils.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
@@ -50,6 +53,7 @@ typedef struct JsonReader
 	bool		utf8;			/* the database encoding is UTF-8 */
 	JwtJsonNumber *numbers;		/* top-level numbers the caller wants */
 	int			nnumbers;
+	Size		size;			/* bytes the tree takes as jsonb, at most */
 } JsonReader;
 
 static bool read_value(JsonReader *r, JsonbValue *v, int depth);
@@ -71,6 +75,46 @@ static const bool string_special[256] = {
 	['"'] = true, ['\\'] = true,
 	[0x80 ... 0xff] = true
 };
+
+/*
+ * The high bit of each of the eight bytes of x that string_special[] marks,
+ * or of none; the classic "has a zero byte" and "has a byte below n" tests
+ * can also mark bytes after a marked one (a borrow runs up), never before,
+ * so on a little-endian machine the lowest bit set is the first special
+ * byte in memory.
+ */
+static inline uint64
+special_bytes(uint64 x)
+{
+	const uint64 ones = UINT64CONST(0x0101010101010101);
+	const uint64 highs = UINT64CONST(0x8080808080808080);
+	uint64		quote = x ^ (ones * '"');
+	uint64		backslash = x ^ (ones * '\\');
+
+	return (((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) |
+			((backslash - ones) & ~backslash) | x) & highs;
+}
+
+/* p moved to the first special byte before end, or to end */
+static inline const char *
+skip_plain(const char *p, const char *end)
+{
+#ifndef WORDS_BIGENDIAN
+	uint64		word;
+	uint64		special;
+
+	while (end - p >= (ptrdiff_t) sizeof(word))
+	{
+		memcpy(&word, p, sizeof(word));
+		if ((special = special_bytes(word)) != 0)
+			return p + pg_rightmost_one_pos64(special) / 8;
+		p += sizeof(word);
+	}
+#endif
+	while (p < end && !string_special[(unsigned char) *p])
+		p++;
+	return p;
+}
 
 /* The UTF-8 character at p (a byte >= 0x80): its length, or 0 if invalid */
 static inline int
@@ -132,8 +176,7 @@ read_string(JsonReader *r, JsonbValue *v)
 	{
 		int			len;
 
-		while (p < r->end && !string_special[(unsigned char) *p])
-			p++;
+		p = skip_plain(p, r->end);
 		if (p >= r->end || (unsigned char) *p < 0x80)
 			break;
 		if ((len = utf8_char(p, r->end)) == 0)
@@ -147,6 +190,7 @@ read_string(JsonReader *r, JsonbValue *v)
 		v->type = jbvString;
 		v->val.string.val = unconstify(char *, start);
 		v->val.string.len = (int) (p - start);
+		r->size += v->val.string.len;
 		r->p = p + 1;
 		return true;
 	}
@@ -244,6 +288,7 @@ read_string(JsonReader *r, JsonbValue *v)
 	v->type = jbvString;
 	v->val.string.val = buf;
 	v->val.string.len = (int) (q - buf);
+	r->size += v->val.string.len;
 	return true;
 }
 
@@ -326,6 +371,7 @@ read_number(JsonReader *r, JsonbValue *v, double *value)
 			*value = strtod(text, NULL);
 		pfree(text);
 	}
+	r->size += 3 + VARSIZE(v->val.numeric);	/* padding, then the numeric */
 	return true;
 }
 
@@ -467,6 +513,7 @@ read_object(JsonReader *r, JsonbValue *v, int depth)
 	}
 	v->type = jbvObject;
 	v->val.object.nPairs = n;
+	r->size += 3 + sizeof(uint32) + 2 * sizeof(JEntry) * n;	/* keys counted as read */
 	v->val.object.pairs = pairs;
 	return true;
 }
@@ -505,6 +552,7 @@ read_array(JsonReader *r, JsonbValue *v, int depth)
 	}
 	v->type = jbvArray;
 	v->val.array.nElems = n;
+	r->size += 3 + sizeof(uint32) + sizeof(JEntry) * n;
 	v->val.array.elems = elems;
 	v->val.array.rawScalar = false;
 	return true;
@@ -544,12 +592,13 @@ read_value(JsonReader *r, JsonbValue *v, int depth)
  * Parse len bytes at s as one JSON object into *root.  numbers[0..nnumbers)
  * name top-level members the caller wants as doubles: each gets present
  * (the name is there), is_number (its value is a number) and value.
+ * *jsonb_size, when not NULL, gets the room workon_jwt_jsonb() needs.
  * Returns false, and nothing useful, for anything but one well-formed
  * object within the limits above.
  */
 bool
 workon_jwt_json_parse(const char *s, size_t len, JsonbValue *root,
-					  JwtJsonNumber *numbers, int nnumbers)
+					  JwtJsonNumber *numbers, int nnumbers, Size *jsonb_size)
 {
 	JsonReader	r;
 	int			i;
@@ -559,26 +608,27 @@ workon_jwt_json_parse(const char *s, size_t len, JsonbValue *root,
 	r.utf8 = GetDatabaseEncoding() == PG_UTF8;
 	r.numbers = numbers;
 	r.nnumbers = nnumbers;
+	r.size = VARHDRSZ;
 	for (i = 0; i < nnumbers; i++)
 	{
 		numbers[i].present = false;
 		numbers[i].is_number = false;
 		numbers[i].value = 0;
-		numbers[i].name_len = (int) strlen(numbers[i].name);
 	}
 
 	skip_space(&r);
 	if (r.p >= r.end || *r.p != '{' || !read_object(&r, root, 1))
 		return false;
 	skip_space(&r);
+	if (jsonb_size != NULL)
+		*jsonb_size = r.size;
 	return r.p == r.end;
 }
 
-/* The value of the member named name of an object parsed above, or NULL */
+/* The value of the member named name (len bytes) of an object parsed above, or NULL */
 JsonbValue *
-workon_jwt_json_member(JsonbValue *object, const char *name)
+workon_jwt_json_member_len(JsonbValue *object, const char *name, int len)
 {
-	int			len = (int) strlen(name);
 	int			i;
 
 	Assert(object->type == jbvObject);
@@ -591,4 +641,135 @@ workon_jwt_json_member(JsonbValue *object, const char *name)
 			return &object->val.object.pairs[i].value;
 	}
 	return NULL;
+}
+
+
+/*
+ * The tree as jsonb
+ *
+ * The layout is jsonb's on-disk format (utils/jsonb.h), which is fixed
+ * across major versions for pg_upgrade: a container is its header (count
+ * and kind), then one JEntry per child, the keys' before the values' in an
+ * object, then the children's data in the same order.  A JEntry holds the
+ * child's type and the length of its data, except every JB_OFFSET_STRIDE'th,
+ * which holds the offset of the end of its data instead.  Numerics and
+ * containers start on a 4-byte boundary counted from the start of the
+ * varlena, the padding being part of their length.  These are the rules of
+ * convertJsonbValue() in jsonb_util.c.
+ */
+
+typedef struct JsonbWriter
+{
+	char	   *start;			/* the varlena */
+	char	   *p;				/* where the next byte goes */
+} JsonbWriter;
+
+/* Zeros up to the next 4-byte boundary; how many */
+static inline uint32
+pad_to_int(JsonbWriter *w)
+{
+	uint32		at = (uint32) (w->p - w->start);
+	uint32		pad = INTALIGN(at) - at;
+
+	memset(w->p, 0, pad);
+	w->p += pad;
+	return pad;
+}
+
+static void write_container(JsonbWriter *w, const JsonbValue *v, JEntry *entry);
+
+/* The data of v, and its JEntry (type and length) into *entry */
+static inline void
+write_value(JsonbWriter *w, const JsonbValue *v, JEntry *entry)
+{
+	switch (v->type)
+	{
+		case jbvString:
+			memcpy(w->p, v->val.string.val, v->val.string.len);
+			w->p += v->val.string.len;
+			*entry = JENTRY_ISSTRING | v->val.string.len;
+			break;
+		case jbvNumeric:
+			{
+				uint32		pad = pad_to_int(w);
+				uint32		len = VARSIZE_ANY(v->val.numeric);
+
+				memcpy(w->p, v->val.numeric, len);
+				w->p += len;
+				*entry = JENTRY_ISNUMERIC | (pad + len);
+				break;
+			}
+		case jbvBool:
+			*entry = v->val.boolean ? JENTRY_ISBOOL_TRUE : JENTRY_ISBOOL_FALSE;
+			break;
+		case jbvNull:
+			*entry = JENTRY_ISNULL;
+			break;
+		case jbvObject:
+		case jbvArray:
+			write_container(w, v, entry);
+			break;
+		default:
+			elog(ERROR, "unexpected jsonb value type %d", (int) v->type);
+	}
+}
+
+static void
+write_container(JsonbWriter *w, const JsonbValue *v, JEntry *entry)
+{
+	char	   *begin = w->p;
+	bool		object = v->type == jbvObject;
+	int			n = object ? v->val.object.nPairs : v->val.array.nElems;
+	int			nentries = object ? 2 * n : n;
+	uint32		header = (uint32) n | (object ? JB_FOBJECT : JB_FARRAY);
+	JEntry	   *entries;
+	uint32		total = 0;
+	int			i;
+
+	pad_to_int(w);
+	memcpy(w->p, &header, sizeof(header));
+	w->p += sizeof(header);
+	entries = (JEntry *) w->p;	/* 4-byte aligned */
+	w->p += nentries * sizeof(JEntry);
+
+	for (i = 0; i < nentries; i++)
+	{
+		const JsonbValue *child;
+		JEntry		meta;
+
+		if (!object)
+			child = &v->val.array.elems[i];
+		else if (i < n)
+			child = &v->val.object.pairs[i].key;
+		else
+			child = &v->val.object.pairs[i - n].value;
+		write_value(w, child, &meta);
+		total += JBE_OFFLENFLD(meta);
+		if (i % JB_OFFSET_STRIDE == 0)
+			meta = (meta & JENTRY_TYPEMASK) | total | JENTRY_HAS_OFF;
+		entries[i] = meta;
+	}
+	*entry = JENTRY_ISCONTAINER | (uint32) (w->p - begin);
+}
+
+/*
+ * root, an object workon_jwt_json_parse() made, as jsonb; size is the room
+ * the parse said it needs (every padding counted at its most).  A token is
+ * at most a few kilobytes, so no length reaches JENTRY_OFFLENMASK (256 MB).
+ */
+Jsonb *
+workon_jwt_jsonb(const JsonbValue *root, Size size)
+{
+	JsonbWriter w;
+	JEntry		entry;
+
+	Assert(root->type == jbvObject);
+	if (size > JENTRY_OFFLENMASK)
+		elog(ERROR, "claim set too large");
+	w.start = palloc(size);
+	w.p = w.start + VARHDRSZ;
+	write_container(&w, root, &entry);
+	Assert(w.p - w.start <= size);
+	SET_VARSIZE(w.start, w.p - w.start);
+	return (Jsonb *) w.start;
 }

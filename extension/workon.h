@@ -44,6 +44,10 @@ extern void workon_dispatch_init(void);
 
 /* encode.c */
 extern char *workon_b64url_encode(const unsigned char *data, size_t len);
+/* bytes workon_b64url_decode_into() may write for len characters */
+#define WORKON_B64URL_ROOM(len)	((len) / 4 * 3 + 4)
+extern bool workon_b64url_decode_into(const char *in, size_t len,
+									  unsigned char *out, size_t *outlen);
 extern bool workon_b64url_decode(const char *in, size_t len,
 								 unsigned char **out, size_t *outlen);
 extern int	workon_hex_value(char c);
@@ -76,15 +80,24 @@ extern void workon_jwt_init(void);
 typedef struct JwtJsonNumber
 {
 	const char *name;			/* a top-level member wanted as a double */
-	int			name_len;		/* set by the parser */
+	int			name_len;
 	bool		present;
 	bool		is_number;
 	double		value;
 } JwtJsonNumber;
 
+/* a JwtJsonNumber initializer for a name given as a literal */
+#define JWT_JSON_NUMBER(name)	{(name), sizeof(name) - 1}
+
 extern bool workon_jwt_json_parse(const char *s, size_t len, JsonbValue *root,
-								  JwtJsonNumber *numbers, int nnumbers);
-extern JsonbValue *workon_jwt_json_member(JsonbValue *object, const char *name);
+								  JwtJsonNumber *numbers, int nnumbers,
+								  Size *jsonb_size);
+extern JsonbValue *workon_jwt_json_member_len(JsonbValue *object, const char *name,
+											  int len);
+/* the strlen of a literal name is folded at compile time */
+#define workon_jwt_json_member(object, name) \
+	workon_jwt_json_member_len((object), (name), (int) strlen(name))
+extern Jsonb *workon_jwt_jsonb(const JsonbValue *root, Size size);
 
 /* password.c */
 extern PGDLLIMPORT int workon_scrypt_log_n;

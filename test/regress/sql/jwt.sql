@@ -228,12 +228,10 @@ LANGUAGE sql AS $$
 	  FROM (SELECT pg_temp.b64(header) || '.' || pg_temp.b64b(payload) AS s) x
 $$;
 \set hs_header '{"alg":"HS256","kid":"regress-hs"}'
-SELECT name, pg_temp.check(pg_temp.hs_token(:'hs_header', payload, :'hs_key')) AS result,
-       CASE WHEN pg_temp.check(pg_temp.hs_token(:'hs_header', payload, :'hs_key')) = 'valid'
-            THEN workon.jwt_verify(pg_temp.hs_token(:'hs_header', payload, :'hs_key'))::text = payload::jsonb::text
-       END AS same_as_jsonb_in
-  FROM (SELECT name, CASE WHEN extra LIKE '!%' THEN substr(extra, 2)
-                          ELSE rtrim(:'good_claims', '}') || ',' || extra || '}' END
+CREATE TEMP TABLE reader_cases AS
+SELECT n, name, payload, pg_temp.hs_token(:'hs_header', payload, :'hs_key') AS token
+  FROM (SELECT row_number() OVER (), name, CASE WHEN extra LIKE '!%' THEN substr(extra, 2)
+                                            ELSE rtrim(:'good_claims', '}') || ',' || extra || '}' END
           FROM (VALUES
 	('numbers', '"n":[0,-0,7,1.50,-12.5e-3,1E+2,2e-2,123456789012345678,-123456789012345678,12345678901234567890123,0.1e1000,1e-1000]'),
 	('strings and escapes', '"s":["tab\tq\"b\\s\/","\u00e9\u20AC\ud83d\ude00","é€😀","","\b\f\n\r"]'),
@@ -268,7 +266,32 @@ SELECT name, pg_temp.check(pg_temp.hs_token(:'hs_header', payload, :'hs_key')) A
 	('unterminated string', '!' || rtrim(:'good_claims', '}') || ',"s":"abc'),
 	('text after the object', '!' || :'good_claims' || '{}'),
 	('two objects', '!' || :'good_claims' || ' ' || :'good_claims')
-	) AS c(name, extra)) AS t(name, payload);
+	) AS c(name, extra)) AS t(n, name, payload);
+SELECT name, pg_temp.check(token) AS result,
+       CASE WHEN pg_temp.check(token) = 'valid'
+            THEN workon.jwt_verify(token)::text = payload::jsonb::text
+       END AS same_as_jsonb_in
+  FROM reader_cases ORDER BY n;
+-- and byte for byte: the claims' jsonb, as the reader lays it out, is the
+-- jsonb jsonb_in makes, down to the padding (the tuples' bytes, read back
+-- with pageinspect; PLAIN storage keeps them as made)
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pageinspect;
+RESET client_min_messages;
+CREATE TEMP TABLE layouts (name text, ours jsonb, theirs jsonb);
+ALTER TABLE layouts ALTER ours SET STORAGE PLAIN, ALTER theirs SET STORAGE PLAIN;
+CREATE FUNCTION pg_temp.differing_layouts() RETURNS TABLE (compared bigint, differing text[])
+LANGUAGE sql AS $$
+	SELECT count(*), coalesce(array_agg(l.name ORDER BY l.name) FILTER (WHERE a[2] IS DISTINCT FROM a[3]), '{}')
+	  FROM pg_catalog.generate_series(0, pg_relation_size('layouts') / current_setting('block_size')::int - 1) AS blk,
+	       heap_page_items(get_raw_page('layouts', blk::int)) AS i,
+	       tuple_data_split('layouts'::regclass, i.t_data, i.t_infomask, i.t_infomask2, i.t_bits) AS a,
+	       layouts AS l
+	 WHERE l.ctid = i.t_ctid
+$$;
+INSERT INTO layouts
+SELECT name, workon.jwt_verify(token), payload::jsonb FROM reader_cases WHERE pg_temp.check(token) = 'valid';
+SELECT * FROM pg_temp.differing_layouts();
 -- bytes that are not UTF-8, and NULs, inside strings and out
 SELECT name, pg_temp.check(pg_temp.hs_token_bytes(:'hs_header',
 	convert_to(rtrim(:'good_claims', '}') || ',"s":"', 'UTF8') || bytes || convert_to('"}', 'UTF8'), :'hs_key')) AS in_string,
@@ -313,15 +336,24 @@ LANGUAGE sql AS $$
 	  FROM (SELECT pg_temp.b64b(header) || '.' || pg_temp.b64b(payload) AS s) x
 $$;
 CREATE TEMP TABLE fuzzed AS
-SELECT pg_temp.check(pg_temp.hs_token_raw(
-		 CASE WHEN i % 2 = 0 THEN pg_temp.mutate(convert_to(:'hs_header', 'UTF8')) ELSE convert_to(:'hs_header', 'UTF8') END,
-		 CASE WHEN i % 2 = 1 THEN pg_temp.mutate(convert_to(:'claims', 'UTF8')) ELSE convert_to(:'claims', 'UTF8') END,
-		 :'hs_key')) AS result
-  FROM generate_series(1, 4000) AS i;
+SELECT i, claims, token, pg_temp.check(token) AS result
+  FROM (SELECT i, claims, pg_temp.hs_token_raw(header, claims, :'hs_key') AS token
+          FROM (SELECT i,
+                       CASE WHEN i % 2 = 0 THEN pg_temp.mutate(convert_to(:'hs_header', 'UTF8'))
+                            ELSE convert_to(:'hs_header', 'UTF8') END AS header,
+                       CASE WHEN i % 2 = 1 THEN pg_temp.mutate(convert_to(:'claims', 'UTF8'))
+                            ELSE convert_to(:'claims', 'UTF8') END AS claims
+                  FROM generate_series(1, 4000) AS i OFFSET 0) AS m) AS t;
 SELECT count(*) FILTER (WHERE result = 'valid') > 0 AS some_valid,
        count(*) FILTER (WHERE result LIKE '28000 %') > 0 AS some_refused,
        count(*) FILTER (WHERE result <> 'valid' AND result NOT LIKE '28000 %') AS anything_else
   FROM fuzzed;
+-- the mutated claim sets still valid are laid out as jsonb_in lays them out
+TRUNCATE layouts;
+INSERT INTO layouts
+SELECT 'fuzzed ' || i, workon.jwt_verify(token), convert_from(claims, 'UTF8')::jsonb
+  FROM fuzzed WHERE result = 'valid' AND i % 2 = 1;
+SELECT compared > 0 AS some_compared, differing FROM pg_temp.differing_layouts();
 
 -- HS256 keys of any length: 64 bytes fill a block, longer ones are hashed
 -- first (RFC 2104); the keyed states the verifier keeps agree with OpenSSL's
