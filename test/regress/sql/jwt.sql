@@ -355,6 +355,21 @@ SELECT 'fuzzed ' || i, workon.jwt_verify(token), convert_from(claims, 'UTF8')::j
   FROM fuzzed WHERE result = 'valid' AND i % 2 = 1;
 SELECT compared > 0 AS some_compared, differing FROM pg_temp.differing_layouts();
 
+-- each ASCII character in each of the first 40 places of the payload and
+-- the first 16 of the signature (the decoder takes sixteen characters at a
+-- time where the CPU allows): one of the base64url alphabet gives a
+-- signature mismatch, or the same token, and any other a malformed token
+SELECT count(*) AS replaced, count(*) FILTER (WHERE got <> expected) AS unexpected
+  FROM (SELECT pg_temp.check(overlay(:'hs_token' PLACING chr(c) FROM start + pos FOR 1)) AS got,
+               CASE WHEN chr(c) = substr(:'hs_token', start + pos, 1) THEN 'valid'
+                    WHEN chr(c) ~ '^[A-Za-z0-9_-]$' THEN '28000 signature mismatch'
+                    ELSE '28000 malformed token' END AS expected
+          FROM generate_series(1, 127) AS c,
+               (VALUES (length(split_part(:'hs_token', '.', 1)) + 1, 40),
+                       (length(split_part(:'hs_token', '.', 1)) + length(split_part(:'hs_token', '.', 2)) + 2, 16))
+                 AS part(start, places),
+               generate_series(1, places) AS pos) AS t;
+
 -- HS256 keys of any length: 64 bytes fill a block, longer ones are hashed
 -- first (RFC 2104); the keyed states the verifier keeps agree with OpenSSL's
 -- HMAC() (jwt_verify_signature, and hs_token through workon.hmac_sha256)
