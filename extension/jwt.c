@@ -96,11 +96,12 @@ typedef struct JwtParts
 {
 	const char *signing_input;	/* "header.payload", not NUL-terminated */
 	size_t		signing_len;
-	unsigned char *payload;		/* decoded payload bytes */
+	unsigned char *payload;		/* decoded payload: payload_buf, or palloc'd */
 	size_t		payload_len;
 	unsigned char *sig;			/* decoded signature: sig_buf, or palloc'd */
 	size_t		sig_len;
 	unsigned char sig_buf[WORKON_B64URL_ROOM(JWT_SIG_B64_MAX)];
+	unsigned char payload_buf[1024];	/* a usual claim set fits */
 	JwtAlg		alg;
 	const char *kid;			/* NULL when absent */
 	bool		memo_hit;		/* the header is the one remembered */
@@ -193,7 +194,7 @@ header_check(const unsigned char *header, size_t header_len, JwtParts *parts)
 	JsonbValue *typ;
 	char	   *name;
 
-	if (!workon_jwt_json_parse((const char *) header, header_len, &root, NULL, 0, NULL) ||
+	if (!workon_jwt_json_parse((const char *) header, header_len, &root, NULL, 0, NULL, NULL) ||
 		!header_string(&root, "alg", &alg) ||
 		!header_string(&root, "kid", &kid) ||
 		!header_string(&root, "typ", &typ))
@@ -223,11 +224,18 @@ jwt_split(const char *token, size_t len, JwtParts *parts)
 	const char *dot1;
 	const char *dot2;
 	size_t		header_b64_len;
+	size_t		payload_b64_len;
 	size_t		sig_b64_len;
 	unsigned char *header;
 	size_t		header_len;
 
-	memset(parts, 0, sizeof(*parts));
+	/* each field but the buffers (no need to clear a kilobyte per token) */
+	parts->signing_input = NULL;
+	parts->signing_len = 0;
+	parts->payload_len = parts->sig_len = 0;
+	parts->alg = JWT_ALG_UNKNOWN;
+	parts->kid = NULL;
+	parts->memo_hit = false;
 
 	if (len > JWT_MAX_TOKEN_BYTES)
 		reject("token too large");
@@ -239,10 +247,13 @@ jwt_split(const char *token, size_t len, JwtParts *parts)
 		dot1 == token || dot2 == dot1 + 1 || dot2 + 1 == token + len)
 		reject("malformed token");
 
+	payload_b64_len = dot2 - dot1 - 1;
 	sig_b64_len = len - (dot2 + 1 - token);
+	parts->payload = parts->payload_buf;
 	parts->sig = parts->sig_buf;
-	if (!workon_b64url_decode(dot1 + 1, dot2 - dot1 - 1, &parts->payload,
-							  &parts->payload_len) ||
+	if (!(WORKON_B64URL_ROOM(payload_b64_len) <= sizeof(parts->payload_buf) ?
+		  workon_b64url_decode_into(dot1 + 1, payload_b64_len, parts->payload, &parts->payload_len) :
+		  workon_b64url_decode(dot1 + 1, payload_b64_len, &parts->payload, &parts->payload_len)) ||
 		!(sig_b64_len <= JWT_SIG_B64_MAX ?
 		  workon_b64url_decode_into(dot2 + 1, sig_b64_len, parts->sig, &parts->sig_len) :
 		  workon_b64url_decode(dot2 + 1, sig_b64_len, &parts->sig, &parts->sig_len)))
@@ -768,11 +779,13 @@ payload_claims(JwtParts *parts, double *exp)
 	double		now = (double) time(NULL);
 	JsonbValue	claims;
 	Size		size;
+	JwtJsonScratch scratch;
 	JsonbValue *sub;
 	JsonbValue *role;
 
+	scratch.used = 0;
 	if (!workon_jwt_json_parse((char *) parts->payload, parts->payload_len, &claims,
-							   numbers, CLAIM_NUMBERS, &size))
+							   numbers, CLAIM_NUMBERS, &size, &scratch))
 		reject("malformed token");
 
 	if (!time_claim(&numbers[CLAIM_EXP]))

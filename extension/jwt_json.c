@@ -54,9 +54,88 @@ typedef struct JsonReader
 	JwtJsonNumber *numbers;		/* top-level numbers the caller wants */
 	int			nnumbers;
 	Size		size;			/* bytes the tree takes as jsonb, at most */
+	JwtJsonScratch *scratch;	/* the caller's memory for the tree, or NULL */
 } JsonReader;
 
 static bool read_value(JsonReader *r, JsonbValue *v, int depth);
+
+/*
+ * Memory for the tree: from the caller's scratch while it lasts (a claim
+ * set fits), then palloc'd.  The tree lives as long as the scratch does.
+ */
+static void *
+reader_alloc(JsonReader *r, Size size)
+{
+	JwtJsonScratch *scratch = r->scratch;
+
+	size = MAXALIGN(size);
+	if (scratch != NULL && sizeof(scratch->mem.bytes) - scratch->used >= size)
+	{
+		void	   *p = scratch->mem.bytes + scratch->used;
+
+		scratch->used += size;
+		return p;
+	}
+	return palloc(size);
+}
+
+/* An array of n items of itemsize grown to twice as many, the first n kept */
+static void *
+reader_grow(JsonReader *r, void *items, int n, Size itemsize)
+{
+	void	   *grown = reader_alloc(r, 2 * n * itemsize);
+
+	memcpy(grown, items, n * itemsize);
+	return grown;
+}
+
+/*
+ * The numeric of an integer of at most 18 digits, laid out as
+ * int64_to_numeric() lays it out, without its palloc()s: numeric's short
+ * format (utils/adt/numeric.c, an on-disk format that pg_upgrade keeps
+ * across major versions), a 16-bit header with sign, display scale 0 and
+ * weight, then the base-10000 digits from the most significant, none of
+ * them a trailing zero.  Zero has no digits and is never negative.
+ * pg_regress jwt.sql compares such numerics byte for byte with numeric_in's.
+ */
+#define NUMERIC_SHORT					0x8000
+#define NUMERIC_SHORT_SIGN_MASK			0x2000
+#define NUMERIC_SHORT_WEIGHT_MASK		0x003F
+#define NUMERIC_HDRSZ_SHORT				(VARHDRSZ + sizeof(uint16))
+
+static Numeric
+integer_numeric(JsonReader *r, int64 value)
+{
+	uint64		u = value < 0 ? -(uint64) value : (uint64) value;
+	int16		digits[5];		/* 10^18 < 10000^5 */
+	int			ndigits = 0;
+	int			low = 0;
+	int			used;
+	char	   *num;
+	uint16		header;
+	int			i;
+
+	Assert(u < UINT64CONST(1000000000000000000));
+	while (u != 0)
+	{
+		digits[ndigits++] = (int16) (u % 10000);	/* least significant first */
+		u /= 10000;
+	}
+	while (low < ndigits && digits[low] == 0)
+		low++;
+	used = ndigits - low;
+	header = NUMERIC_SHORT | (used > 0 ? (ndigits - 1) & NUMERIC_SHORT_WEIGHT_MASK : 0);
+	if (value < 0)
+		header |= NUMERIC_SHORT_SIGN_MASK;
+
+	num = reader_alloc(r, NUMERIC_HDRSZ_SHORT + used * sizeof(int16));
+	SET_VARSIZE(num, NUMERIC_HDRSZ_SHORT + used * sizeof(int16));
+	memcpy(num + VARHDRSZ, &header, sizeof(header));
+	for (i = 0; i < used; i++)
+		memcpy(num + NUMERIC_HDRSZ_SHORT + i * sizeof(int16), &digits[ndigits - 1 - i],
+			   sizeof(int16));
+	return (Numeric) num;
+}
 
 /*
  * Bytes a string scan stops at: the quote, backslash and controls, which
@@ -195,7 +274,7 @@ read_string(JsonReader *r, JsonbValue *v)
 		return true;
 	}
 
-	buf = palloc(r->end - start);
+	buf = reader_alloc(r, r->end - start);
 	memcpy(buf, start, p - start);
 	q = buf + (p - start);
 	while (p < r->end && *p != '"')
@@ -355,7 +434,7 @@ read_number(JsonReader *r, JsonbValue *v, double *value)
 	{
 		if (*start == '-')
 			n = -n;
-		v->val.numeric = int64_to_numeric(n);
+		v->val.numeric = integer_numeric(r, n);
 		if (value != NULL)
 			*value = (double) n;
 	}
@@ -447,7 +526,7 @@ read_object(JsonReader *r, JsonbValue *v, int depth)
 	MemberNext	next;
 	int			size = 8;
 	int			n = 0;
-	JsonbPair  *pairs = palloc(size * sizeof(JsonbPair));
+	JsonbPair  *pairs = reader_alloc(r, size * sizeof(JsonbPair));
 	int			i;
 
 	r->p++;						/* { */
@@ -462,8 +541,8 @@ read_object(JsonReader *r, JsonbValue *v, int depth)
 
 			if (n == size)
 			{
+				pairs = reader_grow(r, pairs, size, sizeof(JsonbPair));
 				size *= 2;
-				pairs = repalloc(pairs, size * sizeof(JsonbPair));
 			}
 			skip_space(r);
 			if (r->p >= r->end || *r->p != '"' || !read_string(r, &pairs[n].key))
@@ -524,7 +603,7 @@ read_array(JsonReader *r, JsonbValue *v, int depth)
 	MemberNext	next;
 	int			size = 4;
 	int			n = 0;
-	JsonbValue *elems = palloc(size * sizeof(JsonbValue));
+	JsonbValue *elems = reader_alloc(r, size * sizeof(JsonbValue));
 
 	r->p++;						/* [ */
 	skip_space(r);
@@ -536,8 +615,8 @@ read_array(JsonReader *r, JsonbValue *v, int depth)
 		{
 			if (n == size)
 			{
+				elems = reader_grow(r, elems, size, sizeof(JsonbValue));
 				size *= 2;
-				elems = repalloc(elems, size * sizeof(JsonbValue));
 			}
 			skip_space(r);
 			if (!read_value(r, &elems[n++], depth))
@@ -593,12 +672,15 @@ read_value(JsonReader *r, JsonbValue *v, int depth)
  * name top-level members the caller wants as doubles: each gets present
  * (the name is there), is_number (its value is a number) and value.
  * *jsonb_size, when not NULL, gets the room workon_jwt_jsonb() needs.
+ * scratch, when not NULL, is memory the tree is made in while it lasts
+ * (its used set to 0 by the caller); the tree then lives as long as it.
  * Returns false, and nothing useful, for anything but one well-formed
  * object within the limits above.
  */
 bool
 workon_jwt_json_parse(const char *s, size_t len, JsonbValue *root,
-					  JwtJsonNumber *numbers, int nnumbers, Size *jsonb_size)
+					  JwtJsonNumber *numbers, int nnumbers, Size *jsonb_size,
+					  JwtJsonScratch *scratch)
 {
 	JsonReader	r;
 	int			i;
@@ -609,6 +691,7 @@ workon_jwt_json_parse(const char *s, size_t len, JsonbValue *root,
 	r.numbers = numbers;
 	r.nnumbers = nnumbers;
 	r.size = VARHDRSZ;
+	r.scratch = scratch;
 	for (i = 0; i < nnumbers; i++)
 	{
 		numbers[i].present = false;

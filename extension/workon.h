@@ -86,12 +86,25 @@ typedef struct JwtJsonNumber
 	double		value;
 } JwtJsonNumber;
 
+/* Memory a parse may make its tree in (a claim set's fits), on the caller's stack */
+typedef struct JwtJsonScratch
+{
+	Size		used;
+	union
+	{
+		char		bytes[2048];
+		double		align_double;
+		int64		align_int64;
+		void	   *align_pointer;
+	}			mem;
+} JwtJsonScratch;
+
 /* a JwtJsonNumber initializer for a name given as a literal */
 #define JWT_JSON_NUMBER(name)	{(name), sizeof(name) - 1}
 
 extern bool workon_jwt_json_parse(const char *s, size_t len, JsonbValue *root,
 								  JwtJsonNumber *numbers, int nnumbers,
-								  Size *jsonb_size);
+								  Size *jsonb_size, JwtJsonScratch *scratch);
 extern JsonbValue *workon_jwt_json_member_len(JsonbValue *object, const char *name,
 											  int len);
 /* the strlen of a literal name is folded at compile time */

@@ -233,7 +233,7 @@ SELECT n, name, payload, pg_temp.hs_token(:'hs_header', payload, :'hs_key') AS t
   FROM (SELECT row_number() OVER (), name, CASE WHEN extra LIKE '!%' THEN substr(extra, 2)
                                             ELSE rtrim(:'good_claims', '}') || ',' || extra || '}' END
           FROM (VALUES
-	('numbers', '"n":[0,-0,7,1.50,-12.5e-3,1E+2,2e-2,123456789012345678,-123456789012345678,12345678901234567890123,0.1e1000,1e-1000]'),
+	('numbers', '"n":[0,-0,7,1.50,-12.5e-3,1E+2,2e-2,123456789012345678,-123456789012345678,12345678901234567890123,0.1e1000,1e-1000,10000,-20000,100000000,99990000,100000000000000000,-999999999999999999]'),
 	('strings and escapes', '"s":["tab\tq\"b\\s\/","\u00e9\u20AC\ud83d\ude00","é€😀","","\b\f\n\r"]'),
 	('nested values', '"o":{"b":{"c":[true,false,null,{}]},"a":[],"":0}'),
 	('key order', '"zz":1,"a":2,"mmm":3,"bb":[{"y":1,"x":2}]'),
