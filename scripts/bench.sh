@@ -176,18 +176,25 @@ edge_run() {
         'BEGIN {printf "%s %.1f\n", r, n ? (t / hz + w) * 1e6 / n : 0}'
 }
 
-# cpu_split shim|pgbench CONNECTIONS -> "rate postgres_us shim_us client_us": GET
-# /api/v1/spaces through the shim (wrk) or its statement through pgbench, and the CPU time
-# per request of the bench database's backends, the shim and the load generator, read
-# from /proc between the first and the last second of the run.
+# cpu_split shim|pgbench spaces|me CONNECTIONS -> "rate postgres_us shim_us client_us": GET
+# /api/v1/spaces or /api/v1/me (with the bench token) through the shim (wrk), or the same
+# statement through pgbench, and the CPU time per request of the bench database's
+# backends, the shim and the load generator, read from /proc between the first and the
+# last second of the run.
 cpu_split() {
-    local kind=$1 c=$2 out=$B/cpu-split.txt load tick t0 t1 p0 p1 s0 s1 l0 l1 rate pg
+    local kind=$1 route=$2 c=$3 out=$B/cpu-split.txt load tick t0 t1 p0 p1 s0 s1 l0 l1 rate pg
     tick=$(getconf CLK_TCK)
-    if [ "$kind" = shim ]; then
+    if [ "$kind" = shim ] && [ "$route" = spaces ]; then
         wrk -t"$(( c < wrk_threads ? c : wrk_threads ))" -c"$c" -d"${duration}s" "$url/api/v1/spaces" >"$out" 2>&1 &
-    else
+    elif [ "$kind" = shim ]; then
+        wrk -t"$(( c < wrk_threads ? c : wrk_threads ))" -c"$c" -d"${duration}s" -s "$ROOT/bench/auth.lua" \
+            "$url/api/v1/me" -- "$token" >"$out" 2>&1 &
+    elif [ "$route" = spaces ]; then
         "$PRIV_BIN/pgbench" -n -M prepared -c "$c" -j "$(( c < 2 ? c : 2 ))" -T "$duration" -f "$ROOT/bench/spaces.sql" \
             -D fn="$fn" -h "$B/sock" -p "$PG_PORT" -U workon_authenticator workon_bench >"$out" 2>&1 &
+    else
+        "$PRIV_BIN/pgbench" -n -M prepared -c "$c" -j "$(( c < 2 ? c : 2 ))" -T "$duration" -f "$ROOT/bench/me.sql" \
+            -D fn="$fn_me" -D token="$token" -h "$B/sock" -p "$PG_PORT" -U workon_authenticator workon_bench >"$out" 2>&1 &
     fi
     load=$!
     sleep 1
@@ -264,9 +271,44 @@ for c in "${shim_conns[@]}"; do
     say "wrk -c $c /api/v1/spaces"
     read -r "shim_rps[$c]" "shim_p99[$c]" "shim_bad[$c]" < <(wrk_run /api/v1/spaces "$c")
 done
-say "CPU per request: pgbench -c 2, then wrk -c 32 /api/v1/spaces"
-read -r split_pgb_rate split_pgb_pg _ split_pgb_client < <(cpu_split pgbench 2)
-read -r split_shim_rate split_shim_pg split_shim_shim split_shim_client < <(cpu_split shim 32)
+
+# Head to head: each route's statement through pgbench -c 2 (its best client count in
+# every run so far) and the route through the shim with wrk -c 32, in alternating rounds
+# of half the duration, as the JWT rows below: the host's speed drifts over a run, and
+# alternating makes the drift fall on both sides alike. Each figure is the mean over the
+# rounds, with the CPU split of every run.
+h2h_rounds=3
+h2h_duration=$(( (duration + 1) / 2 < 4 ? 4 : (duration + 1) / 2 ))  # the CPU split needs 4 s
+declare -A h2h
+# h2h_add KEY VALUE: h2h[KEY] += VALUE
+h2h_add() { h2h[$1]=$(( ${h2h[$1]:-0} + $2 )); }
+[ "$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$url/api/v1/me")" = 200 ] ||
+    die "GET /api/v1/me with the bench token did not answer 200"
+# the statement pgbench sends for /api/v1/me answers 200 with the bench member
+got=$("$PRIV_BIN/psql" -X -q -tA -v ON_ERROR_STOP=1 -h "$B/sock" -p "$PG_PORT" -U workon_authenticator \
+    -d workon_bench -v fn="$fn_me" -v token="$token" 2>&1 <<'SQL'
+SELECT status, body FROM workon.dispatch(:fn, '{}'::jsonb, '{}'::jsonb, NULL, :'token', '{}'::jsonb);
+SQL
+) || true
+# (status is NULL when the handler keeps the route's default, 200 here)
+[[ "$got" =~ ^(200)?\|.*bench-member@example\.com ]] || die "workon.dispatch of workon.me() with the bench token did not answer 200: $got"
+wrk -t1 -c8 -d2s -s "$ROOT/bench/auth.lua" "$url/api/v1/me" -- "$token" >/dev/null
+for round in $(seq "$h2h_rounds"); do
+    for route in spaces me; do
+        say "head to head $route: pgbench -c 2, then wrk -c 32 (round $round)"
+        for kind in pgbench shim; do
+            c=2; [ "$kind" = shim ] && c=32
+            read -r rate pg sh cl < <(duration=$h2h_duration cpu_split "$kind" "$route" "$c")
+            h2h_add "$route.$kind.rate" "$rate"
+            h2h_add "$route.$kind.pg" "$pg"
+            h2h_add "$route.$kind.shim" "$sh"
+            h2h_add "$route.$kind.client" "$cl"
+        done
+    done
+done
+for k in "${!h2h[@]}"; do
+    h2h[$k]=$(( (h2h[$k] + h2h_rounds / 2) / h2h_rounds ))
+done
 
 # the edge's cost: the same route with rate limiting + access lines off and on, twice
 # each, alternating (the machine's noise hits both sides alike)
@@ -330,16 +372,7 @@ jwt_c100=$((jwt_c100 * 100 / jwt_rounds))
 jwt_sql100=$((jwt_sql100 * 100 / jwt_rounds))
 jwt_cold100=$((jwt_cold100 * 100 / jwt_rounds))
 
-# GET /api/v1/me with a bearer token
-[ "$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$url/api/v1/me")" = 200 ] ||
-    die "GET /api/v1/me with the bench token did not answer 200"
-got=$("$PRIV_BIN/psql" -X -q -tA -v ON_ERROR_STOP=1 -h "$B/sock" -p "$PG_PORT" -U workon_authenticator \
-    -d workon_bench -v fn="$fn_me" -v token="$token" 2>&1 <<'SQL'
-SELECT status, body FROM workon.dispatch(:fn, '{}'::jsonb, '{}'::jsonb, NULL, :'token', '{}'::jsonb);
-SQL
-) || true
-# (status is NULL when the handler keeps the route's default, 200 here)
-[[ "$got" =~ ^(200)?\|.*bench-member@example\.com ]] || die "workon.dispatch of workon.me() with the bench token did not answer 200: $got"
+# GET /api/v1/me with a bearer token, at each client count
 wrk -t1 -c8 -d2s -s "$ROOT/bench/auth.lua" "$url/api/v1/me" -- "$token" >/dev/null
 declare -A me_tps me_rps me_p99 me_bad
 me_best=0
@@ -431,12 +464,21 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
     route_rows 'GET /api/v1/me' auth_pgbench_conns me_rps me_p99 me_bad me_tps "$me_best"
     route_rows 'POST /api/v1/bookings' auth_pgbench_conns bk_rps bk_p99 bk_wbad bk_tps "$bk_best"
     echo
-    printf '%-36s %7s %11s %6s %8s %7s\n' 'CPU us per request, /api/v1/spaces' rate PostgreSQL shim client total
-    printf '%-36s %7s %11s %6s %8s %7s\n' 'pgbench -c 2 (client: pgbench)' "$split_pgb_rate" "$split_pgb_pg" - \
-        "$split_pgb_client" "$((split_pgb_pg + split_pgb_client))"
-    printf '%-36s %7s %11s %6s %8s %7s\n' 'shim, wrk -c 32 (client: wrk)' "$split_shim_rate" "$split_shim_pg" \
-        "$split_shim_shim" "$split_shim_client" "$((split_shim_pg + split_shim_shim + split_shim_client))"
-    echo "(on two shared cores the ratio can be at most about total(pgbench) / total(shim); see bench/README.md)"
+    hrow() { printf '%-20s %-18s %7s %7s %11s %5s %7s %6s\n' "$@"; }
+    hrow 'head to head' '' 'rate' 'ratio' 'CPU us/req:' 'PG' 'shim' 'client'
+    for route in spaces me; do
+        hrow "GET /api/v1/$route" 'pgbench -c 2' "${h2h[$route.pgbench.rate]}" 1.00 \
+            "$(( h2h[$route.pgbench.pg] + h2h[$route.pgbench.client] ))" "${h2h[$route.pgbench.pg]}" - \
+            "${h2h[$route.pgbench.client]}"
+        hrow "GET /api/v1/$route" 'shim, wrk -c 32' "${h2h[$route.shim.rate]}" \
+            "$(ratio "${h2h[$route.shim.rate]}" "${h2h[$route.pgbench.rate]}")" \
+            "$(( h2h[$route.shim.pg] + h2h[$route.shim.shim] + h2h[$route.shim.client] ))" \
+            "${h2h[$route.shim.pg]}" "${h2h[$route.shim.shim]}" "${h2h[$route.shim.client]}"
+    done
+    echo "(mean of $h2h_rounds alternating rounds of $h2h_duration s each; rate = req/s or tps; CPU us/req ="
+    echo " total CPU time per request of the database's backends, the shim and the load generator"
+    echo " (pgbench or wrk); on two shared cores the ratio can be at most about the pgbench"
+    echo " total / the shim total; see bench/README.md)"
     echo
     printf '%-44s %5s %11s %14s\n' 'edge cost on GET /api/v1/spaces' conns 'req/s' 'CPU us/req'
     printf '%-44s %5s %11s %14s\n' 'rate limits + access log off' "$edge_c" "$edge_off" "$edge_cpu_off"
@@ -469,7 +511,7 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
     jrow 'workon.jwt_verify (C, no cache)' "$jwt_clients" 100 "$jwt_cold100" "$(ratio "$jwt_cold100" "$jwt_sql100")"
     jrow 'bench.pgjwt_verify (SQL)' "$jwt_clients" 100 "$jwt_sql100" 1.00
     echo
-    echo "ratio = shim req/s / best pgbench tps of the same route over all client counts"
+    echo "ratio = shim req/s / best pgbench tps of the same route over all client counts, one run each"
     echo "        (spaces $best, me $me_best, bookings $bk_best); JWT: C verifies/s / SQL verifies/s"
     echo "JWT per stmt 1: one SELECT per verify (round trip included); 100: 100 verifies in one SELECT;"
     echo "    each figure the mean of $jwt_rounds alternating rounds of $(( (duration + 1) / 2 )) s;"
