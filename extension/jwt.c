@@ -701,7 +701,7 @@ claim_string_is(JsonbValue *v, const char *expected)
 {
 	return v != NULL && v->type == jbvString &&
 		v->val.string.len == (int) strlen(expected) &&
-		memcmp(v->val.string.val, expected, v->val.string.len) == 0;
+		workon_short_memcmp(v->val.string.val, expected, v->val.string.len) == 0;
 }
 
 static bool

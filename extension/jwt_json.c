@@ -477,7 +477,7 @@ pair_compare(const JsonbPair *a, const JsonbPair *b)
 		return 0;
 	if (ka->val.string.val[0] != kb->val.string.val[0])
 		return (unsigned char) ka->val.string.val[0] > (unsigned char) kb->val.string.val[0] ? 1 : -1;
-	return memcmp(ka->val.string.val, kb->val.string.val, ka->val.string.len);
+	return workon_short_memcmp(ka->val.string.val, kb->val.string.val, ka->val.string.len);
 }
 
 /* The caller's wanted number named like key, or NULL */
@@ -492,7 +492,7 @@ wanted_number(JsonReader *r, const JsonbValue *key)
 
 		if (w->name_len == key->val.string.len &&
 			w->name[0] == key->val.string.val[0] &&
-			memcmp(w->name, key->val.string.val, key->val.string.len) == 0)
+			workon_short_memcmp(w->name, key->val.string.val, key->val.string.len) == 0)
 			return w;
 	}
 	return NULL;
@@ -720,7 +720,7 @@ workon_jwt_json_member_len(JsonbValue *object, const char *name, int len)
 		JsonbValue *key = &object->val.object.pairs[i].key;
 
 		if (key->val.string.len == len && len > 0 && key->val.string.val[0] == name[0] &&
-			memcmp(key->val.string.val, name, len) == 0)
+			workon_short_memcmp(key->val.string.val, name, len) == 0)
 			return &object->val.object.pairs[i].value;
 	}
 	return NULL;

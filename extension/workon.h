@@ -86,6 +86,24 @@ typedef struct JwtJsonNumber
 	double		value;
 } JwtJsonNumber;
 
+/*
+ * The first difference of len bytes at a and b, as memcmp() gives it, in a
+ * loop: claim names and values are a few bytes long, and for them a call
+ * of memcmp() costs more than the comparison
+ */
+static inline int
+workon_short_memcmp(const char *a, const char *b, int len)
+{
+	int			i;
+
+	for (i = 0; i < len; i++)
+	{
+		if (a[i] != b[i])
+			return (unsigned char) a[i] < (unsigned char) b[i] ? -1 : 1;
+	}
+	return 0;
+}
+
 /* Memory a parse may make its tree in (a claim set's fits), on the caller's stack */
 typedef struct JwtJsonScratch
 {
