@@ -8,13 +8,15 @@
  * time, every number goes through numeric_in(), and the claims were then
  * looked up in the binary form and their numbers converted through text.
  * This reader builds the in-memory JsonbValue tree directly from the
- * decoded bytes, pointing into them for strings without escapes, making
- * integers with int64_to_numeric(), and sorting each object's keys the way
- * jsonb stores them.  workon_jwt_jsonb() then lays the tree out in jsonb's
- * binary form into one allocation of a size known beforehand, where
- * JsonbValueToJsonb() grows a buffer value by value.  The result is the same
- * jsonb, byte for byte, that jsonb_in() makes of the same text (pg_regress
- * jwt.sql compares them).
+ * decoded bytes, pointing into them for strings without escapes, laying
+ * integers out as numerics itself, and sorting each object's keys the way
+ * jsonb stores them; the tree goes into scratch memory the caller lends
+ * (a claim set's fits), so reading one calls palloc() for nothing.
+ * workon_jwt_jsonb() then lays the tree out in jsonb's binary form into one
+ * allocation of a size counted while reading, where JsonbValueToJsonb()
+ * grows a buffer value by value.  The result is the same jsonb, byte for
+ * byte, that jsonb_in() makes of the same text (pg_regress jwt.sql reads
+ * both back from a heap page and compares them).
  *
  * It is stricter than jsonb_in() where a token gains nothing from leniency,
  * and anything it refuses is a malformed token:
