@@ -214,6 +214,20 @@ header_check(const unsigned char *header, size_t header_len, JwtParts *parts)
 }
 
 /*
+ * Decode a part of len base64url characters into buf (bufsize bytes) when
+ * it fits, else into a palloc'd buffer; *out is where it went
+ */
+static bool
+decode_part(const char *in, size_t len, unsigned char *buf, size_t bufsize,
+			unsigned char **out, size_t *outlen)
+{
+	if (WORKON_B64URL_ROOM(len) > bufsize)
+		return workon_b64url_decode(in, len, out, outlen);
+	*out = buf;
+	return workon_b64url_decode_into(in, len, buf, outlen);
+}
+
+/*
  * Split a compact JWS and check its form and header.  Everything that is
  * not a well-formed token of an allowed algorithm is refused here; the
  * payload is decoded but not parsed.
@@ -224,8 +238,6 @@ jwt_split(const char *token, size_t len, JwtParts *parts)
 	const char *dot1;
 	const char *dot2;
 	size_t		header_b64_len;
-	size_t		payload_b64_len;
-	size_t		sig_b64_len;
 	unsigned char *header;
 	size_t		header_len;
 
@@ -247,16 +259,10 @@ jwt_split(const char *token, size_t len, JwtParts *parts)
 		dot1 == token || dot2 == dot1 + 1 || dot2 + 1 == token + len)
 		reject("malformed token");
 
-	payload_b64_len = dot2 - dot1 - 1;
-	sig_b64_len = len - (dot2 + 1 - token);
-	parts->payload = parts->payload_buf;
-	parts->sig = parts->sig_buf;
-	if (!(WORKON_B64URL_ROOM(payload_b64_len) <= sizeof(parts->payload_buf) ?
-		  workon_b64url_decode_into(dot1 + 1, payload_b64_len, parts->payload, &parts->payload_len) :
-		  workon_b64url_decode(dot1 + 1, payload_b64_len, &parts->payload, &parts->payload_len)) ||
-		!(sig_b64_len <= JWT_SIG_B64_MAX ?
-		  workon_b64url_decode_into(dot2 + 1, sig_b64_len, parts->sig, &parts->sig_len) :
-		  workon_b64url_decode(dot2 + 1, sig_b64_len, &parts->sig, &parts->sig_len)))
+	if (!decode_part(dot1 + 1, dot2 - dot1 - 1, parts->payload_buf, sizeof(parts->payload_buf),
+					 &parts->payload, &parts->payload_len) ||
+		!decode_part(dot2 + 1, len - (dot2 + 1 - token), parts->sig_buf, sizeof(parts->sig_buf),
+					 &parts->sig, &parts->sig_len))
 		reject("malformed token");
 
 	header_b64_len = dot1 - token;

@@ -183,18 +183,20 @@ edge_run() {
 # last second of the run.
 cpu_split() {
     local kind=$1 route=$2 c=$3 out=$B/cpu-split.txt load tick t0 t1 p0 p1 s0 s1 l0 l1 rate pg
+    local wrk_args pgbench_args
     tick=$(getconf CLK_TCK)
-    if [ "$kind" = shim ] && [ "$route" = spaces ]; then
-        wrk -t"$(( c < wrk_threads ? c : wrk_threads ))" -c"$c" -d"${duration}s" "$url/api/v1/spaces" >"$out" 2>&1 &
-    elif [ "$kind" = shim ]; then
-        wrk -t"$(( c < wrk_threads ? c : wrk_threads ))" -c"$c" -d"${duration}s" -s "$ROOT/bench/auth.lua" \
-            "$url/api/v1/me" -- "$token" >"$out" 2>&1 &
-    elif [ "$route" = spaces ]; then
-        "$PRIV_BIN/pgbench" -n -M prepared -c "$c" -j "$(( c < 2 ? c : 2 ))" -T "$duration" -f "$ROOT/bench/spaces.sql" \
-            -D fn="$fn" -h "$B/sock" -p "$PG_PORT" -U workon_authenticator workon_bench >"$out" 2>&1 &
+    if [ "$route" = spaces ]; then
+        wrk_args=("$url/api/v1/spaces")
+        pgbench_args=(-f "$ROOT/bench/spaces.sql" -D fn="$fn")
     else
-        "$PRIV_BIN/pgbench" -n -M prepared -c "$c" -j "$(( c < 2 ? c : 2 ))" -T "$duration" -f "$ROOT/bench/me.sql" \
-            -D fn="$fn_me" -D token="$token" -h "$B/sock" -p "$PG_PORT" -U workon_authenticator workon_bench >"$out" 2>&1 &
+        wrk_args=(-s "$ROOT/bench/auth.lua" "$url/api/v1/me" -- "$token")
+        pgbench_args=(-f "$ROOT/bench/me.sql" -D fn="$fn_me" -D token="$token")
+    fi
+    if [ "$kind" = shim ]; then
+        wrk -t"$(( c < wrk_threads ? c : wrk_threads ))" -c"$c" -d"${duration}s" "${wrk_args[@]}" >"$out" 2>&1 &
+    else
+        "$PRIV_BIN/pgbench" -n -M prepared -c "$c" -j "$(( c < 2 ? c : 2 ))" -T "$duration" "${pgbench_args[@]}" \
+            -h "$B/sock" -p "$PG_PORT" -U workon_authenticator workon_bench >"$out" 2>&1 &
     fi
     load=$!
     sleep 1
