@@ -2,25 +2,9 @@
 -- Booking rules, prices, the state machine and the refund policy
 -- (extension/booking.c), at fixed points in time
 --
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS workon CASCADE;
-RESET client_min_messages;
-SET timezone = 'UTC';
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/fixture/start.sql
 SET datestyle = 'ISO, YMD';
-
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-	col text;
-BEGIN
-	EXECUTE sql;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, col = COLUMN_NAME;
-	RETURN st || ' ' || msg || CASE WHEN col <> '' THEN ' [field: ' || col || ']' ELSE '' END;
-END
-$$;
 
 -- check(zone, hours, starts, ends) at "now" = 2026-01-05 12:00 UTC
 CREATE FUNCTION pg_temp.chk(zone text, hours jsonb, s timestamptz, e timestamptz,

@@ -2,36 +2,11 @@
 -- Bookings: holds, conflicts, expiry, the state machine, cancellation and
 -- who sees what.  Times are relative to now(), on the 15-minute grid.
 --
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS workon CASCADE;
-RESET client_min_messages;
-SET timezone = 'UTC';
-SET workon.scrypt_log_n = 10;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/fixture/start.sql
+\set fx b
+\i :abs_srcdir/fixture/people.sql
 \set ON_ERROR_ROLLBACK on
-
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-	col text;
-BEGIN
-	EXECUTE sql;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, col = COLUMN_NAME;
-	RETURN st || ' ' || msg || CASE WHEN col <> '' THEN ' [field: ' || col || ']' ELSE '' END;
-END
-$$;
-
-SELECT workon.seed_jwt_key(repeat('b', 48)) IS NOT NULL AS seeded;
-SELECT workon.create_user('bm1@example.com', 'member one password', 'M1', 'member') AS m1 \gset
-SELECT workon.create_user('bm2@example.com', 'member two password', 'M2', 'member') AS m2 \gset
-SELECT workon.create_user('bh1@example.com', 'host one password', 'H1', 'host') AS h1 \gset
-SELECT workon.create_user('ba1@example.com', 'admin one password', 'A1', 'admin') AS a1 \gset
-SELECT workon.auth_login('bm1@example.com', 'member one password')::json->>'access_token' AS m1_token \gset
-SELECT workon.auth_login('bm2@example.com', 'member two password')::json->>'access_token' AS m2_token \gset
-SELECT workon.auth_login('bh1@example.com', 'host one password')::json->>'access_token' AS h1_token \gset
-SELECT workon.auth_login('ba1@example.com', 'admin one password')::json->>'access_token' AS a1_token \gset
 
 -- an always-open space in UTC and an unpublished one
 INSERT INTO workon.spaces (id, host_id, name, kind, city, address, capacity, timezone,

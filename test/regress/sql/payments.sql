@@ -4,26 +4,11 @@
 -- GET /payments/{id} and who sees payments, refunds of cancelled bookings.
 -- Times are relative to now(), on the 15-minute grid.
 --
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS workon CASCADE;
-RESET client_min_messages;
-SET timezone = 'UTC';
-SET workon.scrypt_log_n = 10;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/fixture/start.sql
+\set fx p
+\i :abs_srcdir/fixture/people.sql
 \set ON_ERROR_ROLLBACK on
-
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-	col text;
-BEGIN
-	EXECUTE sql;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, col = COLUMN_NAME;
-	RETURN st || ' ' || msg || CASE WHEN col <> '' THEN ' [field: ' || col || ']' ELSE '' END;
-END
-$$;
 
 -- one API request, the way the front end makes it: as its login role,
 -- through workon.dispatch (which switches to the caller's API role)
@@ -40,18 +25,6 @@ BEGIN
 	RESET ROLE;
 END
 $$;
-
-SELECT workon.seed_jwt_key(repeat('p', 48)) IS NOT NULL AS seeded;
-SELECT workon.create_user('pm1@example.com', 'member one password', 'M1', 'member') AS m1 \gset
-SELECT workon.create_user('pm2@example.com', 'member two password', 'M2', 'member') AS m2 \gset
-SELECT workon.create_user('ph1@example.com', 'host one password', 'H1', 'host') AS h1 \gset
-SELECT workon.create_user('ph2@example.com', 'host two password', 'H2', 'host') AS h2 \gset
-SELECT workon.create_user('pa1@example.com', 'admin one password', 'A1', 'admin') AS a1 \gset
-SELECT workon.auth_login('pm1@example.com', 'member one password')::json->>'access_token' AS m1_token \gset
-SELECT workon.auth_login('pm2@example.com', 'member two password')::json->>'access_token' AS m2_token \gset
-SELECT workon.auth_login('ph1@example.com', 'host one password')::json->>'access_token' AS h1_token \gset
-SELECT workon.auth_login('ph2@example.com', 'host two password')::json->>'access_token' AS h2_token \gset
-SELECT workon.auth_login('pa1@example.com', 'admin one password')::json->>'access_token' AS a1_token \gset
 
 INSERT INTO workon.spaces (id, host_id, name, kind, city, address, capacity, timezone,
                            hourly_rate_cents, daily_rate_cents, currency, opening_hours, published)

@@ -5,25 +5,11 @@
 -- COPY of anybody else, runs them.  test/http/dump.test.mjs restores
 -- whole dumps.
 --
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS workon CASCADE;
-RESET client_min_messages;
-SET timezone = 'UTC';
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/fixture/start.sql
 SET workon.scrypt_log_n = 10;
 \set ON_ERROR_ROLLBACK on
 
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-BEGIN
-	EXECUTE sql;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-	RETURN st || ' ' || msg;
-END
-$$;
 -- audit rows written since the last call
 CREATE TABLE pg_temp.mark (id bigint);
 INSERT INTO pg_temp.mark SELECT coalesce(max(id), 0) FROM workon.audit_log;

@@ -1,10 +1,8 @@
 --
 -- Spaces: the table, GET /api/v1/spaces and GET /api/v1/spaces/{id}
 --
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS workon CASCADE;
-RESET client_min_messages;
-SET timezone = 'UTC';
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/fixture/start.sql
 SET datestyle = 'ISO, YMD';
 
 TRUNCATE workon.users, workon.spaces, workon.bookings, workon.refresh_tokens,
@@ -34,21 +32,6 @@ SELECT ('a0000000-0000-4000-8000-0000000000' || lpad(n::text, 2, '0'))::uuid,
 	(11, 2, 'Draft Desk', 'desk', 'Paris', 1, 'Europe/Paris', 700, 3500, false, '2024-03-10 09:00+00'),
 	(12, 1, 'Oeiras Office', 'private_office', 'Lisbon', 3, 'Europe/Lisbon', 2000, 12000, true, '2024-03-11 09:00+00'))
 	AS v(n, h, name, kind, city, capacity, tz, hourly, daily, published, created_at);
-
--- errors as the HTTP front end sees them: SQLSTATE, message and field
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-	col text;
-BEGIN
-	EXECUTE sql;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, col = COLUMN_NAME;
-	RETURN st || ' ' || msg || CASE WHEN col <> '' THEN ' [field: ' || col || ']' ELSE '' END;
-END
-$$;
 
 -- a page as names, plus whether there is more
 CREATE FUNCTION pg_temp.names(page json) RETURNS text LANGUAGE sql AS $$

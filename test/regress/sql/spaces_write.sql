@@ -2,36 +2,11 @@
 -- Spaces: create, change, delete (hosts and admins), validation with field
 -- names, availability, the audit log
 --
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS workon CASCADE;
-RESET client_min_messages;
-SET timezone = 'UTC';
-SET workon.scrypt_log_n = 10;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/fixture/start.sql
+\set fx s
+\i :abs_srcdir/fixture/people.sql
 \set ON_ERROR_ROLLBACK on
-
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-	col text;
-BEGIN
-	EXECUTE sql;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, col = COLUMN_NAME;
-	RETURN st || ' ' || msg || CASE WHEN col <> '' THEN ' [field: ' || col || ']' ELSE '' END;
-END
-$$;
-
-SELECT workon.seed_jwt_key(repeat('s', 48)) IS NOT NULL AS seeded;
-SELECT workon.create_user('sm1@example.com', 'member one password', 'M1', 'member') AS m1 \gset
-SELECT workon.create_user('sh1@example.com', 'host one password', 'H1', 'host') AS h1 \gset
-SELECT workon.create_user('sh2@example.com', 'host two password', 'H2', 'host') AS h2 \gset
-SELECT workon.create_user('sa1@example.com', 'admin one password', 'A1', 'admin') AS a1 \gset
-SELECT workon.auth_login('sm1@example.com', 'member one password')::json->>'access_token' AS m1_token \gset
-SELECT workon.auth_login('sh1@example.com', 'host one password')::json->>'access_token' AS h1_token \gset
-SELECT workon.auth_login('sh2@example.com', 'host two password')::json->>'access_token' AS h2_token \gset
-SELECT workon.auth_login('sa1@example.com', 'admin one password')::json->>'access_token' AS a1_token \gset
 
 \set good '{"name":"Canal Desk","kind":"desk","city":"Berlin","address":"Ufer 1","capacity":2,"timezone":"Europe/Berlin","hourly_rate_cents":900,"daily_rate_cents":4500,"currency":"EUR","opening_hours":{"mon":[["08:00","20:00"]],"sat":[["22:00","24:00"]],"sun":[["00:00","06:00"]]}}'
 

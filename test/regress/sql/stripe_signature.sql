@@ -2,24 +2,9 @@
 -- Stripe-Signature verification (extension/webhook.c): good, tampered,
 -- stale, future, several v1 and several secrets, malformed headers
 --
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS workon CASCADE;
-RESET client_min_messages;
-SET timezone = 'UTC';
-
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-	det text;
-BEGIN
-	EXECUTE sql;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-	RETURN st || ' ' || msg || CASE WHEN det <> '' THEN ' (' || det || ')' ELSE '' END;
-END
-$$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/fixture/start.sql
+\i :abs_srcdir/fixture/try_detail.sql
 
 \set secret 'whsec_test_not_a_real_secret_0123456789'
 \set other 'whsec_test_other_not_a_real_secret_000'

@@ -4,26 +4,11 @@
 -- holds that expired, and a shuffled, duplicated replay of whole histories
 -- that must end where the in-order delivery ends.
 --
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS workon CASCADE;
-RESET client_min_messages;
-SET timezone = 'UTC';
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/fixture/start.sql
+\i :abs_srcdir/fixture/try_detail.sql
 SET workon.scrypt_log_n = 10;
 \set ON_ERROR_ROLLBACK on
-
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-	det text;
-BEGIN
-	EXECUTE sql;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-	RETURN st || ' ' || msg || CASE WHEN det <> '' THEN ' (' || det || ')' ELSE '' END;
-END
-$$;
 
 \set secret 'whsec_test_not_a_real_secret_0123456789'
 SELECT workon.seed_stripe_webhook_secret(:'secret');
