@@ -116,6 +116,9 @@ SELECT workon.authenticate(:'a1_token') AS c \gset
 SELECT pg_temp.try($$UPDATE workon.payments SET status = 'succeeded'$$) AS admin_updates,
        pg_temp.try($$INSERT INTO workon.refunds (payment_id, booking_id, amount_cents, currency, reason) SELECT id, booking_id, 1, 'eur', 'stripe' FROM workon.payments LIMIT 1$$) AS admin_inserts;
 ROLLBACK;
+-- the test rows are records: nothing cascades, the superuser removes them table by table
+DELETE FROM workon.refunds WHERE booking_id IN (SELECT id FROM workon.bookings WHERE user_id = :'m2');
+DELETE FROM workon.payments WHERE user_id = :'m2';
 DELETE FROM workon.bookings WHERE user_id = :'m2';
 
 --
@@ -450,8 +453,8 @@ SELECT r.amount_cents, r.status, r.reason, o.path
 SELECT entity, count(*) > 0 AS logged, bool_or(after ? 'client_secret') AS secrets_logged
   FROM workon.audit_log WHERE entity IN ('payments', 'refunds') GROUP BY entity ORDER BY entity;
 
-DELETE FROM workon.outbox;
-DELETE FROM workon.stripe_events;
+-- records are never deleted by cascade: the superuser empties their tables
+TRUNCATE workon.outbox, workon.stripe_events, workon.refunds, workon.payments, workon.bookings;
 DELETE FROM workon.stripe_webhook_secrets;
 DELETE FROM workon.spaces WHERE host_id = :'h1';
 DELETE FROM workon.users WHERE id IN (:'m1', :'m2', :'h1', :'h2', :'a1');
