@@ -31,6 +31,7 @@ $(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
 
 $(OBJS): extension/workon.h
+$(patsubst %.c,%.o,$(wildcard extension/jwt*.c)): extension/jwt_internal.h
 
 # EXTVERSION, workon.control's default_version and META.json's versions
 # move in lockstep.

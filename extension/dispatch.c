@@ -666,8 +666,8 @@ bind_arguments(HandlerInfo *info, FunctionCallInfo call,
  */
 
 /*
- * The claims of a valid access token; error 28000 otherwise (jwt.c reads the
- * keys, which only the extension may, from its per-backend cache).
+ * The claims of a valid access token; error 28000 otherwise (jwt_keys.c
+ * reads the keys, which only the extension may, into a per-backend cache).
  */
 static Jsonb *
 verify_token(text *token)

@@ -3,9 +3,10 @@
  * workon.c
  *	  Module entry point of the workon extension.
  *
- * Each concern lives in its own file (booking.c, claims.c, cursor.c, dispatch.c,
- * encode.c, json.c, jwt.c, password.c, payment.c, restore.c, timezone.c,
- * webhook.c); this one loads them and registers the settings.
+ * Each concern lives in its own file (booking.c, claims.c, cursor.c,
+ * dispatch.c, encode.c, hmac.c, json.c, jwt*.c, password.c, payment.c,
+ * restore.c, timezone.c, webhook.c); this one loads them and registers the
+ * settings.
  *
  * extension/workon.c
  *
