@@ -4,9 +4,9 @@
  *	  Module entry point of the workon extension.
  *
  * Each concern lives in its own file (booking.c, claims.c, cursor.c,
- * dispatch.c, encode.c, hmac.c, json.c, jwt*.c, password.c, payment.c,
- * restore.c, timezone.c, webhook.c); this one loads them and registers the
- * settings.
+ * dispatch*.c, encode.c, hmac.c, json.c, jwt*.c, password.c, payment.c,
+ * restore.c, timezone.c, transitions.c, webhook.c); this one loads them and
+ * registers the settings.
  *
  * extension/workon.c
  *
