@@ -33,7 +33,6 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -80,32 +79,21 @@ static TupleDesc dispatch_result_desc(DispatchVersion version);
 
 
 /*
- * Per transaction
+ * Per backend and per transaction
  */
-
-static void
-dispatch_xact_callback(XactEvent event, void *arg)
-{
-	switch (event)
-	{
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			workon_dispatch_bind_xact_end();
-			memset(&response, 0, sizeof(response));
-			break;
-		default:
-			break;
-	}
-}
 
 void
 workon_dispatch_init(void)
 {
 	workon_dispatch_bind_init();
-	RegisterXactCallback(dispatch_xact_callback, NULL);
+}
+
+/* At transaction end (workon.c): forget the response asked for */
+void
+workon_dispatch_xact_end(void)
+{
+	workon_dispatch_bind_xact_end();
+	memset(&response, 0, sizeof(response));
 }
 
 

@@ -37,10 +37,12 @@ extern PGDLLIMPORT int workon_booking_hold_minutes;
 
 /* claims.c */
 extern void workon_claims_init(void);
+extern void workon_claims_xact_end(void);
 extern void workon_claims_set(const char *api_role, Jsonb *claims);
 
 /* dispatch.c */
 extern void workon_dispatch_init(void);
+extern void workon_dispatch_xact_end(void);
 
 /* encode.c */
 extern char *workon_b64url_encode(const unsigned char *data, size_t len);
