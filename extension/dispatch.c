@@ -169,18 +169,36 @@ verify_token(text *token)
 	return workon_jwt_verify_token(token);
 }
 
-/* The "role" claim of verified claims (jwt_verify checked it is an API role) */
-static char *
-role_claim(Jsonb *claims)
+/*
+ * The "sub" claim of verified claims (jwt_verify checked it is a UUID);
+ * false for anonymous requests
+ */
+static bool
+sub_claim(Jsonb *claims, JsonbValue *sub)
 {
-	JsonbValue	v;
+	return claims != NULL &&
+		getKeyJsonValueFromContainer(&claims->root, "sub", 3, sub) != NULL &&
+		sub->type == jbvString;
+}
 
-	if (getKeyJsonValueFromContainer(&claims->root, "role", 4, &v) == NULL ||
-		v.type != jbvString)
+/*
+ * The API role the user of verified claims has now (users.c): a token
+ * outlives role changes, but acts with the current role; a token whose
+ * user was deleted or disabled is refused like an invalid one (28000).
+ */
+static const char *
+current_role_of(Jsonb *claims)
+{
+	JsonbValue	sub;
+	const char *role = NULL;
+
+	if (sub_claim(claims, &sub))
+		role = workon_user_current_role(pnstrdup(sub.val.string.val, sub.val.string.len));
+	if (role == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("invalid role claim")));
-	return pnstrdup(v.val.string.val, v.val.string.len);
+				 errmsg("the token's user is unknown or disabled")));
+	return pstrdup(role);
 }
 
 /*
@@ -198,25 +216,13 @@ authenticate_caller(text *token, Jsonb **claims_out)
 	else
 	{
 		claims = verify_token(token);
-		api_role = role_claim(claims);
+		api_role = current_role_of(claims);
 	}
 	switch_role(api_role);
 	workon_claims_set(api_role, claims);
 	*claims_out = claims;
 
 	return api_role;
-}
-
-/*
- * The "sub" claim of verified claims (jwt_verify checked it is a UUID);
- * false for anonymous requests
- */
-static bool
-sub_claim(Jsonb *claims, JsonbValue *sub)
-{
-	return claims != NULL &&
-		getKeyJsonValueFromContainer(&claims->root, "sub", 3, sub) != NULL &&
-		sub->type == jbvString;
 }
 
 /*
@@ -399,8 +405,8 @@ dispatch_0_5(PG_FUNCTION_ARGS)
  * workon.authenticate(token text) returns jsonb
  *
  * What dispatch does first, for SQL callers: verifies the access token,
- * switches to the API role of its "role" claim until the end of the
- * transaction (the session user must be a member of it, as the HTTP front
+ * switches to the API role its user has now (not the token's "role"
+ * claim: a role change counts at once) until the end of the transaction (the session user must be a member of it, as the HTTP front
  * end's login role is) and makes the claims those of workon.claims().
  * Returns the claims; error 28000 naming the failed check otherwise.
  */
@@ -410,7 +416,7 @@ authenticate(PG_FUNCTION_ARGS)
 {
 	text	   *token = PG_GETARG_TEXT_PP(0);
 	Jsonb	   *claims = verify_token(token);
-	const char *api_role = role_claim(claims);
+	const char *api_role = current_role_of(claims);
 
 	switch_role(api_role);
 	workon_claims_set(api_role, claims);

@@ -80,6 +80,10 @@ extern Jsonb *workon_jwt_verify_token(text *token);
 /* jwt_keys.c */
 extern void workon_jwt_init(void);
 
+/* users.c */
+extern void workon_users_init(void);
+extern const char *workon_user_current_role(const char *sub);
+
 /* password.c */
 extern PGDLLIMPORT int workon_scrypt_log_n;
 extern PGDLLIMPORT int workon_scrypt_r;

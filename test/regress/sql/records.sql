@@ -290,6 +290,46 @@ SELECT pg_temp.try($$SELECT workon.auth_login('rm2@example.com', 'member two pas
 UPDATE workon.users SET disabled = false WHERE id = :'m2';
 SELECT workon.auth_refresh(:'m2_refresh')::json ->> 'token_type' AS refresh_enabled_again;
 
+--
+-- 6. A token acts with what workon.users says now: deleted and disabled
+-- users are refused (28000, a 401 for the front end), a role change counts
+-- from the next request, through workon.dispatch and workon.authenticate
+--
+SELECT pg_temp.call(:'h2_token', 'workon.me()', '{}', NULL, 'role') AS host_before;
+UPDATE workon.users SET role = 'member' WHERE id = :'h2';
+SELECT pg_temp.call(:'h2_token', 'workon.me()', '{}', NULL, 'role') AS demoted_me,
+       pg_temp.call(:'h2_token', 'workon.space_create(jsonb)', '{}', '{"name":"No"}') AS demoted_creates;
+BEGIN;
+SET LOCAL SESSION AUTHORIZATION workon_authenticator;
+SELECT workon.authenticate(:'h2_token') ->> 'sub' = :'h2' AS authenticated;
+SELECT workon.current_role() AS sql_caller_role, current_user AS api_role;
+ROLLBACK;
+UPDATE workon.users SET role = 'host' WHERE id = :'h2';
+SELECT pg_temp.call(:'h2_token', 'workon.me()', '{}', NULL, 'role') AS promoted_again;
+-- an admin demoted in the same transaction as the next call sees it at once
+BEGIN;
+UPDATE workon.users SET role = 'member' WHERE id = :'a1';
+SELECT pg_temp.call(:'a1_token', 'workon.admin_user_update(uuid,text)', jsonb_build_object('id', :'m1'), '{"role":"host"}') AS demoted_admin;
+ROLLBACK;
+SELECT pg_temp.call(:'a1_token', 'workon.me()', '{}', NULL, 'role') AS admin_again;
+-- disabled, then enabled
+UPDATE workon.users SET disabled = true WHERE id = :'m2';
+SELECT pg_temp.call(:'m2_token', 'workon.me()', '{}') AS disabled_me,
+       pg_temp.call(:'m2_token', 'workon.spaces_list(text,text,integer,integer,text)', '{}') AS disabled_public_route,
+       pg_temp.try(format('SELECT workon.authenticate(%L)', :'m2_token')) AS disabled_authenticate;
+UPDATE workon.users SET disabled = false WHERE id = :'m2';
+SELECT pg_temp.call(:'m2_token', 'workon.me()', '{}', NULL, 'role') AS enabled_me;
+-- deleted (a user without records)
+SELECT workon.create_user('rgone@example.com', 'gone user password', 'Gone', 'member') AS gone \gset
+SELECT workon.auth_login('rgone@example.com', 'gone user password')::json ->> 'access_token' AS gone_token \gset
+SELECT pg_temp.call(:'gone_token', 'workon.me()', '{}', NULL, 'role') AS before_delete;
+DELETE FROM workon.refresh_tokens WHERE user_id = :'gone';
+DELETE FROM workon.users WHERE id = :'gone';
+SELECT pg_temp.call(:'gone_token', 'workon.me()', '{}') AS deleted_me,
+       pg_temp.call(:'gone_token', 'workon.booking_create(uuid,timestamptz,timestamptz)', '{}',
+		json_build_object('space_id', :'busy', 'starts_at', date_trunc('hour', now()) + interval '5 days',
+						  'ends_at', date_trunc('hour', now()) + interval '5 days 1 hour')::text) AS deleted_books;
+
 -- clean up (records are emptied by the superuser, whole tables at once)
 TRUNCATE workon.outbox, workon.stripe_events, workon.refunds, workon.payments, workon.bookings;
 DELETE FROM workon.stripe_webhook_secrets;
