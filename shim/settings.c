@@ -306,7 +306,7 @@ static const char *apply_stripe_key(const setting_t *self, const char *value)
 static const char *apply_stripe_api_base(const setting_t *self, const char *value)
 {
     h2o_url_t url;
-    const char *err = stripe_parse_base(value, &url);
+    const char *err = httpclient_parse_base(value, &url);
 
     if (err != NULL)
         return complain("%s", self->name, err);
