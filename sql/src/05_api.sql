@@ -22,11 +22,19 @@ CREATE TABLE workon.routes (
 	body		text NOT NULL
 				CONSTRAINT routes_body_check CHECK (body IN ('none', 'json', 'raw')),
 	summary		text NOT NULL,
+	rate_limit	text NOT NULL DEFAULT 'default'
+				CONSTRAINT routes_rate_limit_check
+				CHECK (rate_limit IN ('default', 'auth', 'exempt')),
+	read_only	boolean NOT NULL DEFAULT false,
+	outbound	text
+				CONSTRAINT routes_outbound_check CHECK (outbound IN ('stripe', 'email')),
+	metric		text
+				CONSTRAINT routes_metric_check CHECK (metric IN ('webhooks')),
 	PRIMARY KEY (method, path)
 );
 
 COMMENT ON TABLE workon.routes IS
-'HTTP routes: method and path template, handler function, declared auth need (enforced by GRANT EXECUTE), success status, body mode (none, json, raw) and a one-line summary; any change sends NOTIFY workon_routes';
+'HTTP routes: method and path template, handler function, declared auth need (enforced by GRANT EXECUTE), success status, body mode (none, json, raw) and a one-line summary; for the front end: rate_limit (default: the per-user or per-address budget, auth: the stricter per-address budget of login and registration too, exempt: none), read_only (the handler never writes), outbound (the outbox kind a request may wait on) and metric (an extra family its requests are counted in); any change sends NOTIFY workon_routes';
 
 CREATE TABLE workon.errors (
 	sqlstate	text PRIMARY KEY
@@ -95,12 +103,12 @@ GRANT SELECT ON workon.routes, workon.errors TO workon_authenticator;
 --
 CREATE FUNCTION workon.dispatch(handler oid, params jsonb, query jsonb,
 								request_body text, token text, meta jsonb)
-RETURNS TABLE (status int4, headers text, body text)
-AS 'MODULE_PATHNAME', 'dispatch_0_2'
+RETURNS TABLE (status int4, headers text, body text, user_id uuid, outbox_id int8)
+AS 'MODULE_PATHNAME', 'dispatch_0_5'
 LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION workon.dispatch(oid, jsonb, jsonb, text, text, jsonb) IS
-'Serves one API request: authenticates the token, switches to the caller''s API role for the transaction, binds the route handler''s arguments by name from path params, query and body, calls it, and returns the response row';
+'Serves one API request: authenticates the token, switches to the caller''s API role for the transaction, binds the route handler''s arguments by name from path params, query and body, calls it, and returns the response row: status and headers as the handler set them (NULL otherwise), the body, the caller''s user id (NULL when anonymous) and the outbox row the front end is to wait for (workon.wait_for_outbox)';
 
 CREATE FUNCTION workon.set_response(status int4, headers jsonb DEFAULT NULL)
 RETURNS void
@@ -109,6 +117,14 @@ LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION workon.set_response(int4, jsonb) IS
 'Called by a route handler: sets the response status and/or extra response headers (JSON object of strings) of the request being dispatched; NULL leaves a part unchanged';
+
+CREATE FUNCTION workon.wait_for_outbox(id bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'wait_for_outbox'
+LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION workon.wait_for_outbox(bigint) IS
+'Called by a route handler that queued an outbox row: the response status becomes 202 and workon.dispatch() returns the row''s id as outbox_id; the front end waits until the row is delivered and answers with workon.outbox_response(id). Outside workon.dispatch() it does nothing, like workon.set_response()';
 
 --
 -- Health
@@ -139,5 +155,7 @@ GRANT EXECUTE ON FUNCTION
 	workon.dispatch(oid, jsonb, jsonb, text, text, jsonb),
 	workon.health()
 	TO workon_authenticator;
-GRANT EXECUTE ON FUNCTION workon.set_response(int4, jsonb)
+GRANT EXECUTE ON FUNCTION
+	workon.set_response(int4, jsonb),
+	workon.wait_for_outbox(bigint)
 	TO workon_anon, workon_member, workon_host, workon_admin;

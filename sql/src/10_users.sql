@@ -263,11 +263,11 @@ COMMENT ON FUNCTION workon.admin_user_update(uuid, text) IS
 --
 -- Routes, errors, privileges
 --
-INSERT INTO workon.routes (method, path, handler, auth, status, body, summary) VALUES
+INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only, summary) VALUES
 	('GET', '/api/v1/me', 'workon.me()',
-	 'member', 200, 'none', 'The authenticated user'),
+	 'member', 200, 'none', true, 'The authenticated user'),
 	('PATCH', '/api/v1/admin/users/{id}', 'workon.admin_user_update(uuid,text)',
-	 'admin', 200, 'json', 'Change a user''s role');
+	 'admin', 200, 'json', false, 'Change a user''s role');
 
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOC01', 409, 'email_taken');

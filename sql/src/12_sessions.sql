@@ -307,15 +307,17 @@ COMMENT ON FUNCTION workon.auth_logout(text) IS
 --
 -- Routes, errors, privileges
 --
-INSERT INTO workon.routes (method, path, handler, auth, status, body, summary) VALUES
+-- registering and logging in also count against the stricter per-address
+-- budget (guessing passwords, making accounts in bulk)
+INSERT INTO workon.routes (method, path, handler, auth, status, body, rate_limit, summary) VALUES
 	('POST', '/api/v1/auth/register', 'workon.auth_register(text,text,text,text)',
-	 'none', 201, 'json', 'Register a member or host'),
+	 'none', 201, 'json', 'auth', 'Register a member or host'),
 	('POST', '/api/v1/auth/login', 'workon.auth_login(text,text)',
-	 'none', 200, 'json', 'Log in with email and password'),
+	 'none', 200, 'json', 'auth', 'Log in with email and password'),
 	('POST', '/api/v1/auth/refresh', 'workon.auth_refresh(text)',
-	 'none', 200, 'json', 'Exchange a refresh token for a new token pair'),
+	 'none', 200, 'json', 'default', 'Exchange a refresh token for a new token pair'),
 	('POST', '/api/v1/auth/logout', 'workon.auth_logout(text)',
-	 'none', 204, 'json', 'Revoke a refresh token and its family');
+	 'none', 204, 'json', 'default', 'Revoke a refresh token and its family');
 
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOA01', 401, 'invalid_credentials'),

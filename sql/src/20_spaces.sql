@@ -518,17 +518,17 @@ COMMENT ON FUNCTION workon.space_delete(uuid) IS
 --
 -- Routes, errors, privileges
 --
-INSERT INTO workon.routes (method, path, handler, auth, status, body, summary) VALUES
+INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only, summary) VALUES
 	('GET', '/api/v1/spaces', 'workon.spaces_list(text,text,integer,integer,text)',
-	 'none', 200, 'none', 'List published spaces'),
+	 'none', 200, 'none', true, 'List published spaces'),
 	('GET', '/api/v1/spaces/{id}', 'workon.space_get(uuid)',
-	 'none', 200, 'none', 'Get a space'),
+	 'none', 200, 'none', true, 'Get a space'),
 	('POST', '/api/v1/spaces', 'workon.space_create(jsonb)',
-	 'host', 201, 'json', 'Create a space'),
+	 'host', 201, 'json', false, 'Create a space'),
 	('PATCH', '/api/v1/spaces/{id}', 'workon.space_update(uuid,jsonb)',
-	 'host', 200, 'json', 'Change a space'),
+	 'host', 200, 'json', false, 'Change a space'),
 	('DELETE', '/api/v1/spaces/{id}', 'workon.space_delete(uuid)',
-	 'host', 204, 'none', 'Delete a space without future bookings');
+	 'host', 204, 'none', false, 'Delete a space without future bookings');
 
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOC05', 409, 'has_future_bookings');

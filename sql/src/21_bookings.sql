@@ -500,18 +500,18 @@ COMMENT ON FUNCTION workon.booking_cancel(uuid) IS
 --
 -- Routes, errors, privileges
 --
-INSERT INTO workon.routes (method, path, handler, auth, status, body, summary) VALUES
+INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only, summary) VALUES
 	('GET', '/api/v1/spaces/{id}/availability',
 	 'workon.space_availability(uuid,timestamptz,timestamptz)',
-	 'none', 200, 'none', 'Open, busy and free periods of a space'),
+	 'none', 200, 'none', true, 'Open, busy and free periods of a space'),
 	('POST', '/api/v1/bookings', 'workon.booking_create(uuid,timestamptz,timestamptz)',
-	 'member', 201, 'json', 'Book a space (a hold until paid)'),
+	 'member', 201, 'json', false, 'Book a space (a hold until paid)'),
 	('GET', '/api/v1/bookings', 'workon.bookings_list(integer,text)',
-	 'member', 200, 'none', 'My bookings (admins: all)'),
+	 'member', 200, 'none', true, 'My bookings (admins: all)'),
 	('GET', '/api/v1/bookings/{id}', 'workon.booking_get(uuid)',
-	 'member', 200, 'none', 'Get a booking'),
+	 'member', 200, 'none', true, 'Get a booking'),
 	('POST', '/api/v1/bookings/{id}/cancel', 'workon.booking_cancel(uuid)',
-	 'member', 200, 'none', 'Cancel a booking');
+	 'member', 200, 'none', false, 'Cancel a booking');
 
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOC02', 409, 'booking_conflict'),

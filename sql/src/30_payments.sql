@@ -637,13 +637,13 @@ BEGIN
 			'amount', v_pay.amount_cents::text,
 			'currency', v_pay.currency,
 			'automatic_payment_methods[enabled]', 'true'));
-	PERFORM workon.set_response(202, pg_catalog.jsonb_build_object('X-Workon-Outbox', v_outbox::text));
+	PERFORM workon.wait_for_outbox(v_outbox);
 	RETURN workon.payment_json(v_pay, true);
 END
 $$;
 
 COMMENT ON FUNCTION workon.payment_create(uuid) IS
-'POST /api/v1/bookings/{id}/payment (the member who booked): starts paying a booking pending payment with a Stripe PaymentIntent of its price, metadata booking_id. Answers 201 {id, status, amount_cents, currency, stripe_payment_intent_id, client_secret, ...} once Stripe created the PaymentIntent (the handler returns 202 with X-Workon-Outbox for the front end to wait on); a repeat answers 200 with the same payment and never creates a second PaymentIntent. 404 for bookings of others, 409 booking_not_payable unless the booking is pending payment';
+'POST /api/v1/bookings/{id}/payment (the member who booked): starts paying a booking pending payment with a Stripe PaymentIntent of its price, metadata booking_id. Answers 201 {id, status, amount_cents, currency, stripe_payment_intent_id, client_secret, ...} once Stripe created the PaymentIntent (the request waits for Stripe''s answer); a repeat answers 200 with the same payment and never creates a second PaymentIntent. 404 for bookings of others, 409 booking_not_payable unless the booking is pending payment';
 
 CREATE FUNCTION workon.checkout_create(id uuid, success_url text DEFAULT NULL,
 									   cancel_url text DEFAULT NULL)
@@ -688,13 +688,13 @@ BEGIN
 			'line_items[0][price_data][product_data][name]', v_space,
 			'payment_intent_data[metadata][booking_id]', v_pay.booking_id::text,
 			'payment_intent_data[metadata][payment_id]', v_pay.id::text));
-	PERFORM workon.set_response(202, pg_catalog.jsonb_build_object('X-Workon-Outbox', v_outbox::text));
+	PERFORM workon.wait_for_outbox(v_outbox);
 	RETURN workon.json_build('checkout_session_id', NULL, 'url', NULL, 'payment_id', v_pay.id);
 END
 $$;
 
 COMMENT ON FUNCTION workon.checkout_create(uuid, text, text) IS
-'POST /api/v1/bookings/{id}/checkout {success_url, cancel_url} (the member who booked): a Stripe Checkout Session for the booking''s price, booking id in the session''s metadata and in its PaymentIntent''s (payment_intent_data[metadata][booking_id]). Answers 201 {checkout_session_id, url} once Stripe created it (202 with X-Workon-Outbox for the front end to wait on); a repeat answers 200 with the same session. 400 for a missing or non-http(s) URL, 404 for bookings of others, 409 booking_not_payable unless the booking is pending payment';
+'POST /api/v1/bookings/{id}/checkout {success_url, cancel_url} (the member who booked): a Stripe Checkout Session for the booking''s price, booking id in the session''s metadata and in its PaymentIntent''s (payment_intent_data[metadata][booking_id]). Answers 201 {checkout_session_id, url} once Stripe created it (the request waits for Stripe''s answer); a repeat answers 200 with the same session. 400 for a missing or non-http(s) URL, 404 for bookings of others, 409 booking_not_payable unless the booking is pending payment';
 
 CREATE FUNCTION workon.payment_get(id uuid)
 RETURNS json
@@ -735,13 +735,14 @@ COMMENT ON FUNCTION workon.payment_get(uuid) IS
 --
 -- Routes, errors, privileges
 --
-INSERT INTO workon.routes (method, path, handler, auth, status, body, summary) VALUES
+-- starting a payment waits for Stripe's answer (workon.wait_for_outbox)
+INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only, outbound, summary) VALUES
 	('POST', '/api/v1/bookings/{id}/payment', 'workon.payment_create(uuid)',
-	 'member', 201, 'none', 'Pay for a booking with a Stripe PaymentIntent'),
+	 'member', 201, 'none', false, 'stripe', 'Pay for a booking with a Stripe PaymentIntent'),
 	('POST', '/api/v1/bookings/{id}/checkout', 'workon.checkout_create(uuid,text,text)',
-	 'member', 201, 'json', 'Pay for a booking with Stripe Checkout'),
+	 'member', 201, 'json', false, 'stripe', 'Pay for a booking with Stripe Checkout'),
 	('GET', '/api/v1/payments/{id}', 'workon.payment_get(uuid)',
-	 'member', 200, 'none', 'Get a payment and its refunds');
+	 'member', 200, 'none', true, NULL, 'Get a payment and its refunds');
 
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOC06', 409, 'booking_not_payable');

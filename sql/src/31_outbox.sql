@@ -174,9 +174,9 @@ $$;
 COMMENT ON FUNCTION workon.outbox_response(bigint) IS
 'The HTTP response for a client waiting on an outbox row: done -> 201 payment (with client_secret) or {checkout_session_id, url}, 200 refund; failed (the provider refused) -> 502 payment_provider_error; pending again or dead -> 503 unavailable with Retry-After';
 
-CREATE FUNCTION workon.outbox_claim(p_kind text, p_limit integer)
-RETURNS TABLE (id bigint, method text, path text, params jsonb, idempotency_key text,
-			   attempts integer)
+CREATE FUNCTION workon.outbox_claim(p_kinds text[], p_limit integer)
+RETURNS TABLE (id bigint, kind text, method text, path text, params jsonb,
+			   idempotency_key text, attempts integer)
 LANGUAGE sql VOLATILE STRICT
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -184,7 +184,8 @@ AS $$
 	WITH due AS (
 		SELECT o.id
 		  FROM workon.outbox AS o
-		 WHERE o.kind = p_kind AND o.status = 'pending' AND o.next_attempt_at <= pg_catalog.now()
+		 WHERE o.kind = ANY (p_kinds) AND o.status = 'pending'
+		   AND o.next_attempt_at <= pg_catalog.now()
 		 ORDER BY o.next_attempt_at, o.id
 		 LIMIT LEAST(GREATEST(p_limit, 0), 1000)
 		   FOR UPDATE SKIP LOCKED)
@@ -193,15 +194,15 @@ AS $$
 		   next_attempt_at = pg_catalog.now() + interval '60 seconds'
 	  FROM due
 	 WHERE o.id = due.id
-	RETURNING o.id, o.method, o.path, o.params, o.idempotency_key, o.attempts
+	RETURNING o.id, o.kind, o.method, o.path, o.params, o.idempotency_key, o.attempts
 $$;
 
-COMMENT ON FUNCTION workon.outbox_claim(text, integer) IS
-'For the front end: up to p_limit (at most 1000) due pending outbox rows of a kind, oldest first, skipping rows others hold; each is leased for 60 seconds (attempts + 1, next_attempt_at = now + 60 s), so a row whose claimer dies comes back by itself';
+COMMENT ON FUNCTION workon.outbox_claim(text[], integer) IS
+'For the front end: up to p_limit (at most 1000) due pending outbox rows of the given kinds (those it has a transport for), oldest first, skipping rows others hold; each is leased for 60 seconds (attempts + 1, next_attempt_at = now + 60 s), so a row whose claimer dies comes back by itself';
 
 CREATE FUNCTION workon.outbox_claim_id(p_id bigint)
-RETURNS TABLE (id bigint, method text, path text, params jsonb, idempotency_key text,
-			   attempts integer)
+RETURNS TABLE (id bigint, kind text, method text, path text, params jsonb,
+			   idempotency_key text, attempts integer)
 LANGUAGE sql VOLATILE STRICT
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -210,11 +211,11 @@ AS $$
 	   SET attempts = o.attempts + 1,
 		   next_attempt_at = pg_catalog.now() + interval '60 seconds'
 	 WHERE o.id = p_id AND o.status = 'pending'
-	RETURNING o.id, o.method, o.path, o.params, o.idempotency_key, o.attempts
+	RETURNING o.id, o.kind, o.method, o.path, o.params, o.idempotency_key, o.attempts
 $$;
 
 COMMENT ON FUNCTION workon.outbox_claim_id(bigint) IS
-'For the front end, after a handler answered 202 with X-Workon-Outbox: the row if it is still pending, whatever its lease (the idempotency key makes a second send harmless), leased again; no row once it is done, failed or dead';
+'For the front end, after a handler named the row with workon.wait_for_outbox(): the row if it is still pending, whatever its lease (the idempotency key makes a second send harmless), leased again; no row once it is done, failed or dead';
 
 CREATE FUNCTION workon.outbox_result(p_id bigint, p_http_status integer, p_body jsonb)
 RETURNS TABLE (status integer, headers jsonb, body jsonb)
@@ -393,7 +394,7 @@ COMMENT ON FUNCTION workon.outbox_retry(bigint) IS
 GRANT EXECUTE ON FUNCTION workon.outbox_retry(bigint)
 	TO workon_admin;
 GRANT EXECUTE ON FUNCTION
-	workon.outbox_claim(text, integer),
+	workon.outbox_claim(text[], integer),
 	workon.outbox_claim_id(bigint),
 	workon.outbox_result(bigint, integer, jsonb),
 	workon.outbox_error(bigint, text)

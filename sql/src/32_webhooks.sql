@@ -285,11 +285,13 @@ COMMENT ON FUNCTION workon.stripe_webhook(text, jsonb) IS
 --
 -- Routes, errors, privileges
 --
-INSERT INTO workon.routes (method, path, handler, auth, status, body, summary) VALUES
+-- Stripe is never rate limited (its deliveries come in bursts and are
+-- retried for days); deliveries are counted in workon_webhooks_total
+INSERT INTO workon.routes (method, path, handler, auth, status, body, rate_limit, metric, summary) VALUES
 	('POST', '/api/webhooks/stripe', 'workon.stripe_webhook(text,jsonb)',
-	 'none', 200, 'raw', 'Stripe webhook endpoint'),
+	 'none', 200, 'raw', 'exempt', 'webhooks', 'Stripe webhook endpoint'),
 	('POST', '/api/v1/webhooks/stripe', 'workon.stripe_webhook(text,jsonb)',
-	 'none', 200, 'raw', 'Stripe webhook endpoint');
+	 'none', 200, 'raw', 'exempt', 'webhooks', 'Stripe webhook endpoint');
 
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOB01', 400, 'invalid_signature');

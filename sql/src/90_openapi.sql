@@ -98,7 +98,7 @@ DECLARE
 	tag text;
 BEGIN
 	FOR r IN
-		SELECT rt.method, rt.path, rt.auth, rt.status, rt.body, rt.summary,
+		SELECT rt.method, rt.path, rt.auth, rt.status, rt.body, rt.summary, rt.rate_limit,
 			   p.oid AS fn, p.proname::text AS fname, p.pronargs, p.pronargdefaults,
 			   obj_description(p.oid, 'pg_proc') AS description,
 			   row_number() OVER (PARTITION BY p.proname ORDER BY rt.path, rt.method) AS nth
@@ -184,9 +184,11 @@ BEGIN
 		responses := responses
 			|| '{"400": {"$ref": "#/components/responses/Error"},
 				 "401": {"$ref": "#/components/responses/Unauthorized"},
-				 "429": {"$ref": "#/components/responses/RateLimited"},
 				 "500": {"$ref": "#/components/responses/Error"},
 				 "503": {"$ref": "#/components/responses/Error"}}'::jsonb;
+		IF r.rate_limit <> 'exempt' THEN
+			responses := responses || '{"429": {"$ref": "#/components/responses/RateLimited"}}';
+		END IF;
 		IF r.auth <> 'none' THEN
 			responses := responses || '{"403": {"$ref": "#/components/responses/Error"}}';
 		END IF;
