@@ -24,10 +24,11 @@
  *	   the JSON value as is).  A value that does not convert is an error whose
  *	   column name is the field; a missing one is NULL; a query parameter or
  *	   body field that no argument takes is an error too;
- *	4. calls the handler and returns one row (status, headers, body): the
- *	   handler's result, through its type's output function, is the body;
- *	   status and headers are NULL unless the handler called
- *	   workon.set_response().
+ *	4. calls the handler and returns one row (status, headers, body,
+ *	   user_id, outbox_id): the handler's result, through its type's output
+ *	   function, is the body; status and headers are NULL unless the handler
+ *	   called workon.set_response(), outbox_id unless it called
+ *	   workon.wait_for_outbox(); user_id is the caller (NULL: anonymous).
  *
  * Everything that depends only on the handler (its FmgrInfo, argument
  * names, types and input functions, result output function) is cached per
@@ -122,21 +123,35 @@ static MemoryContext retired_handlers = NULL;
 
 /*
  * The response status and headers a handler asked for with
- * workon.set_response(); reset for every dispatched call.
+ * workon.set_response(), and the outbox row it asked the front end to wait
+ * for with workon.wait_for_outbox(); reset for every dispatched call.
  */
 typedef struct ResponseOverride
 {
 	bool		has_status;
 	int32		status;
 	char	   *headers;		/* JSON object text, in TopTransactionContext */
+	bool		has_outbox;
+	int64		outbox_id;
 } ResponseOverride;
+
+/*
+ * The entry points of workon.dispatch(), by the release that declared them;
+ * each later one differs from the one before in a single respect.
+ */
+typedef enum DispatchVersion
+{
+	DISPATCH_0_1,				/* no key store: any token is refused */
+	DISPATCH_0_2,				/* tokens verified; the caller in the headers */
+	DISPATCH_0_5				/* the caller and the outbox row as columns */
+} DispatchVersion;
 
 static ResponseOverride response;
 
 /* The request field being converted, for bind_error_callback */
 static const char *binding_field = NULL;
 
-static TupleDesc dispatch_result_desc(void);
+static TupleDesc dispatch_result_desc(DispatchVersion version);
 
 
 /*
@@ -699,9 +714,21 @@ authenticate_caller(text *token, Jsonb **claims_out)
 }
 
 /*
- * The response headers with "x-workon-user": the "sub" of the verified
- * token, an internal header the HTTP front end strips (it keys its rate
- * limits on the user a token was found to belong to).
+ * The "sub" claim of verified claims (jwt_verify checked it is a UUID);
+ * false for anonymous requests
+ */
+static bool
+sub_claim(Jsonb *claims, JsonbValue *sub)
+{
+	return claims != NULL &&
+		getKeyJsonValueFromContainer(&claims->root, "sub", 3, sub) != NULL &&
+		sub->type == jbvString;
+}
+
+/*
+ * workon 0.2.0 to 0.4.1: the response headers with "x-workon-user", the
+ * "sub" of the verified token, an internal header the HTTP front end strips
+ * (it keys its rate limits on the user a token was found to belong to).
  */
 static char *
 headers_with_user(const char *headers, Jsonb *claims)
@@ -710,8 +737,7 @@ headers_with_user(const char *headers, Jsonb *claims)
 	StringInfoData buf;
 	const char *rest;
 
-	if (getKeyJsonValueFromContainer(&claims->root, "sub", 3, &sub) == NULL ||
-		sub.type != jbvString)
+	if (!sub_claim(claims, &sub))
 		return (char *) headers;
 
 	initStringInfo(&buf);
@@ -729,17 +755,21 @@ headers_with_user(const char *headers, Jsonb *claims)
 /*
  * workon.dispatch(handler oid, params jsonb, query jsonb, request_body text,
  *				   token text, meta jsonb)
- *	  returns table (status int4, headers text, body text)
+ *	  returns table (status int4, headers text, body text
+ *					 [, user_id uuid, outbox_id int8])
  *
  * Not strict: the body and the token are NULL when the request has none,
  * and NULL objects are taken as empty ones.
  *
- * Two entry points share the work: "dispatch" is what workon 0.1.0 declared
- * (no key store: any token is refused with 28000 "invalid token"), and
- * "dispatch_0_2" verifies the token against workon.jwt_keys.
+ * Three entry points share the work: "dispatch" is what workon 0.1.0
+ * declared (no key store: any token is refused with 28000 "invalid token"),
+ * "dispatch_0_2" verifies the token against workon.jwt_keys and adds the
+ * caller to the headers as "x-workon-user", and "dispatch_0_5" returns the
+ * caller and the outbox row to wait for as the columns user_id and
+ * outbox_id instead.
  */
 static Datum
-dispatch_request(FunctionCallInfo fcinfo, bool verify_tokens)
+dispatch_request(FunctionCallInfo fcinfo, DispatchVersion version)
 {
 	Oid			fn_oid = PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0);
 	Jsonb	   *params = object_arg(fcinfo, 1, "params");
@@ -753,9 +783,10 @@ dispatch_request(FunctionCallInfo fcinfo, bool verify_tokens)
 	LOCAL_FCINFO(call, FUNC_MAX_ARGS);
 	Datum		result = (Datum) 0;
 	bool		resultnull = true;
-	Datum		values[3];
-	bool		nulls[3];
+	Datum		values[5];
+	bool		nulls[5];
 	Jsonb	   *claims;
+	JsonbValue	sub;
 
 	if (meta != NULL && !JB_ROOT_IS_OBJECT(meta))
 		ereport(ERROR,
@@ -765,7 +796,7 @@ dispatch_request(FunctionCallInfo fcinfo, bool verify_tokens)
 	memset(&response, 0, sizeof(response));
 
 	/* 1. Authenticate: no token is anonymous, a token must be valid */
-	if (token != NULL && !verify_tokens)
+	if (token != NULL && version == DISPATCH_0_1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("invalid token")));
@@ -813,7 +844,7 @@ dispatch_request(FunctionCallInfo fcinfo, bool verify_tokens)
 		values[0] = Int32GetDatum(response.status);
 		nulls[0] = false;
 	}
-	if (claims != NULL)
+	if (version == DISPATCH_0_2 && claims != NULL)
 		response.headers = headers_with_user(response.headers, claims);
 	if (response.headers != NULL)
 	{
@@ -829,10 +860,22 @@ dispatch_request(FunctionCallInfo fcinfo, bool verify_tokens)
 															   result));
 		nulls[2] = false;
 	}
+	if (version == DISPATCH_0_5 && sub_claim(claims, &sub))
+	{
+		values[3] = DirectFunctionCall1(uuid_in,
+										CStringGetDatum(pnstrdup(sub.val.string.val,
+																 sub.val.string.len)));
+		nulls[3] = false;
+	}
+	if (response.has_outbox)
+	{
+		values[4] = Int64GetDatum(response.outbox_id);
+		nulls[4] = false;
+	}
 
 	response = outer_response;
 
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(dispatch_result_desc(),
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(dispatch_result_desc(version),
 													  values, nulls)));
 }
 
@@ -841,7 +884,7 @@ PG_FUNCTION_INFO_V1(dispatch);
 Datum
 dispatch(PG_FUNCTION_ARGS)
 {
-	return dispatch_request(fcinfo, false);
+	return dispatch_request(fcinfo, DISPATCH_0_1);
 }
 
 /* workon 0.2.0: tokens are verified with the keys of workon.jwt_keys */
@@ -849,7 +892,15 @@ PG_FUNCTION_INFO_V1(dispatch_0_2);
 Datum
 dispatch_0_2(PG_FUNCTION_ARGS)
 {
-	return dispatch_request(fcinfo, true);
+	return dispatch_request(fcinfo, DISPATCH_0_2);
+}
+
+/* workon 0.5.0: the caller and the outbox row to wait for are columns */
+PG_FUNCTION_INFO_V1(dispatch_0_5);
+Datum
+dispatch_0_5(PG_FUNCTION_ARGS)
+{
+	return dispatch_request(fcinfo, DISPATCH_0_5);
 }
 
 /*
@@ -876,26 +927,35 @@ authenticate(PG_FUNCTION_ARGS)
 }
 
 
-/* (status int4, headers text, body text), built once per backend */
+/*
+ * (status int4, headers text, body text), and from workon 0.5.0 on
+ * (..., user_id uuid, outbox_id int8); each built once per backend
+ */
 static TupleDesc
-dispatch_result_desc(void)
+dispatch_result_desc(DispatchVersion version)
 {
-	static TupleDesc desc = NULL;
+	static TupleDesc descs[2] = {NULL, NULL};
+	bool		typed = (version == DISPATCH_0_5);
 
-	if (desc == NULL)
+	if (descs[typed] == NULL)
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-		TupleDesc	tupdesc = CreateTemplateTupleDesc(3);
+		TupleDesc	tupdesc = CreateTemplateTupleDesc(typed ? 5 : 3);
 
 		TupleDescInitEntry(tupdesc, 1, "status", INT4OID, -1, 0);
 		TupleDescInitEntry(tupdesc, 2, "headers", TEXTOID, -1, 0);
 		TupleDescInitEntry(tupdesc, 3, "body", TEXTOID, -1, 0);
+		if (typed)
+		{
+			TupleDescInitEntry(tupdesc, 4, "user_id", UUIDOID, -1, 0);
+			TupleDescInitEntry(tupdesc, 5, "outbox_id", INT8OID, -1, 0);
+		}
 		BlessTupleDesc(tupdesc);
 		MemoryContextSwitchTo(oldcxt);
-		desc = tupdesc;
+		descs[typed] = tupdesc;
 	}
 
-	return desc;
+	return descs[typed];
 }
 
 
@@ -993,6 +1053,26 @@ set_response(PG_FUNCTION_ARGS)
 											   JsonbToCString(NULL, &headers->root,
 															  VARSIZE(headers)));
 	}
+
+	PG_RETURN_VOID();
+}
+
+/*
+ * workon.wait_for_outbox(id bigint) returns void
+ *
+ * Called by a route handler that queued a row of workon.outbox: the
+ * response status becomes 202 and workon.dispatch() returns the row's id as
+ * outbox_id, for the front end to wait until the row is delivered and
+ * answer with workon.outbox_response(id) instead.
+ */
+PG_FUNCTION_INFO_V1(wait_for_outbox);
+Datum
+wait_for_outbox(PG_FUNCTION_ARGS)
+{
+	response.outbox_id = PG_GETARG_INT64(0);
+	response.has_outbox = true;
+	response.status = 202;
+	response.has_status = true;
 
 	PG_RETURN_VOID();
 }
