@@ -1,16 +1,18 @@
 /*
  * The API call: every path that is not a probe is matched against this
- * thread's route table (workon.routes), counted by the rate limiter, and
- * becomes one call of the prepared workon.dispatch(handler, params, query,
- * body, token, meta) (arguments: args.c).  Its result row (status, headers,
- * body), or its PostgreSQL error mapped through workon.errors, becomes the
- * response.
+ * thread's route table (workon.routes), counted by the rate limiter as its
+ * route's rate_limit class says (default, auth, exempt), and becomes one call
+ * of the prepared workon.dispatch(handler, params, query, body, token, meta)
+ * (arguments: args.c).  Its result row, or its PostgreSQL error mapped
+ * through workon.errors, becomes the response: status, headers and body are
+ * the handler's; user_id (the verified token's user) goes to the access line
+ * and the rate limiter; outbox_id, set when the handler called
+ * workon.wait_for_outbox() on a route that declares an outbound kind, makes
+ * the request wait for outbox.c to send that row, and the client gets what
+ * the database makes of the answer, like any dispatch result.
  *
  * A transaction rolled back by a deadlock or a serialization failure (40P01,
- * 40001) is run again, up to twice.  A handler that needs an outbound call
- * answered first (202 with X-Workon-Outbox, the row committed) makes the
- * request wait for outbox.c to perform it; the client gets what the database
- * makes of the answer, like any dispatch result.
+ * 40001) is run again, up to twice.
  *
  * Requests that come before this thread's first route table wait for it (at
  * most ROUTES_WAIT_MS) instead of failing.
@@ -35,6 +37,7 @@ typedef struct st_api_call_t {
     int route_status;
     int had_token;
     char handler_oid[24];
+    char outbound[sizeof(((route_t *)NULL)->outbound)]; /* the route's outbox kind, "" for none */
     /* the dispatch arguments, kept to run the request again */
     const char *args[6];
     int body_len;
@@ -45,11 +48,20 @@ typedef struct st_api_call_t {
 /* ------------------------------------------------------------------------ */
 /* results */
 
+/* the columns of a dispatch result; outbox_result / outbox_error answer the first three */
+enum {
+    RESULT_STATUS = 0,
+    RESULT_HEADERS,
+    RESULT_BODY,
+    RESULT_USER_ID,
+    RESULT_OUTBOX_ID,
+    DISPATCH_COLUMNS,
+    OUTBOX_COLUMNS = RESULT_USER_ID,
+};
+
 typedef struct st_header_sink_t {
     h2o_req_t *req;
-    reqctx_t *rc;
     int has_content_type;
-    h2o_iovec_t outbox_id; /* X-Workon-Outbox: the shim's, never sent */
 } header_sink_t;
 
 /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" to 16 bytes; -1 if it is not a UUID */
@@ -131,10 +143,6 @@ static void on_handler_header(void *data, h2o_iovec_t key, h2o_iovec_t value)
     h2o_strtolower(key.base, key.len);
     if (!valid_header_name(key.base, key.len))
         return;
-    if (h2o_memis(key.base, key.len, H2O_STRLIT("x-workon-user"))) {
-        learn_user(sink->rc, value);
-        return;
-    }
     for (i = 0; i != value.len; ++i)
         if (value.base[i] == '\r' || value.base[i] == '\n' || value.base[i] == '\0')
             return;
@@ -143,10 +151,6 @@ static void on_handler_header(void *data, h2o_iovec_t key, h2o_iovec_t value)
         h2o_memis(key.base, key.len, H2O_STRLIT("transfer-encoding")) || h2o_memis(key.base, key.len, H2O_STRLIT("connection")) ||
         h2o_memis(key.base, key.len, H2O_STRLIT("x-request-id")))
         return;
-    if (h2o_memis(key.base, key.len, H2O_STRLIT("x-workon-outbox"))) {
-        sink->outbox_id = value;
-        return;
-    }
     if (h2o_memis(key.base, key.len, H2O_STRLIT("content-type")))
         sink->has_content_type = 1;
     h2o_add_header_by_str(&sink->req->pool, &sink->req->res.headers, key.base, key.len, 1, NULL, value.base, value.len);
@@ -185,7 +189,7 @@ static void on_result_dispose(void *p)
     PQclear(*(PGresult **)p);
 }
 
-static int call_wait_outbox(api_call_t *call, h2o_iovec_t id, size_t num_headers);
+static int call_wait_outbox(api_call_t *call, const char *id);
 static void call_dispatch(api_call_t *call);
 
 /* 40001 / 40P01: the transaction was rolled back as a whole, running it again is safe */
@@ -200,30 +204,29 @@ static int result_status(api_call_t *call, PGresult *res)
 {
     int status;
 
-    if (PQgetisnull(res, 0, 0)) {
+    if (PQgetisnull(res, 0, RESULT_STATUS)) {
         status = call->route_status;
-        if (PQgetisnull(res, 0, 2) && status == 200)
+        if (PQgetisnull(res, 0, RESULT_BODY) && status == 200)
             status = 204;
         return status;
     }
-    status = atoi(PQgetvalue(res, 0, 0));
+    status = atoi(PQgetvalue(res, 0, RESULT_STATUS));
     if (status < 100 || status > 599) {
         log_write(LOG_ERROR, "handler set an invalid status", "request_id", call->super.request_id.base, "route",
-                  call->super.route_path, "status", PQgetvalue(res, 0, 0), NULL);
+                  call->super.route_path, "status", PQgetvalue(res, 0, RESULT_STATUS), NULL);
         send_error(call->super.req, call->super.request_id, 500, "internal", "internal server error", NULL);
         return 0;
     }
     return status;
 }
 
-/* returns 1 when the response body points into res (kept until the request is gone) */
-static int on_api_result(call_t *_call, PGresult *res, const char *err)
+/* a result row of columns columns; returns 1 when the response body points into res (kept until the request is gone) */
+static int respond_row(call_t *_call, PGresult *res, const char *err, int columns)
 {
     api_call_t *call = (api_call_t *)_call;
     h2o_req_t *req = _call->req;
     h2o_iovec_t request_id = _call->request_id, body = {NULL, 0};
-    header_sink_t sink = {req, reqctx_of(request_id), 0, {NULL, 0}};
-    size_t num_headers = req->res.headers.size; /* before the handler's */
+    header_sink_t sink = {req, 0};
     int status;
 
     if (res == NULL && err == pool_err_abandoned) {
@@ -251,32 +254,43 @@ static int on_api_result(call_t *_call, PGresult *res, const char *err)
         respond_db_error(call, res);
         return 0;
     }
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 3) {
-        log_write(LOG_ERROR, "workon.dispatch returned an unexpected result", "request_id", request_id.base, "route",
-                  _call->route_path, "status", PQresStatus(PQresultStatus(res)), NULL);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != columns) {
+        log_write(LOG_ERROR,
+                  columns == DISPATCH_COLUMNS ? "workon.dispatch returned an unexpected result"
+                                              : "workon.outbox_result or outbox_error returned an unexpected result",
+                  "request_id", request_id.base, "route", _call->route_path, "status", PQresStatus(PQresultStatus(res)), NULL);
         send_error(req, request_id, 500, "internal", "internal server error", NULL);
         return 0;
     }
+    if (columns > RESULT_USER_ID && !PQgetisnull(res, 0, RESULT_USER_ID))
+        learn_user(reqctx_of(request_id),
+                   h2o_iovec_init(PQgetvalue(res, 0, RESULT_USER_ID), (size_t)PQgetlength(res, 0, RESULT_USER_ID)));
     if ((status = result_status(call, res)) == 0)
         return 0;
-    if (!PQgetisnull(res, 0, 1)) {
-        const char *headers = PQgetvalue(res, 0, 1);
-        if (json_each_string_member(headers, (size_t)PQgetlength(res, 0, 1), &req->pool, on_handler_header, &sink) != 0)
+    if (columns > RESULT_OUTBOX_ID && !PQgetisnull(res, 0, RESULT_OUTBOX_ID))
+        return call_wait_outbox(call, PQgetvalue(res, 0, RESULT_OUTBOX_ID));
+    if (!PQgetisnull(res, 0, RESULT_HEADERS)) {
+        const char *headers = PQgetvalue(res, 0, RESULT_HEADERS);
+        size_t len = (size_t)PQgetlength(res, 0, RESULT_HEADERS);
+        if (json_each_string_member(headers, len, &req->pool, on_handler_header, &sink) != 0)
             log_write(LOG_WARN, "handler headers are not a JSON object of strings", "request_id", request_id.base, "route",
                       _call->route_path, NULL);
     }
-    if (sink.outbox_id.base != NULL && status == 202)
-        return call_wait_outbox(call, sink.outbox_id, num_headers);
-    if (!PQgetisnull(res, 0, 2) && status != 204 && status != 304) {
+    if (!PQgetisnull(res, 0, RESULT_BODY) && status != 204 && status != 304) {
         /* no copy: the body is sent from the result, which lives as long as the request */
         PGresult **holder = h2o_mem_alloc_shared(&req->pool, sizeof(*holder), on_result_dispose);
         *holder = res;
-        body = h2o_iovec_init(PQgetvalue(res, 0, 2), (size_t)PQgetlength(res, 0, 2));
+        body = h2o_iovec_init(PQgetvalue(res, 0, RESULT_BODY), (size_t)PQgetlength(res, 0, RESULT_BODY));
         send_response(req, request_id, status, body, !sink.has_content_type);
         return 1;
     }
     send_response(req, request_id, status, body, !sink.has_content_type);
     return 0;
+}
+
+static int on_api_result(call_t *call, PGresult *res, const char *err)
+{
+    return respond_row(call, res, err, DISPATCH_COLUMNS);
 }
 
 /* sends (again) the call's workon.dispatch */
@@ -308,29 +322,24 @@ static int on_outbox_result(void *owner, PGresult *res, const char *err)
     }
     if (res == NULL && err == outbox_err_not_claimed)
         err = "outbox row finished elsewhere twice";
-    return on_api_result(&call->super, res, err);
+    return respond_row(&call->super, res, err, OUTBOX_COLUMNS);
 }
 
 /*
- * The handler committed an outbox row and answered 202 + X-Workon-Outbox:
- * send it, then answer.  num_headers: the response headers before the
- * handler's, which the final answer replaces with its own.
+ * The handler committed an outbox row and called workon.wait_for_outbox(id)
+ * (its own headers are not sent: the answer to the outbound call replaces
+ * its response): send the row with the transport of the route's outbound
+ * kind, then answer.
  */
-static int call_wait_outbox(api_call_t *call, h2o_iovec_t id, size_t num_headers)
+static int call_wait_outbox(api_call_t *call, const char *id)
 {
     call_t *c = &call->super;
     h2o_req_t *req = c->req;
-    /* every row a request waits on is a Stripe call today */
-    const transport_t *transport = transport_find("stripe");
-    size_t i;
+    const transport_t *transport = transport_find(call->outbound);
 
-    req->res.headers.size = num_headers;
-    for (i = 0; i != id.len; ++i)
-        if (id.base[i] < '0' || id.base[i] > '9')
-            break;
-    if (id.len == 0 || id.len > 19 || i != id.len) {
-        log_write(LOG_ERROR, "handler set an invalid X-Workon-Outbox", "request_id", c->request_id.base, "route", c->route_path,
-                  NULL);
+    if (transport == NULL) {
+        log_write(LOG_ERROR, "handler waits for an outbound call on a route without an outbound kind the shim can send",
+                  "request_id", c->request_id.base, "route", c->route_path, "outbound", call->outbound, NULL);
         send_error(req, c->request_id, 500, "internal", "internal server error", NULL);
         return 0;
     }
@@ -346,7 +355,7 @@ static int call_wait_outbox(api_call_t *call, h2o_iovec_t id, size_t num_headers
         send_unavailable(req, c->request_id);
         return 0;
     }
-    c->outbox = outbox_wait(c->worker, h2o_strdup(&req->pool, id.base, id.len).base, c->request_id.base, on_outbox_result, call);
+    c->outbox = outbox_wait(c->worker, h2o_strdup(&req->pool, id, SIZE_MAX).base, c->request_id.base, on_outbox_result, call);
     if (c->outbox != NULL)
         call_arm(c);
     return 0;
@@ -367,6 +376,7 @@ static void handle_api(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_
     call->route_status = route->status;
     call->had_token = args.had_token;
     memcpy(call->handler_oid, route->handler_oid, sizeof(call->handler_oid));
+    memcpy(call->outbound, route->outbound, sizeof(call->outbound));
     call->super.route_path = h2o_strdup(&req->pool, route->path, SIZE_MAX).base;
     reqctx_of(request_id)->route = call->super.route_path;
 
@@ -381,18 +391,15 @@ static void handle_api(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_
 }
 
 /* counts the request against its client; answers 429 and returns 1 when it is over the limit */
-static int rate_limited(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path)
+static int rate_limited(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, int rate_limit)
 {
     reqctx_t *rc = reqctx_of(request_id);
-    int auth_route = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) &&
-                     (h2o_memis(path.base, path.len, H2O_STRLIT("/api/v1/auth/login")) ||
-                      h2o_memis(path.base, path.len, H2O_STRLIT("/api/v1/auth/register")));
     ratelimit_t r;
 
     ratelimit_identify(req, &rc->client);
     if (rc->client.user_known)
         format_uuid(rc->user_id, rc->client.user);
-    if (ratelimit_check(req, &rc->client, auth_route, &r)) {
+    if (ratelimit_check(req, &rc->client, rate_limit == RATE_LIMIT_AUTH, &r)) {
         ratelimit_add_headers(req, &r);
         metrics_count(w->metrics, METRIC_RATE_LIMITED);
         send_error(req, request_id, 429, "rate_limited", "too many requests, retry later", NULL);
@@ -402,24 +409,20 @@ static int rate_limited(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o
     return 0;
 }
 
-/* the Stripe webhooks are never rate limited (Stripe retries, and a signature is checked) */
-static int is_webhook(h2o_iovec_t path)
-{
-    return h2o_memis(path.base, path.len, H2O_STRLIT("/api/webhooks/stripe")) ||
-           h2o_memis(path.base, path.len, H2O_STRLIT("/api/v1/webhooks/stripe"));
-}
-
 /* once this thread has its route table */
 static void route_request(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path)
 {
     reqctx_t *rc = reqctx_of(request_id);
+    int found, rate_limit = RATE_LIMIT_DEFAULT;
     route_match_t m;
-    int found;
 
     found = route_table_match(w->routes, &req->pool, req->method.base, req->method.len, path.base, path.len, &m);
-    if (found == ROUTE_FOUND)
+    if (found == ROUTE_FOUND) {
         rc->route = m.route->path; /* the table outlives this function; handle_api keeps a copy */
-    if (setting_read(rate_limit_enabled) && !is_webhook(path) && rate_limited(w, req, request_id, path))
+        rc->metrics = m.route->metrics;
+        rate_limit = m.route->rate_limit;
+    }
+    if (rate_limit != RATE_LIMIT_EXEMPT && setting_read(rate_limit_enabled) && rate_limited(w, req, request_id, rate_limit))
         return;
     switch (found) {
     case ROUTE_FOUND:

@@ -41,7 +41,7 @@ static void on_call_dispose(void *p)
         double ms = call_elapsed_ms(call);
         rc->observed = 1;
         log_request(rc->id, method, rc->route, 499, ms, rc->user_id[0] != '\0' ? rc->user_id : NULL);
-        metrics_observe(call->worker->metrics, method, rc->route, 499, ms);
+        metrics_observe(call->worker->metrics, method, rc->route, rc->metrics, 499, ms);
     }
 }
 

@@ -26,9 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ROUTES_SQL                                                                                                                 \
-    "SELECT method, path, handler::oid::int8, auth, status, body FROM workon.routes ORDER BY path, method;"                        \
-    "SELECT sqlstate, status, code FROM workon.errors"
+#define ROUTES_SQL ROUTES_SELECT ";" ERRORS_SELECT
 
 enum {
     CONTROL_IDLE = 0,

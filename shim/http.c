@@ -79,7 +79,7 @@ void http_observe(h2o_req_t *req, h2o_iovec_t request_id, int status)
         ms = (now.tv_sec - req->timestamps.request_begin_at.tv_sec) * 1000.0 +
              (now.tv_usec - req->timestamps.request_begin_at.tv_usec) / 1000.0;
     log_request(request_id.base, req->method, rc->route, status, ms, rc->user_id[0] != '\0' ? rc->user_id : NULL);
-    metrics_observe(w->metrics, req->method, rc->route, status, ms);
+    metrics_observe(w->metrics, req->method, rc->route, rc->metrics, status, ms);
 }
 
 /* request line and headers, as the client sent them (about) */

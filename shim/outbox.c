@@ -14,11 +14,12 @@
  * (Stripe's 409 idempotency_key_in_use replays the other send's answer).
  *
  * Two ways in:
- *  - a request that needs the answer at once (POST /payment, /checkout): its
- *    handler commits the row and answers 202 + X-Workon-Outbox; api.c calls
- *    outbox_wait(), which claims that row, sends it and reports the
- *    (status, headers, body) that outbox_result / outbox_error return.  A
- *    client that goes away meanwhile only detaches: the job still finishes.
+ *  - a request that needs the answer at once (a route with an outbound kind,
+ *    POST /payment and /checkout): its handler commits the row and calls
+ *    workon.wait_for_outbox(id); api.c calls outbox_wait(), which claims that
+ *    row, sends it and reports the (status, headers, body) that
+ *    outbox_result / outbox_error return.  A client that goes away meanwhile
+ *    only detaches: the job still finishes.
  *  - the background worker, on the first thread only: every second and on
  *    NOTIFY workon_outbox it claims due rows of the kinds it has a configured
  *    transport for and sends them, at most OUTBOX_CONCURRENCY at a time.
@@ -49,10 +50,9 @@ static const transport_t *const transports[] = {&stripe_transport};
 
 #define NUM_TRANSPORTS (sizeof(transports) / sizeof(transports[0]))
 
-/* the rows of workon.outbox carry no kind before 0.5.0: every one is a Stripe call */
-#define CLAIM_KIND "stripe"
-#define CLAIM_COLUMNS "id, method, path, params::text, idempotency_key, attempts"
-#define CLAIM_SQL "SELECT " CLAIM_COLUMNS " FROM workon.outbox_claim('" CLAIM_KIND "', $1::integer)"
+#define CLAIM_COLUMNS "id, kind, method, path, params::text, idempotency_key, attempts"
+#define CLAIM_NUM_COLUMNS 7
+#define CLAIM_SQL "SELECT " CLAIM_COLUMNS " FROM workon.outbox_claim($1::text[], $2::integer)"
 #define CLAIM_ID_SQL "SELECT " CLAIM_COLUMNS " FROM workon.outbox_claim_id($1::bigint)"
 #define RESULT_SQL "SELECT status, headers, body FROM workon.outbox_result($1::bigint, $2::integer, $3::jsonb)"
 #define ERROR_SQL "SELECT status, headers, body FROM workon.outbox_error($1::bigint, $2::text)"
@@ -89,6 +89,7 @@ static __thread struct {
     int failures;
     h2o_timeout_entry_t tick;
     h2o_timeout_entry_t soon;
+    char kinds[128]; /* the kinds of the configured transports, a text[] literal */
     char limit[8];
 } bg;
 
@@ -212,11 +213,11 @@ static char *copy_value(outbox_job_t *job, PGresult *res, int row, int column)
 static void job_take_row(outbox_job_t *job, PGresult *res, int row)
 {
     snprintf(job->id, sizeof(job->id), "%s", PQgetvalue(res, row, 0));
-    job->row.kind = CLAIM_KIND;
-    job->row.method = copy_value(job, res, row, 1);
-    job->row.path = copy_value(job, res, row, 2);
-    job->row.params = copy_value(job, res, row, 3);
-    job->row.idempotency_key = copy_value(job, res, row, 4);
+    job->row.kind = copy_value(job, res, row, 1);
+    job->row.method = copy_value(job, res, row, 2);
+    job->row.path = copy_value(job, res, row, 3);
+    job->row.params = copy_value(job, res, row, 4);
+    job->row.idempotency_key = copy_value(job, res, row, 5);
     job->transport = transport_find(job->row.kind);
 }
 
@@ -281,8 +282,8 @@ static void job_send(outbox_job_t *job)
     const char *err = NULL;
 
     memset(&req, 0, sizeof(req));
-    if (job->transport == NULL)
-        err = "no transport for the row's kind";
+    if (job->transport == NULL || !job->transport->configured())
+        err = "no configured transport for the row's kind";
     else if ((err = job->transport->build(&job->row, &job->pool, &req)) == NULL)
         job->send = httpclient_send(job->worker, &req, on_sent, job, &err);
     if (job->send == NULL) {
@@ -337,7 +338,7 @@ static int on_claim_id_result(void *owner, PGresult *res, const char *err)
     outbox_job_t *job = owner;
     int kept;
 
-    if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK && PQnfields(res) == 6) {
+    if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK && PQnfields(res) == CLAIM_NUM_COLUMNS) {
         if (PQntuples(res) == 1) {
             job_take_row(job, res, 0);
             if (job->reply_cb == NULL) {
@@ -401,7 +402,7 @@ static int on_claim_result(void *owner, PGresult *res, const char *err)
 
     (void)owner;
     bg.claiming = 0;
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 6) {
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != CLAIM_NUM_COLUMNS) {
         /* no database, or no workon.outbox_claim (extension too old): said once, tried every second */
         if (bg.failures++ == 0)
             log_write(LOG_WARN, "outbox: cannot claim rows, retrying every second", "reason",
@@ -450,8 +451,9 @@ static void bg_claim(void)
     snprintf(bg.limit, sizeof(bg.limit), "%zu", OUTBOX_CONCURRENCY - bg.active);
     q = pool_query_new(&bg.worker->pool, DB_QUERY_SQL, on_claim_result, &bg); /* an owner: a query without one is cancelled */
     q->sql = CLAIM_SQL;
-    q->values[0] = bg.limit;
-    q->nparams = 1;
+    q->values[0] = bg.kinds;
+    q->values[1] = bg.limit;
+    q->nparams = 2;
     if (pool_submit(&bg.worker->pool, q) != 0) {
         pool_query_detach(&bg.worker->pool, q);
         bg.claiming = 0;
@@ -492,12 +494,26 @@ void outbox_global_init(void)
         transports[i]->init();
 }
 
+/* the kinds of the configured transports as a text[] literal ("{stripe}"); 0 when there is none */
+static size_t configured_kinds(char *buf, size_t size)
+{
+    size_t i, n = 0, len = 0;
+
+    len += snprintf(buf + len, size - len, "{");
+    for (i = 0; i != NUM_TRANSPORTS; ++i)
+        if (transports[i]->configured() && len < size)
+            len += snprintf(buf + len, size - len, "%s%s", n++ == 0 ? "" : ",", transports[i]->kind);
+    if (len < size)
+        snprintf(buf + len, size - len, "}");
+    return n;
+}
+
 void outbox_worker_start(worker_t *w)
 {
     httpclient_worker_init(w);
     h2o_timeout_init(w->ctx.loop, &resend_timeout, RESEND_DELAY_MS);
     h2o_timeout_init(w->ctx.loop, &notify_timeout, NOTIFY_DELAY_MS);
-    if (w->id != 0 || !can_send(H2O_STRLIT(CLAIM_KIND)))
+    if (w->id != 0 || configured_kinds(bg.kinds, sizeof(bg.kinds)) == 0)
         return;
     bg.worker = w;
     bg.started = 1;

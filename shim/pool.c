@@ -51,7 +51,8 @@
 
 #define DISPATCH_STATEMENT "workon_dispatch"
 #define DISPATCH_SQL                                                                                                               \
-    "SELECT status, headers, body FROM workon.dispatch($1::oid, $2::jsonb, $3::jsonb, $4::text, $5::text, $6::jsonb)"
+    "SELECT status, headers, body, user_id, outbox_id"                                                                             \
+    " FROM workon.dispatch($1::oid, $2::jsonb, $3::jsonb, $4::text, $5::text, $6::jsonb)"
 
 enum {
     DB_QUERY_PREPARE = 100,

@@ -78,7 +78,8 @@ static int on_readyz_result(call_t *call, PGresult *res, const char *err)
     if (single_value(res))
         send_response(call->req, call->request_id, 200, h2o_iovec_init(body, sizeof(body) - 1), 1);
     else
-        send_db_failure(call, res, err, "{\"status\":\"not_ready\",\"checks\":{\"database\":{\"status\":\"error\",\"error\":", "}}}");
+        send_db_failure(call, res, err,
+                        "{\"status\":\"not_ready\",\"checks\":{\"database\":{\"status\":\"error\",\"error\":", "}}}");
     return 0;
 }
 

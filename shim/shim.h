@@ -132,10 +132,10 @@ typedef struct st_ratelimit_t {
 void ratelimit_init(void);
 /* who the request comes from, as far as the shim knows */
 void ratelimit_identify(h2o_req_t *req, ratelimit_client_t *client);
-/* counts the request; 1 when it is over a limit (auth_route: the per-address login/register limit too) */
+/* counts the request; 1 when it is over a limit (auth_route: the per-address AUTH_RATE_LIMIT_LIMIT too) */
 int ratelimit_check(h2o_req_t *req, const ratelimit_client_t *client, int auth_route, ratelimit_t *r);
 void ratelimit_add_headers(h2o_req_t *req, const ratelimit_t *r);
-/* the database said whose token it was (X-Workon-User) */
+/* the database said whose token it was (the user_id of workon.dispatch) */
 void ratelimit_learn(const ratelimit_client_t *client, const uint8_t user[16]);
 
 /* ------------------------------------------------------------------------ */
@@ -186,6 +186,13 @@ enum {
     BODY_RAW,
 };
 
+/* workon.routes.rate_limit */
+enum {
+    RATE_LIMIT_DEFAULT = 0, /* the per-user or per-address budget */
+    RATE_LIMIT_AUTH,        /* also the stricter per-address AUTH_RATE_LIMIT_LIMIT budget */
+    RATE_LIMIT_EXEMPT,      /* never rate limited */
+};
+
 typedef struct st_route_t {
     char method[8];
     char *path;
@@ -193,6 +200,10 @@ typedef struct st_route_t {
     int status;
     int body_mode;
     char *auth;
+    int rate_limit;
+    int read_only;     /* the handler never writes (not used yet: a replica pool would take these) */
+    char outbound[16]; /* the outbox kind a request may wait on, "" for none */
+    unsigned metrics;  /* extra metric families its requests are counted in (METRICS_FAMILY_*) */
     /* names of the {param} segments, in order */
     char **param_names;
     size_t num_params;
@@ -210,6 +221,13 @@ typedef struct st_error_map_t {
     error_rule_t *rules;
     size_t size;
 } error_map_t;
+
+/* the route query: the columns route_table_build reads, in order */
+#define ROUTES_SELECT                                                                                                              \
+    "SELECT method, path, handler::oid::int8, auth, status, body, rate_limit, read_only, outbound, metric"                         \
+    " FROM workon.routes ORDER BY path, method"
+#define ROUTE_COLUMNS 10
+#define ERRORS_SELECT "SELECT sqlstate, status, code FROM workon.errors"
 
 /* builds a table from the result of the route query; NULL + *err on failure */
 route_table_t *route_table_build(PGresult *res, const char **err);
@@ -395,6 +413,11 @@ void control_cancel_backend(void *data, int pid);
 
 typedef struct st_metrics_t metrics_t;
 
+/* the extra families a route's requests may be counted in (workon.routes.metric) */
+enum {
+    METRICS_FAMILY_WEBHOOKS = 1, /* workon_webhooks_total */
+};
+
 enum {
     METRIC_RATE_LIMITED = 0,
     METRIC_DB_ERRORS,
@@ -404,8 +427,10 @@ enum {
 };
 
 metrics_t *metrics_new(void);
-/* one finished request; route NULL when none matched */
-void metrics_observe(metrics_t *m, h2o_iovec_t method, const char *route, int status, double ms);
+/* the METRICS_FAMILY_* bit of a workon.routes.metric value, 0 for none */
+unsigned metrics_family(const char *name);
+/* one finished request; route NULL when none matched; families: METRICS_FAMILY_* bits of its route */
+void metrics_observe(metrics_t *m, h2o_iovec_t method, const char *route, unsigned families, int status, double ms);
 void metrics_count(metrics_t *m, int counter);
 /* the Prometheus text of every thread's figures */
 h2o_iovec_t metrics_render(h2o_mem_pool_t *pool);
@@ -581,6 +606,7 @@ extern const char openapi_docs_html[];
  */
 typedef struct st_reqctx_t {
     const char *route; /* route template (or fixed path) for logs and metrics; NULL: none matched */
+    unsigned metrics;  /* the extra metric families of the route */
     char user_id[40];  /* the caller's id when known, else "" */
     ratelimit_client_t client;
     int observed;
