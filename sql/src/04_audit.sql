@@ -20,6 +20,26 @@ COMMENT ON TABLE workon.audit_log IS
 
 CREATE INDEX audit_log_at_idx ON workon.audit_log (at DESC, id DESC);
 
+CREATE FUNCTION workon.audit_log_append_only()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+	IF NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r WHERE r.rolname = SESSION_USER) THEN
+		RAISE EXCEPTION 'the audit log is append-only'
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+
+COMMENT ON FUNCTION workon.audit_log_append_only() IS
+'Trigger: audit rows are never changed or deleted, whatever function runs (a superuser''s own session excepted: a DBA keeps the log''s retention)';
+
+CREATE TRIGGER audit_log_append_only
+	BEFORE UPDATE OR DELETE ON workon.audit_log
+	FOR EACH ROW EXECUTE FUNCTION workon.audit_log_append_only();
+
 ALTER TABLE workon.audit_log ENABLE ROW LEVEL SECURITY;
 ALTER TABLE workon.audit_log FORCE ROW LEVEL SECURITY;
 

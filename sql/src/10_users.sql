@@ -16,11 +16,15 @@ CREATE TABLE workon.users (
 				CHECK (role IN ('member', 'host', 'admin')),
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	password_hash text
+	password_hash text,
+	disabled	boolean NOT NULL DEFAULT false
 );
 
 COMMENT ON TABLE workon.users IS
 'People using workon; role is member, host or admin';
+
+COMMENT ON COLUMN workon.users.disabled IS
+'A disabled user cannot log in, refresh or use an access token (401 invalid_token on the next request)';
 
 COMMENT ON COLUMN workon.users.password_hash IS
 'scrypt hash of the password (see workon.password_hash()); NULL: the user cannot log in with a password';
@@ -30,6 +34,18 @@ CREATE UNIQUE INDEX users_email_key ON workon.users (pg_catalog.lower(email));
 CREATE TRIGGER users_set_updated_at
 	BEFORE UPDATE ON workon.users
 	FOR EACH ROW EXECUTE FUNCTION workon.set_updated_at();
+
+CREATE FUNCTION workon.users_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'users_changed'
+LANGUAGE C;
+
+COMMENT ON FUNCTION workon.users_changed() IS
+'Trigger: a change of users'' roles or states (or a deletion) reaches every session''s cache of them (extension/users.c) when it commits, so that a token acts with its user''s current role from the next request on, and not at all once the user is disabled or deleted';
+
+CREATE TRIGGER users_changed
+	AFTER UPDATE OF role, disabled OR DELETE ON workon.users
+	FOR EACH STATEMENT EXECUTE FUNCTION workon.users_changed();
 
 ALTER TABLE workon.users ENABLE ROW LEVEL SECURITY;
 ALTER TABLE workon.users FORCE ROW LEVEL SECURITY;

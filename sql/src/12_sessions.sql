@@ -176,6 +176,7 @@ AS $$
 DECLARE
 	v_id		uuid;
 	v_hash		text;
+	v_disabled	boolean;
 BEGIN
 	IF auth_login.email IS NULL OR pg_catalog.btrim(auth_login.email) = '' THEN
 		RAISE EXCEPTION 'email is required'
@@ -186,12 +187,12 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'password';
 	END IF;
 
-	SELECT u.id, u.password_hash INTO v_id, v_hash
+	SELECT u.id, u.password_hash, u.disabled INTO v_id, v_hash, v_disabled
 	  FROM workon.users AS u
 	 WHERE pg_catalog.lower(u.email) = pg_catalog.lower(pg_catalog.btrim(auth_login.email));
 
-	-- the same work and the same answer for an unknown email
-	IF NOT workon.password_verify(auth_login.password, v_hash) OR v_id IS NULL THEN
+	-- the same work and the same answer for an unknown email (and a disabled account)
+	IF NOT workon.password_verify(auth_login.password, v_hash) OR v_id IS NULL OR v_disabled THEN
 		RAISE EXCEPTION 'invalid email or password'
 			USING ERRCODE = 'WOA01';
 	END IF;
@@ -207,7 +208,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.auth_login(text, text) IS
-'POST /api/v1/auth/login: tokens for the user with that email (case-insensitive) and password; WOA01 invalid_credentials alike for an unknown email and a wrong password. Rehashes the password when its scrypt parameters are below the current ones';
+'POST /api/v1/auth/login: tokens for the user with that email (case-insensitive) and password; WOA01 invalid_credentials alike for an unknown email, a wrong password and a disabled account. Rehashes the password when its scrypt parameters are below the current ones';
 
 CREATE FUNCTION workon.refresh_token_lock(refresh_token text)
 RETURNS workon.refresh_tokens
@@ -264,6 +265,10 @@ DECLARE
 	-- the row lock serializes concurrent refreshes of one token
 	v_token		workon.refresh_tokens := workon.refresh_token_lock(auth_refresh.refresh_token);
 BEGIN
+	IF NOT EXISTS (SELECT FROM workon.users AS u WHERE u.id = v_token.user_id AND NOT u.disabled) THEN
+		RAISE EXCEPTION 'invalid refresh token'
+			USING ERRCODE = 'WOA03';
+	END IF;
 
 	IF v_token.used_at IS NULL THEN
 		UPDATE workon.refresh_tokens AS t SET used_at = pg_catalog.now() WHERE t.id = v_token.id;
@@ -288,7 +293,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.auth_refresh(text) IS
-'POST /api/v1/auth/refresh: a new token pair for a refresh token, which is used up. A used one replayed within workon.refresh_grace seconds of its rotation gets a new pair of the same family; later, the family is revoked and the result is status 401 with the error body {"error":{"code":"token_reused",...}} (returned, not raised, so that the revocation commits). Unknown, revoked or expired: WOA03 invalid_refresh_token';
+'POST /api/v1/auth/refresh: a new token pair for a refresh token, which is used up. A used one replayed within workon.refresh_grace seconds of its rotation gets a new pair of the same family; later, the family is revoked and the result is status 401 with the error body {"error":{"code":"token_reused",...}} (returned, not raised, so that the revocation commits). Unknown, revoked or expired, or its user disabled: WOA03 invalid_refresh_token';
 
 CREATE FUNCTION workon.auth_logout(refresh_token text DEFAULT NULL)
 RETURNS void

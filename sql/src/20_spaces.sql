@@ -39,7 +39,8 @@ CREATE TABLE workon.spaces (
 				CHECK (pg_catalog.isfinite(created_at)),
 	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	city_key	text NOT NULL GENERATED ALWAYS AS (pg_catalog.lower(city)) STORED,
-	doc			json
+	doc			json,
+	archived_at	timestamptz
 );
 
 COMMENT ON TABLE workon.spaces IS
@@ -47,6 +48,9 @@ COMMENT ON TABLE workon.spaces IS
 
 COMMENT ON COLUMN workon.spaces.doc IS
 'The API representation of the space (workon.space_json, times in UTC), kept by the trigger spaces_write_doc so that reads only copy it';
+
+COMMENT ON COLUMN workon.spaces.archived_at IS
+'When DELETE archived the space instead of erasing it (it has booking history): unpublished for good, not bookable, not changeable; its bookings, payments and refunds are kept';
 
 COMMENT ON COLUMN workon.spaces.city_key IS
 'lower(city), for case-insensitive city filters; a plain column because row-level security keeps non-leakproof expressions such as lower() out of index conditions';
@@ -88,7 +92,7 @@ GRANT SELECT ON workon.spaces
 GRANT INSERT (host_id, name, kind, city, address, capacity, timezone, hourly_rate_cents,
 			  daily_rate_cents, currency, opening_hours, published),
 	  UPDATE (name, kind, city, address, capacity, timezone, hourly_rate_cents,
-			  daily_rate_cents, currency, opening_hours, published),
+			  daily_rate_cents, currency, opening_hours, published, archived_at),
 	  DELETE
 	ON workon.spaces TO workon_host, workon_admin;
 
@@ -169,12 +173,21 @@ BEGIN
 		RAISE EXCEPTION 'published must be true or false'
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'published';
 	END IF;
+	IF NEW.published AND NEW.archived_at IS NOT NULL THEN
+		RAISE EXCEPTION 'an archived space cannot be published again'
+			USING ERRCODE = 'WOR01', COLUMN = 'published';
+	END IF;
+	IF TG_OP = 'UPDATE' AND OLD.archived_at IS NOT NULL
+	   AND NEW.archived_at IS DISTINCT FROM OLD.archived_at THEN
+		RAISE EXCEPTION 'an archived space stays archived'
+			USING ERRCODE = 'WOR01', COLUMN = 'archived_at';
+	END IF;
 	RETURN NEW;
 END
 $$;
 
 COMMENT ON FUNCTION workon.space_check() IS
-'Trigger: validates a space on every insert and update, error 22023 naming the field; lower-cases the currency';
+'Trigger: validates a space on every insert and update, error 22023 naming the field; lower-cases the currency; WOR01 space_archived for publishing an archived space or un-archiving it';
 
 CREATE TRIGGER spaces_check
 	BEFORE INSERT OR UPDATE ON workon.spaces
@@ -203,7 +216,8 @@ AS $$
 		'opening_hours', s.opening_hours,
 		'published', s.published,
 		'created_at', s.created_at,
-		'updated_at', s.updated_at)
+		'updated_at', s.updated_at,
+		'archived_at', s.archived_at)
 $$;
 
 COMMENT ON FUNCTION workon.space_json(workon.spaces) IS
@@ -471,6 +485,10 @@ BEGIN
 			  'daily_rate_cents', 'currency', 'opening_hours', 'published']);
 
 	SELECT * INTO v FROM workon.spaces AS s WHERE s.id = space_update.id FOR UPDATE;
+	IF v.archived_at IS NOT NULL THEN
+		RAISE EXCEPTION 'this space is archived and cannot be changed'
+			USING ERRCODE = 'WOR01';
+	END IF;
 	-- fields present in the body replace the stored ones (null included)
 	v := pg_catalog.jsonb_populate_record(v, space_update.body);
 
@@ -487,7 +505,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.space_update(uuid, jsonb) IS
-'PATCH /api/v1/spaces/{id} (its host, admin): changes the fields present in the body; a field given as null is refused if the space needs it. Existing bookings keep their price';
+'PATCH /api/v1/spaces/{id} (its host, admin): changes the fields present in the body; a field given as null is refused if the space needs it. Existing bookings keep their price; WOR01 space_archived for an archived space';
 
 CREATE FUNCTION workon.space_delete(id uuid)
 RETURNS void
@@ -508,12 +526,19 @@ BEGIN
 				  HINT = 'Unpublish it instead, or wait until its bookings have ended.';
 	END IF;
 
-	DELETE FROM workon.spaces AS s WHERE s.id = space_delete.id;
+	-- bookings, their payments and refunds are records: the space is archived
+	IF EXISTS (SELECT FROM workon.bookings AS b WHERE b.space_id = space_delete.id) THEN
+		UPDATE workon.spaces AS s
+		   SET published = false, archived_at = pg_catalog.now()
+		 WHERE s.id = space_delete.id AND s.archived_at IS NULL;
+	ELSE
+		DELETE FROM workon.spaces AS s WHERE s.id = space_delete.id;
+	END IF;
 END
 $$;
 
 COMMENT ON FUNCTION workon.space_delete(uuid) IS
-'DELETE /api/v1/spaces/{id} (its host, admin): deletes the space and its past, cancelled and expired bookings (the audit log keeps them); WOC05 has_future_bookings while a confirmed booking or live hold has not ended';
+'DELETE /api/v1/spaces/{id} (its host, admin): a space without bookings is deleted; one with booking history is archived (unpublished for good, not bookable, not changeable, still seen by its host and admins; its bookings, payments, refunds and outbound calls are kept); WOC05 has_future_bookings while a confirmed booking or live hold has not ended';
 
 --
 -- Routes, errors, privileges
@@ -528,10 +553,11 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only,
 	('PATCH', '/api/v1/spaces/{id}', 'workon.space_update(uuid,jsonb)',
 	 'host', 200, 'json', false, 'Change a space'),
 	('DELETE', '/api/v1/spaces/{id}', 'workon.space_delete(uuid)',
-	 'host', 204, 'none', false, 'Delete a space without future bookings');
+	 'host', 204, 'none', false, 'Delete (or, with booking history, archive) a space without future bookings');
 
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
-	('WOC05', 409, 'has_future_bookings');
+	('WOC05', 409, 'has_future_bookings'),
+	('WOR01', 409, 'space_archived');
 
 GRANT EXECUTE ON FUNCTION
 	workon.space_json(workon.spaces),

@@ -50,7 +50,7 @@ GRANT SET ON PARAMETER workon.booking_hold_minutes TO workon_authenticator;
 --
 CREATE TABLE workon.bookings (
 	id			uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
-	space_id	uuid NOT NULL REFERENCES workon.spaces (id) ON DELETE CASCADE,
+	space_id	uuid NOT NULL REFERENCES workon.spaces (id) ON DELETE RESTRICT,
 	user_id		uuid NOT NULL REFERENCES workon.users (id),
 	starts_at	timestamptz NOT NULL,
 	ends_at		timestamptz NOT NULL,
@@ -311,6 +311,10 @@ BEGIN
 		RAISE EXCEPTION 'space not found'
 			USING ERRCODE = 'no_data_found';
 	END IF;
+	IF v_space.archived_at IS NOT NULL THEN
+		RAISE EXCEPTION 'this space is archived and cannot be booked'
+			USING ERRCODE = 'WOR01';
+	END IF;
 
 	PERFORM workon.booking_check(v_space.timezone, v_space.opening_hours,
 								 booking_create.starts_at, booking_create.ends_at, v_now);
@@ -351,7 +355,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.booking_create(uuid, timestamptz, timestamptz) IS
-'POST /api/v1/bookings: a hold (pending_payment until hold_expires_at, workon.booking_hold_minutes from now) of a space the caller can see; the rules of workon.booking_check (22023 naming the rule), the price of workon.booking_price; P0002 for an unknown or unseen space; WOC02 booking_conflict if a confirmed booking or live hold overlaps';
+'POST /api/v1/bookings: a hold (pending_payment until hold_expires_at, workon.booking_hold_minutes from now) of a space the caller can see; the rules of workon.booking_check (22023 naming the rule), the price of workon.booking_price; P0002 for an unknown or unseen space, WOR01 space_archived for an archived one (its host, admins); WOC02 booking_conflict if a confirmed booking or live hold overlaps';
 
 CREATE FUNCTION workon.booking_get(id uuid)
 RETURNS json
@@ -475,19 +479,8 @@ BEGIN
 
 	IF v_refund.amount_cents > 0 THEN
 		PERFORM workon.refund_start(v_pay, v_refund.amount_cents, v_reason);
-	ELSIF v_pay.id IS NOT NULL AND v_pay.status NOT IN ('succeeded', 'canceled') THEN
-		-- stop a payment under way; should it succeed anyway, it is refunded
-		IF v_pay.stripe_payment_intent_id IS NOT NULL THEN
-			PERFORM workon.outbox_enqueue('stripe', 'payment_intent_cancel',
-										  '/v1/payment_intents/' || v_pay.stripe_payment_intent_id || '/cancel',
-										  '{}'::jsonb, 'workon:payment_intent_cancel:' || v_pay.id,
-										  v_pay.id, NULL, v_booking.id);
-		ELSIF v_pay.checkout_session_id IS NOT NULL THEN
-			PERFORM workon.outbox_enqueue('stripe', 'checkout_session_expire',
-										  '/v1/checkout/sessions/' || v_pay.checkout_session_id || '/expire',
-										  '{}'::jsonb, 'workon:checkout_session_expire:' || v_pay.id,
-										  v_pay.id, NULL, v_booking.id);
-		END IF;
+	ELSIF v_pay.id IS NOT NULL THEN
+		PERFORM workon.payment_stop(v_pay);
 	END IF;
 
 	RETURN workon.booking_json(v_booking);
@@ -495,7 +488,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.booking_cancel(uuid) IS
-'POST /api/v1/bookings/{id}/cancel (its member, admin): status cancelled with refund {amount_cents, currency, percent} by workon.booking_refund of what was paid (0 unless confirmed and paid); a paid booking''s refund is a refund row and a Stripe refund call in the same transaction, a payment under way is cancelled at Stripe, a payment that succeeded without confirming the booking (another amount) is refunded in full; WOC04 cannot_cancel once started, WOC03 invalid_transition unless pending (live hold) or confirmed, P0002 for bookings the caller cannot see, 42501 for the space''s host';
+'POST /api/v1/bookings/{id}/cancel (its member, admin): status cancelled with refund {amount_cents, currency, percent} by workon.booking_refund of what was paid (0 unless confirmed and paid); a paid booking''s refund is a refund row and a Stripe refund call in the same transaction, a payment under way is stopped (workon.payment_stop), a payment that succeeded without confirming the booking (another amount) is refunded in full; WOC04 cannot_cancel once started, WOC03 invalid_transition unless pending (live hold) or confirmed, P0002 for bookings the caller cannot see, 42501 for the space''s host';
 
 --
 -- Routes, errors, privileges

@@ -36,7 +36,7 @@ COMMENT ON FUNCTION workon.refund_transition_allowed(text, text) IS
 --
 CREATE TABLE workon.payments (
 	id			uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
-	booking_id	uuid NOT NULL REFERENCES workon.bookings (id) ON DELETE CASCADE
+	booking_id	uuid NOT NULL REFERENCES workon.bookings (id) ON DELETE RESTRICT
 				CONSTRAINT payments_booking_id_key UNIQUE,
 	user_id		uuid NOT NULL REFERENCES workon.users (id),
 	method		text NOT NULL
@@ -136,8 +136,8 @@ GRANT SELECT (id, booking_id, user_id, method, status, amount_cents, currency,
 --
 CREATE TABLE workon.refunds (
 	id			uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
-	payment_id	uuid NOT NULL REFERENCES workon.payments (id) ON DELETE CASCADE,
-	booking_id	uuid NOT NULL REFERENCES workon.bookings (id) ON DELETE CASCADE,
+	payment_id	uuid NOT NULL REFERENCES workon.payments (id) ON DELETE RESTRICT,
+	booking_id	uuid NOT NULL REFERENCES workon.bookings (id) ON DELETE RESTRICT,
 	amount_cents bigint NOT NULL
 				CONSTRAINT refunds_amount_cents_check CHECK (amount_cents > 0),
 	currency	text NOT NULL
@@ -305,6 +305,9 @@ DECLARE
 	v_refunded	bigint := 0;
 	v_disputed	boolean := false;
 	v_succeeded_at timestamptz;
+	v_snapshot	bigint;
+	v_mismatch	boolean := false;
+	v_differ	boolean := false;
 	-- applying it
 	v_flags		text[];
 	v_ok		boolean;
@@ -357,12 +360,27 @@ BEGIN
 									 o ->> 'amount_captured')::bigint;
 				v_currency := pg_catalog.lower(o ->> 'currency');
 				v_succeeded_at := e.created;
+				v_mismatch := (v_amount, v_currency)
+							  IS DISTINCT FROM (v_booking.price_cents, v_booking.currency);
 			ELSIF v_next = 'requires_payment_method' THEN
 				v_error := COALESCE(NULLIF(pg_catalog.concat_ws(': ',
 										   o #>> '{last_payment_error,code}',
 										   o #>> '{last_payment_error,message}'), ''),
 									NULLIF(pg_catalog.split_part(e.type, '.', 3), ''),
 									pg_catalog.split_part(e.type, '.', 2));
+			END IF;
+		ELSIF v_next = 'succeeded' AND v_status = 'succeeded' THEN
+			-- a newer snapshot of the paid object: its amount and currency
+			-- decide, a disagreement is kept (as a flag, whatever the order)
+			v_snapshot := COALESCE(o ->> 'amount_received', o ->> 'amount_total',
+								   o ->> 'amount_captured')::bigint;
+			IF v_snapshot IS NOT NULL THEN
+				v_differ := v_differ OR (v_snapshot, pg_catalog.lower(o ->> 'currency'))
+										IS DISTINCT FROM (v_amount, v_currency);
+				v_amount := v_snapshot;
+				v_currency := pg_catalog.lower(o ->> 'currency');
+				v_mismatch := v_mismatch OR (v_amount, v_currency)
+											IS DISTINCT FROM (v_booking.price_cents, v_booking.currency);
 			END IF;
 		END IF;
 		IF e.type = 'charge.refunded' THEN
@@ -384,11 +402,18 @@ BEGIN
 		END IF;
 	ELSIF v_status IS NOT NULL AND v_status <> v_pay.status THEN
 		v_flags := v_flags || 'conflicting_events'::text;
+	ELSIF v_status = 'succeeded' AND v_pay.status = 'succeeded' THEN
+		-- the newest snapshot of the paid object decides
+		v_pay.amount_received_cents := v_amount;
+		v_pay.received_currency := v_currency;
+	END IF;
+	IF v_differ THEN
+		v_flags := v_flags || 'conflicting_events'::text;
 	END IF;
 	v_ok := v_pay.status = 'succeeded'
 			AND v_pay.amount_received_cents IS NOT DISTINCT FROM v_booking.price_cents
 			AND v_pay.received_currency IS NOT DISTINCT FROM v_booking.currency;
-	IF v_pay.status = 'succeeded' AND NOT v_ok THEN
+	IF v_pay.status = 'succeeded' AND (NOT v_ok OR v_mismatch) THEN
 		v_flags := v_flags || 'amount_mismatch'::text;
 	END IF;
 	IF v_disputed THEN
@@ -523,7 +548,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.payment_apply(uuid) IS
-'Folds the stored Stripe events of a payment, in canonical order (created, then workon.stripe_event_precedence, then id), into its state and applies it to the payment and its booking in the caller''s transaction: a final status is never left; succeeded with the booking''s amount and currency confirms the booking (an expired hold too if its slot is still free) and queues the confirmation e-mail, otherwise flags amount_mismatch; a payment for a booking that cannot be had any more is refunded in full; canceled cancels a pending booking; charge.refunded settles refunds (what our refunds do not cover is one refund row of reason stripe) and cancels a confirmed booking, its refund what Stripe refunded; charge.dispute.created flags the booking. The result depends on the set of events, not on the order they arrived in';
+'Folds the stored Stripe events of a payment, in canonical order (created, then workon.stripe_event_precedence, then id), into its state and applies it to the payment and its booking in the caller''s transaction: a final status is never left, and among the snapshots of a paid object the newest decides the amount and currency received (a disagreement flags conflicting_events); succeeded with the booking''s amount and currency confirms the booking (an expired hold too if its slot is still free) and queues the confirmation e-mail, otherwise flags amount_mismatch; a payment for a booking that cannot be had any more is refunded in full; canceled cancels a pending booking; charge.refunded settles refunds (what our refunds do not cover is one refund row of reason stripe) and cancels a confirmed booking, its refund what Stripe refunded; charge.dispute.created flags the booking. The result depends on the set of events, not on the order they arrived in';
 
 --
 -- Route handlers: payments
@@ -556,13 +581,13 @@ BEGIN
 				  HINT = CASE v_pay.method WHEN 'checkout' THEN 'Use POST /api/v1/bookings/{id}/checkout.'
 										   ELSE 'Use POST /api/v1/bookings/{id}/payment.' END;
 	END IF;
-	IF FOUND AND (v_pay.stripe_payment_intent_id IS NOT NULL OR v_pay.checkout_session_id IS NOT NULL) THEN
-		RETURN v_pay;			-- answered before: the same payment
-	END IF;
 	IF workon.booking_status(v_booking) <> 'pending_payment' THEN
 		RAISE EXCEPTION 'only a booking pending payment can be paid; this one is %',
 						workon.booking_status(v_booking)
 			USING ERRCODE = 'WOC06';
+	END IF;
+	IF v_pay.stripe_payment_intent_id IS NOT NULL OR v_pay.checkout_session_id IS NOT NULL THEN
+		RETURN v_pay;			-- answered before: the same payment
 	END IF;
 	IF v_pay.id IS NULL THEN
 		INSERT INTO workon.payments (booking_id, user_id, method, amount_cents, currency)
@@ -574,7 +599,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.payment_for_booking(uuid, text) IS
-'The payment of one of the caller''s bookings, created (status requires_payment_method, the booking''s price) if missing: P0002 for a booking that is not the caller''s; WOC06 booking_not_payable when the booking is not pending payment (and has no payment started) or is being paid with the other method';
+'The payment of one of the caller''s bookings, created (status requires_payment_method, the booking''s price) if missing: P0002 for a booking that is not the caller''s; WOC06 booking_not_payable when the booking is not pending payment (a confirmed one too: it is paid) or is being paid with the other method';
 
 -- The outbox row of a payment's Stripe call: the one in flight, else a new
 -- one (a fresh generation after a refused or abandoned one)
@@ -617,6 +642,40 @@ $$;
 
 COMMENT ON FUNCTION workon.payment_call(workon.payments, text, text, jsonb) IS
 'The pending outbox row of a payment''s Stripe call of that purpose, or a new one with metadata booking_id and payment_id and the idempotency key workon:<purpose>:<payment id>:<generation> (a new generation after a refused or dead call), leased for 30 seconds to the client that waits on it';
+
+-- Stopping a payment under way: its booking was cancelled
+CREATE FUNCTION workon.payment_stop(p_pay workon.payments)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_pay.status IN ('succeeded', 'canceled') THEN
+		RETURN;					-- nothing under way; a success is refunded by its caller
+	END IF;
+	-- a create call never sent is abandoned (sent or being sent: its answer stops it)
+	UPDATE workon.outbox AS o
+	   SET status = 'failed', last_error = 'abandoned: the booking was cancelled before the call was sent'
+	 WHERE o.payment_id = p_pay.id AND o.purpose IN ('payment_intent', 'checkout_session')
+	   AND o.status = 'pending' AND o.attempts = 0;
+	-- should it succeed anyway, it is refunded (workon.payment_apply)
+	IF p_pay.stripe_payment_intent_id IS NOT NULL THEN
+		PERFORM workon.outbox_enqueue('stripe', 'payment_intent_cancel',
+									  '/v1/payment_intents/' || p_pay.stripe_payment_intent_id || '/cancel',
+									  '{}'::jsonb, 'workon:payment_intent_cancel:' || p_pay.id,
+									  p_pay.id, NULL, p_pay.booking_id);
+	ELSIF p_pay.checkout_session_id IS NOT NULL THEN
+		PERFORM workon.outbox_enqueue('stripe', 'checkout_session_expire',
+									  '/v1/checkout/sessions/' || p_pay.checkout_session_id || '/expire',
+									  '{}'::jsonb, 'workon:checkout_session_expire:' || p_pay.id,
+									  p_pay.id, NULL, p_pay.booking_id);
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION workon.payment_stop(workon.payments) IS
+'Stops a payment whose booking was cancelled, unless it succeeded or was canceled: its create call (PaymentIntent or Checkout Session) is abandoned if it was never sent (outbox row failed), a PaymentIntent Stripe created is cancelled and a Checkout Session expired (outbox calls); a create call sent or being sent is stopped when its answer arrives (workon.outbox_result)';
 
 CREATE FUNCTION workon.payment_create(id uuid)
 RETURNS json

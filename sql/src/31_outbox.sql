@@ -24,15 +24,19 @@ CREATE TABLE workon.outbox (
 	next_attempt_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	last_error	text,
 	response_status integer,
-	payment_id	uuid REFERENCES workon.payments (id) ON DELETE CASCADE,
-	refund_id	uuid REFERENCES workon.refunds (id) ON DELETE CASCADE,
-	booking_id	uuid REFERENCES workon.bookings (id) ON DELETE CASCADE,
+	payment_id	uuid REFERENCES workon.payments (id) ON DELETE RESTRICT,
+	refund_id	uuid REFERENCES workon.refunds (id) ON DELETE RESTRICT,
+	booking_id	uuid REFERENCES workon.bookings (id) ON DELETE RESTRICT,
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
+	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	sending_until timestamptz
 );
 
 COMMENT ON TABLE workon.outbox IS
 'Outbound calls: kind stripe (performed by the HTTP front end: method, path, params as form fields, idempotency_key) or email (queued: params {to, template, data}); status pending (due at next_attempt_at), done, failed (the provider refused: last_error) or dead (8 attempts); purpose and payment_id, refund_id, booking_id name what the answer updates';
+
+COMMENT ON COLUMN workon.outbox.sending_until IS
+'Set while a claimer is sending the row (the end of its lease), cleared by its result or error: a client waiting on a row someone else sends waits for its result instead of sending it again';
 
 CREATE INDEX outbox_due_idx ON workon.outbox (kind, next_attempt_at, id) WHERE status = 'pending';
 CREATE INDEX outbox_payment_id_idx ON workon.outbox (payment_id);
@@ -191,7 +195,8 @@ AS $$
 		   FOR UPDATE SKIP LOCKED)
 	UPDATE workon.outbox AS o
 	   SET attempts = o.attempts + 1,
-		   next_attempt_at = pg_catalog.now() + interval '60 seconds'
+		   next_attempt_at = pg_catalog.now() + interval '60 seconds',
+		   sending_until = pg_catalog.now() + interval '60 seconds'
 	  FROM due
 	 WHERE o.id = due.id
 	RETURNING o.id, o.kind, o.method, o.path, o.params, o.idempotency_key, o.attempts
@@ -209,13 +214,28 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	UPDATE workon.outbox AS o
 	   SET attempts = o.attempts + 1,
-		   next_attempt_at = pg_catalog.now() + interval '60 seconds'
+		   next_attempt_at = pg_catalog.now() + interval '60 seconds',
+		   sending_until = pg_catalog.now() + interval '60 seconds'
 	 WHERE o.id = p_id AND o.status = 'pending'
+	   AND (o.sending_until IS NULL OR o.sending_until <= pg_catalog.now())
 	RETURNING o.id, o.kind, o.method, o.path, o.params, o.idempotency_key, o.attempts
 $$;
 
 COMMENT ON FUNCTION workon.outbox_claim_id(bigint) IS
-'For the front end, after a handler named the row with workon.wait_for_outbox(): the row if it is still pending, whatever its lease (the idempotency key makes a second send harmless), leased again; no row once it is done, failed or dead';
+'For the front end, after a handler named the row with workon.wait_for_outbox(): the row if it is still pending and nobody is sending it (whatever its retry time), leased for 60 seconds; no row once it is done, failed or dead, or while another claimer sends it (that client waits for the row''s result instead: one call to the provider, workon.outbox_sending)';
+
+CREATE FUNCTION workon.outbox_sending(p_id bigint)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE((SELECT o.status = 'pending' AND o.sending_until > pg_catalog.now()
+					   FROM workon.outbox AS o WHERE o.id = p_id), false)
+$$;
+
+COMMENT ON FUNCTION workon.outbox_sending(bigint) IS
+'For the front end, when workon.outbox_claim_id() gave no row: true while another claimer is sending the row (wait and claim again), false once it is done, failed or dead (the request finds the result)';
 
 CREATE FUNCTION workon.outbox_result(p_id bigint, p_http_status integer, p_body jsonb)
 RETURNS TABLE (status integer, headers jsonb, body jsonb)
@@ -293,17 +313,24 @@ BEGIN
 				   AND v_status NOT IN ('succeeded', 'canceled') THEN
 					UPDATE workon.payments AS p SET status = v_status WHERE p.id = v_pay.id;
 				END IF;
-				PERFORM workon.payment_apply(v_pay.id);
+				v_pay := workon.payment_apply(v_pay.id);
+				-- answered for a booking cancelled meanwhile: stopped at once
+				IF EXISTS (SELECT FROM workon.bookings AS b
+							WHERE b.id = v_pay.booking_id AND b.status = 'cancelled') THEN
+					PERFORM workon.payment_stop(v_pay);
+				END IF;
 			END IF;
 			UPDATE workon.outbox AS o
-			   SET status = 'done', response_status = p_http_status, last_error = NULL
+			   SET status = 'done', response_status = p_http_status, last_error = NULL,
+				   sending_until = NULL
 			 WHERE o.id = v_o.id;
 		ELSE
 			v_error := COALESCE(NULLIF(pg_catalog.concat_ws(': ', p_body #>> '{error,code}',
 															p_body #>> '{error,message}'), ''),
 								'HTTP ' || p_http_status);
 			UPDATE workon.outbox AS o
-			   SET status = 'failed', response_status = p_http_status, last_error = v_error
+			   SET status = 'failed', response_status = p_http_status, last_error = v_error,
+				   sending_until = NULL
 			 WHERE o.id = v_o.id;
 			IF v_o.purpose IN ('payment_intent', 'checkout_session') THEN
 				UPDATE workon.payments AS p SET last_error = v_error WHERE p.id = v_pay.id;
@@ -319,7 +346,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.outbox_result(bigint, integer, jsonb) IS
-'For the front end: the provider answered an outbox row with a 2xx or 4xx status and a JSON body. 2xx applies the answer (payment <- PaymentIntent id, client_secret, status; checkout <- session id and url; refund <- refund id and status) and marks the row done; 4xx marks it failed with the provider''s error code and message (the payment can start over with a new idempotency key; a refund is failed). A row no longer pending changes nothing. Returns the HTTP response for a client waiting on the row (workon.outbox_response)';
+'For the front end: the provider answered an outbox row with a 2xx or 4xx status and a JSON body. 2xx applies the answer (payment <- PaymentIntent id, client_secret, status; checkout <- session id and url; refund <- refund id and status) and marks the row done, and a PaymentIntent or session created for a booking cancelled meanwhile is cancelled or expired at once (workon.payment_stop); 4xx marks it failed with the provider''s error code and message (the payment can start over with a new idempotency key; a refund is failed). A row no longer pending changes nothing. Returns the HTTP response for a client waiting on the row (workon.outbox_response)';
 
 CREATE FUNCTION workon.outbox_error(p_id bigint, p_error text)
 RETURNS TABLE (status integer, headers jsonb, body jsonb)
@@ -338,13 +365,13 @@ BEGIN
 	IF v_o.status = 'pending' THEN
 		IF v_o.attempts >= 8 THEN
 			UPDATE workon.outbox AS o
-			   SET status = 'dead', last_error = pg_catalog.left(p_error, 1000)
+			   SET status = 'dead', last_error = pg_catalog.left(p_error, 1000), sending_until = NULL
 			 WHERE o.id = v_o.id;
 		ELSE
 			UPDATE workon.outbox AS o
 			   SET next_attempt_at = pg_catalog.now()
 									 + pg_catalog.make_interval(secs => workon.outbox_backoff(GREATEST(o.attempts, 1))),
-				   last_error = pg_catalog.left(p_error, 1000)
+				   last_error = pg_catalog.left(p_error, 1000), sending_until = NULL
 			 WHERE o.id = v_o.id;
 		END IF;
 	END IF;
@@ -396,6 +423,7 @@ GRANT EXECUTE ON FUNCTION workon.outbox_retry(bigint)
 GRANT EXECUTE ON FUNCTION
 	workon.outbox_claim(text[], integer),
 	workon.outbox_claim_id(bigint),
+	workon.outbox_sending(bigint),
 	workon.outbox_result(bigint, integer, jsonb),
 	workon.outbox_error(bigint, text)
 	TO workon_authenticator;

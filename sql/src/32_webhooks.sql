@@ -97,7 +97,7 @@ CREATE TABLE workon.stripe_events (
 	booking_id	uuid,
 	payment_intent_id text,
 	checkout_session_id text,
-	payment_id	uuid REFERENCES workon.payments (id) ON DELETE SET NULL,
+	payment_id	uuid REFERENCES workon.payments (id) ON DELETE RESTRICT,
 	received_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 

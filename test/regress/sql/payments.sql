@@ -278,6 +278,11 @@ SELECT count(*) AS other_kinds FROM workon.outbox_claim('{webhook_test}', 16);
 SELECT count(*) AS null_kinds FROM workon.outbox_claim(NULL, 16);
 SELECT id = :ks AS stripe_row, id = :ke AS email_row, kind, method, path, attempts
   FROM workon.outbox_claim('{stripe,email}', 16) WHERE id IN (:ks, :ke) ORDER BY id;
+-- a row being sent is not claimed again until its sender reports (then at
+-- once, whatever its retry time): one send at a time
+SELECT count(*) AS claimed_while_sending, workon.outbox_sending(:ke) AS sending FROM workon.outbox_claim_id(:ke);
+SELECT status FROM workon.outbox_error(:ke, 'connection reset');
+SELECT workon.outbox_sending(:ke) AS sending_after_error;
 SELECT id = :ke AS email_row, kind, path, attempts FROM workon.outbox_claim_id(:ke);
 RESET ROLE;
 DELETE FROM workon.outbox WHERE id IN (:ks, :ke);

@@ -133,7 +133,7 @@ SELECT pg_temp.state(:'ba') AS a, pg_temp.state(:'bb') AS b;
 SELECT count(*) > :audit_rows_before AS audit_only_grew FROM workon.audit_log;
 -- the queued refund is still due for the front end
 SELECT count(*) AS refund_b_claimable
-  FROM workon.outbox_claim('stripe', 100) AS c JOIN workon.outbox o ON o.id = c.id
+  FROM workon.outbox_claim('{stripe}', 100) AS c JOIN workon.outbox o ON o.id = c.id
  WHERE o.booking_id = :'bb' AND o.purpose = 'refund';
 -- the member still sees booking and payment; the host sees the space, the public does not
 SELECT pg_temp.call(:'m1_token', 'workon.booking_get(uuid)', jsonb_build_object('id', :'bb'), NULL, 'status') AS member_booking,
@@ -214,7 +214,7 @@ SELECT pg_temp.call(:'m1_token', 'workon.booking_cancel(uuid)', jsonb_build_obje
 SELECT pg_temp.state(:'c1') AS queued_then_cancelled,
        (SELECT last_error FROM workon.outbox WHERE id = :c1_call) AS why;
 SELECT count(*) AS claim_id_rows FROM workon.outbox_claim_id(:c1_call);
-SELECT count(*) AS background_rows FROM workon.outbox_claim('stripe', 100) AS c WHERE c.id = :c1_call;
+SELECT count(*) AS background_rows FROM workon.outbox_claim('{stripe}', 100) AS c WHERE c.id = :c1_call;
 
 -- the create call was being sent when the booking was cancelled: Stripe's
 -- answer is kept and the PaymentIntent cancelled at once
@@ -248,7 +248,7 @@ SELECT pg_temp.pay(:'m1_token', :'d1') AS d1_call \gset
 SELECT pg_temp.pay(:'m1_token', :'d1') = :d1_call AS same_row;
 SELECT count(*) AS first_claim FROM workon.outbox_claim_id(:d1_call);
 SELECT count(*) AS second_claim_while_sending FROM workon.outbox_claim_id(:d1_call);
-SELECT count(*) AS background_while_sending FROM workon.outbox_claim('stripe', 100) AS c WHERE c.id = :d1_call;
+SELECT count(*) AS background_while_sending FROM workon.outbox_claim('{stripe}', 100) AS c WHERE c.id = :d1_call;
 -- the sender failed without an answer: a waiting client may send it at once
 SELECT status FROM workon.outbox_error(:d1_call, 'connection reset');
 SELECT count(*) AS claim_after_error FROM workon.outbox_claim_id(:d1_call);
