@@ -156,6 +156,26 @@ static void on_handler_header(void *data, h2o_iovec_t key, h2o_iovec_t value)
     h2o_add_header_by_str(&sink->req->pool, &sink->req->res.headers, key.base, key.len, 1, NULL, value.base, value.len);
 }
 
+/*
+ * The message of an error a constraint of a table raised (PostgreSQL names
+ * the table and the constraint): the API's own words for its kind, never
+ * the schema's names; NULL for errors the handlers raised themselves.
+ */
+static const char *constraint_message(PGresult *res, const char *state)
+{
+    if (PQresultErrorField(res, PG_DIAG_TABLE_NAME) == NULL && PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) == NULL)
+        return NULL;
+    if (state != NULL && strcmp(state, "23505") == 0)
+        return "this conflicts with data that already exists";
+    if (state != NULL && strcmp(state, "23503") == 0)
+        return "this refers to something that does not exist, or is still referred to";
+    if (state != NULL && strcmp(state, "23P01") == 0)
+        return "this overlaps with data that already exists";
+    if (state != NULL && strcmp(state, "23502") == 0)
+        return "a required value is missing";
+    return "a value is not valid";
+}
+
 static void respond_db_error(api_call_t *call, PGresult *res)
 {
     h2o_req_t *req = call->super.req;
@@ -181,6 +201,11 @@ static void respond_db_error(api_call_t *call, PGresult *res)
     if (log_enabled(LOG_DEBUG))
         log_write(LOG_DEBUG, "request refused by the database", "request_id", request_id.base, "sqlstate", state, "error", msg,
                   NULL);
+    if (constraint_message(res, state) != NULL) {
+        /* a table's constraint: its names are the schema's, not the API's */
+        send_error(req, request_id, status, code, constraint_message(res, state), NULL);
+        return;
+    }
     send_error(req, request_id, status, code, msg != NULL ? msg : code, PQresultErrorField(res, PG_DIAG_COLUMN_NAME));
 }
 

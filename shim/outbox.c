@@ -19,7 +19,10 @@
  *    workon.wait_for_outbox(id); api.c calls outbox_wait(), which claims that
  *    row, sends it and reports the (status, headers, body) that
  *    outbox_result / outbox_error return.  A client that goes away meanwhile
- *    only detaches: the job still finishes.
+ *    only detaches: the job still finishes.  A row that another request or
+ *    process is sending is not sent again: the request waits for that send
+ *    (workon.outbox_sending, looked at every SENDING_PAUSE_MS) and then runs
+ *    again to find the result, so concurrent requests make one call.
  *  - the background worker, on the first thread only: every second and on
  *    NOTIFY workon_outbox it claims due rows of the kinds it has a configured
  *    transport for and sends them, at most OUTBOX_CONCURRENCY at a time.
@@ -36,6 +39,8 @@
 #define OUTBOX_CONCURRENCY 8
 /* a send the transport asks to repeat (the same row being sent elsewhere right now) waits this long */
 #define RESEND_DELAY_MS 250
+/* a request waiting on a row another claimer sends looks again after this long */
+#define SENDING_PAUSE_MS 50
 /*
  * A new row's NOTIFY reaches the background worker about when its waiting
  * request learns the row's id.  The worker claims a little later, and leaves
@@ -54,6 +59,7 @@ static const transport_t *const transports[] = {&stripe_transport};
 #define CLAIM_NUM_COLUMNS 7
 #define CLAIM_SQL "SELECT " CLAIM_COLUMNS " FROM workon.outbox_claim($1::text[], $2::integer)"
 #define CLAIM_ID_SQL "SELECT " CLAIM_COLUMNS " FROM workon.outbox_claim_id($1::bigint)"
+#define SENDING_SQL "SELECT workon.outbox_sending($1::bigint)"
 #define RESULT_SQL "SELECT status, headers, body FROM workon.outbox_result($1::bigint, $2::integer, $3::jsonb)"
 #define ERROR_SQL "SELECT status, headers, body FROM workon.outbox_error($1::bigint, $2::text)"
 
@@ -93,7 +99,7 @@ static __thread struct {
     char limit[8];
 } bg;
 
-static __thread h2o_timeout_t resend_timeout, notify_timeout;
+static __thread h2o_timeout_t resend_timeout, notify_timeout, sending_timeout;
 
 /* ids of the rows that requests of this process wait on (all threads) */
 static pthread_mutex_t waiting_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -151,6 +157,7 @@ static int waiting_has(int64_t id)
 
 static void job_report(outbox_job_t *job);
 static void job_send(outbox_job_t *job);
+static int job_claim(outbox_job_t *job);
 static void bg_claim(void);
 
 static void job_log(outbox_job_t *job, int level, const char *msg, const char *why)
@@ -333,6 +340,59 @@ static void job_report(outbox_job_t *job)
     }
 }
 
+/* submits sql with the job's row id as $1; -1 without a database connection */
+static int job_query(outbox_job_t *job, const char *sql, db_query_cb cb)
+{
+    db_query_t *q = pool_query_new(&job->worker->pool, DB_QUERY_SQL, cb, job);
+
+    q->sql = sql;
+    q->values[0] = job->id;
+    q->nparams = 1;
+    if (pool_submit(&job->worker->pool, q) != 0) {
+        pool_query_detach(&job->worker->pool, q);
+        return -1;
+    }
+    return 0;
+}
+
+/* a pause over: claim the row someone else was sending again, unless the request went away */
+static void on_sending_pause(h2o_timeout_entry_t *entry)
+{
+    outbox_job_t *job = H2O_STRUCT_FROM_MEMBER(outbox_job_t, resend, entry);
+
+    if (job->reply_cb == NULL) {
+        job_free(job);
+        return;
+    }
+    if (job_claim(job) != 0) {
+        job_reply(job, NULL, "no database connection");
+        job_free(job);
+    }
+}
+
+/*
+ * The row is not ours to send: while another claimer sends it, the waiting
+ * request waits for that send's result (claiming again after a pause, which
+ * also takes the row over should that send fail), so one call reaches the
+ * provider; once the row is finished the request runs again and finds it.
+ */
+static int on_sending_result(void *owner, PGresult *res, const char *err)
+{
+    outbox_job_t *job = owner;
+    int kept;
+
+    (void)err;
+    if (job->reply_cb != NULL && res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+        strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+        job->resend.cb = on_sending_pause;
+        h2o_timeout_link(job->worker->ctx.loop, &sending_timeout, &job->resend);
+        return 0;
+    }
+    kept = job_reply(job, NULL, outbox_err_not_claimed);
+    job_free(job);
+    return kept;
+}
+
 static int on_claim_id_result(void *owner, PGresult *res, const char *err)
 {
     outbox_job_t *job = owner;
@@ -348,6 +408,13 @@ static int on_claim_id_result(void *owner, PGresult *res, const char *err)
             job_send(job);
             return 0;
         }
+        if (job->reply_cb == NULL) {
+            job_free(job);
+            return 0;
+        }
+        /* finished, or being sent by someone else: ask which */
+        if (job_query(job, SENDING_SQL, on_sending_result) == 0)
+            return 0;
         kept = job_reply(job, NULL, outbox_err_not_claimed);
         job_free(job);
         return kept;
@@ -366,7 +433,6 @@ static int on_claim_id_result(void *owner, PGresult *res, const char *err)
 outbox_job_t *outbox_wait(worker_t *w, const char *id, const char *request_id, db_query_cb cb, void *owner)
 {
     outbox_job_t *job = job_new(w);
-    db_query_t *q;
 
     snprintf(job->id, sizeof(job->id), "%s", id);
     job->registered = waiting_add(strtoll(id, NULL, 10));
@@ -374,17 +440,17 @@ outbox_job_t *outbox_wait(worker_t *w, const char *id, const char *request_id, d
     job->request_id = request_id != NULL ? h2o_strdup(&job->pool, request_id, SIZE_MAX).base : NULL;
     job->reply_cb = cb;
     job->reply_owner = owner;
-    q = pool_query_new(&w->pool, DB_QUERY_SQL, on_claim_id_result, job);
-    q->sql = CLAIM_ID_SQL;
-    q->values[0] = job->id;
-    q->nparams = 1;
-    if (pool_submit(&w->pool, q) != 0) {
-        pool_query_detach(&w->pool, q);
+    if (job_claim(job) != 0) {
         job_reply(job, NULL, "no database connection");
         job_free(job);
         return NULL;
     }
     return job;
+}
+
+static int job_claim(outbox_job_t *job)
+{
+    return job_query(job, CLAIM_ID_SQL, on_claim_id_result);
 }
 
 void outbox_detach(outbox_job_t *job)
@@ -512,6 +578,7 @@ void outbox_worker_start(worker_t *w)
 {
     httpclient_worker_init(w);
     h2o_timeout_init(w->ctx.loop, &resend_timeout, RESEND_DELAY_MS);
+    h2o_timeout_init(w->ctx.loop, &sending_timeout, SENDING_PAUSE_MS);
     h2o_timeout_init(w->ctx.loop, &notify_timeout, NOTIFY_DELAY_MS);
     if (w->id != 0 || configured_kinds(bg.kinds, sizeof(bg.kinds)) == 0)
         return;
