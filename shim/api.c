@@ -43,7 +43,13 @@ typedef struct st_api_call_t {
     int body_len;
     int outbox_waits;
     int txn_retries;
+    int idempotent; /* a POST with an Idempotency-Key */
 } api_call_t;
+
+/* workon.dispatch for a POST with an Idempotency-Key: the same arguments (the key is in meta) and answer */
+#define DISPATCH_IDEMPOTENT_SQL                                                                                                    \
+    "SELECT status, headers, body, user_id, outbox_id"                                                                             \
+    " FROM workon.dispatch_idempotent($1::oid, $2::jsonb, $3::jsonb, $4::text, $5::text, $6::jsonb)"
 
 /* ------------------------------------------------------------------------ */
 /* results */
@@ -318,11 +324,15 @@ static int on_api_result(call_t *call, PGresult *res, const char *err)
     return respond_row(call, res, err, DISPATCH_COLUMNS);
 }
 
-/* sends (again) the call's workon.dispatch */
+/* sends (again) the call's workon.dispatch (or workon.dispatch_idempotent) */
 static void call_dispatch(api_call_t *call)
 {
-    db_query_t *q = call_query_new(&call->super, DB_QUERY_DISPATCH);
+    db_query_t *q = call_query_new(&call->super, call->idempotent ? DB_QUERY_SQL : DB_QUERY_DISPATCH);
 
+    if (call->idempotent) {
+        q->sql = DISPATCH_IDEMPOTENT_SQL;
+        q->nparams = 6;
+    }
     memcpy(q->values, call->args, sizeof(call->args));
     q->lengths[3] = call->body_len;
     q->formats[3] = 1; /* binary text: no copy, the server still checks the encoding */
@@ -400,6 +410,7 @@ static void handle_api(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_
     call = (api_call_t *)call_new(w, req, request_id, sizeof(*call), on_api_result);
     call->route_status = route->status;
     call->had_token = args.had_token;
+    call->idempotent = args.idempotent;
     memcpy(call->handler_oid, route->handler_oid, sizeof(call->handler_oid));
     memcpy(call->outbound, route->outbound, sizeof(call->outbound));
     call->super.route_path = h2o_strdup(&req->pool, route->path, SIZE_MAX).base;

@@ -167,8 +167,11 @@ static h2o_iovec_t build_params_json(h2o_mem_pool_t *pool, const route_t *route,
     return strbuf_finish(&sb);
 }
 
-/* request headers handed to handlers in meta.headers (lower-case names); a webhook verifies its signature */
-static const char *const meta_headers[] = {"stripe-signature"};
+/*
+ * request headers handed to handlers in meta.headers (lower-case names): a
+ * webhook verifies its signature, workon.dispatch_idempotent reads the key
+ */
+static const char *const meta_headers[] = {"stripe-signature", "idempotency-key"};
 
 static void add_meta_headers(strbuf_t *sb, h2o_req_t *req)
 {
@@ -284,5 +287,7 @@ int args_build(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path, const r
     args->params = build_params_json(&req->pool, m->route, m->values);
     args->token = bearer_token(req, &args->had_token);
     args->meta = build_meta_json(req, request_id, path);
+    args->idempotent = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) &&
+                       h2o_find_header_by_str(&req->headers, H2O_STRLIT("idempotency-key"), -1) != -1;
     return 0;
 }

@@ -45,11 +45,18 @@ static void on_call_dispose(void *p)
     }
 }
 
+const char call_err_timeout[] = "the database did not answer in time";
+
 static void on_call_timeout(h2o_timeout_entry_t *entry)
 {
     call_t *call = H2O_STRUCT_FROM_MEMBER(call_t, timeout, entry);
 
     call_let_go(call);
+    if (call->bound != NULL) {
+        /* a probe with its own bound says it the way it reports any failure */
+        call->on_result(call, NULL, call_err_timeout);
+        return;
+    }
     log_write(LOG_WARN, "request timed out waiting for the database", "request_id", call->request_id.base, "route",
               call->route_path, NULL);
     metrics_count(call->worker->metrics, METRIC_TIMEOUTS);
@@ -73,7 +80,7 @@ call_t *call_new(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, size_t siz
 
 void call_arm(call_t *call)
 {
-    h2o_timeout_link(call->worker->ctx.loop, &call->worker->request_timeout, &call->timeout);
+    h2o_timeout_link(call->worker->ctx.loop, call->bound != NULL ? call->bound : &call->worker->request_timeout, &call->timeout);
 }
 
 void call_disarm(call_t *call)

@@ -171,7 +171,8 @@ static int conn_send(db_conn_t *c, db_query_t *q)
         ok = PQsendPrepare(pg, DISPATCH_STATEMENT, DISPATCH_SQL, 6, NULL);
         break;
     default:
-        ok = PQsendQueryParams(pg, q->sql, q->nparams, NULL, q->nparams != 0 ? q->values : NULL, NULL, NULL, 0);
+        /* lengths and formats are zero (text) unless the caller set them */
+        ok = PQsendQueryParams(pg, q->sql, q->nparams, NULL, q->nparams != 0 ? q->values : NULL, q->lengths, q->formats, 0);
         break;
     }
     if (!ok || !PQpipelineSync(pg))

@@ -3,7 +3,8 @@
  *
  *   GET /healthz               200 {"status":"ok"}, never touches the database
  *                              nor counts against MAX_INFLIGHT
- *   GET /readyz                SELECT 1 through the pool: 200 ready / 503 not_ready
+ *   GET /readyz                SELECT 1 through the pool: 200 ready / 503 not_ready,
+ *                              within READYZ_TIMEOUT_MS whatever the database does
  *   GET /api/health            SELECT 1: 200 healthy / 503 unhealthy
  *   GET /api/v1/health         workon.health() merged with this thread's figures
  *   GET /metrics               the Prometheus text of every thread (metrics.c)
@@ -43,7 +44,8 @@ static h2o_iovec_t short_db_error(h2o_mem_pool_t *pool, PGresult *res, const cha
     char buf[96];
 
     if (res == NULL)
-        return h2o_strdup(pool, err != NULL ? "database unreachable" : "no result", SIZE_MAX);
+        return h2o_strdup(pool, err == call_err_timeout ? "database did not answer in time" : err != NULL ? "database unreachable" : "no result",
+                          SIZE_MAX);
     if (PQresultStatus(res) == PGRES_FATAL_ERROR) {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         snprintf(buf, sizeof(buf), "query failed (SQLSTATE %s)", state != NULL ? state : "unknown");
@@ -155,12 +157,17 @@ static int on_v1_health_result(call_t *call, PGresult *res, const char *err)
     return 0;
 }
 
-/* one statement through the pool; cb answers */
-static void ask_database(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, const char *sql, call_result_cb cb)
+/* /readyz answers within this long, whatever the database does (a load balancer's probe has a short timeout) */
+#define READYZ_TIMEOUT_MS 1000
+
+/* one statement through the pool; cb answers; bound: NULL for REQUEST_TIMEOUT_MS */
+static void ask_database(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, const char *sql, call_result_cb cb,
+                         h2o_timeout_t *bound)
 {
     call_t *call = call_new(w, req, request_id, sizeof(*call), cb);
     db_query_t *q = call_query_new(call, DB_QUERY_SQL);
 
+    call->bound = bound;
     call->route_path = reqctx_of(request_id)->route;
     q->sql = sql;
     call_submit(call, q);
@@ -176,17 +183,24 @@ static void serve_healthz(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id)
 
 static void serve_readyz(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id)
 {
-    ask_database(w, req, request_id, "SELECT 1", on_readyz_result);
+    static __thread h2o_timeout_t bound;
+    static __thread int bound_ready;
+
+    if (!bound_ready) {
+        h2o_timeout_init(w->ctx.loop, &bound, READYZ_TIMEOUT_MS);
+        bound_ready = 1;
+    }
+    ask_database(w, req, request_id, "SELECT 1", on_readyz_result, &bound);
 }
 
 static void serve_api_health(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id)
 {
-    ask_database(w, req, request_id, "SELECT 1", on_api_health_result);
+    ask_database(w, req, request_id, "SELECT 1", on_api_health_result, NULL);
 }
 
 static void serve_v1_health(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id)
 {
-    ask_database(w, req, request_id, "SELECT workon.health()", on_v1_health_result);
+    ask_database(w, req, request_id, "SELECT workon.health()", on_v1_health_result, NULL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -221,7 +235,7 @@ static int on_openapi_result(call_t *call, PGresult *res, const char *err)
 
 static void serve_openapi(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id)
 {
-    ask_database(w, req, request_id, "SELECT workon.openapi()", on_openapi_result);
+    ask_database(w, req, request_id, "SELECT workon.openapi()", on_openapi_result, NULL);
 }
 
 static void serve_docs(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id)

@@ -656,14 +656,19 @@ struct st_call_t {
     db_query_t *query;
     outbox_job_t *outbox; /* an outbound call the request waits for */
     h2o_timeout_entry_t timeout;
+    /* NULL: REQUEST_TIMEOUT_MS and 503 unavailable; else this bound, and on_result(NULL, call_err_timeout) */
+    h2o_timeout_t *bound;
     struct timespec started;
 };
+
+/* the err of on_result when a call with its own bound ran out of time */
+extern const char call_err_timeout[];
 
 /* a call of size bytes (a struct that begins with call_t) on the request's pool */
 call_t *call_new(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, size_t size, call_result_cb on_result);
 /* a query whose result goes to the call's on_result */
 db_query_t *call_query_new(call_t *call, int kind);
-/* queues the query and starts the REQUEST_TIMEOUT_MS clock; on_result(NULL, err) at once when the database is out of reach */
+/* queues the query and starts the clock (REQUEST_TIMEOUT_MS, or the call's bound); on_result(NULL, err) at once when the database is out of reach */
 void call_submit(call_t *call, db_query_t *q);
 void call_arm(call_t *call);
 void call_disarm(call_t *call);
@@ -683,6 +688,7 @@ typedef struct st_dispatch_args_t {
     h2o_iovec_t meta;
     const char *token; /* NULL: none */
     int had_token;     /* a bearer token was sent */
+    int idempotent;    /* a POST with an Idempotency-Key: workon.dispatch_idempotent answers */
 } dispatch_args_t;
 
 /* 0, or -1 when the request was answered (400, 413, 415) */
