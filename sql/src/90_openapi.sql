@@ -142,6 +142,12 @@ BEGIN
 													   'schema', '{"type": "string"}'::jsonb);
 			END IF;
 		END LOOP;
+		-- every POST may be sent again safely (workon.dispatch_idempotent)
+		IF r.method = 'POST' THEN
+			params := params || '{"name": "Idempotency-Key", "in": "header", "required": false,
+				"description": "1-255 visible ASCII characters, unique per request: the same key and request within 24 hours get the stored answer; another request with the key is 422 idempotency_key_reused, one while the first still runs 409 idempotency_key_in_use",
+				"schema": {"type": "string", "minLength": 1, "maxLength": 255}}'::jsonb;
+		END IF;
 
 		tag := CASE WHEN r.path LIKE '/api/v1/%' THEN split_part(r.path, '/', 4)
 					WHEN r.path LIKE '/api/%' THEN split_part(r.path, '/', 3)
@@ -197,6 +203,9 @@ BEGIN
 		END IF;
 		IF r.method <> 'GET' THEN
 			responses := responses || '{"409": {"$ref": "#/components/responses/Error"}}';
+		END IF;
+		IF r.method = 'POST' THEN
+			responses := responses || '{"422": {"$ref": "#/components/responses/Error"}}';
 		END IF;
 		IF r.body <> 'none' THEN
 			responses := responses || '{"413": {"$ref": "#/components/responses/Error"},
