@@ -1446,6 +1446,55 @@ $$;
 COMMENT ON FUNCTION workon.auth_refresh(text) IS
 'POST /api/v1/auth/refresh: a new token pair for a refresh token, which is used up. A used one replayed within workon.refresh_grace seconds of its rotation gets a new pair of the same family; later, the family is revoked and the result is status 401 with the error body {"error":{"code":"token_reused",...}} (returned, not raised, so that the revocation commits). Unknown, revoked or expired, or its user disabled: WOA03 invalid_refresh_token';
 
+CREATE FUNCTION workon.admin_user_update(id uuid, role text DEFAULT NULL, disabled boolean DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+	v_id		uuid;
+	v_disabled	boolean;
+BEGIN
+	IF admin_user_update.role IS NULL AND admin_user_update.disabled IS NULL
+	   OR admin_user_update.role NOT IN ('member', 'host', 'admin') THEN
+		RAISE EXCEPTION 'role must be member, host or admin'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'role';
+	END IF;
+	IF admin_user_update.disabled AND admin_user_update.id = workon.current_user_id() THEN
+		RAISE EXCEPTION 'an admin cannot disable their own account'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'disabled';
+	END IF;
+
+	UPDATE workon.users AS u
+	   SET role = COALESCE(admin_user_update.role, u.role),
+		   disabled = COALESCE(admin_user_update.disabled, u.disabled)
+	 WHERE u.id = admin_user_update.id
+	RETURNING u.id, u.disabled INTO v_id, v_disabled;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'user not found'
+			USING ERRCODE = 'no_data_found';
+	END IF;
+
+	-- the user object with one member more, compact like every answer
+	RETURN workon.json_trusted(pg_catalog.rtrim(workon.user_json(v_id)::text, '}')
+							   || ',"disabled":' || v_disabled::text || '}');
+END
+$$;
+
+COMMENT ON FUNCTION workon.admin_user_update(uuid, text, boolean) IS
+'PATCH /api/v1/admin/users/{id} {role, disabled} (admins only; audited): changes a user''s role and/or disables or enables the account (not one''s own); the user''s next request acts with the new role, and a disabled user''s tokens, login and refresh are refused at once. Returns the user with disabled';
+
+GRANT SELECT (disabled) ON workon.users TO workon_member, workon_host, workon_admin;
+GRANT UPDATE (disabled) ON workon.users TO workon_admin;
+REVOKE ALL ON FUNCTION workon.admin_user_update(uuid, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION workon.admin_user_update(uuid, text, boolean) TO workon_admin;
+
+UPDATE workon.routes
+   SET handler = 'workon.admin_user_update(uuid,text,boolean)'::regprocedure,
+	   summary = 'Change a user''s role, disable or enable the account'
+ WHERE method = 'PATCH' AND path = '/api/v1/admin/users/{id}';
+
+DROP FUNCTION workon.admin_user_update(uuid, text);
+
 --
 -- Idempotency keys: a POST sent again with the same Idempotency-Key gets the
 -- answer of the first, stored in the transaction of its write

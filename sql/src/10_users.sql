@@ -56,9 +56,9 @@ CREATE POLICY users_self_or_admin ON workon.users
 		   OR workon.current_role() = 'admin');
 
 -- password hashes never reach the API roles; admins change roles
-GRANT SELECT (id, email, name, role, created_at, updated_at) ON workon.users
+GRANT SELECT (id, email, name, role, created_at, updated_at, disabled) ON workon.users
 	TO workon_member, workon_host, workon_admin;
-GRANT UPDATE (role) ON workon.users TO workon_admin;
+GRANT UPDATE (role, disabled) ON workon.users TO workon_admin;
 
 CREATE TRIGGER users_audit
 	AFTER INSERT OR UPDATE OR DELETE ON workon.users
@@ -247,34 +247,42 @@ $$;
 COMMENT ON FUNCTION workon.me() IS
 'GET /api/v1/me: the authenticated user';
 
-CREATE FUNCTION workon.admin_user_update(id uuid, role text DEFAULT NULL)
+CREATE FUNCTION workon.admin_user_update(id uuid, role text DEFAULT NULL, disabled boolean DEFAULT NULL)
 RETURNS json
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
 	v_id		uuid;
+	v_disabled	boolean;
 BEGIN
-	IF admin_user_update.role IS NULL
+	IF admin_user_update.role IS NULL AND admin_user_update.disabled IS NULL
 	   OR admin_user_update.role NOT IN ('member', 'host', 'admin') THEN
 		RAISE EXCEPTION 'role must be member, host or admin'
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'role';
 	END IF;
+	IF admin_user_update.disabled AND admin_user_update.id = workon.current_user_id() THEN
+		RAISE EXCEPTION 'an admin cannot disable their own account'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'disabled';
+	END IF;
 
 	UPDATE workon.users AS u
-	   SET role = admin_user_update.role
+	   SET role = COALESCE(admin_user_update.role, u.role),
+		   disabled = COALESCE(admin_user_update.disabled, u.disabled)
 	 WHERE u.id = admin_user_update.id
-	RETURNING u.id INTO v_id;
+	RETURNING u.id, u.disabled INTO v_id, v_disabled;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'user not found'
 			USING ERRCODE = 'no_data_found';
 	END IF;
 
-	RETURN workon.user_json(v_id);
+	-- the user object with one member more, compact like every answer
+	RETURN workon.json_trusted(pg_catalog.rtrim(workon.user_json(v_id)::text, '}')
+							   || ',"disabled":' || v_disabled::text || '}');
 END
 $$;
 
-COMMENT ON FUNCTION workon.admin_user_update(uuid, text) IS
-'PATCH /api/v1/admin/users/{id}: changes a user''s role (admins only; audited). The user''s access tokens keep their role until they expire; the next refresh carries the new one';
+COMMENT ON FUNCTION workon.admin_user_update(uuid, text, boolean) IS
+'PATCH /api/v1/admin/users/{id} {role, disabled} (admins only; audited): changes a user''s role and/or disables or enables the account (not one''s own); the user''s next request acts with the new role, and a disabled user''s tokens, login and refresh are refused at once. Returns the user with disabled';
 
 --
 -- Routes, errors, privileges
@@ -282,8 +290,8 @@ COMMENT ON FUNCTION workon.admin_user_update(uuid, text) IS
 INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only, summary) VALUES
 	('GET', '/api/v1/me', 'workon.me()',
 	 'member', 200, 'none', true, 'The authenticated user'),
-	('PATCH', '/api/v1/admin/users/{id}', 'workon.admin_user_update(uuid,text)',
-	 'admin', 200, 'json', false, 'Change a user''s role');
+	('PATCH', '/api/v1/admin/users/{id}', 'workon.admin_user_update(uuid,text,boolean)',
+	 'admin', 200, 'json', false, 'Change a user''s role, disable or enable the account');
 
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOC01', 409, 'email_taken');
@@ -296,7 +304,7 @@ GRANT EXECUTE ON FUNCTION
 	workon.me(),
 	workon.user_json(uuid)
 	TO workon_member, workon_host, workon_admin;
-GRANT EXECUTE ON FUNCTION workon.admin_user_update(uuid, text)
+GRANT EXECUTE ON FUNCTION workon.admin_user_update(uuid, text, boolean)
 	TO workon_admin;
 
 -- pg_dump: users are data

@@ -203,6 +203,25 @@ describe('the token of a deleted, disabled or demoted user', () => {
     assert.equal((await request('GET', '/api/v1/me', { base, headers: bearer(token) })).status, 200);
   });
 
+  test('an admin disables and enables an account with PATCH /admin/users/{id}', async () => {
+    const adminEmail = `admin-${unique()}@example.com`;
+    psql(`SELECT workon.create_user(${lit(adminEmail)}, 'admin password long', 'Admin', 'admin')`);
+    const login = await request('POST', '/api/v1/auth/login', { base, body: { email: adminEmail, password: 'admin password long' } });
+    assert.equal(login.status, 200, login.text);
+    const admin = bearer(login.json.access_token);
+    const user = await register(base);
+    const patch = (id, body) => request('PATCH', `/api/v1/admin/users/${id}`, { base, headers: admin, body });
+    const off = await patch(user.id, { disabled: true });
+    assert.equal(off.status, 200, off.text);
+    assert.equal(off.json.disabled, true);
+    expectError(await request('GET', '/api/v1/me', { base, headers: bearer(user.token) }), 401, 'unauthorized');
+    const on = await patch(user.id, { disabled: false });
+    assert.equal(on.json.disabled, false);
+    assert.equal((await request('GET', '/api/v1/me', { base, headers: bearer(user.token) })).status, 200);
+    assert.equal(expectError(await patch(login.json.user.id, { disabled: true }), 400, 'validation_failed').details.field, 'disabled');
+    assert.equal(expectError(await patch(user.id, { disabled: 'maybe' }), 400, 'validation_failed').details.field, 'disabled');
+  });
+
   test('a role change takes effect on the next request', async () => {
     const h = await register(base, 'host');
     const body = {

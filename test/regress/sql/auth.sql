@@ -191,19 +191,19 @@ SELECT workon.create_user('root@example.com', 'root password long', 'Root', 'adm
 SELECT workon.auth_login('root@example.com', 'root password long')::json->>'access_token' AS root_token \gset
 SELECT id AS cy FROM workon.users WHERE email = 'cy@example.com' \gset
 SELECT status, body->>'role' AS role, error
-  FROM pg_temp.req('workon.admin_user_update(uuid,text)', '{"role":"host"}', :'root_token',
+  FROM pg_temp.req('workon.admin_user_update(uuid,text,boolean)', '{"role":"host"}', :'root_token',
                    json_build_object('id', :'cy')::jsonb);
 SELECT status, error
-  FROM pg_temp.req('workon.admin_user_update(uuid,text)', '{"role":"superuser"}', :'root_token',
+  FROM pg_temp.req('workon.admin_user_update(uuid,text,boolean)', '{"role":"superuser"}', :'root_token',
                    json_build_object('id', :'cy')::jsonb);
 SELECT status, error
-  FROM pg_temp.req('workon.admin_user_update(uuid,text)', '{"role":"host"}', :'root_token',
+  FROM pg_temp.req('workon.admin_user_update(uuid,text,boolean)', '{"role":"host"}', :'root_token',
                    '{"id":"00000000-0000-4000-8000-000000000000"}');
 SELECT status, error
-  FROM pg_temp.req('workon.admin_user_update(uuid,text)', '{"role":"admin"}', :'cy_token',
+  FROM pg_temp.req('workon.admin_user_update(uuid,text,boolean)', '{"role":"admin"}', :'cy_token',
                    json_build_object('id', :'cy')::jsonb);
 SELECT status, error
-  FROM pg_temp.req('workon.admin_user_update(uuid,text)', '{"role":"admin"}', NULL,
+  FROM pg_temp.req('workon.admin_user_update(uuid,text,boolean)', '{"role":"admin"}', NULL,
                    json_build_object('id', :'cy')::jsonb);
 SELECT action, actor_id = :'root' AS by_root, before->>'role' AS before, after->>'role' AS after
   FROM workon.audit_log WHERE entity = 'users' AND entity_id = :'cy' ORDER BY id;

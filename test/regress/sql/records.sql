@@ -309,7 +309,7 @@ SELECT pg_temp.call(:'h2_token', 'workon.me()', '{}', NULL, 'role') AS promoted_
 -- an admin demoted in the same transaction as the next call sees it at once
 BEGIN;
 UPDATE workon.users SET role = 'member' WHERE id = :'a1';
-SELECT pg_temp.call(:'a1_token', 'workon.admin_user_update(uuid,text)', jsonb_build_object('id', :'m1'), '{"role":"host"}') AS demoted_admin;
+SELECT pg_temp.call(:'a1_token', 'workon.admin_user_update(uuid,text,boolean)', jsonb_build_object('id', :'m1'), '{"role":"host"}') AS demoted_admin;
 ROLLBACK;
 SELECT pg_temp.call(:'a1_token', 'workon.me()', '{}', NULL, 'role') AS admin_again;
 -- disabled, then enabled
@@ -319,6 +319,17 @@ SELECT pg_temp.call(:'m2_token', 'workon.me()', '{}') AS disabled_me,
        pg_temp.try(format('SELECT workon.authenticate(%L)', :'m2_token')) AS disabled_authenticate;
 UPDATE workon.users SET disabled = false WHERE id = :'m2';
 SELECT pg_temp.call(:'m2_token', 'workon.me()', '{}', NULL, 'role') AS enabled_me;
+-- an admin disables and enables an account (not their own) with PATCH /admin/users/{id}
+SELECT pg_temp.call(:'a1_token', 'workon.admin_user_update(uuid,text,boolean)', jsonb_build_object('id', :'m2'),
+					'{"disabled":true}', 'disabled') AS admin_disables;
+SELECT pg_temp.call(:'m2_token', 'workon.me()', '{}') AS disabled_by_admin_me;
+SELECT pg_temp.call(:'a1_token', 'workon.admin_user_update(uuid,text,boolean)', jsonb_build_object('id', :'m2'),
+					'{"disabled":false}', 'disabled') AS admin_enables,
+       pg_temp.call(:'a1_token', 'workon.admin_user_update(uuid,text,boolean)', jsonb_build_object('id', :'a1'),
+					'{"disabled":true}') AS admin_disables_self,
+       pg_temp.call(:'a1_token', 'workon.admin_user_update(uuid,text,boolean)', jsonb_build_object('id', :'m2'),
+					'{}') AS nothing_to_change;
+SELECT pg_temp.call(:'m2_token', 'workon.me()', '{}', NULL, 'role') AS enabled_by_admin_me;
 -- deleted (a user without records)
 SELECT workon.create_user('rgone@example.com', 'gone user password', 'Gone', 'member') AS gone \gset
 SELECT workon.auth_login('rgone@example.com', 'gone user password')::json ->> 'access_token' AS gone_token \gset
