@@ -535,44 +535,63 @@ $$;
 COMMENT ON FUNCTION workon.conversation_open(uuid) IS
 'POST /api/v1/conversations: the caller''s conversation with the host of a space the caller can see, created (201) or the existing one (200); 22023 naming space_id for the space''s own host, P0002 for an unknown or unseen space';
 
+-- The pieces every keyset-paginated list shares: its bounds (limit 1..100,
+-- default 20, and where the cursor says the previous page ended) and its
+-- page ({"data": [...], "next_cursor": ...} from at most limit + 1 rows).
+CREATE FUNCTION workon.list_bounds("limit" integer, cursor text,
+								   OUT lim integer, OUT after_ts timestamptz, OUT after_id uuid)
+RETURNS record
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	lim := COALESCE(list_bounds."limit", 20);
+	IF lim < 1 OR lim > 100 THEN
+		RAISE EXCEPTION 'limit must be between 1 and 100'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'limit';
+	END IF;
+	after_ts := 'infinity';
+	after_id := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+	IF list_bounds.cursor <> '' THEN
+		SELECT c.ts, c.id INTO after_ts, after_id FROM workon.cursor_decode(list_bounds.cursor) AS c;
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION workon.list_bounds(integer, text) IS
+'Bounds of a page of a list: limit 1..100 (default 20; 22023 naming limit otherwise) and the (created_at, id) the cursor names (none: from the start)';
+
+CREATE FUNCTION workon.list_page(items json[], cursors text[], lim integer)
+RETURNS json
+LANGUAGE sql IMMUTABLE
+AS $$
+	SELECT workon.json_build(
+		'data', pg_catalog.array_to_json(COALESCE(items[1:lim], '{}')),
+		'next_cursor', CASE WHEN pg_catalog.cardinality(items) > lim THEN cursors[lim] END)
+$$;
+
+COMMENT ON FUNCTION workon.list_page(json[], text[], integer) IS
+'A page of a list from at most lim + 1 items in list order and their cursors: {"data": the first lim, "next_cursor": the cursor of the last one if there are more}';
+
 CREATE FUNCTION workon.conversations_list("limit" integer DEFAULT NULL, cursor text DEFAULT NULL)
 RETURNS json
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-	v_limit		integer := COALESCE(conversations_list."limit", 20);
 	v_user		uuid := workon.current_user_id();
-	v_after_ts	timestamptz := 'infinity';
-	v_after_id	uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+	v			record;
 	v_page		json;
 BEGIN
-	IF v_limit < 1 OR v_limit > 100 THEN
-		RAISE EXCEPTION 'limit must be between 1 and 100'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'limit';
-	END IF;
-	IF conversations_list.cursor <> '' THEN
-		SELECT c.ts, c.id INTO v_after_ts, v_after_id
-		  FROM workon.cursor_decode(conversations_list.cursor) AS c;
-	END IF;
-
-	SELECT workon.json_build(
-			   'data', COALESCE(pg_catalog.json_agg(p.conv ORDER BY p.n)
-								FILTER (WHERE p.n <= v_limit),
-								'[]'::json),
-			   'next_cursor', CASE WHEN pg_catalog.count(*) > v_limit THEN
-								  (pg_catalog.array_agg(workon.cursor_encode(p.active_at, p.id))
-								   FILTER (WHERE p.n = v_limit))[1]
-							  END)
+	SELECT * INTO v FROM workon.list_bounds(conversations_list."limit", conversations_list.cursor);
+	SELECT workon.list_page(pg_catalog.array_agg(workon.conversation_json(p.conv, v_user) ORDER BY p.active_at DESC, p.id DESC),
+							pg_catalog.array_agg(workon.cursor_encode(p.active_at, p.id) ORDER BY p.active_at DESC, p.id DESC),
+							v.lim)
 	  INTO v_page
-	  FROM (SELECT workon.conversation_json(c, v_user) AS conv, c.id,
-				   COALESCE(c.last_message_at, c.created_at) AS active_at,
-				   pg_catalog.row_number() OVER (ORDER BY COALESCE(c.last_message_at, c.created_at) DESC,
-														  c.id DESC) AS n
+	  FROM (SELECT c AS conv, c.id, COALESCE(c.last_message_at, c.created_at) AS active_at
 			  FROM workon.conversations AS c
 			 WHERE (c.member_id = v_user OR c.host_id = v_user)
-			   AND (COALESCE(c.last_message_at, c.created_at), c.id) < (v_after_ts, v_after_id)
+			   AND (COALESCE(c.last_message_at, c.created_at), c.id) < (v.after_ts, v.after_id)
 			 ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id DESC
-			 LIMIT v_limit + 1) AS p;
+			 LIMIT v.lim + 1) AS p;
 	RETURN v_page;
 END
 $$;
@@ -585,37 +604,20 @@ RETURNS json
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-	v_limit		integer := COALESCE(messages_list."limit", 20);
 	v_conv		workon.conversations := workon.conversation_find(messages_list.id, false);
-	v_after_ts	timestamptz := 'infinity';
-	v_after_id	uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+	v			record;
 	v_page		json;
 BEGIN
-	IF v_limit < 1 OR v_limit > 100 THEN
-		RAISE EXCEPTION 'limit must be between 1 and 100'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'limit';
-	END IF;
-	IF messages_list.cursor <> '' THEN
-		SELECT c.ts, c.id INTO v_after_ts, v_after_id
-		  FROM workon.cursor_decode(messages_list.cursor) AS c;
-	END IF;
-
-	SELECT workon.json_build(
-			   'data', COALESCE(pg_catalog.json_agg(p.msg ORDER BY p.n)
-								FILTER (WHERE p.n <= v_limit),
-								'[]'::json),
-			   'next_cursor', CASE WHEN pg_catalog.count(*) > v_limit THEN
-								  (pg_catalog.array_agg(workon.cursor_encode(p.created_at, p.id))
-								   FILTER (WHERE p.n = v_limit))[1]
-							  END)
+	SELECT * INTO v FROM workon.list_bounds(messages_list."limit", messages_list.cursor);
+	SELECT workon.list_page(pg_catalog.array_agg(workon.message_json(m.msg) ORDER BY m.created_at DESC, m.id DESC),
+							pg_catalog.array_agg(workon.cursor_encode(m.created_at, m.id) ORDER BY m.created_at DESC, m.id DESC),
+							v.lim)
 	  INTO v_page
-	  FROM (SELECT workon.message_json(m) AS msg, m.created_at, m.id,
-				   pg_catalog.row_number() OVER (ORDER BY m.created_at DESC, m.id DESC) AS n
-			  FROM workon.messages AS m
+	  FROM (SELECT m AS msg, m.created_at, m.id FROM workon.messages AS m
 			 WHERE m.conversation_id = v_conv.id
-			   AND (m.created_at, m.id) < (v_after_ts, v_after_id)
+			   AND (m.created_at, m.id) < (v.after_ts, v.after_id)
 			 ORDER BY m.created_at DESC, m.id DESC
-			 LIMIT v_limit + 1) AS p;
+			 LIMIT v.lim + 1) AS m;
 	RETURN v_page;
 END
 $$;
@@ -776,6 +778,8 @@ REVOKE ALL ON FUNCTION
 	workon.conversation_json(workon.conversations, uuid),
 	workon.conversation_find(uuid, boolean),
 	workon.conversation_open(uuid),
+	workon.list_bounds(integer, text),
+	workon.list_page(json[], text[], integer),
 	workon.conversations_list(integer, text),
 	workon.messages_list(uuid, integer, text),
 	workon.message_post(uuid, jsonb),
@@ -791,6 +795,8 @@ GRANT EXECUTE ON FUNCTION
 	workon.conversation_json(workon.conversations, uuid),
 	workon.conversation_find(uuid, boolean),
 	workon.conversation_open(uuid),
+	workon.list_bounds(integer, text),
+	workon.list_page(json[], text[], integer),
 	workon.conversations_list(integer, text),
 	workon.messages_list(uuid, integer, text),
 	workon.message_post(uuid, jsonb),

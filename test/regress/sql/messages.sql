@@ -106,7 +106,7 @@ SELECT workon.messages_list(:'conv', 3) AS p1 \gset
 SELECT workon.messages_list(:'conv', 3, :'p1'::json->>'next_cursor') AS p2 \gset
 SELECT (SELECT string_agg(m->>'body', ' | ') FROM json_array_elements(:'p1'::json->'data') AS m) AS page1,
        (SELECT string_agg(m->>'body', ' | ') FROM json_array_elements(:'p2'::json->'data') AS m) AS page2,
-       :'p2'::json->'next_cursor' AS end_of_list;
+       :'p2'::json->>'next_cursor' IS NOT NULL AS more;
 SELECT pg_temp.try(format('SELECT workon.messages_list(%L, 0)', :'conv')) AS limit_0,
        pg_temp.try(format('SELECT workon.messages_list(%L, 3, %L)', :'conv', 'nope')) AS bad_cursor;
 COMMIT;
