@@ -336,30 +336,7 @@ COMMENT ON FUNCTION workon.ws_open(bigint, integer) IS
 --
 -- Events of bookings and payments, whoever writes
 --
-CREATE FUNCTION workon.booking_event()
-RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	PERFORM workon.event_emit('booking.updated',
-							  ARRAY[NEW.user_id,
-									(SELECT s.host_id FROM workon.spaces AS s WHERE s.id = NEW.space_id)],
-							  workon.booking_json(NEW));
-	RETURN NULL;
-END
-$$;
-
-COMMENT ON FUNCTION workon.booking_event() IS
-'Trigger: a booking created or whose status changed is a booking.updated event for its member and the space''s host';
-
-CREATE TRIGGER bookings_event
-	AFTER INSERT OR UPDATE OF status ON workon.bookings
-	FOR EACH ROW WHEN (NOT workon.restoring('workon.bookings'))
-	EXECUTE FUNCTION workon.booking_event();
-
-CREATE FUNCTION workon.payment_event()
+CREATE FUNCTION workon.status_event()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -369,23 +346,35 @@ BEGIN
 	IF TG_OP = 'UPDATE' AND OLD.status IS NOT DISTINCT FROM NEW.status THEN
 		RETURN NULL;
 	END IF;
-	PERFORM workon.event_emit('payment.updated',
-							  ARRAY[NEW.user_id,
-									(SELECT s.host_id FROM workon.bookings AS b
-									   JOIN workon.spaces AS s ON s.id = b.space_id
-									  WHERE b.id = NEW.booking_id)],
-							  workon.payment_json(NEW));
+	IF TG_TABLE_NAME = 'bookings' THEN
+		PERFORM workon.event_emit('booking.updated',
+								  ARRAY[NEW.user_id,
+										(SELECT s.host_id FROM workon.spaces AS s WHERE s.id = NEW.space_id)],
+								  workon.booking_json(NEW));
+	ELSE
+		PERFORM workon.event_emit('payment.updated',
+								  ARRAY[NEW.user_id,
+										(SELECT s.host_id FROM workon.bookings AS b
+										   JOIN workon.spaces AS s ON s.id = b.space_id
+										  WHERE b.id = NEW.booking_id)],
+								  workon.payment_json(NEW));
+	END IF;
 	RETURN NULL;
 END
 $$;
 
-COMMENT ON FUNCTION workon.payment_event() IS
-'Trigger: a payment created or whose status changed is a payment.updated event (without the client secret) for its member and the space''s host';
+COMMENT ON FUNCTION workon.status_event() IS
+'Trigger of bookings and payments: one created or whose status changed is a booking.updated or payment.updated event (a payment without its client secret) for its member and the space''s host';
+
+CREATE TRIGGER bookings_event
+	AFTER INSERT OR UPDATE OF status ON workon.bookings
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.bookings'))
+	EXECUTE FUNCTION workon.status_event();
 
 CREATE TRIGGER payments_event
 	AFTER INSERT OR UPDATE OF status ON workon.payments
 	FOR EACH ROW WHEN (NOT workon.restoring('workon.payments'))
-	EXECUTE FUNCTION workon.payment_event();
+	EXECUTE FUNCTION workon.status_event();
 
 CREATE FUNCTION workon.user_event()
 RETURNS trigger
@@ -771,8 +760,7 @@ REVOKE ALL ON FUNCTION
 	workon.events_head(),
 	workon.events_since(bigint, integer),
 	workon.ws_open(bigint, integer),
-	workon.booking_event(),
-	workon.payment_event(),
+	workon.status_event(),
 	workon.user_event(),
 	workon.message_json(workon.messages),
 	workon.conversation_json(workon.conversations, uuid),
