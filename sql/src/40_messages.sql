@@ -265,13 +265,9 @@ LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
 	v_limit		integer := COALESCE(events_since."limit", 100);
-	v_user		uuid := workon.current_user_id();
+	v_user		uuid := workon.caller_id();
 	v_page		json;
 BEGIN
-	IF v_user IS NULL THEN
-		RAISE EXCEPTION 'authentication required'
-			USING ERRCODE = 'WO401';
-	END IF;
 	IF v_limit < 1 OR v_limit > 1000 THEN
 		RAISE EXCEPTION 'limit must be between 1 and 1000'
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'limit';
@@ -402,6 +398,53 @@ CREATE TRIGGER users_event
 --
 -- Conversations and messages: the API
 --
+CREATE FUNCTION workon.caller_id()
+RETURNS uuid
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	v_user		uuid := workon.current_user_id();
+BEGIN
+	IF v_user IS NULL THEN
+		RAISE EXCEPTION 'authentication required'
+			USING ERRCODE = 'WO401';
+	END IF;
+	RETURN v_user;
+END
+$$;
+
+COMMENT ON FUNCTION workon.caller_id() IS
+'The authenticated caller''s id; WO401 authentication required for anonymous callers';
+
+CREATE FUNCTION workon.space_seen(space_id uuid)
+RETURNS workon.spaces
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_space		workon.spaces;
+BEGIN
+	IF space_seen.space_id IS NULL THEN
+		RAISE EXCEPTION 'space_id is required'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'space_id';
+	END IF;
+	-- the visibility rule of workon.spaces, for callers that bypass it
+	SELECT * INTO v_space
+	  FROM workon.spaces AS s
+	 WHERE s.id = space_seen.space_id
+	   AND (s.published OR s.host_id = workon.current_user_id() OR workon.current_role() = 'admin');
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'space not found'
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	RETURN v_space;
+END
+$$;
+
+COMMENT ON FUNCTION workon.space_seen(uuid) IS
+'The space space_id if the caller may see it (published, theirs, or an admin); 22023 naming space_id when NULL, P0002 space not found otherwise';
+
 CREATE FUNCTION workon.message_json(m workon.messages)
 RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -450,13 +493,9 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_user		uuid := workon.current_user_id();
+	v_user		uuid := workon.caller_id();
 	v_conv		workon.conversations;
 BEGIN
-	IF v_user IS NULL THEN
-		RAISE EXCEPTION 'authentication required'
-			USING ERRCODE = 'WO401';
-	END IF;
 	IF for_write THEN
 		SELECT * INTO v_conv FROM workon.conversations AS c WHERE c.id = conversation_find.id FOR UPDATE;
 	ELSE
@@ -482,27 +521,10 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_user		uuid := workon.current_user_id();
-	v_space		workon.spaces;
+	v_user		uuid := workon.caller_id();
+	v_space		workon.spaces := workon.space_seen(conversation_open.space_id);
 	v_conv		workon.conversations;
 BEGIN
-	IF v_user IS NULL THEN
-		RAISE EXCEPTION 'authentication required'
-			USING ERRCODE = 'WO401';
-	END IF;
-	IF conversation_open.space_id IS NULL THEN
-		RAISE EXCEPTION 'space_id is required'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'space_id';
-	END IF;
-	-- the visibility rule of workon.spaces (this function bypasses it)
-	SELECT * INTO v_space
-	  FROM workon.spaces AS s
-	 WHERE s.id = conversation_open.space_id
-	   AND (s.published OR s.host_id = v_user OR workon.current_role() = 'admin');
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'space not found'
-			USING ERRCODE = 'no_data_found';
-	END IF;
 	IF v_space.host_id = v_user THEN
 		RAISE EXCEPTION 'the host of a space cannot open a conversation about it with themselves'
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'space_id';
@@ -621,16 +643,12 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_user		uuid := workon.current_user_id();
+	v_user		uuid := workon.caller_id();
 	v_conv		workon.conversations;
 	v_text		text;
 	v_extra		text;
 	v_msg		workon.messages;
 BEGIN
-	IF v_user IS NULL THEN
-		RAISE EXCEPTION 'authentication required'
-			USING ERRCODE = 'WO401';
-	END IF;
 	v_extra := (SELECT k FROM pg_catalog.jsonb_object_keys(
 					CASE pg_catalog.jsonb_typeof(message_post.body)
 						WHEN 'object' THEN message_post.body - 'body' ELSE '{}' END) AS k
@@ -750,35 +768,14 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, summary) V
 	('GET', '/api/v1/events', 'workon.events_since(bigint,integer)',
 	 'member', 200, 'none', 'My realtime events after an id (what a socket would have received)');
 
-REVOKE ALL ON FUNCTION
-	workon.events_notify(),
-	workon.event_emit(text, uuid[], json),
-	workon.events_cleanup(),
-	workon.events_publish(),
-	workon.event_frame(workon.events),
-	workon.events_fanout(bigint, integer),
-	workon.events_head(),
-	workon.events_since(bigint, integer),
-	workon.ws_open(bigint, integer),
-	workon.status_event(),
-	workon.user_event(),
-	workon.message_json(workon.messages),
-	workon.conversation_json(workon.conversations, uuid),
-	workon.conversation_find(uuid, boolean),
-	workon.conversation_open(uuid),
-	workon.list_bounds(integer, text),
-	workon.list_page(json[], text[], integer),
-	workon.conversations_list(integer, text),
-	workon.messages_list(uuid, integer, text),
-	workon.message_post(uuid, jsonb),
-	workon.message_event(),
-	workon.conversation_read(uuid)
-	FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION
 	workon.event_frame(workon.events),
 	workon.events_since(bigint, integer),
 	workon.ws_open(bigint, integer),
+	workon.caller_id(),
+	workon.space_seen(uuid),
 	workon.message_json(workon.messages),
 	workon.conversation_json(workon.conversations, uuid),
 	workon.conversation_find(uuid, boolean),
