@@ -774,6 +774,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
     uint64_t interval = shim_settings.ws_ping_interval_ms;
     h2o_linklist_t *l, *next;
 
+    (void)entry;
     for (l = hub.clients.next; l != &hub.clients; l = next) {
         ws_client_t *c = H2O_STRUCT_FROM_MEMBER(ws_client_t, all_link, l);
         next = l->next;
