@@ -167,8 +167,10 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+	-- the setting is the library's; a session that has not loaded it yet
+	-- reads what ALTER DATABASE / ALTER SYSTEM gave, else the default
 	v_cutoff	timestamptz := pg_catalog.now()
-				- pg_catalog.current_setting('workon.event_retention')::interval;
+				- COALESCE(NULLIF(pg_catalog.current_setting('workon.event_retention', true), ''), '1d')::interval;
 	v_deleted	bigint;
 BEGIN
 	-- the newest published event stays: publishing counts on from its pos
@@ -765,6 +767,8 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, summary) V
 	 'member', 201, 'json', 'Post a message'),
 	('POST', '/api/v1/conversations/{id}/read', 'workon.conversation_read(uuid)',
 	 'member', 200, 'none', 'Mark a conversation read'),
+	('GET', '/api/v1/ws', 'workon.ws_open(bigint,integer)',
+	 'member', 200, 'websocket', 'Upgrade to a WebSocket of my realtime events (?since= replays from an event id)'),
 	('GET', '/api/v1/events', 'workon.events_since(bigint,integer)',
 	 'member', 200, 'none', 'My realtime events after an id (what a socket would have received)');
 
