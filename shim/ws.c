@@ -267,9 +267,15 @@ static void on_deferred(h2o_timeout_entry_t *entry)
 {
     ws_client_t *c = H2O_STRUCT_FROM_MEMBER(ws_client_t, deferred, entry);
 
+    if (c->conn->sock == NULL) {
+        /* the 101 is still on its way: h2o proceeds once it is sent, or reports the failure */
+        if (c->destroy_wanted)
+            h2o_timeout_link(c->worker->ctx.loop, &c->worker->sweep_fast, &c->deferred);
+        return;
+    }
     if (c->destroy_wanted)
         client_destroy(c);
-    else if (c->conn->sock != NULL)
+    else
         h2o_websocket_proceed(c->conn);
 }
 
@@ -374,7 +380,7 @@ static void client_close(ws_client_t *c, int code, const char *reason)
         pool_query_detach(&c->worker->pool, c->call);
         c->call = NULL;
     }
-    if (code == WS_CLOSE_SLOW || c->conn->sock == NULL) {
+    if (code == WS_CLOSE_SLOW) {
         /* a slow reader would not read the close frame either */
         c->destroy_wanted = 1;
         client_defer(c);
@@ -459,12 +465,16 @@ static int on_client_call(void *owner, PGresult *res, const char *err)
             client_replay_next(c);
         } else {
             /* replay complete: what came live meanwhile, then live */
-            ws_pending_t *p;
+            ws_pending_t *p = c->pending, *next;
             c->replaying = 0;
-            for (p = c->pending; p != NULL && c->close_at == 0; p = p->next)
+            c->pending = NULL;
+            c->pending_tail = &c->pending;
+            c->pending_bytes = 0;
+            for (; p != NULL; p = next) {
+                next = p->next;
                 client_event(c, p->pos, p->frame, p->len);
-            if (c->close_at == 0)
-                client_drop_pending(c);
+                free(p);
+            }
         }
     }
     if (c->close_at == 0)
@@ -778,6 +788,8 @@ static void on_tick(h2o_timeout_entry_t *entry)
     for (l = hub.clients.next; l != &hub.clients; l = next) {
         ws_client_t *c = H2O_STRUCT_FROM_MEMBER(ws_client_t, all_link, l);
         next = l->next;
+        if (c->conn->sock == NULL || c->destroy_wanted)
+            continue; /* upgrading, or freed on the next pass */
         if (c->close_at != 0) {
             if (now >= c->close_at)
                 client_destroy(c);
