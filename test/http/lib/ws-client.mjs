@@ -5,6 +5,7 @@
 //   ws.status        101, or the HTTP status of a refused upgrade (ws.body, ws.headers)
 //   await ws.next()  the next text frame, parsed as JSON (rejects on timeout or close)
 //   ws.send(obj)     a masked text frame; ws.sendRaw(opcode, buf) any frame
+//   ws.onFrame = f   frames go to f instead of the queue next() reads
 //   ws.pause()       stop reading (a slow reader); ws.resume()
 //   await ws.closed  {code, reason} of the server's close frame, or {code: 1006} without one
 //   ws.close()       a close frame, then the socket ends
@@ -130,7 +131,9 @@ class WsClient {
             const payload = b.subarray(off, off + len);
             this.buf = b.subarray(off + len);
             if (opcode === 1) {
-                this.frames.push(JSON.parse(payload.toString()));
+                const frame = JSON.parse(payload.toString());
+                if (this.onFrame) this.onFrame(frame);
+                else this.frames.push(frame);
                 this.wake();
             } else if (opcode === 8) {
                 this.closeFrame = {
