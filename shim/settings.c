@@ -325,6 +325,10 @@ static const char *apply_stripe_webhook_secret(const setting_t *self, const char
 }
 
 NUMBER_SETTING(apply_stripe_timeout, stripe_timeout_ms, 100, 120000)
+NUMBER_SETTING(apply_ws_max_connections, ws_max_connections, 0, 10000000)
+NUMBER_SETTING(apply_ws_max_per_user, ws_max_per_user, 1, 100000)
+NUMBER_SETTING(apply_ws_ping_interval, ws_ping_interval_ms, 100, 3600000)
+NUMBER_SETTING(apply_ws_send_queue_bytes, ws_send_queue_bytes, 1024, 1073741824)
 
 /* sorted by name; a NULL default means the variable has no default */
 
@@ -399,6 +403,13 @@ static const setting_t settings_table[] = {
      0, 0, apply_stripe_webhook_secret},
     {"UPLOAD_MAX_BYTES", "10485760", "largest file upload, in bytes (the uploads routes answer 413 above)", 0, 0,
      apply_upload_max_bytes},
+    {"WS_MAX_CONNECTIONS", "10000", "WebSocket connections per process; a WebSocket route answers 503 above (0: none)", 0, 0,
+     apply_ws_max_connections},
+    {"WS_MAX_PER_USER", "16", "WebSocket connections per user and thread; 429 above", 0, 0, apply_ws_max_per_user},
+    {"WS_PING_INTERVAL_MS", "30000", "how often each WebSocket is pinged; a peer silent for two intervals is dropped", 0, 0,
+     apply_ws_ping_interval},
+    {"WS_SEND_QUEUE_BYTES", "1048576", "bytes a WebSocket may have waiting to be sent; a reader that falls further behind is closed",
+     0, 0, apply_ws_send_queue_bytes},
 };
 
 #define NUM_SETTINGS (sizeof(settings_table) / sizeof(settings_table[0]))
@@ -534,6 +545,10 @@ void settings_load(void)
     shim_settings.stripe_api_base = "https://api.stripe.com";
     shim_settings.cors = cors_conf_parse("");
     shim_settings.stripe_timeout_ms = 10000;
+    shim_settings.ws_max_connections = 10000;
+    shim_settings.ws_max_per_user = 16;
+    shim_settings.ws_ping_interval_ms = 30000;
+    shim_settings.ws_send_queue_bytes = 1048576;
 
     /* the file first: its values win over the environment's */
     if ((v = getenv("SHIM_ENV_FILE")) != NULL && *v != '\0') {

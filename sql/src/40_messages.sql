@@ -756,23 +756,21 @@ COMMENT ON FUNCTION workon.conversation_read(uuid) IS
 --
 -- Routes, privileges, dump
 --
-INSERT INTO workon.routes (method, path, handler, auth, status, body, summary) VALUES
+INSERT INTO workon.routes (method, path, handler, auth, status, body, summary, read_only) VALUES
 	('POST', '/api/v1/conversations', 'workon.conversation_open(uuid)',
-	 'member', 201, 'json', 'Open a conversation with the host of a space (the existing one: 200)'),
+	 'member', 201, 'json', 'Open a conversation with the host of a space (the existing one: 200)', false),
 	('GET', '/api/v1/conversations', 'workon.conversations_list(integer,text)',
-	 'member', 200, 'none', 'My conversations with their last message and unread count'),
+	 'member', 200, 'none', 'My conversations with their last message and unread count', true),
 	('GET', '/api/v1/conversations/{id}/messages', 'workon.messages_list(uuid,integer,text)',
-	 'member', 200, 'none', 'Messages of a conversation, newest first'),
+	 'member', 200, 'none', 'Messages of a conversation, newest first', true),
 	('POST', '/api/v1/conversations/{id}/messages', 'workon.message_post(uuid,jsonb)',
-	 'member', 201, 'json', 'Post a message'),
+	 'member', 201, 'json', 'Post a message', false),
 	('POST', '/api/v1/conversations/{id}/read', 'workon.conversation_read(uuid)',
-	 'member', 200, 'none', 'Mark a conversation read'),
-	('GET', '/api/v1/ws', 'workon.ws_open(bigint,integer)',
-	 'member', 200, 'websocket', 'Upgrade to a WebSocket of my realtime events (?since= replays from an event id)'),
+	 'member', 200, 'none', 'Mark a conversation read', false),
 	('GET', '/api/v1/events', 'workon.events_since(bigint,integer)',
-	 'member', 200, 'none', 'My realtime events after an id (what a socket would have received)');
-
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
+	 'member', 200, 'none', 'My realtime events after an id (what a socket would have received)', true),
+	('GET', '/api/v1/ws', 'workon.ws_open(bigint,integer)',
+	 'member', 200, 'websocket', 'A WebSocket of my realtime events (?since=: first what I missed after that event id)', true);
 
 GRANT EXECUTE ON FUNCTION
 	workon.event_frame(workon.events),

@@ -341,7 +341,7 @@ describe('realtime on extra shims', () => {
       for (let i = 0; i < 5; i++) await post(m1, conv, `both ${i}`);
       for (const ws of [here, there]) {
         const bodies = [];
-        while (bodies.length < 5) bodies.push((await nextOf(ws, 'message.created')).data.body);
+        while (bodies.length < 5) bodies.push((await nextOf(ws, 'message.created', 3000)).data.body);
         assert.deepEqual(bodies, [0, 1, 2, 3, 4].map((i) => `both ${i}`));
       }
       here.destroy();

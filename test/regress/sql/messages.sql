@@ -122,7 +122,7 @@ SELECT workon.authenticate(:'h1_token') AS c \gset
 SELECT e->>'type' AS type, left(e->'data'->>'body', 30) AS body, (e->>'id')::bigint > :head0 AS after_head
   FROM json_array_elements(workon.events_since(:head0)->'data') AS e;
 SELECT workon.authenticate(:'m2_token') AS c \gset
-SELECT workon.events_since(:head0)::text AS stranger_events;
+SELECT workon.events_since(:head0)->'data' AS stranger_events;
 SELECT pg_temp.try('SELECT workon.events_publish()') AS member_publishes,
        pg_temp.try('SELECT workon.events_since(-1)') AS negative_since,
        pg_temp.try('SELECT workon.events_since(0, 1001)') AS limit_1001;
@@ -143,12 +143,16 @@ UPDATE workon.bookings SET updated_at = now() WHERE id = :'booking';
 SELECT workon.events_publish() AS head1 \gset
 SELECT e.type, e.data->>'status' AS status, e.recipients @> ARRAY[:'m1', :'h1']::uuid[] AS both,
        cardinality(e.recipients) AS n, e.data->>'client_secret' IS NOT NULL AS secret_shown
-  FROM workon.events AS e WHERE e.type IN ('booking.updated', 'payment.updated') ORDER BY e.pos;
+  FROM workon.events AS e
+ WHERE e.type IN ('booking.updated', 'payment.updated') AND :'booking' IN (e.data->>'id', e.data->>'booking_id')
+ ORDER BY e.pos;
 
 -- Never miss an event.  A transaction that wrote its event first (a smaller
 -- id) but commits last is published after the faster one: a reader resuming
 -- from the faster one's id still gets it.
-CREATE EXTENSION dblink;
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
 SELECT dblink_connect('slow', format('dbname=%s user=%s port=%s host=%s', current_database(), current_user,
        current_setting('port'), split_part(current_setting('unix_socket_directories'), ',', 1))) AS connected;
 SELECT dblink_exec('slow', 'BEGIN');
@@ -173,7 +177,6 @@ SELECT e->'data'->>'n' AS resumed_read FROM json_array_elements(workon.events_si
 COMMIT;
 SELECT (SELECT id FROM workon.events WHERE data->>'n' = 'slow') < (SELECT id FROM workon.events WHERE data->>'n' = 'fast') AS slow_took_its_id_first,
        (SELECT pos FROM workon.events WHERE data->>'n' = 'slow') > (SELECT pos FROM workon.events WHERE data->>'n' = 'fast') AS slow_comes_after;
-DROP EXTENSION dblink;
 
 -- the front end's view: recipients and frames; a role change closes sockets
 UPDATE workon.users SET role = 'host' WHERE id = :'m2';
