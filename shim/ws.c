@@ -639,8 +639,15 @@ int ws_accept(h2o_req_t *req, const char *handler_oid, const char *token, h2o_io
             client_replay_next(c);
         }
     }
-    if (hub.fan_pos < 0)
+    if (hub.fan_pos < 0) {
+        /*
+         * This thread has not fanned out yet: it starts after the head the handler
+         * saw, before the registration, so every event published later reaches the
+         * socket (setting it when the first cycle answers could skip those)
+         */
+        hub.fan_pos = iovec_to_int64(json_member(body, "head"), -1);
         fanout_start();
+    }
     return 0;
 }
 
@@ -736,7 +743,7 @@ static int on_published(void *owner, PGresult *res, const char *err)
     }
     hub.fan_head = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     if (hub.fan_pos < 0) {
-        /* starting: live from here on; earlier events are for ?since= */
+        /* starting, no socket yet: live from here on; earlier events are for ?since= */
         hub.fan_pos = hub.fan_head;
         fanout_done();
     } else if (hub.fan_head > hub.fan_pos && hub.num_clients != 0) {

@@ -704,6 +704,8 @@ COMMENT ON FUNCTION workon.events_since(bigint, integer) IS
 CREATE FUNCTION workon.ws_open(since bigint DEFAULT NULL, "limit" integer DEFAULT NULL)
 RETURNS json
 LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_claims	jsonb := workon.claims();
@@ -722,12 +724,13 @@ BEGIN
 		'expires_at', (v_claims ->> 'exp')::bigint,
 		'data', COALESCE(v_page -> 'data', '[]'::json),
 		'next_cursor', v_page -> 'next_cursor',
-		'cursor', v_page -> 'cursor');
+		'cursor', v_page -> 'cursor',
+		'head', workon.events_head());
 END
 $$;
 
 COMMENT ON FUNCTION workon.ws_open(bigint, integer) IS
-'GET /api/v1/ws (body kind websocket): checks the token before the upgrade and tells the front end whose socket it is (user_id, role, expires_at in Unix seconds); with since, also the first page of events to replay (as workon.events_since); the front end calls it again on {"type":"auth"} and to page the replay';
+'GET /api/v1/ws (body kind websocket): checks the token before the upgrade and tells the front end whose socket it is (user_id, role, expires_at in Unix seconds) and the newest published event id (head: a front end that has not fanned out yet starts after it); with since, also the first page of events to replay (as workon.events_since); the front end calls it again on {"type":"auth"} and to page the replay';
 
 --
 -- Events of bookings and payments, whoever writes
