@@ -7,7 +7,9 @@
 // messages/s), BENCH_SOCKETS (1000, in BENCH_SOCKETS/2 conversations), BENCH_IDLE (10000).
 //
 // Prints, one line each:
-//   writes, no socket     POST /api/v1/conversations/{id}/messages at the rate: done/s, p50, p99
+//   writes, no NOTIFY     POST /api/v1/conversations/{id}/messages at the rate: done/s, p50, p99,
+//                         with the events' NOTIFY trigger disabled (what the wake-up costs)
+//   writes, no socket     the same with it
 //   writes, N sockets     the same with N sockets connected
 //   delivery              messages sent / received by the other participant's socket,
 //                         POST-sent-to-frame-received p50 and p99 (an upper bound of
@@ -113,6 +115,13 @@ async function writes(pairs, label, sent) {
 
 async function main() {
   const pairs = setup(SOCKETS / 2);
+  // what NOTIFY workon_events costs the writers (it serializes commits on a global lock)
+  psql('ALTER TABLE workon.events DISABLE TRIGGER events_notify;');
+  try {
+    await writes(pairs, 'writes, no NOTIFY');
+  } finally {
+    psql('ALTER TABLE workon.events ENABLE TRIGGER events_notify;');
+  }
   await writes(pairs, 'writes, no socket');
 
   const sent = new Map();
