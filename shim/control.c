@@ -379,6 +379,8 @@ void control_init(control_t *control, worker_t *w)
 {
     memset(control, 0, sizeof(*control));
     dbconn_init(&control->conn, w, &control_callbacks, "listen");
+    /* LISTEN needs a session of its own: not through a transaction pooler */
+    control->conn.url = shim_settings.database_direct_url;
     control->reload_entry.cb = on_reload_retry;
     control->max_cancel_pids = shim_settings.pool_size;
     if ((control->cancel_pids = calloc(control->max_cancel_pids, sizeof(int))) == NULL)

@@ -91,7 +91,7 @@ NUMBER_SETTING(apply_port, port, 1, 65535)
 NUMBER_SETTING(apply_request_timeout, request_timeout_ms, 100, 3600000)
 NUMBER_SETTING(apply_threads, threads, 1, 256)
 
-static const char *apply_database_url(const setting_t *self, const char *value)
+static const char *check_conninfo(const setting_t *self, const char *value)
 {
     char *err = NULL;
     PQconninfoOption *options = PQconninfoParse(value, &err);
@@ -102,8 +102,25 @@ static const char *apply_database_url(const setting_t *self, const char *value)
         return complain("is not a libpq connection URI or conninfo string", self->name);
     }
     PQconninfoFree(options);
-    shim_settings.database_url = value;
     return NULL;
+}
+
+static const char *apply_database_url(const setting_t *self, const char *value)
+{
+    const char *err = check_conninfo(self, value);
+
+    if (err == NULL)
+        shim_settings.database_url = value;
+    return err;
+}
+
+static const char *apply_database_direct_url(const setting_t *self, const char *value)
+{
+    const char *err = check_conninfo(self, value);
+
+    if (err == NULL)
+        shim_settings.database_direct_url = *value != '\0' ? value : NULL;
+    return err;
 }
 
 static const char *apply_host(const setting_t *self, const char *value)
@@ -348,6 +365,9 @@ static const setting_t settings_table[] = {
      0, apply_booking_hold},
     {"CORS_ORIGIN", "", "comma-separated origins (scheme://host[:port]) allowed cross-origin; * any; empty none", 0, RELOAD,
      apply_cors_origin},
+    {"DATABASE_DIRECT_URL", NULL,
+     "the control connection's (LISTEN, seeding, route loads), when DATABASE_URL is a transaction pooler; default DATABASE_URL",
+     0, 0, apply_database_direct_url},
     {"DATABASE_URL", NULL, "libpq connection URI or conninfo string (required)", 0, 0, apply_database_url},
     {"DB_POOL_SIZE", "1",
      "pipelined database connections per thread (1-64), plus one LISTEN connection per thread; more let a slow statement hold up fewer requests, but more busy backends than cores make the scheduler stall some",

@@ -34,6 +34,7 @@ typedef struct st_cors_conf_t cors_conf_t;
 
 typedef struct st_shim_settings_t {
     const char *database_url;
+    const char *database_direct_url; /* the control connection's (LISTEN), NULL: database_url */
     const char *host;
     unsigned port;
     const char *node_env;
@@ -291,6 +292,7 @@ typedef struct st_dbconn_callbacks_t {
 
 struct st_dbconn_t {
     worker_t *worker;
+    const char *url; /* NULL: DATABASE_URL */
     const dbconn_callbacks_t *callbacks;
     char label[16]; /* the "connection" of its log lines */
     PGconn *pg;

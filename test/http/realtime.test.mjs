@@ -351,6 +351,22 @@ describe('realtime on extra shims', () => {
     }
   });
 
+  test('DATABASE_DIRECT_URL: the control connections (LISTEN) use it, events still arrive', async () => {
+    const app = `workon-direct-${unique()}`;
+    const direct = `${process.env.WORKON_DATABASE_URL}${process.env.WORKON_DATABASE_URL.includes('?') ? '&' : '?'}application_name=${app}`;
+    const shim = await startShim({ JWT_SECRET: SECRET, DATABASE_DIRECT_URL: direct, SHIM_THREADS: '2' });
+    try {
+      // one control connection per thread comes through the direct URL (the pool's do not)
+      await waitFor(() => Number(psql(`SELECT count(*) FROM pg_stat_activity WHERE application_name = ${lit(app)}`)) === 2, 5000);
+      const ws = await connect(host, '', { base: shim.url });
+      await post(m1, conv, 'through the direct URL');
+      assert.equal((await nextOf(ws, 'message.created', 3000)).data.body, 'through the direct URL');
+      ws.destroy();
+    } finally {
+      await shim.stop();
+    }
+  });
+
   test('a database restart under open sockets: nothing lost for a client that resumes with ?since=', async () => {
     const ws = await connect(host);
     await post(m1, conv, 'before restart');
