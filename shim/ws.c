@@ -621,7 +621,8 @@ int ws_accept(h2o_req_t *req, const char *handler_oid, const char *token, h2o_io
     c->last_pos = -1;
     c->pending_tail = &c->pending;
     c->deferred.cb = on_deferred;
-    c->last_heard = c->ping_sent = h2o_now(w->ctx.loop);
+    c->last_heard = h2o_now(w->ctx.loop);
+    c->ping_sent = 0; /* the first tick pings */
     h2o_linklist_insert(&user->clients, &c->user_link);
     ++user->num_clients;
     h2o_linklist_insert(&hub.clients, &c->all_link);
@@ -807,8 +808,8 @@ static void on_tick(h2o_timeout_entry_t *entry)
             continue;
         }
         if (now - c->ping_sent >= interval) {
-            if (c->last_heard + 2 * interval < now) {
-                /* no answer to the last two pings */
+            if (c->ping_sent > c->last_heard && now - c->last_heard >= 2 * interval) {
+                /* silent for two intervals, and for a ping an interval ago */
                 client_destroy(c);
                 continue;
             }

@@ -312,6 +312,24 @@ describe('realtime on extra shims', () => {
     }
   });
 
+  test('the server pings; a peer that does not answer is dropped, one that does stays', async () => {
+    const shim = await startShim({ JWT_SECRET: SECRET, WS_PING_INTERVAL_MS: '200' });
+    try {
+      const alive = await connect(m1, '', { base: shim.url });
+      const dead = await connect(m1, '', { base: shim.url });
+      dead.answerPings = false;
+      const closed = await Promise.race([dead.closed, sleep(6000).then(() => null)]);
+      assert.ok(closed, 'the silent peer is still connected');
+      assert.ok(dead.pings > 0, 'it was pinged');
+      assert.ok(alive.pings > 0 && !alive.ended, 'the peer that answers stays');
+      alive.send({ type: 'ping' });
+      assert.equal((await alive.next()).type, 'pong');
+      alive.destroy();
+    } finally {
+      await shim.stop();
+    }
+  });
+
   test('WS_MAX_CONNECTIONS and WS_MAX_PER_USER refuse before the upgrade; SIGTERM closes with 1001', async () => {
     const shim = await startShim({ JWT_SECRET: SECRET, WS_MAX_CONNECTIONS: '3', WS_MAX_PER_USER: '2', SHIM_THREADS: '1' });
     let stopped = false;
