@@ -173,6 +173,12 @@ DECLARE
 				- COALESCE(NULLIF(pg_catalog.current_setting('workon.event_retention', true), ''), '1d')::interval;
 	v_deleted	bigint;
 BEGIN
+	-- one index probe when nothing is due (every publish calls this)
+	IF NOT EXISTS (SELECT FROM (SELECT o.created_at FROM workon.events AS o
+								 WHERE o.pos IS NOT NULL ORDER BY o.pos LIMIT 1) AS oldest
+					WHERE oldest.created_at < v_cutoff) THEN
+		RETURN 0;
+	END IF;
 	-- the newest published event stays: publishing counts on from its pos
 	DELETE FROM workon.events AS e
 	 WHERE e.id IN (SELECT o.id FROM workon.events AS o
