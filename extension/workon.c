@@ -24,6 +24,9 @@ PG_MODULE_MAGIC;
 
 PGDLLEXPORT void _PG_init(void);
 
+/* read by SQL only (workon.events_cleanup()) */
+static int	workon_event_retention = 86400;
+
 /*
  * At the end of every transaction, what was about its request is
  * forgotten: the caller (claims.c), the response a handler asked for and
@@ -109,6 +112,11 @@ _PG_init(void)
 							"How long a new booking holds its slot while it waits for payment.",
 							NULL, &workon_booking_hold_minutes, 15, 1, 1440,
 							PGC_SUSET, GUC_UNIT_MIN, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("workon.event_retention",
+							"How long realtime events are kept for clients that resume with ?since=.",
+							NULL, &workon_event_retention, 86400, 60, 30 * 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("workon");
 }

@@ -3,7 +3,8 @@
 # same server. See bench/README.md for how to read the table.
 #
 # Settings (environment): BENCH_DURATION (seconds per run, 10), BENCH_WRK_THREADS (wrk -t,
-# 2), SHIM_THREADS / DB_POOL_SIZE (passed to the shims as they are).
+# 2), SHIM_THREADS / DB_POOL_SIZE (passed to the shims as they are); bench/realtime.mjs
+# reads BENCH_REALTIME_SECONDS, BENCH_RATE, BENCH_SOCKETS and BENCH_IDLE.
 #
 # Two shims serve the same database: the main one with the edge's per-request work off
 # (LOG_LEVEL=warn, RATE_LIMIT_ENABLED=false) and an "edge" one with it on (access line per
@@ -433,6 +434,11 @@ done
 say "1,000 idle connections"
 idle=$(node "$ROOT/bench/idle-connections.mjs" "$port" "$shim_pid" 1000) || idle='{"error":"failed"}'
 
+say "realtime: writes with and without sockets, delivery, idle WebSockets (bench/realtime.mjs)"
+realtime=$(WORKON_PGHOST="$B/sock" WORKON_PGPORT="$PG_PORT" WORKON_PGDATABASE=workon_bench WORKON_PGUSER=postgres \
+    BENCH_URL="http://127.0.0.1:$port" BENCH_SHIM_PID="$shim_pid" node "$ROOT/bench/realtime.mjs" 2>&1) ||
+    realtime="realtime bench failed: $(tail -n 1 <<<"$realtime")"
+
 result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
 {
     echo "workon bench $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -521,6 +527,9 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
     echo "    (C, no cache) runs with workon.jwt_cache_size = 0, a full verification every call"
     echo "bookings: $bk_total holds on $bench_spaces bench spaces, the last starting $bk_last UTC"
     echo "idle keep-alive connections: $idle"
+    echo
+    echo "realtime (BENCH_REALTIME_SECONDS=${BENCH_REALTIME_SECONDS:-30} at BENCH_RATE=${BENCH_RATE:-1000} messages/s; delivery = POST sent to frame received):"
+    echo "$realtime"
 } | tee "$result"
 say "written to $result"
 ok=1

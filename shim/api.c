@@ -36,6 +36,7 @@ typedef struct st_api_call_t {
     call_t super;
     int route_status;
     int had_token;
+    int websocket; /* the route's body kind is websocket: a 200 upgrades (ws.c) */
     char handler_oid[24];
     char outbound[sizeof(((route_t *)NULL)->outbound)]; /* the route's outbox kind, "" for none */
     /* the dispatch arguments, kept to run the request again */
@@ -300,6 +301,18 @@ static int respond_row(call_t *_call, PGresult *res, const char *err, int column
         return 0;
     if (columns > RESULT_OUTBOX_ID && !PQgetisnull(res, 0, RESULT_OUTBOX_ID))
         return call_wait_outbox(call, PQgetvalue(res, 0, RESULT_OUTBOX_ID));
+    if (call->websocket && status == 200 && !PQgetisnull(res, 0, RESULT_BODY)) {
+        const char *why;
+        http_observe(req, request_id, 101);
+        if (ws_accept(req, call->handler_oid, call->args[4],
+                      h2o_iovec_init(PQgetvalue(res, 0, RESULT_BODY), (size_t)PQgetlength(res, 0, RESULT_BODY)), &why) == 0)
+            return 0;
+        if (why != NULL && strcmp(why, "WS_MAX_PER_USER") == 0)
+            send_error(req, request_id, 429, "rate_limited", "too many WebSocket connections of this user", NULL);
+        else
+            send_error(req, request_id, 503, "unavailable", "no WebSocket connection available", NULL);
+        return 0;
+    }
     if (!PQgetisnull(res, 0, RESULT_HEADERS)) {
         const char *headers = PQgetvalue(res, 0, RESULT_HEADERS);
         size_t len = (size_t)PQgetlength(res, 0, RESULT_HEADERS);
@@ -405,10 +418,15 @@ static void handle_api(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_
     dispatch_args_t args;
     api_call_t *call;
 
+    if (route->body_mode == BODY_WEBSOCKET && !ws_is_handshake(req)) {
+        send_error(req, request_id, 426, "upgrade_required", "a WebSocket route: GET over HTTP/1.1 with Upgrade: websocket", NULL);
+        return;
+    }
     if (args_build(req, request_id, path, m, &args) != 0)
         return;
     call = (api_call_t *)call_new(w, req, request_id, sizeof(*call), on_api_result);
     call->route_status = route->status;
+    call->websocket = route->body_mode == BODY_WEBSOCKET;
     call->had_token = args.had_token;
     call->idempotent = args.idempotent;
     memcpy(call->handler_oid, route->handler_oid, sizeof(call->handler_oid));

@@ -8,7 +8,8 @@
  *   body     route mode none: ignored; raw: the bytes as text (the server
  *            checks the encoding); json: Content-Type application/json (a
  *            charset other than UTF-8 refused) and valid JSON.  Empty: NULL
- *   token    the bearer token of Authorization, NULL for another scheme
+ *   token    the bearer token of Authorization, NULL for another scheme; on a
+ *            websocket route also ?access_token= (left out of query)
  *   meta     request id, method, path, client address, User-Agent, and the
  *            allowlisted request headers a handler may need (a webhook's
  *            signature)
@@ -41,8 +42,12 @@ static int compare_pairs(const void *x, const void *y)
     return a->index < b->index ? -1 : 1;
 }
 
-/* the query string as a JSON object of strings, last value wins; -1 with *bad_field on bad encoding */
-static int build_query_json(h2o_mem_pool_t *pool, const char *s, size_t len, h2o_iovec_t *out, const char **bad_field)
+/*
+ * the query string as a JSON object of strings, last value wins; -1 with *bad_field on bad encoding.
+ * A key named take (when not NULL) is left out and its value put in *taken.
+ */
+static int build_query_json(h2o_mem_pool_t *pool, const char *s, size_t len, h2o_iovec_t *out, const char **bad_field,
+                            const char *take, h2o_iovec_t *taken)
 {
     query_pair_t *pairs;
     size_t num_pairs = 0, cap = 1, i, total = 0;
@@ -80,9 +85,13 @@ static int build_query_json(h2o_mem_pool_t *pool, const char *s, size_t len, h2o
         } else {
             pair->value = h2o_iovec_init("", 0);
         }
+        p = amp + 1;
+        if (take != NULL && h2o_memis(pair->key.base, pair->key.len, take, strlen(take))) {
+            *taken = h2o_strdup(pool, pair->value.base, pair->value.len); /* NUL-terminated */
+            continue;
+        }
         pair->index = num_pairs++;
         total += pair->key.len + pair->value.len;
-        p = amp + 1;
     }
     if (num_pairs == 0) {
         *out = h2o_iovec_init("{}", 2);
@@ -246,7 +255,7 @@ static const char *bearer_token(h2o_req_t *req, int *sent)
 static int take_body(h2o_req_t *req, h2o_iovec_t request_id, const route_t *route, h2o_iovec_t *body)
 {
     *body = h2o_iovec_init(NULL, 0);
-    if (route->body_mode == BODY_NONE || req->entity.base == NULL || req->entity.len == 0)
+    if (route->body_mode == BODY_NONE || route->body_mode == BODY_WEBSOCKET || req->entity.base == NULL || req->entity.len == 0)
         return 0;
     if (req->entity.len > shim_settings.max_body_bytes) {
         send_error(req, request_id, 413, "payload_too_large", "request body too large", NULL);
@@ -276,9 +285,13 @@ int args_build(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path, const r
                    m->invalid_param);
         return -1;
     }
+    h2o_iovec_t query_token = {NULL, 0};
+    int websocket = m->route->body_mode == BODY_WEBSOCKET;
+
     args->query = h2o_iovec_init("{}", 2);
-    if (req->query_at != SIZE_MAX && build_query_json(&req->pool, req->path.base + req->query_at + 1,
-                                                      req->path.len - req->query_at - 1, &args->query, &bad_field) != 0) {
+    if (req->query_at != SIZE_MAX &&
+        build_query_json(&req->pool, req->path.base + req->query_at + 1, req->path.len - req->query_at - 1, &args->query,
+                         &bad_field, websocket ? "access_token" : NULL, &query_token) != 0) {
         send_error(req, request_id, 400, "validation_failed", "query parameter is not valid percent-encoded UTF-8", bad_field);
         return -1;
     }
@@ -286,6 +299,11 @@ int args_build(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path, const r
         return -1;
     args->params = build_params_json(&req->pool, m->route, m->values);
     args->token = bearer_token(req, &args->had_token);
+    if (websocket && !args->had_token && query_token.base != NULL) {
+        /* RFC 6750 2.3: browsers cannot set headers on a WebSocket */
+        args->token = query_token.base;
+        args->had_token = 1;
+    }
     args->meta = build_meta_json(req, request_id, path);
     args->idempotent = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) &&
                        h2o_find_header_by_str(&req->headers, H2O_STRLIT("idempotency-key"), -1) != -1;

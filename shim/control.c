@@ -38,6 +38,7 @@ enum {
 
 static void on_routes_changed(control_t *control, const char *payload);
 static void on_outbox_row(control_t *control, const char *payload);
+static void on_events(control_t *control, const char *payload);
 
 /* the channels listened to, and what a notification on each does */
 static const struct {
@@ -47,6 +48,7 @@ static const struct {
 } channels[] = {
     {"workon_routes", 0, on_routes_changed}, /* every thread keeps its own route table */
     {"workon_outbox", 1, on_outbox_row},     /* the first thread runs the outbox worker */
+    {"workon_events", 0, on_events},         /* every thread fans realtime events out to its sockets */
 };
 
 #define NUM_CHANNELS (sizeof(channels) / sizeof(channels[0]))
@@ -70,6 +72,11 @@ static void on_routes_changed(control_t *control, const char *payload)
 static void on_outbox_row(control_t *control, const char *payload)
 {
     outbox_on_notify(control_worker(control), payload);
+}
+
+static void on_events(control_t *control, const char *payload)
+{
+    ws_on_notify(control_worker(control), payload);
 }
 
 static int listens_to(control_t *control, size_t i)
@@ -372,6 +379,8 @@ void control_init(control_t *control, worker_t *w)
 {
     memset(control, 0, sizeof(*control));
     dbconn_init(&control->conn, w, &control_callbacks, "listen");
+    /* LISTEN needs a session of its own: not through a transaction pooler */
+    control->conn.url = shim_settings.database_direct_url;
     control->reload_entry.cb = on_reload_retry;
     control->max_cancel_pids = shim_settings.pool_size;
     if ((control->cancel_pids = calloc(control->max_cancel_pids, sizeof(int))) == NULL)

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #define DRAIN_TIMEOUT_MS 10000
+#define WS_DRAIN_MS 1000 /* WebSockets closed at the end of a drain may answer the close this long */
 #define CONNECT_TIMEOUT_MS 5000
 
 h2o_globalconf_t shim_globalconf;
@@ -152,6 +153,7 @@ static void *worker_main(void *arg)
     pool_start(&w->pool);
     control_start(&w->control);
     outbox_worker_start(w);
+    ws_worker_init(w);
 
     w->wakeup = h2o_evloop_socket_create(loop, w->wakeup_fd, H2O_SOCKET_FLAG_DONT_READ);
     w->wakeup->data = w;
@@ -176,6 +178,13 @@ static void *worker_main(void *arg)
         snprintf(n, sizeof(n), "%zu", w->active_requests);
         snprintf(thread, sizeof(thread), "%u", w->id);
         log_write(LOG_WARN, "drain timeout, abandoning requests", "#thread", thread, "#requests", n, NULL);
+    }
+    /* WebSockets close with 1001 (going away); their clients have a moment to answer */
+    ws_drain(w);
+    deadline = h2o_now(loop) + WS_DRAIN_MS;
+    while (ws_num_clients(w) != 0 && h2o_now(loop) < deadline) {
+        h2o_evloop_run(loop, 10);
+        log_flush();
     }
     /* let the last responses reach the sockets */
     deadline = h2o_now(loop) + 100;

@@ -70,6 +70,8 @@ static const char *reason_phrase(int status)
         return "Expectation Failed";
     case 422:
         return "Unprocessable Entity";
+    case 426:
+        return "Upgrade Required";
     case 429:
         return "Too Many Requests";
     case 431:

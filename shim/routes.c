@@ -89,7 +89,7 @@ static void node_free(route_node_t *node)
 }
 
 /* workon.routes.body and .rate_limit, in the order of BODY_* and RATE_LIMIT_* */
-static const char *const body_modes[] = {"none", "json", "raw", NULL};
+static const char *const body_modes[] = {"none", "json", "raw", "websocket", NULL};
 static const char *const rate_limits[] = {"default", "auth", "exempt", NULL};
 
 /* the index of s in names, 0 (the default) when it is not there */

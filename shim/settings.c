@@ -91,7 +91,7 @@ NUMBER_SETTING(apply_port, port, 1, 65535)
 NUMBER_SETTING(apply_request_timeout, request_timeout_ms, 100, 3600000)
 NUMBER_SETTING(apply_threads, threads, 1, 256)
 
-static const char *apply_database_url(const setting_t *self, const char *value)
+static const char *check_conninfo(const setting_t *self, const char *value)
 {
     char *err = NULL;
     PQconninfoOption *options = PQconninfoParse(value, &err);
@@ -102,8 +102,25 @@ static const char *apply_database_url(const setting_t *self, const char *value)
         return complain("is not a libpq connection URI or conninfo string", self->name);
     }
     PQconninfoFree(options);
-    shim_settings.database_url = value;
     return NULL;
+}
+
+static const char *apply_database_url(const setting_t *self, const char *value)
+{
+    const char *err = check_conninfo(self, value);
+
+    if (err == NULL)
+        shim_settings.database_url = value;
+    return err;
+}
+
+static const char *apply_database_direct_url(const setting_t *self, const char *value)
+{
+    const char *err = check_conninfo(self, value);
+
+    if (err == NULL)
+        shim_settings.database_direct_url = *value != '\0' ? value : NULL;
+    return err;
 }
 
 static const char *apply_host(const setting_t *self, const char *value)
@@ -325,6 +342,10 @@ static const char *apply_stripe_webhook_secret(const setting_t *self, const char
 }
 
 NUMBER_SETTING(apply_stripe_timeout, stripe_timeout_ms, 100, 120000)
+NUMBER_SETTING(apply_ws_max_connections, ws_max_connections, 0, 10000000)
+NUMBER_SETTING(apply_ws_max_per_user, ws_max_per_user, 1, 100000)
+NUMBER_SETTING(apply_ws_ping_interval, ws_ping_interval_ms, 100, 3600000)
+NUMBER_SETTING(apply_ws_send_queue_bytes, ws_send_queue_bytes, 1024, 1073741824)
 
 /* sorted by name; a NULL default means the variable has no default */
 
@@ -344,6 +365,9 @@ static const setting_t settings_table[] = {
      0, apply_booking_hold},
     {"CORS_ORIGIN", "", "comma-separated origins (scheme://host[:port]) allowed cross-origin; * any; empty none", 0, RELOAD,
      apply_cors_origin},
+    {"DATABASE_DIRECT_URL", NULL,
+     "the control connection's (LISTEN, seeding, route loads), when DATABASE_URL is a transaction pooler; default DATABASE_URL",
+     0, 0, apply_database_direct_url},
     {"DATABASE_URL", NULL, "libpq connection URI or conninfo string (required)", 0, 0, apply_database_url},
     {"DB_POOL_SIZE", "1",
      "pipelined database connections per thread (1-64), plus one LISTEN connection per thread; more let a slow statement hold up fewer requests, but more busy backends than cores make the scheduler stall some",
@@ -399,6 +423,13 @@ static const setting_t settings_table[] = {
      0, 0, apply_stripe_webhook_secret},
     {"UPLOAD_MAX_BYTES", "10485760", "largest file upload, in bytes (the uploads routes answer 413 above)", 0, 0,
      apply_upload_max_bytes},
+    {"WS_MAX_CONNECTIONS", "10000", "WebSocket connections per process; a WebSocket route answers 503 above (0: none)", 0, 0,
+     apply_ws_max_connections},
+    {"WS_MAX_PER_USER", "16", "WebSocket connections per user and thread; 429 above", 0, 0, apply_ws_max_per_user},
+    {"WS_PING_INTERVAL_MS", "30000", "how often each WebSocket is pinged; a peer silent for two intervals is dropped", 0, 0,
+     apply_ws_ping_interval},
+    {"WS_SEND_QUEUE_BYTES", "1048576", "bytes a WebSocket may have waiting to be sent; a reader that falls further behind is closed",
+     0, 0, apply_ws_send_queue_bytes},
 };
 
 #define NUM_SETTINGS (sizeof(settings_table) / sizeof(settings_table[0]))
@@ -534,6 +565,10 @@ void settings_load(void)
     shim_settings.stripe_api_base = "https://api.stripe.com";
     shim_settings.cors = cors_conf_parse("");
     shim_settings.stripe_timeout_ms = 10000;
+    shim_settings.ws_max_connections = 10000;
+    shim_settings.ws_max_per_user = 16;
+    shim_settings.ws_ping_interval_ms = 30000;
+    shim_settings.ws_send_queue_bytes = 1048576;
 
     /* the file first: its values win over the environment's */
     if ((v = getenv("SHIM_ENV_FILE")) != NULL && *v != '\0') {

@@ -34,6 +34,7 @@ typedef struct st_cors_conf_t cors_conf_t;
 
 typedef struct st_shim_settings_t {
     const char *database_url;
+    const char *database_direct_url; /* the control connection's (LISTEN), NULL: database_url */
     const char *host;
     unsigned port;
     const char *node_env;
@@ -66,6 +67,11 @@ typedef struct st_shim_settings_t {
     unsigned rate_limit_ttl;
     unsigned rate_limit_limit;
     unsigned auth_rate_limit_limit;
+    /* ws.c */
+    size_t ws_max_connections; /* per process */
+    size_t ws_max_per_user;    /* per user and thread */
+    size_t ws_send_queue_bytes;
+    uint64_t ws_ping_interval_ms;
 } shim_settings_t;
 
 extern shim_settings_t shim_settings;
@@ -184,6 +190,7 @@ enum {
     BODY_NONE = 0,
     BODY_JSON,
     BODY_RAW,
+    BODY_WEBSOCKET, /* GET upgraded to a WebSocket once the handler answered 200 (ws.c) */
 };
 
 /* workon.routes.rate_limit */
@@ -285,6 +292,7 @@ typedef struct st_dbconn_callbacks_t {
 
 struct st_dbconn_t {
     worker_t *worker;
+    const char *url; /* NULL: DATABASE_URL */
     const dbconn_callbacks_t *callbacks;
     char label[16]; /* the "connection" of its log lines */
     PGconn *pg;
@@ -705,5 +713,23 @@ void api_on_routes_loaded(worker_t *w);
 /* probes.c: health, metrics and docs paths */
 
 void probes_register(h2o_hostconf_t *hostconf);
+
+/* ------------------------------------------------------------------------ */
+/* ws.c: WebSocket clients and the fan-out of realtime events */
+
+/* a GET over HTTP/1.1 with Upgrade: websocket and a Sec-WebSocket-Key */
+int ws_is_handshake(h2o_req_t *req);
+/*
+ * The handler of a websocket route answered 200 with body (whose socket, the replay page):
+ * upgrades the request and returns 0; -1 when it cannot (*why names the limit that refused
+ * it, WS_MAX_CONNECTIONS or WS_MAX_PER_USER, else NULL) and the caller answers
+ */
+int ws_accept(h2o_req_t *req, const char *handler_oid, const char *token, h2o_iovec_t body, const char **why);
+/* NOTIFY workon_events on this thread's control connection */
+void ws_on_notify(worker_t *w, const char *payload);
+void ws_worker_init(worker_t *w);
+/* SIGTERM: every socket of this thread closes with 1001 */
+void ws_drain(worker_t *w);
+size_t ws_num_clients(worker_t *w);
 
 #endif

@@ -20,7 +20,7 @@ CREATE TABLE workon.routes (
 	status		integer NOT NULL
 				CONSTRAINT routes_status_check CHECK (status BETWEEN 200 AND 299),
 	body		text NOT NULL
-				CONSTRAINT routes_body_check CHECK (body IN ('none', 'json', 'raw')),
+				CONSTRAINT routes_body_check CHECK (body IN ('none', 'json', 'raw', 'websocket')),
 	summary		text NOT NULL,
 	rate_limit	text NOT NULL DEFAULT 'default'
 				CONSTRAINT routes_rate_limit_check
@@ -34,7 +34,7 @@ CREATE TABLE workon.routes (
 );
 
 COMMENT ON TABLE workon.routes IS
-'HTTP routes: method and path template, handler function, declared auth need (enforced by GRANT EXECUTE), success status, body mode (none, json, raw) and a one-line summary; for the front end: rate_limit (default: the per-user or per-address budget, auth: the stricter per-address budget of login and registration too, exempt: none), read_only (the handler never writes), outbound (the outbox kind a request may wait on) and metric (an extra family its requests are counted in); any change sends NOTIFY workon_routes';
+'HTTP routes: method and path template, handler function, declared auth need (enforced by GRANT EXECUTE), success status, body mode (none, json, raw; websocket: the front end upgrades the request once the handler answered 200) and a one-line summary; for the front end: rate_limit (default: the per-user or per-address budget, auth: the stricter per-address budget of login and registration too, exempt: none), read_only (the handler never writes), outbound (the outbox kind a request may wait on) and metric (an extra family its requests are counted in); any change sends NOTIFY workon_routes';
 
 CREATE TABLE workon.errors (
 	sqlstate	text PRIMARY KEY

@@ -179,10 +179,19 @@ BEGIN
 			op := op || '{"requestBody": {"required": true, "content": {"*/*": {"schema": {"type": "string"}}}}}'::jsonb;
 		END IF;
 
-		responses := jsonb_build_object(r.status::text,
-			CASE WHEN r.status = 204 THEN jsonb_build_object('description', 'No Content')
-				 ELSE jsonb_build_object('description', r.summary,
-										 'content', '{"application/json": {"schema": {}}}'::jsonb) END);
+		IF r.body = 'websocket' THEN
+			-- the token may also come as ?access_token= (RFC 6750), as browsers cannot set headers
+			op := op || jsonb_build_object('parameters', params || '[{"name": "access_token", "in": "query", "required": false,
+				"description": "the access token, when no Authorization header can be sent", "schema": {"type": "string"}}]'::jsonb);
+			responses := jsonb_build_object('101', jsonb_build_object('description', r.summary
+				|| ': Switching Protocols, then a WebSocket of text frames {"type", "id", "data"}'),
+											'426', '{"$ref": "#/components/responses/Error"}'::jsonb);
+		ELSE
+			responses := jsonb_build_object(r.status::text,
+				CASE WHEN r.status = 204 THEN jsonb_build_object('description', 'No Content')
+					 ELSE jsonb_build_object('description', r.summary,
+											 'content', '{"application/json": {"schema": {}}}'::jsonb) END);
+		END IF;
 		IF r.status = 200 AND r.method IN ('POST', 'PUT', 'PATCH', 'DELETE') THEN
 			-- the handler may return nothing
 			responses := responses || '{"204": {"description": "No Content"}}';
@@ -207,7 +216,7 @@ BEGIN
 		IF r.method = 'POST' THEN
 			responses := responses || '{"422": {"$ref": "#/components/responses/Error"}}';
 		END IF;
-		IF r.body <> 'none' THEN
+		IF r.body IN ('json', 'raw') THEN
 			responses := responses || '{"413": {"$ref": "#/components/responses/Error"},
 										"415": {"$ref": "#/components/responses/Error"}}';
 		END IF;
@@ -241,7 +250,7 @@ BEGIN
 							'description', 'snake_case; from workon.errors: '
 								|| (SELECT string_agg(DISTINCT e.code, ', ' ORDER BY e.code) FROM workon.errors e)
 								|| '; from the front end: invalid_json, payload_too_large, unsupported_media_type, '
-								|| 'method_not_allowed, rate_limited, headers_too_large, internal, unavailable'),
+								|| 'method_not_allowed, rate_limited, headers_too_large, upgrade_required, internal, unavailable'),
 						'message', '{"type": "string"}'::jsonb,
 						'details', '{"type": "object", "description": "field: the offending parameter or field"}'::jsonb))))),
 			'headers', '{

@@ -195,6 +195,9 @@ describe('start-up refusals: one line naming the variable, exit status 2', () =>
       'DATABASE_URL is not a libpq connection URI or conninfo string'],
     ['DATABASE_URL with an unknown option', { DATABASE_URL: 'host=/tmp passwrd=secret-password-1234' },
       'DATABASE_URL is not a libpq connection URI or conninfo string'],
+    ['DATABASE_DIRECT_URL that does not parse', { DATABASE_DIRECT_URL: 'host=/tmp passwrd=secret-password-1234' },
+      'DATABASE_DIRECT_URL is not a libpq connection URI or conninfo string'],
+    ['WS_SEND_QUEUE_BYTES too small', { WS_SEND_QUEUE_BYTES: '10' }, /^WS_SEND_QUEUE_BYTES must be a number/],
     ['SHIM_ENV_FILE that cannot be read', { SHIM_ENV_FILE: '/nonexistent/workon.env' }, 'SHIM_ENV_FILE cannot be read'],
   ];
   for (const [name, env, expected] of cases) {
@@ -207,7 +210,7 @@ describe('start-up refusals: one line naming the variable, exit status 2', () =>
       if (expected instanceof RegExp) assert.match(lines[0], expected);
       else assert.equal(lines[0], expected);
       for (const [k, v] of Object.entries(env)) {
-        if (/SECRET|KEY|DATABASE_URL/.test(k) && v.length >= 8) assert.ok(!lines[0].includes(v), `the line shows the value of ${k}`);
+        if (/SECRET|KEY|DATABASE_URL|DATABASE_DIRECT_URL/.test(k) && v.length >= 8) assert.ok(!lines[0].includes(v), `the line shows the value of ${k}`);
       }
     });
   }
