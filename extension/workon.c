@@ -4,7 +4,7 @@
  *	  Module entry point of the workon extension.
  *
  * Each concern lives in its own file (booking.c, claims.c, cursor.c, dispatch.c,
- * encode.c, json.c, jwt.c, password.c, payment.c, restore.c, timezone.c,
+ * email.c, encode.c, json.c, jwt.c, password.c, payment.c, restore.c, timezone.c,
  * webhook.c); this one loads them and registers the settings.
  *
  * extension/workon.c
@@ -82,6 +82,15 @@ _PG_init(void)
 							"How long a new booking holds its slot while it waits for payment.",
 							NULL, &workon_booking_hold_minutes, 15, 1, 1440,
 							PGC_SUSET, GUC_UNIT_MIN, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("workon.default_locale",
+							   "Language (fr or en) of the e-mails to users who have not chosen one.",
+							   NULL, &workon_default_locale, "en",
+							   PGC_SUSET, 0, workon_check_locale, NULL, NULL);
+	DefineCustomStringVariable("workon.app_url",
+							   "Base URL of the web application, for the links in e-mails (password reset, e-mail verification).",
+							   NULL, &workon_app_url, "http://localhost:8080",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("workon");
 }
