@@ -260,14 +260,15 @@ BEGIN
 								  workon.email_values(v_user, p_data || COALESCE(p_private, '{}'), v_locale));
 	RETURN workon.outbox_enqueue('email', 'email', 'email:' || p_template,
 								 v_msg || pg_catalog.jsonb_build_object(
-									 'to', v_user.email, 'template', p_template, 'locale', v_locale,
-									 'data', p_data, 'private', p_private IS NOT NULL),
+									 'to', v_user.email, 'template', p_template, 'locale', v_locale)
+									   || CASE WHEN p_private IS NOT NULL THEN '{"private": "true"}'::jsonb
+											   ELSE '{}' END,
 								 'email:' || p_key, NULL, NULL, p_booking_id);
 END
 $$;
 
 COMMENT ON FUNCTION workon.email_send(uuid, text, jsonb, text, uuid, jsonb) IS
-'Queues a mail to a user once per key (idempotency key email:<key>): outbox kind email, params {to, subject, text, html, template, locale, data, private} rendered now in the user''s language. Values in p_private (a one-time link) are rendered but not kept in data, and a delivered mail''s text and HTML are blanked';
+'Queues a mail to a user once per key (idempotency key email:<key>): outbox kind email, params {to, subject, text, html, template, locale} (strings) rendered now in the user''s language from p_data and p_private; with p_private (a one-time link) params.private is "true" and a delivered mail''s text and HTML are blanked';
 
 CREATE OR REPLACE FUNCTION workon.email_enqueue(p_user_id uuid, p_template text, p_data jsonb, p_key text,
 									 p_booking_id uuid DEFAULT NULL)
