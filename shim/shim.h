@@ -32,6 +32,12 @@ enum {
 
 typedef struct st_cors_conf_t cors_conf_t;
 
+enum {
+    EMAIL_TRANSPORT_OFF = 0, /* this shim sends no mail */
+    EMAIL_TRANSPORT_RESEND,
+    EMAIL_TRANSPORT_CAPTURE, /* mails are recorded as sent in the database */
+};
+
 typedef struct st_shim_settings_t {
     const char *database_url;
     const char *host;
@@ -60,6 +66,12 @@ typedef struct st_shim_settings_t {
     /* payments: the key stays in the shim, the webhook secret is handed to the database */
     const char *stripe_secret_key;
     uint64_t stripe_timeout_ms;
+    /* e-mail: EMAIL_TRANSPORT_*; the API key stays in the shim */
+    int email_transport;
+    const char *email_from;
+    const char *resend_api_base;
+    const char *resend_api_key;
+    uint64_t email_timeout_ms;
     /* reloaded on SIGHUP (read with relaxed atomics by the workers) */
     const cors_conf_t *cors;
     int rate_limit_enabled;

@@ -3,7 +3,7 @@
 // to the right address, in the recipient's language, with the outbox row's idempotency
 // key; 429 (Retry-After), 500 and a hang retried; a 422 dead until an admin retries it;
 // the reset and verification flows with reuse and expiry of their tokens; capture mode;
-// the settings production refuses.
+// start-up refusals are in startup.test.mjs.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { expectError, lit, psql, psqlRows, request, sleep, startShim, waitFor } from './lib/client.mjs';
@@ -270,7 +270,7 @@ describe('account flows', () => {
   });
 });
 
-describe('capture and settings', () => {
+describe('capture', () => {
   test('EMAIL_TRANSPORT=capture keeps the mail whole for admins and sends nothing', async () => {
     await idle();
     await stack.shim.stop();
@@ -295,19 +295,6 @@ describe('capture and settings', () => {
       assert.equal(resend.requests.length, before, 'capture sent a mail');
     } finally {
       await capture.stop();
-    }
-  });
-
-  test('production refuses capture, and resend without EMAIL_FROM', async () => {
-    const prod = {
-      NODE_ENV: 'production', JWT_SECRET: 'j'.repeat(40), JWT_REFRESH_SECRET: 'r'.repeat(40), SIGNED_URL_SECRET: 's'.repeat(40),
-    };
-    for (const [env, line] of [
-      [{ EMAIL_TRANSPORT: 'capture', EMAIL_FROM: FROM, RESEND_API_KEY: resend.apiKey }, /EMAIL_TRANSPORT=capture is refused with NODE_ENV=production/],
-      [{ RESEND_API_KEY: resend.apiKey }, /EMAIL_FROM is required/],
-      [{ EMAIL_TRANSPORT: 'smtp' }, /EMAIL_TRANSPORT must be one of resend, capture, off/],
-    ]) {
-      await assert.rejects(startShim({ ...prod, ...env }, { timeoutMs: 3000 }), line);
     }
   });
 });
