@@ -1,3 +1,5 @@
+/* sql/src/35_email.sql -- e-mail: templates, rendering, the mails of the notifications and of the account flows */
+
 --
 -- E-mail: templates kept as data, rendered in the recipient's language by
 -- extension/email.c; the notifications and the account flows that need a
