@@ -306,7 +306,7 @@ static const char *apply_stripe_key(const setting_t *self, const char *value)
 static const char *apply_stripe_api_base(const setting_t *self, const char *value)
 {
     h2o_url_t url;
-    const char *err = stripe_parse_base(value, &url);
+    const char *err = httpclient_parse_base(value, &url);
 
     if (err != NULL)
         return complain("%s", self->name, err);
@@ -374,7 +374,7 @@ static const char *apply_resend_api_key(const setting_t *self, const char *value
 static const char *apply_resend_api_base(const setting_t *self, const char *value)
 {
     h2o_url_t url;
-    const char *err = stripe_parse_base(value, &url);
+    const char *err = httpclient_parse_base(value, &url);
 
     if (err != NULL)
         return complain("%s", self->name, err);
@@ -394,7 +394,7 @@ static const char *apply_app_url(const setting_t *self, const char *value)
 {
     h2o_url_t url;
 
-    if (strlen(value) > 200 || !is_printable_token(value) || stripe_parse_base(value, &url) != NULL)
+    if (strlen(value) > 200 || !is_printable_token(value) || httpclient_parse_base(value, &url) != NULL)
         return complain("must be an http:// or https:// URL of at most 200 characters", self->name);
     add_pg_option("workon.app_url", value);
     return NULL;
@@ -414,7 +414,7 @@ static const setting_t settings_table[] = {
      apply_admin_password},
     {"APP_URL", "http://localhost:8080",
      "base URL of the web application, for the links in e-mails (database setting workon.app_url)", 0, 0, apply_app_url},
-    {"AUTH_RATE_LIMIT_LIMIT", "10", "requests per RATE_LIMIT_TTL and client address to POST /api/v1/auth/login and /register",
+    {"AUTH_RATE_LIMIT_LIMIT", "10", "requests per RATE_LIMIT_TTL and client address to the routes of rate-limit class auth (login, register)",
      0, RELOAD, apply_auth_rate_limit},
     {"BOOKING_HOLD_MINUTES", "15", "how long a new booking holds its slot unpaid (database setting workon.booking_hold_minutes)", 0,
      0, apply_booking_hold},

@@ -272,7 +272,7 @@ $$;
 COMMENT ON FUNCTION workon.email_send(uuid, text, jsonb, text, uuid, jsonb) IS
 'Queues a mail to a user once per key (idempotency key email:<key>): outbox kind email, params {to, subject, text, html, template, locale} (strings) rendered now in the user''s language from p_data and p_private; with p_private (a one-time link) params.private is "true" and a delivered mail''s text and HTML are blanked';
 
-CREATE OR REPLACE FUNCTION workon.email_enqueue(p_user_id uuid, p_template text, p_data jsonb, p_key text,
+CREATE FUNCTION workon.email_enqueue(p_user_id uuid, p_template text, p_data jsonb, p_key text,
 									 p_booking_id uuid DEFAULT NULL)
 RETURNS bigint
 LANGUAGE sql VOLATILE
@@ -899,39 +899,37 @@ COMMENT ON FUNCTION workon.email_template_reset(text, text) IS
 --
 -- Routes, errors, privileges
 --
-INSERT INTO workon.routes (method, path, handler, auth, status, body, summary) VALUES
+INSERT INTO workon.routes (method, path, handler, auth, status, body, rate_limit, read_only, summary) VALUES
 	('POST', '/api/v1/auth/password/forgot', 'workon.auth_password_forgot(text)',
-	 'none', 202, 'json', 'Mail a link to choose a new password'),
+	 'none', 202, 'json', 'auth', false, 'Mail a link to choose a new password'),
 	('POST', '/api/v1/auth/password/reset', 'workon.auth_password_reset(text,text)',
-	 'none', 204, 'json', 'Choose a new password with a mailed token'),
+	 'none', 204, 'json', 'auth', false, 'Choose a new password with a mailed token'),
 	('POST', '/api/v1/auth/verify-email', 'workon.auth_verify_email(text)',
-	 'none', 204, 'json', 'Verify an e-mail address with a mailed token'),
+	 'none', 204, 'json', 'auth', false, 'Verify an e-mail address with a mailed token'),
 	('POST', '/api/v1/auth/verify-email/resend', 'workon.auth_verify_email_resend()',
-	 'member', 202, 'none', 'Mail a new verification link'),
+	 'member', 202, 'none', 'default', false, 'Mail a new verification link'),
 	('POST', '/api/v1/me/password', 'workon.me_password(text,text)',
-	 'member', 204, 'json', 'Change my password'),
+	 'member', 204, 'json', 'default', false, 'Change my password'),
 	('PATCH', '/api/v1/me', 'workon.me_update(text,text)',
-	 'member', 200, 'json', 'Change my name or language'),
+	 'member', 200, 'json', 'default', false, 'Change my name or language'),
 	('GET', '/api/v1/admin/emails', 'workon.admin_emails_list(text,text,integer,text)',
-	 'admin', 200, 'none', 'Mails sent, captured, pending or dead'),
+	 'admin', 200, 'none', 'default', true, 'Mails sent, captured, pending or dead'),
 	('GET', '/api/v1/admin/emails/{id}', 'workon.admin_email_get(bigint)',
-	 'admin', 200, 'none', 'One mail with its text and HTML'),
+	 'admin', 200, 'none', 'default', true, 'One mail with its text and HTML'),
 	('POST', '/api/v1/admin/emails/{id}/retry', 'workon.admin_email_retry(bigint)',
-	 'admin', 200, 'none', 'Send a dead mail again'),
+	 'admin', 200, 'none', 'default', false, 'Send a dead mail again'),
 	('GET', '/api/v1/admin/email-templates', 'workon.admin_email_templates()',
-	 'admin', 200, 'none', 'The e-mail templates in use'),
+	 'admin', 200, 'none', 'default', true, 'The e-mail templates in use'),
 	('PUT', '/api/v1/admin/email-templates/{key}/{locale}',
 	 'workon.email_template_set(text,text,text,text,text)',
-	 'admin', 200, 'json', 'Replace an e-mail template'),
+	 'admin', 200, 'json', 'default', false, 'Replace an e-mail template'),
 	('DELETE', '/api/v1/admin/email-templates/{key}/{locale}',
 	 'workon.email_template_reset(text,text)',
-	 'admin', 204, 'none', 'Use the shipped e-mail template again');
+	 'admin', 204, 'none', 'default', false, 'Use the shipped e-mail template again');
 
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOE01', 400, 'invalid_token'),
 	('WOE02', 409, 'email_already_verified');
-
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION
 	workon.auth_password_forgot(text),
@@ -961,8 +959,6 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION workon.email_captured(bigint)
 	TO workon_authenticator;
 
-GRANT SELECT (locale, email_verified_at) ON workon.users
-	TO workon_member, workon_host, workon_admin;
 GRANT SET ON PARAMETER workon.default_locale, workon.app_url
 	TO workon_authenticator;
 
