@@ -186,7 +186,7 @@ describe('delivery', () => {
     await waitFor(() => mailRows(u.email, 'password_changed')[0]?.status === 'dead', 10000);
     const [row] = mailRows(u.email, 'password_changed');
     assert.equal(row.last_error, 'validation_error: Invalid `to` field.');
-    assert.equal(row.response_status, '422');
+    assert.equal(Number(row.response_status), 422);
 
     const list = await request('GET', `/api/v1/admin/emails?status=dead&to=${encodeURIComponent(u.email)}`, { base, headers: bearer(admin) });
     assert.equal(list.status, 200, list.text);
