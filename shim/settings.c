@@ -414,7 +414,7 @@ static const setting_t settings_table[] = {
      apply_admin_password},
     {"APP_URL", "http://localhost:8080",
      "base URL of the web application, for the links in e-mails (database setting workon.app_url)", 0, 0, apply_app_url},
-    {"AUTH_RATE_LIMIT_LIMIT", "10", "requests per RATE_LIMIT_TTL and client address to the routes of rate-limit class auth (login, register)",
+    {"AUTH_RATE_LIMIT_LIMIT", "10", "requests per RATE_LIMIT_TTL and client address to the routes of rate-limit class auth (login, register, password reset, e-mail verification)",
      0, RELOAD, apply_auth_rate_limit},
     {"BOOKING_HOLD_MINUTES", "15", "how long a new booking holds its slot unpaid (database setting workon.booking_hold_minutes)", 0,
      0, apply_booking_hold},

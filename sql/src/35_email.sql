@@ -63,21 +63,12 @@ CREATE TABLE workon.email_templates (
 	html		text NOT NULL
 				CONSTRAINT email_templates_html_check
 				CHECK (workon.email_placeholders(html) IS NOT NULL),
-	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	updated_at	timestamptz,
 	PRIMARY KEY (key, locale, custom)
 );
 
 COMMENT ON TABLE workon.email_templates IS
-'E-mail templates per key and locale (fr, en): subject, plain text and HTML with {{name}} placeholders (workon.email_render). The rows shipped with the extension have custom false; an admin''s replacement (workon.email_template_set) is the row with custom true, used instead, and the only one pg_dump keeps';
-
-CREATE TRIGGER email_templates_set_updated_at
-	BEFORE UPDATE ON workon.email_templates
-	FOR EACH ROW EXECUTE FUNCTION workon.set_updated_at();
-
-CREATE TRIGGER email_templates_audit
-	AFTER INSERT OR UPDATE OR DELETE ON workon.email_templates
-	FOR EACH ROW WHEN (NOT workon.restoring('workon.email_templates'))
-	EXECUTE FUNCTION workon.audit_row();
+'E-mail templates per key and locale (fr, en): subject, plain text and HTML with {{name}} placeholders (workon.email_render). The rows shipped with the extension have custom false and no updated_at; an admin''s replacement (workon.email_template_set) is the row with custom true, used instead, and the only one pg_dump keeps; changes of replacements are audited';
 
 ALTER TABLE workon.email_templates ENABLE ROW LEVEL SECURITY;
 ALTER TABLE workon.email_templates FORCE ROW LEVEL SECURITY;
@@ -146,6 +137,12 @@ INSERT INTO workon.email_templates (key, locale, custom, subject, text, html) VA
  'Votre mot de passe workon a été modifié',
  E'Bonjour {{name}},\n\nLe mot de passe de votre compte workon ({{email}}) vient d''être modifié, et toutes les sessions ont été fermées.\n\nSi ce n''était pas vous, choisissez tout de suite un nouveau mot de passe : {{app_url}}/forgot-password\n\nworkon\n',
  E'<p>Bonjour {{name}},</p>\n<p>Le mot de passe de votre compte workon ({{email}}) vient d''être modifié, et toutes les sessions ont été fermées.</p>\n<p>Si ce n''était pas vous, <a href="{{app_url}}/forgot-password">choisissez tout de suite un nouveau mot de passe</a>.</p>\n<p>workon</p>\n');
+
+-- admins' changes are audited; the shipped rows are not
+CREATE TRIGGER email_templates_audit
+	AFTER INSERT OR UPDATE OR DELETE ON workon.email_templates
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.email_templates'))
+	EXECUTE FUNCTION workon.audit_row();
 
 CREATE FUNCTION workon.user_locale(locale text)
 RETURNS text
@@ -863,11 +860,12 @@ BEGIN
 		END LOOP;
 	END LOOP;
 
-	INSERT INTO workon.email_templates AS t (key, locale, custom, subject, text, html)
+	INSERT INTO workon.email_templates AS t (key, locale, custom, subject, text, html, updated_at)
 	VALUES (email_template_set.key, email_template_set.locale, true, email_template_set.subject,
-			email_template_set.text, email_template_set.html)
+			email_template_set.text, email_template_set.html, pg_catalog.now())
 	ON CONFLICT ON CONSTRAINT email_templates_pkey DO UPDATE
-		SET subject = EXCLUDED.subject, text = EXCLUDED.text, html = EXCLUDED.html
+		SET subject = EXCLUDED.subject, text = EXCLUDED.text, html = EXCLUDED.html,
+			updated_at = pg_catalog.now()
 	RETURNING * INTO v_t;
 	RETURN workon.email_template_json(v_t);
 END
