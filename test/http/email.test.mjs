@@ -2,7 +2,8 @@
 // database and delivered by the shim to a fake Resend (lib/fake-resend.mjs): once each,
 // to the right address, in the recipient's language, with the outbox row's idempotency
 // key; 429 (Retry-After), 500 and a hang retried; a 422 dead until an admin retries it;
-// the reset and verification flows with reuse and expiry of their tokens; capture mode;
+// a shim SIGKILLed between Resend's answer and the database; the reset and verification
+// flows with reuse and expiry of their tokens; capture mode;
 // start-up refusals are in startup.test.mjs.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -267,6 +268,40 @@ describe('account flows', () => {
     const after = await request('GET', '/api/v1/me', { base, headers: bearer(u.token) });
     assert.equal(after.json.email_verified, true);
     expectError(await request('POST', '/api/v1/auth/verify-email/resend', { base, headers: bearer(u.token) }), 409, 'email_already_verified');
+  });
+});
+
+describe('a shim killed after Resend sent the mail, before the database heard of it', () => {
+  test('the row comes back after its lease and goes out again with the same key: Resend sends it once', async () => {
+    await idle();
+    const u = await registerUser();
+    await mailTo(u.email, 'email_verification');
+    await idle();
+    resend.holdAnswerMs = 5000;
+    try {
+      const res = await request('POST', '/api/v1/auth/password/forgot', { base, body: { email: u.email } });
+      assert.equal(res.status, 202, res.text);
+      await mailTo(u.email, 'password_reset');
+    } finally {
+      resend.holdAnswerMs = 0;
+    }
+    process.kill(stack.shim.pid, 'SIGKILL');
+    await waitFor(() => !stack.shim.alive(), 5000);
+    const [row] = mailRows(u.email, 'password_reset');
+    assert.equal(row.status, 'pending', 'the answer was recorded');
+    // the 60 s lease, run out now
+    psql(`UPDATE workon.outbox SET next_attempt_at = now() WHERE id = ${row.id}`);
+    const again = await startShim({
+      EMAIL_TRANSPORT: 'resend', RESEND_API_BASE: resend.url, RESEND_API_KEY: resend.apiKey, EMAIL_FROM: FROM, SHIM_THREADS: '1',
+    });
+    try {
+      await waitFor(() => mailRows(u.email, 'password_reset')[0].status === 'done', 15000);
+      const sends = resend.requests.filter((r) => r.idempotencyKey === row.idempotency_key);
+      assert.deepEqual(sends.map((r) => r.outcome), ['sent', 'replayed']);
+      assert.equal(resend.to(u.email).filter((r) => r.idempotencyKey === row.idempotency_key).length, 1);
+    } finally {
+      await again.stop();
+    }
   });
 });
 

@@ -9,7 +9,8 @@
 // invalid_idempotent_request, while the first is still running 409
 // concurrent_idempotent_requests. Errors are Resend's shape {statusCode, name, message}.
 // Every request is recorded (`requests`); `failNext()` queues failures: a status
-// (429 with Retry-After, 500, 422 ...), a connection reset, a hang (never answers).
+// (429 with Retry-After, 500, 422 ...), a connection reset, a hang (never answers);
+// `holdAnswerMs` sends a mail at once but holds its answer back that long.
 import crypto from 'node:crypto';
 import http from 'node:http';
 
@@ -109,7 +110,9 @@ export async function startFakeResend({ apiKey = 're_test_fake_not_a_real_key_01
       record.outcome = 'sent';
       record.response = answer;
       if (key !== null) idempotent.set(key, { raw, status: 200, answer });
-      send(res, 200, answer);
+      // the mail is sent; its answer may be held back (the sender dies meanwhile)
+      if (fake.holdAnswerMs) { hung.add(res); await new Promise((r) => setTimeout(r, fake.holdAnswerMs)); hung.delete(res); }
+      if (!res.destroyed) send(res, 200, answer);
     });
   });
   server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
@@ -122,6 +125,7 @@ export async function startFakeResend({ apiKey = 're_test_fake_not_a_real_key_01
     apiKey,
     requests,
     answerDelayMs: 0,
+    holdAnswerMs: 0,
     // failNext({ mode: 'status' | 'reset' | 'hang', count = 1, status, name, message, headers })
     failNext(f) { failures.push({ mode: 'status', count: 1, ...f }); },
     clearFailures() { failures.length = 0; },
