@@ -410,7 +410,9 @@ AS $$
 		'name', u.name,
 		'role', u.role,
 		'email_verified', u.email_verified_at IS NOT NULL,
-		'locale', COALESCE(u.locale, pg_catalog.current_setting('workon.default_locale')),
+		-- workon.default_locale, whose default is en (a session that has not
+		-- loaded the module yet knows the setting only when it was set)
+		'locale', COALESCE(u.locale, pg_catalog.current_setting('workon.default_locale', true), 'en'),
 		'created_at', u.created_at,
 		'updated_at', u.updated_at)
 	  FROM workon.users AS u
@@ -564,15 +566,28 @@ CREATE TRIGGER email_templates_audit
 	FOR EACH ROW WHEN (NOT workon.restoring('workon.email_templates'))
 	EXECUTE FUNCTION workon.audit_row();
 
+-- The settings' defaults are repeated here: a session that has not loaded
+-- the module yet knows workon.* settings only when they were set.
 CREATE FUNCTION workon.user_locale(locale text)
 RETURNS text
 LANGUAGE sql STABLE
 AS $$
-	SELECT COALESCE(locale, pg_catalog.current_setting('workon.default_locale'))
+	SELECT COALESCE(locale, pg_catalog.current_setting('workon.default_locale', true), 'en')
 $$;
 
 COMMENT ON FUNCTION workon.user_locale(text) IS
-'The language of a user''s e-mails: their locale (workon.users.locale), else workon.default_locale (DEFAULT_LOCALE)';
+'The language of a user''s e-mails: their locale (workon.users.locale), else workon.default_locale (DEFAULT_LOCALE, en by default)';
+
+CREATE FUNCTION workon.app_url()
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+	SELECT pg_catalog.rtrim(COALESCE(NULLIF(pg_catalog.current_setting('workon.app_url', true), ''),
+									 'http://localhost:8080'), '/')
+$$;
+
+COMMENT ON FUNCTION workon.app_url() IS
+'The base of the links in e-mails without a trailing slash: workon.app_url (APP_URL, http://localhost:8080 by default)';
 
 CREATE FUNCTION workon.email_message(p_key text, p_locale text, p_vals jsonb)
 RETURNS jsonb
@@ -623,7 +638,7 @@ BEGIN
 	v_vals := v_vals || pg_catalog.jsonb_build_object(
 		'name', p_user.name,
 		'email', p_user.email,
-		'app_url', pg_catalog.rtrim(pg_catalog.current_setting('workon.app_url'), '/'));
+		'app_url', workon.app_url());
 
 	IF p_data ? 'booking_id' THEN
 		SELECT * INTO v_booking FROM workon.bookings AS b WHERE b.id = (p_data ->> 'booking_id')::uuid;
@@ -856,7 +871,7 @@ BEGIN
 			pg_catalog.jsonb_build_object('expires_hours', 24),
 			'email_verification:' || v_id, NULL,
 			pg_catalog.jsonb_build_object('token', v_token,
-				'link', pg_catalog.rtrim(pg_catalog.current_setting('workon.app_url'), '/')
+				'link', workon.app_url()
 						|| '/verify-email?token=' || v_token));
 	END IF;
 END
@@ -878,7 +893,7 @@ DECLARE
 	v_email		text := workon.check_email(auth_password_forgot.email);
 	v_user		workon.users;
 	v_token		text := workon.random_token(32);
-	v_link		text := pg_catalog.rtrim(pg_catalog.current_setting('workon.app_url'), '/')
+	v_link		text := workon.app_url()
 						|| '/reset-password?token=' || v_token;
 	v_id		uuid;
 BEGIN
@@ -891,7 +906,7 @@ BEGIN
 	IF v_id IS NULL THEN
 		-- no account (or too many mails): the same work, nothing kept
 		PERFORM workon.account_token_hash(v_token),
-				workon.email_message('password_reset', pg_catalog.current_setting('workon.default_locale'),
+				workon.email_message('password_reset', workon.user_locale(NULL),
 									 pg_catalog.jsonb_build_object('link', v_link));
 		RETURN;
 	END IF;

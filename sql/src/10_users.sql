@@ -108,7 +108,9 @@ AS $$
 		'name', u.name,
 		'role', u.role,
 		'email_verified', u.email_verified_at IS NOT NULL,
-		'locale', COALESCE(u.locale, pg_catalog.current_setting('workon.default_locale')),
+		-- workon.default_locale, whose default is en (a session that has not
+		-- loaded the module yet knows the setting only when it was set)
+		'locale', COALESCE(u.locale, pg_catalog.current_setting('workon.default_locale', true), 'en'),
 		'created_at', u.created_at,
 		'updated_at', u.updated_at)
 	  FROM workon.users AS u

@@ -144,15 +144,28 @@ CREATE TRIGGER email_templates_audit
 	FOR EACH ROW WHEN (NOT workon.restoring('workon.email_templates'))
 	EXECUTE FUNCTION workon.audit_row();
 
+-- The settings' defaults are repeated here: a session that has not loaded
+-- the module yet knows workon.* settings only when they were set.
 CREATE FUNCTION workon.user_locale(locale text)
 RETURNS text
 LANGUAGE sql STABLE
 AS $$
-	SELECT COALESCE(locale, pg_catalog.current_setting('workon.default_locale'))
+	SELECT COALESCE(locale, pg_catalog.current_setting('workon.default_locale', true), 'en')
 $$;
 
 COMMENT ON FUNCTION workon.user_locale(text) IS
-'The language of a user''s e-mails: their locale (workon.users.locale), else workon.default_locale (DEFAULT_LOCALE)';
+'The language of a user''s e-mails: their locale (workon.users.locale), else workon.default_locale (DEFAULT_LOCALE, en by default)';
+
+CREATE FUNCTION workon.app_url()
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+	SELECT pg_catalog.rtrim(COALESCE(NULLIF(pg_catalog.current_setting('workon.app_url', true), ''),
+									 'http://localhost:8080'), '/')
+$$;
+
+COMMENT ON FUNCTION workon.app_url() IS
+'The base of the links in e-mails without a trailing slash: workon.app_url (APP_URL, http://localhost:8080 by default)';
 
 CREATE FUNCTION workon.email_message(p_key text, p_locale text, p_vals jsonb)
 RETURNS jsonb
@@ -203,7 +216,7 @@ BEGIN
 	v_vals := v_vals || pg_catalog.jsonb_build_object(
 		'name', p_user.name,
 		'email', p_user.email,
-		'app_url', pg_catalog.rtrim(pg_catalog.current_setting('workon.app_url'), '/'));
+		'app_url', workon.app_url());
 
 	IF p_data ? 'booking_id' THEN
 		SELECT * INTO v_booking FROM workon.bookings AS b WHERE b.id = (p_data ->> 'booking_id')::uuid;
@@ -436,7 +449,7 @@ BEGIN
 			pg_catalog.jsonb_build_object('expires_hours', 24),
 			'email_verification:' || v_id, NULL,
 			pg_catalog.jsonb_build_object('token', v_token,
-				'link', pg_catalog.rtrim(pg_catalog.current_setting('workon.app_url'), '/')
+				'link', workon.app_url()
 						|| '/verify-email?token=' || v_token));
 	END IF;
 END
@@ -458,7 +471,7 @@ DECLARE
 	v_email		text := workon.check_email(auth_password_forgot.email);
 	v_user		workon.users;
 	v_token		text := workon.random_token(32);
-	v_link		text := pg_catalog.rtrim(pg_catalog.current_setting('workon.app_url'), '/')
+	v_link		text := workon.app_url()
 						|| '/reset-password?token=' || v_token;
 	v_id		uuid;
 BEGIN
@@ -471,7 +484,7 @@ BEGIN
 	IF v_id IS NULL THEN
 		-- no account (or too many mails): the same work, nothing kept
 		PERFORM workon.account_token_hash(v_token),
-				workon.email_message('password_reset', pg_catalog.current_setting('workon.default_locale'),
+				workon.email_message('password_reset', workon.user_locale(NULL),
 									 pg_catalog.jsonb_build_object('link', v_link));
 		RETURN;
 	END IF;

@@ -358,3 +358,9 @@ SELECT status, error FROM pg_temp.req('workon.admin_email_retry(bigint)', NULL, 
 -- what the shim claims of a mail
 SELECT c.method, c.path, c.idempotency_key, c.params ->> 'to' AS "to", c.params ? 'html' AS rendered
   FROM workon.outbox_claim_id(:mail_fr) AS c;
+
+-- a session that has not loaded the module yet renders and queues mail too
+\c
+SELECT workon.email_send(:'m1', 'password_changed', '{}', 'regress:new-session') IS NOT NULL AS queued;
+SELECT params ->> 'locale' AS locale, params ->> 'text' LIKE '%http://localhost:8080/forgot-password%' AS link
+  FROM workon.outbox WHERE idempotency_key = 'email:regress:new-session';
