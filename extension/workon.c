@@ -4,9 +4,9 @@
  *	  Module entry point of the workon extension.
  *
  * Each concern lives in its own file (booking.c, claims.c, cursor.c,
- * dispatch*.c, encode.c, hmac.c, json.c, jwt*.c, password.c, payment.c,
- * restore.c, timezone.c, transitions.c, users.c, webhook.c); this one loads
- * them and registers the settings.
+ * dispatch*.c, email.c, encode.c, hmac.c, json.c, jwt*.c, password.c,
+ * payment.c, restore.c, timezone.c, transitions.c, users.c, webhook.c);
+ * this one loads them and registers the settings.
  *
  * extension/workon.c
  *
@@ -117,6 +117,14 @@ _PG_init(void)
 							"How long realtime events are kept for clients that resume with ?since=.",
 							NULL, &workon_event_retention, 86400, 60, 30 * 86400,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomStringVariable("workon.default_locale",
+							   "Language (fr or en) of the e-mails to users who have not chosen one.",
+							   NULL, &workon_default_locale, "en",
+							   PGC_SUSET, 0, workon_check_locale, NULL, NULL);
+	DefineCustomStringVariable("workon.app_url",
+							   "Base URL of the web application, for the links in e-mails (password reset, e-mail verification).",
+							   NULL, &workon_app_url, "http://localhost:8080",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("workon");
 }

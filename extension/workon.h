@@ -10,6 +10,7 @@
 #ifndef WORKON_H
 #define WORKON_H
 
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 
 /*
@@ -34,6 +35,11 @@
 
 /* booking.c */
 extern PGDLLIMPORT int workon_booking_hold_minutes;
+
+/* email.c */
+extern PGDLLIMPORT char *workon_default_locale;
+extern PGDLLIMPORT char *workon_app_url;
+extern bool workon_check_locale(char **newval, void **extra, GucSource source);
 
 /* claims.c */
 extern void workon_claims_init(void);

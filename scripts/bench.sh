@@ -24,6 +24,7 @@ bench_spaces=200
 webhook_conns=(8 32)
 webhook_deliveries=40000
 webhook_dup_share=0.8
+bench_mails=10000
 
 bash "$ROOT/scripts/deps.sh"
 setup_run_dir
@@ -107,7 +108,7 @@ url="http://127.0.0.1:$port"
 # the webhook secret the shim seeds at start and bench/webhooks.mjs signs with
 webhook_secret=whsec_bench_$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
 DATABASE_URL=$(database_url "$B" workon_bench workon_authenticator) HOST=127.0.0.1 PORT=$port \
-    LOG_LEVEL=warn RATE_LIMIT_ENABLED=false STRIPE_WEBHOOK_SECRET=$webhook_secret STRIPE_SECRET_KEY= \
+    LOG_LEVEL=warn RATE_LIMIT_ENABLED=false STRIPE_WEBHOOK_SECRET=$webhook_secret STRIPE_SECRET_KEY= EMAIL_TRANSPORT=off \
     "$ROOT/shim/workon-shim" >"$B/shim.log" 2>&1 &
 shim_pid=$!
 wait_for_shim "$shim_pid" "$url" 30 || die "the shim did not come up on $url (log: $B/shim.log)"
@@ -115,7 +116,7 @@ wait_for_shim "$shim_pid" "$url" 30 || die "the shim did not come up on $url (lo
 edge_port=$(free_port)
 edge_url="http://127.0.0.1:$edge_port"
 DATABASE_URL=$(database_url "$B" workon_bench workon_authenticator) HOST=127.0.0.1 PORT=$edge_port \
-    LOG_LEVEL=info RATE_LIMIT_ENABLED=true RATE_LIMIT_LIMIT=1000000000 \
+    LOG_LEVEL=info RATE_LIMIT_ENABLED=true RATE_LIMIT_LIMIT=1000000000 EMAIL_TRANSPORT=off \
     "$ROOT/shim/workon-shim" >"$B/shim-edge.log" 2>&1 &
 edge_pid=$!
 wait_for_shim "$edge_pid" "$edge_url" 30 || die "the edge shim did not come up on $edge_url (log: $B/shim-edge.log)"
@@ -439,6 +440,14 @@ realtime=$(WORKON_PGHOST="$B/sock" WORKON_PGPORT="$PG_PORT" WORKON_PGDATABASE=wo
     BENCH_URL="http://127.0.0.1:$port" BENCH_SHIM_PID="$shim_pid" node "$ROOT/bench/realtime.mjs" 2>&1) ||
     realtime="realtime bench failed: $(tail -n 1 <<<"$realtime")"
 
+# e-mail: mails queued in one transaction (rendered by the database), delivered by a shim of
+# their own to the tests' fake Resend (the two shims above send no mail)
+say "$bench_mails queued e-mails to a fake Resend"
+psql_in "$B" workon_bench -c "SELECT count(workon.email_send(u.id, 'password_changed', '{}', 'bench:' || g))
+    FROM generate_series(1, $bench_mails) AS g, (SELECT id FROM workon.users ORDER BY created_at LIMIT 1) AS u" >/dev/null
+mail=$(node "$ROOT/bench/email.mjs" "$ROOT/shim/workon-shim" \
+    "$(database_url "$B" workon_bench workon_authenticator)" "$bench_mails") || mail='{"error":"failed"}'
+
 result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
 {
     echo "workon bench $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -527,6 +536,8 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
     echo "    (C, no cache) runs with workon.jwt_cache_size = 0, a full verification every call"
     echo "bookings: $bk_total holds on $bench_spaces bench spaces, the last starting $bk_last UTC"
     echo "idle keep-alive connections: $idle"
+    echo "e-mail, $bench_mails queued mails to a fake Resend (one shim thread, 8 in flight): $mail"
+    echo "       (per_second and shim_cpu_us_per_mail from the first mail received to the last)"
     echo
     echo "realtime (BENCH_REALTIME_SECONDS=${BENCH_REALTIME_SECONDS:-30} at BENCH_RATE=${BENCH_RATE:-1000} messages/s; delivery = POST sent to frame received):"
     echo "$realtime"

@@ -160,8 +160,9 @@ run_http() {
     WORKON_DATABASE_URL=$(database_url "$T" workon_http workon_authenticator)
 
     # the suite makes many requests from one address: rate limits have their own tests and shims;
-    # no Stripe key: nothing the tests queue goes anywhere but to the tests' own fake Stripe
-    DATABASE_URL=$WORKON_DATABASE_URL HOST=127.0.0.1 PORT=$port RATE_LIMIT_ENABLED=false STRIPE_SECRET_KEY= \
+    # no Stripe key and no e-mail transport: nothing the tests queue goes anywhere but to the
+    # tests' own fake Stripe and fake Resend, through the shims those tests start
+    DATABASE_URL=$WORKON_DATABASE_URL HOST=127.0.0.1 PORT=$port RATE_LIMIT_ENABLED=false STRIPE_SECRET_KEY= EMAIL_TRANSPORT=off \
         "$WORKON_SHIM_BIN" >"$WORKON_SHIM_LOG" 2>&1 &
     shim_pid=$!
     wait_for_shim "$shim_pid" "$url" 30 || die "the shim did not come up on $url"

@@ -2,7 +2,7 @@
  * The outbox: outbound calls that the database wrote into workon.outbox (in
  * the same transaction as the change that needs them) are made from here,
  * never from inside a transaction, each by the transport of its row's kind
- * (the table below; stripe.c today).
+ * (the table below: stripe.c, email.c).
  *
  * A job is one row: claimed (workon.outbox_claim_id / outbox_claim bump its
  * attempts and lease it), turned into a request by its transport, sent by the
@@ -51,7 +51,7 @@
 #define MAX_WAITING 1024
 
 /* the transports, by outbox kind */
-static const transport_t *const transports[] = {&stripe_transport};
+static const transport_t *const transports[] = {&stripe_transport, &email_transport};
 
 #define NUM_TRANSPORTS (sizeof(transports) / sizeof(transports[0]))
 
@@ -61,7 +61,7 @@ static const transport_t *const transports[] = {&stripe_transport};
 #define CLAIM_ID_SQL "SELECT " CLAIM_COLUMNS " FROM workon.outbox_claim_id($1::bigint)"
 #define SENDING_SQL "SELECT workon.outbox_sending($1::bigint)"
 #define RESULT_SQL "SELECT status, headers, body FROM workon.outbox_result($1::bigint, $2::integer, $3::jsonb)"
-#define ERROR_SQL "SELECT status, headers, body FROM workon.outbox_error($1::bigint, $2::text)"
+#define ERROR_SQL "SELECT status, headers, body FROM workon.outbox_error($1::bigint, $2::text, $3::double precision)"
 
 const char outbox_err_not_claimed[] = "outbox row no longer pending";
 
@@ -75,6 +75,7 @@ struct st_outbox_job_t {
     char status[12];
     char *report; /* the body for outbox_result, or the error text for outbox_error */
     int report_is_error;
+    char retry_after[32]; /* for outbox_error: the other end's Retry-After in seconds; empty when none */
     httpclient_t *send;
     h2o_timeout_entry_t resend;
     unsigned resends;
@@ -267,6 +268,8 @@ static void on_sent(void *data, const httpclient_response_t *res, const char *er
         return;
     case TRANSPORT_RETRY:
         job_failed(job, v.error);
+        if (v.retry_after > 0)
+            snprintf(job->retry_after, sizeof(job->retry_after), "%.3f", v.retry_after);
         job_log(job, LOG_WARN, "outbox request failed, the database schedules a retry", job->report);
         break;
     default:
@@ -283,12 +286,44 @@ static void on_sent(void *data, const httpclient_response_t *res, const char *er
     job_report(job);
 }
 
+static int on_recorded(void *owner, PGresult *res, const char *err)
+{
+    outbox_job_t *job = owner;
+    int kept;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+        job_log(job, LOG_WARN, "could not record the row as sent, it comes back after its lease",
+                res == NULL ? err : PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+    /* a waiting request asks the database for the row's answer again */
+    kept = job_reply(job, NULL, outbox_err_not_claimed);
+    job_free(job);
+    return kept;
+}
+
+/* the transport keeps the row in the database instead of sending it (e-mail capture) */
+static int job_record(outbox_job_t *job, const char *sql)
+{
+    db_query_t *q = pool_query_new(&job->worker->pool, DB_QUERY_SQL, on_recorded, job);
+
+    q->sql = sql;
+    q->values[0] = job->id;
+    q->nparams = 1;
+    if (pool_submit(&job->worker->pool, q) != 0) {
+        pool_query_detach(&job->worker->pool, q);
+        on_recorded(job, NULL, "no database connection");
+    }
+    return 1;
+}
+
 static void job_send(outbox_job_t *job)
 {
     httpclient_request_t req;
-    const char *err = NULL;
+    const char *err = NULL, *local;
 
     memset(&req, 0, sizeof(req));
+    if (job->transport != NULL && job->transport->configured() && job->transport->local_sql != NULL &&
+        (local = job->transport->local_sql()) != NULL && job_record(job, local))
+        return;
     if (job->transport == NULL || !job->transport->configured())
         err = "no configured transport for the row's kind";
     else if ((err = job->transport->build(&job->row, &job->pool, &req)) == NULL)
@@ -310,7 +345,7 @@ static int on_report_result(void *owner, PGresult *res, const char *err)
     int kept;
 
     if (res == NULL)
-        job_log(job, LOG_WARN, "could not hand Stripe's answer to the database, the row is sent again after its lease", err);
+        job_log(job, LOG_WARN, "could not hand the answer to the database, the row is sent again after its lease", err);
     else if (PQresultStatus(res) != PGRES_TUPLES_OK)
         job_log(job, LOG_ERROR, job->report_is_error ? "workon.outbox_error failed" : "workon.outbox_result failed",
                 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
@@ -327,7 +362,8 @@ static void job_report(outbox_job_t *job)
     if (job->report_is_error) {
         q->sql = ERROR_SQL;
         q->values[1] = job->report;
-        q->nparams = 2;
+        q->values[2] = job->retry_after[0] != '\0' ? job->retry_after : NULL;
+        q->nparams = 3;
     } else {
         q->sql = RESULT_SQL;
         q->values[1] = job->status;

@@ -346,6 +346,80 @@ NUMBER_SETTING(apply_ws_max_connections, ws_max_connections, 0, 10000000)
 NUMBER_SETTING(apply_ws_max_per_user, ws_max_per_user, 1, 100000)
 NUMBER_SETTING(apply_ws_ping_interval, ws_ping_interval_ms, 100, 3600000)
 NUMBER_SETTING(apply_ws_send_queue_bytes, ws_send_queue_bytes, 1024, 1073741824)
+NUMBER_SETTING(apply_email_timeout, email_timeout_ms, 100, 120000)
+
+static const char *apply_email_transport(const setting_t *self, const char *value)
+{
+    if (strcmp(value, "resend") == 0)
+        shim_settings.email_transport = EMAIL_TRANSPORT_RESEND;
+    else if (strcmp(value, "capture") == 0)
+        shim_settings.email_transport = EMAIL_TRANSPORT_CAPTURE;
+    else if (strcmp(value, "off") == 0)
+        shim_settings.email_transport = EMAIL_TRANSPORT_OFF;
+    else
+        return complain("must be one of resend, capture, off", self->name);
+    if (is_production() && shim_settings.email_transport == EMAIL_TRANSPORT_CAPTURE)
+        return "EMAIL_TRANSPORT=capture is refused with NODE_ENV=production (mail would not leave the database)";
+    return NULL;
+}
+
+/* after EMAIL_TRANSPORT: an address, or a name and <address>, on one line */
+static const char *apply_email_from(const setting_t *self, const char *value)
+{
+    size_t i;
+
+    if (value == NULL)
+        return is_production() ? complain("is required with NODE_ENV=production", self->name) : NULL;
+    if (strlen(value) > 320 || strchr(value, '@') == NULL)
+        return complain("must be an address (bookings@example.com or Name <bookings@example.com>)", self->name);
+    for (i = 0; value[i] != '\0'; ++i)
+        if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+            return complain("must not contain control characters", self->name);
+    shim_settings.email_from = value;
+    return NULL;
+}
+
+/* after EMAIL_TRANSPORT; the value is never echoed */
+static const char *apply_resend_api_key(const setting_t *self, const char *value)
+{
+    if (value == NULL)
+        return is_production() && shim_settings.email_transport == EMAIL_TRANSPORT_RESEND
+                   ? complain("is required with EMAIL_TRANSPORT=resend and NODE_ENV=production", self->name)
+                   : NULL;
+    if (!is_printable_token(value))
+        return complain("must not contain spaces or control characters", self->name);
+    shim_settings.resend_api_key = value;
+    return NULL;
+}
+
+static const char *apply_resend_api_base(const setting_t *self, const char *value)
+{
+    h2o_url_t url;
+    const char *err = httpclient_parse_base(value, &url);
+
+    if (err != NULL)
+        return complain("%s", self->name, err);
+    shim_settings.resend_api_base = value;
+    return NULL;
+}
+
+static const char *apply_default_locale(const setting_t *self, const char *value)
+{
+    if (strcmp(value, "fr") != 0 && strcmp(value, "en") != 0)
+        return complain("must be fr or en", self->name);
+    add_pg_option("workon.default_locale", value);
+    return NULL;
+}
+
+static const char *apply_app_url(const setting_t *self, const char *value)
+{
+    h2o_url_t url;
+
+    if (strlen(value) > 200 || !is_printable_token(value) || httpclient_parse_base(value, &url) != NULL)
+        return complain("must be an http:// or https:// URL of at most 200 characters", self->name);
+    add_pg_option("workon.app_url", value);
+    return NULL;
+}
 
 /* sorted by name; a NULL default means the variable has no default */
 
@@ -359,7 +433,9 @@ static const setting_t settings_table[] = {
      apply_admin_email},
     {"ADMIN_PASSWORD", NULL, "password of ADMIN_EMAIL's account when it is created (the password rules apply)", 0, 0,
      apply_admin_password},
-    {"AUTH_RATE_LIMIT_LIMIT", "10", "requests per RATE_LIMIT_TTL and client address to the routes of rate-limit class auth (login, register)",
+    {"APP_URL", "http://localhost:8080",
+     "base URL of the web application, for the links in e-mails (database setting workon.app_url)", 0, 0, apply_app_url},
+    {"AUTH_RATE_LIMIT_LIMIT", "10", "requests per RATE_LIMIT_TTL and client address to the routes of rate-limit class auth (login, register, password reset, e-mail verification)",
      0, RELOAD, apply_auth_rate_limit},
     {"BOOKING_HOLD_MINUTES", "15", "how long a new booking holds its slot unpaid (database setting workon.booking_hold_minutes)", 0,
      0, apply_booking_hold},
@@ -372,6 +448,15 @@ static const setting_t settings_table[] = {
     {"DB_POOL_SIZE", "1",
      "pipelined database connections per thread (1-64), plus one LISTEN connection per thread; more let a slow statement hold up fewer requests, but more busy backends than cores make the scheduler stall some",
      0, 0, apply_pool_size},
+    {"DEFAULT_LOCALE", "en", "language (fr or en) of the e-mails to users who chose none (database setting workon.default_locale)", 0,
+     0, apply_default_locale},
+    {"EMAIL_FROM", NULL, "sender of the e-mails (bookings@example.com or Name <bookings@example.com>); required with NODE_ENV=production",
+     6, 0, apply_email_from},
+    {"EMAIL_TIMEOUT_MS", "10000", "longest wait for one request to the e-mail provider (then a retry with backoff)", 0, 0,
+     apply_email_timeout},
+    {"EMAIL_TRANSPORT", "capture|resend",
+     "resend: mails go to Resend; capture (the default in development): kept as sent in the database for admins; off: this shim sends none; capture is refused with NODE_ENV=production",
+     0, 0, apply_email_transport},
     {"ENABLE_SWAGGER_PROD", "false", "true: serve /api/v1/openapi.json and /docs with NODE_ENV=production too", 0, 0,
      apply_enable_swagger_prod},
     {"HOST", "0.0.0.0", "address to listen on", 0, 0, apply_host},
@@ -400,6 +485,11 @@ static const setting_t settings_table[] = {
     {"RATE_LIMIT_TTL", "60", "rate-limit window in seconds", 0, RELOAD, apply_rate_limit_ttl},
     {"REQUEST_TIMEOUT_MS", "30000", "longest wait for the database per request (503 after, query cancelled), also the statement_timeout",
      0, 0, apply_request_timeout},
+    {"RESEND_API_BASE", "https://api.resend.com",
+     "where mails go with EMAIL_TRANSPORT=resend (an http:// or https:// URL; tests point it at a local server)", 0, 0,
+     apply_resend_api_base},
+    {"RESEND_API_KEY", NULL, "Resend API key, kept in the shim; required with EMAIL_TRANSPORT=resend and NODE_ENV=production", 7, 0,
+     apply_resend_api_key},
     {"SHIM_ENV_FILE", NULL, "file of NAME=value lines read at start over the environment, and again on SIGHUP", 0, 0,
      apply_env_file},
     {"SHIM_SCHED_BATCH", "true",
@@ -569,6 +659,8 @@ void settings_load(void)
     shim_settings.ws_max_per_user = 16;
     shim_settings.ws_ping_interval_ms = 30000;
     shim_settings.ws_send_queue_bytes = 1048576;
+    shim_settings.resend_api_base = "https://api.resend.com";
+    shim_settings.email_timeout_ms = 10000;
 
     /* the file first: its values win over the environment's */
     if ((v = getenv("SHIM_ENV_FILE")) != NULL && *v != '\0') {
@@ -582,7 +674,9 @@ void settings_load(void)
     /* NODE_ENV next: the rules for secrets depend on it */
     if ((v = lookup("NODE_ENV")) != NULL && (err = apply_node_env(find_setting("NODE_ENV"), v)) != NULL)
         fail(err);
-    for (late = 0; late <= 5; ++late) {
+    /* EMAIL_TRANSPORT's default depends on it */
+    shim_settings.email_transport = is_development() ? EMAIL_TRANSPORT_CAPTURE : EMAIL_TRANSPORT_RESEND;
+    for (late = 0; late <= 7; ++late) {
         for (i = 0; i != NUM_SETTINGS; ++i) {
             const setting_t *s = settings_table + i;
             if (s->late != late || s->apply == apply_node_env)

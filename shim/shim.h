@@ -32,6 +32,12 @@ enum {
 
 typedef struct st_cors_conf_t cors_conf_t;
 
+enum {
+    EMAIL_TRANSPORT_OFF = 0, /* this shim sends no mail */
+    EMAIL_TRANSPORT_RESEND,
+    EMAIL_TRANSPORT_CAPTURE, /* mails are recorded as sent in the database */
+};
+
 typedef struct st_shim_settings_t {
     const char *database_url;
     const char *database_direct_url; /* the control connection's (LISTEN), NULL: database_url */
@@ -61,6 +67,12 @@ typedef struct st_shim_settings_t {
     /* payments: the key stays in the shim, the webhook secret is handed to the database */
     const char *stripe_secret_key;
     uint64_t stripe_timeout_ms;
+    /* e-mail: EMAIL_TRANSPORT_*; the API key stays in the shim */
+    int email_transport;
+    const char *email_from;
+    const char *resend_api_base;
+    const char *resend_api_key;
+    uint64_t email_timeout_ms;
     /* reloaded on SIGHUP (read with relaxed atomics by the workers) */
     const cors_conf_t *cors;
     int rate_limit_enabled;
@@ -507,6 +519,7 @@ typedef struct st_transport_verdict_t {
     h2o_iovec_t body;
     const char *error;
     const char *warning; /* logged with the row when set */
+    double retry_after;  /* TRANSPORT_RETRY: the other end's Retry-After in seconds, 0 when none */
 } transport_verdict_t;
 
 typedef struct st_transport_t {
@@ -524,9 +537,13 @@ typedef struct st_transport_t {
     const char *(*build)(const outbox_row_t *row, h2o_mem_pool_t *pool, httpclient_request_t *req);
     /* what an answer means; resends: how often this row was sent again already */
     void (*interpret)(const httpclient_response_t *res, unsigned resends, h2o_mem_pool_t *pool, transport_verdict_t *v);
+    /* NULL, or a statement ($1 the row id) that records the row as sent instead of a request (e-mail capture) */
+    const char *(*local_sql)(void);
 } transport_t;
 
 extern const transport_t stripe_transport;
+/* email.c: EMAIL_TRANSPORT=resend sends to Resend, capture records the mail in the database */
+extern const transport_t email_transport;
 
 /* ------------------------------------------------------------------------ */
 /* outbox.c: sending workon.outbox rows (background worker and waiting requests) */

@@ -170,4 +170,5 @@ const transport_t stripe_transport = {
     stripe_configured,
     stripe_build,
     stripe_interpret,
+    NULL,
 };

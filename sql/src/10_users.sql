@@ -17,7 +17,10 @@ CREATE TABLE workon.users (
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	password_hash text,
-	disabled	boolean NOT NULL DEFAULT false
+	disabled	boolean NOT NULL DEFAULT false,
+	locale		text
+				CONSTRAINT users_locale_check CHECK (locale IN ('fr', 'en')),
+	email_verified_at timestamptz
 );
 
 COMMENT ON TABLE workon.users IS
@@ -28,6 +31,12 @@ COMMENT ON COLUMN workon.users.disabled IS
 
 COMMENT ON COLUMN workon.users.password_hash IS
 'scrypt hash of the password (see workon.password_hash()); NULL: the user cannot log in with a password';
+
+COMMENT ON COLUMN workon.users.locale IS
+'Language of the user''s e-mails (fr, en); NULL: workon.default_locale';
+
+COMMENT ON COLUMN workon.users.email_verified_at IS
+'When the user proved the address is theirs (a verification or password reset link); NULL: not verified';
 
 CREATE UNIQUE INDEX users_email_key ON workon.users (pg_catalog.lower(email));
 
@@ -56,7 +65,7 @@ CREATE POLICY users_self_or_admin ON workon.users
 		   OR workon.current_role() = 'admin');
 
 -- password hashes never reach the API roles; admins change roles
-GRANT SELECT (id, email, name, role, created_at, updated_at, disabled) ON workon.users
+GRANT SELECT (id, email, name, role, created_at, updated_at, disabled, locale, email_verified_at) ON workon.users
 	TO workon_member, workon_host, workon_admin;
 GRANT UPDATE (role, disabled) ON workon.users TO workon_admin;
 
@@ -114,6 +123,10 @@ AS $$
 		'email', u.email,
 		'name', u.name,
 		'role', u.role,
+		'email_verified', u.email_verified_at IS NOT NULL,
+		-- workon.default_locale, whose default is en (a session that has not
+		-- loaded the module yet knows the setting only when it was set)
+		'locale', COALESCE(u.locale, pg_catalog.current_setting('workon.default_locale', true), 'en'),
 		'created_at', u.created_at,
 		'updated_at', u.updated_at)
 	  FROM workon.users AS u
@@ -121,7 +134,7 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION workon.user_json(uuid) IS
-'The API representation of a user, {"id","email","name","role","created_at","updated_at"}; NULL if the caller may not see the user';
+'The API representation of a user, {"id","email","name","role","email_verified","locale","created_at","updated_at"} (locale: the language of their e-mails, workon.default_locale unless they chose one); NULL if the caller may not see the user';
 
 CREATE FUNCTION workon.check_email(email text)
 RETURNS text

@@ -148,6 +148,8 @@ LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_id		uuid;
 BEGIN
 	IF auth_register.role IS NOT NULL AND auth_register.role NOT IN ('member', 'host') THEN
 		RAISE EXCEPTION 'role must be member or host'
@@ -158,14 +160,15 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'password';
 	END IF;
 
-	RETURN workon.session_issue(
-		workon.create_user(auth_register.email, auth_register.password,
-						   auth_register.name, COALESCE(auth_register.role, 'member')));
+	v_id := workon.create_user(auth_register.email, auth_register.password,
+							   auth_register.name, COALESCE(auth_register.role, 'member'));
+	PERFORM workon.email_verification_send(u) FROM workon.users AS u WHERE u.id = v_id;
+	RETURN workon.session_issue(v_id);
 END
 $$;
 
 COMMENT ON FUNCTION workon.auth_register(text, text, text, text) IS
-'POST /api/v1/auth/register: a new member (or host) and its tokens; 22023 naming the field for a bad email, name, role or weak password, WOC01 email_taken';
+'POST /api/v1/auth/register: a new member (or host) and its tokens, and a mail to verify the address; 22023 naming the field for a bad email, name, role or weak password, WOC01 email_taken';
 
 CREATE FUNCTION workon.auth_login(email text DEFAULT NULL, password text DEFAULT NULL)
 RETURNS json

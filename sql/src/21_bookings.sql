@@ -476,6 +476,15 @@ BEGIN
 		   refund_percent = v_refund.percent, refund_cents = v_refund.amount_cents
 	 WHERE b.id = v_booking.id
 	RETURNING * INTO v_booking;
+	IF v_status = 'confirmed' OR v_paid > 0 THEN
+		PERFORM workon.email_enqueue(v_booking.user_id, 'booking_cancelled',
+									 pg_catalog.jsonb_build_object(
+										 'booking_id', v_booking.id,
+										 'refund_cents', v_refund.amount_cents,
+										 'refund_percent', v_refund.percent,
+										 'currency', COALESCE(v_pay.received_currency, v_booking.currency)),
+									 'booking_cancelled:' || v_booking.id, v_booking.id);
+	END IF;
 
 	IF v_refund.amount_cents > 0 THEN
 		PERFORM workon.refund_start(v_pay, v_refund.amount_cents, v_reason);
@@ -488,7 +497,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.booking_cancel(uuid) IS
-'POST /api/v1/bookings/{id}/cancel (its member, admin): status cancelled with refund {amount_cents, currency, percent} by workon.booking_refund of what was paid (0 unless confirmed and paid); a paid booking''s refund is a refund row and a Stripe refund call in the same transaction, a payment under way is stopped (workon.payment_stop), a payment that succeeded without confirming the booking (another amount) is refunded in full; WOC04 cannot_cancel once started, WOC03 invalid_transition unless pending (live hold) or confirmed, P0002 for bookings the caller cannot see, 42501 for the space''s host';
+'POST /api/v1/bookings/{id}/cancel (its member, admin): status cancelled with refund {amount_cents, currency, percent} by workon.booking_refund of what was paid (0 unless confirmed and paid); a paid booking''s refund is a refund row and a Stripe refund call in the same transaction, a payment under way is stopped (workon.payment_stop), a confirmed or paid booking''s member gets a booking_cancelled mail with the refund, a payment that succeeded without confirming the booking (another amount) is refunded in full; WOC04 cannot_cancel once started, WOC03 invalid_transition unless pending (live hold) or confirmed, P0002 for bookings the caller cannot see, 42501 for the space''s host';
 
 --
 -- Routes, errors, privileges

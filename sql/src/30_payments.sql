@@ -267,19 +267,21 @@ BEGIN
 	PERFORM workon.outbox_enqueue('stripe', 'refund', '/v1/refunds', v_params,
 								  'workon:refund:' || v_refund.id, p_payment.id, v_refund.id,
 								  p_payment.booking_id);
+	-- a cancellation's own mail tells of its refund
 	PERFORM workon.email_enqueue(p_payment.user_id, 'refund',
 								 pg_catalog.jsonb_build_object('booking_id', p_payment.booking_id,
 															   'refund_id', v_refund.id,
 															   'amount_cents', p_amount,
 															   'currency', v_refund.currency,
 															   'reason', p_reason),
-								 'refund:' || v_refund.id, p_payment.booking_id);
+								 'refund:' || v_refund.id, p_payment.booking_id)
+	 WHERE p_reason <> 'requested_by_customer';
 	RETURN v_refund;
 END
 $$;
 
 COMMENT ON FUNCTION workon.refund_start(workon.payments, bigint, text) IS
-'Starts a refund of a paid payment: a pending refund row, its POST /v1/refunds outbox row (idempotency key from the refund id, amount, the PaymentIntent, metadata booking_id, payment_id, refund_id) and the refund e-mail, in the caller''s transaction';
+'Starts a refund of a paid payment: a pending refund row, its POST /v1/refunds outbox row (idempotency key from the refund id, amount, the PaymentIntent, metadata booking_id, payment_id, refund_id) and the refund e-mail (but for a cancellation, whose mail tells of it), in the caller''s transaction';
 
 --
 -- Folding Stripe events into a payment and its booking

@@ -98,24 +98,6 @@ $$;
 COMMENT ON FUNCTION workon.outbox_enqueue(text, text, text, jsonb, text, uuid, uuid, uuid) IS
 'Queues an outbound call once per idempotency key (a second call with the same key returns the first row''s id and changes nothing)';
 
-CREATE FUNCTION workon.email_enqueue(p_user_id uuid, p_template text, p_data jsonb, p_key text,
-									 p_booking_id uuid DEFAULT NULL)
-RETURNS bigint
-LANGUAGE sql VOLATILE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT workon.outbox_enqueue('email', 'email', 'email:' || p_template,
-								 pg_catalog.jsonb_build_object('to', u.email, 'template', p_template,
-															   'data', p_data),
-								 'email:' || p_key, NULL, NULL, p_booking_id)
-	  FROM workon.users AS u
-	 WHERE u.id = p_user_id
-$$;
-
-COMMENT ON FUNCTION workon.email_enqueue(uuid, text, jsonb, text, uuid) IS
-'Queues an e-mail to a user (outbox kind email, params {to, template, data}) once per key; templates booking_confirmed, payment_failed, refund';
-
 --
 -- The outbox, for the front end: claiming rows, their answers, retries
 --
@@ -324,12 +306,21 @@ BEGIN
 			   SET status = 'done', response_status = p_http_status, last_error = NULL,
 				   sending_until = NULL
 			 WHERE o.id = v_o.id;
+			-- a delivered one-time link is not kept
+			IF v_o.kind = 'email' AND v_o.params ->> 'private' = 'true' THEN
+				UPDATE workon.outbox AS o
+				   SET params = o.params || '{"text": "(removed after delivery: it held a one-time link)", "html": "<p>(removed after delivery: it held a one-time link)</p>"}'
+				 WHERE o.id = v_o.id;
+			END IF;
 		ELSE
+			-- Stripe's {error: {code, message}}, Resend's {name, message}
 			v_error := COALESCE(NULLIF(pg_catalog.concat_ws(': ', p_body #>> '{error,code}',
 															p_body #>> '{error,message}'), ''),
+								NULLIF(pg_catalog.concat_ws(': ', p_body ->> 'name', p_body ->> 'message'), ''),
 								'HTTP ' || p_http_status);
 			UPDATE workon.outbox AS o
-			   SET status = 'failed', response_status = p_http_status, last_error = v_error,
+			   SET status = CASE WHEN v_o.kind = 'email' THEN 'dead' ELSE 'failed' END,
+				   response_status = p_http_status, last_error = pg_catalog.left(v_error, 1000),
 				   sending_until = NULL
 			 WHERE o.id = v_o.id;
 			IF v_o.purpose IN ('payment_intent', 'checkout_session') THEN
@@ -346,9 +337,9 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.outbox_result(bigint, integer, jsonb) IS
-'For the front end: the provider answered an outbox row with a 2xx or 4xx status and a JSON body. 2xx applies the answer (payment <- PaymentIntent id, client_secret, status; checkout <- session id and url; refund <- refund id and status) and marks the row done, and a PaymentIntent or session created for a booking cancelled meanwhile is cancelled or expired at once (workon.payment_stop); 4xx marks it failed with the provider''s error code and message (the payment can start over with a new idempotency key; a refund is failed). A row no longer pending changes nothing. Returns the HTTP response for a client waiting on the row (workon.outbox_response)';
+'For the front end: the provider answered an outbox row with a 2xx or 4xx status and a JSON body. 2xx applies the answer (payment <- PaymentIntent id, client_secret, status; checkout <- session id and url; refund <- refund id and status) and marks the row done (a delivered mail that held a one-time link keeps no body), and a PaymentIntent or session created for a booking cancelled meanwhile is cancelled or expired at once (workon.payment_stop); 4xx marks it failed with the provider''s error code and message (a mail: dead, for an admin to retry) (the payment can start over with a new idempotency key; a refund is failed). A row no longer pending changes nothing. Returns the HTTP response for a client waiting on the row (workon.outbox_response)';
 
-CREATE FUNCTION workon.outbox_error(p_id bigint, p_error text)
+CREATE FUNCTION workon.outbox_error(p_id bigint, p_error text, p_retry_after double precision)
 RETURNS TABLE (status integer, headers jsonb, body jsonb)
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
@@ -363,14 +354,16 @@ BEGIN
 			USING ERRCODE = 'no_data_found';
 	END IF;
 	IF v_o.status = 'pending' THEN
-		IF v_o.attempts >= 8 THEN
+		IF v_o.attempts >= (CASE v_o.kind WHEN 'email' THEN 20 ELSE 8 END) THEN
 			UPDATE workon.outbox AS o
 			   SET status = 'dead', last_error = pg_catalog.left(p_error, 1000), sending_until = NULL
 			 WHERE o.id = v_o.id;
 		ELSE
 			UPDATE workon.outbox AS o
 			   SET next_attempt_at = pg_catalog.now()
-									 + pg_catalog.make_interval(secs => workon.outbox_backoff(GREATEST(o.attempts, 1))),
+									 + pg_catalog.make_interval(secs => GREATEST(
+										 workon.outbox_backoff(GREATEST(o.attempts, 1)),
+										 LEAST(COALESCE(p_retry_after, 0), 3600))),
 				   last_error = pg_catalog.left(p_error, 1000), sending_until = NULL
 			 WHERE o.id = v_o.id;
 		END IF;
@@ -379,8 +372,22 @@ BEGIN
 END
 $$;
 
+COMMENT ON FUNCTION workon.outbox_error(bigint, text, double precision) IS
+'For the front end: an outbox call failed without an answer (network error, timeout, provider 5xx or 429). The row is due again after workon.outbox_backoff(attempts) seconds or the provider''s Retry-After (p_retry_after seconds, at most an hour; NULL: none) if that is longer, or dead after 8 attempts (a mail: 20, about two hours) (last_error kept; the payment or refund stays pending and can be started again). A row no longer pending changes nothing. Returns the HTTP response for a waiting client: 503 unavailable with Retry-After';
+
+CREATE FUNCTION workon.outbox_error(p_id bigint, p_error text)
+RETURNS TABLE (status integer, headers jsonb, body jsonb)
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN QUERY SELECT * FROM workon.outbox_error(p_id, p_error, NULL);
+END
+$$;
+
 COMMENT ON FUNCTION workon.outbox_error(bigint, text) IS
-'For the front end: an outbox call failed without an answer (network error, timeout, provider 5xx). The row is due again after workon.outbox_backoff(attempts) seconds, or dead after 8 attempts (last_error kept; the payment or refund stays pending and can be started again). A row no longer pending changes nothing. Returns the HTTP response for a waiting client: 503 unavailable with Retry-After';
+'For the front end: workon.outbox_error(p_id, p_error, NULL), without a Retry-After. An outbox call failed without an answer (network error, timeout, provider 5xx). The row is due again after workon.outbox_backoff(attempts) seconds, or dead after 8 attempts (a mail: 20) (last_error kept; the payment or refund stays pending and can be started again). A row no longer pending changes nothing. Returns the HTTP response for a waiting client: 503 unavailable with Retry-After';
 
 CREATE FUNCTION workon.outbox_retry(id bigint)
 RETURNS void
@@ -425,7 +432,8 @@ GRANT EXECUTE ON FUNCTION
 	workon.outbox_claim_id(bigint),
 	workon.outbox_sending(bigint),
 	workon.outbox_result(bigint, integer, jsonb),
-	workon.outbox_error(bigint, text)
+	workon.outbox_error(bigint, text),
+	workon.outbox_error(bigint, text, double precision)
 	TO workon_authenticator;
 
 -- pg_dump: the outbox is data

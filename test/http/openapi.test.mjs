@@ -231,7 +231,8 @@ test('the script of the page renders one entry per operation of the document', a
 
 describe('production', () => {
   const secrets = { NODE_ENV: 'production', JWT_SECRET: crypto.randomBytes(24).toString('hex'),
-    JWT_REFRESH_SECRET: crypto.randomBytes(24).toString('hex'), SIGNED_URL_SECRET: crypto.randomBytes(24).toString('hex') };
+    JWT_REFRESH_SECRET: crypto.randomBytes(24).toString('hex'), SIGNED_URL_SECRET: crypto.randomBytes(24).toString('hex'),
+    EMAIL_FROM: 'bookings@workon.example', EMAIL_TRANSPORT: 'off' };
 
   test('the document and the page are 404 unless ENABLE_SWAGGER_PROD=true', async () => {
     const off = await startShim(secrets);

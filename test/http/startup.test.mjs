@@ -174,6 +174,16 @@ describe('start-up refusals: one line naming the variable, exit status 2', () =>
     ['a test publishable key in production',
       { NODE_ENV: 'production', ...secrets, STRIPE_PUBLISHABLE_KEY: 'pk_test_not_a_real_key_0123' },
       /^STRIPE_PUBLISHABLE_KEY is a test key/],
+    ['production without EMAIL_FROM', { NODE_ENV: 'production', ...secrets, RESEND_API_KEY: 're_not_a_real_key_0123456789' },
+      'EMAIL_FROM is required with NODE_ENV=production'],
+    ['production with EMAIL_TRANSPORT=capture', { NODE_ENV: 'production', ...secrets, EMAIL_TRANSPORT: 'capture' },
+      /^EMAIL_TRANSPORT=capture is refused with NODE_ENV=production/],
+    ['production without RESEND_API_KEY', { NODE_ENV: 'production', ...secrets, EMAIL_FROM: 'bookings@workon.example' },
+      'RESEND_API_KEY is required with EMAIL_TRANSPORT=resend and NODE_ENV=production'],
+    ['an unknown EMAIL_TRANSPORT', { EMAIL_TRANSPORT: 'smtp' }, /^EMAIL_TRANSPORT must be one of resend, capture, off/],
+    ['EMAIL_FROM without an address', { EMAIL_FROM: 'workon' }, /^EMAIL_FROM must be an address/],
+    ['DEFAULT_LOCALE de', { DEFAULT_LOCALE: 'de' }, 'DEFAULT_LOCALE must be fr or en'],
+    ['RESEND_API_BASE that is not a URL', { RESEND_API_BASE: 'api.resend.com' }, /^RESEND_API_BASE must be an http/],
     ['an unknown NODE_ENV', { NODE_ENV: 'prod' }, /^NODE_ENV must be one of/],
     ['PORT that is not a number', { PORT: '80a' }, /^PORT must be a number/],
     ['RATE_LIMIT_TTL of 0', { RATE_LIMIT_TTL: '0' }, /^RATE_LIMIT_TTL must be a number/],
@@ -228,10 +238,12 @@ describe('start-up refusals: one line naming the variable, exit status 2', () =>
     const shim = await startShim({
       NODE_ENV: 'production', ...secrets,
       STRIPE_SECRET_KEY: 'sk_live_not_a_real_key_0123456789', STRIPE_PUBLISHABLE_KEY: 'pk_live_not_a_real_key_0123',
+      EMAIL_FROM: 'workon <bookings@workon.example>', RESEND_API_KEY: 're_not_a_real_key_0123456789',
     });
     try {
       assert.equal((await request('GET', '/healthz', { base: shim.url })).status, 200);
       assert.ok(!shim.output().includes('sk_live_not_a_real_key'), 'the key is never printed');
+      assert.ok(!shim.output().includes('re_not_a_real_key'), 'the e-mail key is never printed');
     } finally {
       await shim.stop();
     }

@@ -402,7 +402,9 @@ SELECT r.amount_cents, r.currency, r.status, r.reason, o.path, o.status AS call,
        o.params - 'metadata[booking_id]' - 'metadata[payment_id]' - 'metadata[refund_id]' AS params,
        o.idempotency_key = 'workon:refund:' || r.id AS key_from_refund
   FROM workon.refunds r JOIN workon.outbox o ON o.refund_id = r.id WHERE r.booking_id = :'b1';
-SELECT kind, params ->> 'template' AS template, params ->> 'to' AS "to", params #>> '{data,amount_cents}' AS amount_cents
+-- the cancellation's mail tells of the refund: no refund mail of its own
+SELECT kind, params ->> 'template' AS template, params ->> 'to' AS "to", params ->> 'subject' AS subject,
+       substring(params ->> 'text' FROM '(?:Paid|Refund): [^\n]*') AS amount
   FROM workon.outbox WHERE booking_id = :'b1' AND kind = 'email' ORDER BY id;
 -- Stripe takes the refund, then reports the charge refunded: nothing twice
 SELECT id AS ro FROM workon.outbox WHERE booking_id = :'b1' AND purpose = 'refund' \gset

@@ -6,7 +6,7 @@ CREATE EXTENSION IF NOT EXISTS workon CASCADE;
 RESET client_min_messages;
 SET timezone = 'UTC';
 
-TRUNCATE workon.users, workon.spaces, workon.bookings, workon.refresh_tokens,
+TRUNCATE workon.users, workon.spaces, workon.bookings, workon.refresh_tokens, workon.account_tokens,
 	workon.conversations, workon.messages, workon.events,
 	workon.payments, workon.refunds, workon.outbox, workon.stripe_events;
 INSERT INTO workon.users (id, email, name, role) VALUES

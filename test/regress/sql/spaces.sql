@@ -5,7 +5,7 @@
 \i :abs_srcdir/fixture/start.sql
 SET datestyle = 'ISO, YMD';
 
-TRUNCATE workon.users, workon.spaces, workon.bookings, workon.refresh_tokens,
+TRUNCATE workon.users, workon.spaces, workon.bookings, workon.refresh_tokens, workon.account_tokens,
 	workon.conversations, workon.messages, workon.events,
 	workon.payments, workon.refunds, workon.outbox, workon.stripe_events;
 INSERT INTO workon.users (id, email, name, role, created_at, updated_at) VALUES

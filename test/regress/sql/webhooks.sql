@@ -201,9 +201,10 @@ SELECT checkout_session_id, stripe_payment_intent_id FROM workon.payments WHERE 
 SELECT pg_temp.deliver(pg_temp.ev('evt_t_cs_async_2', 'checkout.session.async_payment_succeeded', 5, pg_temp.session('t_cs_async', 'paid'))),
        pg_temp.deliver(pg_temp.ev('evt_t_fail_2', 'payment_intent.succeeded', 5, pg_temp.pi('t_fail')));
 SELECT tag, pg_temp.state(tag) FROM unnest(ARRAY['t_cs_async', 't_fail']) AS tag;
--- the e-mails carry what the template needs
-SELECT params ->> 'to' AS "to", params ->> 'template' AS template, params -> 'data' ? 'booking_id' AS has_booking,
-       params #>> '{data,error}' AS error
+-- the e-mails are rendered with what the template needs: the booking, Stripe's reason
+SELECT params ->> 'to' AS "to", params ->> 'template' AS template, params ->> 'subject' AS subject,
+       params ->> 'text' LIKE '%' || booking_id || '%' AS names_booking,
+       params ->> 'text' LIKE '%did not go through: Your card was declined.%' AS tells_error
   FROM workon.outbox WHERE booking_id = pg_temp.booking_of('t_fail') ORDER BY id;
 
 --
