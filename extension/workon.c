@@ -5,7 +5,7 @@
  *
  * Each concern lives in its own file (booking.c, claims.c, cursor.c, dispatch.c,
  * encode.c, json.c, jwt.c, password.c, payment.c, restore.c, timezone.c,
- * webhook.c); this one loads them and registers the settings.
+ * upload.c, webhook.c); this one loads them and registers the settings.
  *
  * extension/workon.c
  *
@@ -39,6 +39,7 @@ _PG_init(void)
 	workon_claims_init();
 	workon_dispatch_init();
 	workon_jwt_init();
+	workon_upload_init();
 
 	DefineCustomStringVariable("workon.jwt_issuer",
 							   "Issuer (\"iss\") of the access tokens workon signs and accepts.",
