@@ -277,9 +277,14 @@ int main(int argc, char **argv)
      * h2o refuses larger bodies itself (HTTP/1: 413, rewritten to the API's error
      * shape by the error filter; HTTP/2: a stream reset).  One byte of slack: its
      * chunked reader refuses a body that reaches the limit, and a body of exactly
-     * MAX_BODY_BYTES is allowed; the handler enforces the exact limit.
+     * MAX_BODY_BYTES is allowed; the handler enforces the exact limit.  h2o 2.2
+     * has one limit for every path, so it is the larger of MAX_BODY_BYTES and
+     * UPLOAD_MAX_BYTES, and the handler holds each route to its own.
      */
-    shim_globalconf.max_request_entity_size = shim_settings.max_body_bytes + 1;
+    shim_globalconf.max_request_entity_size =
+        (shim_settings.upload_max_bytes > shim_settings.max_body_bytes ? shim_settings.upload_max_bytes
+                                                                       : shim_settings.max_body_bytes) +
+        1;
     shim_globalconf.http1.upgrade_to_http2 = shim_settings.http2;
     hostconf = h2o_config_register_host(&shim_globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     http_register(hostconf);

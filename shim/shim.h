@@ -46,6 +46,7 @@ typedef struct st_shim_settings_t {
     /* handed to the database: keys and the first admin at start, settings on every connection */
     const char *jwt_secret;
     const char *jwt_refresh_secret;
+    const char *signed_url_secret;
     const char *admin_email;
     const char *admin_password;
     char *pg_options; /* libpq "options" (-c workon.x=y ...), NULL when none */
@@ -79,6 +80,9 @@ void settings_print_help(FILE *fp);
 #define setting_read(field) __atomic_load_n(&shim_settings.field, __ATOMIC_RELAXED)
 
 /* ------------------------------------------------------------------------ */
+/* files.c: a 200 response with an ETag (a file) answered as If-None-Match and Range ask; returns the status, narrows *body */
+int files_conditional(h2o_req_t *req, int status, h2o_iovec_t etag, h2o_iovec_t *body);
+
 /* cors.c */
 
 /* "" (no cross-origin access), "*" or a comma-separated list of origins; NULL when malformed */
