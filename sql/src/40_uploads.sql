@@ -247,6 +247,14 @@ CREATE POLICY space_photos_visible ON workon.space_photos
 GRANT SELECT ON workon.space_photos
 	TO workon_anon, workon_member, workon_host, workon_admin;
 
+-- A user's avatar: public, like a photo of a published space
+ALTER TABLE workon.users ADD COLUMN avatar_upload_id uuid
+	CONSTRAINT users_avatar_upload_id_fkey REFERENCES workon.uploads (id)
+	CONSTRAINT users_avatar_upload_id_key UNIQUE;
+
+COMMENT ON COLUMN workon.users.avatar_upload_id IS
+'The user''s avatar (an image they uploaded; public at its URL); replaced or removed, the file is deleted';
+
 CREATE FUNCTION workon.upload_public(id uuid)
 RETURNS boolean
 LANGUAGE sql STABLE
@@ -256,10 +264,11 @@ AS $$
 	SELECT EXISTS (SELECT FROM workon.space_photos AS p
 					 JOIN workon.spaces AS s ON s.id = p.space_id
 					WHERE p.upload_id = upload_public.id AND s.published)
+		OR EXISTS (SELECT FROM workon.users AS u WHERE u.avatar_upload_id = upload_public.id)
 $$;
 
 COMMENT ON FUNCTION workon.upload_public(uuid) IS
-'True when the upload is attached to something published (a photo of a published space): anyone may download it at its public URL';
+'True when the upload is attached to something published (a photo of a published space, a user''s avatar): anyone may download it at its public URL';
 
 ALTER TABLE workon.uploads ENABLE ROW LEVEL SECURITY;
 ALTER TABLE workon.uploads FORCE ROW LEVEL SECURITY;
@@ -281,16 +290,31 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_id		uuid;
 BEGIN
+	IF TG_TABLE_NAME = 'users' THEN
+		v_id := OLD.avatar_upload_id;
+	ELSE
+		v_id := OLD.upload_id;
+	END IF;
 	DELETE FROM workon.uploads AS u
-	 WHERE u.id = OLD.upload_id
-	   AND NOT EXISTS (SELECT FROM workon.space_photos AS p WHERE p.upload_id = OLD.upload_id);
+	 WHERE u.id = v_id
+	   AND NOT EXISTS (SELECT FROM workon.space_photos AS p WHERE p.upload_id = v_id)
+	   AND NOT EXISTS (SELECT FROM workon.users AS a WHERE a.avatar_upload_id = v_id);
 	RETURN NULL;
 END
 $$;
 
 COMMENT ON FUNCTION workon.upload_release() IS
-'Trigger: a photo removed from its space (or deleted with it) is deleted with its bytes';
+'Trigger: a photo removed from its space (or deleted with it) and an avatar replaced or removed are deleted with their bytes';
+
+CREATE TRIGGER users_avatar_release
+	AFTER UPDATE OF avatar_upload_id ON workon.users
+	FOR EACH ROW WHEN (OLD.avatar_upload_id IS DISTINCT FROM NEW.avatar_upload_id
+					   AND OLD.avatar_upload_id IS NOT NULL
+					   AND NOT workon.restoring('workon.users'))
+	EXECUTE FUNCTION workon.upload_release();
 
 CREATE TRIGGER space_photos_release
 	AFTER DELETE ON workon.space_photos
@@ -599,6 +623,7 @@ BEGIN
 						WHERE u.id = x AND u.state = 'stored'
 						  AND u.content_type LIKE 'image/%'
 						  AND (u.owner_id = v_user OR v_admin)
+						  AND NOT EXISTS (SELECT FROM workon.users AS a WHERE a.avatar_upload_id = u.id)
 						  AND NOT EXISTS (SELECT FROM workon.space_photos AS p
 										   WHERE p.upload_id = u.id
 											 AND p.space_id <> v_space.id))
@@ -628,6 +653,37 @@ $$;
 COMMENT ON FUNCTION workon.space_photos_set(uuid, uuid[]) IS
 'PUT /api/v1/spaces/{id}/photos {upload_ids} (its host, admin): the photos of the space in order, the first the cover, at most 20: stored images of the host; photos left out are deleted. Returns the space, whose photos list their public URLs; 22023 naming upload_ids for anything invalid';
 
+CREATE FUNCTION workon.avatar_set(upload_id uuid DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_user		uuid := workon.current_user_id();
+BEGIN
+	IF v_user IS NULL THEN
+		RAISE EXCEPTION 'authentication required'
+			USING ERRCODE = 'WO401';
+	END IF;
+	IF avatar_set.upload_id IS NOT NULL
+	   AND NOT EXISTS (SELECT FROM workon.uploads AS u
+					    WHERE u.id = avatar_set.upload_id AND u.owner_id = v_user
+						  AND u.state = 'stored' AND u.content_type LIKE 'image/%'
+						  AND NOT EXISTS (SELECT FROM workon.space_photos AS p WHERE p.upload_id = u.id)) THEN
+		RAISE EXCEPTION 'upload_id must name a stored image of yours that is not a space''s photo'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'upload_id';
+	END IF;
+	UPDATE workon.users AS u SET avatar_upload_id = avatar_set.upload_id WHERE u.id = v_user;
+	RETURN workon.json_build(
+		'avatar_upload_id', avatar_set.upload_id,
+		'avatar_url', workon.upload_path(avatar_set.upload_id));
+END
+$$;
+
+COMMENT ON FUNCTION workon.avatar_set(uuid) IS
+'PUT /api/v1/me/avatar {upload_id} (member): the caller''s avatar, a stored image they uploaded, public at avatar_url; null removes it. The avatar it replaces is deleted';
+
 --
 -- Routes and errors
 --
@@ -641,7 +697,9 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only,
 	('GET', '/api/v1/uploads/{id}/content', 'workon.upload_content(uuid,bigint,text)',
 	 'none', 200, 'none', true, 'Download a file (signed URL, or public URL of a public file)'),
 	('PUT', '/api/v1/spaces/{id}/photos', 'workon.space_photos_set(uuid,uuid[])',
-	 'host', 200, 'json', false, 'Set the photos of a space in order (the first is the cover)');
+	 'host', 200, 'json', false, 'Set the photos of a space in order (the first is the cover)'),
+	('PUT', '/api/v1/me/avatar', 'workon.avatar_set(uuid)',
+	 'member', 200, 'json', false, 'Set or remove my avatar');
 
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOU01', 403, 'invalid_url_signature'),
@@ -666,7 +724,8 @@ GRANT EXECUTE ON FUNCTION
 	TO workon_anon, workon_member, workon_host, workon_admin;
 GRANT EXECUTE ON FUNCTION
 	workon.upload_create(text, text, bigint),
-	workon.upload_get(uuid)
+	workon.upload_get(uuid),
+	workon.avatar_set(uuid)
 	TO workon_member, workon_host, workon_admin;
 GRANT EXECUTE ON FUNCTION workon.space_photos_set(uuid, uuid[])
 	TO workon_host, workon_admin;

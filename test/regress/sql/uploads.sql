@@ -263,6 +263,46 @@ COMMIT;
 SELECT count(*) AS photos_left FROM workon.uploads WHERE filename LIKE 'p_.jpg';
 
 --
+-- Avatars: public; replaced or removed, the file is deleted
+--
+BEGIN;
+SET LOCAL SESSION AUTHORIZATION workon_authenticator;
+SELECT workon.authenticate(:'m1_token') AS c \gset
+SELECT workon.upload_create('me.png', 'image/png', 20)::json->>'id' AS a1 \gset
+SELECT workon.upload_create('me2.webp', 'image/webp', 20)::json->>'id' AS a2 \gset
+COMMIT;
+SELECT count(*) AS stored
+  FROM workon.uploads AS u,
+       LATERAL (SELECT workon.signed_url('PUT', workon.upload_path(u.id)) AS url) AS s,
+       LATERAL workon.upload_put(u.id, substring(s.url, 'expires=([0-9]+)')::bigint,
+                                 substring(s.url, 'sig=(.*)$'), CASE WHEN u.filename = 'me.png' THEN :'png'::bytea ELSE :'webp'::bytea END) AS put
+ WHERE u.id IN (:'a1', :'a2');
+BEGIN;
+SET LOCAL SESSION AUTHORIZATION workon_authenticator;
+SELECT workon.authenticate(:'m1_token') AS c \gset
+SELECT workon.avatar_set(:'a1')::json->>'avatar_url' = workon.upload_path(:'a1') AS avatar_url;
+SELECT workon.upload_public(:'a1') AS public;
+SELECT what, regexp_replace(pg_temp.try(format('SELECT workon.avatar_set(%L)', id)), '[0-9a-f-]{36}', '<id>') AS result
+  FROM (VALUES ('a pdf', :'u1_id'), ('unknown', '00000000-0000-4000-8000-000000000000')) AS t (what, id);
+SELECT workon.avatar_set(:'a2') IS NOT NULL AS replaced;
+COMMIT;
+SELECT (SELECT count(*) FROM workon.uploads WHERE id = :'a1') AS old_avatar_left,
+       (SELECT avatar_upload_id = :'a2' FROM workon.users WHERE id = :'m1') AS avatar_is_a2;
+BEGIN;
+SET LOCAL SESSION AUTHORIZATION workon_authenticator;
+SELECT workon.authenticate(:'m2_token') AS c \gset
+SELECT regexp_replace(pg_temp.try(format('SELECT workon.avatar_set(%L)', :'a2')), '[0-9a-f-]{36}', '<id>') AS someone_elses;
+SET LOCAL ROLE workon_anon;
+SELECT workon.upload_content(:'a2') = :'webp'::bytea AS public_url;
+ROLLBACK;
+BEGIN;
+SET LOCAL SESSION AUTHORIZATION workon_authenticator;
+SELECT workon.authenticate(:'m1_token') AS c \gset
+SELECT workon.avatar_set(NULL) AS removed;
+COMMIT;
+SELECT count(*) AS removed_avatar_left FROM workon.uploads WHERE id = :'a2';
+
+--
 -- Clean-up: pending uploads are deleted a day after they were declared
 --
 UPDATE workon.uploads SET created_at = now() - interval '25 hours' WHERE id = :'u2_id';
