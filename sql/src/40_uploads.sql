@@ -247,13 +247,34 @@ CREATE POLICY space_photos_visible ON workon.space_photos
 GRANT SELECT ON workon.space_photos
 	TO workon_anon, workon_member, workon_host, workon_admin;
 
--- A user's avatar: public, like a photo of a published space
-ALTER TABLE workon.users ADD COLUMN avatar_upload_id uuid
-	CONSTRAINT users_avatar_upload_id_fkey REFERENCES workon.uploads (id)
-	CONSTRAINT users_avatar_upload_id_key UNIQUE;
+-- A user's avatar: public, like a photo of a published space.  A table of
+-- its own, not a column of users, so that users and uploads do not refer to
+-- each other (pg_dump restores their rows in order).
+CREATE TABLE workon.user_avatars (
+	user_id		uuid PRIMARY KEY REFERENCES workon.users (id) ON DELETE CASCADE,
+	upload_id	uuid NOT NULL REFERENCES workon.uploads (id)
+				CONSTRAINT user_avatars_upload_id_key UNIQUE,
+	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
 
-COMMENT ON COLUMN workon.users.avatar_upload_id IS
-'The user''s avatar (an image they uploaded; public at its URL); replaced or removed, the file is deleted';
+COMMENT ON TABLE workon.user_avatars IS
+'Each user''s avatar: an image they uploaded, public at its URL; replaced or removed, the file is deleted';
+
+ALTER TABLE workon.user_avatars ENABLE ROW LEVEL SECURITY;
+ALTER TABLE workon.user_avatars FORCE ROW LEVEL SECURITY;
+
+-- avatars are public
+CREATE POLICY user_avatars_visible ON workon.user_avatars
+	FOR SELECT
+	USING (true);
+
+GRANT SELECT ON workon.user_avatars
+	TO workon_anon, workon_member, workon_host, workon_admin;
+
+CREATE TRIGGER user_avatars_audit
+	AFTER INSERT OR UPDATE OR DELETE ON workon.user_avatars
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.user_avatars'))
+	EXECUTE FUNCTION workon.audit_row();
 
 CREATE FUNCTION workon.upload_public(id uuid)
 RETURNS boolean
@@ -264,7 +285,7 @@ AS $$
 	SELECT EXISTS (SELECT FROM workon.space_photos AS p
 					 JOIN workon.spaces AS s ON s.id = p.space_id
 					WHERE p.upload_id = upload_public.id AND s.published)
-		OR EXISTS (SELECT FROM workon.users AS u WHERE u.avatar_upload_id = upload_public.id)
+		OR EXISTS (SELECT FROM workon.user_avatars AS a WHERE a.upload_id = upload_public.id)
 $$;
 
 COMMENT ON FUNCTION workon.upload_public(uuid) IS
@@ -291,17 +312,15 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_id		uuid;
+	v_id		uuid := OLD.upload_id;
 BEGIN
-	IF TG_TABLE_NAME = 'users' THEN
-		v_id := OLD.avatar_upload_id;
-	ELSE
-		v_id := OLD.upload_id;
+	IF TG_OP = 'UPDATE' AND OLD.upload_id = NEW.upload_id THEN
+		RETURN NULL;
 	END IF;
 	DELETE FROM workon.uploads AS u
 	 WHERE u.id = v_id
 	   AND NOT EXISTS (SELECT FROM workon.space_photos AS p WHERE p.upload_id = v_id)
-	   AND NOT EXISTS (SELECT FROM workon.users AS a WHERE a.avatar_upload_id = v_id);
+	   AND NOT EXISTS (SELECT FROM workon.user_avatars AS a WHERE a.upload_id = v_id);
 	RETURN NULL;
 END
 $$;
@@ -309,11 +328,9 @@ $$;
 COMMENT ON FUNCTION workon.upload_release() IS
 'Trigger: a photo removed from its space (or deleted with it) and an avatar replaced or removed are deleted with their bytes';
 
-CREATE TRIGGER users_avatar_release
-	AFTER UPDATE OF avatar_upload_id ON workon.users
-	FOR EACH ROW WHEN (OLD.avatar_upload_id IS DISTINCT FROM NEW.avatar_upload_id
-					   AND OLD.avatar_upload_id IS NOT NULL
-					   AND NOT workon.restoring('workon.users'))
+CREATE TRIGGER user_avatars_release
+	AFTER UPDATE OR DELETE ON workon.user_avatars
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.user_avatars'))
 	EXECUTE FUNCTION workon.upload_release();
 
 CREATE TRIGGER space_photos_release
@@ -623,7 +640,7 @@ BEGIN
 						WHERE u.id = x AND u.state = 'stored'
 						  AND u.content_type LIKE 'image/%'
 						  AND (u.owner_id = v_user OR v_admin)
-						  AND NOT EXISTS (SELECT FROM workon.users AS a WHERE a.avatar_upload_id = u.id)
+						  AND NOT EXISTS (SELECT FROM workon.user_avatars AS a WHERE a.upload_id = u.id)
 						  AND NOT EXISTS (SELECT FROM workon.space_photos AS p
 										   WHERE p.upload_id = u.id
 											 AND p.space_id <> v_space.id))
@@ -674,7 +691,14 @@ BEGIN
 		RAISE EXCEPTION 'upload_id must name a stored image of yours that is not a space''s photo'
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'upload_id';
 	END IF;
-	UPDATE workon.users AS u SET avatar_upload_id = avatar_set.upload_id WHERE u.id = v_user;
+	IF avatar_set.upload_id IS NULL THEN
+		DELETE FROM workon.user_avatars AS a WHERE a.user_id = v_user;
+	ELSE
+		INSERT INTO workon.user_avatars AS a (user_id, upload_id)
+		VALUES (v_user, avatar_set.upload_id)
+		ON CONFLICT (user_id) DO UPDATE SET upload_id = EXCLUDED.upload_id, updated_at = pg_catalog.now()
+			WHERE a.upload_id <> EXCLUDED.upload_id;
+	END IF;
 	RETURN workon.json_build(
 		'avatar_upload_id', avatar_set.upload_id,
 		'avatar_url', workon.upload_path(avatar_set.upload_id));
@@ -740,4 +764,5 @@ GRANT EXECUTE ON FUNCTION
 SELECT pg_catalog.pg_extension_config_dump('workon.uploads', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.upload_data', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.space_photos', '');
+SELECT pg_catalog.pg_extension_config_dump('workon.user_avatars', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.signed_url_keys', '');

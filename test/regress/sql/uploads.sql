@@ -287,7 +287,7 @@ SELECT what, regexp_replace(pg_temp.try(format('SELECT workon.avatar_set(%L)', i
 SELECT workon.avatar_set(:'a2') IS NOT NULL AS replaced;
 COMMIT;
 SELECT (SELECT count(*) FROM workon.uploads WHERE id = :'a1') AS old_avatar_left,
-       (SELECT avatar_upload_id = :'a2' FROM workon.users WHERE id = :'m1') AS avatar_is_a2;
+       (SELECT upload_id = :'a2' FROM workon.user_avatars WHERE user_id = :'m1') AS avatar_is_a2;
 BEGIN;
 SET LOCAL SESSION AUTHORIZATION workon_authenticator;
 SELECT workon.authenticate(:'m2_token') AS c \gset
