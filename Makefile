@@ -31,6 +31,9 @@ $(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
 
 $(OBJS): extension/workon.h
+# the private headers of the files of one concern
+$(patsubst %.c,%.o,$(wildcard extension/jwt*.c)): extension/jwt_internal.h
+$(patsubst %.c,%.o,$(wildcard extension/dispatch*.c)): extension/dispatch_internal.h
 
 # EXTVERSION, workon.control's default_version and META.json's versions
 # move in lockstep.

@@ -1,8 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * booking.c
- *	  Opening hours, booking rules, prices, the booking state machine and
- *	  the refund policy.
+ *	  Opening hours, booking rules, prices and the refund policy.
  *
  * A space keeps its opening hours in its own IANA time zone as a JSON
  * object mapping weekdays to lists of local intervals:
@@ -21,6 +20,8 @@
  * reads it: with the offset in force before the gap.
  *
  * Prices are exact integer arithmetic on seconds and cents.
+ *
+ * The booking state machine is in transitions.c.
  *
  * extension/booking.c
  *
@@ -524,38 +525,6 @@ booking_price(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(total);
 }
 
-
-/*
- * The booking state machine
- *
- *		pending_payment -> confirmed | expired | cancelled
- *		confirmed		-> cancelled | completed
- *
- * expired, cancelled and completed are final.
- */
-static bool
-transition_allowed(const char *from, const char *to)
-{
-	if (strcmp(from, "pending_payment") == 0)
-		return strcmp(to, "confirmed") == 0 || strcmp(to, "expired") == 0 ||
-			strcmp(to, "cancelled") == 0;
-	if (strcmp(from, "confirmed") == 0)
-		return strcmp(to, "cancelled") == 0 || strcmp(to, "completed") == 0;
-	return false;
-}
-
-/*
- * workon.booking_transition_allowed("from" text, "to" text) returns boolean
- */
-PG_FUNCTION_INFO_V1(booking_transition_allowed);
-Datum
-booking_transition_allowed(PG_FUNCTION_ARGS)
-{
-	char	   *from = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *to = text_to_cstring(PG_GETARG_TEXT_PP(1));
-
-	PG_RETURN_BOOL(transition_allowed(from, to));
-}
 
 /*
  * workon.booking_refund(starts_at timestamptz, cancelled_at timestamptz,

@@ -55,21 +55,11 @@ caller_forget(void)
 	caller.has_user_id = false;
 }
 
-static void
-claims_xact_callback(XactEvent event, void *arg)
+/* At transaction end (workon.c): the caller was the transaction's */
+void
+workon_claims_xact_end(void)
 {
-	switch (event)
-	{
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			caller_forget();
-			break;
-		default:
-			break;
-	}
+	caller_forget();
 }
 
 /*
@@ -98,7 +88,6 @@ claims_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 void
 workon_claims_init(void)
 {
-	RegisterXactCallback(claims_xact_callback, NULL);
 	RegisterSubXactCallback(claims_subxact_callback, NULL);
 }
 

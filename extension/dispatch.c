@@ -17,21 +17,14 @@
  *	2. checks that the handler is a function of schema workon (else WO404)
  *	   that the API role may execute (else WO401 for anonymous callers,
  *	   42501 for others);
- *	3. binds the handler's arguments by name: an argument "body" gets the
- *	   request body, "meta" the request meta object, and every other one the
- *	   path parameter, else query parameter, else top-level body field of its
- *	   name, converted with its type's input function (jsonb arguments take
- *	   the JSON value as is).  A value that does not convert is an error whose
- *	   column name is the field; a missing one is NULL; a query parameter or
- *	   body field that no argument takes is an error too;
- *	4. calls the handler and returns one row (status, headers, body): the
- *	   handler's result, through its type's output function, is the body;
- *	   status and headers are NULL unless the handler called
- *	   workon.set_response().
- *
- * Everything that depends only on the handler (its FmgrInfo, argument
- * names, types and input functions, result output function) is cached per
- * backend, keyed by function OID, and dropped when pg_proc changes.
+ *	3. binds the handler's arguments by name to the request's path and
+ *	   query parameters, body fields, body and meta object (dispatch_bind.c,
+ *	   which also caches what dispatch knows about each handler);
+ *	4. calls the handler and returns one row (status, headers, body,
+ *	   user_id, outbox_id): the handler's result, through its type's output
+ *	   function, is the body; status and headers are NULL unless the handler
+ *	   called workon.set_response(), outbox_id unless it called
+ *	   workon.wait_for_outbox(); user_id is the caller (NULL: anonymous).
  *
  * extension/dispatch.c
  *
@@ -40,14 +33,8 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_collation.h"
-#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
-#include "nodes/value.h"
-#include "parser/parse_func.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -55,310 +42,58 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/hsearch.h"
-#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/syscache.h"
 
-#include "workon.h"
-
-#define WORKON_SCHEMA		"workon"
-
-/* Where a handler argument takes its value from */
-typedef enum ArgSource
-{
-	ARG_FIELD,					/* path parameter, query parameter or body
-								 * field of the same name */
-	ARG_BODY,					/* the request body ("body") */
-	ARG_META					/* the request meta object ("meta") */
-} ArgSource;
-
-typedef struct HandlerArg
-{
-	char	   *name;
-	int			namelen;
-	ArgSource	source;
-	Oid			type;
-	bool		is_jsonb;		/* takes JSON values as they are */
-	bool		is_json;		/* takes JSON text */
-	FmgrInfo	input;			/* type input function */
-	Oid			ioparam;
-	int32		typmod;
-} HandlerArg;
-
-/*
- * What dispatch needs to know about a handler.  Each one lives in its own
- * memory context, which is retired (not freed: a nested dispatch may still
- * be running it) when the entry is rebuilt, and freed at transaction end.
- */
-typedef struct HandlerInfo
-{
-	bool		valid;			/* false once pg_proc changed */
-	uint32		hashvalue;		/* of the OID in the PROCOID syscache */
-	MemoryContext cxt;
-	char	   *name;			/* qualified name, for messages */
-	FmgrInfo	flinfo;
-	Oid			collation;
-	int			nargs;
-	HandlerArg *args;
-	bool		has_body_arg;
-	bool		body_is_raw;	/* "body" is neither json nor jsonb */
-	bool		ret_is_void;
-	bool		ret_is_text;	/* text, json or varchar: the body as is */
-	FmgrInfo	output;			/* result output function otherwise */
-} HandlerInfo;
-
-typedef struct HandlerCacheEntry
-{
-	Oid			fn_oid;			/* hash key; must be first */
-	HandlerInfo *info;
-} HandlerCacheEntry;
-
-static HTAB *handler_cache = NULL;
-static MemoryContext retired_handlers = NULL;
+#include "dispatch_internal.h"
 
 /*
  * The response status and headers a handler asked for with
- * workon.set_response(); reset for every dispatched call.
+ * workon.set_response(), and the outbox row it asked the front end to wait
+ * for with workon.wait_for_outbox(); reset for every dispatched call.
  */
 typedef struct ResponseOverride
 {
 	bool		has_status;
 	int32		status;
 	char	   *headers;		/* JSON object text, in TopTransactionContext */
+	bool		has_outbox;
+	int64		outbox_id;
 } ResponseOverride;
+
+/*
+ * The entry points of workon.dispatch(), by the release that declared them;
+ * each later one differs from the one before in a single respect.
+ */
+typedef enum DispatchVersion
+{
+	DISPATCH_0_1,				/* no key store: any token is refused */
+	DISPATCH_0_2,				/* tokens verified; the caller in the headers */
+	DISPATCH_0_5				/* the caller and the outbox row as columns */
+} DispatchVersion;
 
 static ResponseOverride response;
 
-/* The request field being converted, for bind_error_callback */
-static const char *binding_field = NULL;
-
-static TupleDesc dispatch_result_desc(void);
+static TupleDesc dispatch_result_desc(DispatchVersion version);
 
 
 /*
- * Handler cache
+ * Per backend and per transaction
  */
-
-static void
-handler_cache_invalidate(Datum arg, int cacheid, uint32 hashvalue)
-{
-	HASH_SEQ_STATUS status;
-	HandlerCacheEntry *entry;
-
-	if (handler_cache == NULL)
-		return;
-
-	hash_seq_init(&status, handler_cache);
-	while ((entry = (HandlerCacheEntry *) hash_seq_search(&status)) != NULL)
-	{
-		if (hashvalue == 0 || entry->info->hashvalue == hashvalue)
-			entry->info->valid = false;
-	}
-}
-
-static void
-dispatch_xact_callback(XactEvent event, void *arg)
-{
-	switch (event)
-	{
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			if (retired_handlers != NULL)
-				MemoryContextDeleteChildren(retired_handlers);
-			memset(&response, 0, sizeof(response));
-			binding_field = NULL;
-			break;
-		default:
-			break;
-	}
-}
 
 void
 workon_dispatch_init(void)
 {
-	CacheRegisterSyscacheCallback(PROCOID, handler_cache_invalidate, (Datum) 0);
-	RegisterXactCallback(dispatch_xact_callback, NULL);
+	workon_dispatch_bind_init();
 }
 
-static void
-handler_cache_create(void)
+/* At transaction end (workon.c): forget the response asked for */
+void
+workon_dispatch_xact_end(void)
 {
-	HASHCTL		ctl;
-
-	retired_handlers = AllocSetContextCreate(CacheMemoryContext,
-											 "workon retired route handlers",
-											 ALLOCSET_SMALL_SIZES);
-
-	ctl.keysize = sizeof(Oid);
-	ctl.entrysize = sizeof(HandlerCacheEntry);
-	ctl.hcxt = CacheMemoryContext;
-	handler_cache = hash_create("workon route handlers", 64, &ctl,
-								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-}
-
-static void
-route_not_found(Oid fn_oid)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_WORKON_NOT_FOUND),
-			 errmsg("route handler not found"),
-			 errdetail("Function with OID %u is not a function in schema \"%s\".",
-					   fn_oid, WORKON_SCHEMA)));
-}
-
-static void
-handler_unsupported(const char *name, const char *reason)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
-			 errmsg("function %s cannot be a route handler", name),
-			 errdetail("%s", reason)));
-}
-
-/*
- * Look a handler up in pg_proc and collect what dispatch needs.  Everything
- * is checked before anything is kept, and the new context hangs off the
- * current one until the end, so that an error leaks nothing.
- */
-static HandlerInfo *
-handler_build(Oid fn_oid)
-{
-	HeapTuple	tuple;
-	Form_pg_proc proc;
-	Oid			namespace = get_namespace_oid(WORKON_SCHEMA, true);
-	Oid		   *argtypes;
-	char	  **argnames;
-	char	   *argmodes;
-	int			nargs;
-	char	   *name;
-	MemoryContext cxt;
-	MemoryContext oldcxt;
-	HandlerInfo *info;
-	int			i;
-
-	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
-	if (!HeapTupleIsValid(tuple))
-		route_not_found(fn_oid);
-	proc = (Form_pg_proc) GETSTRUCT(tuple);
-	if (!OidIsValid(namespace) || proc->pronamespace != namespace)
-		route_not_found(fn_oid);
-
-	name = quote_qualified_identifier(WORKON_SCHEMA, NameStr(proc->proname));
-	if (proc->prokind != PROKIND_FUNCTION)
-		handler_unsupported(name, "Route handlers are plain functions.");
-	if (proc->proretset)
-		handler_unsupported(name, "Route handlers return a single value.");
-	if (IsPolymorphicType(proc->prorettype))
-		handler_unsupported(name, "Route handlers have a concrete result type.");
-
-	nargs = get_func_arg_info(tuple, &argtypes, &argnames, &argmodes);
-	for (i = 0; i < nargs; i++)
-	{
-		if (argmodes != NULL && argmodes[i] != PROARGMODE_IN)
-			handler_unsupported(name, "Route handlers have input arguments only.");
-		if (argnames == NULL || argnames[i] == NULL || argnames[i][0] == '\0')
-			handler_unsupported(name, "Every argument of a route handler has a name.");
-		if (IsPolymorphicType(argtypes[i]))
-			handler_unsupported(name, "Route handler arguments have concrete types.");
-	}
-
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "workon route handler",
-								ALLOCSET_SMALL_SIZES);
-	oldcxt = MemoryContextSwitchTo(cxt);
-
-	info = (HandlerInfo *) palloc0(sizeof(HandlerInfo));
-	info->hashvalue = GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(fn_oid));
-	info->cxt = cxt;
-	info->name = pstrdup(name);
-	MemoryContextSetIdentifier(cxt, info->name);
-	fmgr_info_cxt(fn_oid, &info->flinfo, cxt);
-	info->collation = InvalidOid;
-	info->nargs = nargs;
-	info->args = (HandlerArg *) palloc0(sizeof(HandlerArg) * Max(nargs, 1));
-
-	for (i = 0; i < nargs; i++)
-	{
-		HandlerArg *arg = &info->args[i];
-		Oid			infunc;
-
-		arg->name = pstrdup(argnames[i]);
-		arg->namelen = strlen(arg->name);
-		arg->type = argtypes[i];
-		arg->is_jsonb = (arg->type == JSONBOID);
-		arg->is_json = (arg->type == JSONOID);
-		arg->typmod = -1;
-		getTypeInputInfo(arg->type, &infunc, &arg->ioparam);
-		fmgr_info_cxt(infunc, &arg->input, cxt);
-
-		if (strcmp(arg->name, "body") == 0)
-		{
-			arg->source = ARG_BODY;
-			info->has_body_arg = true;
-			info->body_is_raw = !(arg->is_jsonb || arg->is_json);
-		}
-		else if (strcmp(arg->name, "meta") == 0)
-			arg->source = ARG_META;
-		else
-			arg->source = ARG_FIELD;
-
-		if (type_is_collatable(arg->type))
-			info->collation = DEFAULT_COLLATION_OID;
-	}
-
-	info->ret_is_void = (proc->prorettype == VOIDOID);
-	info->ret_is_text = (proc->prorettype == TEXTOID ||
-						 proc->prorettype == JSONOID ||
-						 proc->prorettype == VARCHAROID);
-	if (!info->ret_is_void && !info->ret_is_text)
-	{
-		Oid			outfunc;
-		bool		isvarlena;
-
-		getTypeOutputInfo(proc->prorettype, &outfunc, &isvarlena);
-		fmgr_info_cxt(outfunc, &info->output, cxt);
-	}
-
-	MemoryContextSwitchTo(oldcxt);
-	ReleaseSysCache(tuple);
-
-	/* Kept until pg_proc changes: handlers are called over and over */
-	MemoryContextSetParent(cxt, CacheMemoryContext);
-	info->valid = true;
-
-	return info;
-}
-
-static HandlerInfo *
-handler_lookup(Oid fn_oid)
-{
-	HandlerCacheEntry *entry;
-	HandlerInfo *info;
-	bool		found;
-
-	if (handler_cache == NULL)
-		handler_cache_create();
-
-	entry = (HandlerCacheEntry *) hash_search(handler_cache, &fn_oid,
-											  HASH_FIND, NULL);
-	if (entry != NULL && entry->info->valid)
-		return entry->info;
-
-	info = handler_build(fn_oid);
-
-	entry = (HandlerCacheEntry *) hash_search(handler_cache, &fn_oid,
-											  HASH_ENTER, &found);
-	if (found)
-		MemoryContextSetParent(entry->info->cxt, retired_handlers);
-	entry->info = info;
-
-	return info;
+	workon_dispatch_bind_xact_end();
+	memset(&response, 0, sizeof(response));
 }
 
 
@@ -397,19 +132,10 @@ switch_role(const char *api_role)
 }
 
 
-/*
- * Argument binding
- */
 
-static void
-bind_error_callback(void *arg)
-{
-	if (binding_field != NULL)
-	{
-		err_generic_string(PG_DIAG_COLUMN_NAME, binding_field);
-		errcontext("request field \"%s\"", binding_field);
-	}
-}
+/*
+ * Request objects
+ */
 
 static Jsonb *
 object_arg(FunctionCallInfo fcinfo, int argno, const char *what)
@@ -428,231 +154,14 @@ object_arg(FunctionCallInfo fcinfo, int argno, const char *what)
 	return JsonContainerSize(&obj->root) > 0 ? obj : NULL;
 }
 
-static JsonbValue *
-object_field(Jsonb *obj, HandlerArg *arg, JsonbValue *buf)
-{
-	if (obj == NULL)
-		return NULL;
-	return getKeyJsonValueFromContainer(&obj->root, arg->name, arg->namelen,
-										buf);
-}
-
-/* JSON text of a JSON value */
-static char *
-json_value_text(JsonbValue *v)
-{
-	Jsonb	   *jb = JsonbValueToJsonb(v);
-
-	return JsonbToCString(NULL, &jb->root, VARSIZE(jb));
-}
-
-/*
- * Convert one JSON value to the argument's type: jsonb as is, json as JSON
- * text, anything else through the type's input function from the string's
- * contents (or the text of a number, boolean, object or array).  JSON null
- * is SQL NULL.
- */
-static Datum
-field_value(HandlerArg *arg, JsonbValue *v, bool *isnull)
-{
-	char	   *str;
-
-	*isnull = false;
-	if (arg->is_jsonb)
-		return JsonbPGetDatum(JsonbValueToJsonb(v));
-
-	if (v->type == jbvNull)
-	{
-		*isnull = true;
-		return (Datum) 0;
-	}
-
-	if (arg->is_json)
-		str = json_value_text(v);
-	else
-	{
-		switch (v->type)
-		{
-			case jbvString:
-				if (arg->type == TEXTOID)
-					return PointerGetDatum(cstring_to_text_with_len(v->val.string.val,
-																	v->val.string.len));
-				str = pnstrdup(v->val.string.val, v->val.string.len);
-				break;
-			case jbvNumeric:
-				str = DatumGetCString(DirectFunctionCall1(numeric_out,
-														  NumericGetDatum(v->val.numeric)));
-				break;
-			case jbvBool:
-				str = pstrdup(v->val.boolean ? "true" : "false");
-				break;
-			default:
-				str = json_value_text(v);
-				break;
-		}
-	}
-
-	return InputFunctionCall(&arg->input, str, arg->ioparam, arg->typmod);
-}
-
-/*
- * Fail on the first key of obj that no field argument of the handler takes.
- * nknown is how many keys of obj binding found.
- */
-static void
-check_unknown_keys(HandlerInfo *info, Jsonb *obj, int nknown)
-{
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-
-	if (obj == NULL || nknown == (int) JsonContainerSize(&obj->root))
-		return;
-
-	it = JsonbIteratorInit(&obj->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		bool		known = false;
-		int			i;
-
-		if (tok != WJB_KEY)
-			continue;
-
-		for (i = 0; i < info->nargs && !known; i++)
-		{
-			HandlerArg *arg = &info->args[i];
-
-			known = (arg->source == ARG_FIELD &&
-					 arg->namelen == v.val.string.len &&
-					 memcmp(arg->name, v.val.string.val, arg->namelen) == 0);
-		}
-		if (!known)
-		{
-			char	   *key = pnstrdup(v.val.string.val, v.val.string.len);
-
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown parameter"),
-					 errdetail("Parameter \"%s\" is not taken by %s.",
-							   key, info->name),
-					 err_generic_string(PG_DIAG_COLUMN_NAME, key)));
-		}
-	}
-}
-
-/*
- * Fill fcinfo's arguments from the request.  Returns whether any argument
- * is NULL.
- */
-static bool
-bind_arguments(HandlerInfo *info, FunctionCallInfo call,
-			   Jsonb *params, Jsonb *query, text *body, Jsonb *meta)
-{
-	ErrorContextCallback errcallback;
-	Jsonb	   *body_json = NULL;
-	Jsonb	   *body_fields = NULL;
-	int			nquery_known = 0;
-	int			nbody_known = 0;
-	bool		anynull = false;
-	int			i;
-
-	errcallback.callback = bind_error_callback;
-	errcallback.arg = NULL;
-	errcallback.previous = error_context_stack;
-	error_context_stack = &errcallback;
-
-	/*
-	 * Parse the body unless the handler takes it raw.  A handler without a
-	 * "body" argument takes the body's fields, so the body must be an object.
-	 */
-	if (body != NULL && !(info->has_body_arg && info->body_is_raw))
-	{
-		binding_field = "body";
-		body_json = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-													   CStringGetDatum(text_to_cstring(body))));
-		if (JB_ROOT_IS_OBJECT(body_json))
-			body_fields = body_json;
-		else if (!info->has_body_arg)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("request body must be a JSON object")));
-	}
-
-	for (i = 0; i < info->nargs; i++)
-	{
-		HandlerArg *arg = &info->args[i];
-		NullableDatum *out = &call->args[i];
-
-		binding_field = arg->name;
-		out->isnull = false;
-
-		switch (arg->source)
-		{
-			case ARG_BODY:
-				if (body == NULL)
-					out->isnull = true;
-				else if (arg->is_jsonb)
-					out->value = JsonbPGetDatum(body_json);
-				else
-					out->value = InputFunctionCall(&arg->input,
-												   text_to_cstring(body),
-												   arg->ioparam, arg->typmod);
-				break;
-
-			case ARG_META:
-				if (meta == NULL)
-					out->isnull = true;
-				else if (arg->is_jsonb)
-					out->value = JsonbPGetDatum(meta);
-				else
-					out->value = InputFunctionCall(&arg->input,
-												   JsonbToCString(NULL, &meta->root,
-																  VARSIZE(meta)),
-												   arg->ioparam, arg->typmod);
-				break;
-
-			case ARG_FIELD:
-				{
-					JsonbValue	pbuf,
-								qbuf,
-								bbuf;
-					JsonbValue *pv = object_field(params, arg, &pbuf);
-					JsonbValue *qv = object_field(query, arg, &qbuf);
-					JsonbValue *bv = object_field(body_fields, arg, &bbuf);
-					JsonbValue *v = pv ? pv : qv ? qv : bv;
-
-					nquery_known += (qv != NULL);
-					nbody_known += (bv != NULL);
-
-					if (v == NULL)
-						out->isnull = true;
-					else
-						out->value = field_value(arg, v, &out->isnull);
-				}
-				break;
-		}
-
-		anynull |= out->isnull;
-	}
-
-	binding_field = NULL;
-	error_context_stack = errcallback.previous;
-
-	check_unknown_keys(info, query, nquery_known);
-	if (!info->has_body_arg)
-		check_unknown_keys(info, body_fields, nbody_known);
-
-	return anynull;
-}
-
 
 /*
  * Token verification
  */
 
 /*
- * The claims of a valid access token; error 28000 otherwise (jwt.c reads the
- * keys, which only the extension may, from its per-backend cache).
+ * The claims of a valid access token; error 28000 otherwise (jwt_keys.c
+ * reads the keys, which only the extension may, into a per-backend cache).
  */
 static Jsonb *
 verify_token(text *token)
@@ -699,9 +208,21 @@ authenticate_caller(text *token, Jsonb **claims_out)
 }
 
 /*
- * The response headers with "x-workon-user": the "sub" of the verified
- * token, an internal header the HTTP front end strips (it keys its rate
- * limits on the user a token was found to belong to).
+ * The "sub" claim of verified claims (jwt_verify checked it is a UUID);
+ * false for anonymous requests
+ */
+static bool
+sub_claim(Jsonb *claims, JsonbValue *sub)
+{
+	return claims != NULL &&
+		getKeyJsonValueFromContainer(&claims->root, "sub", 3, sub) != NULL &&
+		sub->type == jbvString;
+}
+
+/*
+ * workon 0.2.0 to 0.4.1: the response headers with "x-workon-user", the
+ * "sub" of the verified token, an internal header the HTTP front end strips
+ * (it keys its rate limits on the user a token was found to belong to).
  */
 static char *
 headers_with_user(const char *headers, Jsonb *claims)
@@ -710,8 +231,7 @@ headers_with_user(const char *headers, Jsonb *claims)
 	StringInfoData buf;
 	const char *rest;
 
-	if (getKeyJsonValueFromContainer(&claims->root, "sub", 3, &sub) == NULL ||
-		sub.type != jbvString)
+	if (!sub_claim(claims, &sub))
 		return (char *) headers;
 
 	initStringInfo(&buf);
@@ -729,17 +249,21 @@ headers_with_user(const char *headers, Jsonb *claims)
 /*
  * workon.dispatch(handler oid, params jsonb, query jsonb, request_body text,
  *				   token text, meta jsonb)
- *	  returns table (status int4, headers text, body text)
+ *	  returns table (status int4, headers text, body text
+ *					 [, user_id uuid, outbox_id int8])
  *
  * Not strict: the body and the token are NULL when the request has none,
  * and NULL objects are taken as empty ones.
  *
- * Two entry points share the work: "dispatch" is what workon 0.1.0 declared
- * (no key store: any token is refused with 28000 "invalid token"), and
- * "dispatch_0_2" verifies the token against workon.jwt_keys.
+ * Three entry points share the work: "dispatch" is what workon 0.1.0
+ * declared (no key store: any token is refused with 28000 "invalid token"),
+ * "dispatch_0_2" verifies the token against workon.jwt_keys and adds the
+ * caller to the headers as "x-workon-user", and "dispatch_0_5" returns the
+ * caller and the outbox row to wait for as the columns user_id and
+ * outbox_id instead.
  */
 static Datum
-dispatch_request(FunctionCallInfo fcinfo, bool verify_tokens)
+dispatch_request(FunctionCallInfo fcinfo, DispatchVersion version)
 {
 	Oid			fn_oid = PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0);
 	Jsonb	   *params = object_arg(fcinfo, 1, "params");
@@ -753,9 +277,10 @@ dispatch_request(FunctionCallInfo fcinfo, bool verify_tokens)
 	LOCAL_FCINFO(call, FUNC_MAX_ARGS);
 	Datum		result = (Datum) 0;
 	bool		resultnull = true;
-	Datum		values[3];
-	bool		nulls[3];
+	Datum		values[5];
+	bool		nulls[5];
 	Jsonb	   *claims;
+	JsonbValue	sub;
 
 	if (meta != NULL && !JB_ROOT_IS_OBJECT(meta))
 		ereport(ERROR,
@@ -765,16 +290,14 @@ dispatch_request(FunctionCallInfo fcinfo, bool verify_tokens)
 	memset(&response, 0, sizeof(response));
 
 	/* 1. Authenticate: no token is anonymous, a token must be valid */
-	if (token != NULL && !verify_tokens)
+	if (token != NULL && version == DISPATCH_0_1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("invalid token")));
 	api_role = authenticate_caller(token, &claims);
 
 	/* 2. The handler, and the right to call it */
-	if (!OidIsValid(fn_oid))
-		route_not_found(fn_oid);
-	info = handler_lookup(fn_oid);
+	info = workon_handler_lookup(fn_oid);
 
 	if (pg_proc_aclcheck(fn_oid, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 	{
@@ -792,7 +315,7 @@ dispatch_request(FunctionCallInfo fcinfo, bool verify_tokens)
 	/* 3. Arguments */
 	InitFunctionCallInfoData(*call, &info->flinfo, info->nargs,
 							 info->collation, NULL, NULL);
-	if (bind_arguments(info, call, params, query, body, meta) &&
+	if (workon_bind_arguments(info, call, params, query, body, meta) &&
 		info->flinfo.fn_strict)
 		resultnull = true;
 	else
@@ -813,7 +336,7 @@ dispatch_request(FunctionCallInfo fcinfo, bool verify_tokens)
 		values[0] = Int32GetDatum(response.status);
 		nulls[0] = false;
 	}
-	if (claims != NULL)
+	if (version == DISPATCH_0_2 && claims != NULL)
 		response.headers = headers_with_user(response.headers, claims);
 	if (response.headers != NULL)
 	{
@@ -829,10 +352,22 @@ dispatch_request(FunctionCallInfo fcinfo, bool verify_tokens)
 															   result));
 		nulls[2] = false;
 	}
+	if (version == DISPATCH_0_5 && sub_claim(claims, &sub))
+	{
+		values[3] = DirectFunctionCall1(uuid_in,
+										CStringGetDatum(pnstrdup(sub.val.string.val,
+																 sub.val.string.len)));
+		nulls[3] = false;
+	}
+	if (response.has_outbox)
+	{
+		values[4] = Int64GetDatum(response.outbox_id);
+		nulls[4] = false;
+	}
 
 	response = outer_response;
 
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(dispatch_result_desc(),
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(dispatch_result_desc(version),
 													  values, nulls)));
 }
 
@@ -841,7 +376,7 @@ PG_FUNCTION_INFO_V1(dispatch);
 Datum
 dispatch(PG_FUNCTION_ARGS)
 {
-	return dispatch_request(fcinfo, false);
+	return dispatch_request(fcinfo, DISPATCH_0_1);
 }
 
 /* workon 0.2.0: tokens are verified with the keys of workon.jwt_keys */
@@ -849,7 +384,15 @@ PG_FUNCTION_INFO_V1(dispatch_0_2);
 Datum
 dispatch_0_2(PG_FUNCTION_ARGS)
 {
-	return dispatch_request(fcinfo, true);
+	return dispatch_request(fcinfo, DISPATCH_0_2);
+}
+
+/* workon 0.5.0: the caller and the outbox row to wait for are columns */
+PG_FUNCTION_INFO_V1(dispatch_0_5);
+Datum
+dispatch_0_5(PG_FUNCTION_ARGS)
+{
+	return dispatch_request(fcinfo, DISPATCH_0_5);
 }
 
 /*
@@ -876,26 +419,35 @@ authenticate(PG_FUNCTION_ARGS)
 }
 
 
-/* (status int4, headers text, body text), built once per backend */
+/*
+ * (status int4, headers text, body text), and from workon 0.5.0 on
+ * (..., user_id uuid, outbox_id int8); each built once per backend
+ */
 static TupleDesc
-dispatch_result_desc(void)
+dispatch_result_desc(DispatchVersion version)
 {
-	static TupleDesc desc = NULL;
+	static TupleDesc descs[2] = {NULL, NULL};
+	bool		typed = (version == DISPATCH_0_5);
 
-	if (desc == NULL)
+	if (descs[typed] == NULL)
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-		TupleDesc	tupdesc = CreateTemplateTupleDesc(3);
+		TupleDesc	tupdesc = CreateTemplateTupleDesc(typed ? 5 : 3);
 
 		TupleDescInitEntry(tupdesc, 1, "status", INT4OID, -1, 0);
 		TupleDescInitEntry(tupdesc, 2, "headers", TEXTOID, -1, 0);
 		TupleDescInitEntry(tupdesc, 3, "body", TEXTOID, -1, 0);
+		if (typed)
+		{
+			TupleDescInitEntry(tupdesc, 4, "user_id", UUIDOID, -1, 0);
+			TupleDescInitEntry(tupdesc, 5, "outbox_id", INT8OID, -1, 0);
+		}
 		BlessTupleDesc(tupdesc);
 		MemoryContextSwitchTo(oldcxt);
-		desc = tupdesc;
+		descs[typed] = tupdesc;
 	}
 
-	return desc;
+	return descs[typed];
 }
 
 
@@ -993,6 +545,26 @@ set_response(PG_FUNCTION_ARGS)
 											   JsonbToCString(NULL, &headers->root,
 															  VARSIZE(headers)));
 	}
+
+	PG_RETURN_VOID();
+}
+
+/*
+ * workon.wait_for_outbox(id bigint) returns void
+ *
+ * Called by a route handler that queued a row of workon.outbox: the
+ * response status becomes 202 and workon.dispatch() returns the row's id as
+ * outbox_id, for the front end to wait until the row is delivered and
+ * answer with workon.outbox_response(id) instead.
+ */
+PG_FUNCTION_INFO_V1(wait_for_outbox);
+Datum
+wait_for_outbox(PG_FUNCTION_ARGS)
+{
+	response.outbox_id = PG_GETARG_INT64(0);
+	response.has_outbox = true;
+	response.status = 202;
+	response.has_status = true;
 
 	PG_RETURN_VOID();
 }

@@ -10,6 +10,8 @@
  * one value has exactly one spelling, and a token cannot be altered in
  * ways its signature does not cover.
  *
+ * workon.random_token() is random bytes in this encoding.
+ *
  * extension/encode.c
  *
  *-------------------------------------------------------------------------
@@ -21,7 +23,9 @@
 #include <tmmintrin.h>
 #endif
 
+#include "fmgr.h"
 #include "port/pg_bswap.h"
+#include "utils/builtins.h"
 
 #include "workon.h"
 
@@ -262,4 +266,28 @@ workon_hex_value(char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+/*
+ * workon.random_token(nbytes integer) returns text
+ *
+ * nbytes (16 to 64) random bytes in unpadded base64url.
+ */
+PG_FUNCTION_INFO_V1(random_token);
+Datum
+random_token(PG_FUNCTION_ARGS)
+{
+	int32		nbytes = PG_GETARG_INT32(0);
+	unsigned char buf[64];
+
+	if (nbytes < 16 || nbytes > 64)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("random token length must be between 16 and 64 bytes")));
+	if (!pg_strong_random(buf, nbytes))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random bytes")));
+
+	PG_RETURN_TEXT_P(cstring_to_text(workon_b64url_encode(buf, nbytes)));
 }

@@ -4,7 +4,8 @@
  *	  HMAC-SHA256 (RFC 2104): in one go, and from precomputed key states.
  *
  * workon_hmac_sha256() is OpenSSL's HMAC(), for keys used once (webhook
- * secrets, refresh-token hashes, signing).
+ * secrets, refresh-token hashes, signing); SQL calls it as
+ * workon.hmac_sha256().
  *
  * Verifying an HS256 token is one HMAC under one of a few keys.  OpenSSL
  * 3's EVP_MAC re-keys from a duplicate of its context on every call, and
@@ -29,6 +30,7 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "fmgr.h"
 #include "utils/memutils.h"
 
 #include "workon.h"
@@ -125,4 +127,23 @@ workon_hmac_key_free(WorkonHmacKey *hk)
 {
 	workon_hmac_key_clear(hk);
 	pfree(hk);
+}
+
+/*
+ * workon.hmac_sha256(key bytea, data bytea) returns bytea
+ */
+PG_FUNCTION_INFO_V1(hmac_sha256);
+Datum
+hmac_sha256(PG_FUNCTION_ARGS)
+{
+	bytea	   *key = PG_GETARG_BYTEA_PP(0);
+	bytea	   *data = PG_GETARG_BYTEA_PP(1);
+	bytea	   *result = (bytea *) palloc(VARHDRSZ + SHA256_DIGEST_LENGTH);
+
+	SET_VARSIZE(result, VARHDRSZ + SHA256_DIGEST_LENGTH);
+	workon_hmac_sha256((unsigned char *) VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
+					   (unsigned char *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
+					   (unsigned char *) VARDATA(result));
+
+	PG_RETURN_BYTEA_P(result);
 }

@@ -43,7 +43,7 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
-#include "workon.h"
+#include "jwt_internal.h"
 
 #define JSON_MAX_DEPTH		64
 #define JSON_MAX_EXPONENT	1000

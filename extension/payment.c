@@ -1,33 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * payment.c
- *	  The payment and refund state machines (Stripe's PaymentIntent and
- *	  Refund lifecycles), the order in which Stripe events are applied, and
- *	  the retry schedule of outbound calls.
+ *	  The order in which Stripe events are applied, and the retry schedule
+ *	  of outbound calls.
  *
- * A payment follows its PaymentIntent:
- *
- *		requires_payment_method -> requires_confirmation | requires_action |
- *								   processing | requires_capture |
- *								   succeeded | canceled
- *		requires_confirmation	-> requires_payment_method | requires_action |
- *								   processing | requires_capture |
- *								   succeeded | canceled
- *		requires_action			-> requires_payment_method |
- *								   requires_confirmation | processing |
- *								   requires_capture | succeeded | canceled
- *		processing				-> requires_payment_method | requires_action |
- *								   requires_capture | succeeded | canceled
- *		requires_capture		-> processing | succeeded | canceled
- *
- * succeeded and canceled are final (a refund does not change a
- * PaymentIntent).  A refund follows its Refund:
- *
- *		pending			-> requires_action | succeeded | failed | canceled
- *		requires_action -> pending | succeeded | failed | canceled
- *		succeeded		-> failed	(a refund can fail after it succeeded)
- *
- * failed and canceled are final.
+ * The payment and refund state machines (Stripe's PaymentIntent and Refund
+ * lifecycles) are in transitions.c.
  *
  * Webhook events arrive late, twice and out of order.  They are applied in
  * one canonical order, by the event's "created" second and then by the
@@ -52,80 +30,6 @@
 /* Backoff of outbound calls: 1 s doubling per attempt, at most 10 minutes */
 #define OUTBOX_BACKOFF_BASE		1.0
 #define OUTBOX_BACKOFF_CAP		600.0
-
-static bool
-is_one_of(const char *s, const char *const *list)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(s, *list) == 0)
-			return true;
-	return false;
-}
-
-static bool
-payment_allowed(const char *from, const char *to)
-{
-	static const char *const any_open[] = {
-		"requires_payment_method", "requires_confirmation", "requires_action",
-		"processing", "requires_capture", "succeeded", "canceled", NULL
-	};
-	static const char *const from_capture[] = {
-		"processing", "succeeded", "canceled", NULL
-	};
-
-	if (strcmp(from, to) == 0)
-		return false;
-	if (strcmp(from, "requires_payment_method") == 0 ||
-		strcmp(from, "requires_confirmation") == 0 ||
-		strcmp(from, "requires_action") == 0 ||
-		strcmp(from, "processing") == 0)
-		return is_one_of(to, any_open);
-	if (strcmp(from, "requires_capture") == 0)
-		return is_one_of(to, from_capture);
-	return false;
-}
-
-static bool
-refund_allowed(const char *from, const char *to)
-{
-	static const char *const from_open[] = {
-		"pending", "requires_action", "succeeded", "failed", "canceled", NULL
-	};
-
-	if (strcmp(from, to) == 0)
-		return false;
-	if (strcmp(from, "pending") == 0 || strcmp(from, "requires_action") == 0)
-		return is_one_of(to, from_open);
-	if (strcmp(from, "succeeded") == 0)
-		return strcmp(to, "failed") == 0;
-	return false;
-}
-
-/*
- * workon.payment_transition_allowed("from" text, "to" text) returns boolean
- */
-PG_FUNCTION_INFO_V1(payment_transition_allowed);
-Datum
-payment_transition_allowed(PG_FUNCTION_ARGS)
-{
-	char	   *from = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *to = text_to_cstring(PG_GETARG_TEXT_PP(1));
-
-	PG_RETURN_BOOL(payment_allowed(from, to));
-}
-
-/*
- * workon.refund_transition_allowed("from" text, "to" text) returns boolean
- */
-PG_FUNCTION_INFO_V1(refund_transition_allowed);
-Datum
-refund_transition_allowed(PG_FUNCTION_ARGS)
-{
-	char	   *from = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *to = text_to_cstring(PG_GETARG_TEXT_PP(1));
-
-	PG_RETURN_BOOL(refund_allowed(from, to));
-}
 
 /*
  * workon.stripe_event_precedence(type text) returns int4

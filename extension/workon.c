@@ -3,9 +3,10 @@
  * workon.c
  *	  Module entry point of the workon extension.
  *
- * Each concern lives in its own file (booking.c, claims.c, cursor.c, dispatch.c,
- * encode.c, json.c, jwt.c, password.c, payment.c, restore.c, timezone.c,
- * upload.c, webhook.c); this one loads them and registers the settings.
+ * Each concern lives in its own file (booking.c, claims.c, cursor.c,
+ * dispatch*.c, encode.c, hmac.c, json.c, jwt*.c, password.c, payment.c,
+ * restore.c, timezone.c, transitions.c, upload.c, webhook.c); this one loads
+ * them and registers the settings.
  *
  * extension/workon.c
  *
@@ -13,6 +14,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "fmgr.h"
 #include "utils/guc.h"
 
@@ -21,6 +23,29 @@
 PG_MODULE_MAGIC;
 
 PGDLLEXPORT void _PG_init(void);
+
+/*
+ * At the end of every transaction, what was about its request is
+ * forgotten: the caller (claims.c), the response a handler asked for and
+ * the route handlers retired meanwhile (dispatch*.c).
+ */
+static void
+workon_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			workon_claims_xact_end();
+			workon_dispatch_xact_end();
+			break;
+		default:
+			break;
+	}
+}
 
 /*
  * Register callbacks and settings.  The "workon." prefix is reserved so
@@ -36,6 +61,7 @@ PGDLLEXPORT void _PG_init(void);
 void
 _PG_init(void)
 {
+	RegisterXactCallback(workon_xact_callback, NULL);
 	workon_claims_init();
 	workon_dispatch_init();
 	workon_jwt_init();

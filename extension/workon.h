@@ -40,10 +40,12 @@ extern PGDLLIMPORT int workon_booking_hold_minutes;
 
 /* claims.c */
 extern void workon_claims_init(void);
+extern void workon_claims_xact_end(void);
 extern void workon_claims_set(const char *api_role, Jsonb *claims);
 
 /* dispatch.c */
 extern void workon_dispatch_init(void);
+extern void workon_dispatch_xact_end(void);
 
 /* encode.c */
 extern char *workon_b64url_encode(const unsigned char *data, size_t len);
@@ -69,7 +71,7 @@ extern void workon_hmac_key_prefixed(WorkonHmacKey **out, const WorkonHmacKey *h
 extern void workon_hmac_key_clear(WorkonHmacKey *hk);
 extern void workon_hmac_key_free(WorkonHmacKey *hk);
 
-/* jwt.c */
+/* jwt.c, jwt_cache.c (the JWT files' own declarations: jwt_internal.h) */
 extern PGDLLIMPORT char *workon_jwt_issuer;
 extern PGDLLIMPORT char *workon_jwt_audience;
 extern PGDLLIMPORT int workon_jwt_access_ttl;
@@ -77,61 +79,9 @@ extern PGDLLIMPORT int workon_jwt_refresh_ttl;
 extern PGDLLIMPORT int workon_refresh_grace;
 extern PGDLLIMPORT int workon_jwt_cache_size;
 extern Jsonb *workon_jwt_verify_token(text *token);
+
+/* jwt_keys.c */
 extern void workon_jwt_init(void);
-
-/* jwt_json.c */
-typedef struct JwtJsonNumber
-{
-	const char *name;			/* a top-level member wanted as a double */
-	int			name_len;
-	bool		present;
-	bool		is_number;
-	double		value;
-} JwtJsonNumber;
-
-/*
- * The first difference of len bytes at a and b, as memcmp() gives it, in a
- * loop: claim names and values are a few bytes long, and for them a call
- * of memcmp() costs more than the comparison
- */
-static inline int
-workon_short_memcmp(const char *a, const char *b, int len)
-{
-	int			i;
-
-	for (i = 0; i < len; i++)
-	{
-		if (a[i] != b[i])
-			return (unsigned char) a[i] < (unsigned char) b[i] ? -1 : 1;
-	}
-	return 0;
-}
-
-/* Memory a parse may make its tree in (a claim set's fits), on the caller's stack */
-typedef struct JwtJsonScratch
-{
-	Size		used;
-	union
-	{
-		char		bytes[2048];
-		double		align_double;
-		int64		align_int64;
-		void	   *align_pointer;
-	}			mem;
-} JwtJsonScratch;
-
-/* a JwtJsonNumber initializer for a name given as a literal */
-#define JWT_JSON_NUMBER(name)	{(name), sizeof(name) - 1}
-
-extern bool workon_jwt_json_parse(const char *s, size_t len, JsonbValue *root,
-								  JwtJsonNumber *numbers, int nnumbers,
-								  Size *jsonb_size, JwtJsonScratch *scratch);
-extern JsonbValue *workon_jwt_json_member_len(JsonbValue *object, const char *name,
-											  int len);
-/* the strlen of a literal name is folded at compile time */
-#define workon_jwt_json_member(object, name) \
-	workon_jwt_json_member_len((object), (name), (int) strlen(name))
-extern Jsonb *workon_jwt_jsonb(const JsonbValue *root, Size size);
 
 /* password.c */
 extern PGDLLIMPORT int workon_scrypt_log_n;
