@@ -1,5 +1,6 @@
 --
--- workon.dispatch(): role switch, argument binding, errors, set_response
+-- workon.dispatch(): role switch, argument binding, errors, set_response,
+-- wait_for_outbox
 --
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS workon CASCADE;
@@ -140,6 +141,28 @@ SELECT error FROM pg_temp.req('workon.regress_created(integer,jsonb)', payload =
 SELECT error FROM pg_temp.req('workon.regress_created(integer,jsonb)', payload => '{"headers":{"Bad Name":"v"}}');
 SELECT error FROM pg_temp.req('workon.regress_created(integer,jsonb)', payload => '{"headers":{"":"v"}}');
 SELECT error FROM pg_temp.req('workon.regress_created(integer,jsonb)', payload => '{"headers":{"X-A":"a\r\nSet-Cookie: x"}}');
+
+--
+-- wait_for_outbox: status 202 and the outbox row to wait for, for this
+-- request only
+--
+CREATE FUNCTION workon.regress_wait(id bigint) RETURNS json LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+	PERFORM workon.wait_for_outbox(id);
+	RETURN '{"waiting":true}';
+END
+$$;
+GRANT EXECUTE ON FUNCTION workon.regress_wait TO workon_anon;
+SELECT * FROM workon.dispatch('workon.regress_wait(bigint)'::regprocedure, '{}', '{"id":"7"}', NULL, NULL, '{}');
+-- a NULL row (the function is strict): nothing to wait for
+SELECT status, outbox_id FROM workon.dispatch('workon.regress_wait(bigint)'::regprocedure, '{}', '{}', NULL, NULL, '{}');
+-- the next request starts afresh
+SELECT status, outbox_id FROM workon.dispatch('workon.regress_int()'::regprocedure, '{}', '{}', NULL, NULL, '{}');
+-- outside workon.dispatch() it does nothing, like set_response
+BEGIN;
+SELECT workon.wait_for_outbox(9) AS outside, workon.set_response(418) AS set_outside;
+SELECT status, outbox_id FROM workon.dispatch('workon.regress_int()'::regprocedure, '{}', '{}', NULL, NULL, '{}');
+COMMIT;
 -- outside a request it only sets what the next request resets
 SELECT workon.set_response(201, '{"X-A":"b"}');
 SELECT * FROM pg_temp.req('workon.regress_int()');
@@ -264,7 +287,7 @@ SELECT * FROM workon.dispatch('workon.regress_echo(uuid,integer,boolean,jsonb,te
                               '{}', '{"n":"x"}', NULL, NULL, '{}');
 
 DROP FUNCTION workon.regress_echo, workon.regress_body, workon.regress_raw, workon.regress_who,
-	workon.regress_created, workon.regress_void, workon.regress_int, workon.regress_null,
+	workon.regress_created, workon.regress_wait, workon.regress_void, workon.regress_int, workon.regress_null,
 	workon.regress_strict, workon.regress_private, workon.regress_set, workon.regress_unnamed,
 	workon.regress_fail, public.regress_outside;
 DROP PROCEDURE workon.regress_proc;

@@ -47,6 +47,16 @@ DELETE FROM workon.routes WHERE path = '/api/v1/test-openapi/{item_id}';
 DROP FUNCTION workon.test_openapi_echo(uuid, text);
 SELECT workon.openapi() -> 'paths' ? '/api/v1/test-openapi/{item_id}' AS still_there;
 
+-- 429 on the routes that are rate limited, not on those exempt from it
+SELECT r.method, r.path, r.rate_limit
+  FROM workon.routes r
+ WHERE (workon.openapi() -> 'paths' -> r.path -> lower(r.method) -> 'responses' ? '429') = (r.rate_limit = 'exempt')
+ ORDER BY 2, 1;
+SELECT workon.openapi() #> '{paths,/api/v1/webhooks/stripe,post,responses}' ? '429' AS webhook_429,
+       workon.openapi() #> '{paths,/api/v1/auth/login,post,responses}' ? '429' AS login_429;
+-- nothing the front end and the extension say to each other shows
+SELECT workon.openapi()::text ~* 'x-workon-(outbox|user)|wait_for_outbox|outbox_id' AS internal_signals;
+
 -- every $ref points into the document
 SELECT DISTINCT ref
   FROM (SELECT jsonb_path_query(workon.openapi(), 'strict $.**."$ref"') #>> '{}' AS ref) AS refs

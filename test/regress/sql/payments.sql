@@ -13,14 +13,15 @@
 -- one API request, the way the front end makes it: as its login role,
 -- through workon.dispatch (which switches to the caller's API role)
 CREATE FUNCTION pg_temp.http(token text, handler regprocedure, params jsonb, req_body text DEFAULT NULL)
-RETURNS TABLE (status int, headers jsonb, body jsonb) LANGUAGE plpgsql AS $$
+RETURNS TABLE (status int, headers jsonb, body jsonb, outbox_id bigint) LANGUAGE plpgsql AS $$
 BEGIN
 	SET LOCAL ROLE workon_authenticator;
 	BEGIN
-		RETURN QUERY SELECT d.status, d.headers::jsonb, d.body::jsonb
+		RETURN QUERY SELECT d.status, d.headers::jsonb, d.body::jsonb, d.outbox_id
 					   FROM workon.dispatch(handler, params, '{}', req_body, token, '{}') AS d;
 	EXCEPTION WHEN OTHERS THEN
-		RETURN QUERY SELECT -1, NULL::jsonb, pg_catalog.jsonb_build_object('error', SQLSTATE || ' ' || SQLERRM);
+		RETURN QUERY SELECT -1, NULL::jsonb, pg_catalog.jsonb_build_object('error', SQLSTATE || ' ' || SQLERRM),
+							NULL::bigint;
 	END;
 	RESET ROLE;
 END
@@ -122,7 +123,7 @@ DELETE FROM workon.bookings WHERE user_id = :'m2';
 -- POST /api/v1/bookings/{id}/payment
 --
 SELECT pg_temp.book(:'m1_token', 0) AS b1 \gset
-SELECT status, headers ? 'X-Workon-Outbox' AS waits, body ->> 'status' AS payment_status,
+SELECT status, outbox_id IS NOT NULL AS waits, headers, body ->> 'status' AS payment_status,
        body ->> 'amount_cents' AS amount_cents, body ->> 'currency' AS currency,
        body ->> 'stripe_payment_intent_id' AS pi, body ->> 'client_secret' AS client_secret
   FROM pg_temp.http(:'m1_token', 'workon.payment_create(uuid)', jsonb_build_object('id', :'b1'));
@@ -134,8 +135,8 @@ SELECT id AS o1, kind, purpose, method, path, status, attempts,
 SELECT :'kind' AS kind, :'purpose' AS purpose, :'method' AS method, :'path' AS path, :'status' AS status,
        :'attempts' AS attempts, :'key_from_payment' AS key_from_payment, :'params' AS params,
        :'booking_in_metadata' AS booking_in_metadata;
--- the header names that row
-SELECT headers ->> 'X-Workon-Outbox' = :'o1' AS header_names_row, status
+-- the response names that row
+SELECT outbox_id = :o1 AS names_row, status
   FROM pg_temp.http(:'m1_token', 'workon.payment_create(uuid)', jsonb_build_object('id', :'b1'));
 -- while it is in flight a repeat waits on the same row: no second call
 SELECT count(*) AS outbox_rows FROM workon.outbox WHERE booking_id = :'b1';
@@ -164,7 +165,7 @@ RESET ROLE;
 SELECT status, stripe_payment_intent_id, client_secret FROM workon.payments WHERE booking_id = :'b1';
 SELECT status, attempts, response_status FROM workon.outbox WHERE id = :o1;
 -- a repeat: 200, the same payment, no new call
-SELECT h.status, h.headers - 'x-workon-user' AS headers, h.body ->> 'stripe_payment_intent_id' AS pi, h.body ->> 'client_secret' AS client_secret
+SELECT h.status, h.headers, h.outbox_id, h.body ->> 'stripe_payment_intent_id' AS pi, h.body ->> 'client_secret' AS client_secret
   FROM pg_temp.http(:'m1_token', 'workon.payment_create(uuid)', jsonb_build_object('id', :'b1')) AS h;
 SELECT count(*) AS outbox_rows FROM workon.outbox WHERE booking_id = :'b1' AND kind = 'stripe';
 -- the other method is refused for this booking
@@ -175,7 +176,7 @@ SELECT h.status, h.body #>> '{error}' AS error
 -- Stripe refuses: 502 for the waiting client, the next POST starts over
 -- with a new idempotency key
 SELECT pg_temp.book(:'m1_token', 1) AS b2 \gset
-SELECT (h.headers ->> 'X-Workon-Outbox')::bigint AS o2
+SELECT h.outbox_id AS o2
   FROM pg_temp.http(:'m1_token', 'workon.payment_create(uuid)', jsonb_build_object('id', :'b2')) AS h \gset
 SET ROLE workon_authenticator;
 SELECT count(*) AS claimed FROM workon.outbox_claim_id(:o2);
@@ -184,7 +185,7 @@ SELECT status, headers, body
 RESET ROLE;
 SELECT status, last_error FROM workon.outbox WHERE id = :o2;
 SELECT status, stripe_payment_intent_id, last_error, generation FROM workon.payments WHERE booking_id = :'b2';
-SELECT h.status, (h.headers ->> 'X-Workon-Outbox')::bigint > :o2 AS new_row
+SELECT h.status, h.outbox_id > :o2 AS new_row
   FROM pg_temp.http(:'m1_token', 'workon.payment_create(uuid)', jsonb_build_object('id', :'b2')) AS h;
 SELECT status, right(idempotency_key, 2) AS generation FROM workon.outbox WHERE booking_id = :'b2' ORDER BY id;
 
@@ -201,28 +202,28 @@ SELECT code, status FROM workon.errors WHERE sqlstate = 'WOC06';
 -- The outbox functions: claim, lease, backoff, dead, idempotency
 --
 SELECT pg_temp.book(:'m1_token', 3) AS b4 \gset
-SELECT (h.headers ->> 'X-Workon-Outbox')::bigint AS o4
+SELECT h.outbox_id AS o4
   FROM pg_temp.http(:'m1_token', 'workon.payment_create(uuid)', jsonb_build_object('id', :'b4')) AS h \gset
 -- a row a client waits on is leased to it for 30 s: the background worker
 -- leaves it alone
 SELECT next_attempt_at BETWEEN now() + interval '20 seconds' AND now() + interval '30 seconds' AS leased_to_client
   FROM workon.outbox WHERE id = :o4;
 SET ROLE workon_authenticator;
-SELECT count(*) AS claimed FROM workon.outbox_claim('stripe', 16);
+SELECT count(*) AS claimed FROM workon.outbox_claim('{stripe}', 16);
 RESET ROLE;
 UPDATE workon.outbox SET next_attempt_at = now() - interval '1 second' WHERE status = 'pending';
 SET ROLE workon_authenticator;
 -- due rows of the kind asked for, oldest first, leased for 60 s
-SELECT id = :o4 AS is_o4, attempts FROM workon.outbox_claim('stripe', 16) ORDER BY id;
-SELECT count(*) AS claimed_again FROM workon.outbox_claim('stripe', 16);
-SELECT count(*) AS emails_are_not_claimed FROM workon.outbox_claim('email', 0);
+SELECT id = :o4 AS is_o4, kind, attempts FROM workon.outbox_claim('{stripe}', 16) ORDER BY id;
+SELECT count(*) AS claimed_again FROM workon.outbox_claim('{stripe}', 16);
+SELECT count(*) AS emails_are_not_claimed FROM workon.outbox_claim('{email}', 0);
 RESET ROLE;
 SELECT next_attempt_at BETWEEN now() + interval '50 seconds' AND now() + interval '60 seconds' AS leased_60s
   FROM workon.outbox WHERE id = :o4;
 -- a lease that ran out: due again
 UPDATE workon.outbox SET next_attempt_at = now() - interval '1 second' WHERE id = :o4;
 SET ROLE workon_authenticator;
-SELECT id = :o4 AS is_o4, attempts FROM workon.outbox_claim('stripe', 1);
+SELECT id = :o4 AS is_o4, attempts FROM workon.outbox_claim('{stripe}', 1);
 -- network errors: 503 with Retry-After, next attempt after the backoff
 SELECT status, headers ? 'Retry-After' AS retry_after, body #>> '{error,code}' AS code
   FROM workon.outbox_error(:o4, 'connect: connection refused');
@@ -243,10 +244,10 @@ SELECT count(*) AS claim_dead FROM workon.outbox_claim_id(:o4);
 RESET ROLE;
 SELECT status, attempts, last_error FROM workon.outbox WHERE id = :o4;
 -- the payment can start over: a new call
-SELECT h.status, (h.headers ->> 'X-Workon-Outbox')::bigint > :o4 AS new_row
+SELECT h.status, h.outbox_id > :o4 AS new_row
   FROM pg_temp.http(:'m1_token', 'workon.payment_create(uuid)', jsonb_build_object('id', :'b4')) AS h;
 -- admins can bring a dead row back, unless a newer call replaced it
-SELECT (h.headers ->> 'X-Workon-Outbox')::bigint AS o4b
+SELECT h.outbox_id AS o4b
   FROM pg_temp.http(:'m1_token', 'workon.payment_create(uuid)', jsonb_build_object('id', :'b4')) AS h \gset
 UPDATE workon.outbox SET status = 'dead', attempts = 8 WHERE id = :o4b;
 SELECT pg_temp.try(format('SELECT workon.outbox_retry(%s)', :o4b)) AS superuser_without_token;
@@ -264,6 +265,19 @@ SELECT workon.outbox_enqueue('stripe', 'refund', '/v1/refunds', '{}', 'workon:te
 SELECT workon.outbox_enqueue('stripe', 'refund', '/v1/refunds', '{"x":"y"}', 'workon:test:key') = :k1 AS same_row,
        (SELECT params FROM workon.outbox WHERE id = :k1) AS params_kept;
 DELETE FROM workon.outbox WHERE id = :k1;
+-- several kinds at once: due rows of any of them, each with its kind
+SELECT workon.outbox_enqueue('stripe', 'refund', '/v1/refunds', '{}', 'workon:test:kinds') AS ks \gset
+SELECT workon.email_enqueue(:'m1', 'refund', '{}', 'test:kinds') AS ke \gset
+UPDATE workon.outbox SET next_attempt_at = now() - interval '1 second' WHERE id IN (:ks, :ke);
+SET ROLE workon_authenticator;
+SELECT count(*) AS no_kinds FROM workon.outbox_claim('{}', 16);
+SELECT count(*) AS other_kinds FROM workon.outbox_claim('{webhook_test}', 16);
+SELECT count(*) AS null_kinds FROM workon.outbox_claim(NULL, 16);
+SELECT id = :ks AS stripe_row, id = :ke AS email_row, kind, method, path, attempts
+  FROM workon.outbox_claim('{stripe,email}', 16) WHERE id IN (:ks, :ke) ORDER BY id;
+SELECT id = :ke AS email_row, kind, path, attempts FROM workon.outbox_claim_id(:ke);
+RESET ROLE;
+DELETE FROM workon.outbox WHERE id IN (:ks, :ke);
 -- bad calls
 SET ROLE workon_authenticator;
 SELECT pg_temp.try(format('SELECT * FROM workon.outbox_result(%s, 500, %L)', :o4, '{}')) AS status_500,
@@ -287,7 +301,7 @@ SELECT label, h.status, h.body #>> '{error}' AS error
 	('javascript', '{"success_url":"https://example.com/ok","cancel_url":"javascript:alert(1)"}'),
 	('unknown field', '{"success_url":"https://example.com/ok","cancel_url":"https://example.com/no","mode":"setup"}')) AS v(label, b),
 	pg_temp.http(:'m1_token', 'workon.checkout_create(uuid,text,text)', jsonb_build_object('id', :'b5'), b) AS h;
-SELECT h.status, (h.headers ->> 'X-Workon-Outbox')::bigint AS o5, h.body - 'payment_id' AS body
+SELECT h.status, h.outbox_id AS o5, h.body - 'payment_id' AS body
   FROM pg_temp.http(:'m1_token', 'workon.checkout_create(uuid,text,text)', jsonb_build_object('id', :'b5'),
                     '{"success_url":"https://example.com/ok?s={CHECKOUT_SESSION_ID}","cancel_url":"https://example.com/no"}') AS h \gset
 SELECT :status AS status, :'body' AS body;

@@ -9,11 +9,23 @@ RESET client_min_messages;
 SELECT method, path, handler, auth, status, body, summary
   FROM workon.routes ORDER BY path, method;
 
+-- what the front end decides from the route row: which rate limits apply,
+-- whether the handler only reads, the outbox kind a request may wait on, an
+-- extra metric family
+SELECT method, path, rate_limit, read_only, outbound, metric
+  FROM workon.routes ORDER BY path, method;
+-- the GET routes are the ones that only read
+SELECT method, path, read_only FROM workon.routes WHERE read_only <> (method = 'GET');
+-- a route that may wait on the outbox is one whose handler can queue a row
+SELECT method, path FROM workon.routes WHERE outbound IS NOT NULL AND (read_only OR method = 'GET');
+
 -- the front end's queries, as its login role
 SET ROLE workon_authenticator;
-SELECT q.method, q.path, q.handler::oid::regprocedure AS handler, q.auth, q.status, q.body
-  FROM (SELECT method, path, handler::oid::int8, auth, status, body
-          FROM workon.routes ORDER BY path, method) AS q(method, path, handler, auth, status, body);
+SELECT q.method, q.path, q.handler::oid::regprocedure AS handler, q.auth, q.status, q.body,
+       q.rate_limit, q.read_only, q.outbound, q.metric
+  FROM (SELECT method, path, handler::oid::int8, auth, status, body, rate_limit, read_only, outbound, metric
+          FROM workon.routes ORDER BY path, method)
+       AS q(method, path, handler, auth, status, body, rate_limit, read_only, outbound, metric);
 SELECT sqlstate, status, code FROM workon.errors ORDER BY status, sqlstate;
 RESET ROLE;
 
@@ -134,6 +146,11 @@ INSERT INTO workon.routes VALUES ('GET', '/api/v1/x', 'workon.space_get(uuid)', 
 INSERT INTO workon.routes VALUES ('GET', '/api/v1/x', 'workon.no_such_function(uuid)', 'none', 200, 'none', 'x');
 INSERT INTO workon.routes VALUES ('GET', '/api/v1/x', NULL, 'none', 200, 'none', 'x');
 INSERT INTO workon.routes VALUES ('GET', '/api/v1/spaces', 'workon.space_get(uuid)', 'none', 200, 'none', 'x');
+INSERT INTO workon.routes VALUES ('GET', '/api/v1/x', 'workon.space_get(uuid)', 'none', 200, 'none', 'x', 'strict');
+INSERT INTO workon.routes VALUES ('GET', '/api/v1/x', 'workon.space_get(uuid)', 'none', 200, 'none', 'x', NULL);
+INSERT INTO workon.routes VALUES ('GET', '/api/v1/x', 'workon.space_get(uuid)', 'none', 200, 'none', 'x', 'default', NULL);
+INSERT INTO workon.routes VALUES ('GET', '/api/v1/x', 'workon.space_get(uuid)', 'none', 200, 'none', 'x', 'default', true, 'sms');
+INSERT INTO workon.routes VALUES ('GET', '/api/v1/x', 'workon.space_get(uuid)', 'none', 200, 'none', 'x', 'default', true, NULL, 'requests');
 INSERT INTO workon.errors VALUES ('2', 400, 'x');
 INSERT INTO workon.errors VALUES ('22p02', 400, 'x');
 INSERT INTO workon.errors VALUES ('22P02', 200, 'x');

@@ -248,7 +248,7 @@ VALUES ('e0000000-0000-4000-8000-000000000001', :'m3', date_trunc('hour', now())
 RETURNING id AS early \gset
 BEGIN;
 SET LOCAL SESSION AUTHORIZATION workon_authenticator;
-SELECT headers::jsonb ->> 'X-Workon-Outbox' AS early_outbox
+SELECT outbox_id AS early_outbox
   FROM workon.dispatch('workon.payment_create(uuid)'::regprocedure, jsonb_build_object('id', :'early'), '{}', NULL, :'m3_token', '{}') \gset
 COMMIT;
 SELECT pg_temp.deliver(pg_temp.ev('evt_early', 'charge.dispute.created', 1, pg_temp.dispute('early')));

@@ -1,0 +1,552 @@
+/* sql/src/20_spaces.sql -- spaces: the table, who sees and changes them, the space routes */
+
+--
+-- Spaces
+--
+CREATE TABLE workon.spaces (
+	id			uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+	host_id		uuid NOT NULL REFERENCES workon.users (id),
+	name		text NOT NULL
+				CONSTRAINT spaces_name_check
+				CHECK (pg_catalog.btrim(name) <> ''),
+	kind		text NOT NULL
+				CONSTRAINT spaces_kind_check
+				CHECK (kind IN ('desk', 'private_office', 'meeting_room', 'event_space')),
+	city		text NOT NULL
+				CONSTRAINT spaces_city_check
+				CHECK (pg_catalog.btrim(city) <> ''),
+	address		text NOT NULL,
+	capacity	integer NOT NULL
+				CONSTRAINT spaces_capacity_check CHECK (capacity > 0),
+	timezone	text NOT NULL
+				CONSTRAINT spaces_timezone_check
+				CHECK (workon.valid_timezone(timezone)),
+	hourly_rate_cents bigint NOT NULL
+				CONSTRAINT spaces_hourly_rate_cents_check
+				CHECK (hourly_rate_cents >= 0),
+	daily_rate_cents bigint NOT NULL
+				CONSTRAINT spaces_daily_rate_cents_check
+				CHECK (daily_rate_cents >= 0),
+	currency	text NOT NULL
+				CONSTRAINT spaces_currency_check
+				CHECK (currency ~ '^[a-z]{3}$'),
+	opening_hours jsonb NOT NULL DEFAULT '{}'
+				CONSTRAINT spaces_opening_hours_check
+				CHECK (pg_catalog.jsonb_typeof(opening_hours) = 'object'),
+	published	boolean NOT NULL DEFAULT false,
+	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
+				CONSTRAINT spaces_created_at_check
+				CHECK (pg_catalog.isfinite(created_at)),
+	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	city_key	text NOT NULL GENERATED ALWAYS AS (pg_catalog.lower(city)) STORED,
+	doc			json
+);
+
+COMMENT ON TABLE workon.spaces IS
+'Bookable workspaces (desks, offices, meeting rooms, event spaces) listed by hosts; visible to everyone once published, always to their host and admins';
+
+COMMENT ON COLUMN workon.spaces.doc IS
+'The API representation of the space (workon.space_json, times in UTC), kept by the trigger spaces_write_doc so that reads only copy it';
+
+COMMENT ON COLUMN workon.spaces.city_key IS
+'lower(city), for case-insensitive city filters; a plain column because row-level security keeps non-leakproof expressions such as lower() out of index conditions';
+
+-- The public list: published spaces, newest first, keyset-paginated; and
+-- the same per city.
+CREATE INDEX spaces_published_created_at_idx
+	ON workon.spaces (created_at DESC, id DESC) WHERE published;
+CREATE INDEX spaces_published_city_created_at_idx
+	ON workon.spaces (city_key, created_at DESC, id DESC) WHERE published;
+CREATE INDEX spaces_host_id_idx ON workon.spaces (host_id);
+
+CREATE TRIGGER spaces_set_updated_at
+	BEFORE UPDATE ON workon.spaces
+	FOR EACH ROW EXECUTE FUNCTION workon.set_updated_at();
+
+ALTER TABLE workon.spaces ENABLE ROW LEVEL SECURITY;
+ALTER TABLE workon.spaces FORCE ROW LEVEL SECURITY;
+
+-- Everyone sees published spaces; hosts see their own, admins all.
+CREATE POLICY spaces_visible ON workon.spaces
+	FOR SELECT
+	USING (published
+		   OR workon.current_role() = 'admin'
+		   OR host_id = workon.current_user_id());
+
+-- Hosts change their own spaces, admins any.
+CREATE POLICY spaces_owner_writes ON workon.spaces
+	FOR ALL
+	TO workon_host, workon_admin
+	USING (workon.current_role() = 'admin'
+		   OR host_id = workon.current_user_id())
+	WITH CHECK (workon.current_role() = 'admin'
+				OR host_id = workon.current_user_id());
+
+GRANT SELECT ON workon.spaces
+	TO workon_anon, workon_member, workon_host, workon_admin;
+-- the columns of the API (the policy above says which rows)
+GRANT INSERT (host_id, name, kind, city, address, capacity, timezone, hourly_rate_cents,
+			  daily_rate_cents, currency, opening_hours, published),
+	  UPDATE (name, kind, city, address, capacity, timezone, hourly_rate_cents,
+			  daily_rate_cents, currency, opening_hours, published),
+	  DELETE
+	ON workon.spaces TO workon_host, workon_admin;
+
+CREATE TRIGGER spaces_audit
+	AFTER INSERT OR UPDATE OR DELETE ON workon.spaces
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.spaces'))
+	EXECUTE FUNCTION workon.audit_row('doc');
+
+--
+-- Validation of every write: opening hours (extension/booking.c), the
+-- other fields here
+--
+CREATE FUNCTION workon.opening_hours_check(opening_hours jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'opening_hours_check'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION workon.opening_hours_check(jsonb) IS
+'Validates opening hours: an object mapping mon..sun to sorted, non-overlapping lists of ["HH:MM","HH:MM"] intervals ("24:00" ends a day); error 22023 naming the field (opening_hours or opening_hours.<day>) otherwise. Not strict: NULL is refused';
+
+CREATE FUNCTION workon.opening_intervals(timezone text, opening_hours jsonb,
+										 "from" timestamptz, "to" timestamptz)
+RETURNS TABLE (starts_at timestamptz, ends_at timestamptz)
+AS 'MODULE_PATHNAME', 'opening_intervals'
+LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 20;
+
+COMMENT ON FUNCTION workon.opening_intervals(text, jsonb, timestamptz, timestamptz) IS
+'The open periods of a space within [from, to): its opening hours in its time zone (DST included) as instants, periods that touch (across midnight too) merged, clipped to the window (at most 400 days)';
+
+CREATE FUNCTION workon.space_check()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+	IF NEW.name IS NULL OR pg_catalog.btrim(NEW.name) = '' THEN
+		RAISE EXCEPTION 'name is required'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'name';
+	END IF;
+	IF pg_catalog.length(NEW.name) > 200 THEN
+		RAISE EXCEPTION 'name must be at most 200 characters'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'name';
+	END IF;
+	IF NEW.kind IS NULL OR NEW.kind NOT IN ('desk', 'private_office', 'meeting_room', 'event_space') THEN
+		RAISE EXCEPTION 'kind must be one of desk, private_office, meeting_room, event_space'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'kind';
+	END IF;
+	IF NEW.city IS NULL OR pg_catalog.btrim(NEW.city) = '' THEN
+		RAISE EXCEPTION 'city is required'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'city';
+	END IF;
+	IF NEW.address IS NULL OR pg_catalog.btrim(NEW.address) = '' THEN
+		RAISE EXCEPTION 'address is required'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'address';
+	END IF;
+	IF NEW.capacity IS NULL OR NEW.capacity < 1 THEN
+		RAISE EXCEPTION 'capacity must be at least 1'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'capacity';
+	END IF;
+	IF NEW.timezone IS NULL OR NOT workon.valid_timezone(NEW.timezone) THEN
+		RAISE EXCEPTION 'timezone must name an IANA time zone such as Europe/Berlin'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'timezone';
+	END IF;
+	IF NEW.hourly_rate_cents IS NULL OR NEW.hourly_rate_cents NOT BETWEEN 0 AND 100000000000 THEN
+		RAISE EXCEPTION 'hourly_rate_cents must be between 0 and 100000000000'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'hourly_rate_cents';
+	END IF;
+	IF NEW.daily_rate_cents IS NULL OR NEW.daily_rate_cents NOT BETWEEN 0 AND 100000000000 THEN
+		RAISE EXCEPTION 'daily_rate_cents must be between 0 and 100000000000'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'daily_rate_cents';
+	END IF;
+	NEW.currency := pg_catalog.lower(NEW.currency);
+	IF NEW.currency IS NULL OR NEW.currency !~ '^[a-z]{3}$' THEN
+		RAISE EXCEPTION 'currency must be a three-letter ISO 4217 code such as eur'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'currency';
+	END IF;
+	PERFORM workon.opening_hours_check(NEW.opening_hours);
+	IF NEW.published IS NULL THEN
+		RAISE EXCEPTION 'published must be true or false'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'published';
+	END IF;
+	RETURN NEW;
+END
+$$;
+
+COMMENT ON FUNCTION workon.space_check() IS
+'Trigger: validates a space on every insert and update, error 22023 naming the field; lower-cases the currency';
+
+CREATE TRIGGER spaces_check
+	BEFORE INSERT OR UPDATE ON workon.spaces
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.spaces'))
+	EXECUTE FUNCTION workon.space_check();
+
+--
+-- The space object of the API
+--
+CREATE FUNCTION workon.space_json(s workon.spaces)
+RETURNS json
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+	SELECT workon.json_build(
+		'id', s.id,
+		'host_id', s.host_id,
+		'name', s.name,
+		'kind', s.kind,
+		'city', s.city,
+		'address', s.address,
+		'capacity', s.capacity,
+		'timezone', s.timezone,
+		'hourly_rate_cents', s.hourly_rate_cents,
+		'daily_rate_cents', s.daily_rate_cents,
+		'currency', s.currency,
+		'opening_hours', s.opening_hours,
+		'published', s.published,
+		'created_at', s.created_at,
+		'updated_at', s.updated_at)
+$$;
+
+COMMENT ON FUNCTION workon.space_json(workon.spaces) IS
+'The API representation of a space';
+
+CREATE FUNCTION workon.spaces_write_doc()
+RETURNS trigger
+LANGUAGE plpgsql
+SET TimeZone = 'UTC'
+AS $$
+BEGIN
+	NEW.doc := workon.space_json(NEW);
+	RETURN NEW;
+END
+$$;
+
+COMMENT ON FUNCTION workon.spaces_write_doc() IS
+'Trigger: stores the API representation of a space in spaces.doc on every write (after spaces_set_updated_at, trigger names fire in order)';
+
+CREATE TRIGGER spaces_write_doc
+	BEFORE INSERT OR UPDATE ON workon.spaces
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.spaces'))
+	EXECUTE FUNCTION workon.spaces_write_doc();
+
+--
+-- Route handlers: reading spaces
+--
+CREATE FUNCTION workon.spaces_list(
+	city text DEFAULT NULL,
+	kind text DEFAULT NULL,
+	min_capacity integer DEFAULT NULL,
+	"limit" integer DEFAULT NULL,
+	cursor text DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql STABLE
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_city		text := pg_catalog.lower(NULLIF(spaces_list.city, ''));
+	v_kind		text := NULLIF(spaces_list.kind, '');
+	v_min		integer := COALESCE(spaces_list.min_capacity, 1);
+	v_limit		integer := COALESCE(spaces_list."limit", 20);
+	-- the position after which the page starts; "before everything" by default
+	v_after_ts	timestamptz := 'infinity';
+	v_after_id	uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+	v_docs		text[];
+	v_ts		timestamptz[];
+	v_ids		uuid[];
+BEGIN
+	IF v_limit < 1 OR v_limit > 100 THEN
+		RAISE EXCEPTION 'limit must be between 1 and 100'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'limit';
+	END IF;
+	IF v_kind NOT IN ('desk', 'private_office', 'meeting_room', 'event_space') THEN
+		RAISE EXCEPTION 'kind must be one of desk, private_office, meeting_room, event_space'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'kind';
+	END IF;
+	IF v_min < 1 THEN
+		RAISE EXCEPTION 'min_capacity must be at least 1'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'min_capacity';
+	END IF;
+	IF spaces_list.cursor <> '' THEN
+		SELECT c.ts, c.id INTO v_after_ts, v_after_id
+		  FROM workon.cursor_decode(spaces_list.cursor) AS c;
+	END IF;
+
+	/*
+	 * One index-ordered scan of at most limit + 1 rows; the row past the
+	 * page only says whether there is more.  The stored documents are
+	 * copied, not rebuilt.  The aggregates read the ordered subquery in its
+	 * order (a plain aggregate over a subquery scan does not reorder; an
+	 * ORDER BY inside the aggregate would sort again).  Two spellings of the
+	 * query so that each has a plan of its own: with a city, the per-city
+	 * index does the filtering too.
+	 */
+	IF v_city IS NULL THEN
+		SELECT pg_catalog.array_agg(p.doc::text), pg_catalog.array_agg(p.created_at),
+			   pg_catalog.array_agg(p.id)
+		  INTO v_docs, v_ts, v_ids
+		  FROM (SELECT s.doc, s.created_at, s.id
+				  FROM workon.spaces AS s
+				 WHERE s.published
+				   AND (s.created_at, s.id) < (v_after_ts, v_after_id)
+				   AND (v_kind IS NULL OR s.kind = v_kind)
+				   AND s.capacity >= v_min
+				 ORDER BY s.created_at DESC, s.id DESC
+				 LIMIT v_limit + 1) AS p;
+	ELSE
+		SELECT pg_catalog.array_agg(p.doc::text), pg_catalog.array_agg(p.created_at),
+			   pg_catalog.array_agg(p.id)
+		  INTO v_docs, v_ts, v_ids
+		  FROM (SELECT s.doc, s.created_at, s.id
+				  FROM workon.spaces AS s
+				 WHERE s.published
+				   AND s.city_key = v_city
+				   AND (s.created_at, s.id) < (v_after_ts, v_after_id)
+				   AND (v_kind IS NULL OR s.kind = v_kind)
+				   AND s.capacity >= v_min
+				 ORDER BY s.created_at DESC, s.id DESC
+				 LIMIT v_limit + 1) AS p;
+	END IF;
+
+	RETURN workon.json_build(
+		'data', workon.json_trusted(
+			'[' || COALESCE(pg_catalog.array_to_string(v_docs[1:v_limit], ','), '') || ']'),
+		'next_cursor', CASE WHEN pg_catalog.cardinality(v_docs) > v_limit THEN
+						   workon.cursor_encode(v_ts[v_limit], v_ids[v_limit])
+					   END);
+END
+$$;
+
+COMMENT ON FUNCTION workon.spaces_list(text, text, integer, integer, text) IS
+'GET /api/v1/spaces: published spaces, newest first, as {"data": [...], "next_cursor": ...}; filters city (case-insensitive), kind, min_capacity; limit 1..100 (default 20); an empty city, kind or cursor counts as not given';
+
+CREATE FUNCTION workon.space_get(id uuid)
+RETURNS json
+LANGUAGE plpgsql STABLE
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_space		json;
+BEGIN
+	SELECT s.doc INTO v_space
+	  FROM workon.spaces AS s
+	 WHERE s.id = space_get.id;
+
+	IF v_space IS NULL THEN
+		RAISE EXCEPTION 'space not found'
+			USING ERRCODE = 'no_data_found';
+	END IF;
+
+	RETURN v_space;
+END
+$$;
+
+COMMENT ON FUNCTION workon.space_get(uuid) IS
+'GET /api/v1/spaces/{id}: one space; P0002 "space not found" if it does not exist or the caller may not see it';
+
+--
+-- Route handlers: writing spaces
+--
+CREATE FUNCTION workon.space_body_check(body jsonb, allowed text[])
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+	k			text;
+	v			jsonb;
+	t			text;
+BEGIN
+	IF space_body_check.body IS NULL OR pg_catalog.jsonb_typeof(space_body_check.body) <> 'object' THEN
+		RAISE EXCEPTION 'request body must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(space_body_check.body) AS e ORDER BY e.key
+	LOOP
+		IF NOT k = ANY (space_body_check.allowed) THEN
+			RAISE EXCEPTION 'unknown parameter'
+				USING ERRCODE = 'invalid_parameter_value', COLUMN = k,
+					  DETAIL = pg_catalog.format('Parameter "%s" is not taken here.', k);
+		END IF;
+		t := pg_catalog.jsonb_typeof(v);
+		CONTINUE WHEN t = 'null';
+		IF k IN ('name', 'kind', 'city', 'address', 'timezone', 'currency', 'host_id') AND t <> 'string' THEN
+			RAISE EXCEPTION '% must be a string', k
+				USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+		ELSIF k IN ('capacity', 'hourly_rate_cents', 'daily_rate_cents')
+			  AND (t <> 'number' OR v::numeric <> pg_catalog.trunc(v::numeric)
+				   OR v::numeric NOT BETWEEN -2147483648 AND 2147483647 AND k = 'capacity'
+				   OR v::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807) THEN
+			RAISE EXCEPTION '% must be an integer', k
+				USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+		ELSIF k = 'published' AND t <> 'boolean' THEN
+			RAISE EXCEPTION 'published must be true or false'
+				USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+		ELSIF k = 'host_id'
+			  AND v #>> '{}' !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+			RAISE EXCEPTION 'host_id must be a UUID'
+				USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+		END IF;
+	END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION workon.space_body_check(jsonb, text[]) IS
+'Checks a space request body: a JSON object of allowed keys whose values have the right JSON types (null allowed); error 22023 naming the field otherwise';
+
+CREATE FUNCTION workon.space_create(body jsonb DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+	v			workon.spaces;
+BEGIN
+	PERFORM workon.space_body_check(space_create.body,
+		ARRAY['name', 'kind', 'city', 'address', 'capacity', 'timezone', 'hourly_rate_cents',
+			  'daily_rate_cents', 'currency', 'opening_hours', 'published', 'host_id']);
+	v := pg_catalog.jsonb_populate_record(NULL::workon.spaces, space_create.body);
+
+	IF v.host_id IS NOT NULL THEN
+		IF workon.current_role() IS DISTINCT FROM 'admin' AND v.host_id IS DISTINCT FROM workon.current_user_id() THEN
+			RAISE EXCEPTION 'host_id may be set by admins only'
+				USING ERRCODE = 'invalid_parameter_value', COLUMN = 'host_id';
+		END IF;
+		IF NOT EXISTS (SELECT FROM workon.users AS u
+						WHERE u.id = v.host_id AND u.role IN ('host', 'admin')) THEN
+			RAISE EXCEPTION 'host_id must name a host'
+				USING ERRCODE = 'invalid_parameter_value', COLUMN = 'host_id';
+		END IF;
+	END IF;
+	v.host_id := COALESCE(v.host_id, workon.current_user_id());
+	IF v.host_id IS NULL THEN
+		RAISE EXCEPTION 'host_id is required'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'host_id';
+	END IF;
+
+	INSERT INTO workon.spaces AS s (host_id, name, kind, city, address, capacity, timezone,
+									hourly_rate_cents, daily_rate_cents, currency,
+									opening_hours, published)
+	VALUES (v.host_id, v.name, v.kind, v.city, v.address, v.capacity, v.timezone,
+			v.hourly_rate_cents, v.daily_rate_cents, v.currency,
+			COALESCE(v.opening_hours, '{}'), COALESCE(v.published, false))
+	RETURNING * INTO v;
+
+	RETURN workon.space_json(v);
+END
+$$;
+
+COMMENT ON FUNCTION workon.space_create(jsonb) IS
+'POST /api/v1/spaces (host, admin): a new space of the caller (admins may name another host with host_id); opening_hours defaults to {} (closed), published to false; 22023 naming the field for anything invalid';
+
+CREATE FUNCTION workon.space_writable(id uuid)
+RETURNS workon.spaces
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	v			workon.spaces;
+BEGIN
+	SELECT * INTO v FROM workon.spaces AS s WHERE s.id = space_writable.id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'space not found'
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	IF workon.current_role() IS DISTINCT FROM 'admin'
+	   AND v.host_id IS DISTINCT FROM workon.current_user_id() THEN
+		RAISE EXCEPTION 'only the space''s host or an admin may change it'
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	RETURN v;
+END
+$$;
+
+COMMENT ON FUNCTION workon.space_writable(uuid) IS
+'The space if the caller may change it (its host, an admin); P0002 if the caller cannot see it, 42501 if they see but may not change it';
+
+CREATE FUNCTION workon.space_update(id uuid, body jsonb DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+	v			workon.spaces := workon.space_writable(space_update.id);
+BEGIN
+	PERFORM workon.space_body_check(space_update.body,
+		ARRAY['name', 'kind', 'city', 'address', 'capacity', 'timezone', 'hourly_rate_cents',
+			  'daily_rate_cents', 'currency', 'opening_hours', 'published']);
+
+	SELECT * INTO v FROM workon.spaces AS s WHERE s.id = space_update.id FOR UPDATE;
+	-- fields present in the body replace the stored ones (null included)
+	v := pg_catalog.jsonb_populate_record(v, space_update.body);
+
+	UPDATE workon.spaces AS s
+	   SET name = v.name, kind = v.kind, city = v.city, address = v.address,
+		   capacity = v.capacity, timezone = v.timezone,
+		   hourly_rate_cents = v.hourly_rate_cents, daily_rate_cents = v.daily_rate_cents,
+		   currency = v.currency, opening_hours = v.opening_hours, published = v.published
+	 WHERE s.id = space_update.id
+	RETURNING * INTO v;
+
+	RETURN workon.space_json(v);
+END
+$$;
+
+COMMENT ON FUNCTION workon.space_update(uuid, jsonb) IS
+'PATCH /api/v1/spaces/{id} (its host, admin): changes the fields present in the body; a field given as null is refused if the space needs it. Existing bookings keep their price';
+
+CREATE FUNCTION workon.space_delete(id uuid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+	PERFORM workon.space_writable(space_delete.id);
+	-- serializes with bookings being made (their foreign key check)
+	PERFORM FROM workon.spaces AS s WHERE s.id = space_delete.id FOR UPDATE;
+
+	IF EXISTS (SELECT FROM workon.bookings AS b
+				WHERE b.space_id = space_delete.id
+				  AND b.ends_at > pg_catalog.now()
+				  AND (b.status = 'confirmed'
+					   OR (b.status = 'pending_payment' AND b.hold_expires_at > pg_catalog.now()))) THEN
+		RAISE EXCEPTION 'space has future bookings'
+			USING ERRCODE = 'WOC05',
+				  HINT = 'Unpublish it instead, or wait until its bookings have ended.';
+	END IF;
+
+	DELETE FROM workon.spaces AS s WHERE s.id = space_delete.id;
+END
+$$;
+
+COMMENT ON FUNCTION workon.space_delete(uuid) IS
+'DELETE /api/v1/spaces/{id} (its host, admin): deletes the space and its past, cancelled and expired bookings (the audit log keeps them); WOC05 has_future_bookings while a confirmed booking or live hold has not ended';
+
+--
+-- Routes, errors, privileges
+--
+INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only, summary) VALUES
+	('GET', '/api/v1/spaces', 'workon.spaces_list(text,text,integer,integer,text)',
+	 'none', 200, 'none', true, 'List published spaces'),
+	('GET', '/api/v1/spaces/{id}', 'workon.space_get(uuid)',
+	 'none', 200, 'none', true, 'Get a space'),
+	('POST', '/api/v1/spaces', 'workon.space_create(jsonb)',
+	 'host', 201, 'json', false, 'Create a space'),
+	('PATCH', '/api/v1/spaces/{id}', 'workon.space_update(uuid,jsonb)',
+	 'host', 200, 'json', false, 'Change a space'),
+	('DELETE', '/api/v1/spaces/{id}', 'workon.space_delete(uuid)',
+	 'host', 204, 'none', false, 'Delete a space without future bookings');
+
+INSERT INTO workon.errors (sqlstate, status, code) VALUES
+	('WOC05', 409, 'has_future_bookings');
+
+GRANT EXECUTE ON FUNCTION
+	workon.space_json(workon.spaces),
+	workon.opening_intervals(text, jsonb, timestamptz, timestamptz),
+	workon.spaces_list(text, text, integer, integer, text),
+	workon.space_get(uuid)
+	TO workon_anon, workon_member, workon_host, workon_admin;
+GRANT EXECUTE ON FUNCTION
+	workon.opening_hours_check(jsonb),
+	workon.space_body_check(jsonb, text[]),
+	workon.space_writable(uuid),
+	workon.space_create(jsonb),
+	workon.space_update(uuid, jsonb),
+	workon.space_delete(uuid)
+	TO workon_host, workon_admin;
+
+-- pg_dump: spaces are data
+SELECT pg_catalog.pg_extension_config_dump('workon.spaces', '');

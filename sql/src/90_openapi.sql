@@ -1,0 +1,263 @@
+/* sql/src/90_openapi.sql -- the OpenAPI document, generated from the route table */
+
+-- The JSON Schema of an argument type, for the OpenAPI document
+CREATE FUNCTION workon.openapi_schema(typ regtype)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	elem regtype;
+BEGIN
+	SELECT t.typelem::regtype INTO elem
+	  FROM pg_type t WHERE t.oid = typ AND t.typcategory = 'A';
+	IF elem IS NOT NULL THEN
+		RETURN jsonb_build_object('type', 'array', 'items', workon.openapi_schema(elem));
+	END IF;
+	RETURN CASE typ
+		WHEN 'uuid'::regtype THEN '{"type": "string", "format": "uuid"}'
+		WHEN 'text'::regtype THEN '{"type": "string"}'
+		WHEN 'character varying'::regtype THEN '{"type": "string"}'
+		WHEN 'smallint'::regtype THEN '{"type": "integer", "format": "int32"}'
+		WHEN 'integer'::regtype THEN '{"type": "integer", "format": "int32"}'
+		WHEN 'bigint'::regtype THEN '{"type": "integer", "format": "int64"}'
+		WHEN 'numeric'::regtype THEN '{"type": "number"}'
+		WHEN 'double precision'::regtype THEN '{"type": "number"}'
+		WHEN 'boolean'::regtype THEN '{"type": "boolean"}'
+		WHEN 'timestamp with time zone'::regtype THEN '{"type": "string", "format": "date-time"}'
+		WHEN 'date'::regtype THEN '{"type": "string", "format": "date"}'
+		WHEN 'jsonb'::regtype THEN '{"type": "object"}'
+		WHEN 'json'::regtype THEN '{"type": "object"}'
+		ELSE '{"type": "string"}'
+	END::jsonb;
+END
+$$;
+
+COMMENT ON FUNCTION workon.openapi_schema(regtype) IS
+'The JSON Schema of a handler argument type in the OpenAPI document (uuid, text, integers, numeric, boolean, timestamptz, date, json, arrays; anything else a string)';
+
+-- The paths the HTTP front end serves itself, with no route in workon.routes
+CREATE FUNCTION workon.openapi_builtin_paths()
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+SELECT '{
+  "/healthz": {"get": {"operationId": "healthz", "tags": ["operations"], "summary": "Liveness: never touches the database", "security": [],
+    "responses": {"200": {"description": "{\"status\":\"ok\"}", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+  "/readyz": {"get": {"operationId": "readyz", "tags": ["operations"], "summary": "Readiness: the database answers", "security": [],
+    "responses": {"200": {"description": "ready", "content": {"application/json": {"schema": {"type": "object"}}}},
+                  "503": {"description": "not_ready, with the database check''s error", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+  "/api/health": {"get": {"operationId": "api_health", "tags": ["operations"], "summary": "Health as the existing deployments probe it", "security": [],
+    "responses": {"200": {"description": "healthy", "content": {"application/json": {"schema": {"type": "object"}}}},
+                  "503": {"description": "unhealthy", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+  "/api/v1/health": {"get": {"operationId": "v1_health", "tags": ["operations"], "summary": "Full diagnostic: versions, environment, uptime, database latency, pool", "security": [],
+    "responses": {"200": {"description": "diagnostic", "content": {"application/json": {"schema": {"type": "object"}}}},
+                  "503": {"description": "the database does not answer", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+  "/metrics": {"get": {"operationId": "metrics", "tags": ["operations"], "summary": "Prometheus metrics (text format 0.0.4)", "security": [],
+    "responses": {"200": {"description": "requests by route and status, latency histogram, pool, rate-limited, webhooks", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+  "/api/v1/openapi.json": {"get": {"operationId": "openapi", "tags": ["operations"], "summary": "This document (outside production, or with ENABLE_SWAGGER_PROD=true)", "security": [],
+    "responses": {"200": {"description": "OpenAPI 3.1 document", "content": {"application/json": {"schema": {"type": "object"}}}},
+                  "404": {"$ref": "#/components/responses/Error"}}}},
+  "/docs": {"get": {"operationId": "docs", "tags": ["operations"], "summary": "A page rendering this document (outside production, or with ENABLE_SWAGGER_PROD=true)", "security": [],
+    "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}},
+                  "404": {"$ref": "#/components/responses/Error"}}}}
+}'::jsonb
+$$;
+
+COMMENT ON FUNCTION workon.openapi_builtin_paths() IS
+'The OpenAPI path items of what the HTTP front end serves itself: health probes, metrics, the document and its docs page';
+
+/*
+ * workon.openapi() returns jsonb
+ *
+ * The OpenAPI 3.1 document of the HTTP API, generated on every call from
+ * workon.routes and the handlers' catalog entries: summary from the route,
+ * description from COMMENT ON FUNCTION, parameters and request body fields
+ * from the argument names and types (path template names are path
+ * parameters; on a route without a JSON body the other arguments are query
+ * parameters; with one, they are the body's fields, or the whole body for an
+ * argument named "body"; "meta" is the request meta, never a parameter).
+ */
+CREATE FUNCTION workon.openapi()
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r record;
+	paths jsonb := workon.openapi_builtin_paths();
+	op jsonb;
+	params jsonb;
+	props jsonb;
+	required jsonb;
+	responses jsonb;
+	a record;
+	path_params text[];
+	has_body_arg boolean;
+	body_type regtype;
+	tag text;
+BEGIN
+	FOR r IN
+		SELECT rt.method, rt.path, rt.auth, rt.status, rt.body, rt.summary, rt.rate_limit,
+			   p.oid AS fn, p.proname::text AS fname, p.pronargs, p.pronargdefaults,
+			   obj_description(p.oid, 'pg_proc') AS description,
+			   row_number() OVER (PARTITION BY p.proname ORDER BY rt.path, rt.method) AS nth
+		  FROM workon.routes rt
+		  JOIN pg_proc p ON p.oid = rt.handler
+		 ORDER BY rt.path, rt.method
+	LOOP
+		path_params := ARRAY(SELECT m[1] FROM regexp_matches(r.path, '\{([a-z_][a-z0-9_]*)\}', 'g') AS m);
+		params := '[]';
+		props := '{}';
+		required := '[]';
+		has_body_arg := false;
+		body_type := NULL;
+		FOR a IN
+			SELECT (SELECT pp.proargnames[n] FROM pg_proc pp WHERE pp.oid = r.fn) AS name,
+				   t::regtype AS typ, n,
+				   n <= r.pronargs - r.pronargdefaults AS no_default
+			  FROM unnest((SELECT pp.proargtypes::oid[] FROM pg_proc pp WHERE pp.oid = r.fn)) WITH ORDINALITY AS u(t, n)
+		LOOP
+			CONTINUE WHEN a.name IS NULL OR a.name = 'meta';
+			IF a.name = ANY (path_params) THEN
+				params := params || jsonb_build_object('name', a.name, 'in', 'path', 'required', true,
+													   'schema', workon.openapi_schema(a.typ));
+			ELSIF a.name = 'body' THEN
+				has_body_arg := true;
+				body_type := a.typ;
+			ELSIF r.body = 'json' THEN
+				props := props || jsonb_build_object(a.name, workon.openapi_schema(a.typ));
+				IF a.no_default THEN
+					required := required || to_jsonb(a.name);
+				END IF;
+			ELSE
+				params := params || jsonb_build_object('name', a.name, 'in', 'query', 'required', a.no_default,
+													   'schema', workon.openapi_schema(a.typ));
+			END IF;
+		END LOOP;
+		-- a template name the handler does not take is still a path parameter
+		FOR i IN 1 .. coalesce(array_length(path_params, 1), 0) LOOP
+			IF NOT params @> jsonb_build_array(jsonb_build_object('name', path_params[i], 'in', 'path')) THEN
+				params := params || jsonb_build_object('name', path_params[i], 'in', 'path', 'required', true,
+													   'schema', '{"type": "string"}'::jsonb);
+			END IF;
+		END LOOP;
+
+		tag := CASE WHEN r.path LIKE '/api/v1/%' THEN split_part(r.path, '/', 4)
+					WHEN r.path LIKE '/api/%' THEN split_part(r.path, '/', 3)
+					ELSE split_part(r.path, '/', 2) END;
+		op := jsonb_build_object(
+			'operationId', CASE WHEN r.nth = 1 THEN r.fname ELSE r.fname || '_' || r.nth END,
+			'summary', r.summary,
+			'tags', jsonb_build_array(tag),
+			'x-workon-auth', r.auth,
+			'x-workon-handler', r.fn::regprocedure::text,
+			'security', CASE WHEN r.auth = 'none' THEN '[{}, {"bearerAuth": []}]'::jsonb
+							 ELSE '[{"bearerAuth": []}]'::jsonb END);
+		IF r.description IS NOT NULL THEN
+			op := op || jsonb_build_object('description', r.description);
+		END IF;
+		IF jsonb_array_length(params) > 0 THEN
+			op := op || jsonb_build_object('parameters', params);
+		END IF;
+		IF r.body = 'json' THEN
+			op := op || jsonb_build_object('requestBody', jsonb_build_object(
+				'required', has_body_arg OR jsonb_array_length(required) > 0,
+				'content', jsonb_build_object('application/json', jsonb_build_object('schema',
+					CASE WHEN has_body_arg THEN workon.openapi_schema(body_type)
+						 ELSE jsonb_build_object('type', 'object', 'properties', props)
+							  || CASE WHEN jsonb_array_length(required) > 0
+									  THEN jsonb_build_object('required', required) ELSE '{}' END
+					END))));
+		ELSIF r.body = 'raw' THEN
+			op := op || '{"requestBody": {"required": true, "content": {"*/*": {"schema": {"type": "string"}}}}}'::jsonb;
+		END IF;
+
+		responses := jsonb_build_object(r.status::text,
+			CASE WHEN r.status = 204 THEN jsonb_build_object('description', 'No Content')
+				 ELSE jsonb_build_object('description', r.summary,
+										 'content', '{"application/json": {"schema": {}}}'::jsonb) END);
+		IF r.status = 200 AND r.method IN ('POST', 'PUT', 'PATCH', 'DELETE') THEN
+			-- the handler may return nothing
+			responses := responses || '{"204": {"description": "No Content"}}';
+		END IF;
+		responses := responses
+			|| '{"400": {"$ref": "#/components/responses/Error"},
+				 "401": {"$ref": "#/components/responses/Unauthorized"},
+				 "500": {"$ref": "#/components/responses/Error"},
+				 "503": {"$ref": "#/components/responses/Error"}}'::jsonb;
+		IF r.rate_limit <> 'exempt' THEN
+			responses := responses || '{"429": {"$ref": "#/components/responses/RateLimited"}}';
+		END IF;
+		IF r.auth <> 'none' THEN
+			responses := responses || '{"403": {"$ref": "#/components/responses/Error"}}';
+		END IF;
+		IF array_length(path_params, 1) > 0 OR r.method <> 'GET' THEN
+			responses := responses || '{"404": {"$ref": "#/components/responses/Error"}}';
+		END IF;
+		IF r.method <> 'GET' THEN
+			responses := responses || '{"409": {"$ref": "#/components/responses/Error"}}';
+		END IF;
+		IF r.body <> 'none' THEN
+			responses := responses || '{"413": {"$ref": "#/components/responses/Error"},
+										"415": {"$ref": "#/components/responses/Error"}}';
+		END IF;
+		op := op || jsonb_build_object('responses', responses);
+
+		paths := jsonb_set(paths, ARRAY[r.path],
+						   coalesce(paths -> r.path, '{}') || jsonb_build_object(lower(r.method), op));
+	END LOOP;
+
+	RETURN jsonb_build_object(
+		'openapi', '3.1.0',
+		'info', jsonb_build_object(
+			'title', 'workon API',
+			'version', (SELECT e.extversion FROM pg_extension e WHERE e.extname = 'workon'),
+			'description', 'The HTTP API of workon, a workspace marketplace whose rules live in PostgreSQL. '
+				|| 'Generated from the route table workon.routes and the handlers'' documentation. '
+				|| 'Errors are {"error": {"code", "message", "details"}}; every response carries X-Request-Id; '
+				|| 'rate-limited routes carry RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset.'),
+		'servers', '[{"url": "/"}]'::jsonb,
+		'paths', paths,
+		'components', jsonb_build_object(
+			'securitySchemes', '{"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}'::jsonb,
+			'schemas', jsonb_build_object('Error', jsonb_build_object(
+				'type', 'object',
+				'required', '["error"]'::jsonb,
+				'properties', jsonb_build_object('error', jsonb_build_object(
+					'type', 'object',
+					'required', '["code", "message", "details"]'::jsonb,
+					'properties', jsonb_build_object(
+						'code', jsonb_build_object('type', 'string',
+							'description', 'snake_case; from workon.errors: '
+								|| (SELECT string_agg(DISTINCT e.code, ', ' ORDER BY e.code) FROM workon.errors e)
+								|| '; from the front end: invalid_json, payload_too_large, unsupported_media_type, '
+								|| 'method_not_allowed, rate_limited, headers_too_large, internal, unavailable'),
+						'message', '{"type": "string"}'::jsonb,
+						'details', '{"type": "object", "description": "field: the offending parameter or field"}'::jsonb))))),
+			'headers', '{
+				"X-Request-Id": {"description": "the client''s X-Request-Id when it is 1-128 characters of [A-Za-z0-9._-], else a new one", "schema": {"type": "string"}},
+				"Retry-After": {"description": "seconds", "schema": {"type": "integer"}},
+				"RateLimit-Limit": {"schema": {"type": "integer"}},
+				"RateLimit-Remaining": {"schema": {"type": "integer"}},
+				"RateLimit-Reset": {"description": "seconds until the window ends", "schema": {"type": "integer"}}}'::jsonb,
+			'responses', '{
+				"Error": {"description": "an error", "headers": {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}},
+					"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+				"Unauthorized": {"description": "unauthorized: no token on a route that needs one, or a token that is not valid (WWW-Authenticate: Bearer)",
+					"headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+					"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+				"RateLimited": {"description": "rate_limited",
+					"headers": {"Retry-After": {"$ref": "#/components/headers/Retry-After"},
+								"RateLimit-Limit": {"$ref": "#/components/headers/RateLimit-Limit"},
+								"RateLimit-Remaining": {"$ref": "#/components/headers/RateLimit-Remaining"},
+								"RateLimit-Reset": {"$ref": "#/components/headers/RateLimit-Reset"}},
+					"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}'::jsonb));
+END
+$$;
+
+COMMENT ON FUNCTION workon.openapi() IS
+'The OpenAPI 3.1 document of the HTTP API, generated from workon.routes, the handlers'' COMMENT ON FUNCTION and their argument names and types; served by the front end at GET /api/v1/openapi.json';
+
+GRANT EXECUTE ON FUNCTION workon.openapi_schema(regtype), workon.openapi_builtin_paths(), workon.openapi()
+	TO workon_authenticator, workon_anon, workon_member, workon_host, workon_admin;
