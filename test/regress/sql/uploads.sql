@@ -144,6 +144,7 @@ SELECT pg_temp.try(format('SELECT workon.signed_url_verify(%L, %L, %s, %L)', 'PU
                           'PUT', workon.upload_path(:'u2_id'), :'u2_expires', :'u2_sig', '16 minutes')) AS u2_in_16_minutes;
 
 -- the bytes: with the download URL's signature; the upload URL's does not read
+SELECT workon.signed_url('GET', workon.upload_path(:'u2_id')) AS u2_get \gset
 BEGIN;
 SET LOCAL SESSION AUTHORIZATION workon_authenticator;
 SET LOCAL ROLE workon_anon;
@@ -152,8 +153,7 @@ SELECT pg_temp.try(format('SELECT workon.upload_content(%L, %s, %L)', :'u1_id', 
        pg_temp.try(format('SELECT workon.upload_content(%L)', :'u1_id')) AS unsigned_private,
        pg_temp.try(format('SELECT workon.upload_content(%L)', gen_random_uuid())) AS unsigned_unknown,
        pg_temp.try(format('SELECT workon.upload_content(%L, %s, %L)', :'u2_id',
-                          substring(workon.signed_url('GET', workon.upload_path(:'u2_id')), 'expires=([0-9]+)'),
-                          substring(workon.signed_url('GET', workon.upload_path(:'u2_id')), 'sig=(.*)$'))) AS signed_but_pending;
+                          substring(:'u2_get', 'expires=([0-9]+)'), substring(:'u2_get', 'sig=(.*)$'))) AS signed_but_pending;
 ROLLBACK;
 
 -- metadata: the owner and admins; others do not learn it exists
