@@ -103,7 +103,7 @@ static void on_wakeup(h2o_socket_t *sock, const char *err)
     if (read(w->wakeup_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
         return;
     if (__atomic_exchange_n(&w->reload_requested, 0, __ATOMIC_ACQ_REL))
-        pool_reload_routes(&w->pool);
+        control_reload_routes(&w->control);
     if (__atomic_load_n(&w->drain_requested, __ATOMIC_ACQUIRE) && !w->draining) {
         w->draining = 1;
         stop_listening(w);
@@ -146,9 +146,11 @@ static void *worker_main(void *arg)
 
     log_thread_buffer();
     worker_sched_batch();
-    pool_init(&w->pool, w);
+    control_init(&w->control, w);
+    pool_init(&w->pool, w, control_cancel_backend, &w->control);
     __atomic_store_n(&w->metrics, metrics_new(), __ATOMIC_RELEASE);
     pool_start(&w->pool);
+    control_start(&w->control);
     outbox_worker_start(w);
 
     w->wakeup = h2o_evloop_socket_create(loop, w->wakeup_fd, H2O_SOCKET_FLAG_DONT_READ);
@@ -182,6 +184,7 @@ static void *worker_main(void *arg)
         log_flush();
     }
     pool_stop(&w->pool);
+    control_stop(&w->control);
     log_flush();
     __atomic_add_fetch(&workers_done, 1, __ATOMIC_SEQ_CST);
     return NULL;
@@ -260,7 +263,7 @@ int main(int argc, char **argv)
 
     settings_load();
     ratelimit_init();
-    stripe_global_init();
+    outbox_global_init();
     gettimeofday(&shim_started_at, NULL);
     signal(SIGPIPE, SIG_IGN);
 

@@ -7,6 +7,10 @@
  * latency histogram; slots are claimed by their thread and published with a
  * release store of their key, so a reader sees only complete keys.  The
  * counts a reader sees may lag by a request, never tear (aligned 64-bit).
+ *
+ * A route may also be counted in an extra family (workon.routes.metric, the
+ * table `families` below): its series carry the family's bit, and the family
+ * is rendered from them.
  */
 #include "shim.h"
 #include <stdio.h>
@@ -24,6 +28,7 @@ typedef struct st_series_t {
     const char *route; /* NULL: free slot; "" the overflow series */
     const char *method;
     int status;
+    unsigned families;
     uint64_t count;
     uint64_t sum_us;
     uint64_t buckets[NUM_BUCKETS + 1]; /* not cumulative; the last is +Inf */
@@ -45,6 +50,19 @@ static const struct {
     {"workon_overload_rejections_total", "Requests refused with 503 because MAX_INFLIGHT requests were in progress."},
 };
 
+/* the extra families, by bit (METRICS_FAMILY_*) */
+static const struct {
+    unsigned bit;
+    const char *route_metric; /* workon.routes.metric */
+    const char *name;
+    const char *help;
+} families[] = {
+    {METRICS_FAMILY_WEBHOOKS, "webhooks", "workon_webhooks_total",
+     "Stripe webhook deliveries by route and status (200 received, 400 invalid signature)."},
+};
+
+#define NUM_FAMILIES (sizeof(families) / sizeof(families[0]))
+
 #define STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
 #define LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
@@ -55,6 +73,16 @@ metrics_t *metrics_new(void)
     if (m == NULL)
         h2o_fatal("no memory");
     return m;
+}
+
+unsigned metrics_family(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i != NUM_FAMILIES; ++i)
+        if (strcmp(families[i].route_metric, name) == 0)
+            return families[i].bit;
+    return 0;
 }
 
 void metrics_count(metrics_t *m, int counter)
@@ -113,7 +141,7 @@ static series_t *find_series(metrics_t *m, const char *method, const char *route
     return m->slots;
 }
 
-void metrics_observe(metrics_t *m, h2o_iovec_t method, const char *route, int status, double ms)
+void metrics_observe(metrics_t *m, h2o_iovec_t method, const char *route, unsigned families, int status, double ms)
 {
     series_t *s = find_series(m, method_label(method), route != NULL ? route : "unmatched", status);
     double seconds = ms / 1000;
@@ -121,6 +149,8 @@ void metrics_observe(metrics_t *m, h2o_iovec_t method, const char *route, int st
 
     for (b = 0; b != NUM_BUCKETS && seconds > bucket_le[b]; ++b)
         ;
+    if ((s->families | families) != s->families && s->route[0] != '\0') /* the overflow series stays in no family */
+        STORE(s->families, s->families | families);
     STORE(s->count, s->count + 1);
     STORE(s->sum_us, s->sum_us + (uint64_t)(ms * 1000));
     STORE(s->buckets[b], s->buckets[b] + 1);
@@ -133,6 +163,7 @@ typedef struct st_snapshot_t {
     const char *route;
     const char *method;
     int status;
+    unsigned families;
     uint64_t count, sum_us, buckets[NUM_BUCKETS + 1];
 } snapshot_t;
 
@@ -182,6 +213,7 @@ static snapshot_t *collect(h2o_mem_pool_t *pool, size_t *num)
             all[n].route = route;
             all[n].method = s->method;
             all[n].status = s->status;
+            all[n].families = LOAD(s->families);
             all[n].count = LOAD(s->count);
             all[n].sum_us = LOAD(s->sum_us);
             for (b = 0; b != NUM_BUCKETS + 1; ++b)
@@ -195,6 +227,7 @@ static snapshot_t *collect(h2o_mem_pool_t *pool, size_t *num)
         if (k != 0 && compare_snapshots(all + k - 1, all + i) == 0) {
             all[k - 1].count += all[i].count;
             all[k - 1].sum_us += all[i].sum_us;
+            all[k - 1].families |= all[i].families;
             for (b = 0; b != NUM_BUCKETS + 1; ++b)
                 all[k - 1].buckets[b] += all[i].buckets[b];
         } else {
@@ -207,7 +240,7 @@ static snapshot_t *collect(h2o_mem_pool_t *pool, size_t *num)
 
 static void render_requests(strbuf_t *sb, snapshot_t *all, size_t n)
 {
-    size_t i, b, j;
+    size_t i, b, j, f;
 
     strbuf_lit(sb, "# HELP workon_http_requests_total HTTP requests by method, route template and status.\n"
                    "# TYPE workon_http_requests_total counter\n");
@@ -242,15 +275,15 @@ static void render_requests(strbuf_t *sb, snapshot_t *all, size_t n)
         strbuf_printf(sb, "\"} %llu\n", (unsigned long long)count);
     }
 
-    strbuf_lit(sb, "# HELP workon_webhooks_total Stripe webhook deliveries by route and status (200 received, 400 invalid "
-                   "signature).\n"
-                   "# TYPE workon_webhooks_total counter\n");
-    for (i = 0; i != n; ++i) {
-        if (strstr(all[i].route, "/webhooks/stripe") == NULL)
-            continue;
-        strbuf_lit(sb, "workon_webhooks_total{route=\"");
-        add_label_value(sb, all[i].route);
-        strbuf_printf(sb, "\",status=\"%d\"} %llu\n", all[i].status, (unsigned long long)all[i].count);
+    for (f = 0; f != NUM_FAMILIES; ++f) {
+        strbuf_printf(sb, "# HELP %s %s\n# TYPE %s counter\n", families[f].name, families[f].help, families[f].name);
+        for (i = 0; i != n; ++i) {
+            if ((all[i].families & families[f].bit) == 0)
+                continue;
+            strbuf_printf(sb, "%s{route=\"", families[f].name);
+            add_label_value(sb, all[i].route);
+            strbuf_printf(sb, "\",status=\"%d\"} %llu\n", all[i].status, (unsigned long long)all[i].count);
+        }
     }
 }
 

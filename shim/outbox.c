@@ -1,27 +1,28 @@
 /*
- * The outbox: requests to Stripe that the database wrote into workon.outbox
- * (in the same transaction as the change that needs them) are sent from here,
- * never from inside a transaction.
+ * The outbox: outbound calls that the database wrote into workon.outbox (in
+ * the same transaction as the change that needs them) are made from here,
+ * never from inside a transaction, each by the transport of its row's kind
+ * (the table below; stripe.c today).
  *
  * A job is one row: claimed (workon.outbox_claim_id / outbox_claim bump its
- * attempts and lease it), sent with its idempotency key (stripe.c), and the
- * answer handed back to the database: 2xx and 4xx to workon.outbox_result,
- * which advances the state machines; no answer, a timeout, a 5xx or a 429 to
- * workon.outbox_error, which schedules the retry (the backoff and the
- * dead-letter state are the database's); so does a 4xx that Stripe marks
- * `Stripe-Should-Retry: true` (a lock timeout, say).  A 409 `idempotency_key_in_use`
- * (the same row being sent by someone else right now) is asked again after
- * a pause, when Stripe replays the other send's answer.
+ * attempts and lease it), turned into a request by its transport, sent by the
+ * shared HTTP client (httpclient.c), and the answer, as the transport reads
+ * it, handed back to the database: an answer to workon.outbox_result, which
+ * advances the state machines; no usable answer to workon.outbox_error, which
+ * schedules the retry (the backoff and the dead-letter state are the
+ * database's).  A transport may ask for the same send again after a pause
+ * (Stripe's 409 idempotency_key_in_use replays the other send's answer).
  *
  * Two ways in:
- *  - a request that needs the answer at once (POST /payment, /checkout): its
- *    handler commits the row and answers 202 + X-Workon-Outbox; http.c calls
- *    outbox_wait(), which claims that row, sends it and reports the
- *    (status, headers, body) that outbox_result / outbox_error return.  A
- *    client that goes away meanwhile only detaches: the job still finishes.
+ *  - a request that needs the answer at once (a route with an outbound kind,
+ *    POST /payment and /checkout): its handler commits the row and calls
+ *    workon.wait_for_outbox(id); api.c calls outbox_wait(), which claims that
+ *    row, sends it and reports the (status, headers, body) that
+ *    outbox_result / outbox_error return.  A client that goes away meanwhile
+ *    only detaches: the job still finishes.
  *  - the background worker, on the first thread only: every second and on
- *    NOTIFY workon_outbox it claims due 'stripe' rows and sends them, at most
- *    OUTBOX_CONCURRENCY at a time.
+ *    NOTIFY workon_outbox it claims due rows of the kinds it has a configured
+ *    transport for and sends them, at most OUTBOX_CONCURRENCY at a time.
  * A shim that dies between claim and answer leaves the row leased; it comes
  * back by itself when the lease runs out and is sent again with the same
  * idempotency key.
@@ -33,13 +34,8 @@
 
 /* rows sent at the same time by the background worker */
 #define OUTBOX_CONCURRENCY 8
-/*
- * A 409 `idempotency_key_in_use`: another send of the same row (the other way
- * in, or another shim) is still running at Stripe.  Asked again after a
- * pause, Stripe replays that send's answer.
- */
-#define CONFLICT_RETRY_MS 250
-#define CONFLICT_RETRIES 8
+/* a send the transport asks to repeat (the same row being sent elsewhere right now) waits this long */
+#define RESEND_DELAY_MS 250
 /*
  * A new row's NOTIFY reaches the background worker about when its waiting
  * request learns the row's id.  The worker claims a little later, and leaves
@@ -49,8 +45,14 @@
 #define NOTIFY_DELAY_MS 50
 #define MAX_WAITING 1024
 
-#define CLAIM_COLUMNS "id, method, path, params::text, idempotency_key, attempts"
-#define CLAIM_SQL "SELECT " CLAIM_COLUMNS " FROM workon.outbox_claim('stripe', $1::integer)"
+/* the transports, by outbox kind */
+static const transport_t *const transports[] = {&stripe_transport};
+
+#define NUM_TRANSPORTS (sizeof(transports) / sizeof(transports[0]))
+
+#define CLAIM_COLUMNS "id, kind, method, path, params::text, idempotency_key, attempts"
+#define CLAIM_NUM_COLUMNS 7
+#define CLAIM_SQL "SELECT " CLAIM_COLUMNS " FROM workon.outbox_claim($1::text[], $2::integer)"
 #define CLAIM_ID_SQL "SELECT " CLAIM_COLUMNS " FROM workon.outbox_claim_id($1::bigint)"
 #define RESULT_SQL "SELECT status, headers, body FROM workon.outbox_result($1::bigint, $2::integer, $3::jsonb)"
 #define ERROR_SQL "SELECT status, headers, body FROM workon.outbox_error($1::bigint, $2::text)"
@@ -61,17 +63,15 @@ struct st_outbox_job_t {
     worker_t *worker;
     h2o_mem_pool_t pool;
     char id[24];
-    char *method;
-    char *path;
-    char *params;
-    char *idempotency_key;
+    outbox_row_t row;
+    const transport_t *transport;
     char *request_id; /* of the waiting request, for the log */
     char status[12];
     char *report; /* the body for outbox_result, or the error text for outbox_error */
     int report_is_error;
-    stripe_request_t *send;
+    httpclient_t *send;
     h2o_timeout_entry_t resend;
-    int conflicts;
+    unsigned resends;
     /* the waiting request; NULL for the background worker or when it went away */
     db_query_cb reply_cb;
     void *reply_owner;
@@ -89,15 +89,26 @@ static __thread struct {
     int failures;
     h2o_timeout_entry_t tick;
     h2o_timeout_entry_t soon;
+    char kinds[128]; /* the kinds of the configured transports, a text[] literal */
     char limit[8];
 } bg;
 
-static __thread h2o_timeout_t conflict_timeout, notify_timeout;
+static __thread h2o_timeout_t resend_timeout, notify_timeout;
 
 /* ids of the rows that requests of this process wait on (all threads) */
 static pthread_mutex_t waiting_lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t waiting_ids[MAX_WAITING];
 static size_t num_waiting;
+
+const transport_t *transport_find(const char *kind)
+{
+    size_t i;
+
+    for (i = 0; i != NUM_TRANSPORTS; ++i)
+        if (strcmp(transports[i]->kind, kind) == 0)
+            return transports[i];
+    return NULL;
+}
 
 static int waiting_add(int64_t id)
 {
@@ -146,7 +157,7 @@ static void job_log(outbox_job_t *job, int level, const char *msg, const char *w
 {
     if (!log_enabled(level))
         return;
-    log_write(level, msg, "outbox_id", job->id, "path", job->path, "request_id", job->request_id, "reason", why, NULL);
+    log_write(level, msg, "outbox_id", job->id, "path", job->row.path, "request_id", job->request_id, "reason", why, NULL);
 }
 
 static outbox_job_t *job_new(worker_t *w)
@@ -157,6 +168,7 @@ static outbox_job_t *job_new(worker_t *w)
         h2o_fatal("no memory");
     memset(job, 0, sizeof(*job));
     job->worker = w;
+    job->row.id = job->id;
     h2o_mem_init_pool(&job->pool);
     return job;
 }
@@ -164,7 +176,7 @@ static outbox_job_t *job_new(worker_t *w)
 static void job_free(outbox_job_t *job)
 {
     if (job->send != NULL)
-        stripe_cancel(job->send);
+        httpclient_cancel(job->send);
     if (h2o_timeout_is_linked(&job->resend))
         h2o_timeout_unlink(&job->resend);
     if (job->registered)
@@ -192,29 +204,31 @@ static int job_reply(outbox_job_t *job, PGresult *res, const char *err)
     return cb(owner, res, err);
 }
 
+static char *copy_value(outbox_job_t *job, PGresult *res, int row, int column)
+{
+    return PQgetisnull(res, row, column) ? NULL : h2o_strdup(&job->pool, PQgetvalue(res, row, column), SIZE_MAX).base;
+}
+
 /* copies a claimed row (columns of CLAIM_COLUMNS) into the job */
 static void job_take_row(outbox_job_t *job, PGresult *res, int row)
 {
     snprintf(job->id, sizeof(job->id), "%s", PQgetvalue(res, row, 0));
-    job->method = h2o_strdup(&job->pool, PQgetvalue(res, row, 1), SIZE_MAX).base;
-    job->path = h2o_strdup(&job->pool, PQgetvalue(res, row, 2), SIZE_MAX).base;
-    job->params = h2o_strdup(&job->pool, PQgetvalue(res, row, 3), SIZE_MAX).base;
-    job->idempotency_key = PQgetisnull(res, row, 4) ? NULL : h2o_strdup(&job->pool, PQgetvalue(res, row, 4), SIZE_MAX).base;
+    job->row.kind = copy_value(job, res, row, 1);
+    job->row.method = copy_value(job, res, row, 2);
+    job->row.path = copy_value(job, res, row, 3);
+    job->row.params = copy_value(job, res, row, 4);
+    job->row.idempotency_key = copy_value(job, res, row, 5);
+    job->transport = transport_find(job->row.kind);
 }
 
 /* ------------------------------------------------------------------------ */
 /* sending */
 
-/* Stripe's error.code idempotency_key_in_use in an error body */
-static int is_idempotency_conflict(h2o_iovec_t body)
+/* the row goes to workon.outbox_error with why */
+static void job_failed(outbox_job_t *job, const char *why)
 {
-    static const char needle[] = "idempotency_key_in_use";
-    size_t n = sizeof(needle) - 1, i;
-
-    for (i = 0; i + n <= body.len; ++i)
-        if (memcmp(body.base + i, needle, n) == 0)
-            return 1;
-    return 0;
+    job->report = h2o_strdup(&job->pool, why, SIZE_MAX).base;
+    job->report_is_error = 1;
 }
 
 static void on_resend(h2o_timeout_entry_t *entry)
@@ -222,55 +236,60 @@ static void on_resend(h2o_timeout_entry_t *entry)
     job_send(H2O_STRUCT_FROM_MEMBER(outbox_job_t, resend, entry));
 }
 
-static void on_sent(void *data, int status, h2o_iovec_t body, int should_retry, const char *err)
+static void on_sent(void *data, const httpclient_response_t *res, const char *err)
 {
     outbox_job_t *job = data;
-    char why[96];
+    transport_verdict_t v;
+    char why[128];
 
     job->send = NULL;
-    if (err == NULL && status == 409 && is_idempotency_conflict(body) && job->conflicts++ < CONFLICT_RETRIES) {
-        job->resend.cb = on_resend;
-        h2o_timeout_link(job->worker->ctx.loop, &conflict_timeout, &job->resend);
+    if (err != NULL) {
+        snprintf(why, sizeof(why), "no answer from %s: %s", job->transport->name, err);
+        job_failed(job, why);
+        job_log(job, LOG_WARN, "outbox request failed, the database schedules a retry", job->report);
+        job_report(job);
         return;
     }
-    if (err != NULL) {
-        snprintf(why, sizeof(why), "no answer from Stripe: %s", err);
-        job->report = h2o_strdup(&job->pool, why, SIZE_MAX).base;
-        job->report_is_error = 1;
-    } else if (status >= 500 || status == 429 || (status == 409 && is_idempotency_conflict(body)) || status < 200 ||
-               (status >= 300 && status < 400) || (status >= 400 && should_retry == 1) ||
-               (status < 300 && (body.len == 0 || json_validate(body.base, body.len) != 0))) {
-        /* (a success whose answer cannot be read is no success: asked again, Stripe replays it) */
-        snprintf(why, sizeof(why), status < 300 ? "Stripe answered HTTP %d without JSON" : "Stripe answered HTTP %d", status);
-        job->report = h2o_strdup(&job->pool, why, SIZE_MAX).base;
-        job->report_is_error = 1;
-    } else {
-        snprintf(job->status, sizeof(job->status), "%d", status);
-        if (body.len != 0 && json_validate(body.base, body.len) == 0) {
-            job->report = h2o_strdup(&job->pool, body.base, body.len).base;
-        } else {
-            job->report = "{\"error\":{\"type\":\"api_error\",\"message\":\"response is not JSON\"}}";
-            job_log(job, LOG_WARN, "Stripe's answer is not JSON", job->status);
-        }
-    }
-    if (job->report_is_error)
+    memset(&v, 0, sizeof(v));
+    job->transport->interpret(res, job->resends, &job->pool, &v);
+    switch (v.action) {
+    case TRANSPORT_RESEND:
+        ++job->resends;
+        job->resend.cb = on_resend;
+        h2o_timeout_link(job->worker->ctx.loop, &resend_timeout, &job->resend);
+        return;
+    case TRANSPORT_RETRY:
+        job_failed(job, v.error);
         job_log(job, LOG_WARN, "outbox request failed, the database schedules a retry", job->report);
-    else if (status >= 400)
-        job_log(job, LOG_WARN, "Stripe refused an outbox request", job->status);
+        break;
+    default:
+        snprintf(job->status, sizeof(job->status), "%d", v.status);
+        job->report = v.body.base;
+        if (v.warning != NULL)
+            job_log(job, LOG_WARN, v.warning, job->status);
+        if (v.status >= 400) {
+            snprintf(why, sizeof(why), "%s refused an outbox request", job->transport->name);
+            job_log(job, LOG_WARN, why, job->status);
+        }
+        break;
+    }
     job_report(job);
 }
 
 static void job_send(outbox_job_t *job)
 {
+    httpclient_request_t req;
     const char *err = NULL;
 
-    job->send = stripe_send(job->worker, job->method, job->path, job->params, strlen(job->params), job->idempotency_key, on_sent,
-                            job, &err);
+    memset(&req, 0, sizeof(req));
+    if (job->transport == NULL || !job->transport->configured())
+        err = "no configured transport for the row's kind";
+    else if ((err = job->transport->build(&job->row, &job->pool, &req)) == NULL)
+        job->send = httpclient_send(job->worker, &req, on_sent, job, &err);
     if (job->send == NULL) {
         /* a row that cannot be sent as it is: the database counts the attempt */
         job_log(job, LOG_ERROR, "outbox row cannot be sent", err);
-        job->report = h2o_strdup(&job->pool, err, SIZE_MAX).base;
-        job->report_is_error = 1;
+        job_failed(job, err);
         job_report(job);
     }
 }
@@ -319,7 +338,7 @@ static int on_claim_id_result(void *owner, PGresult *res, const char *err)
     outbox_job_t *job = owner;
     int kept;
 
-    if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK && PQnfields(res) == 6) {
+    if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK && PQnfields(res) == CLAIM_NUM_COLUMNS) {
         if (PQntuples(res) == 1) {
             job_take_row(job, res, 0);
             if (job->reply_cb == NULL) {
@@ -351,7 +370,7 @@ outbox_job_t *outbox_wait(worker_t *w, const char *id, const char *request_id, d
 
     snprintf(job->id, sizeof(job->id), "%s", id);
     job->registered = waiting_add(strtoll(id, NULL, 10));
-    job->path = "(claiming)";
+    job->row.path = "(claiming)";
     job->request_id = request_id != NULL ? h2o_strdup(&job->pool, request_id, SIZE_MAX).base : NULL;
     job->reply_cb = cb;
     job->reply_owner = owner;
@@ -383,7 +402,7 @@ static int on_claim_result(void *owner, PGresult *res, const char *err)
 
     (void)owner;
     bg.claiming = 0;
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 6) {
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != CLAIM_NUM_COLUMNS) {
         /* no database, or no workon.outbox_claim (extension too old): said once, tried every second */
         if (bg.failures++ == 0)
             log_write(LOG_WARN, "outbox: cannot claim rows, retrying every second", "reason",
@@ -432,8 +451,9 @@ static void bg_claim(void)
     snprintf(bg.limit, sizeof(bg.limit), "%zu", OUTBOX_CONCURRENCY - bg.active);
     q = pool_query_new(&bg.worker->pool, DB_QUERY_SQL, on_claim_result, &bg); /* an owner: a query without one is cancelled */
     q->sql = CLAIM_SQL;
-    q->values[0] = bg.limit;
-    q->nparams = 1;
+    q->values[0] = bg.kinds;
+    q->values[1] = bg.limit;
+    q->nparams = 2;
     if (pool_submit(&bg.worker->pool, q) != 0) {
         pool_query_detach(&bg.worker->pool, q);
         bg.claiming = 0;
@@ -455,12 +475,45 @@ static void on_soon(h2o_timeout_entry_t *entry)
         bg_claim();
 }
 
+/* a transport for kind, and what it needs to send */
+static int can_send(const char *kind, size_t kind_len)
+{
+    size_t i;
+
+    for (i = 0; i != NUM_TRANSPORTS; ++i)
+        if (h2o_memis(transports[i]->kind, strlen(transports[i]->kind), kind, kind_len) && transports[i]->configured())
+            return 1;
+    return 0;
+}
+
+void outbox_global_init(void)
+{
+    size_t i;
+
+    for (i = 0; i != NUM_TRANSPORTS; ++i)
+        transports[i]->init();
+}
+
+/* the kinds of the configured transports as a text[] literal ("{stripe}"); 0 when there is none */
+static size_t configured_kinds(char *buf, size_t size)
+{
+    size_t i, n = 0, len = 0;
+
+    len += snprintf(buf + len, size - len, "{");
+    for (i = 0; i != NUM_TRANSPORTS; ++i)
+        if (transports[i]->configured() && len < size)
+            len += snprintf(buf + len, size - len, "%s%s", n++ == 0 ? "" : ",", transports[i]->kind);
+    if (len < size)
+        snprintf(buf + len, size - len, "}");
+    return n;
+}
+
 void outbox_worker_start(worker_t *w)
 {
-    stripe_worker_init(w);
-    h2o_timeout_init(w->ctx.loop, &conflict_timeout, CONFLICT_RETRY_MS);
+    httpclient_worker_init(w);
+    h2o_timeout_init(w->ctx.loop, &resend_timeout, RESEND_DELAY_MS);
     h2o_timeout_init(w->ctx.loop, &notify_timeout, NOTIFY_DELAY_MS);
-    if (w->id != 0 || !stripe_configured())
+    if (w->id != 0 || configured_kinds(bg.kinds, sizeof(bg.kinds)) == 0)
         return;
     bg.worker = w;
     bg.started = 1;
@@ -471,7 +524,11 @@ void outbox_worker_start(worker_t *w)
 
 void outbox_on_notify(worker_t *w, const char *payload)
 {
-    if (!bg.started || bg.worker != w || payload == NULL || strncmp(payload, "stripe:", 7) != 0)
+    const char *colon;
+
+    /* the payload is "<kind>:<id>" */
+    if (!bg.started || bg.worker != w || payload == NULL || (colon = strchr(payload, ':')) == NULL ||
+        !can_send(payload, colon - payload))
         return;
     /* several notifications in one loop pass make one claim */
     if (!h2o_timeout_is_linked(&bg.soon))

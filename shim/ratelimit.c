@@ -5,9 +5,11 @@
  * A client is its user when the request's bearer token is already known to
  * belong to one, otherwise its address (IPv4 address, IPv6 /64).  The shim
  * does not verify tokens: workon.dispatch does, and tells whose token it was
- * in the internal response header X-Workon-User, which the shim strips and
- * remembers (token hash -> user id).  A forged or unknown token therefore
- * counts against the address it comes from, never against a user.
+ * in its user_id column, which the shim remembers (token hash -> user id).
+ * A forged or unknown token therefore counts against the address it comes
+ * from, never against a user.  Which budget a request is counted in is its
+ * route's rate_limit class (workon.routes): default, auth (the stricter
+ * per-address AUTH_RATE_LIMIT_LIMIT too) or exempt (not counted).
  *
  * Memory is bounded: two set-associative tables (counters and token owners)
  * of fixed size, each set behind its own spin lock.  When a set is full, a

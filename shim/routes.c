@@ -88,13 +88,19 @@ static void node_free(route_node_t *node)
     free(node->routes);
 }
 
-static int parse_body_mode(const char *s)
+/* workon.routes.body and .rate_limit, in the order of BODY_* and RATE_LIMIT_* */
+static const char *const body_modes[] = {"none", "json", "raw", NULL};
+static const char *const rate_limits[] = {"default", "auth", "exempt", NULL};
+
+/* the index of s in names, 0 (the default) when it is not there */
+static int parse_name(const char *s, const char *const *names)
 {
-    if (strcmp(s, "json") == 0)
-        return BODY_JSON;
-    if (strcmp(s, "raw") == 0)
-        return BODY_RAW;
-    return BODY_NONE;
+    int i;
+
+    for (i = 0; names[i] != NULL; ++i)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return 0;
 }
 
 /* inserts the route; -1 (with *err) on an unusable template */
@@ -148,7 +154,7 @@ route_table_t *route_table_build(PGresult *res, const char **err)
     route_table_t *table;
     int i, n;
 
-    if (PQnfields(res) != 6) {
+    if (PQnfields(res) != ROUTE_COLUMNS) {
         *err = "unexpected shape of workon.routes";
         return NULL;
     }
@@ -172,7 +178,11 @@ route_table_t *route_table_build(PGresult *res, const char **err)
         r->status = PQgetisnull(res, i, 4) ? 200 : atoi(PQgetvalue(res, i, 4));
         if (r->status < 100 || r->status > 599)
             r->status = 200;
-        r->body_mode = parse_body_mode(PQgetvalue(res, i, 5));
+        r->body_mode = parse_name(PQgetvalue(res, i, 5), body_modes);
+        r->rate_limit = parse_name(PQgetvalue(res, i, 6), rate_limits);
+        r->read_only = PQgetvalue(res, i, 7)[0] == 't';
+        snprintf(r->outbound, sizeof(r->outbound), "%s", PQgetvalue(res, i, 8));
+        r->metrics = metrics_family(PQgetvalue(res, i, 9));
         if (insert_route(table, r, err) != 0)
             goto Error;
     }

@@ -319,7 +319,7 @@ static const char *apply_stripe_key(const setting_t *self, const char *value)
 static const char *apply_stripe_api_base(const setting_t *self, const char *value)
 {
     h2o_url_t url;
-    const char *err = stripe_parse_base(value, &url);
+    const char *err = httpclient_parse_base(value, &url);
 
     if (err != NULL)
         return complain("%s", self->name, err);
@@ -351,7 +351,7 @@ static const setting_t settings_table[] = {
      apply_admin_email},
     {"ADMIN_PASSWORD", NULL, "password of ADMIN_EMAIL's account when it is created (the password rules apply)", 0, 0,
      apply_admin_password},
-    {"AUTH_RATE_LIMIT_LIMIT", "10", "requests per RATE_LIMIT_TTL and client address to POST /api/v1/auth/login and /register",
+    {"AUTH_RATE_LIMIT_LIMIT", "10", "requests per RATE_LIMIT_TTL and client address to the routes of rate-limit class auth (login, register)",
      0, RELOAD, apply_auth_rate_limit},
     {"BOOKING_HOLD_MINUTES", "15", "how long a new booking holds its slot unpaid (database setting workon.booking_hold_minutes)", 0,
      0, apply_booking_hold},

@@ -136,10 +136,10 @@ typedef struct st_ratelimit_t {
 void ratelimit_init(void);
 /* who the request comes from, as far as the shim knows */
 void ratelimit_identify(h2o_req_t *req, ratelimit_client_t *client);
-/* counts the request; 1 when it is over a limit (auth_route: the per-address login/register limit too) */
+/* counts the request; 1 when it is over a limit (auth_route: the per-address AUTH_RATE_LIMIT_LIMIT too) */
 int ratelimit_check(h2o_req_t *req, const ratelimit_client_t *client, int auth_route, ratelimit_t *r);
 void ratelimit_add_headers(h2o_req_t *req, const ratelimit_t *r);
-/* the database said whose token it was (X-Workon-User) */
+/* the database said whose token it was (the user_id of workon.dispatch) */
 void ratelimit_learn(const ratelimit_client_t *client, const uint8_t user[16]);
 
 /* ------------------------------------------------------------------------ */
@@ -190,6 +190,13 @@ enum {
     BODY_RAW,
 };
 
+/* workon.routes.rate_limit */
+enum {
+    RATE_LIMIT_DEFAULT = 0, /* the per-user or per-address budget */
+    RATE_LIMIT_AUTH,        /* also the stricter per-address AUTH_RATE_LIMIT_LIMIT budget */
+    RATE_LIMIT_EXEMPT,      /* never rate limited */
+};
+
 typedef struct st_route_t {
     char method[8];
     char *path;
@@ -197,6 +204,10 @@ typedef struct st_route_t {
     int status;
     int body_mode;
     char *auth;
+    int rate_limit;
+    int read_only;     /* the handler never writes (not used yet: a replica pool would take these) */
+    char outbound[16]; /* the outbox kind a request may wait on, "" for none */
+    unsigned metrics;  /* extra metric families its requests are counted in (METRICS_FAMILY_*) */
     /* names of the {param} segments, in order */
     char **param_names;
     size_t num_params;
@@ -214,6 +225,13 @@ typedef struct st_error_map_t {
     error_rule_t *rules;
     size_t size;
 } error_map_t;
+
+/* the route query: the columns route_table_build reads, in order */
+#define ROUTES_SELECT                                                                                                              \
+    "SELECT method, path, handler::oid::int8, auth, status, body, rate_limit, read_only, outbound, metric"                         \
+    " FROM workon.routes ORDER BY path, method"
+#define ROUTE_COLUMNS 10
+#define ERRORS_SELECT "SELECT sqlstate, status, code FROM workon.errors"
 
 /* builds a table from the result of the route query; NULL + *err on failure */
 route_table_t *route_table_build(PGresult *res, const char **err);
@@ -249,9 +267,56 @@ void error_map_free(error_map_t *map);
 const error_rule_t *error_map_lookup(const error_map_t *map, const char *sqlstate);
 
 /* ------------------------------------------------------------------------ */
-/* pool.c */
+/* dbconn.c: one libpq connection on the event loop (the pool's and the control channel's) */
 
 typedef struct st_worker_t worker_t;
+typedef struct st_dbconn_t dbconn_t;
+
+enum {
+    DBCONN_IDLE = 0,
+    DBCONN_CONNECTING,
+    DBCONN_READY,
+};
+
+typedef struct st_dbconn_callbacks_t {
+    /* connected: the owner sends its first statements (a failure: dbconn_fail) */
+    void (*on_connected)(dbconn_t *c);
+    /* input was consumed: the owner reads what libpq has */
+    void (*on_input)(dbconn_t *c);
+    /* closed, started again after a backoff; was_ready: it had been connected */
+    void (*on_lost)(dbconn_t *c, int was_ready);
+} dbconn_callbacks_t;
+
+struct st_dbconn_t {
+    worker_t *worker;
+    const dbconn_callbacks_t *callbacks;
+    char label[16]; /* the "connection" of its log lines */
+    PGconn *pg;
+    h2o_socket_t *sock;
+    int state;
+    int write_armed;
+    unsigned backoff_step;
+    int failures; /* consecutive failed attempts, to keep the log quiet */
+    h2o_timeout_entry_t retry_entry;
+    h2o_timeout_entry_t connect_entry;
+};
+
+void dbconn_init(dbconn_t *c, worker_t *w, const dbconn_callbacks_t *callbacks, const char *label);
+void dbconn_start(dbconn_t *c);
+void dbconn_stop(dbconn_t *c);
+/* writes what libpq has buffered, and watches for writability while there is more */
+void dbconn_flush(dbconn_t *c);
+/* closes the connection (logged with why), tells the owner and reconnects after the backoff */
+void dbconn_fail(dbconn_t *c, const char *why);
+/* dbconn_fail with libpq's last error */
+void dbconn_fail_pq(dbconn_t *c);
+void dbconn_log(dbconn_t *c, int level, const char *msg, const char *why);
+/* first line of a libpq message, in a per-thread buffer */
+const char *pq_first_line(const char *msg);
+
+/* ------------------------------------------------------------------------ */
+/* pool.c: the pipelined query pool */
+
 typedef struct st_db_conn_t db_conn_t;
 typedef struct st_db_query_t db_query_t;
 
@@ -261,6 +326,8 @@ typedef struct st_db_query_t db_query_t;
  */
 extern const char pool_err_abandoned[];
 typedef int (*db_query_cb)(void *owner, PGresult *res, const char *err);
+/* asked to cancel what backend pid runs (a query nobody waits for any more) */
+typedef void (*pool_cancel_cb)(void *data, int pid);
 
 enum {
     DB_QUERY_DISPATCH = 0, /* the prepared workon_dispatch statement, 6 params */
@@ -302,14 +369,11 @@ typedef struct st_db_pool_t {
     int fail_fast; /* no connection for over a second: answer 503 at once */
     db_query_t *free_queries;
     h2o_timeout_entry_t sweep_entry;
-    /* backend pids to cancel, sent through the LISTEN connection */
-    int *cancel_pids;
-    size_t num_cancel_pids;
-    /* the LISTEN connection */
-    db_conn_t *listener;
+    pool_cancel_cb cancel_backend;
+    void *cancel_data;
 } db_pool_t;
 
-void pool_init(db_pool_t *pool, worker_t *worker);
+void pool_init(db_pool_t *pool, worker_t *worker, pool_cancel_cb cancel_backend, void *cancel_data);
 void pool_start(db_pool_t *pool);
 void pool_stop(db_pool_t *pool);
 db_query_t *pool_query_new(db_pool_t *pool, int kind, db_query_cb cb, void *owner);
@@ -322,13 +386,41 @@ int pool_is_up(db_pool_t *pool);
 size_t pool_busy_connections(db_pool_t *pool);
 /* whether connection i has a query in flight (read by /metrics from any thread) */
 int pool_conn_busy(db_pool_t *pool, size_t i);
-/* asks the LISTEN connection to load the route table again (SIGHUP) */
-void pool_reload_routes(db_pool_t *pool);
+
+/* ------------------------------------------------------------------------ */
+/* control.c: the control channel (LISTEN, seeding, route loads, cancels) */
+
+typedef struct st_control_t {
+    dbconn_t conn; /* first member */
+    int state;
+    int reload_wanted;
+    PGresult *load_results[2];
+    int num_load_results;
+    int load_failures;
+    h2o_timeout_entry_t reload_entry;
+    /* backend pids to cancel */
+    int *cancel_pids;
+    size_t num_cancel_pids;
+    size_t max_cancel_pids;
+} control_t;
+
+void control_init(control_t *control, worker_t *w);
+void control_start(control_t *control);
+void control_stop(control_t *control);
+/* loads the route table and error map again (SIGHUP) */
+void control_reload_routes(control_t *control);
+/* a pool_cancel_cb: data is the control_t */
+void control_cancel_backend(void *data, int pid);
 
 /* ------------------------------------------------------------------------ */
 /* metrics.c: per-thread counters, summed by GET /metrics */
 
 typedef struct st_metrics_t metrics_t;
+
+/* the extra families a route's requests may be counted in (workon.routes.metric) */
+enum {
+    METRICS_FAMILY_WEBHOOKS = 1, /* workon_webhooks_total */
+};
 
 enum {
     METRIC_RATE_LIMITED = 0,
@@ -339,33 +431,98 @@ enum {
 };
 
 metrics_t *metrics_new(void);
-/* one finished request; route NULL when none matched */
-void metrics_observe(metrics_t *m, h2o_iovec_t method, const char *route, int status, double ms);
+/* the METRICS_FAMILY_* bit of a workon.routes.metric value, 0 for none */
+unsigned metrics_family(const char *name);
+/* one finished request; route NULL when none matched; families: METRICS_FAMILY_* bits of its route */
+void metrics_observe(metrics_t *m, h2o_iovec_t method, const char *route, unsigned families, int status, double ms);
 void metrics_count(metrics_t *m, int counter);
 /* the Prometheus text of every thread's figures */
 h2o_iovec_t metrics_render(h2o_mem_pool_t *pool);
 
 /* ------------------------------------------------------------------------ */
-/* stripe.c: requests to Stripe's API on the event loop */
+/* httpclient.c: outbound HTTP requests on the event loop, shared by the transports */
 
-typedef struct st_stripe_request_t stripe_request_t;
-/*
- * status 0 and err set when no HTTP answer came (network error, timeout); body is only valid during the call;
- * should_retry: Stripe-Should-Retry of the answer, 1 true, 0 false, -1 absent
- */
-typedef void (*stripe_cb)(void *data, int status, h2o_iovec_t body, int should_retry, const char *err);
+typedef struct st_httpclient_origin_t {
+    h2o_url_t url; /* scheme, authority, host, port; path: the base path without a trailing '/' */
+    SSL_CTX *ssl_ctx;
+    uint64_t timeout_ms; /* the whole exchange */
+    size_t index;
+} httpclient_origin_t;
 
-/* NULL, or why value is not a usable STRIPE_API_BASE */
-const char *stripe_parse_base(const char *value, h2o_url_t *url);
-void stripe_global_init(void);
-void stripe_worker_init(worker_t *w);
-int stripe_configured(void);
-/* params: a JSON object of strings, form-encoded in order; NULL + *err when the request cannot be made */
-stripe_request_t *stripe_send(worker_t *w, const char *method, const char *path, const char *params, size_t params_len,
-                              const char *idempotency_key, stripe_cb cb, void *data, const char **err);
+typedef struct st_httpclient_request_t {
+    const httpclient_origin_t *origin;
+    const char *method;
+    const char *path;    /* after the origin's base path; begins with '/' */
+    h2o_iovec_t headers; /* header lines (each ending in CRLF) besides Host, Content-Length, User-Agent, Connection */
+    h2o_iovec_t body;
+} httpclient_request_t;
+
+typedef struct st_httpclient_response_t {
+    int status;
+    h2o_headers_t headers; /* names in lower case */
+    h2o_iovec_t body;
+} httpclient_response_t;
+
+typedef struct st_httpclient_t httpclient_t;
+/* res NULL and err set when no HTTP answer came (network error, timeout); res is only valid during the call */
+typedef void (*httpclient_cb)(void *data, const httpclient_response_t *res, const char *err);
+
+/* NULL, or why value is not a usable base URL */
+const char *httpclient_parse_base(const char *value, h2o_url_t *url);
+/* at start: a transport's origin from its (validated) base URL */
+void httpclient_origin_init(httpclient_origin_t *origin, const char *base, uint64_t timeout_ms);
+void httpclient_worker_init(worker_t *w);
+/* printable ASCII without spaces: a header value or path that can be written as it is */
+int httpclient_is_token_text(const char *s);
+/* NULL + *err when the request cannot be made */
+httpclient_t *httpclient_send(worker_t *w, const httpclient_request_t *req, httpclient_cb cb, void *data, const char **err);
 /* the callback is not called */
-void stripe_cancel(stripe_request_t *r);
-const char *stripe_form_encode(h2o_mem_pool_t *pool, const char *params, size_t len, h2o_iovec_t *out);
+void httpclient_cancel(httpclient_t *c);
+
+/* ------------------------------------------------------------------------ */
+/* transports (stripe.c): how an outbox row of a kind is sent, and what the answer means */
+
+typedef struct st_outbox_row_t {
+    const char *id;
+    const char *kind;
+    const char *method;
+    const char *path;
+    const char *params; /* JSON */
+    const char *idempotency_key;
+} outbox_row_t;
+
+enum {
+    TRANSPORT_DONE = 0, /* an answer: status and JSON body go to workon.outbox_result */
+    TRANSPORT_RETRY,    /* no usable answer: error goes to workon.outbox_error, which schedules the retry */
+    TRANSPORT_RESEND,   /* the same send again after a pause */
+};
+
+typedef struct st_transport_verdict_t {
+    int action;
+    int status;
+    h2o_iovec_t body;
+    const char *error;
+    const char *warning; /* logged with the row when set */
+} transport_verdict_t;
+
+typedef struct st_transport_t {
+    const char *kind; /* workon.outbox.kind */
+    const char *name; /* the other end, in messages */
+    /* a request waits for a row of this kind while the transport is not configured: logged, answered 503 code message */
+    const char *unconfigured_log;
+    const char *unconfigured_code;
+    const char *unconfigured_message;
+    /* at start, before the workers */
+    void (*init)(void);
+    /* has what it needs to send (a key) */
+    int (*configured)(void);
+    /* the request of a row; NULL, or why the row cannot be sent as it is; allocations from pool */
+    const char *(*build)(const outbox_row_t *row, h2o_mem_pool_t *pool, httpclient_request_t *req);
+    /* what an answer means; resends: how often this row was sent again already */
+    void (*interpret)(const httpclient_response_t *res, unsigned resends, h2o_mem_pool_t *pool, transport_verdict_t *v);
+} transport_t;
+
+extern const transport_t stripe_transport;
 
 /* ------------------------------------------------------------------------ */
 /* outbox.c: sending workon.outbox rows (background worker and waiting requests) */
@@ -374,8 +531,11 @@ typedef struct st_outbox_job_t outbox_job_t;
 /* err of a waiting request whose row someone else finished: run the request again */
 extern const char outbox_err_not_claimed[];
 
+/* the transport of an outbox kind, NULL when there is none */
+const transport_t *transport_find(const char *kind);
+void outbox_global_init(void);
 void outbox_worker_start(worker_t *w);
-/* a NOTIFY workon_outbox arrived on w's LISTEN connection */
+/* a NOTIFY workon_outbox arrived on w's control connection */
 void outbox_on_notify(worker_t *w, const char *payload);
 /*
  * Claims row id, sends it, hands the answer to the database and reports the
@@ -402,8 +562,9 @@ struct st_worker_t {
     h2o_socket_t *wakeup;
     pthread_t thread;
     db_pool_t pool;
+    control_t control;
     route_table_t *routes; /* NULL until loaded */
-    /* API requests that came before the first route table: they wait for it (http.c) */
+    /* API requests that came before the first route table: they wait for it (api.c) */
     h2o_linklist_t awaiting_routes;
     size_t num_awaiting_routes;
     h2o_timeout_entry_t awaiting_routes_timer;
@@ -438,10 +599,109 @@ extern const char openapi_docs_html[];
 #define OPENAPI_DOCS_CSP "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:"
 
 /* ------------------------------------------------------------------------ */
-/* http.c */
+/* http.c: the entry of every request */
+
+#define REQUEST_ID_MAX 128
+
+/*
+ * What is known of a request beyond h2o's view of it.  The request id lives
+ * inside it, so every function that has the request id (they all do) finds
+ * the rest with reqctx_of().
+ */
+typedef struct st_reqctx_t {
+    const char *route; /* route template (or fixed path) for logs and metrics; NULL: none matched */
+    unsigned metrics;  /* the extra metric families of the route */
+    char user_id[40];  /* the caller's id when known, else "" */
+    ratelimit_client_t client;
+    int observed;
+    char method[16]; /* a copy, for a request that ends without a response */
+    char id[REQUEST_ID_MAX + 1];
+} reqctx_t;
+
+#define reqctx_of(request_id) ((reqctx_t *)((request_id).base - offsetof(reqctx_t, id)))
 
 void http_register(h2o_hostconf_t *hostconf);
-/* called by the pool after the route table or error map changed */
-void http_on_routes_loaded(worker_t *w);
+/* the client's X-Request-Id when acceptable, else 32 random hex digits; NUL-terminated, inside a new reqctx_t */
+h2o_iovec_t http_request_id(worker_t *w, h2o_req_t *req);
+/* the access line and the metrics of a response, once per request */
+void http_observe(h2o_req_t *req, h2o_iovec_t request_id, int status);
+/* the request id, the path without the query, and the checks every request passes first; -1 when it was answered */
+int http_begin(h2o_req_t *req, h2o_iovec_t *request_id, h2o_iovec_t *path);
+/* MAX_INFLIGHT requests in progress: answers 503 and returns 1 */
+int http_overloaded(h2o_req_t *req, h2o_iovec_t request_id);
+/* a path that is not a probe's */
+void http_serve_api(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path);
+
+/* ------------------------------------------------------------------------ */
+/* respond.c: responses and errors */
+
+/* sends status + body (body.base == NULL: no body); headers already added stay */
+void send_response(h2o_req_t *req, h2o_iovec_t request_id, int status, h2o_iovec_t body, int add_content_type);
+/* the JSON error shape; field names details.field (NULL: none); a 503 carries Retry-After */
+void send_error(h2o_req_t *req, h2o_iovec_t request_id, int status, const char *code, const char *message, const char *field);
+void send_unavailable(h2o_req_t *req, h2o_iovec_t request_id);
+void send_method_not_allowed(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t allow);
+/* rewrites the error responses h2o makes itself on this path registration */
+void respond_register_filter(h2o_pathconf_t *pathconf);
+
+/* ------------------------------------------------------------------------ */
+/* call.c: a request's database call */
+
+typedef struct st_call_t call_t;
+/* as db_query_cb: returns non-zero when it keeps res */
+typedef int (*call_result_cb)(call_t *call, PGresult *res, const char *err);
+
+struct st_call_t {
+    h2o_req_t *req;
+    worker_t *worker;
+    h2o_iovec_t request_id;
+    const char *route_path; /* for log lines */
+    call_result_cb on_result;
+    db_query_t *query;
+    outbox_job_t *outbox; /* an outbound call the request waits for */
+    h2o_timeout_entry_t timeout;
+    struct timespec started;
+};
+
+/* a call of size bytes (a struct that begins with call_t) on the request's pool */
+call_t *call_new(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, size_t size, call_result_cb on_result);
+/* a query whose result goes to the call's on_result */
+db_query_t *call_query_new(call_t *call, int kind);
+/* queues the query and starts the REQUEST_TIMEOUT_MS clock; on_result(NULL, err) at once when the database is out of reach */
+void call_submit(call_t *call, db_query_t *q);
+void call_arm(call_t *call);
+void call_disarm(call_t *call);
+double call_elapsed_ms(call_t *call);
+/* for db_query_t.abandoned: an HTTP/1 client that hung up */
+int call_client_gone(void *call);
+/* counts a request failed for lack of the database; logs one line per second per thread */
+void call_log_unavailable(call_t *call, const char *why);
+
+/* ------------------------------------------------------------------------ */
+/* args.c: the arguments of workon.dispatch */
+
+typedef struct st_dispatch_args_t {
+    h2o_iovec_t params;
+    h2o_iovec_t query;
+    h2o_iovec_t body; /* base NULL: none */
+    h2o_iovec_t meta;
+    const char *token; /* NULL: none */
+    int had_token;     /* a bearer token was sent */
+} dispatch_args_t;
+
+/* 0, or -1 when the request was answered (400, 413, 415) */
+int args_build(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path, const route_match_t *m, dispatch_args_t *args);
+
+/* ------------------------------------------------------------------------ */
+/* api.c: the API call */
+
+void api_serve(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path);
+/* the route table or error map changed: requests that waited for the first table go on */
+void api_on_routes_loaded(worker_t *w);
+
+/* ------------------------------------------------------------------------ */
+/* probes.c: health, metrics and docs paths */
+
+void probes_register(h2o_hostconf_t *hostconf);
 
 #endif

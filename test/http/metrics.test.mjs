@@ -105,6 +105,21 @@ describe('GET /metrics', () => {
     assert.ok(sum(samples, 'workon_http_requests_total', { route: '/api/v1/spaces', status: '429' }) >= limited);
   });
 
+  test('a route whose metric is webhooks is counted in workon_webhooks_total too, by route and status', async () => {
+    const route = '/api/v1/webhooks/stripe';
+    for (let i = 0; i < 3; i++) {
+      await request('POST', route, { base: shim.url, body: '{}', headers: { 'content-type': 'application/json' } });
+    }
+    const { samples } = await scrape(shim.url);
+    const hooks = pick(samples, 'workon_webhooks_total');
+    assert.ok(hooks.length > 0, 'no workon_webhooks_total sample');
+    assert.ok(hooks.every((s) => s.labels.route === route || s.labels.route === '/api/webhooks/stripe'), JSON.stringify(hooks));
+    for (const s of hooks.filter((h) => h.labels.route === route)) {
+      assert.equal(s.value, sum(samples, 'workon_http_requests_total', { method: 'POST', route, status: s.labels.status }));
+    }
+    assert.equal(sum(samples, 'workon_webhooks_total', { route }), 3);
+  });
+
   test('the counters of the contract are there', async () => {
     const { types } = await scrape(shim.url);
     for (const name of ['workon_db_errors_total', 'workon_request_timeouts_total', 'workon_overload_rejections_total',

@@ -222,21 +222,24 @@ describe('the waiting path in the shim', () => {
   const PREFIX = '/api/v1/test/outbox/';
   const FUNCTIONS = `
 CREATE TABLE workon.test_outbox_calls (n serial PRIMARY KEY, tag text);
-CREATE FUNCTION workon.test_outbox_wait(tag text, id text DEFAULT NULL, status integer DEFAULT 202) RETURNS jsonb
+CREATE FUNCTION workon.test_outbox_wait(tag text, id bigint DEFAULT NULL) RETURNS jsonb
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 DECLARE calls integer;
 BEGIN
   INSERT INTO workon.test_outbox_calls (tag) VALUES (test_outbox_wait.tag);
   SELECT count(*) INTO calls FROM workon.test_outbox_calls c WHERE c.tag = test_outbox_wait.tag;
-  IF calls = 1 THEN
-    PERFORM workon.set_response(coalesce(test_outbox_wait.status, 202), jsonb_build_object('X-Workon-Outbox', test_outbox_wait.id));
+  IF calls = 1 AND test_outbox_wait.id IS NOT NULL THEN
+    PERFORM workon.wait_for_outbox(test_outbox_wait.id);
   END IF;
   RETURN jsonb_build_object('calls', calls);
 END $$;
-GRANT EXECUTE ON FUNCTION workon.test_outbox_wait(text, text, integer) TO workon_anon;`;
-  const DROP = 'DROP FUNCTION IF EXISTS workon.test_outbox_wait(text, text, integer); DROP TABLE IF EXISTS workon.test_outbox_calls;';
-  const ROUTES = [{ method: 'POST', path: `${PREFIX}wait`, handler: 'workon.test_outbox_wait(text,text,integer)', body: 'json' }];
-  const call = (body) => request('POST', `${PREFIX}wait`, { base, body });
+GRANT EXECUTE ON FUNCTION workon.test_outbox_wait(text, bigint) TO workon_anon;`;
+  const DROP = 'DROP FUNCTION IF EXISTS workon.test_outbox_wait(text, bigint); DROP TABLE IF EXISTS workon.test_outbox_calls;';
+  const ROUTES = [
+    { method: 'POST', path: `${PREFIX}wait`, handler: 'workon.test_outbox_wait(text,bigint)', body: 'json', outbound: 'stripe' },
+    { method: 'POST', path: `${PREFIX}undeclared`, handler: 'workon.test_outbox_wait(text,bigint)', body: 'json' },
+  ];
+  const call = (body, route = 'wait') => request('POST', `${PREFIX}${route}`, { base, body });
 
   before(async () => {
     await removeRoutes(PREFIX, DROP, { bases: [base] });
@@ -255,12 +258,12 @@ GRANT EXECUTE ON FUNCTION workon.test_outbox_wait(text, text, integer) TO workon
     assert.equal(stack.fake.requests.length, sent, 'a finished row was sent');
   });
 
-  test('X-Workon-Outbox is never sent to the client; a malformed id is a 500', async () => {
-    const plain = await call({ tag: `plain-${Date.now()}`, id: '12', status: 200 });
+  test('the row to wait for is never sent to the client; a wait on a route without an outbound kind is a 500', async () => {
+    const plain = await call({ tag: `plain-${Date.now()}` });
     assert.equal(plain.status, 200, plain.text);
     assert.equal(plain.headers['x-workon-outbox'], undefined);
-    expectError(await call({ tag: `bad-${Date.now()}`, id: '12; DROP' }), 500, 'internal');
-    await waitFor(() => /invalid X-Workon-Outbox/.test(stack.shim.output()), 3000); // the log arrives through a pipe
+    expectError(await call({ tag: `undeclared-${Date.now()}`, id: 12 }, 'undeclared'), 500, 'internal');
+    await waitFor(() => /without an outbound kind/.test(stack.shim.output()), 3000); // the log arrives through a pipe
   });
 });
 

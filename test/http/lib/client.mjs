@@ -450,13 +450,16 @@ export function allowedMethods(res) {
 // Test routes added through psql
 
 // Adds routes (and the SQL that creates their functions), then waits until every one
-// answers with something other than 404 on the given base URL(s).
+// answers with something other than 404 on the given base URL(s). A route may name
+// workon.routes' rate_limit, read_only, outbound and metric; they default as there.
 export async function addRoutes(setupSql, routes, { bases = [BASE], timeoutMs = 5000 } = {}) {
   const values = routes.map((r) =>
     `(${lit(r.method)}, ${lit(r.path)}, ${lit(r.handler)}::regprocedure, ${lit(r.auth ?? 'none')}, ` +
-    `${r.status ?? 200}, ${lit(r.body ?? 'none')}, ${lit(r.summary ?? 'end-to-end test route')})`);
+    `${r.status ?? 200}, ${lit(r.body ?? 'none')}, ${lit(r.summary ?? 'end-to-end test route')}, ` +
+    `${lit(r.rate_limit ?? 'default')}, ${r.read_only ? 'true' : 'false'}, ` +
+    `${r.outbound ? lit(r.outbound) : 'NULL'}, ${r.metric ? lit(r.metric) : 'NULL'})`);
   psql(`${setupSql}
-INSERT INTO workon.routes (method, path, handler, auth, status, body, summary)
+INSERT INTO workon.routes (method, path, handler, auth, status, body, summary, rate_limit, read_only, outbound, metric)
 VALUES ${values.join(',\n')};`);
   for (const base of bases) {
     for (const r of routes) {

@@ -1,0 +1,529 @@
+/*
+ * The API call: every path that is not a probe is matched against this
+ * thread's route table (workon.routes), counted by the rate limiter as its
+ * route's rate_limit class says (default, auth, exempt), and becomes one call
+ * of the prepared workon.dispatch(handler, params, query, body, token, meta)
+ * (arguments: args.c).  Its result row, or its PostgreSQL error mapped
+ * through workon.errors, becomes the response: status, headers and body are
+ * the handler's; user_id (the verified token's user) goes to the access line
+ * and the rate limiter; outbox_id, set when the handler called
+ * workon.wait_for_outbox() on a route that declares an outbound kind, makes
+ * the request wait for outbox.c to send that row, and the client gets what
+ * the database makes of the answer, like any dispatch result.
+ *
+ * A transaction rolled back by a deadlock or a serialization failure (40P01,
+ * 40001) is run again, up to twice.
+ *
+ * Requests that come before this thread's first route table wait for it (at
+ * most ROUTES_WAIT_MS) instead of failing.
+ */
+#include "shim.h"
+#include <stdlib.h>
+#include <string.h>
+
+/* a request whose transaction hit a deadlock or a serialization failure is run again */
+#define MAX_TXN_RETRIES 2
+/*
+ * Each thread loads its route table over its control connection, a few
+ * hundred milliseconds after start.  An API request that comes before that
+ * waits for the table (at most ROUTES_WAIT_MS, and at most MAX_INFLIGHT of
+ * them) instead of failing; while the database is known to be unreachable
+ * it is 503 at once, as every request then is.
+ */
+#define ROUTES_WAIT_MS 5000
+
+typedef struct st_api_call_t {
+    call_t super;
+    int route_status;
+    int had_token;
+    char handler_oid[24];
+    char outbound[sizeof(((route_t *)NULL)->outbound)]; /* the route's outbox kind, "" for none */
+    /* the dispatch arguments, kept to run the request again */
+    const char *args[6];
+    int body_len;
+    int outbox_waits;
+    int txn_retries;
+} api_call_t;
+
+/* ------------------------------------------------------------------------ */
+/* results */
+
+/* the columns of a dispatch result; outbox_result / outbox_error answer the first three */
+enum {
+    RESULT_STATUS = 0,
+    RESULT_HEADERS,
+    RESULT_BODY,
+    RESULT_USER_ID,
+    RESULT_OUTBOX_ID,
+    DISPATCH_COLUMNS,
+    OUTBOX_COLUMNS = RESULT_USER_ID,
+};
+
+typedef struct st_header_sink_t {
+    h2o_req_t *req;
+    int has_content_type;
+} header_sink_t;
+
+/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" to 16 bytes; -1 if it is not a UUID */
+static int parse_uuid(h2o_iovec_t s, uint8_t out[16])
+{
+    size_t i, n = 0;
+
+    if (s.len != 36)
+        return -1;
+    for (i = 0; i != 36; ++i) {
+        int v, c = (unsigned char)s.base[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-')
+                return -1;
+            continue;
+        }
+        if (c >= '0' && c <= '9')
+            v = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v = c - 'A' + 10;
+        else
+            return -1;
+        if (n % 2 == 0)
+            out[n / 2] = (uint8_t)(v << 4);
+        else
+            out[n / 2] |= (uint8_t)v;
+        ++n;
+    }
+    return 0;
+}
+
+static void format_uuid(char *dst, const uint8_t u[16])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i;
+
+    for (i = 0; i != 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *dst++ = '-';
+        *dst++ = hex[u[i] >> 4];
+        *dst++ = hex[u[i] & 15];
+    }
+    *dst = '\0';
+}
+
+/* whose token it was, said by workon.dispatch: logged as user_id, remembered by the rate limiter */
+static void learn_user(reqctx_t *rc, h2o_iovec_t value)
+{
+    uint8_t user[16];
+
+    if (parse_uuid(value, user) != 0)
+        return;
+    memcpy(rc->user_id, value.base, value.len);
+    rc->user_id[value.len] = '\0';
+    ratelimit_learn(&rc->client, user);
+}
+
+static int valid_header_name(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len == 0)
+        return 0;
+    for (i = 0; i != len; ++i) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c) != NULL))
+            return 0;
+    }
+    return 1;
+}
+
+static void on_handler_header(void *data, h2o_iovec_t key, h2o_iovec_t value)
+{
+    header_sink_t *sink = data;
+    size_t i;
+
+    h2o_strtolower(key.base, key.len);
+    if (!valid_header_name(key.base, key.len))
+        return;
+    for (i = 0; i != value.len; ++i)
+        if (value.base[i] == '\r' || value.base[i] == '\n' || value.base[i] == '\0')
+            return;
+    /* framing is ours */
+    if (h2o_memis(key.base, key.len, H2O_STRLIT("content-length")) ||
+        h2o_memis(key.base, key.len, H2O_STRLIT("transfer-encoding")) || h2o_memis(key.base, key.len, H2O_STRLIT("connection")) ||
+        h2o_memis(key.base, key.len, H2O_STRLIT("x-request-id")))
+        return;
+    if (h2o_memis(key.base, key.len, H2O_STRLIT("content-type")))
+        sink->has_content_type = 1;
+    h2o_add_header_by_str(&sink->req->pool, &sink->req->res.headers, key.base, key.len, 1, NULL, value.base, value.len);
+}
+
+static void respond_db_error(api_call_t *call, PGresult *res)
+{
+    h2o_req_t *req = call->super.req;
+    worker_t *w = call->super.worker;
+    h2o_iovec_t request_id = call->super.request_id;
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const error_rule_t *rule = error_map_lookup(&w->errors, state);
+    int status = rule != NULL ? rule->status : 500;
+    const char *code = rule != NULL ? rule->code : "internal";
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+    if (status >= 500) {
+        metrics_count(w->metrics, METRIC_DB_ERRORS);
+        log_write(status == 503 ? LOG_WARN : LOG_ERROR, "database error", "request_id", request_id.base, "route",
+                  call->super.route_path, "sqlstate", state, "error", msg != NULL ? msg : PQresultErrorMessage(res), NULL);
+        send_error(req, request_id, status, code, status == 503 ? "service unavailable" : "internal server error", NULL);
+        return;
+    }
+    if (status == 401)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, "WWW-Authenticate",
+                       call->had_token ? "Bearer error=\"invalid_token\"" : "Bearer",
+                       call->had_token ? sizeof("Bearer error=\"invalid_token\"") - 1 : sizeof("Bearer") - 1);
+    if (log_enabled(LOG_DEBUG))
+        log_write(LOG_DEBUG, "request refused by the database", "request_id", request_id.base, "sqlstate", state, "error", msg,
+                  NULL);
+    send_error(req, request_id, status, code, msg != NULL ? msg : code, PQresultErrorField(res, PG_DIAG_COLUMN_NAME));
+}
+
+static void on_result_dispose(void *p)
+{
+    PQclear(*(PGresult **)p);
+}
+
+static int call_wait_outbox(api_call_t *call, const char *id);
+static void call_dispatch(api_call_t *call);
+
+/* 40001 / 40P01: the transaction was rolled back as a whole, running it again is safe */
+static int is_retryable_txn_error(PGresult *res)
+{
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    return state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0);
+}
+
+/* the status of a result row; 0 (answered 500) when the handler set an invalid one */
+static int result_status(api_call_t *call, PGresult *res)
+{
+    int status;
+
+    if (PQgetisnull(res, 0, RESULT_STATUS)) {
+        status = call->route_status;
+        if (PQgetisnull(res, 0, RESULT_BODY) && status == 200)
+            status = 204;
+        return status;
+    }
+    status = atoi(PQgetvalue(res, 0, RESULT_STATUS));
+    if (status < 100 || status > 599) {
+        log_write(LOG_ERROR, "handler set an invalid status", "request_id", call->super.request_id.base, "route",
+                  call->super.route_path, "status", PQgetvalue(res, 0, RESULT_STATUS), NULL);
+        send_error(call->super.req, call->super.request_id, 500, "internal", "internal server error", NULL);
+        return 0;
+    }
+    return status;
+}
+
+/* a result row of columns columns; returns 1 when the response body points into res (kept until the request is gone) */
+static int respond_row(call_t *_call, PGresult *res, const char *err, int columns)
+{
+    api_call_t *call = (api_call_t *)_call;
+    h2o_req_t *req = _call->req;
+    h2o_iovec_t request_id = _call->request_id, body = {NULL, 0};
+    header_sink_t sink = {req, 0};
+    int status;
+
+    if (res == NULL && err == pool_err_abandoned) {
+        /* nobody reads this answer: logged and counted as 499, like a client that leaves later */
+        if (log_enabled(LOG_DEBUG))
+            log_write(LOG_DEBUG, "client went away before its query was sent", "request_id", request_id.base, NULL);
+        http_observe(req, request_id, 499);
+        send_unavailable(req, request_id);
+        return 0;
+    }
+    if (res == NULL) {
+        call_log_unavailable(_call, err);
+        send_unavailable(req, request_id);
+        return 0;
+    }
+    if (PQresultStatus(res) == PGRES_FATAL_ERROR) {
+        if (call->args[0] != NULL && call->txn_retries < MAX_TXN_RETRIES && is_retryable_txn_error(res)) {
+            ++call->txn_retries;
+            if (log_enabled(LOG_DEBUG))
+                log_write(LOG_DEBUG, "transaction rolled back by a conflict, running it again", "request_id", request_id.base,
+                          "route", _call->route_path, "sqlstate", PQresultErrorField(res, PG_DIAG_SQLSTATE), NULL);
+            call_dispatch(call);
+            return 0;
+        }
+        respond_db_error(call, res);
+        return 0;
+    }
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != columns) {
+        log_write(LOG_ERROR,
+                  columns == DISPATCH_COLUMNS ? "workon.dispatch returned an unexpected result"
+                                              : "workon.outbox_result or outbox_error returned an unexpected result",
+                  "request_id", request_id.base, "route", _call->route_path, "status", PQresStatus(PQresultStatus(res)), NULL);
+        send_error(req, request_id, 500, "internal", "internal server error", NULL);
+        return 0;
+    }
+    if (columns > RESULT_USER_ID && !PQgetisnull(res, 0, RESULT_USER_ID))
+        learn_user(reqctx_of(request_id),
+                   h2o_iovec_init(PQgetvalue(res, 0, RESULT_USER_ID), (size_t)PQgetlength(res, 0, RESULT_USER_ID)));
+    if ((status = result_status(call, res)) == 0)
+        return 0;
+    if (columns > RESULT_OUTBOX_ID && !PQgetisnull(res, 0, RESULT_OUTBOX_ID))
+        return call_wait_outbox(call, PQgetvalue(res, 0, RESULT_OUTBOX_ID));
+    if (!PQgetisnull(res, 0, RESULT_HEADERS)) {
+        const char *headers = PQgetvalue(res, 0, RESULT_HEADERS);
+        size_t len = (size_t)PQgetlength(res, 0, RESULT_HEADERS);
+        if (json_each_string_member(headers, len, &req->pool, on_handler_header, &sink) != 0)
+            log_write(LOG_WARN, "handler headers are not a JSON object of strings", "request_id", request_id.base, "route",
+                      _call->route_path, NULL);
+    }
+    if (!PQgetisnull(res, 0, RESULT_BODY) && status != 204 && status != 304) {
+        /* no copy: the body is sent from the result, which lives as long as the request */
+        PGresult **holder = h2o_mem_alloc_shared(&req->pool, sizeof(*holder), on_result_dispose);
+        *holder = res;
+        body = h2o_iovec_init(PQgetvalue(res, 0, RESULT_BODY), (size_t)PQgetlength(res, 0, RESULT_BODY));
+        send_response(req, request_id, status, body, !sink.has_content_type);
+        return 1;
+    }
+    send_response(req, request_id, status, body, !sink.has_content_type);
+    return 0;
+}
+
+static int on_api_result(call_t *call, PGresult *res, const char *err)
+{
+    return respond_row(call, res, err, DISPATCH_COLUMNS);
+}
+
+/* sends (again) the call's workon.dispatch */
+static void call_dispatch(api_call_t *call)
+{
+    db_query_t *q = call_query_new(&call->super, DB_QUERY_DISPATCH);
+
+    memcpy(q->values, call->args, sizeof(call->args));
+    q->lengths[3] = call->body_len;
+    q->formats[3] = 1; /* binary text: no copy, the server still checks the encoding */
+    q->abandoned = call_client_gone;
+    call_submit(&call->super, q);
+}
+
+/* ------------------------------------------------------------------------ */
+/* requests that wait for an outbound call (outbox.c) */
+
+/* the row someone else finished, or what outbox_result / outbox_error answered */
+static int on_outbox_result(void *owner, PGresult *res, const char *err)
+{
+    api_call_t *call = owner;
+
+    call->super.outbox = NULL;
+    call_disarm(&call->super);
+    if (res == NULL && err == outbox_err_not_claimed && call->outbox_waits < 2) {
+        /* handlers are idempotent: the request now finds the finished row */
+        call_dispatch(call);
+        return 0;
+    }
+    if (res == NULL && err == outbox_err_not_claimed)
+        err = "outbox row finished elsewhere twice";
+    return respond_row(&call->super, res, err, OUTBOX_COLUMNS);
+}
+
+/*
+ * The handler committed an outbox row and called workon.wait_for_outbox(id)
+ * (its own headers are not sent: the answer to the outbound call replaces
+ * its response): send the row with the transport of the route's outbound
+ * kind, then answer.
+ */
+static int call_wait_outbox(api_call_t *call, const char *id)
+{
+    call_t *c = &call->super;
+    h2o_req_t *req = c->req;
+    const transport_t *transport = transport_find(call->outbound);
+
+    if (transport == NULL) {
+        log_write(LOG_ERROR, "handler waits for an outbound call on a route without an outbound kind the shim can send",
+                  "request_id", c->request_id.base, "route", c->route_path, "outbound", call->outbound, NULL);
+        send_error(req, c->request_id, 500, "internal", "internal server error", NULL);
+        return 0;
+    }
+    if (!transport->configured()) {
+        /* the row stays pending: it is sent once the shim runs with what the transport needs */
+        log_write(LOG_WARN, transport->unconfigured_log, "request_id", c->request_id.base, "route", c->route_path, NULL);
+        send_error(req, c->request_id, 503, transport->unconfigured_code, transport->unconfigured_message, NULL);
+        return 0;
+    }
+    if (++call->outbox_waits > 2) {
+        log_write(LOG_ERROR, "handler asked to wait for an outbound request a third time", "request_id", c->request_id.base,
+                  "route", c->route_path, NULL);
+        send_unavailable(req, c->request_id);
+        return 0;
+    }
+    c->outbox = outbox_wait(c->worker, h2o_strdup(&req->pool, id, SIZE_MAX).base, c->request_id.base, on_outbox_result, call);
+    if (c->outbox != NULL)
+        call_arm(c);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* routing */
+
+static void handle_api(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path, const route_match_t *m)
+{
+    const route_t *route = m->route;
+    dispatch_args_t args;
+    api_call_t *call;
+
+    if (args_build(req, request_id, path, m, &args) != 0)
+        return;
+    call = (api_call_t *)call_new(w, req, request_id, sizeof(*call), on_api_result);
+    call->route_status = route->status;
+    call->had_token = args.had_token;
+    memcpy(call->handler_oid, route->handler_oid, sizeof(call->handler_oid));
+    memcpy(call->outbound, route->outbound, sizeof(call->outbound));
+    call->super.route_path = h2o_strdup(&req->pool, route->path, SIZE_MAX).base;
+    reqctx_of(request_id)->route = call->super.route_path;
+
+    call->args[0] = call->handler_oid;
+    call->args[1] = args.params.base;
+    call->args[2] = args.query.base;
+    call->args[3] = args.body.base;
+    call->body_len = (int)args.body.len;
+    call->args[4] = args.token;
+    call->args[5] = args.meta.base;
+    call_dispatch(call);
+}
+
+/* counts the request against its client; answers 429 and returns 1 when it is over the limit */
+static int rate_limited(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, int rate_limit)
+{
+    reqctx_t *rc = reqctx_of(request_id);
+    ratelimit_t r;
+
+    ratelimit_identify(req, &rc->client);
+    if (rc->client.user_known)
+        format_uuid(rc->user_id, rc->client.user);
+    if (ratelimit_check(req, &rc->client, rate_limit == RATE_LIMIT_AUTH, &r)) {
+        ratelimit_add_headers(req, &r);
+        metrics_count(w->metrics, METRIC_RATE_LIMITED);
+        send_error(req, request_id, 429, "rate_limited", "too many requests, retry later", NULL);
+        return 1;
+    }
+    ratelimit_add_headers(req, &r);
+    return 0;
+}
+
+/* once this thread has its route table */
+static void route_request(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path)
+{
+    reqctx_t *rc = reqctx_of(request_id);
+    int found, rate_limit = RATE_LIMIT_DEFAULT;
+    route_match_t m;
+
+    found = route_table_match(w->routes, &req->pool, req->method.base, req->method.len, path.base, path.len, &m);
+    if (found == ROUTE_FOUND) {
+        rc->route = m.route->path; /* the table outlives this function; handle_api keeps a copy */
+        rc->metrics = m.route->metrics;
+        rate_limit = m.route->rate_limit;
+    }
+    if (rate_limit != RATE_LIMIT_EXEMPT && setting_read(rate_limit_enabled) && rate_limited(w, req, request_id, rate_limit))
+        return;
+    switch (found) {
+    case ROUTE_FOUND:
+        handle_api(w, req, request_id, path, &m);
+        break;
+    case ROUTE_NO_METHOD:
+        send_method_not_allowed(req, request_id, m.allow);
+        break;
+    default:
+        send_error(req, request_id, 404, "not_found", "not found", NULL);
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* requests that came before the route table */
+
+typedef struct st_awaiting_t {
+    h2o_linklist_t link;
+    worker_t *worker;
+    h2o_req_t *req;
+    h2o_iovec_t request_id;
+    h2o_iovec_t path;
+    uint64_t since;
+} awaiting_t;
+
+static void on_awaiting_dispose(void *p)
+{
+    awaiting_t *a = p;
+
+    /* the client went away while waiting */
+    if (h2o_linklist_is_linked(&a->link)) {
+        h2o_linklist_unlink(&a->link);
+        --a->worker->num_awaiting_routes;
+    }
+}
+
+static awaiting_t *awaiting_pop(worker_t *w)
+{
+    awaiting_t *a = H2O_STRUCT_FROM_MEMBER(awaiting_t, link, w->awaiting_routes.next);
+
+    h2o_linklist_unlink(&a->link);
+    --w->num_awaiting_routes;
+    return a;
+}
+
+static void on_awaiting_routes_timeout(h2o_timeout_entry_t *entry)
+{
+    worker_t *w = H2O_STRUCT_FROM_MEMBER(worker_t, awaiting_routes_timer, entry);
+    uint64_t now = h2o_now(w->ctx.loop);
+
+    while (!h2o_linklist_is_empty(&w->awaiting_routes)) {
+        awaiting_t *a = H2O_STRUCT_FROM_MEMBER(awaiting_t, link, w->awaiting_routes.next);
+        if (!w->pool.fail_fast && now - a->since < ROUTES_WAIT_MS)
+            break; /* oldest first: the others are younger */
+        awaiting_pop(w);
+        send_unavailable(a->req, a->request_id);
+    }
+    if (!h2o_linklist_is_empty(&w->awaiting_routes))
+        h2o_timeout_link(w->ctx.loop, &w->one_sec, &w->awaiting_routes_timer);
+}
+
+static void await_routes(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path)
+{
+    awaiting_t *a;
+
+    if (w->pool.fail_fast || w->draining || w->num_awaiting_routes >= shim_settings.max_inflight) {
+        send_unavailable(req, request_id);
+        return;
+    }
+    a = h2o_mem_alloc_shared(&req->pool, sizeof(*a), on_awaiting_dispose);
+    memset(a, 0, sizeof(*a)); /* an unlinked link */
+    a->worker = w;
+    a->req = req;
+    a->request_id = request_id;
+    a->path = path;
+    a->since = h2o_now(w->ctx.loop);
+    h2o_linklist_insert(&w->awaiting_routes, &a->link);
+    ++w->num_awaiting_routes;
+    if (!h2o_timeout_is_linked(&w->awaiting_routes_timer)) {
+        w->awaiting_routes_timer.cb = on_awaiting_routes_timeout;
+        h2o_timeout_link(w->ctx.loop, &w->one_sec, &w->awaiting_routes_timer);
+    }
+}
+
+void api_on_routes_loaded(worker_t *w)
+{
+    if (w->routes == NULL)
+        return;
+    while (!h2o_linklist_is_empty(&w->awaiting_routes)) {
+        awaiting_t *a = awaiting_pop(w);
+        route_request(w, a->req, a->request_id, a->path);
+    }
+    if (h2o_timeout_is_linked(&w->awaiting_routes_timer))
+        h2o_timeout_unlink(&w->awaiting_routes_timer);
+}
+
+void api_serve(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path)
+{
+    if (w->routes == NULL)
+        await_routes(w, req, request_id, path);
+    else
+        route_request(w, req, request_id, path);
+}

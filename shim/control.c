@@ -1,0 +1,389 @@
+/*
+ * The control channel: one more connection per thread (a dbconn_t, outside
+ * the query pipeline) for what is not an API query.
+ *
+ *  - Seeding (first thread only, after every connect): the database gets what
+ *    the shim keeps from the environment: the JWT signing key from
+ *    JWT_SECRET, the refresh-token key from JWT_REFRESH_SECRET, the first
+ *    admin and the Stripe webhook secret.  All idempotent, so a restored
+ *    database gets them back.  Values go as parameters and are never logged.
+ *  - LISTEN on the channels of the table below, each with its handler; a
+ *    notification calls the handler with its payload.  A new channel
+ *    (realtime events, say) is one more row.
+ *  - Route loads: workon.routes and workon.errors are read after every
+ *    (re)connect, on NOTIFY workon_routes and on SIGHUP; a failed load is
+ *    tried again every 2 s.  Requests that wait for the first table are told
+ *    (api.c).
+ *  - Cancels: the query pool hands over the pid of a backend running a query
+ *    nobody waits for; `pg_cancel_backend()` goes out here (a pipelined
+ *    connection cannot cancel its own statement without a second connection).
+ *
+ * The connection runs one statement at a time: cancels first, then a pending
+ * route load.
+ */
+#include "shim.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ROUTES_SQL ROUTES_SELECT ";" ERRORS_SELECT
+
+enum {
+    CONTROL_IDLE = 0,
+    CONTROL_SEEDING,
+    CONTROL_SUBSCRIBING,
+    CONTROL_LOADING,
+    CONTROL_CANCELLING,
+};
+
+static void on_routes_changed(control_t *control, const char *payload);
+static void on_outbox_row(control_t *control, const char *payload);
+
+/* the channels listened to, and what a notification on each does */
+static const struct {
+    const char *name;
+    int first_thread_only;
+    void (*on_notify)(control_t *control, const char *payload);
+} channels[] = {
+    {"workon_routes", 0, on_routes_changed}, /* every thread keeps its own route table */
+    {"workon_outbox", 1, on_outbox_row},     /* the first thread runs the outbox worker */
+};
+
+#define NUM_CHANNELS (sizeof(channels) / sizeof(channels[0]))
+
+static void control_kick(control_t *control);
+
+static worker_t *control_worker(control_t *control)
+{
+    return control->conn.worker;
+}
+
+/* ------------------------------------------------------------------------ */
+/* channels */
+
+static void on_routes_changed(control_t *control, const char *payload)
+{
+    (void)payload;
+    control->reload_wanted = 1;
+}
+
+static void on_outbox_row(control_t *control, const char *payload)
+{
+    outbox_on_notify(control_worker(control), payload);
+}
+
+static int listens_to(control_t *control, size_t i)
+{
+    return !channels[i].first_thread_only || control_worker(control)->id == 0;
+}
+
+static int control_subscribe(control_t *control)
+{
+    char sql[64 * NUM_CHANNELS];
+    size_t i, n = 0;
+
+    for (i = 0; i != NUM_CHANNELS; ++i)
+        if (listens_to(control, i))
+            n += snprintf(sql + n, sizeof(sql) - n, "%sLISTEN %s", n == 0 ? "" : "; ", channels[i].name);
+    if (!PQsendQuery(control->conn.pg, sql)) {
+        dbconn_fail_pq(&control->conn);
+        return -1;
+    }
+    control->state = CONTROL_SUBSCRIBING;
+    return 0;
+}
+
+static void control_notified(control_t *control, PGnotify *n)
+{
+    size_t i;
+
+    for (i = 0; i != NUM_CHANNELS; ++i) {
+        if (strcmp(n->relname, channels[i].name) == 0 && listens_to(control, i)) {
+            channels[i].on_notify(control, n->extra);
+            return;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* seeding */
+
+/* sends the start-up seeding (first thread only); 0 when there was nothing to send, -1 when the connection failed */
+static int control_seed(control_t *control)
+{
+    const char *values[5];
+    char sql[256];
+    size_t n = 0;
+    int nparams = 0;
+
+    if (control_worker(control)->id != 0)
+        return 0;
+    n += snprintf(sql + n, sizeof(sql) - n, "SELECT 1");
+    if (shim_settings.jwt_secret != NULL) {
+        values[nparams++] = shim_settings.jwt_secret;
+        n += snprintf(sql + n, sizeof(sql) - n, ", workon.seed_jwt_key($%d)", nparams);
+    }
+    if (shim_settings.jwt_refresh_secret != NULL) {
+        values[nparams++] = shim_settings.jwt_refresh_secret;
+        n += snprintf(sql + n, sizeof(sql) - n, ", workon.seed_refresh_secret($%d)", nparams);
+    }
+    if (shim_settings.admin_email != NULL && shim_settings.admin_password != NULL) {
+        values[nparams++] = shim_settings.admin_email;
+        values[nparams++] = shim_settings.admin_password;
+        n += snprintf(sql + n, sizeof(sql) - n, ", workon.ensure_admin($%d, $%d)", nparams - 1, nparams);
+    }
+    if (shim_settings.stripe_webhook_secret != NULL) {
+        values[nparams++] = shim_settings.stripe_webhook_secret;
+        n += snprintf(sql + n, sizeof(sql) - n, ", workon.seed_stripe_webhook_secret($%d)", nparams);
+    }
+    if (nparams == 0)
+        return 0;
+    if (!PQsendQueryParams(control->conn.pg, sql, nparams, NULL, values, NULL, NULL, 0)) {
+        dbconn_fail_pq(&control->conn);
+        return -1;
+    }
+    control->state = CONTROL_SEEDING;
+    return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* route loads */
+
+static void control_send_load(control_t *control)
+{
+    control->reload_wanted = 0;
+    if (!PQsendQuery(control->conn.pg, ROUTES_SQL)) {
+        dbconn_fail_pq(&control->conn);
+        return;
+    }
+    control->state = CONTROL_LOADING;
+    control->num_load_results = 0;
+    dbconn_flush(&control->conn);
+}
+
+static void on_reload_retry(h2o_timeout_entry_t *entry)
+{
+    control_t *control = H2O_STRUCT_FROM_MEMBER(control_t, reload_entry, entry);
+
+    if (control->conn.state != DBCONN_READY)
+        return;
+    control->reload_wanted = 1;
+    control_kick(control);
+}
+
+static void clear_load_results(control_t *control)
+{
+    while (control->num_load_results > 0)
+        PQclear(control->load_results[--control->num_load_results]);
+}
+
+static void control_apply_load(control_t *control)
+{
+    worker_t *w = control_worker(control);
+    PGresult *routes = control->num_load_results >= 1 ? control->load_results[0] : NULL;
+    const char *err = NULL;
+    char thread[16], count[16];
+    int failed = 0;
+
+    snprintf(thread, sizeof(thread), "%u", w->id);
+    if (routes != NULL && PQresultStatus(routes) == PGRES_TUPLES_OK) {
+        route_table_t *table = route_table_build(routes, &err);
+        if (table != NULL) {
+            route_table_free(w->routes);
+            w->routes = table;
+            snprintf(count, sizeof(count), "%zu", route_table_size(table));
+            log_write(w->id == 0 ? LOG_INFO : LOG_DEBUG, "routes loaded", "#thread", thread, "#routes", count, NULL);
+        } else {
+            log_write(LOG_ERROR, "route table rejected", "#thread", thread, "error", err, NULL);
+            failed = 1;
+        }
+    } else {
+        const char *msg = routes != NULL ? PQresultErrorField(routes, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+        log_write(w->id == 0 && control->load_failures == 0 ? LOG_WARN : LOG_DEBUG,
+                  "could not load workon.routes, retrying every 2 s", "#thread", thread, "sqlstate",
+                  routes != NULL ? PQresultErrorField(routes, PG_DIAG_SQLSTATE) : NULL, "error",
+                  msg != NULL      ? msg
+                  : routes != NULL ? pq_first_line(PQresultErrorMessage(routes))
+                                   : "no result",
+                  NULL);
+        failed = 1;
+    }
+    if (control->num_load_results >= 2 && PQresultStatus(control->load_results[1]) == PGRES_TUPLES_OK) {
+        error_map_t map;
+        if (error_map_build(&map, control->load_results[1], &err) == 0) {
+            error_map_free(&w->errors);
+            w->errors = map;
+        }
+    }
+    clear_load_results(control);
+    control->load_failures = failed ? control->load_failures + 1 : 0;
+    if (failed && !h2o_timeout_is_linked(&control->reload_entry))
+        h2o_timeout_link(w->ctx.loop, &w->backoff_timeouts[SHIM_BACKOFF_STEPS - 1], &control->reload_entry);
+    api_on_routes_loaded(w);
+}
+
+void control_reload_routes(control_t *control)
+{
+    control->reload_wanted = 1;
+    control_kick(control);
+}
+
+/* ------------------------------------------------------------------------ */
+/* cancels */
+
+void control_cancel_backend(void *data, int pid)
+{
+    control_t *control = data;
+    size_t i;
+
+    if (pid <= 0)
+        return;
+    for (i = 0; i != control->num_cancel_pids; ++i)
+        if (control->cancel_pids[i] == pid)
+            return;
+    if (control->num_cancel_pids == control->max_cancel_pids)
+        return;
+    control->cancel_pids[control->num_cancel_pids++] = pid;
+    control_kick(control);
+}
+
+static void control_send_cancels(control_t *control)
+{
+    char sql[64 + 32 * 64];
+    size_t i, n = 0;
+
+    n += snprintf(sql + n, sizeof(sql) - n, "SELECT");
+    for (i = 0; i != control->num_cancel_pids && i != 64; ++i)
+        n += snprintf(sql + n, sizeof(sql) - n, "%s pg_cancel_backend(%d)", i == 0 ? "" : ",", control->cancel_pids[i]);
+    control->num_cancel_pids = 0;
+    if (!PQsendQuery(control->conn.pg, sql)) {
+        dbconn_fail_pq(&control->conn);
+        return;
+    }
+    control->state = CONTROL_CANCELLING;
+    dbconn_flush(&control->conn);
+}
+
+/* ------------------------------------------------------------------------ */
+/* the connection */
+
+/* the connection is idle: cancels first, then a pending route load */
+static void control_kick(control_t *control)
+{
+    if (control->conn.state != DBCONN_READY || control->state != CONTROL_IDLE)
+        return;
+    if (control->num_cancel_pids != 0)
+        control_send_cancels(control);
+    else if (control->reload_wanted)
+        control_send_load(control);
+}
+
+/* one statement's results have ended: what comes next */
+static int control_step(control_t *control)
+{
+    switch (control->state) {
+    case CONTROL_SEEDING:
+        if (control_subscribe(control) != 0)
+            return -1;
+        dbconn_flush(&control->conn);
+        break;
+    case CONTROL_SUBSCRIBING:
+        control->state = CONTROL_IDLE;
+        control->reload_wanted = 1;
+        break;
+    case CONTROL_LOADING:
+        control->state = CONTROL_IDLE;
+        control_apply_load(control);
+        break;
+    case CONTROL_CANCELLING:
+        control->state = CONTROL_IDLE;
+        break;
+    default:
+        return 1; /* nothing was running */
+    }
+    return 0;
+}
+
+static void control_result(control_t *control, PGresult *res)
+{
+    if (control->state == CONTROL_LOADING && control->num_load_results < 2) {
+        control->load_results[control->num_load_results++] = res;
+        return;
+    }
+    if (control->state == CONTROL_SEEDING && PQresultStatus(res) != PGRES_TUPLES_OK)
+        log_write(LOG_ERROR,
+                  "start-up seeding failed (JWT_SECRET, JWT_REFRESH_SECRET, ADMIN_EMAIL/ADMIN_PASSWORD, STRIPE_WEBHOOK_SECRET)",
+                  "sqlstate", PQresultErrorField(res, PG_DIAG_SQLSTATE), "error",
+                  pq_first_line(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)), NULL);
+    if (control->state == CONTROL_SUBSCRIBING && PQresultStatus(res) != PGRES_COMMAND_OK)
+        dbconn_log(&control->conn, LOG_WARN, "LISTEN failed", pq_first_line(PQresultErrorMessage(res)));
+    PQclear(res);
+}
+
+static void on_control_input(dbconn_t *conn)
+{
+    control_t *control = (control_t *)conn;
+    PGnotify *n;
+
+    while (!PQisBusy(conn->pg)) {
+        PGresult *res = PQgetResult(conn->pg);
+        if (res == NULL) {
+            int r = control_step(control);
+            if (r < 0)
+                return;
+            if (r > 0)
+                break;
+            continue;
+        }
+        control_result(control, res);
+    }
+    while ((n = PQnotifies(conn->pg)) != NULL) {
+        control_notified(control, n);
+        PQfreemem(n);
+    }
+    if (PQstatus(conn->pg) == CONNECTION_BAD) {
+        dbconn_fail_pq(conn);
+        return;
+    }
+    control_kick(control);
+}
+
+static void on_control_connected(dbconn_t *conn)
+{
+    control_t *control = (control_t *)conn;
+    int seeding = control_seed(control);
+
+    if (seeding == 0)
+        control_subscribe(control);
+}
+
+static void on_control_lost(dbconn_t *conn, int was_ready)
+{
+    control_t *control = (control_t *)conn;
+
+    (void)was_ready;
+    control->state = CONTROL_IDLE;
+    clear_load_results(control);
+}
+
+static const dbconn_callbacks_t control_callbacks = {on_control_connected, on_control_input, on_control_lost};
+
+void control_init(control_t *control, worker_t *w)
+{
+    memset(control, 0, sizeof(*control));
+    dbconn_init(&control->conn, w, &control_callbacks, "listen");
+    control->reload_entry.cb = on_reload_retry;
+    control->max_cancel_pids = shim_settings.pool_size;
+    if ((control->cancel_pids = calloc(control->max_cancel_pids, sizeof(int))) == NULL)
+        h2o_fatal("no memory");
+}
+
+void control_start(control_t *control)
+{
+    dbconn_start(&control->conn);
+}
+
+void control_stop(control_t *control)
+{
+    dbconn_stop(&control->conn);
+}
