@@ -81,7 +81,7 @@ static TupleDesc dispatch_bytes_desc(void);
 
 /*
  * Puts a bytes body into the handler's bytea "body" argument (bound NULL
- * before); true when then no argument is NULL any more
+ * before); true when no argument is NULL then
  */
 static bool
 bytes_body_completes(HandlerInfo *info, FunctionCallInfo call, bytea *bytes_body)
@@ -292,6 +292,7 @@ dispatch_request(FunctionCallInfo fcinfo, DispatchVersion version, bool bytes)
 	/* text and bytea are the same varlena: a bytes body is read as either */
 	text	   *body = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
 	bytea	   *bytes_body = NULL;
+	bool		anynull;
 	text	   *token = PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4);
 	Jsonb	   *meta = PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5);
 	const char *api_role;
@@ -352,8 +353,10 @@ dispatch_request(FunctionCallInfo fcinfo, DispatchVersion version, bool bytes)
 	}
 	InitFunctionCallInfoData(*call, &info->flinfo, info->nargs,
 							 info->collation, NULL, NULL);
-	if (workon_bind_arguments(info, call, params, query, body, meta) &&
-		info->flinfo.fn_strict && !bytes_body_completes(info, call, bytes_body))
+	anynull = workon_bind_arguments(info, call, params, query, body, meta);
+	if (bytes_body != NULL)
+		anynull = !bytes_body_completes(info, call, bytes_body);
+	if (anynull && info->flinfo.fn_strict)
 		resultnull = true;
 	else
 	{
@@ -512,6 +515,7 @@ dispatch_bytes_desc(void)
 		TupleDesc	tupdesc = CreateTupleDescCopy(dispatch_result_desc(DISPATCH_0_5));
 
 		TupleDescInitEntry(tupdesc, 3, "body", BYTEAOID, -1, 0);
+		tupdesc->tdtypmod = -1; /* a record type of its own */
 		BlessTupleDesc(tupdesc);
 		MemoryContextSwitchTo(oldcxt);
 		desc = tupdesc;

@@ -54,6 +54,16 @@
     "SELECT status, headers, body, user_id, outbox_id"                                                                             \
     " FROM workon.dispatch($1::oid, $2::jsonb, $3::jsonb, $4::text, $5::text, $6::jsonb)"
 
+/*
+ * Bytes in and out: the body goes as bytea and the row comes back in binary,
+ * where a text column is its bytes, as in text format, and the body is the
+ * file's bytes, never hex.  Not prepared: a request of this kind moves
+ * megabytes, planning is not what it costs.
+ */
+#define DISPATCH_BYTES_SQL                                                                                                         \
+    "SELECT status::text, headers, body, user_id::text, outbox_id::text"                                                           \
+    " FROM workon.dispatch_bytes($1::oid, $2::jsonb, $3::jsonb, $4::bytea, $5::text, $6::jsonb)"
+
 enum {
     DB_QUERY_PREPARE = 100,
 };
@@ -166,6 +176,9 @@ static int conn_send(db_conn_t *c, db_query_t *q)
     switch (q->kind) {
     case DB_QUERY_DISPATCH:
         ok = PQsendQueryPrepared(pg, DISPATCH_STATEMENT, 6, q->values, q->lengths, q->formats, 0);
+        break;
+    case DB_QUERY_DISPATCH_BYTES:
+        ok = PQsendQueryParams(pg, DISPATCH_BYTES_SQL, 6, NULL, q->values, q->lengths, q->formats, 1);
         break;
     case DB_QUERY_PREPARE:
         ok = PQsendPrepare(pg, DISPATCH_STATEMENT, DISPATCH_SQL, 6, NULL);

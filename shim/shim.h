@@ -188,6 +188,7 @@ enum {
     BODY_NONE = 0,
     BODY_JSON,
     BODY_RAW,
+    BODY_BYTES, /* binary, up to UPLOAD_MAX_BYTES */
 };
 
 /* workon.routes.rate_limit */
@@ -203,6 +204,7 @@ typedef struct st_route_t {
     char handler_oid[24];
     int status;
     int body_mode;
+    int bytes; /* bytes in or out (body mode bytes, a handler returning bytea): workon.dispatch_bytes */
     char *auth;
     int rate_limit;
     int read_only;     /* the handler never writes (not used yet: a replica pool would take these) */
@@ -228,9 +230,10 @@ typedef struct st_error_map_t {
 
 /* the route query: the columns route_table_build reads, in order */
 #define ROUTES_SELECT                                                                                                              \
-    "SELECT method, path, handler::oid::int8, auth, status, body, rate_limit, read_only, outbound, metric"                         \
+    "SELECT method, path, handler::oid::int8, auth, status, body, rate_limit, read_only, outbound, metric,"                        \
+    " (SELECT p.prorettype = 'bytea'::regtype FROM pg_catalog.pg_proc AS p WHERE p.oid = handler::oid)"                            \
     " FROM workon.routes ORDER BY path, method"
-#define ROUTE_COLUMNS 10
+#define ROUTE_COLUMNS 11
 #define ERRORS_SELECT "SELECT sqlstate, status, code FROM workon.errors"
 
 /* builds a table from the result of the route query; NULL + *err on failure */
@@ -331,6 +334,7 @@ typedef void (*pool_cancel_cb)(void *data, int pid);
 
 enum {
     DB_QUERY_DISPATCH = 0, /* the prepared workon_dispatch statement, 6 params */
+    DB_QUERY_DISPATCH_BYTES, /* workon.dispatch_bytes, 6 params, the row in binary */
     DB_QUERY_SQL,          /* a statement, with nparams text parameters */
     DB_QUERY_INTERNAL,     /* connection setup (owner is the connection) */
 };

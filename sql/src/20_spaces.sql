@@ -572,7 +572,7 @@ $$;
 COMMENT ON FUNCTION workon.space_delete(uuid) IS
 'DELETE /api/v1/spaces/{id} (its host, admin): deletes the space and its past, cancelled and expired bookings (the audit log keeps them); WOC05 has_future_bookings while a confirmed booking or live hold has not ended';
 
-CREATE FUNCTION workon.space_photos_set(id uuid, upload_ids uuid[] DEFAULT NULL)
+CREATE FUNCTION workon.space_photos_set(id uuid, upload_ids jsonb DEFAULT NULL)
 RETURNS json
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
@@ -582,6 +582,7 @@ DECLARE
 	v_space		workon.spaces;
 	v_user		uuid := workon.current_user_id();
 	v_admin		boolean := workon.current_role() = 'admin';
+	v_ids		uuid[];
 	v_bad		uuid;
 BEGIN
 	-- the caller's view of the space decides, as for any change of it
@@ -601,12 +602,22 @@ BEGIN
 		RAISE EXCEPTION 'upload_ids is required'
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'upload_ids';
 	END IF;
-	IF pg_catalog.cardinality(space_photos_set.upload_ids) > 20 THEN
+	IF pg_catalog.jsonb_typeof(space_photos_set.upload_ids) <> 'array' THEN
+		RAISE EXCEPTION 'upload_ids must be an array of upload ids'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'upload_ids';
+	END IF;
+	BEGIN
+		v_ids := ARRAY(SELECT x::uuid FROM pg_catalog.jsonb_array_elements_text(space_photos_set.upload_ids) AS x);
+	EXCEPTION WHEN invalid_text_representation THEN
+		RAISE EXCEPTION 'upload_ids must be an array of upload ids'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'upload_ids';
+	END;
+	IF pg_catalog.cardinality(v_ids) > 20 THEN
 		RAISE EXCEPTION 'a space has at most 20 photos'
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'upload_ids';
 	END IF;
 	IF (SELECT pg_catalog.count(DISTINCT x) <> pg_catalog.count(*) OR pg_catalog.count(x) <> pg_catalog.count(*)
-		  FROM pg_catalog.unnest(space_photos_set.upload_ids) AS x) THEN
+		  FROM pg_catalog.unnest(v_ids) AS x) THEN
 		RAISE EXCEPTION 'upload_ids must not repeat an id or hold null'
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'upload_ids';
 	END IF;
@@ -614,7 +625,7 @@ BEGIN
 	-- each photo: a stored image of the space's host (admins: of anyone),
 	-- not a photo of another space
 	SELECT x INTO v_bad
-	  FROM pg_catalog.unnest(space_photos_set.upload_ids) AS x
+	  FROM pg_catalog.unnest(v_ids) AS x
 	 WHERE NOT EXISTS (SELECT FROM workon.uploads AS u
 						WHERE u.id = x AND u.state = 'stored'
 						  AND u.content_type LIKE 'image/%'
@@ -632,10 +643,10 @@ BEGIN
 	-- photos left out are released (and deleted); the others take their
 	-- new places, checked for uniqueness once the statement is done
 	DELETE FROM workon.space_photos AS p
-	 WHERE p.space_id = v_space.id AND p.upload_id <> ALL (space_photos_set.upload_ids);
+	 WHERE p.space_id = v_space.id AND p.upload_id <> ALL (v_ids);
 	INSERT INTO workon.space_photos AS p (upload_id, space_id, position)
 	SELECT x.upload_id, v_space.id, (x.n - 1)::integer
-	  FROM pg_catalog.unnest(space_photos_set.upload_ids) WITH ORDINALITY AS x (upload_id, n)
+	  FROM pg_catalog.unnest(v_ids) WITH ORDINALITY AS x (upload_id, n)
 	ON CONFLICT (upload_id) DO UPDATE SET position = EXCLUDED.position
 		WHERE p.position IS DISTINCT FROM EXCLUDED.position;
 
@@ -646,8 +657,8 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION workon.space_photos_set(uuid, uuid[]) IS
-'PUT /api/v1/spaces/{id}/photos {upload_ids} (its host, admin): the photos of the space in order, the first the cover, at most 20: stored images of the host; photos left out are deleted. Returns the space, whose photos list their public URLs; 22023 naming upload_ids for anything invalid';
+COMMENT ON FUNCTION workon.space_photos_set(uuid, jsonb) IS
+'PUT /api/v1/spaces/{id}/photos {upload_ids: [...]} (its host, admin): the photos of the space in order, the first the cover, at most 20: stored images of the host; photos left out are deleted. Returns the space, whose photos list their public URLs; 22023 naming upload_ids for anything invalid';
 
 --
 -- Routes, errors, privileges
@@ -663,7 +674,7 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only,
 	 'host', 200, 'json', false, 'Change a space'),
 	('DELETE', '/api/v1/spaces/{id}', 'workon.space_delete(uuid)',
 	 'host', 204, 'none', false, 'Delete a space without future bookings'),
-	('PUT', '/api/v1/spaces/{id}/photos', 'workon.space_photos_set(uuid,uuid[])',
+	('PUT', '/api/v1/spaces/{id}/photos', 'workon.space_photos_set(uuid,jsonb)',
 	 'host', 200, 'json', false, 'Set the photos of a space in order (the first is the cover)');
 
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
@@ -683,7 +694,7 @@ GRANT EXECUTE ON FUNCTION
 	workon.space_create(jsonb),
 	workon.space_update(uuid, jsonb),
 	workon.space_delete(uuid),
-	workon.space_photos_set(uuid, uuid[])
+	workon.space_photos_set(uuid, jsonb)
 	TO workon_host, workon_admin;
 
 -- pg_dump: spaces and their photos are data

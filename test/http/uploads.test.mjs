@@ -6,17 +6,20 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { expectError, lit, psql, psqlList, request, startShim, UUID_RE } from './lib/client.mjs';
+import { BASE, expectError, lit, psql, psqlList, request, sendRaw, startShim, UUID_RE } from './lib/client.mjs';
 
 const SECRET = crypto.randomBytes(36).toString('base64url');
 const URL_SECRET = `url-secret-${crypto.randomBytes(24).toString('hex')}`;
 // the key the database derives from SIGNED_URL_SECRET (workon.seed_signed_url_secret)
 const URL_KEY = crypto.createHmac('sha256', URL_SECRET).update('workon signed url key').digest();
+// the key that signs now (a shim starting meanwhile seeds its own secret)
+const signingKey = () => Buffer.from(psqlList(`SET row_security = off; SELECT encode(key, 'hex') FROM workon.signed_url_keys
+  WHERE expires_at IS NULL ORDER BY created_at DESC, id LIMIT 1;`)[0], 'hex');
 const unique = () => `${Date.now().toString(36)}${crypto.randomBytes(4).toString('hex')}`;
 const bearer = (token) => ({ authorization: `Bearer ${token}` });
 const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
-const sign = (method, path, expires) =>
-  crypto.createHmac('sha256', URL_KEY).update(`${method}\n${path}\n${expires}`).digest('base64url');
+const sign = (method, path, expires, key = signingKey()) =>
+  crypto.createHmac('sha256', key).update(`${method}\n${path}\n${expires}`).digest('base64url');
 
 // Files: the magic of their type, then every byte value (NULs and invalid UTF-8 included)
 const filler = (n) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + 3) % 256));
@@ -54,6 +57,7 @@ let host;
 
 before(async () => {
   psql(`SELECT workon.seed_jwt_key(${lit(SECRET)}); SELECT workon.seed_signed_url_secret(${lit(URL_SECRET)});`);
+  assert.ok(signingKey().equals(URL_KEY), 'the key is derived from SIGNED_URL_SECRET as the README says');
   [member, other, host] = await Promise.all([register(), register(), register('host')]);
 });
 
@@ -259,10 +263,13 @@ describe('bodies', () => {
     const bytes = JPEG(3 * 1024 * 1024);
     const out = await upload(member, 'three.jpg', 'image/jpeg', bytes);
     assert.equal(out.size, bytes.length);
-    // over UPLOAD_MAX_BYTES: 413 whatever was declared
+    // over UPLOAD_MAX_BYTES: 413 whatever was declared (h2o may answer before it read the body)
     const d = await declare(member, { filename: 'x.jpg', content_type: 'image/jpeg', size: 100 });
-    res = await put(d.json.upload_url, JPEG(10 * 1024 * 1024));
-    expectError(res, 413, 'payload_too_large');
+    const over = JPEG(10 * 1024 * 1024);
+    const head = [`PUT ${d.json.upload_url} HTTP/1.1`, `Host: ${new URL(BASE).host}`, 'Connection: close',
+      'Content-Type: application/octet-stream', `Content-Length: ${over.length}`, 'Expect: 100-continue'].join('\r\n');
+    expectError(await sendRaw(BASE, head, over), 413, 'payload_too_large');
+    assert.equal(psqlList(`SELECT state FROM workon.uploads WHERE id = ${lit(d.json.id)};`)[0], 'pending');
   });
 
   test('a smaller UPLOAD_MAX_BYTES applies at POST and at PUT', async () => {
@@ -361,6 +368,35 @@ describe('space photos', () => {
     res = await request('DELETE', `/api/v1/spaces/${space.id}`, { headers: bearer(host.token) });
     assert.equal(res.status, 204, res.text);
     assert.equal(psqlList(`SELECT count(*) FROM workon.uploads WHERE id IN (${lit(photos[0].id)}, ${lit(photos[2].id)});`)[0], '0');
+  });
+});
+
+describe('avatars', () => {
+  test('a member sets an avatar, public at its URL; replacing it deletes the old file', async () => {
+    const first = await upload(other, 'me.png', 'image/png', PNG(3000));
+    let res = await request('PUT', '/api/v1/me/avatar', { headers: bearer(other.token), body: { upload_id: first.id } });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.avatar_url, `/api/v1/uploads/${first.id}/content`);
+    let got = await request('GET', res.json.avatar_url);
+    assert.equal(got.status, 200, got.text);
+    assert.equal(got.headers['cache-control'], 'public, max-age=86400');
+    // not someone else's file, not a PDF
+    const theirs = await upload(member, 'x.png', 'image/png', PNG(100));
+    res = await request('PUT', '/api/v1/me/avatar', { headers: bearer(other.token), body: { upload_id: theirs.id } });
+    assert.equal(expectError(res, 400, 'validation_failed').details.field, 'upload_id');
+    const pdf = await upload(other, 'cv.pdf', 'application/pdf', PDF());
+    res = await request('PUT', '/api/v1/me/avatar', { headers: bearer(other.token), body: { upload_id: pdf.id } });
+    expectError(res, 400, 'validation_failed');
+    const second = await upload(other, 'me2.webp', 'image/webp', WEBP(3000));
+    res = await request('PUT', '/api/v1/me/avatar', { headers: bearer(other.token), body: { upload_id: second.id } });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(psqlList(`SELECT count(*) FROM workon.uploads WHERE id = ${lit(first.id)};`)[0], '0');
+    got = await request('GET', `/api/v1/uploads/${first.id}/content`);
+    expectError(got, 403, 'invalid_url_signature');
+    res = await request('PUT', '/api/v1/me/avatar', { headers: bearer(other.token), body: { upload_id: null } });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.avatar_url, null);
+    assert.equal(psqlList(`SELECT count(*) FROM workon.uploads WHERE id = ${lit(second.id)};`)[0], '0');
   });
 });
 

@@ -201,19 +201,22 @@ SELECT pg_temp.try($$SELECT workon.upload_create('plan.pdf', 'application/pdf', 
 BEGIN;
 SET LOCAL SESSION AUTHORIZATION workon_authenticator;
 SELECT workon.authenticate(:'h1_token') AS c \gset
-SELECT workon.space_photos_set(:'sp', ARRAY[:'p2', :'p1']::uuid[])::json->'photos' AS photos \gset
+SELECT workon.space_photos_set(:'sp', to_jsonb(ARRAY[:'p2', :'p1']))::json->'photos' AS photos \gset
 SELECT json_array_length(:'photos') AS n, (:'photos'::json->0->>'id') = :'p2' AS cover_is_first,
        (:'photos'::json->0->>'url') = workon.upload_path(:'p2') AS public_url;
 -- refused: too many, repeated, unknown, pending, a PDF, someone else's
 SELECT what, regexp_replace(pg_temp.try(format('SELECT workon.space_photos_set(%L, %L)', :'sp', ids)),
                             '[0-9a-f-]{36}', '<id>') AS result
   FROM (VALUES
-	('21 photos', (SELECT array_agg(gen_random_uuid()) FROM generate_series(1, 21))::text),
-	('repeated', ARRAY[:'p1', :'p1']::uuid[]::text),
-	('null', ARRAY[:'p1', NULL]::uuid[]::text),
-	('unknown', ARRAY['00000000-0000-4000-8000-000000000000']::uuid[]::text),
-	('a pdf of another user', ARRAY[:'u1_id']::uuid[]::text),
-	('pending, of another user', ARRAY[:'u2_id']::uuid[]::text)
+	('21 photos', (SELECT jsonb_agg(gen_random_uuid()) FROM generate_series(1, 21))::text),
+	('repeated', jsonb_build_array(:'p1', :'p1')::text),
+	('null', jsonb_build_array(:'p1', NULL)::text),
+	('not an id', jsonb_build_array(:'p1', 'photo.jpg')::text),
+	('a number', jsonb_build_array(7)::text),
+	('not an array', jsonb_build_object('id', :'p1')::text),
+	('unknown', jsonb_build_array('00000000-0000-4000-8000-000000000000')::text),
+	('a pdf of another user', jsonb_build_array(:'u1_id')::text),
+	('pending, of another user', jsonb_build_array(:'u2_id')::text)
   ) AS t (what, ids);
 SELECT pg_temp.try(format('SELECT workon.space_photos_set(%L, NULL)', :'sp')) AS no_ids;
 COMMIT;
@@ -221,7 +224,7 @@ COMMIT;
 BEGIN;
 SET LOCAL SESSION AUTHORIZATION workon_authenticator;
 SELECT workon.authenticate(:'h2_token') AS c \gset
-SELECT pg_temp.try(format('SELECT workon.space_photos_set(%L, %L)', :'sp', ARRAY[:'p3']::uuid[])) AS other_host_unpublished;
+SELECT pg_temp.try(format('SELECT workon.space_photos_set(%L, %L)', :'sp', jsonb_build_array(:'p3'))) AS other_host_unpublished;
 ROLLBACK;
 
 -- unpublished: photos are private, not at their public URL
@@ -248,7 +251,7 @@ BEGIN;
 SET LOCAL SESSION AUTHORIZATION workon_authenticator;
 SELECT workon.authenticate(:'h1_token') AS c \gset
 SELECT array_agg(p->>'id' = :'p3') AS is_p3, array_agg(p->>'id' = :'p1') AS is_p1
-  FROM json_array_elements(workon.space_photos_set(:'sp', ARRAY[:'p3', :'p1']::uuid[])->'photos') AS p;
+  FROM json_array_elements(workon.space_photos_set(:'sp', to_jsonb(ARRAY[:'p3', :'p1']))->'photos') AS p;
 COMMIT;
 SELECT (SELECT count(*) FROM workon.uploads WHERE id = :'p2') AS p2_left,
        (SELECT count(*) FROM workon.upload_data WHERE upload_id = :'p2') AS p2_bytes_left,
