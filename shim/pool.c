@@ -57,12 +57,14 @@
 /*
  * Bytes in and out: the body goes as bytea and the row comes back in binary,
  * where a text column is its bytes, as in text format, and the body is the
- * file's bytes, never hex.  Not prepared: a request of this kind moves
- * megabytes, planning is not what it costs.
+ * file's bytes, never hex.  Called in the select list, not FROM: a function
+ * scan would first copy its row into a tuplestore, which spills a body larger
+ * than work_mem to a temporary file.  Not prepared: a request of this kind
+ * moves megabytes, planning is not what it costs.
  */
 #define DISPATCH_BYTES_SQL                                                                                                         \
-    "SELECT status::text, headers, body, user_id::text, outbox_id::text"                                                           \
-    " FROM workon.dispatch_bytes($1::oid, $2::jsonb, $3::jsonb, $4::bytea, $5::text, $6::jsonb)"
+    "SELECT (d).status::text, (d).headers, (d).body, (d).user_id::text, (d).outbox_id::text"                                       \
+    " FROM (SELECT workon.dispatch_bytes($1::oid, $2::jsonb, $3::jsonb, $4::bytea, $5::text, $6::jsonb) AS d OFFSET 0) AS s"
 
 enum {
     DB_QUERY_PREPARE = 100,
