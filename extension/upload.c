@@ -327,7 +327,7 @@ static bool
 is_attr_char(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		(c >= '0' && c <= '9') || strchr("!#$&+-.^_`|~", c) != NULL;
+		(c >= '0' && c <= '9') || (c != '\0' && strchr("!#$&+-.^_`|~", c) != NULL);
 }
 
 /*

@@ -19,6 +19,7 @@
  */
 #include "shim.h"
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -274,6 +275,13 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
+    /*
+     * Request bodies of uploads (h2o holds each whole) and the libpq buffers
+     * that carry them are megabytes: from 1 MiB up, blocks are mapped on their
+     * own and given back to the system when freed, instead of glibc raising
+     * its threshold after the first one and keeping them in its heaps.
+     */
+    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
     h2o_config_init(&shim_globalconf);
     shim_globalconf.server_name = h2o_iovec_init(H2O_STRLIT(""));
     /*
