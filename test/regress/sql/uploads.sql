@@ -266,6 +266,54 @@ COMMIT;
 SELECT count(*) AS photos_left FROM workon.uploads WHERE filename LIKE 'p_.jpg';
 
 --
+-- workon.dispatch_bytes, as the front end calls it: bytes in and out as bytea
+--
+BEGIN;
+SET LOCAL SESSION AUTHORIZATION workon_authenticator;
+SELECT workon.authenticate(:'m1_token') AS c \gset
+SELECT workon.upload_create('nul.png', 'image/png', 300)::json->>'upload_url' AS b_url \gset
+COMMIT;
+SELECT (regexp_match(:'b_url', '/uploads/([^/]+)/'))[1] AS b_id,
+       substring(:'b_url', 'expires=([0-9]+)') AS b_expires, substring(:'b_url', 'sig=(.*)$') AS b_sig \gset
+-- every byte value, NULs and bytes that are not UTF-8 included
+SELECT :'png'::bytea || string_agg(set_byte('\x00'::bytea, 0, n), ''::bytea ORDER BY n) AS b_bytes
+  FROM generate_series(0, 255) AS n \gset
+BEGIN;
+SET LOCAL SESSION AUTHORIZATION workon_authenticator;
+SELECT d.status, d.headers, d.user_id, d.outbox_id, pg_typeof(d.body) AS body_type,
+       (convert_from(d.body, 'UTF8')::json->>'size')::int AS size,
+       convert_from(d.body, 'UTF8')::json->>'sha256' = encode(sha256(:'b_bytes'), 'hex') AS same_hash
+  FROM workon.dispatch_bytes('workon.upload_put(uuid,bigint,text,bytea)'::regprocedure,
+                             jsonb_build_object('id', :'b_id'),
+                             jsonb_build_object('expires', :'b_expires', 'sig', :'b_sig'),
+                             :'b_bytes', NULL, '{}') AS d;
+COMMIT;
+SELECT workon.signed_url('GET', workon.upload_path(:'b_id')) AS b_get \gset
+BEGIN;
+SET LOCAL SESSION AUTHORIZATION workon_authenticator;
+SELECT d.status, d.headers::jsonb->>'Content-Type' AS type, d.body = :'b_bytes'::bytea AS same_bytes
+  FROM workon.dispatch_bytes('workon.upload_content(uuid,bigint,text)'::regprocedure,
+                             jsonb_build_object('id', :'b_id'),
+                             jsonb_build_object('expires', substring(:'b_get', 'expires=([0-9]+)'),
+                                                'sig', substring(:'b_get', 'sig=(.*)$')),
+                             NULL, NULL, '{}') AS d;
+ROLLBACK;
+-- a handler that takes text gets text: bytes that are not UTF-8 are refused
+-- (one request, one transaction: dispatch keeps the caller's role to its end)
+BEGIN;
+SET LOCAL SESSION AUTHORIZATION workon_authenticator;
+SELECT pg_temp.try(format($$SELECT * FROM workon.dispatch_bytes('workon.upload_create(text,text,bigint)'::regprocedure,
+                                   '{}', '{}', %L, %L, '{}')$$, '\x7b2266696c656e616d65223a22ff227d', :'m1_token')) AS not_utf8;
+ROLLBACK;
+BEGIN;
+SET LOCAL SESSION AUTHORIZATION workon_authenticator;
+SELECT d.status, convert_from(d.body, 'UTF8')::json->>'upload_url' LIKE '/api/v1/uploads/%' AS utf8_json_body
+  FROM workon.dispatch_bytes('workon.upload_create(text,text,bigint)'::regprocedure, '{}', '{}',
+                             convert_to('{"filename": "é.png", "content_type": "image/png", "size": 1}', 'UTF8'),
+                             :'m1_token', '{}') AS d;
+ROLLBACK;
+
+--
 -- Avatars: public; replaced or removed, the file is deleted
 --
 BEGIN;
