@@ -37,6 +37,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/acl.h"
@@ -76,6 +77,26 @@ typedef enum DispatchVersion
 static ResponseOverride response;
 
 static TupleDesc dispatch_result_desc(DispatchVersion version);
+static TupleDesc dispatch_bytes_desc(void);
+
+/*
+ * Puts a bytes body into the handler's bytea "body" argument (bound NULL
+ * before); true when no argument is NULL then
+ */
+static bool
+bytes_body_completes(HandlerInfo *info, FunctionCallInfo call, bytea *bytes_body)
+{
+	int			i;
+
+	if (bytes_body == NULL)
+		return false;
+	call->args[info->bytea_body_argno].value = PointerGetDatum(bytes_body);
+	call->args[info->bytea_body_argno].isnull = false;
+	for (i = 0; i < info->nargs; i++)
+		if (call->args[i].isnull)
+			return false;
+	return true;
+}
 
 
 /*
@@ -269,12 +290,15 @@ headers_with_user(const char *headers, Jsonb *claims)
  * outbox_id instead.
  */
 static Datum
-dispatch_request(FunctionCallInfo fcinfo, DispatchVersion version)
+dispatch_request(FunctionCallInfo fcinfo, DispatchVersion version, bool bytes)
 {
 	Oid			fn_oid = PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0);
 	Jsonb	   *params = object_arg(fcinfo, 1, "params");
 	Jsonb	   *query = object_arg(fcinfo, 2, "query");
+	/* text and bytea are the same varlena: a bytes body is read as either */
 	text	   *body = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
+	bytea	   *bytes_body = NULL;
+	bool		anynull;
 	text	   *token = PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4);
 	Jsonb	   *meta = PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5);
 	const char *api_role;
@@ -318,11 +342,27 @@ dispatch_request(FunctionCallInfo fcinfo, DispatchVersion version)
 						   GetUserNameFromId(GetUserId(), false), info->name)));
 	}
 
-	/* 3. Arguments */
+	/*
+	 * 3. Arguments.  Bytes go as they are to a bytea "body"; any other
+	 * handler gets them as text, which they must be.
+	 */
+	if (bytes && body != NULL)
+	{
+		if (info->bytea_body_argno >= 0)
+		{
+			bytes_body = (bytea *) body;
+			body = NULL;
+		}
+		else
+			(void) pg_verify_mbstr(GetDatabaseEncoding(), VARDATA_ANY(body),
+								   VARSIZE_ANY_EXHDR(body), false);
+	}
 	InitFunctionCallInfoData(*call, &info->flinfo, info->nargs,
 							 info->collation, NULL, NULL);
-	if (workon_bind_arguments(info, call, params, query, body, meta) &&
-		info->flinfo.fn_strict)
+	anynull = workon_bind_arguments(info, call, params, query, body, meta);
+	if (bytes_body != NULL)
+		anynull = !bytes_body_completes(info, call, bytes_body);
+	if (anynull && info->flinfo.fn_strict)
 		resultnull = true;
 	else
 	{
@@ -351,7 +391,7 @@ dispatch_request(FunctionCallInfo fcinfo, DispatchVersion version)
 	}
 	if (!resultnull && !info->ret_is_void)
 	{
-		if (info->ret_is_text)
+		if (info->ret_is_text || (bytes && info->ret_is_bytea))
 			values[2] = PointerGetDatum(PG_DETOAST_DATUM_PACKED(result));
 		else
 			values[2] = CStringGetTextDatum(OutputFunctionCall(&info->output,
@@ -373,7 +413,8 @@ dispatch_request(FunctionCallInfo fcinfo, DispatchVersion version)
 
 	response = outer_response;
 
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(dispatch_result_desc(version),
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(bytes ? dispatch_bytes_desc() :
+													  dispatch_result_desc(version),
 													  values, nulls)));
 }
 
@@ -382,7 +423,7 @@ PG_FUNCTION_INFO_V1(dispatch);
 Datum
 dispatch(PG_FUNCTION_ARGS)
 {
-	return dispatch_request(fcinfo, DISPATCH_0_1);
+	return dispatch_request(fcinfo, DISPATCH_0_1, false);
 }
 
 /* workon 0.2.0: tokens are verified with the keys of workon.jwt_keys */
@@ -390,7 +431,7 @@ PG_FUNCTION_INFO_V1(dispatch_0_2);
 Datum
 dispatch_0_2(PG_FUNCTION_ARGS)
 {
-	return dispatch_request(fcinfo, DISPATCH_0_2);
+	return dispatch_request(fcinfo, DISPATCH_0_2, false);
 }
 
 /* workon 0.5.0: the caller and the outbox row to wait for are columns */
@@ -398,7 +439,18 @@ PG_FUNCTION_INFO_V1(dispatch_0_5);
 Datum
 dispatch_0_5(PG_FUNCTION_ARGS)
 {
-	return dispatch_request(fcinfo, DISPATCH_0_5);
+	return dispatch_request(fcinfo, DISPATCH_0_5, false);
+}
+
+/*
+ * workon 0.5.0: workon.dispatch_bytes, the same with a bytea request body
+ * and a bytea response body (a handler's bytea result as it is)
+ */
+PG_FUNCTION_INFO_V1(dispatch_bytes);
+Datum
+dispatch_bytes(PG_FUNCTION_ARGS)
+{
+	return dispatch_request(fcinfo, DISPATCH_0_5, true);
 }
 
 /*
@@ -454,6 +506,28 @@ dispatch_result_desc(DispatchVersion version)
 	}
 
 	return descs[typed];
+}
+
+
+/* workon.dispatch_bytes: the 0.5.0 row with a bytea body, built once per backend */
+static TupleDesc
+dispatch_bytes_desc(void)
+{
+	static TupleDesc desc = NULL;
+
+	if (desc == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+		TupleDesc	tupdesc = CreateTupleDescCopy(dispatch_result_desc(DISPATCH_0_5));
+
+		TupleDescInitEntry(tupdesc, 3, "body", BYTEAOID, -1, 0);
+		tupdesc->tdtypmod = -1; /* a record type of its own */
+		BlessTupleDesc(tupdesc);
+		MemoryContextSwitchTo(oldcxt);
+		desc = tupdesc;
+	}
+
+	return desc;
 }
 
 

@@ -207,6 +207,7 @@ handler_build(Oid fn_oid)
 	fmgr_info_cxt(fn_oid, &info->flinfo, cxt);
 	info->collation = InvalidOid;
 	info->nargs = nargs;
+	info->bytea_body_argno = -1;
 	info->args = (HandlerArg *) palloc0(sizeof(HandlerArg) * Max(nargs, 1));
 
 	for (i = 0; i < nargs; i++)
@@ -228,6 +229,8 @@ handler_build(Oid fn_oid)
 			arg->source = ARG_BODY;
 			info->has_body_arg = true;
 			info->body_is_raw = !(arg->is_jsonb || arg->is_json);
+			if (arg->type == BYTEAOID)
+				info->bytea_body_argno = i;
 		}
 		else if (strcmp(arg->name, "meta") == 0)
 			arg->source = ARG_META;
@@ -239,6 +242,7 @@ handler_build(Oid fn_oid)
 	}
 
 	info->ret_is_void = (proc->prorettype == VOIDOID);
+	info->ret_is_bytea = (proc->prorettype == BYTEAOID);
 	info->ret_is_text = (proc->prorettype == TEXTOID ||
 						 proc->prorettype == JSONOID ||
 						 proc->prorettype == VARCHAROID);

@@ -35,8 +35,11 @@ typedef struct HandlerInfo
 	HandlerArg *args;			/* nargs of them (dispatch_bind.c) */
 	bool		has_body_arg;
 	bool		body_is_raw;	/* "body" is neither json nor jsonb */
+	int			bytea_body_argno;	/* the "body" argument when it is bytea,
+									 * else -1 */
 	bool		ret_is_void;
 	bool		ret_is_text;	/* text, json or varchar: the body as is */
+	bool		ret_is_bytea;	/* the body as is for workon.dispatch_bytes */
 	FmgrInfo	output;			/* result output function otherwise */
 } HandlerInfo;
 

@@ -5,8 +5,8 @@
  *
  * Each concern lives in its own file (booking.c, claims.c, cursor.c,
  * dispatch*.c, email.c, encode.c, hmac.c, json.c, jwt*.c, password.c,
- * payment.c, restore.c, timezone.c, transitions.c, users.c, webhook.c);
- * this one loads them and registers the settings.
+ * payment.c, restore.c, timezone.c, transitions.c, upload.c, users.c,
+ * webhook.c); this one loads them and registers the settings.
  *
  * extension/workon.c
  *
@@ -69,6 +69,7 @@ _PG_init(void)
 	workon_dispatch_init();
 	workon_jwt_init();
 	workon_users_init();
+	workon_upload_init();
 
 	DefineCustomStringVariable("workon.jwt_issuer",
 							   "Issuer (\"iss\") of the access tokens workon signs and accepts.",

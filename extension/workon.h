@@ -29,6 +29,9 @@
 #define ERRCODE_WORKON_HAS_FUTURE_BOOKINGS		MAKE_SQLSTATE('W','O','C','0','5')
 #define ERRCODE_WORKON_NOT_PAYABLE				MAKE_SQLSTATE('W','O','C','0','6')
 #define ERRCODE_WORKON_INVALID_SIGNATURE		MAKE_SQLSTATE('W','O','B','0','1')
+#define ERRCODE_WORKON_URL_SIGNATURE			MAKE_SQLSTATE('W','O','U','0','1')
+#define ERRCODE_WORKON_TOO_LARGE				MAKE_SQLSTATE('W','O','U','0','2')
+#define ERRCODE_WORKON_UNSUPPORTED_TYPE			MAKE_SQLSTATE('W','O','U','0','3')
 
 /* Prefix of the API roles: workon_anon, workon_member, ... */
 #define WORKON_ROLE_PREFIX	"workon_"
@@ -94,5 +97,9 @@ extern const char *workon_user_current_role(const char *sub);
 extern PGDLLIMPORT int workon_scrypt_log_n;
 extern PGDLLIMPORT int workon_scrypt_r;
 extern PGDLLIMPORT int workon_scrypt_p;
+
+/* upload.c */
+extern PGDLLIMPORT int workon_upload_max_bytes;
+extern void workon_upload_init(void);
 
 #endif							/* WORKON_H */

@@ -432,6 +432,12 @@ for c in "${webhook_conns[@]}"; do
     wh_new[$c]=$(( $(events_count) - before ))
 done
 
+say "files: 1 MiB and 10 MiB through the shim and through psql's \\copy; 32 concurrent 10 MiB uploads"
+uploads=$(PGHOST="$B/sock" PGPORT="$PG_PORT" PGUSER=postgres PGDATABASE=workon_bench WORKON_PSQL="$PRIV_BIN/psql" \
+    node "$ROOT/bench/uploads.mjs" "$url" "$token" "$shim_pid") || uploads=
+[ -n "$uploads" ] || say "the files bench failed"
+up_field() { awk -F'\t' -v l="$1" -v k="$2" '$1 == l { for (i = 2; i <= NF; i++) { split($i, kv, " "); if (kv[1] == k) print kv[2] } }' <<<"$uploads"; }
+
 say "1,000 idle connections"
 idle=$(node "$ROOT/bench/idle-connections.mjs" "$port" "$shim_pid" 1000) || idle='{"error":"failed"}'
 
@@ -541,6 +547,20 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
     echo
     echo "realtime (BENCH_REALTIME_SECONDS=${BENCH_REALTIME_SECONDS:-30} at BENCH_RATE=${BENCH_RATE:-1000} messages/s; delivery = POST sent to frame received):"
     echo "$realtime"
+    echo
+    frow() { printf '%-8s %12s %12s %9s %12s %12s %9s\n' "$@"; }
+    frow 'files' 'PUT MB/s' '\copy in' 'ratio' 'GET MB/s' '\copy out' 'ratio'
+    for size in 1MiB 10MiB; do
+        frow "$size" "$(up_field "$size" put)" "$(up_field "$size" copy-in)" \
+            "$(ratio "$(up_field "$size" put)" "$(up_field "$size" copy-in)")" \
+            "$(up_field "$size" get)" "$(up_field "$size" copy-out)" \
+            "$(ratio "$(up_field "$size" get)" "$(up_field "$size" copy-out)")"
+    done
+    echo "32 concurrent 10 MiB uploads: $(up_field concurrent 32x10MiB) MB/s; shim RSS $(up_field concurrent rss-before) kB before,"
+    echo "    peak (VmHWM) $(up_field concurrent peak) kB, $(up_field concurrent rss-after) kB after"
+    echo "files: one stream, the same random bytes; PUT to a signed URL and GET of the download URL through"
+    echo "       the shim (binary both ways, a JPEG's magic first), against psql's \\copy of a bytea column"
+    echo "       stored the same way (COPY text: hex) in and out; MB/s of file bytes"
 } | tee "$result"
 say "written to $result"
 ok=1

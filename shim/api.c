@@ -39,6 +39,7 @@ typedef struct st_api_call_t {
     int websocket; /* the route's body kind is websocket: a 200 upgrades (ws.c) */
     char handler_oid[24];
     char outbound[sizeof(((route_t *)NULL)->outbound)]; /* the route's outbox kind, "" for none */
+    int bytes;                                           /* workon.dispatch_bytes (route_t.bytes) */
     /* the dispatch arguments, kept to run the request again */
     const char *args[6];
     int body_len;
@@ -69,6 +70,7 @@ enum {
 typedef struct st_header_sink_t {
     h2o_req_t *req;
     int has_content_type;
+    h2o_iovec_t etag; /* a file: files.c answers conditional and range requests */
 } header_sink_t;
 
 /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" to 16 bytes; -1 if it is not a UUID */
@@ -160,6 +162,8 @@ static void on_handler_header(void *data, h2o_iovec_t key, h2o_iovec_t value)
         return;
     if (h2o_memis(key.base, key.len, H2O_STRLIT("content-type")))
         sink->has_content_type = 1;
+    else if (h2o_memis(key.base, key.len, H2O_STRLIT("etag")))
+        sink->etag = value;
     h2o_add_header_by_str(&sink->req->pool, &sink->req->res.headers, key.base, key.len, 1, NULL, value.base, value.len);
 }
 
@@ -258,7 +262,7 @@ static int respond_row(call_t *_call, PGresult *res, const char *err, int column
     api_call_t *call = (api_call_t *)_call;
     h2o_req_t *req = _call->req;
     h2o_iovec_t request_id = _call->request_id, body = {NULL, 0};
-    header_sink_t sink = {req, 0};
+    header_sink_t sink = {req, 0, {NULL, 0}};
     int status;
 
     if (res == NULL && err == pool_err_abandoned) {
@@ -322,11 +326,14 @@ static int respond_row(call_t *_call, PGresult *res, const char *err, int column
     }
     if (!PQgetisnull(res, 0, RESULT_BODY) && status != 204 && status != 304) {
         /* no copy: the body is sent from the result, which lives as long as the request */
-        PGresult **holder = h2o_mem_alloc_shared(&req->pool, sizeof(*holder), on_result_dispose);
-        *holder = res;
         body = h2o_iovec_init(PQgetvalue(res, 0, RESULT_BODY), (size_t)PQgetlength(res, 0, RESULT_BODY));
-        send_response(req, request_id, status, body, !sink.has_content_type);
-        return 1;
+        status = files_conditional(req, status, sink.etag, &body);
+        if (body.base != NULL) {
+            PGresult **holder = h2o_mem_alloc_shared(&req->pool, sizeof(*holder), on_result_dispose);
+            *holder = res;
+            send_response(req, request_id, status, body, !sink.has_content_type);
+            return 1;
+        }
     }
     send_response(req, request_id, status, body, !sink.has_content_type);
     return 0;
@@ -340,7 +347,9 @@ static int on_api_result(call_t *call, PGresult *res, const char *err)
 /* sends (again) the call's workon.dispatch (or workon.dispatch_idempotent) */
 static void call_dispatch(api_call_t *call)
 {
-    db_query_t *q = call_query_new(&call->super, call->idempotent ? DB_QUERY_SQL : DB_QUERY_DISPATCH);
+    db_query_t *q = call_query_new(&call->super, call->idempotent ? DB_QUERY_SQL
+                                                 : call->bytes    ? DB_QUERY_DISPATCH_BYTES
+                                                                  : DB_QUERY_DISPATCH);
 
     if (call->idempotent) {
         q->sql = DISPATCH_IDEMPOTENT_SQL;
@@ -348,7 +357,8 @@ static void call_dispatch(api_call_t *call)
     }
     memcpy(q->values, call->args, sizeof(call->args));
     q->lengths[3] = call->body_len;
-    q->formats[3] = 1; /* binary text: no copy, the server still checks the encoding */
+    /* binary: no copy; text is still checked for its encoding, bytea goes as it is */
+    q->formats[3] = 1;
     q->abandoned = call_client_gone;
     call_submit(&call->super, q);
 }
@@ -428,9 +438,10 @@ static void handle_api(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_
     call->route_status = route->status;
     call->websocket = route->body_mode == BODY_WEBSOCKET;
     call->had_token = args.had_token;
-    call->idempotent = args.idempotent;
+    call->idempotent = args.idempotent && !route->bytes; /* dispatch_idempotent stores text answers */
     memcpy(call->handler_oid, route->handler_oid, sizeof(call->handler_oid));
     memcpy(call->outbound, route->outbound, sizeof(call->outbound));
+    call->bytes = route->bytes;
     call->super.route_path = h2o_strdup(&req->pool, route->path, SIZE_MAX).base;
     reqctx_of(request_id)->route = call->super.route_path;
 

@@ -257,7 +257,8 @@ static int take_body(h2o_req_t *req, h2o_iovec_t request_id, const route_t *rout
     *body = h2o_iovec_init(NULL, 0);
     if (route->body_mode == BODY_NONE || route->body_mode == BODY_WEBSOCKET || req->entity.base == NULL || req->entity.len == 0)
         return 0;
-    if (req->entity.len > shim_settings.max_body_bytes) {
+    /* h2o's own cap is the larger of the two (main.c) */
+    if (req->entity.len > (route->body_mode == BODY_BYTES ? shim_settings.upload_max_bytes : shim_settings.max_body_bytes)) {
         send_error(req, request_id, 413, "payload_too_large", "request body too large", NULL);
         return -1;
     }

@@ -118,7 +118,7 @@ static void control_notified(control_t *control, PGnotify *n)
 /* sends the start-up seeding (first thread only); 0 when there was nothing to send, -1 when the connection failed */
 static int control_seed(control_t *control)
 {
-    const char *values[5];
+    const char *values[6];
     char sql[256];
     size_t n = 0;
     int nparams = 0;
@@ -142,6 +142,10 @@ static int control_seed(control_t *control)
     if (shim_settings.stripe_webhook_secret != NULL) {
         values[nparams++] = shim_settings.stripe_webhook_secret;
         n += snprintf(sql + n, sizeof(sql) - n, ", workon.seed_stripe_webhook_secret($%d)", nparams);
+    }
+    if (shim_settings.signed_url_secret != NULL) {
+        values[nparams++] = shim_settings.signed_url_secret;
+        n += snprintf(sql + n, sizeof(sql) - n, ", workon.seed_signed_url_secret($%d)", nparams);
     }
     if (nparams == 0)
         return 0;
@@ -319,7 +323,7 @@ static void control_result(control_t *control, PGresult *res)
     }
     if (control->state == CONTROL_SEEDING && PQresultStatus(res) != PGRES_TUPLES_OK)
         log_write(LOG_ERROR,
-                  "start-up seeding failed (JWT_SECRET, JWT_REFRESH_SECRET, ADMIN_EMAIL/ADMIN_PASSWORD, STRIPE_WEBHOOK_SECRET)",
+                  "start-up seeding failed (JWT_SECRET, JWT_REFRESH_SECRET, ADMIN_EMAIL/ADMIN_PASSWORD, STRIPE_WEBHOOK_SECRET, SIGNED_URL_SECRET)",
                   "sqlstate", PQresultErrorField(res, PG_DIAG_SQLSTATE), "error",
                   pq_first_line(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)), NULL);
     if (control->state == CONTROL_SUBSCRIBING && PQresultStatus(res) != PGRES_COMMAND_OK)

@@ -19,6 +19,7 @@
  */
 #include "shim.h"
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -283,15 +284,27 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
+    /*
+     * Request bodies of uploads (h2o holds each whole) and the libpq buffers
+     * that carry them are megabytes: from 1 MiB up, blocks are mapped on their
+     * own and given back to the system when freed, instead of glibc raising
+     * its threshold after the first one and keeping them in its heaps.
+     */
+    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
     h2o_config_init(&shim_globalconf);
     shim_globalconf.server_name = h2o_iovec_init(H2O_STRLIT(""));
     /*
      * h2o refuses larger bodies itself (HTTP/1: 413, rewritten to the API's error
      * shape by the error filter; HTTP/2: a stream reset).  One byte of slack: its
      * chunked reader refuses a body that reaches the limit, and a body of exactly
-     * MAX_BODY_BYTES is allowed; the handler enforces the exact limit.
+     * MAX_BODY_BYTES is allowed; the handler enforces the exact limit.  h2o 2.2
+     * has one limit for every path, so it is the larger of MAX_BODY_BYTES and
+     * UPLOAD_MAX_BYTES, and the handler holds each route to its own.
      */
-    shim_globalconf.max_request_entity_size = shim_settings.max_body_bytes + 1;
+    shim_globalconf.max_request_entity_size =
+        (shim_settings.upload_max_bytes > shim_settings.max_body_bytes ? shim_settings.upload_max_bytes
+                                                                       : shim_settings.max_body_bytes) +
+        1;
     shim_globalconf.http1.upgrade_to_http2 = shim_settings.http2;
     hostconf = h2o_config_register_host(&shim_globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     http_register(hostconf);

@@ -54,6 +54,18 @@
     "SELECT status, headers, body, user_id, outbox_id"                                                                             \
     " FROM workon.dispatch($1::oid, $2::jsonb, $3::jsonb, $4::text, $5::text, $6::jsonb)"
 
+/*
+ * Bytes in and out: the body goes as bytea and the row comes back in binary,
+ * where a text column is its bytes, as in text format, and the body is the
+ * file's bytes, never hex.  Called in the select list, not FROM: a function
+ * scan would first copy its row into a tuplestore, which spills a body larger
+ * than work_mem to a temporary file.  Not prepared: a request of this kind
+ * moves megabytes, planning is not what it costs.
+ */
+#define DISPATCH_BYTES_SQL                                                                                                         \
+    "SELECT (d).status::text, (d).headers, (d).body, (d).user_id::text, (d).outbox_id::text"                                       \
+    " FROM (SELECT workon.dispatch_bytes($1::oid, $2::jsonb, $3::jsonb, $4::bytea, $5::text, $6::jsonb) AS d OFFSET 0) AS s"
+
 enum {
     DB_QUERY_PREPARE = 100,
 };
@@ -65,6 +77,7 @@ struct st_db_conn_t {
     int dirty;
     h2o_linklist_t inflight;
     size_t num_inflight;
+    size_t num_bytes_inflight; /* DB_QUERY_DISPATCH_BYTES among them: at most one (on_dispatch) */
     int head_ended; /* the head query's results ended (NULL seen), its Sync is next */
     int prepared;   /* 0: no, 1: sent, 2: ok */
     int prepare_failed;
@@ -167,6 +180,9 @@ static int conn_send(db_conn_t *c, db_query_t *q)
     case DB_QUERY_DISPATCH:
         ok = PQsendQueryPrepared(pg, DISPATCH_STATEMENT, 6, q->values, q->lengths, q->formats, 0);
         break;
+    case DB_QUERY_DISPATCH_BYTES:
+        ok = PQsendQueryParams(pg, DISPATCH_BYTES_SQL, 6, NULL, q->values, q->lengths, q->formats, 1);
+        break;
     case DB_QUERY_PREPARE:
         ok = PQsendPrepare(pg, DISPATCH_STATEMENT, DISPATCH_SQL, 6, NULL);
         break;
@@ -184,6 +200,8 @@ static int conn_send(db_conn_t *c, db_query_t *q)
         c->head_since = q->sent_at;
     h2o_linklist_insert(&c->inflight, &q->link);
     ++c->num_inflight;
+    if (q->kind == DB_QUERY_DISPATCH_BYTES)
+        ++c->num_bytes_inflight;
     return 0;
 }
 
@@ -239,19 +257,39 @@ static void on_dispatch(h2o_timeout_entry_t *entry)
     db_pool_t *pool = H2O_STRUCT_FROM_MEMBER(db_pool_t, dispatch_entry, entry);
     size_t i;
 
+    /*
+     * A bytes query (a file) goes to a connection without one in flight:
+     * libpq copies its body into the connection's output buffer and keeps
+     * that buffer at its largest size, so this bounds what the pool holds to
+     * one file per connection.  One that has to wait lets the queries behind
+     * it pass and keeps its place.
+     */
+    h2o_linklist_t deferred;
+    size_t num_deferred = 0;
+
+    h2o_linklist_init_anchor(&deferred);
     while (!h2o_linklist_is_empty(&pool->pending)) {
-        db_conn_t *best = NULL;
-        db_query_t *q;
+        db_conn_t *best = NULL, *best_any = NULL;
+        db_query_t *q = H2O_STRUCT_FROM_MEMBER(db_query_t, link, pool->pending.next);
         for (i = 0; i != pool->size; ++i) {
             db_conn_t *c = pool->conns + i;
-            if (conn_is_ready(c) && c->num_inflight < MAX_INFLIGHT && (best == NULL || c->num_inflight < best->num_inflight))
+            if (!conn_is_ready(c) || c->num_inflight >= MAX_INFLIGHT)
+                continue;
+            if (best_any == NULL || c->num_inflight < best_any->num_inflight)
+                best_any = c;
+            if ((q->kind != DB_QUERY_DISPATCH_BYTES || c->num_bytes_inflight == 0) &&
+                (best == NULL || c->num_inflight < best->num_inflight))
                 best = c;
         }
-        if (best == NULL)
+        if (best_any == NULL)
             break;
-        q = H2O_STRUCT_FROM_MEMBER(db_query_t, link, pool->pending.next);
         h2o_linklist_unlink(&q->link);
         --pool->num_pending;
+        if (best == NULL) {
+            h2o_linklist_insert(&deferred, &q->link);
+            ++num_deferred;
+            continue;
+        }
         if (q->abandoned != NULL && h2o_now(pool->worker->ctx.loop) - q->queued_at >= ABANDON_CHECK_MS && q->abandoned(q->owner)) {
             query_finish(pool, q, pool_err_abandoned);
             continue;
@@ -267,6 +305,10 @@ static void on_dispatch(h2o_timeout_entry_t *entry)
         q->counted = 1;
         ++pool->in_use;
         best->dirty = 1;
+    }
+    if (num_deferred != 0) {
+        h2o_linklist_insert_list(pool->pending.next, &deferred);
+        pool->num_pending += num_deferred;
     }
 
     for (i = 0; i != pool->size; ++i) {
@@ -483,6 +525,8 @@ static void on_conn_input(dbconn_t *conn)
             } else {
                 h2o_linklist_unlink(&q->link);
                 --c->num_inflight;
+                if (q->kind == DB_QUERY_DISPATCH_BYTES && --c->num_bytes_inflight == 0)
+                    pool_schedule_dispatch(pool); /* a file that waited for this connection */
                 c->head_since = h2o_now(pool->worker->ctx.loop);
                 if (conn_cancel_hit(c, q)) {
                     /* a cancel meant for an abandoned query hit this one: it was rolled back, send it again */
@@ -556,6 +600,7 @@ static void on_conn_lost(dbconn_t *conn, int was_ready)
     h2o_linklist_init_anchor(&failed);
     h2o_linklist_insert_list(&failed, &c->inflight);
     c->num_inflight = 0;
+    c->num_bytes_inflight = 0;
     while (!h2o_linklist_is_empty(&failed)) {
         db_query_t *q = H2O_STRUCT_FROM_MEMBER(db_query_t, link, failed.next);
         h2o_linklist_unlink(&q->link);

@@ -89,7 +89,7 @@ static void node_free(route_node_t *node)
 }
 
 /* workon.routes.body and .rate_limit, in the order of BODY_* and RATE_LIMIT_* */
-static const char *const body_modes[] = {"none", "json", "raw", "websocket", NULL};
+static const char *const body_modes[] = {"none", "json", "raw", "websocket", "bytes", NULL};
 static const char *const rate_limits[] = {"default", "auth", "exempt", NULL};
 
 /* the index of s in names, 0 (the default) when it is not there */
@@ -183,6 +183,7 @@ route_table_t *route_table_build(PGresult *res, const char **err)
         r->read_only = PQgetvalue(res, i, 7)[0] == 't';
         snprintf(r->outbound, sizeof(r->outbound), "%s", PQgetvalue(res, i, 8));
         r->metrics = metrics_family(PQgetvalue(res, i, 9));
+        r->bytes = r->body_mode == BODY_BYTES || PQgetvalue(res, i, 10)[0] == 't';
         if (insert_route(table, r, err) != 0)
             goto Error;
     }

@@ -85,7 +85,6 @@ NUMBER_SETTING(apply_max_inflight, max_inflight, 1, 1000000)
 NUMBER_SETTING(apply_pool_size, pool_size, 1, 64)
 NUMBER_SETTING(apply_rate_limit_limit, rate_limit_limit, 1, 1000000000)
 NUMBER_SETTING(apply_rate_limit_ttl, rate_limit_ttl, 1, 86400)
-NUMBER_SETTING(apply_upload_max_bytes, upload_max_bytes, 1, 1073741824)
 NUMBER_SETTING(apply_max_body_bytes, max_body_bytes, 1, 1073741824)
 NUMBER_SETTING(apply_port, port, 1, 65535)
 NUMBER_SETTING(apply_request_timeout, request_timeout_ms, 100, 3600000)
@@ -205,6 +204,8 @@ static const char *apply_secret(const setting_t *self, const char *value)
         shim_settings.jwt_secret = value;
     else if (strcmp(self->name, "JWT_REFRESH_SECRET") == 0)
         shim_settings.jwt_refresh_secret = value;
+    else if (strcmp(self->name, "SIGNED_URL_SECRET") == 0)
+        shim_settings.signed_url_secret = value;
     if (is_development())
         return NULL;
     if (value == NULL)
@@ -275,6 +276,18 @@ static const char *apply_booking_hold(const setting_t *self, const char *value)
     if (parse_number(value, 1, 1440, &v) != 0)
         return complain("must be a number of minutes between 1 and 1440", self->name);
     add_pg_option("workon.booking_hold_minutes", value);
+    return NULL;
+}
+
+/* the upload route's body cap here, the declared size's in the database (workon.upload_max_bytes) */
+static const char *apply_upload_max_bytes(const setting_t *self, const char *value)
+{
+    uint64_t v;
+
+    if (parse_number(value, 1, 1073741824, &v) != 0)
+        return complain("must be a number between 1 and 1073741824", self->name);
+    shim_settings.upload_max_bytes = v;
+    add_pg_option("workon.upload_max_bytes", value);
     return NULL;
 }
 
@@ -497,7 +510,7 @@ static const setting_t settings_table[] = {
      "it, so one wake-up serves the requests that arrived meanwhile); false: the default policy",
      0, 0, apply_sched_batch},
     {"SHIM_THREADS", "CPU count", "event-loop threads", 0, 0, apply_threads},
-    {"SIGNED_URL_SECRET", NULL, "upload URL signing secret; required outside development, at least 32 characters", 3, 0,
+    {"SIGNED_URL_SECRET", NULL, "upload and download URL signing secret, handed to the database at start (without it, development signs with a random key); required outside development, at least 32 characters", 3, 0,
      apply_secret},
     {"STRIPE_API_BASE", "https://api.stripe.com",
      "where requests to Stripe go (an http:// or https:// URL; tests point it at a local server)", 0, 0, apply_stripe_api_base},
@@ -511,7 +524,7 @@ static const setting_t settings_table[] = {
     {"STRIPE_WEBHOOK_SECRET", NULL,
      "webhook signing secret (whsec_..., at least 16 characters), handed to the database at start for verifying Stripe-Signature",
      0, 0, apply_stripe_webhook_secret},
-    {"UPLOAD_MAX_BYTES", "10485760", "largest file upload, in bytes (the uploads routes answer 413 above)", 0, 0,
+    {"UPLOAD_MAX_BYTES", "10485760", "largest file upload, in bytes: the body cap of upload routes (JSON routes keep MAX_BODY_BYTES) and the largest size an upload may declare (database setting workon.upload_max_bytes); 413 above", 0, 0,
      apply_upload_max_bytes},
     {"WS_MAX_CONNECTIONS", "10000", "WebSocket connections per process; a WebSocket route answers 503 above (0: none)", 0, 0,
      apply_ws_max_connections},

@@ -53,6 +53,7 @@ typedef struct st_shim_settings_t {
     /* handed to the database: keys and the first admin at start, settings on every connection */
     const char *jwt_secret;
     const char *jwt_refresh_secret;
+    const char *signed_url_secret;
     const char *admin_email;
     const char *admin_password;
     char *pg_options; /* libpq "options" (-c workon.x=y ...), NULL when none */
@@ -97,6 +98,9 @@ void settings_print_help(FILE *fp);
 #define setting_read(field) __atomic_load_n(&shim_settings.field, __ATOMIC_RELAXED)
 
 /* ------------------------------------------------------------------------ */
+/* files.c: a 200 response with an ETag (a file) answered as If-None-Match and Range ask; returns the status, narrows *body */
+int files_conditional(h2o_req_t *req, int status, h2o_iovec_t etag, h2o_iovec_t *body);
+
 /* cors.c */
 
 /* "" (no cross-origin access), "*" or a comma-separated list of origins; NULL when malformed */
@@ -203,6 +207,7 @@ enum {
     BODY_JSON,
     BODY_RAW,
     BODY_WEBSOCKET, /* GET upgraded to a WebSocket once the handler answered 200 (ws.c) */
+    BODY_BYTES, /* binary, up to UPLOAD_MAX_BYTES */
 };
 
 /* workon.routes.rate_limit */
@@ -218,6 +223,7 @@ typedef struct st_route_t {
     char handler_oid[24];
     int status;
     int body_mode;
+    int bytes; /* bytes in or out (body mode bytes, a handler returning bytea): workon.dispatch_bytes */
     char *auth;
     int rate_limit;
     int read_only;     /* the handler never writes (not used yet: a replica pool would take these) */
@@ -243,9 +249,10 @@ typedef struct st_error_map_t {
 
 /* the route query: the columns route_table_build reads, in order */
 #define ROUTES_SELECT                                                                                                              \
-    "SELECT method, path, handler::oid::int8, auth, status, body, rate_limit, read_only, outbound, metric"                         \
+    "SELECT method, path, handler::oid::int8, auth, status, body, rate_limit, read_only, outbound, metric,"                        \
+    " (SELECT p.prorettype = 'bytea'::regtype FROM pg_catalog.pg_proc AS p WHERE p.oid = handler::oid)"                            \
     " FROM workon.routes ORDER BY path, method"
-#define ROUTE_COLUMNS 10
+#define ROUTE_COLUMNS 11
 #define ERRORS_SELECT "SELECT sqlstate, status, code FROM workon.errors"
 
 /* builds a table from the result of the route query; NULL + *err on failure */
@@ -347,6 +354,7 @@ typedef void (*pool_cancel_cb)(void *data, int pid);
 
 enum {
     DB_QUERY_DISPATCH = 0, /* the prepared workon_dispatch statement, 6 params */
+    DB_QUERY_DISPATCH_BYTES, /* workon.dispatch_bytes, 6 params, the row in binary */
     DB_QUERY_SQL,          /* a statement, with nparams text parameters */
     DB_QUERY_INTERNAL,     /* connection setup (owner is the connection) */
 };

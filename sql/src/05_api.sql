@@ -20,7 +20,7 @@ CREATE TABLE workon.routes (
 	status		integer NOT NULL
 				CONSTRAINT routes_status_check CHECK (status BETWEEN 200 AND 299),
 	body		text NOT NULL
-				CONSTRAINT routes_body_check CHECK (body IN ('none', 'json', 'raw', 'websocket')),
+				CONSTRAINT routes_body_check CHECK (body IN ('none', 'json', 'raw', 'websocket', 'bytes')),
 	summary		text NOT NULL,
 	rate_limit	text NOT NULL DEFAULT 'default'
 				CONSTRAINT routes_rate_limit_check
@@ -34,7 +34,7 @@ CREATE TABLE workon.routes (
 );
 
 COMMENT ON TABLE workon.routes IS
-'HTTP routes: method and path template, handler function, declared auth need (enforced by GRANT EXECUTE), success status, body mode (none, json, raw; websocket: the front end upgrades the request once the handler answered 200) and a one-line summary; for the front end: rate_limit (default: the per-user or per-address budget, auth: the stricter per-address budget of login and registration too, exempt: none), read_only (the handler never writes), outbound (the outbox kind a request may wait on) and metric (an extra family its requests are counted in); any change sends NOTIFY workon_routes';
+'HTTP routes: method and path template, handler function, declared auth need (enforced by GRANT EXECUTE), success status, body mode (none, json, raw: text as sent, bytes: binary, up to UPLOAD_MAX_BYTES; websocket: the front end upgrades the request once the handler answered 200) and a one-line summary; for the front end: rate_limit (default: the per-user or per-address budget, auth: the stricter per-address budget of login and registration too, exempt: none), read_only (the handler never writes), outbound (the outbox kind a request may wait on) and metric (an extra family its requests are counted in); any change sends NOTIFY workon_routes';
 
 CREATE TABLE workon.errors (
 	sqlstate	text PRIMARY KEY
@@ -110,6 +110,17 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION workon.dispatch(oid, jsonb, jsonb, text, text, jsonb) IS
 'Serves one API request: authenticates the token, switches to the caller''s API role for the transaction, binds the route handler''s arguments by name from path params, query and body, calls it, and returns the response row: status and headers as the handler set them (NULL otherwise), the body, the caller''s user id (NULL when anonymous) and the outbox row the front end is to wait for (workon.wait_for_outbox)';
 
+-- the same, for requests and responses that are bytes: routes of body mode
+-- bytes, handlers returning bytea; the front end reads the row in binary
+CREATE FUNCTION workon.dispatch_bytes(handler oid, params jsonb, query jsonb,
+									  request_body bytea, token text, meta jsonb)
+RETURNS TABLE (status int4, headers text, body bytea, user_id uuid, outbox_id int8)
+AS 'MODULE_PATHNAME', 'dispatch_bytes'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION workon.dispatch_bytes(oid, jsonb, jsonb, bytea, text, jsonb) IS
+'workon.dispatch for bytes: the request body is bytea (a handler''s bytea "body" argument takes it as it is; other handlers get it as text, checked to be valid in the database encoding) and the response body is bytea (a bytea result as it is, any other as its text)';
+
 CREATE FUNCTION workon.set_response(status int4, headers jsonb DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'set_response'
@@ -153,6 +164,7 @@ COMMENT ON FUNCTION workon.health() IS
 --
 GRANT EXECUTE ON FUNCTION
 	workon.dispatch(oid, jsonb, jsonb, text, text, jsonb),
+	workon.dispatch_bytes(oid, jsonb, jsonb, bytea, text, jsonb),
 	workon.health()
 	TO workon_authenticator;
 GRANT EXECUTE ON FUNCTION

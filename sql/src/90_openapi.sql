@@ -100,6 +100,7 @@ BEGIN
 	FOR r IN
 		SELECT rt.method, rt.path, rt.auth, rt.status, rt.body, rt.summary, rt.rate_limit,
 			   p.oid AS fn, p.proname::text AS fname, p.pronargs, p.pronargdefaults,
+			   p.prorettype = 'bytea'::regtype AS returns_file,
 			   obj_description(p.oid, 'pg_proc') AS description,
 			   row_number() OVER (PARTITION BY p.proname ORDER BY rt.path, rt.method) AS nth
 		  FROM workon.routes rt
@@ -177,6 +178,9 @@ BEGIN
 					END))));
 		ELSIF r.body = 'raw' THEN
 			op := op || '{"requestBody": {"required": true, "content": {"*/*": {"schema": {"type": "string"}}}}}'::jsonb;
+		ELSIF r.body = 'bytes' THEN
+			op := op || '{"requestBody": {"required": true, "content": {"application/octet-stream":
+				{"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}}}'::jsonb;
 		END IF;
 
 		IF r.body = 'websocket' THEN
@@ -189,8 +193,17 @@ BEGIN
 		ELSE
 			responses := jsonb_build_object(r.status::text,
 				CASE WHEN r.status = 204 THEN jsonb_build_object('description', 'No Content')
+					 WHEN r.returns_file THEN jsonb_build_object('description', r.summary,
+											 'content', '{"*/*": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}'::jsonb)
 					 ELSE jsonb_build_object('description', r.summary,
 											 'content', '{"application/json": {"schema": {}}}'::jsonb) END);
+		END IF;
+		IF r.returns_file THEN
+			-- a file: conditional and range requests (ETag, If-None-Match, Range)
+			responses := responses
+				|| '{"206": {"description": "Partial Content: the one byte range asked for, with Content-Range"},
+					 "304": {"description": "Not Modified: If-None-Match matched the ETag"},
+					 "416": {"description": "Range Not Satisfiable"}}'::jsonb;
 		END IF;
 		IF r.status = 200 AND r.method IN ('POST', 'PUT', 'PATCH', 'DELETE') THEN
 			-- the handler may return nothing
@@ -204,7 +217,7 @@ BEGIN
 		IF r.rate_limit <> 'exempt' THEN
 			responses := responses || '{"429": {"$ref": "#/components/responses/RateLimited"}}';
 		END IF;
-		IF r.auth <> 'none' THEN
+		IF r.auth <> 'none' OR r.returns_file OR r.body = 'bytes' THEN
 			responses := responses || '{"403": {"$ref": "#/components/responses/Error"}}';
 		END IF;
 		IF array_length(path_params, 1) > 0 OR r.method <> 'GET' THEN
@@ -216,7 +229,7 @@ BEGIN
 		IF r.method = 'POST' THEN
 			responses := responses || '{"422": {"$ref": "#/components/responses/Error"}}';
 		END IF;
-		IF r.body IN ('json', 'raw') THEN
+		IF r.body IN ('json', 'raw', 'bytes') THEN
 			responses := responses || '{"413": {"$ref": "#/components/responses/Error"},
 										"415": {"$ref": "#/components/responses/Error"}}';
 		END IF;

@@ -137,6 +137,27 @@ SELECT pg_temp.http(:'m1_token', 'workon.booking_cancel(uuid)', jsonb_build_obje
 -- a hold that ran out
 SELECT pg_temp.book(:'m1_token', 4) AS b4 \\gset
 UPDATE workon.bookings SET hold_expires_at = now() - interval '1 second' WHERE id = :'b4';
+-- files: a photo of the published space (every byte value, NULs included, stored out
+-- of line), an avatar, an upload never finished
+SELECT workon.seed_signed_url_secret(repeat('u', 40));
+SELECT workon.auth_login('dump-h1@example.com', 'host one password')::json ->> 'access_token' AS h1_token \\gset
+CREATE FUNCTION pg_temp.upload(token text, name text, ctype text, bytes bytea) RETURNS uuid LANGUAGE plpgsql AS $$
+DECLARE u jsonb;
+BEGIN
+	u := pg_temp.http(token, 'workon.upload_create(text,text,bigint)', '{}',
+		json_build_object('filename', name, 'content_type', ctype, 'size', length(bytes))::text);
+	PERFORM workon.upload_put((u ->> 'id')::uuid, substring(u ->> 'upload_url', 'expires=([0-9]+)')::bigint,
+							  substring(u ->> 'upload_url', 'sig=(.*)$'), bytes);
+	RETURN (u ->> 'id')::uuid;
+END $$;
+SELECT pg_temp.upload(:'h1_token', 'Desk, façade.jpg', 'image/jpeg', '\\xffd8ffe0'::bytea
+	|| (SELECT string_agg(decode(lpad(to_hex(n % 256), 2, '0'), 'hex'), ''::bytea) FROM generate_series(0, 99999) AS n)) AS photo \\gset
+SELECT pg_temp.http(:'h1_token', 'workon.space_photos_set(uuid,jsonb)', '{"id": "c0000000-0000-4000-8000-0000000000d1"}',
+	json_build_object('upload_ids', json_build_array(:'photo'))::text);
+SELECT pg_temp.upload(:'m1_token', 'me.png', 'image/png', '\\x89504e470d0a1a0a00000000'::bytea) AS avatar \\gset
+SELECT pg_temp.http(:'m1_token', 'workon.avatar_set(uuid)', '{}', json_build_object('upload_id', :'avatar')::text);
+SELECT pg_temp.http(:'m1_token', 'workon.upload_create(text,text,bigint)', '{}',
+	'{"filename": "later.pdf", "content_type": "application/pdf", "size": 1000}');
 -- what a DBA added
 INSERT INTO workon.errors (sqlstate, status, code) VALUES ('WOX01', 418, 'teapot');
 INSERT INTO workon.routes (method, path, handler, auth, status, body, summary)
@@ -197,7 +218,8 @@ describe('pg_dump and restore', () => {
 
   test('the source holds rows in every table the extension dumps', () => {
     for (const t of ['users', 'spaces', 'bookings', 'payments', 'refunds', 'outbox', 'stripe_events',
-      'refresh_tokens', 'audit_log', 'jwt_keys', 'secrets', 'stripe_webhook_secrets', 'routes', 'errors']) {
+      'refresh_tokens', 'audit_log', 'jwt_keys', 'secrets', 'stripe_webhook_secrets', 'routes', 'errors',
+      'uploads', 'upload_data', 'space_photos', 'user_avatars', 'signed_url_keys']) {
       assert.ok(original[`workon.${t}`], `workon.${t} is digested`);
       assert.ok(Number(original[`workon.${t}`].split(' ')[0]) > 0, `workon.${t} has rows`);
     }

@@ -8,7 +8,7 @@ import {
 
 const KINDS = ['desk', 'private_office', 'meeting_room', 'event_space'];
 const FIELDS = ['id', 'host_id', 'name', 'kind', 'city', 'address', 'capacity', 'timezone',
-  'hourly_rate_cents', 'daily_rate_cents', 'currency', 'opening_hours', 'published',
+  'hourly_rate_cents', 'daily_rate_cents', 'currency', 'opening_hours', 'published', 'photos',
   'created_at', 'updated_at'];
 const ORDER = 'ORDER BY created_at DESC, id DESC';
 
@@ -197,6 +197,8 @@ describe('GET /api/v1/spaces/{id}', () => {
       }
       assert.match(s.currency, /^[a-z]{3}$/);
       assert.equal(s.published, true);
+      assert.ok(Array.isArray(s.photos), 'photos is an array');
+      for (const p of s.photos) assert.equal(p.url, `/api/v1/uploads/${p.id}/content`);
       assert.ok(s.opening_hours && typeof s.opening_hours === 'object' && !Array.isArray(s.opening_hours));
       for (const [day, intervals] of Object.entries(s.opening_hours)) {
         assert.ok(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].includes(day), `day ${day}`);

@@ -7,7 +7,8 @@ SET datestyle = 'ISO, YMD';
 
 TRUNCATE workon.users, workon.spaces, workon.bookings, workon.refresh_tokens, workon.account_tokens,
 	workon.conversations, workon.messages, workon.events,
-	workon.payments, workon.refunds, workon.outbox, workon.stripe_events;
+	workon.payments, workon.refunds, workon.outbox, workon.stripe_events,
+	workon.uploads, workon.upload_data, workon.space_photos, workon.user_avatars;
 INSERT INTO workon.users (id, email, name, role, created_at, updated_at) VALUES
 	('00000000-0000-4000-8000-000000000001', 'hana@example.com', 'Hana Host', 'host', '2024-01-01', '2024-01-01'),
 	('00000000-0000-4000-8000-000000000002', 'ivo@example.com', 'Ivo Host', 'host', '2024-01-01', '2024-01-01'),
