@@ -16,7 +16,7 @@ CREATE TABLE workon.idempotency_keys (
 );
 
 COMMENT ON TABLE workon.idempotency_keys IS
-'Answers of POST requests sent with an Idempotency-Key, per caller (scope: the user id, or anon), kept 24 hours: the request''s fingerprint (handler, parameters, body) and the status, headers and body the handler gave, written in the transaction of the request''s own changes';
+'Answers of POST requests sent with an Idempotency-Key, per caller (scope: the user id; anonymous requests, whose answers carry credentials such as a token pair, are never stored), kept 24 hours: the request''s fingerprint (handler, parameters, body) and the status, headers and body the handler gave, written in the transaction of the request''s own changes';
 
 CREATE INDEX idempotency_keys_created_at_idx ON workon.idempotency_keys (created_at);
 
@@ -39,8 +39,13 @@ BEGIN
 		RAISE EXCEPTION 'Idempotency-Key must be 1 to 255 visible ASCII characters'
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'Idempotency-Key';
 	END IF;
+	replay := false;
+	-- anonymous answers (a token pair, say) are not kept: scope NULL, the request just runs
+	IF p_token IS NULL THEN
+		RETURN;
+	END IF;
 	-- the caller's own keys (a bad token is refused here as by workon.dispatch)
-	scope := COALESCE(CASE WHEN p_token IS NOT NULL THEN workon.jwt_verify(p_token) ->> 'sub' END, 'anon');
+	scope := workon.jwt_verify(p_token) ->> 'sub';
 	-- one request per key at a time; the lock lasts until the answer is committed
 	IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('workon.idempotency_keys'),
 												pg_catalog.hashtext(scope || ' ' || p_key)) THEN
@@ -62,7 +67,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.idempotency_begin(text, bytea, text) IS
-'For workon.dispatch_idempotent: the caller''s scope (user id of the token, or anon) and, when the key was used in the last 24 hours for the same request, its stored answer (replay); WOI02 idempotency_key_in_use while another request with the key runs, WOI01 idempotency_key_reused for another request with the key, 22023 for a malformed key';
+'For workon.dispatch_idempotent: the caller''s scope (user id of the token; NULL for an anonymous request, which is not kept) and, when the key was used in the last 24 hours for the same request, its stored answer (replay); WOI02 idempotency_key_in_use while another request with the key runs, WOI01 idempotency_key_reused for another request with the key, 22023 for a malformed key';
 
 CREATE FUNCTION workon.idempotency_store(p_key text, p_fingerprint bytea,
 										 p_status integer, p_headers text, p_body text)
@@ -72,7 +77,8 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 	INSERT INTO workon.idempotency_keys AS k (scope, key, fingerprint, status, headers, body)
-	VALUES (COALESCE(workon.current_user_id()::text, 'anon'), p_key, p_fingerprint, p_status, p_headers, p_body)
+	SELECT workon.current_user_id()::text, p_key, p_fingerprint, p_status, p_headers, p_body
+	 WHERE workon.current_user_id() IS NOT NULL
 	ON CONFLICT (scope, key) DO UPDATE
 	   SET fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status, headers = EXCLUDED.headers,
 		   body = EXCLUDED.body, created_at = pg_catalog.now()
@@ -97,13 +103,12 @@ DECLARE
 BEGIN
 	SELECT * INTO v_seen FROM workon.idempotency_begin(v_key, v_fingerprint, token) AS b;
 	IF v_seen.replay THEN
-		RETURN QUERY SELECT v_seen.status, v_seen.headers, v_seen.body,
-							CASE WHEN v_seen.scope <> 'anon' THEN v_seen.scope::uuid END, NULL::int8;
+		RETURN QUERY SELECT v_seen.status, v_seen.headers, v_seen.body, v_seen.scope::uuid, NULL::int8;
 		RETURN;
 	END IF;
 	SELECT * INTO r FROM workon.dispatch(handler, params, query, request_body, token, meta) AS d;
 	-- an answer still waiting on an outbound call is not final: a retry asks the handler again
-	IF r.outbox_id IS NULL THEN
+	IF r.outbox_id IS NULL AND v_seen.scope IS NOT NULL THEN
 		PERFORM workon.idempotency_store(v_key, v_fingerprint, r.status, r.headers, r.body);
 	END IF;
 	RETURN QUERY SELECT r.status, r.headers, r.body, r.user_id, r.outbox_id;
@@ -111,7 +116,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.dispatch_idempotent(oid, jsonb, jsonb, text, text, jsonb) IS
-'workon.dispatch for a POST with an Idempotency-Key (meta.headers.idempotency-key; IETF httpapi draft): the same key and request within 24 hours get the stored answer without running the handler again (the answer is stored in the transaction of the request''s changes, so a retry after a lost answer is safe); another request with the key is WOI01 idempotency_key_reused (422), one while the first still runs WOI02 idempotency_key_in_use (409)';
+'workon.dispatch for a POST with an Idempotency-Key (meta.headers.idempotency-key; IETF httpapi draft): the same key and request within 24 hours get the stored answer without running the handler again (the answer is stored in the transaction of the request''s changes, so a retry after a lost answer is safe); another request with the key is WOI01 idempotency_key_reused (422), one while the first still runs WOI02 idempotency_key_in_use (409); per user: an anonymous request (login, registration, refresh: answers with credentials) only has its key checked and runs as usual';
 
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOI01', 422, 'idempotency_key_reused'),

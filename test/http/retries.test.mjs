@@ -71,6 +71,19 @@ describe('Idempotency-Key on POST', () => {
     assert.equal(retried.status, 201, retried.text);
   });
 
+  test('anonymous answers carry credentials and are not kept: each login with the key runs', async () => {
+    const email = `idem-${unique()}@example.com`;
+    const password = `long secret ${unique()}`;
+    assert.equal((await request('POST', '/api/v1/auth/register', { base, body: { email, password, name: 'Idem' } })).status, 201);
+    const headers = { 'idempotency-key': `k-${unique()}` };
+    const [a, b] = [await request('POST', '/api/v1/auth/login', { base, headers, body: { email, password } }),
+      await request('POST', '/api/v1/auth/login', { base, headers, body: { email, password } })];
+    assert.equal(a.status, 200, a.text);
+    assert.equal(b.status, 200, b.text);
+    assert.notEqual(a.json.refresh_token, b.json.refresh_token);
+    assert.equal(psql(`SELECT count(*) FROM workon.idempotency_keys WHERE key = ${lit(headers['idempotency-key'])}`), '0');
+  });
+
   test('a malformed key is 400 validation_failed naming the header', async () => {
     const res = await request('POST', '/api/v1/auth/login', {
       base, headers: { 'idempotency-key': 'x'.repeat(300) }, body: { email: 'nobody@example.com', password: 'whatever it is' },
@@ -82,20 +95,20 @@ describe('Idempotency-Key on POST', () => {
   describe('a request still running with the key', () => {
     const fns = `
 CREATE TABLE workon.test_idem (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tag text NOT NULL);
-GRANT SELECT, INSERT ON workon.test_idem TO workon_anon;
+GRANT SELECT, INSERT ON workon.test_idem TO workon_member;
 CREATE FUNCTION workon.test_idem_slow(tag text) RETURNS json LANGUAGE sql AS $$
   SELECT pg_sleep(1.5);
   INSERT INTO workon.test_idem (tag) VALUES (tag) RETURNING json_build_object('id', id, 'tag', tag)
 $$;
-GRANT EXECUTE ON FUNCTION workon.test_idem_slow(text) TO workon_anon;`;
+GRANT EXECUTE ON FUNCTION workon.test_idem_slow(text) TO workon_member;`;
     before(async () => {
-      await addRoutes(fns, [{ method: 'POST', path: '/api/v1/test/idem/slow', handler: 'workon.test_idem_slow(text)', body: 'json', status: 201, probe: '/api/v1/test/idem/slow' }], { bases: [base] });
+      await addRoutes(fns, [{ method: 'POST', path: '/api/v1/test/idem/slow', handler: 'workon.test_idem_slow(text)', auth: 'member', body: 'json', status: 201, probe: '/api/v1/test/idem/slow' }], { bases: [base] });
     });
     after(async () => { await removeRoutes('/api/v1/test/idem', 'DROP FUNCTION workon.test_idem_slow(text); DROP TABLE workon.test_idem;', { bases: [base] }); });
 
     test('409 idempotency_key_in_use while the first runs, the stored answer after', async () => {
       const tag = `t-${unique()}`;
-      const headers = { 'idempotency-key': `k-${unique()}` };
+      const headers = { ...bearer(member.token), 'idempotency-key': `k-${unique()}` };
       const send = () => request('POST', '/api/v1/test/idem/slow', { base, headers, body: { tag } });
       const first = send();
       await new Promise((r) => setTimeout(r, 400));

@@ -70,6 +70,22 @@ SELECT pg_temp.post(:'m1_token', '', 4) AS empty_key,
        pg_temp.post(:'m1_token', '"key-1"', 3) AS quoted_key,
        pg_temp.post('not.a.token', 'key-3', 4) AS bad_token;
 
+-- anonymous requests are not kept (their answers carry credentials): each runs
+CREATE FUNCTION pg_temp.login(key text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	r record;
+BEGIN
+	SET LOCAL ROLE workon_authenticator;
+	SELECT * INTO r FROM workon.dispatch_idempotent('workon.auth_login(text,text)'::regprocedure, '{}', '{}',
+		'{"email":"im1@example.com","password":"member one password"}', NULL,
+		json_build_object('headers', json_build_object('idempotency-key', key))::jsonb);
+	RESET ROLE;
+	RETURN r.body::json ->> 'refresh_token';
+END
+$$;
+SELECT pg_temp.login('key-anon') <> pg_temp.login('key-anon') AS each_login_runs,
+       (SELECT count(*) FROM workon.idempotency_keys WHERE key = 'key-anon') AS stored;
+
 -- only the extension's functions see the stored answers
 BEGIN;
 SET LOCAL SESSION AUTHORIZATION workon_authenticator;
