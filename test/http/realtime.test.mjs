@@ -231,7 +231,7 @@ describe('GET /api/v1/ws', () => {
     const mark = (await nextOf(ws0, 'message.created')).id;
     ws0.destroy();
     psql(`INSERT INTO workon.events (type, recipients, data)
-          SELECT 'message.created', ARRAY[${lit(m1.id)}]::uuid[], json_build_object('n', n)::jsonb
+          SELECT 'message.created', ARRAY[${lit(m1.id)}]::uuid[], json_build_object('n', n)
             FROM generate_series(1, 250) AS n;`);
     const ws = await connect(m1, `?since=${mark}`);
     const writer = (async () => { for (let i = 0; i < 20; i++) await post(host, conv, `during ${i}`); })();
@@ -294,7 +294,7 @@ describe('realtime on extra shims', () => {
       // keeps up; the one that does not read fills its kernel buffers, then its queue
       for (let round = 0; round < 40 && !slow.ended; round++) {
         psql(`INSERT INTO workon.events (type, recipients, data)
-              SELECT 'message.created', ARRAY[${lit(m1.id)}]::uuid[], json_build_object('n', n, 'pad', repeat('x', 2000))::jsonb
+              SELECT 'message.created', ARRAY[${lit(m1.id)}]::uuid[], json_build_object('n', n, 'pad', repeat('x', 2000))
                 FROM generate_series(1, 100) AS n;`);
         let n = 0;
         while (n < 100) {
