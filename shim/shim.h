@@ -69,7 +69,7 @@ typedef struct st_shim_settings_t {
     unsigned auth_rate_limit_limit;
     /* ws.c */
     size_t ws_max_connections; /* per process */
-    size_t ws_max_per_user;    /* per user and thread */
+    size_t ws_max_per_user;    /* per user and process */
     size_t ws_send_queue_bytes;
     uint64_t ws_ping_interval_ms;
 } shim_settings_t;

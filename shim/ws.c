@@ -109,6 +109,16 @@ static __thread struct {
 /* sockets of the whole process, for WS_MAX_CONNECTIONS */
 static size_t ws_total;
 
+/* sockets of each user in the whole process, for WS_MAX_PER_USER (taken at accept, given back at close) */
+typedef struct st_ws_count_t {
+    struct st_ws_count_t *next;
+    size_t n;
+    char id[40];
+} ws_count_t;
+
+static pthread_mutex_t counts_mutex = PTHREAD_MUTEX_INITIALIZER;
+static ws_count_t *counts[WS_BUCKETS];
+
 static void client_close(ws_client_t *c, int code, const char *reason);
 static void client_destroy(ws_client_t *c);
 static void fanout_start(void);
@@ -243,6 +253,50 @@ static ws_user_t *user_find(const char *id, size_t len, int create)
     u->next = *slot;
     *slot = u;
     return u;
+}
+
+/* takes one of the user's WS_MAX_PER_USER sockets; 0, or -1 when they are all taken */
+static int user_count_take(const char *id, size_t len)
+{
+    ws_count_t **slot = &counts[user_bucket(id, len)], *n;
+    int rc = 0;
+
+    pthread_mutex_lock(&counts_mutex);
+    for (n = *slot; n != NULL; n = n->next)
+        if (strlen(n->id) == len && memcmp(n->id, id, len) == 0)
+            break;
+    if (n == NULL) {
+        n = h2o_mem_alloc(sizeof(*n));
+        memset(n, 0, sizeof(*n));
+        memcpy(n->id, id, len < sizeof(n->id) - 1 ? len : sizeof(n->id) - 1);
+        n->next = *slot;
+        *slot = n;
+    }
+    if (n->n >= shim_settings.ws_max_per_user)
+        rc = -1;
+    else
+        ++n->n;
+    pthread_mutex_unlock(&counts_mutex);
+    return rc;
+}
+
+static void user_count_give(const char *id)
+{
+    ws_count_t **slot = &counts[user_bucket(id, strlen(id))], *n;
+
+    pthread_mutex_lock(&counts_mutex);
+    for (; (n = *slot) != NULL; slot = &n->next) {
+        if (strcmp(n->id, id) == 0) {
+            if (n->n != 0)
+                --n->n;
+            if (n->n == 0) {
+                *slot = n->next;
+                free(n);
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&counts_mutex);
 }
 
 static void user_release(ws_user_t *u)
@@ -400,6 +454,7 @@ static void client_destroy(ws_client_t *c)
     h2o_linklist_unlink(&c->user_link);
     h2o_linklist_unlink(&c->all_link);
     --c->user->num_clients;
+    user_count_give(c->user->id);
     user_release(c->user);
     --hub.num_clients;
     __atomic_sub_fetch(&ws_total, 1, __ATOMIC_RELAXED);
@@ -602,14 +657,12 @@ int ws_accept(h2o_req_t *req, const char *handler_oid, const char *token, h2o_io
         *why = "WS_MAX_CONNECTIONS";
         return -1;
     }
-    user = user_find(user_id.base, user_id.len, 1);
-    if (user == NULL || user->num_clients >= shim_settings.ws_max_per_user) {
+    if (user_id.len >= sizeof(((ws_user_t *)NULL)->id) || user_count_take(user_id.base, user_id.len) != 0) {
         __atomic_sub_fetch(&ws_total, 1, __ATOMIC_RELAXED);
-        if (user != NULL)
-            user_release(user);
         *why = "WS_MAX_PER_USER";
         return -1;
     }
+    user = user_find(user_id.base, user_id.len, 1);
 
     c = h2o_mem_alloc(sizeof(*c));
     memset(c, 0, sizeof(*c));

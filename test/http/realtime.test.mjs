@@ -331,7 +331,7 @@ describe('realtime on extra shims', () => {
   });
 
   test('WS_MAX_CONNECTIONS and WS_MAX_PER_USER refuse before the upgrade; SIGTERM closes with 1001', async () => {
-    const shim = await startShim({ JWT_SECRET: SECRET, WS_MAX_CONNECTIONS: '3', WS_MAX_PER_USER: '2', SHIM_THREADS: '1' });
+    const shim = await startShim({ JWT_SECRET: SECRET, WS_MAX_CONNECTIONS: '3', WS_MAX_PER_USER: '2', SHIM_THREADS: '2' });
     let stopped = false;
     try {
       const a = await connect(m1, '', { base: shim.url });
