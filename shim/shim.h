@@ -725,5 +725,7 @@ void ws_worker_init(worker_t *w);
 /* SIGTERM: every socket of this thread closes with 1001 */
 void ws_drain(worker_t *w);
 size_t ws_num_clients(worker_t *w);
+/* every thread's (for /metrics) */
+size_t ws_total_clients(void);
 
 #endif

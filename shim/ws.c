@@ -905,3 +905,8 @@ size_t ws_num_clients(worker_t *w)
     (void)w;
     return hub.num_clients;
 }
+
+size_t ws_total_clients(void)
+{
+    return __atomic_load_n(&ws_total, __ATOMIC_RELAXED);
+}

@@ -341,6 +341,8 @@ describe('realtime on extra shims', () => {
       const d = await connect(m2, '', { base: shim.url });
       const e = await connect(host, '', { base: shim.url });
       assert.deepEqual([d.status, e.status], [101, 503]);
+      const metrics = await request('GET', '/metrics', { base: shim.url });
+      assert.match(metrics.text, /^workon_websockets 3$/m);
       const closes = Promise.all([a.closed, b.closed, d.closed]);
       const exit = shim.stop();
       stopped = true;
