@@ -225,6 +225,39 @@ describe('GET /api/v1/ws', () => {
     ws.destroy();
   });
 
+  test('20 transactions that take their ids in one order and commit in another: every event once, live and on resume', async () => {
+    const ws0 = await connect(m1);
+    await post(host, conv, 'before the race');
+    const mark = (await nextOf(ws0, 'message.created')).id;
+    const live = ws0;
+    const tag = unique();
+    // each takes its event id at once, then sleeps a random while before it commits
+    const writers = Array.from({ length: 20 }, (_, i) => psqlAsync(`BEGIN;
+      INSERT INTO workon.events (type, recipients, data)
+      VALUES ('message.created', ARRAY[${lit(m1.id)}]::uuid[], json_build_object('race', ${lit(tag)}, 'i', ${i}));
+      SELECT pg_sleep(${(Math.random() * 1.5).toFixed(3)});
+      COMMIT;`));
+    // a client resumes while they are still open
+    await sleep(300);
+    const resumed = await connect(m1, `?since=${mark}`);
+    await Promise.all(writers);
+    const take = async (ws) => {
+      const got = [];
+      while (got.length < 20) {
+        const f = await ws.next(5000);
+        if (f.data.race === tag) got.push(f);
+      }
+      assert.deepEqual(await ws.drain(300), []);
+      return got;
+    };
+    for (const got of [await take(live), await take(resumed)]) {
+      assert.deepEqual(got.map((f) => f.data.i).sort((a, b) => a - b), [...Array(20).keys()]);
+      for (let k = 1; k < got.length; k++) assert.ok(BigInt(got[k].id) > BigInt(got[k - 1].id));
+    }
+    live.destroy();
+    resumed.destroy();
+  });
+
   test('a long replay is paged without a gap while events keep coming', async () => {
     const ws0 = await connect(m1);
     await post(host, conv, 'mark');
