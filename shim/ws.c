@@ -104,6 +104,7 @@ static __thread struct {
     int busy, again;
     char fan_param[24];
     h2o_timeout_entry_t tick;
+    h2o_timeout_entry_t idle_wakeup; /* a coalesced cycle of a thread without sockets */
 } hub;
 
 /* sockets of the whole process, for WS_MAX_CONNECTIONS */
@@ -693,14 +694,18 @@ int ws_accept(h2o_req_t *req, const char *handler_oid, const char *token, h2o_io
             client_replay_next(c);
         }
     }
-    if (hub.fan_pos < 0) {
+    if (hub.num_clients == 1) {
         /*
-         * This thread has not fanned out yet: it starts after the head the handler
-         * saw, before the registration, so every event published later reaches the
-         * socket (setting it when the first cycle answers could skip those)
+         * The thread's first socket: nobody here needs what was published before
+         * the head the handler saw (before the registration), so fan-out starts
+         * there; every event published later reaches the socket.  (A thread that
+         * never fanned out could skip those if it waited for its first cycle.)
          */
-        hub.fan_pos = iovec_to_int64(json_member(body, "head"), -1);
-        fanout_start();
+        int64_t head = iovec_to_int64(json_member(body, "head"), -1);
+        if (head > hub.fan_pos)
+            hub.fan_pos = head;
+        if (hub.fan_pos < 0)
+            fanout_start();
     }
     return 0;
 }
@@ -708,9 +713,8 @@ int ws_accept(h2o_req_t *req, const char *handler_oid, const char *token, h2o_io
 /* ------------------------------------------------------------------------ */
 /* fan-out */
 
-static void deliver(const char *pos_text, const char *recipients, const char *frame, size_t frame_len, const char *close_text)
+static void deliver(int64_t pos, const char *recipients, const char *frame, size_t frame_len, const char *close_text)
 {
-    int64_t pos = strtoll(pos_text, NULL, 10);
     int close_code = close_text != NULL ? atoi(close_text) : 0;
     const char *p = recipients;
 
@@ -764,9 +768,12 @@ static int on_fanout_rows(void *owner, PGresult *res, const char *err)
     }
     n = PQntuples(res);
     for (i = 0; i != n; ++i) {
-        deliver(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetlength(res, i, 2),
+        int64_t pos = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        if (pos <= hub.fan_pos)
+            continue; /* a first socket moved the cursor past it meanwhile */
+        deliver(pos, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetlength(res, i, 2),
                 PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3));
-        hub.fan_pos = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        hub.fan_pos = pos;
     }
     if (n != 0 && hub.fan_pos < hub.fan_head)
         fanout_fetch();
@@ -803,7 +810,7 @@ static int on_published(void *owner, PGresult *res, const char *err)
     } else if (hub.fan_head > hub.fan_pos && hub.num_clients != 0) {
         fanout_fetch();
     } else {
-        if (hub.num_clients == 0)
+        if (hub.num_clients == 0 && hub.fan_head > hub.fan_pos)
             hub.fan_pos = hub.fan_head;
         fanout_done();
     }
@@ -828,10 +835,25 @@ static void fanout_start(void)
         fanout_done();
 }
 
+static void on_idle_wakeup(h2o_timeout_entry_t *entry)
+{
+    (void)entry;
+    fanout_start();
+}
+
 void ws_on_notify(worker_t *w, const char *payload)
 {
-    (void)w;
     (void)payload;
+    if (hub.num_clients == 0 && hub.fan_pos >= 0) {
+        /*
+         * Nobody to deliver to here: publish anyway (for ?since= and GET
+         * /api/v1/events) but at most every 50 ms, so that a writer's commit does
+         * not cost a publishing transaction per thread
+         */
+        if (!h2o_timeout_is_linked(&hub.idle_wakeup))
+            h2o_timeout_link(w->ctx.loop, &w->sweep_slow, &hub.idle_wakeup);
+        return;
+    }
     fanout_start();
 }
 
@@ -885,6 +907,7 @@ void ws_worker_init(worker_t *w)
     hub.fan_pos = -1;
     h2o_linklist_init_anchor(&hub.clients);
     hub.tick.cb = on_tick;
+    hub.idle_wakeup.cb = on_idle_wakeup;
     h2o_timeout_link(w->ctx.loop, &w->one_sec, &hub.tick);
 }
 
