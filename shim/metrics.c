@@ -351,6 +351,8 @@ h2o_iovec_t metrics_render(h2o_mem_pool_t *pool)
         strbuf_printf(&sb, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_info[i].name, counter_info[i].help,
                       counter_info[i].name, counter_info[i].name, (unsigned long long)sum);
     }
+    strbuf_printf(&sb, "# HELP workon_websockets WebSocket connections open.\n# TYPE workon_websockets gauge\nworkon_websockets %zu\n",
+                  ws_total_clients());
     strbuf_printf(&sb, "# HELP workon_up The shim is serving.\n# TYPE workon_up gauge\nworkon_up 1\n");
     return strbuf_finish(&sb);
 }

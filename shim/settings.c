@@ -528,7 +528,7 @@ static const setting_t settings_table[] = {
      apply_upload_max_bytes},
     {"WS_MAX_CONNECTIONS", "10000", "WebSocket connections per process; a WebSocket route answers 503 above (0: none)", 0, 0,
      apply_ws_max_connections},
-    {"WS_MAX_PER_USER", "16", "WebSocket connections per user and thread; 429 above", 0, 0, apply_ws_max_per_user},
+    {"WS_MAX_PER_USER", "16", "WebSocket connections per user and process; 429 above", 0, 0, apply_ws_max_per_user},
     {"WS_PING_INTERVAL_MS", "30000", "how often each WebSocket is pinged; a peer silent for two intervals is dropped", 0, 0,
      apply_ws_ping_interval},
     {"WS_SEND_QUEUE_BYTES", "1048576", "bytes a WebSocket may have waiting to be sent; a reader that falls further behind is closed",

@@ -82,7 +82,7 @@ typedef struct st_shim_settings_t {
     unsigned auth_rate_limit_limit;
     /* ws.c */
     size_t ws_max_connections; /* per process */
-    size_t ws_max_per_user;    /* per user and thread */
+    size_t ws_max_per_user;    /* per user and process */
     size_t ws_send_queue_bytes;
     uint64_t ws_ping_interval_ms;
 } shim_settings_t;
@@ -756,5 +756,7 @@ void ws_worker_init(worker_t *w);
 /* SIGTERM: every socket of this thread closes with 1001 */
 void ws_drain(worker_t *w);
 size_t ws_num_clients(worker_t *w);
+/* every thread's (for /metrics) */
+size_t ws_total_clients(void);
 
 #endif

@@ -104,10 +104,21 @@ static __thread struct {
     int busy, again;
     char fan_param[24];
     h2o_timeout_entry_t tick;
+    h2o_timeout_entry_t idle_wakeup; /* a coalesced cycle of a thread without sockets */
 } hub;
 
 /* sockets of the whole process, for WS_MAX_CONNECTIONS */
 static size_t ws_total;
+
+/* sockets of each user in the whole process, for WS_MAX_PER_USER (taken at accept, given back at close) */
+typedef struct st_ws_count_t {
+    struct st_ws_count_t *next;
+    size_t n;
+    char id[40];
+} ws_count_t;
+
+static pthread_mutex_t counts_mutex = PTHREAD_MUTEX_INITIALIZER;
+static ws_count_t *counts[WS_BUCKETS];
 
 static void client_close(ws_client_t *c, int code, const char *reason);
 static void client_destroy(ws_client_t *c);
@@ -243,6 +254,50 @@ static ws_user_t *user_find(const char *id, size_t len, int create)
     u->next = *slot;
     *slot = u;
     return u;
+}
+
+/* takes one of the user's WS_MAX_PER_USER sockets; 0, or -1 when they are all taken */
+static int user_count_take(const char *id, size_t len)
+{
+    ws_count_t **slot = &counts[user_bucket(id, len)], *n;
+    int rc = 0;
+
+    pthread_mutex_lock(&counts_mutex);
+    for (n = *slot; n != NULL; n = n->next)
+        if (strlen(n->id) == len && memcmp(n->id, id, len) == 0)
+            break;
+    if (n == NULL) {
+        n = h2o_mem_alloc(sizeof(*n));
+        memset(n, 0, sizeof(*n));
+        memcpy(n->id, id, len < sizeof(n->id) - 1 ? len : sizeof(n->id) - 1);
+        n->next = *slot;
+        *slot = n;
+    }
+    if (n->n >= shim_settings.ws_max_per_user)
+        rc = -1;
+    else
+        ++n->n;
+    pthread_mutex_unlock(&counts_mutex);
+    return rc;
+}
+
+static void user_count_give(const char *id)
+{
+    ws_count_t **slot = &counts[user_bucket(id, strlen(id))], *n;
+
+    pthread_mutex_lock(&counts_mutex);
+    for (; (n = *slot) != NULL; slot = &n->next) {
+        if (strcmp(n->id, id) == 0) {
+            if (n->n != 0)
+                --n->n;
+            if (n->n == 0) {
+                *slot = n->next;
+                free(n);
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&counts_mutex);
 }
 
 static void user_release(ws_user_t *u)
@@ -400,6 +455,7 @@ static void client_destroy(ws_client_t *c)
     h2o_linklist_unlink(&c->user_link);
     h2o_linklist_unlink(&c->all_link);
     --c->user->num_clients;
+    user_count_give(c->user->id);
     user_release(c->user);
     --hub.num_clients;
     __atomic_sub_fetch(&ws_total, 1, __ATOMIC_RELAXED);
@@ -602,14 +658,12 @@ int ws_accept(h2o_req_t *req, const char *handler_oid, const char *token, h2o_io
         *why = "WS_MAX_CONNECTIONS";
         return -1;
     }
-    user = user_find(user_id.base, user_id.len, 1);
-    if (user == NULL || user->num_clients >= shim_settings.ws_max_per_user) {
+    if (user_id.len >= sizeof(((ws_user_t *)NULL)->id) || user_count_take(user_id.base, user_id.len) != 0) {
         __atomic_sub_fetch(&ws_total, 1, __ATOMIC_RELAXED);
-        if (user != NULL)
-            user_release(user);
         *why = "WS_MAX_PER_USER";
         return -1;
     }
+    user = user_find(user_id.base, user_id.len, 1);
 
     c = h2o_mem_alloc(sizeof(*c));
     memset(c, 0, sizeof(*c));
@@ -640,14 +694,18 @@ int ws_accept(h2o_req_t *req, const char *handler_oid, const char *token, h2o_io
             client_replay_next(c);
         }
     }
-    if (hub.fan_pos < 0) {
+    if (hub.num_clients == 1) {
         /*
-         * This thread has not fanned out yet: it starts after the head the handler
-         * saw, before the registration, so every event published later reaches the
-         * socket (setting it when the first cycle answers could skip those)
+         * The thread's first socket: nobody here needs what was published before
+         * the head the handler saw (before the registration), so fan-out starts
+         * there; every event published later reaches the socket.  (A thread that
+         * never fanned out could skip those if it waited for its first cycle.)
          */
-        hub.fan_pos = iovec_to_int64(json_member(body, "head"), -1);
-        fanout_start();
+        int64_t head = iovec_to_int64(json_member(body, "head"), -1);
+        if (head > hub.fan_pos)
+            hub.fan_pos = head;
+        if (hub.fan_pos < 0)
+            fanout_start();
     }
     return 0;
 }
@@ -655,9 +713,8 @@ int ws_accept(h2o_req_t *req, const char *handler_oid, const char *token, h2o_io
 /* ------------------------------------------------------------------------ */
 /* fan-out */
 
-static void deliver(const char *pos_text, const char *recipients, const char *frame, size_t frame_len, const char *close_text)
+static void deliver(int64_t pos, const char *recipients, const char *frame, size_t frame_len, const char *close_text)
 {
-    int64_t pos = strtoll(pos_text, NULL, 10);
     int close_code = close_text != NULL ? atoi(close_text) : 0;
     const char *p = recipients;
 
@@ -711,9 +768,12 @@ static int on_fanout_rows(void *owner, PGresult *res, const char *err)
     }
     n = PQntuples(res);
     for (i = 0; i != n; ++i) {
-        deliver(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetlength(res, i, 2),
+        int64_t pos = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        if (pos <= hub.fan_pos)
+            continue; /* a first socket moved the cursor past it meanwhile */
+        deliver(pos, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetlength(res, i, 2),
                 PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3));
-        hub.fan_pos = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        hub.fan_pos = pos;
     }
     if (n != 0 && hub.fan_pos < hub.fan_head)
         fanout_fetch();
@@ -750,7 +810,7 @@ static int on_published(void *owner, PGresult *res, const char *err)
     } else if (hub.fan_head > hub.fan_pos && hub.num_clients != 0) {
         fanout_fetch();
     } else {
-        if (hub.num_clients == 0)
+        if (hub.num_clients == 0 && hub.fan_head > hub.fan_pos)
             hub.fan_pos = hub.fan_head;
         fanout_done();
     }
@@ -775,10 +835,25 @@ static void fanout_start(void)
         fanout_done();
 }
 
+static void on_idle_wakeup(h2o_timeout_entry_t *entry)
+{
+    (void)entry;
+    fanout_start();
+}
+
 void ws_on_notify(worker_t *w, const char *payload)
 {
-    (void)w;
     (void)payload;
+    if (hub.num_clients == 0 && hub.fan_pos >= 0) {
+        /*
+         * Nobody to deliver to here: publish anyway (for ?since= and GET
+         * /api/v1/events) but at most every 50 ms, so that a writer's commit does
+         * not cost a publishing transaction per thread
+         */
+        if (!h2o_timeout_is_linked(&hub.idle_wakeup))
+            h2o_timeout_link(w->ctx.loop, &w->sweep_slow, &hub.idle_wakeup);
+        return;
+    }
     fanout_start();
 }
 
@@ -832,6 +907,7 @@ void ws_worker_init(worker_t *w)
     hub.fan_pos = -1;
     h2o_linklist_init_anchor(&hub.clients);
     hub.tick.cb = on_tick;
+    hub.idle_wakeup.cb = on_idle_wakeup;
     h2o_timeout_link(w->ctx.loop, &w->one_sec, &hub.tick);
 }
 
@@ -851,4 +927,9 @@ size_t ws_num_clients(worker_t *w)
 {
     (void)w;
     return hub.num_clients;
+}
+
+size_t ws_total_clients(void)
+{
+    return __atomic_load_n(&ws_total, __ATOMIC_RELAXED);
 }

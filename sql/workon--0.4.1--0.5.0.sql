@@ -1989,7 +1989,7 @@ CREATE TABLE workon.events (
 								'payment.updated', 'session.revoked')),
 	recipients	uuid[] NOT NULL
 				CONSTRAINT events_recipients_check CHECK (pg_catalog.cardinality(recipients) > 0),
-	data		jsonb NOT NULL,
+	data		json NOT NULL,
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	pos			bigint
 				CONSTRAINT events_pos_key UNIQUE
@@ -2034,7 +2034,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 	INSERT INTO workon.events (type, recipients, data)
-	SELECT p_type, pg_catalog.array_agg(DISTINCT r), p_data::jsonb
+	SELECT p_type, pg_catalog.array_agg(DISTINCT r), p_data
 	  FROM pg_catalog.unnest(p_recipients) AS r
 	 WHERE r IS NOT NULL
 	HAVING pg_catalog.count(r) > 0
@@ -2114,7 +2114,7 @@ CREATE FUNCTION workon.event_frame(e workon.events)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-	SELECT pg_catalog.json_build_object('type', e.type, 'id', e.pos::text, 'data', e.data)::text
+	SELECT workon.json_build('type', e.type, 'id', e.pos::text, 'data', e.data)::text
 $$;
 
 COMMENT ON FUNCTION workon.event_frame(workon.events) IS
@@ -2168,7 +2168,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'since';
 	END IF;
 
-	SELECT pg_catalog.json_build_object(
+	SELECT workon.json_build(
 			   'data', COALESCE(pg_catalog.json_agg(p.frame::json ORDER BY p.pos)
 								FILTER (WHERE p.n <= v_limit), '[]'::json),
 			   'next_cursor', CASE WHEN pg_catalog.count(*) > v_limit THEN
@@ -2209,7 +2209,7 @@ BEGIN
 	IF ws_open.since IS NOT NULL THEN
 		v_page := workon.events_since(ws_open.since, ws_open."limit");
 	END IF;
-	RETURN pg_catalog.json_build_object(
+	RETURN workon.json_build(
 		'user_id', v_claims ->> 'sub',
 		'role', v_claims ->> 'role',
 		'expires_at', (v_claims ->> 'exp')::bigint,
@@ -2274,7 +2274,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM workon.event_emit('session.revoked', ARRAY[OLD.id],
-							  pg_catalog.json_build_object('close_code', 4401,
+							  workon.json_build('close_code', 4401,
 														   'reason', CASE TG_OP WHEN 'DELETE' THEN 'user removed'
 																	 ELSE 'role changed' END));
 	RETURN NULL;
@@ -2631,7 +2631,7 @@ BEGIN
 			 WHERE c.id = v_conv.id RETURNING * INTO v_conv;
 		END IF;
 		PERFORM workon.event_emit('conversation.read', ARRAY[v_conv.member_id, v_conv.host_id],
-								  pg_catalog.json_build_object(
+								  workon.json_build(
 									  'conversation_id', v_conv.id,
 									  'user_id', v_user,
 									  'last_read_message_id',

@@ -37,14 +37,17 @@ async function connect(user, query = '', opts = {}) {
   return ws;
 }
 
-// the next frame of a type (others before it are dropped)
-async function nextOf(ws, type, timeoutMs = 1000) {
+// the next frame of a type (and for which pred holds); others before it are dropped.  A
+// socket without ?since= may also get events committed just before it connected (published
+// after it registered), so tests look for the event they caused.
+async function nextOf(ws, type, timeoutMs = 1000, pred = () => true) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const f = await ws.next(Math.max(1, deadline - Date.now()));
-    if (f.type === type) return f;
+    if (f.type === type && pred(f)) return f;
   }
 }
+const withBody = (body) => (f) => f.data.body === body;
 
 let host;
 let m1;
@@ -161,14 +164,13 @@ describe('GET /api/v1/ws', () => {
     const res = await post(host, conv, 'live one');
     assert.equal(res.status, 201);
     for (const ws of [a, b, h]) {
-      const f = await nextOf(ws, 'message.created', 1000);
-      assert.equal(f.data.id, res.json.id);
+      const f = await nextOf(ws, 'message.created', 1000, (x) => x.data.id === res.json.id);
       assert.equal(f.data.body, 'live one');
       assert.match(f.id, /^[0-9]+$/);
     }
     assert.ok(Date.now() - t0 < 1000);
     await request('POST', `/api/v1/conversations/${conv}/read`, { headers: bearer(m1.token) });
-    const read = await nextOf(h, 'conversation.read', 1000);
+    const read = await nextOf(h, 'conversation.read', 1000, (x) => x.data.user_id === m1.id);
     assert.equal(read.data.user_id, m1.id);
     assert.deepEqual(await other.drain(300), []);
     for (const ws of [a, b, h, other]) ws.destroy();
@@ -181,12 +183,11 @@ describe('GET /api/v1/ws', () => {
     const res = await request('POST', '/api/v1/bookings', { headers: bearer(m1.token), body: { space_id: space.id, starts_at: start, ends_at: end } });
     assert.equal(res.status, 201, res.text);
     for (const ws of [a, h]) {
-      const f = await nextOf(ws, 'booking.updated');
-      assert.equal(f.data.id, res.json.id);
+      const f = await nextOf(ws, 'booking.updated', 1000, (x) => x.data.id === res.json.id);
       assert.equal(f.data.status, 'pending_payment');
     }
     await request('POST', `/api/v1/bookings/${res.json.id}/cancel`, { headers: bearer(m1.token) });
-    assert.equal((await nextOf(a, 'booking.updated')).data.status, 'cancelled');
+    assert.equal((await nextOf(a, 'booking.updated', 1000, (x) => x.data.id === res.json.id)).data.status, 'cancelled');
     a.destroy();
     h.destroy();
   });
@@ -194,7 +195,7 @@ describe('GET /api/v1/ws', () => {
   test('?since= replays what was missed, then live, with out-of-order commits: no gap, no duplicate', async () => {
     let ws = await connect(m1);
     await post(host, conv, 'before');
-    const last = (await nextOf(ws, 'message.created')).id;
+    const last = (await nextOf(ws, 'message.created', 1000, withBody('before'))).id;
     ws.destroy();
 
     // a slow transaction takes its event id first and commits after a faster one
@@ -225,13 +226,46 @@ describe('GET /api/v1/ws', () => {
     ws.destroy();
   });
 
+  test('20 transactions that take their ids in one order and commit in another: every event once, live and on resume', async () => {
+    const ws0 = await connect(m1);
+    await post(host, conv, 'before the race');
+    const mark = (await nextOf(ws0, 'message.created', 1000, withBody('before the race'))).id;
+    const live = ws0;
+    const tag = unique();
+    // each takes its event id at once, then sleeps a random while before it commits
+    const writers = Array.from({ length: 20 }, (_, i) => psqlAsync(`BEGIN;
+      INSERT INTO workon.events (type, recipients, data)
+      VALUES ('message.created', ARRAY[${lit(m1.id)}]::uuid[], json_build_object('race', ${lit(tag)}, 'i', ${i}));
+      SELECT pg_sleep(${(Math.random() * 1.5).toFixed(3)});
+      COMMIT;`));
+    // a client resumes while they are still open
+    await sleep(300);
+    const resumed = await connect(m1, `?since=${mark}`);
+    await Promise.all(writers);
+    const take = async (ws) => {
+      const got = [];
+      while (got.length < 20) {
+        const f = await ws.next(5000);
+        if (f.data.race === tag) got.push(f);
+      }
+      assert.deepEqual(await ws.drain(300), []);
+      return got;
+    };
+    for (const got of [await take(live), await take(resumed)]) {
+      assert.deepEqual(got.map((f) => f.data.i).sort((a, b) => a - b), [...Array(20).keys()]);
+      for (let k = 1; k < got.length; k++) assert.ok(BigInt(got[k].id) > BigInt(got[k - 1].id));
+    }
+    live.destroy();
+    resumed.destroy();
+  });
+
   test('a long replay is paged without a gap while events keep coming', async () => {
     const ws0 = await connect(m1);
     await post(host, conv, 'mark');
-    const mark = (await nextOf(ws0, 'message.created')).id;
+    const mark = (await nextOf(ws0, 'message.created', 1000, withBody('mark'))).id;
     ws0.destroy();
     psql(`INSERT INTO workon.events (type, recipients, data)
-          SELECT 'message.created', ARRAY[${lit(m1.id)}]::uuid[], json_build_object('n', n)::jsonb
+          SELECT 'message.created', ARRAY[${lit(m1.id)}]::uuid[], json_build_object('n', n)
             FROM generate_series(1, 250) AS n;`);
     const ws = await connect(m1, `?since=${mark}`);
     const writer = (async () => { for (let i = 0; i < 20; i++) await post(host, conv, `during ${i}`); })();
@@ -268,7 +302,7 @@ describe('GET /api/v1/ws', () => {
     assert.equal(closed?.code, 4401);
     await sleep(500);
     await post(host, conv, 'still here');
-    assert.equal((await nextOf(kept, 'message.created')).data.body, 'still here');
+    await nextOf(kept, 'message.created', 1000, withBody('still here'));
     // another user's token on the socket: closed
     kept.send({ type: 'auth', access_token: m2.token });
     assert.equal((await kept.closed).code, 4401);
@@ -294,7 +328,7 @@ describe('realtime on extra shims', () => {
       // keeps up; the one that does not read fills its kernel buffers, then its queue
       for (let round = 0; round < 40 && !slow.ended; round++) {
         psql(`INSERT INTO workon.events (type, recipients, data)
-              SELECT 'message.created', ARRAY[${lit(m1.id)}]::uuid[], json_build_object('n', n, 'pad', repeat('x', 2000))::jsonb
+              SELECT 'message.created', ARRAY[${lit(m1.id)}]::uuid[], json_build_object('n', n, 'pad', repeat('x', 2000))
                 FROM generate_series(1, 100) AS n;`);
         let n = 0;
         while (n < 100) {
@@ -331,7 +365,7 @@ describe('realtime on extra shims', () => {
   });
 
   test('WS_MAX_CONNECTIONS and WS_MAX_PER_USER refuse before the upgrade; SIGTERM closes with 1001', async () => {
-    const shim = await startShim({ JWT_SECRET: SECRET, WS_MAX_CONNECTIONS: '3', WS_MAX_PER_USER: '2', SHIM_THREADS: '1' });
+    const shim = await startShim({ JWT_SECRET: SECRET, WS_MAX_CONNECTIONS: '3', WS_MAX_PER_USER: '2', SHIM_THREADS: '2' });
     let stopped = false;
     try {
       const a = await connect(m1, '', { base: shim.url });
@@ -341,6 +375,8 @@ describe('realtime on extra shims', () => {
       const d = await connect(m2, '', { base: shim.url });
       const e = await connect(host, '', { base: shim.url });
       assert.deepEqual([d.status, e.status], [101, 503]);
+      const metrics = await request('GET', '/metrics', { base: shim.url });
+      assert.match(metrics.text, /^workon_websockets 3$/m);
       const closes = Promise.all([a.closed, b.closed, d.closed]);
       const exit = shim.stop();
       stopped = true;
@@ -359,7 +395,7 @@ describe('realtime on extra shims', () => {
       for (let i = 0; i < 5; i++) await post(m1, conv, `both ${i}`);
       for (const ws of [here, there]) {
         const bodies = [];
-        while (bodies.length < 5) bodies.push((await nextOf(ws, 'message.created', 3000)).data.body);
+        while (bodies.length < 5) bodies.push((await nextOf(ws, 'message.created', 3000, (f) => f.data.body.startsWith('both '))).data.body);
         assert.deepEqual(bodies, [0, 1, 2, 3, 4].map((i) => `both ${i}`));
       }
       here.destroy();
@@ -378,7 +414,7 @@ describe('realtime on extra shims', () => {
       await waitFor(() => Number(psql(`SELECT count(*) FROM pg_stat_activity WHERE application_name = ${lit(app)}`)) === 2, 5000);
       const ws = await connect(host, '', { base: shim.url });
       await post(m1, conv, 'through the direct URL');
-      assert.equal((await nextOf(ws, 'message.created', 3000)).data.body, 'through the direct URL');
+      await nextOf(ws, 'message.created', 3000, withBody('through the direct URL'));
       ws.destroy();
     } finally {
       await shim.stop();
@@ -388,7 +424,7 @@ describe('realtime on extra shims', () => {
   test('a database restart under open sockets: nothing lost for a client that resumes with ?since=', async () => {
     const ws = await connect(host);
     await post(m1, conv, 'before restart');
-    const last = (await nextOf(ws, 'message.created')).id;
+    const last = (await nextOf(ws, 'message.created', 1000, withBody('before restart'))).id;
     await pgctl('stop');
     try {
       await sleep(500);
@@ -398,7 +434,7 @@ describe('realtime on extra shims', () => {
     await waitFor(async () => (await request('GET', '/readyz')).status === 200, 15000);
     await waitFor(async () => (await post(m1, conv, 'after restart')).status === 201, 15000);
     // the socket stayed open and got it live, or closed cleanly; either way ?since= has it
-    if (!ws.ended) assert.equal((await nextOf(ws, 'message.created', 3000)).data.body, 'after restart');
+    if (!ws.ended) await nextOf(ws, 'message.created', 3000, withBody('after restart'));
     const again = await connect(host, `?since=${last}`);
     assert.equal((await nextOf(again, 'message.created', 3000)).data.body, 'after restart');
     again.destroy();

@@ -160,7 +160,7 @@ SELECT dblink_exec('slow', format($$INSERT INTO workon.events (type, recipients,
                                    VALUES ('message.created', ARRAY[%L]::uuid[], '{"n": "slow"}')$$, :'m1'));
 INSERT INTO workon.events (type, recipients, data) VALUES ('message.created', ARRAY[:'m1']::uuid[], '{"n": "fast"}');
 SELECT workon.events_publish() AS head2 \gset
-SELECT data->>'n' AS n, pos = :head2 AS published FROM workon.events WHERE data ? 'n' ORDER BY id;
+SELECT data->>'n' AS n, pos = :head2 AS published FROM workon.events WHERE data->>'n' IS NOT NULL ORDER BY id;
 BEGIN;
 SET LOCAL SESSION AUTHORIZATION workon_authenticator;
 SELECT workon.authenticate(:'m1_token') AS c \gset
@@ -184,7 +184,8 @@ SELECT workon.events_publish() AS head3 \gset
 SET ROLE workon_authenticator;
 SELECT pos = :head3 AS last, recipients = ARRAY[:'m2']::uuid[] AS m2, frame, close_code
   FROM workon.events_fanout(:head3 - 1);
-SELECT pos = :head2 AS fast, frame::json->>'type' AS type, frame::json->>'id' = pos::text AS id_is_pos, close_code
+SELECT pos = :head2 AS fast, frame::json->>'type' AS type, frame::json->>'id' = pos::text AS id_is_pos,
+       frame = (frame::jsonb)::text AS not_compact, frame LIKE '{"type":"message.created","id":"%' AS compact, close_code
   FROM workon.events_fanout(:head2 - 1, 1);
 SELECT workon.events_head() = :head3 AS head;
 RESET ROLE;
