@@ -50,8 +50,12 @@ static int email_configured(void)
 
 static void email_init(void)
 {
-    if (shim_settings.email_transport == EMAIL_TRANSPORT_RESEND)
-        httpclient_origin_init(&api_origin, shim_settings.resend_api_base, shim_settings.email_timeout_ms);
+    if (shim_settings.email_transport != EMAIL_TRANSPORT_RESEND)
+        return;
+    httpclient_origin_init(&api_origin, shim_settings.resend_api_base, shim_settings.email_timeout_ms);
+    /* production refuses to start so; elsewhere the mails wait for a shim that can send them */
+    if (!email_configured())
+        log_write(LOG_WARN, "EMAIL_TRANSPORT=resend without RESEND_API_KEY or EMAIL_FROM: mails stay queued", NULL);
 }
 
 static const char *email_local_sql(void)
