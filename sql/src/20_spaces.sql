@@ -623,6 +623,10 @@ BEGIN
 		RAISE EXCEPTION 'only the space''s host or an admin may change it'
 			USING ERRCODE = 'insufficient_privilege';
 	END IF;
+	IF v_space.archived_at IS NOT NULL THEN
+		RAISE EXCEPTION 'this space is archived and cannot be changed'
+			USING ERRCODE = 'WOR01';
+	END IF;
 	IF space_photos_set.upload_ids IS NULL THEN
 		RAISE EXCEPTION 'upload_ids is required'
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'upload_ids';
@@ -683,7 +687,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.space_photos_set(uuid, jsonb) IS
-'PUT /api/v1/spaces/{id}/photos {upload_ids: [...]} (its host, admin): the photos of the space in order, the first the cover, at most 20: stored images of the host; photos left out are deleted. Returns the space, whose photos list their public URLs; 22023 naming upload_ids for anything invalid';
+'PUT /api/v1/spaces/{id}/photos {upload_ids: [...]} (its host, admin): the photos of the space in order, the first the cover, at most 20: stored images of the host; photos left out are deleted. Returns the space, whose photos list their public URLs; 22023 naming upload_ids for anything invalid; WOR01 space_archived for an archived space';
 
 --
 -- Routes, errors, privileges

@@ -157,6 +157,8 @@ SELECT pg_temp.call(:'h1_token', 'workon.booking_create(uuid,timestamptz,timesta
        pg_temp.call(:'a1_token', 'workon.space_update(uuid,jsonb)', jsonb_build_object('id', :'kept'), '{"name":"New"}') AS admin_rename,
        pg_temp.call(:'h1_token', 'workon.space_delete(uuid)', jsonb_build_object('id', :'kept')) AS delete_again;
 SELECT pg_temp.try(format('UPDATE workon.spaces SET published = true WHERE id = %L', :'kept')) AS superuser_republish;
+-- nor are its photos (PUT /api/v1/spaces/{id}/photos)
+SELECT pg_temp.call(:'h1_token', 'workon.space_photos_set(uuid,jsonb)', jsonb_build_object('id', :'kept'), '{"upload_ids":[]}') AS set_photos;
 BEGIN;
 SET LOCAL SESSION AUTHORIZATION workon_authenticator;
 SELECT workon.authenticate(:'h1_token') AS c \gset
