@@ -390,19 +390,24 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- an account enabled again has no socket to close
+	IF TG_OP = 'UPDATE' AND NOT NEW.disabled AND NEW.role = OLD.role THEN
+		RETURN NULL;
+	END IF;
 	PERFORM workon.event_emit('session.revoked', ARRAY[OLD.id],
 							  workon.json_build('close_code', 4401,
-														   'reason', CASE TG_OP WHEN 'DELETE' THEN 'user removed'
-																	 ELSE 'role changed' END));
+														   'reason', CASE WHEN TG_OP = 'DELETE' THEN 'user removed'
+															WHEN NEW.disabled THEN 'user disabled'
+															ELSE 'role changed' END));
 	RETURN NULL;
 END
 $$;
 
 COMMENT ON FUNCTION workon.user_event() IS
-'Trigger: a user whose role changes or who is removed gets a session.revoked event: the front end closes their sockets (4401) at once';
+'Trigger: a user whose role changes, who is disabled or who is removed gets a session.revoked event: the front end closes their sockets (4401) at once';
 
 CREATE TRIGGER users_event
-	AFTER UPDATE OF role OR DELETE ON workon.users
+	AFTER UPDATE OF role, disabled OR DELETE ON workon.users
 	FOR EACH ROW WHEN (NOT workon.restoring('workon.users'))
 	EXECUTE FUNCTION workon.user_event();
 

@@ -315,11 +315,17 @@ SELECT pg_temp.call(:'a1_token', 'workon.admin_user_update(uuid,text,boolean)', 
 ROLLBACK;
 SELECT pg_temp.call(:'a1_token', 'workon.me()', '{}', NULL, 'role') AS admin_again;
 -- disabled, then enabled
+SELECT coalesce(max(id), 0) AS events_before FROM workon.events \gset
 UPDATE workon.users SET disabled = true WHERE id = :'m2';
 SELECT pg_temp.call(:'m2_token', 'workon.me()', '{}') AS disabled_me,
        pg_temp.call(:'m2_token', 'workon.spaces_list(text,text,integer,integer,text)', '{}') AS disabled_public_route,
        pg_temp.try(format('SELECT workon.authenticate(%L)', :'m2_token')) AS disabled_authenticate;
 UPDATE workon.users SET disabled = false WHERE id = :'m2';
+-- the realtime front end closes the disabled user's sockets at once; enabling closes nothing
+SELECT e.data ->> 'reason' AS reason, e.data ->> 'close_code' AS close_code
+  FROM workon.events e
+ WHERE e.id > :events_before AND e.type = 'session.revoked' AND e.recipients = ARRAY[:'m2'::uuid]
+ ORDER BY e.id;
 SELECT pg_temp.call(:'m2_token', 'workon.me()', '{}', NULL, 'role') AS enabled_me;
 -- an admin disables and enables an account (not their own) with PATCH /admin/users/{id}
 SELECT pg_temp.call(:'a1_token', 'workon.admin_user_update(uuid,text,boolean)', jsonb_build_object('id', :'m2'),
