@@ -61,6 +61,13 @@ typedef struct st_shim_settings_t {
     /* payments: the key stays in the shim, the webhook secret is handed to the database */
     const char *stripe_secret_key;
     uint64_t stripe_timeout_ms;
+    /* UPLOAD_STORE=s3: the bucket (the secret stays in the shim) */
+    int upload_store_s3;
+    const char *s3_endpoint;
+    const char *s3_bucket;
+    const char *s3_region;
+    const char *s3_access_key_id;
+    const char *s3_secret_access_key;
     /* reloaded on SIGHUP (read with relaxed atomics by the workers) */
     const cors_conf_t *cors;
     int rate_limit_enabled;
@@ -649,6 +656,25 @@ void send_method_not_allowed(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t
 void respond_register_filter(h2o_pathconf_t *pathconf);
 
 /* ------------------------------------------------------------------------ */
+/* s3.c: the S3 file store (UPLOAD_STORE=s3), Signature V4 */
+
+/* seconds a presigned download URL is valid */
+#define S3_PRESIGN_TTL 300
+
+typedef struct st_s3_overrides_t {
+    h2o_iovec_t content_type, content_disposition, cache_control; /* base NULL: none */
+} s3_overrides_t;
+
+int s3_configured(void);
+/* registers the bucket's origin with httpclient.c, before the workers start */
+void s3_init(void);
+/* a presigned URL of key for method (GET, HEAD); NULL for a key the extension would not make */
+const char *s3_presign(h2o_mem_pool_t *pool, const char *method, h2o_iovec_t key, const s3_overrides_t *o);
+/* writes body under key, when its SHA-256 is sha256 (hex); NULL with *err when it cannot be sent */
+httpclient_t *s3_put(worker_t *w, h2o_mem_pool_t *pool, h2o_iovec_t key, h2o_iovec_t sha256, h2o_iovec_t content_type,
+                     h2o_iovec_t body, httpclient_cb cb, void *data, const char **err);
+
+/* ------------------------------------------------------------------------ */
 /* call.c: a request's database call */
 
 typedef struct st_call_t call_t;
@@ -663,6 +689,7 @@ struct st_call_t {
     call_result_cb on_result;
     db_query_t *query;
     outbox_job_t *outbox; /* an outbound call the request waits for */
+    httpclient_t *outgoing; /* a request of its own it waits for (s3.c) */
     h2o_timeout_entry_t timeout;
     struct timespec started;
 };
