@@ -72,11 +72,15 @@ static void sha256_hex(const char *s, size_t len, char out[65])
     hex(md, 32, out);
 }
 
+/* out may be key (the key derivation chains in place) */
 static void hmac(const unsigned char *key, size_t keylen, const char *msg, unsigned char out[32])
 {
+    unsigned char md[32];
     unsigned int len = 32;
 
-    HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, strlen(msg), out, &len);
+    HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, strlen(msg), md, &len);
+    memcpy(out, md, 32);
+    OPENSSL_cleanse(md, sizeof(md));
 }
 
 /* amz date (yyyymmddThhmmssZ) and the scope's date (yyyymmdd) of now */
@@ -247,5 +251,7 @@ httpclient_t *s3_put(worker_t *w, h2o_mem_pool_t *pool, h2o_iovec_t key, h2o_iov
     r.path = h2o_strdup(pool, path.base + s3_origin.url.path.len, path.len - s3_origin.url.path.len).base;
     r.headers = strbuf_finish(&h);
     r.body = body;
+    /* the request body h2o holds: the call cancels the write before the request goes */
+    r.borrow_body = 1;
     return httpclient_send(w, &r, cb, data, err);
 }

@@ -466,6 +466,7 @@ typedef struct st_httpclient_request_t {
     const char *path;    /* after the origin's base path; begins with '/' */
     h2o_iovec_t headers; /* header lines (each ending in CRLF) besides Host, Content-Length, User-Agent, Connection */
     h2o_iovec_t body;
+    int borrow_body; /* the body lives until the callback or httpclient_cancel: sent from where it is, not copied */
 } httpclient_request_t;
 
 typedef struct st_httpclient_response_t {
@@ -670,7 +671,7 @@ int s3_configured(void);
 void s3_init(void);
 /* a presigned URL of key for method (GET, HEAD); NULL for a key the extension would not make */
 const char *s3_presign(h2o_mem_pool_t *pool, const char *method, h2o_iovec_t key, const s3_overrides_t *o);
-/* writes body under key, when its SHA-256 is sha256 (hex); NULL with *err when it cannot be sent */
+/* writes body under key, when its SHA-256 is sha256 (hex); the body is not copied: cancel before it goes; NULL with *err when it cannot be sent */
 httpclient_t *s3_put(worker_t *w, h2o_mem_pool_t *pool, h2o_iovec_t key, h2o_iovec_t sha256, h2o_iovec_t content_type,
                      h2o_iovec_t body, httpclient_cb cb, void *data, const char **err);
 

@@ -642,6 +642,13 @@ describe('the S3 store', () => {
     assert.ok([200, 204].includes(res.status), res.text);
   });
 
+  test('the OpenAPI document lists the redirect of file downloads', async () => {
+    const doc = await request('GET', '/api/v1/openapi.json');
+    assert.equal(doc.status, 200);
+    const responses = doc.json.paths['/api/v1/uploads/{id}/content'].get.responses;
+    assert.match(responses['302'].description, /presigned URL/);
+  });
+
   test('each upload keeps its store: a file stored in PostgreSQL is still served by the S3 shim, and the other way round', async () => {
     const bytes = PDF(5000);
     const inPg = await upload(member, 'cv.pdf', 'application/pdf', bytes); // the main shim: postgres
