@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { BASE, expectError, lit, psql, psqlList, request, sendRaw, startShim, UUID_RE } from './lib/client.mjs';
+import { BASE, expectError, h2connect, h2request, lit, psql, psqlList, request, sendRaw, startShim, UUID_RE } from './lib/client.mjs';
 import { canonicalQuery, signature, startFakeS3 } from './lib/fake-s3.mjs';
 
 const SECRET = crypto.randomBytes(36).toString('base64url');
@@ -426,7 +426,7 @@ describe('the S3 store', () => {
   let bucket;
   let s3shim;
   const s3env = (over = {}) => ({
-    SIGNED_URL_SECRET: URL_SECRET, UPLOAD_STORE: 's3', S3_ENDPOINT: bucket.url, S3_BUCKET: S3.bucket, S3_REGION: S3.region,
+    SIGNED_URL_SECRET: URL_SECRET, HTTP2: 'on', UPLOAD_STORE: 's3', S3_ENDPOINT: bucket.url, S3_BUCKET: S3.bucket, S3_REGION: S3.region,
     S3_ACCESS_KEY_ID: S3.accessKeyId, S3_SECRET_ACCESS_KEY: S3.secret, ...over,
   });
   const at = (shim) => ({ base: shim.url });
@@ -640,6 +640,33 @@ describe('the S3 store', () => {
     // deleting the space releases the file (its row; the object stays in the bucket)
     res = await request('DELETE', `/api/v1/spaces/${space.id}`, { headers: bearer(host.token) });
     assert.ok([200, 204].includes(res.status), res.text);
+  });
+
+  test('a client that resets its stream while its bytes go to the bucket: the write is cancelled, the upload stays pending', async () => {
+    const bytes = PNG(4 << 20);
+    const d = await declare(member, { filename: 'gone.png', content_type: 'image/png', size: bytes.length }, at(s3shim));
+    const u = new URL(d.json.upload_url, 'http://x');
+    const objects = bucket.objects.size;
+    bucket.setDelay(1500); // the bucket reads nothing for 1.5 s: the shim's write is stuck half way
+    const session = await h2connect(s3shim.url);
+    try {
+      await assert.rejects(h2request(session, `${u.pathname}${u.search}`, {
+        method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: bytes, timeoutMs: 700,
+      }), /timeout/);
+      await new Promise((r) => setTimeout(r, 1500));
+    } finally {
+      session.close();
+      bucket.setDelay(0);
+    }
+    assert.ok(s3shim.alive());
+    assert.match(s3shim.output(), /"method":"PUT","route":"\/api\/v1\/uploads\/\{id\}\/content","status":499/, 'logged as gone');
+    assert.equal(keyOf(d.json.id)[2], 'pending', 'not confirmed');
+    assert.equal(bucket.objects.size, objects, 'the cut write stored nothing');
+    // the URL is still good
+    const ok = await put(d.json.upload_url, bytes, at(s3shim));
+    assert.equal(ok.status, 201, ok.text);
+    const got = await request('GET', ok.json.download_url, at(s3shim));
+    assert.ok((await fetchBucket(got.headers.location)).raw.equals(bytes));
   });
 
   test('the OpenAPI document lists the redirect of file downloads', async () => {

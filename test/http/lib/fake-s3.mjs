@@ -136,8 +136,13 @@ export async function startFakeS3({ accessKeyId, secret, region, bucket }) {
     return fail(res, 405, 'MethodNotAllowed', 'not supported here');
   }
 
+  const state = { delayMs: 0 }; // a slow bucket: it starts reading a request this long after it came
   const server = http.createServer((req, res) => {
     const chunks = [];
+    if (state.delayMs) {
+      req.pause();
+      setTimeout(() => req.resume(), state.delayMs);
+    }
     req.on('data', (c) => chunks.push(c));
     req.on('end', async () => {
       const r = await handle(req, res, Buffer.concat(chunks));
@@ -150,6 +155,7 @@ export async function startFakeS3({ accessKeyId, secret, region, bucket }) {
     url: `http://127.0.0.1:${port}`,
     objects,
     log,
+    setDelay: (ms) => { state.delayMs = ms; },
     stop: () => new Promise((resolve) => server.close(resolve)),
   };
 }
