@@ -265,7 +265,6 @@ int main(int argc, char **argv)
     settings_load();
     ratelimit_init();
     outbox_global_init();
-    s3_init();
     gettimeofday(&shim_started_at, NULL);
     signal(SIGPIPE, SIG_IGN);
 

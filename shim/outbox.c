@@ -46,7 +46,7 @@
 #define MAX_WAITING 1024
 
 /* the transports, by outbox kind */
-static const transport_t *const transports[] = {&stripe_transport};
+static const transport_t *const transports[] = {&stripe_transport, &s3_transport};
 
 #define NUM_TRANSPORTS (sizeof(transports) / sizeof(transports[0]))
 

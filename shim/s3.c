@@ -32,7 +32,7 @@ int s3_configured(void)
     return shim_settings.upload_store_s3;
 }
 
-void s3_init(void)
+static void s3_init(void)
 {
     if (s3_configured())
         httpclient_origin_init(&s3_origin, shim_settings.s3_endpoint, shim_settings.request_timeout_ms);
@@ -197,15 +197,55 @@ const char *s3_presign(h2o_mem_pool_t *pool, const char *method, h2o_iovec_t key
 }
 
 /* ------------------------------------------------------------------------ */
-/* PUT: the bytes, signed with their SHA-256 */
+/* requests signed in the Authorization header: PUT of the bytes, DELETE */
+
+/* the SHA-256 of no bytes, a DELETE's payload */
+static const char empty_sha256[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/*
+ * Fills r (origin, path, header lines) for method on key with the payload's
+ * SHA-256 (hex); content_type (base NULL for none) is signed too.
+ */
+static void sign_headers(h2o_mem_pool_t *pool, const char *method, h2o_iovec_t key, h2o_iovec_t content_type,
+                         const char *payload_hash, httpclient_request_t *r)
+{
+    char stamp[17], day[9], sig[65];
+    const char *signed_headers = content_type.base != NULL ? "content-type;host;x-amz-content-sha256;x-amz-date"
+                                                           : "host;x-amz-content-sha256;x-amz-date";
+    h2o_iovec_t path = object_path(pool, key), creq;
+    strbuf_t c, h;
+
+    amz_dates(stamp, day);
+    strbuf_init(&c, pool, 512 + path.len);
+    strbuf_printf(&c, "%s\n%.*s\n\n", method, (int)path.len, path.base);
+    if (content_type.base != NULL)
+        strbuf_printf(&c, "content-type:%.*s\n", (int)content_type.len, content_type.base);
+    strbuf_printf(&c, "host:%.*s\nx-amz-content-sha256:%s\nx-amz-date:%s\n\n%s\n%s", (int)s3_origin.url.authority.len,
+                  s3_origin.url.authority.base, payload_hash, stamp, signed_headers, payload_hash);
+    creq = strbuf_finish(&c);
+    sign(creq.base, creq.len, stamp, day, sig);
+
+    strbuf_init(&h, pool, 512);
+    if (content_type.base != NULL)
+        strbuf_printf(&h, "Content-Type: %.*s\r\n", (int)content_type.len, content_type.base);
+    strbuf_printf(&h,
+                  "x-amz-content-sha256: %s\r\nx-amz-date: %s\r\n"
+                  "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s/%s/s3/aws4_request, SignedHeaders=%s, Signature=%s\r\n",
+                  payload_hash, stamp, shim_settings.s3_access_key_id, day, shim_settings.s3_region, signed_headers, sig);
+
+    memset(r, 0, sizeof(*r));
+    r->origin = &s3_origin;
+    r->method = method;
+    /* httpclient puts the base path first */
+    r->path = h2o_strdup(pool, path.base + s3_origin.url.path.len, path.len - s3_origin.url.path.len).base;
+    r->headers = strbuf_finish(&h);
+}
 
 httpclient_t *s3_put(worker_t *w, h2o_mem_pool_t *pool, h2o_iovec_t key, h2o_iovec_t sha256, h2o_iovec_t content_type,
                      h2o_iovec_t body, httpclient_cb cb, void *data, const char **err)
 {
-    char stamp[17], day[9], sig[65], body_hash[65];
+    char body_hash[65];
     httpclient_request_t r;
-    h2o_iovec_t path, creq;
-    strbuf_t c, h;
     size_t i;
 
     *err = NULL;
@@ -224,34 +264,57 @@ httpclient_t *s3_put(worker_t *w, h2o_mem_pool_t *pool, h2o_iovec_t key, h2o_iov
         *err = "the body's SHA-256 is not the one the extension checked";
         return NULL;
     }
-    amz_dates(stamp, day);
-    path = object_path(pool, key);
-
-    strbuf_init(&c, pool, 512 + path.len);
-    strbuf_printf(&c,
-                  "PUT\n%.*s\n\ncontent-type:%.*s\nhost:%.*s\nx-amz-content-sha256:%s\nx-amz-date:%s\n\n"
-                  "content-type;host;x-amz-content-sha256;x-amz-date\n%s",
-                  (int)path.len, path.base, (int)content_type.len, content_type.base, (int)s3_origin.url.authority.len,
-                  s3_origin.url.authority.base, body_hash, stamp, body_hash);
-    creq = strbuf_finish(&c);
-    sign(creq.base, creq.len, stamp, day, sig);
-
-    strbuf_init(&h, pool, 512);
-    strbuf_printf(&h,
-                  "Content-Type: %.*s\r\nx-amz-content-sha256: %s\r\nx-amz-date: %s\r\n"
-                  "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s/%s/s3/aws4_request, "
-                  "SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date, Signature=%s\r\n",
-                  (int)content_type.len, content_type.base, body_hash, stamp, shim_settings.s3_access_key_id, day,
-                  shim_settings.s3_region, sig);
-
-    memset(&r, 0, sizeof(r));
-    r.origin = &s3_origin;
-    r.method = "PUT";
-    /* httpclient puts the base path first */
-    r.path = h2o_strdup(pool, path.base + s3_origin.url.path.len, path.len - s3_origin.url.path.len).base;
-    r.headers = strbuf_finish(&h);
+    sign_headers(pool, "PUT", key, content_type, body_hash, &r);
     r.body = body;
     /* the request body h2o holds: the call cancels the write before the request goes */
     r.borrow_body = 1;
     return httpclient_send(w, &r, cb, data, err);
 }
+
+/* ------------------------------------------------------------------------ */
+/* the outbox transport of kind s3: DELETE of the object of a deleted upload */
+
+static const char *s3_build(const outbox_row_t *row, h2o_mem_pool_t *pool, httpclient_request_t *req)
+{
+    h2o_iovec_t key = h2o_iovec_init(row->path + 1, strlen(row->path) - 1);
+
+    if (strcmp(row->method, "DELETE") != 0 || row->path[0] != '/' || !valid_key(key))
+        return "an s3 outbox row must be DELETE /uploads/<hex>";
+    sign_headers(pool, "DELETE", key, h2o_iovec_init(NULL, 0), empty_sha256, req);
+    return NULL;
+}
+
+static void s3_interpret(const httpclient_response_t *res, unsigned resends, h2o_mem_pool_t *pool, transport_verdict_t *v)
+{
+    char msg[96];
+
+    (void)resends;
+    if (res->status >= 500 || res->status == 429 || res->status < 200 || (res->status >= 300 && res->status < 400)) {
+        snprintf(msg, sizeof(msg), "the bucket answered HTTP %d", res->status);
+        v->action = TRANSPORT_RETRY;
+        v->error = h2o_strdup(pool, msg, SIZE_MAX).base;
+        return;
+    }
+    v->action = TRANSPORT_DONE;
+    if (res->status < 300 || res->status == 404) {
+        /* gone, or never there */
+        v->status = 200;
+        v->body = h2o_iovec_init(H2O_STRLIT("{}"));
+        return;
+    }
+    v->status = res->status;
+    snprintf(msg, sizeof(msg), "{\"error\":{\"code\":\"s3\",\"message\":\"the bucket answered HTTP %d\"}}", res->status);
+    v->body = h2o_strdup(pool, msg, SIZE_MAX);
+}
+
+const transport_t s3_transport = {
+    "s3",
+    "the S3 store",
+    "bucket request without UPLOAD_STORE=s3, answering 503",
+    "unavailable",
+    "the file store is not configured on this server",
+    s3_init,
+    s3_configured,
+    s3_build,
+    s3_interpret,
+};

@@ -535,6 +535,8 @@ typedef struct st_transport_t {
 } transport_t;
 
 extern const transport_t stripe_transport;
+/* s3.c: deletes the objects of deleted uploads (UPLOAD_STORE=s3) */
+extern const transport_t s3_transport;
 
 /* ------------------------------------------------------------------------ */
 /* outbox.c: sending workon.outbox rows (background worker and waiting requests) */
@@ -667,8 +669,6 @@ typedef struct st_s3_overrides_t {
 } s3_overrides_t;
 
 int s3_configured(void);
-/* registers the bucket's origin with httpclient.c, before the workers start */
-void s3_init(void);
 /* a presigned URL of key for method (GET, HEAD); NULL for a key the extension would not make */
 const char *s3_presign(h2o_mem_pool_t *pool, const char *method, h2o_iovec_t key, const s3_overrides_t *o);
 /* writes body under key, when its SHA-256 is sha256 (hex); the body is not copied: cancel before it goes; NULL with *err when it cannot be sent */

@@ -732,6 +732,45 @@ CREATE TRIGGER user_avatars_release
 	FOR EACH ROW WHEN (NOT workon.restoring('workon.user_avatars'))
 	EXECUTE FUNCTION workon.upload_release();
 
+-- The object of a file in the bucket that is deleted (or rekeyed by a new
+-- PUT) is deleted by the front end: an outbox row of kind s3
+CREATE FUNCTION workon.upload_s3_forget()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP = 'UPDATE' AND OLD.s3_key IS NOT DISTINCT FROM NEW.s3_key THEN
+		RETURN NULL;
+	END IF;
+	-- PL/pgSQL: the outbox is created later (31_outbox.sql)
+	INSERT INTO workon.outbox (kind, purpose, method, path, params, idempotency_key)
+	VALUES ('s3', 's3_delete', 'DELETE', '/' || OLD.s3_key, '{}', 's3-delete-' || OLD.s3_key)
+	ON CONFLICT (idempotency_key) DO NOTHING;
+	RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION workon.upload_s3_forget() IS
+'Trigger: an upload of the S3 store deleted, or given a new key by another PUT, queues the deletion of its object (outbox kind s3, purpose s3_delete, DELETE /<key>)';
+
+CREATE TRIGGER uploads_s3_forget
+	AFTER UPDATE OF s3_key OR DELETE ON workon.uploads
+	FOR EACH ROW WHEN (OLD.s3_key IS NOT NULL AND NOT workon.restoring('workon.uploads'))
+	EXECUTE FUNCTION workon.upload_s3_forget();
+
+-- the outbox takes the deletions of bucket objects
+ALTER TABLE workon.outbox DROP CONSTRAINT outbox_kind_check;
+ALTER TABLE workon.outbox ADD CONSTRAINT outbox_kind_check CHECK (kind IN ('stripe', 'email', 's3'));
+ALTER TABLE workon.outbox DROP CONSTRAINT outbox_purpose_check;
+ALTER TABLE workon.outbox ADD CONSTRAINT outbox_purpose_check
+	CHECK (purpose IN ('payment_intent', 'checkout_session', 'refund',
+					   'payment_intent_cancel', 'checkout_session_expire', 'email',
+					   's3_delete'));
+COMMENT ON TABLE workon.outbox IS
+'Outbound calls: kind stripe (performed by the HTTP front end: method, path, params as form fields, idempotency_key), s3 (performed by the front end with UPLOAD_STORE=s3: method DELETE, path /<key> of an object of the bucket) or email (queued: params {to, template, data}); status pending (due at next_attempt_at), done, failed (the provider refused: last_error) or dead (8 attempts); purpose and payment_id, refund_id, booking_id name what the answer updates';
+
 --
 -- The API representation
 --

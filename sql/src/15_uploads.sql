@@ -310,6 +310,34 @@ CREATE TRIGGER user_avatars_release
 	FOR EACH ROW WHEN (NOT workon.restoring('workon.user_avatars'))
 	EXECUTE FUNCTION workon.upload_release();
 
+-- The object of a file in the bucket that is deleted (or rekeyed by a new
+-- PUT) is deleted by the front end: an outbox row of kind s3
+CREATE FUNCTION workon.upload_s3_forget()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP = 'UPDATE' AND OLD.s3_key IS NOT DISTINCT FROM NEW.s3_key THEN
+		RETURN NULL;
+	END IF;
+	-- PL/pgSQL: the outbox is created later (31_outbox.sql)
+	INSERT INTO workon.outbox (kind, purpose, method, path, params, idempotency_key)
+	VALUES ('s3', 's3_delete', 'DELETE', '/' || OLD.s3_key, '{}', 's3-delete-' || OLD.s3_key)
+	ON CONFLICT (idempotency_key) DO NOTHING;
+	RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION workon.upload_s3_forget() IS
+'Trigger: an upload of the S3 store deleted, or given a new key by another PUT, queues the deletion of its object (outbox kind s3, purpose s3_delete, DELETE /<key>)';
+
+CREATE TRIGGER uploads_s3_forget
+	AFTER UPDATE OF s3_key OR DELETE ON workon.uploads
+	FOR EACH ROW WHEN (OLD.s3_key IS NOT NULL AND NOT workon.restoring('workon.uploads'))
+	EXECUTE FUNCTION workon.upload_s3_forget();
+
 --
 -- The API representation
 --

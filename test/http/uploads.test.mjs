@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { BASE, expectError, h2connect, h2request, lit, psql, psqlList, request, sendRaw, startShim, UUID_RE } from './lib/client.mjs';
+import { BASE, expectError, h2connect, h2request, lit, psql, psqlList, request, sendRaw, startShim, UUID_RE, waitFor } from './lib/client.mjs';
 import { canonicalQuery, signature, startFakeS3 } from './lib/fake-s3.mjs';
 
 const SECRET = crypto.randomBytes(36).toString('base64url');
@@ -637,9 +637,36 @@ describe('the S3 store', () => {
     assert.equal(file.status, 200);
     assert.ok(file.raw.equals(bytes));
     assert.equal(file.headers['cache-control'], 'public, max-age=86400');
-    // deleting the space releases the file (its row; the object stays in the bucket)
+    // deleting the space releases the file: its row, and the object through the outbox
+    const [key] = keyOf(photo.id);
+    assert.ok(bucket.objects.has(key));
     res = await request('DELETE', `/api/v1/spaces/${space.id}`, { headers: bearer(host.token) });
     assert.ok([200, 204].includes(res.status), res.text);
+    await waitFor(() => !bucket.objects.has(key), 5000);
+    assert.equal(psqlList(`SET row_security = off; SELECT status FROM workon.outbox WHERE idempotency_key = ${lit(`s3-delete-${key}`)};`)[0], 'done');
+  });
+
+  test('a replaced avatar\'s object is deleted from the bucket; a key replaced by a new PUT too', async () => {
+    const first = await upload(other, 'me.png', 'image/png', PNG(3000), at(s3shim));
+    let res = await request('PUT', '/api/v1/me/avatar', { headers: bearer(other.token), body: { upload_id: first.id } });
+    assert.equal(res.status, 200, res.text);
+    const [key] = keyOf(first.id);
+    const second = await upload(other, 'me2.png', 'image/png', PNG(3000), at(s3shim));
+    res = await request('PUT', '/api/v1/me/avatar', { headers: bearer(other.token), body: { upload_id: second.id } });
+    assert.equal(res.status, 200, res.text);
+    await waitFor(() => !bucket.objects.has(key), 5000);
+    assert.ok(bucket.objects.has(keyOf(second.id)[0]), 'the new avatar stays');
+    res = await request('PUT', '/api/v1/me/avatar', { headers: bearer(other.token), body: { upload_id: null } });
+    assert.equal(res.status, 200, res.text);
+
+    // a write the bucket took but the shim could not confirm leaves an object; the next PUT's new key deletes it
+    const d = await declare(member, { filename: 'r.png', content_type: 'image/png', size: 3000 + 16 }, at(s3shim));
+    const u = new URL(d.json.upload_url, 'http://x');
+    psql(`SET row_security = off; UPDATE workon.uploads SET store = 's3', s3_key = 'uploads/' || repeat('a', 64) WHERE id = ${lit(d.json.id)};`);
+    bucket.objects.set(`uploads/${'a'.repeat(64)}`, { body: Buffer.from('left behind'), contentType: 'image/png' });
+    res = await put(`${u.pathname}${u.search}`, PNG(3000), at(s3shim));
+    assert.equal(res.status, 201, res.text);
+    await waitFor(() => !bucket.objects.has(`uploads/${'a'.repeat(64)}`), 5000);
   });
 
   test('a client that resets its stream while its bytes go to the bucket: the write is cancelled, the upload stays pending', async () => {

@@ -1,5 +1,5 @@
 // A local stand-in for an S3-compatible bucket that checks AWS Signature Version 4, as the
-// S3 store's tests need: path-style PUT of an object signed in the Authorization header
+// S3 store's tests need: path-style PUT and DELETE of an object signed in the Authorization header
 // (the x-amz-content-sha256 must be the body's), GET/HEAD of a presigned URL (query
 // signature, X-Amz-Expires honoured, response-* overrides applied). Anything not signed
 // right under the one key pair it knows is 403 with S3's error codes; objects are kept in
@@ -81,7 +81,7 @@ export async function startFakeS3({ accessKeyId, secret, region, bucket }) {
     const key = decodeURIComponent(path.slice(prefix.length));
     const pairs = [...url.searchParams.entries()];
 
-    if (req.method === 'PUT') {
+    if (req.method === 'PUT' || req.method === 'DELETE') {
       const m = /^AWS4-HMAC-SHA256 Credential=([^,]+), ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(
         req.headers.authorization ?? '');
       if (!m) return fail(res, 403, 'AccessDenied', 'Signature Version 4 Authorization header required');
@@ -98,6 +98,12 @@ export async function startFakeS3({ accessKeyId, secret, region, bucket }) {
       const canonicalRequest = [req.method, path, canonicalQuery(pairs), canonicalHeaders(req, signed), m[2], payload].join('\n');
       if (signature({ secret, region, amzDate, canonicalRequest }) !== m[3]) {
         return fail(res, 403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match');
+      }
+      if (req.method === 'DELETE') {
+        objects.delete(key);
+        res.writeHead(204);
+        res.end();
+        return { status: 204 };
       }
       objects.set(key, { body, contentType: req.headers['content-type'] });
       res.writeHead(200, { etag: `"${crypto.createHash('md5').update(body).digest('hex')}"` });

@@ -429,3 +429,7 @@ SELECT d.status, d.body IS NULL AS no_body, d.headers::jsonb->>'Content-Type' AS
                                                 'sig', substring(:'s_get', 'sig=(.*)$')),
                              NULL, NULL, '{}') AS d;
 ROLLBACK;
+-- deleted (or given a new key by another PUT), its object is deleted through the outbox
+DELETE FROM workon.uploads WHERE id = :'s_id';
+SELECT kind, purpose, method, path = '/' || :'s_key' AS path, params, status
+  FROM workon.outbox WHERE idempotency_key = 's3-delete-' || :'s_key';
