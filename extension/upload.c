@@ -46,6 +46,15 @@
 /* workon.upload_max_bytes: largest file accepted (UPLOAD_MAX_BYTES) */
 int			workon_upload_max_bytes = 10 * 1024 * 1024;
 
+/* workon.upload_store: where the bytes of new uploads go (UPLOAD_STORE) */
+static int	workon_upload_store = 0;
+
+static const struct config_enum_entry upload_store_options[] = {
+	{"postgres", 0, false},
+	{"s3", 1, false},
+	{NULL, 0, false}
+};
+
 /* The file types accepted, by their magic */
 typedef struct FileMagic
 {
@@ -77,6 +86,11 @@ workon_upload_init(void)
 							"Checked on the size an upload declares and on the bytes sent.",
 							&workon_upload_max_bytes, 10 * 1024 * 1024, 1, INT_MAX,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("workon.upload_store",
+							 "Where the bytes of new uploads are kept: postgres or s3.",
+							 "postgres: workon.upload_data; s3: the front end's bucket, written and read by the front end.",
+							 &workon_upload_store, 0, upload_store_options,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 }
 
 /*

@@ -18,6 +18,7 @@
  * most ROUTES_WAIT_MS) instead of failing.
  */
 #include "shim.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +72,8 @@ typedef struct st_header_sink_t {
     h2o_req_t *req;
     int has_content_type;
     h2o_iovec_t etag; /* a file: files.c answers conditional and range requests */
+    h2o_iovec_t s3;   /* x-workon-s3: the S3 store's directive (s3.c), never sent */
+    s3_overrides_t file; /* a file's headers, for a presigned URL */
 } header_sink_t;
 
 /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" to 16 bytes; -1 if it is not a UUID */
@@ -160,10 +163,20 @@ static void on_handler_header(void *data, h2o_iovec_t key, h2o_iovec_t value)
         h2o_memis(key.base, key.len, H2O_STRLIT("transfer-encoding")) || h2o_memis(key.base, key.len, H2O_STRLIT("connection")) ||
         h2o_memis(key.base, key.len, H2O_STRLIT("x-request-id")))
         return;
-    if (h2o_memis(key.base, key.len, H2O_STRLIT("content-type")))
+    if (h2o_memis(key.base, key.len, H2O_STRLIT("x-workon-s3"))) {
+        sink->s3 = value;
+        return;
+    }
+    if (h2o_memis(key.base, key.len, H2O_STRLIT("content-type"))) {
         sink->has_content_type = 1;
-    else if (h2o_memis(key.base, key.len, H2O_STRLIT("etag")))
+        sink->file.content_type = value;
+    } else if (h2o_memis(key.base, key.len, H2O_STRLIT("etag"))) {
         sink->etag = value;
+    } else if (h2o_memis(key.base, key.len, H2O_STRLIT("content-disposition"))) {
+        sink->file.content_disposition = value;
+    } else if (h2o_memis(key.base, key.len, H2O_STRLIT("cache-control"))) {
+        sink->file.cache_control = value;
+    }
     h2o_add_header_by_str(&sink->req->pool, &sink->req->res.headers, key.base, key.len, 1, NULL, value.base, value.len);
 }
 
@@ -227,6 +240,7 @@ static void on_result_dispose(void *p)
 
 static int call_wait_outbox(api_call_t *call, const char *id);
 static void call_dispatch(api_call_t *call);
+static void respond_s3(api_call_t *call, header_sink_t *sink);
 
 /* 40001 / 40P01: the transaction was rolled back as a whole, running it again is safe */
 static int is_retryable_txn_error(PGresult *res)
@@ -262,9 +276,11 @@ static int respond_row(call_t *_call, PGresult *res, const char *err, int column
     api_call_t *call = (api_call_t *)_call;
     h2o_req_t *req = _call->req;
     h2o_iovec_t request_id = _call->request_id, body = {NULL, 0};
-    header_sink_t sink = {req, 0, {NULL, 0}};
+    header_sink_t sink;
     int status;
 
+    memset(&sink, 0, sizeof(sink));
+    sink.req = req;
     if (res == NULL && err == pool_err_abandoned) {
         /* nobody reads this answer: logged and counted as 499, like a client that leaves later */
         if (log_enabled(LOG_DEBUG))
@@ -324,6 +340,10 @@ static int respond_row(call_t *_call, PGresult *res, const char *err, int column
             log_write(LOG_WARN, "handler headers are not a JSON object of strings", "request_id", request_id.base, "route",
                       _call->route_path, NULL);
     }
+    if (sink.s3.base != NULL) {
+        respond_s3(call, &sink);
+        return 0;
+    }
     if (!PQgetisnull(res, 0, RESULT_BODY) && status != 204 && status != 304) {
         /* no copy: the body is sent from the result, which lives as long as the request */
         body = h2o_iovec_init(PQgetvalue(res, 0, RESULT_BODY), (size_t)PQgetlength(res, 0, RESULT_BODY));
@@ -361,6 +381,128 @@ static void call_dispatch(api_call_t *call)
     q->formats[3] = 1;
     q->abandoned = call_client_gone;
     call_submit(&call->super, q);
+}
+
+/* ------------------------------------------------------------------------ */
+/* files in the S3 store (s3.c): the extension checked, the shim moves the bytes */
+
+/* the handler's file headers describe the object: neither a redirect's nor an error's */
+static void drop_file_headers(h2o_req_t *req)
+{
+    static const h2o_token_t *tokens[] = {H2O_TOKEN_CONTENT_TYPE, H2O_TOKEN_CACHE_CONTROL, H2O_TOKEN_ETAG};
+    ssize_t at;
+    size_t i;
+
+    for (i = 0; i != sizeof(tokens) / sizeof(tokens[0]); ++i)
+        while ((at = h2o_find_header(&req->res.headers, tokens[i], -1)) != -1)
+            h2o_delete_header(&req->res.headers, at);
+    while ((at = h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("content-disposition"), -1)) != -1)
+        h2o_delete_header(&req->res.headers, at);
+}
+
+static void s3_failed(api_call_t *call, const char *what, const char *why)
+{
+    drop_file_headers(call->super.req);
+    log_write(LOG_ERROR, what, "request_id", call->super.request_id.base, "route", call->super.route_path, "error", why, NULL);
+    send_unavailable(call->super.req, call->super.request_id);
+}
+
+/* what workon.upload_s3_stored answered: the stored upload, or why not */
+static int on_s3_stored(call_t *_call, PGresult *res, const char *err)
+{
+    api_call_t *call = (api_call_t *)_call;
+    h2o_req_t *req = _call->req;
+
+    if (res == NULL) {
+        call_log_unavailable(_call, err);
+        send_unavailable(req, _call->request_id);
+    } else if (PQresultStatus(res) == PGRES_FATAL_ERROR) {
+        respond_db_error(call, res);
+    } else if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        s3_failed(call, "workon.upload_s3_stored returned an unexpected result", PQresStatus(PQresultStatus(res)));
+    } else {
+        h2o_iovec_t body = h2o_strdup(&req->pool, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+        send_response(req, _call->request_id, call->route_status, body, 1);
+    }
+    return 0;
+}
+
+typedef struct st_s3_put_t {
+    api_call_t *call;
+    const char *key;
+} s3_put_t;
+
+/* the bucket's answer to the PUT: confirmed to the extension when it is 2xx */
+static void on_s3_put(void *data, const httpclient_response_t *res, const char *err)
+{
+    s3_put_t *p = data;
+    api_call_t *call = p->call;
+    db_query_t *q;
+
+    call->super.outgoing = NULL;
+    if (err != NULL || res->status < 200 || res->status > 299) {
+        char status[16];
+        snprintf(status, sizeof(status), "%d", res != NULL ? res->status : 0);
+        log_write(LOG_ERROR, "the S3 store refused a file", "request_id", call->super.request_id.base, "status", status,
+                  "error", err != NULL ? err : "not 2xx", NULL);
+        send_unavailable(call->super.req, call->super.request_id);
+        return;
+    }
+    call->super.on_result = on_s3_stored;
+    q = call_query_new(&call->super, DB_QUERY_SQL);
+    q->sql = "SELECT workon.upload_s3_stored($1)";
+    q->values[0] = p->key;
+    q->nparams = 1;
+    call_submit(&call->super, q);
+}
+
+/*
+ * The handler answered a directive instead of a file (x-workon-s3):
+ * "GET <key>" redirects to a presigned URL of the object, with the file's
+ * headers as the object's; "PUT <key> <sha256> <type>" writes the checked
+ * body to the bucket, then workon.upload_s3_stored(key) answers the client.
+ */
+static void respond_s3(api_call_t *call, header_sink_t *sink)
+{
+    h2o_req_t *req = call->super.req;
+    h2o_iovec_t request_id = call->super.request_id, words[4];
+    const char *p = sink->s3.base, *end = p + sink->s3.len, *err = NULL;
+    size_t n = 0;
+
+    while (p < end && n != 4) {
+        const char *sp = memchr(p, ' ', end - p);
+        words[n++] = h2o_iovec_init(p, (sp != NULL ? sp : end) - p);
+        p = sp != NULL ? sp + 1 : end;
+    }
+    if (!s3_configured()) {
+        s3_failed(call, "a file is in the S3 store but UPLOAD_STORE is not s3", "S3 store not configured");
+        return;
+    }
+    if (n == 2 && h2o_memis(words[0].base, words[0].len, H2O_STRLIT("GET"))) {
+        int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+        const char *url = s3_presign(&req->pool, head ? "HEAD" : "GET", words[1], &sink->file);
+        if (url == NULL) {
+            s3_failed(call, "the extension's store directive is malformed", "key");
+            return;
+        }
+        /* the file's headers are the object's (overrides in the URL), not the redirect's */
+        drop_file_headers(req);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, url, strlen(url));
+        /* the URL expires: a redirect is not kept */
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+        send_response(req, request_id, 302, h2o_iovec_init(NULL, 0), 0);
+        return;
+    }
+    if (n == 4 && h2o_memis(words[0].base, words[0].len, H2O_STRLIT("PUT"))) {
+        s3_put_t *put = h2o_mem_alloc_pool(&req->pool, sizeof(*put));
+        put->call = call;
+        put->key = h2o_strdup(&req->pool, words[1].base, words[1].len).base;
+        call->super.outgoing = s3_put(call->super.worker, &req->pool, words[1], words[2], words[3], req->entity, on_s3_put, put, &err);
+        if (call->super.outgoing == NULL)
+            s3_failed(call, "a file could not be sent to the S3 store", err);
+        return;
+    }
+    s3_failed(call, "the extension's store directive is malformed", "directive");
 }
 
 /* ------------------------------------------------------------------------ */

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* lets go of the query and the outbound call the call waits for */
+/* lets go of the query and the outbound calls the call waits for */
 static void call_let_go(call_t *call)
 {
     if (call->query != NULL) {
@@ -24,6 +24,10 @@ static void call_let_go(call_t *call)
     if (call->outbox != NULL) {
         outbox_detach(call->outbox);
         call->outbox = NULL;
+    }
+    if (call->outgoing != NULL) {
+        httpclient_cancel(call->outgoing);
+        call->outgoing = NULL;
     }
     call_disarm(call);
 }

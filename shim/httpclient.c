@@ -276,7 +276,7 @@ httpclient_t *httpclient_send(worker_t *w, const httpclient_request_t *req, http
                   req->body.len);
     c->reqbufs[0] = strbuf_finish(&head);
     if (req->body.len != 0)
-        c->reqbufs[1] = h2o_strdup(&c->pool, req->body.base, req->body.len);
+        c->reqbufs[1] = req->borrow_body ? req->body : h2o_strdup(&c->pool, req->body.base, req->body.len);
 
     /* connected from the loop: the callback never runs before httpclient_send returns */
     c->start.cb = on_start;

@@ -51,7 +51,7 @@
 #define MAX_WAITING 1024
 
 /* the transports, by outbox kind */
-static const transport_t *const transports[] = {&stripe_transport, &email_transport};
+static const transport_t *const transports[] = {&stripe_transport, &email_transport, &s3_transport};
 
 #define NUM_TRANSPORTS (sizeof(transports) / sizeof(transports[0]))
 

@@ -434,6 +434,57 @@ static const char *apply_app_url(const setting_t *self, const char *value)
     return NULL;
 }
 
+/* where the bytes of new uploads go; the database records each upload's store (workon.upload_store) */
+static const char *apply_upload_store(const setting_t *self, const char *value)
+{
+    if (strcmp(value, "postgres") != 0 && strcmp(value, "s3") != 0)
+        return complain("must be postgres or s3", self->name);
+    shim_settings.upload_store_s3 = strcmp(value, "s3") == 0;
+    add_pg_option("workon.upload_store", value);
+    return NULL;
+}
+
+/* S3_*: checked after UPLOAD_STORE, each required with UPLOAD_STORE=s3; values never echoed */
+static const char *apply_s3(const setting_t *self, const char *value)
+{
+    const char *name = self->name;
+    size_t i;
+
+    if (value == NULL)
+        return shim_settings.upload_store_s3 ? complain("is required with UPLOAD_STORE=s3", name) : NULL;
+    if (strcmp(name, "S3_ENDPOINT") == 0) {
+        h2o_url_t url;
+        const char *err = httpclient_parse_base(value, &url);
+        if (err != NULL)
+            return complain("%s", name, err);
+        shim_settings.s3_endpoint = value;
+        return NULL;
+    }
+    if (!is_printable_token(value) || strlen(value) > 100)
+        return complain("must be at most 100 characters without spaces or control characters", name);
+    if (strcmp(name, "S3_BUCKET") == 0) {
+        /* path style: the name goes into the path as it is */
+        for (i = 0; value[i] != '\0'; ++i)
+            if (!((value[i] >= 'a' && value[i] <= 'z') || (value[i] >= '0' && value[i] <= '9') || value[i] == '-' ||
+                  value[i] == '.'))
+                return complain("must be a bucket name (lower-case letters, digits, '-' and '.')", name);
+        shim_settings.s3_bucket = value;
+    } else if (strcmp(name, "S3_REGION") == 0) {
+        for (i = 0; value[i] != '\0'; ++i)
+            if (value[i] == '/')
+                return complain("must not contain '/'", name);
+        shim_settings.s3_region = value;
+    } else if (strcmp(name, "S3_ACCESS_KEY_ID") == 0) {
+        for (i = 0; value[i] != '\0'; ++i)
+            if (value[i] == '/' || value[i] == ',')
+                return complain("must not contain '/' or ','", name);
+        shim_settings.s3_access_key_id = value;
+    } else {
+        shim_settings.s3_secret_access_key = value;
+    }
+    return NULL;
+}
+
 /* sorted by name; a NULL default means the variable has no default */
 
 /*
@@ -503,6 +554,18 @@ static const setting_t settings_table[] = {
      apply_resend_api_base},
     {"RESEND_API_KEY", NULL, "Resend API key, kept in the shim; required with EMAIL_TRANSPORT=resend and NODE_ENV=production", 7, 0,
      apply_resend_api_key},
+    {"S3_ACCESS_KEY_ID", NULL, "with UPLOAD_STORE=s3: the access key id requests to the bucket are signed for (Signature V4)", 6, 0,
+     apply_s3},
+    {"S3_BUCKET", NULL, "with UPLOAD_STORE=s3: the bucket files are kept in (path style: S3_ENDPOINT/S3_BUCKET/key)", 6, 0,
+     apply_s3},
+    {"S3_ENDPOINT", NULL,
+     "with UPLOAD_STORE=s3: the S3-compatible server (an http:// or https:// URL), for the shim's writes and the presigned "
+     "download URLs clients are redirected to",
+     6, 0, apply_s3},
+    {"S3_REGION", NULL, "with UPLOAD_STORE=s3: the region in the signature's scope (us-east-1, ...)", 6, 0, apply_s3},
+    {"S3_SECRET_ACCESS_KEY", NULL,
+     "with UPLOAD_STORE=s3: the secret key requests are signed with, kept in the shim (never in the database or a log line)", 6,
+     0, apply_s3},
     {"SHIM_ENV_FILE", NULL, "file of NAME=value lines read at start over the environment, and again on SIGHUP", 0, 0,
      apply_env_file},
     {"SHIM_SCHED_BATCH", "true",
@@ -526,6 +589,10 @@ static const setting_t settings_table[] = {
      0, 0, apply_stripe_webhook_secret},
     {"UPLOAD_MAX_BYTES", "10485760", "largest file upload, in bytes: the body cap of upload routes (JSON routes keep MAX_BODY_BYTES) and the largest size an upload may declare (database setting workon.upload_max_bytes); 413 above", 0, 0,
      apply_upload_max_bytes},
+    {"UPLOAD_STORE", "postgres",
+     "where the bytes of new uploads are kept: postgres (a table of the database) or s3 (the bucket of S3_*; downloads "
+     "redirect to a presigned URL valid 300 s); each upload records its store (database setting workon.upload_store)",
+     0, 0, apply_upload_store},
     {"WS_MAX_CONNECTIONS", "10000", "WebSocket connections per process; a WebSocket route answers 503 above (0: none)", 0, 0,
      apply_ws_max_connections},
     {"WS_MAX_PER_USER", "16", "WebSocket connections per user and process; 429 above", 0, 0, apply_ws_max_per_user},

@@ -74,6 +74,13 @@ typedef struct st_shim_settings_t {
     const char *resend_api_base;
     const char *resend_api_key;
     uint64_t email_timeout_ms;
+    /* UPLOAD_STORE=s3: the bucket (the secret stays in the shim) */
+    int upload_store_s3;
+    const char *s3_endpoint;
+    const char *s3_bucket;
+    const char *s3_region;
+    const char *s3_access_key_id;
+    const char *s3_secret_access_key;
     /* reloaded on SIGHUP (read with relaxed atomics by the workers) */
     const cors_conf_t *cors;
     int rate_limit_enabled;
@@ -479,6 +486,7 @@ typedef struct st_httpclient_request_t {
     const char *path;    /* after the origin's base path; begins with '/' */
     h2o_iovec_t headers; /* header lines (each ending in CRLF) besides Host, Content-Length, User-Agent, Connection */
     h2o_iovec_t body;
+    int borrow_body; /* the body lives until the callback or httpclient_cancel: sent from where it is, not copied */
 } httpclient_request_t;
 
 typedef struct st_httpclient_response_t {
@@ -552,6 +560,8 @@ typedef struct st_transport_t {
 extern const transport_t stripe_transport;
 /* email.c: EMAIL_TRANSPORT=resend sends to Resend, capture records the mail in the database */
 extern const transport_t email_transport;
+/* s3.c: deletes the objects of deleted uploads (UPLOAD_STORE=s3) */
+extern const transport_t s3_transport;
 
 /* ------------------------------------------------------------------------ */
 /* outbox.c: sending workon.outbox rows (background worker and waiting requests) */
@@ -674,6 +684,23 @@ void send_method_not_allowed(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t
 void respond_register_filter(h2o_pathconf_t *pathconf);
 
 /* ------------------------------------------------------------------------ */
+/* s3.c: the S3 file store (UPLOAD_STORE=s3), Signature V4 */
+
+/* seconds a presigned download URL is valid */
+#define S3_PRESIGN_TTL 300
+
+typedef struct st_s3_overrides_t {
+    h2o_iovec_t content_type, content_disposition, cache_control; /* base NULL: none */
+} s3_overrides_t;
+
+int s3_configured(void);
+/* a presigned URL of key for method (GET, HEAD); NULL for a key the extension would not make */
+const char *s3_presign(h2o_mem_pool_t *pool, const char *method, h2o_iovec_t key, const s3_overrides_t *o);
+/* writes body under key, when its SHA-256 is sha256 (hex); the body is not copied: cancel before it goes; NULL with *err when it cannot be sent */
+httpclient_t *s3_put(worker_t *w, h2o_mem_pool_t *pool, h2o_iovec_t key, h2o_iovec_t sha256, h2o_iovec_t content_type,
+                     h2o_iovec_t body, httpclient_cb cb, void *data, const char **err);
+
+/* ------------------------------------------------------------------------ */
 /* call.c: a request's database call */
 
 typedef struct st_call_t call_t;
@@ -688,6 +715,7 @@ struct st_call_t {
     call_result_cb on_result;
     db_query_t *query;
     outbox_job_t *outbox; /* an outbound call the request waits for */
+    httpclient_t *outgoing; /* a request of its own it waits for (s3.c) */
     h2o_timeout_entry_t timeout;
     /* NULL: REQUEST_TIMEOUT_MS and 503 unavailable; else this bound, and on_result(NULL, call_err_timeout) */
     h2o_timeout_t *bound;

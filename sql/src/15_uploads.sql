@@ -186,12 +186,17 @@ CREATE TABLE workon.uploads (
 				CONSTRAINT uploads_store_check CHECK (store IN ('postgres', 's3')),
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	stored_at	timestamptz,
+	s3_key		text
+				CONSTRAINT uploads_s3_key_key UNIQUE
+				CONSTRAINT uploads_s3_key_check CHECK (s3_key ~ '^uploads/[0-9a-f]{64}$'),
 	CONSTRAINT uploads_stored_check
-		CHECK ((state = 'stored') = (sha256 IS NOT NULL AND stored_at IS NOT NULL))
+		CHECK ((state = 'stored') = (sha256 IS NOT NULL AND stored_at IS NOT NULL)),
+	CONSTRAINT uploads_store_key_check
+		CHECK ((store = 's3') = (s3_key IS NOT NULL))
 );
 
 COMMENT ON TABLE workon.uploads IS
-'Uploaded files: owner, filename, content_type (checked on the bytes), size (declared while pending, actual once stored), sha256 of the bytes, state pending (URL handed out) or stored, store where the bytes are (postgres: workon.upload_data)';
+'Uploaded files: owner, filename, content_type (checked on the bytes), size (declared while pending, actual once stored), sha256 of the bytes, state pending (URL handed out) or stored, store where the bytes are (postgres: workon.upload_data; s3: the bucket, under s3_key, a random name unrelated to the id)';
 
 CREATE INDEX uploads_owner_id_idx ON workon.uploads (owner_id);
 CREATE INDEX uploads_pending_created_at_idx ON workon.uploads (created_at) WHERE state = 'pending';
@@ -304,6 +309,34 @@ CREATE TRIGGER user_avatars_release
 	AFTER UPDATE OR DELETE ON workon.user_avatars
 	FOR EACH ROW WHEN (NOT workon.restoring('workon.user_avatars'))
 	EXECUTE FUNCTION workon.upload_release();
+
+-- The object of a file in the bucket that is deleted (or rekeyed by a new
+-- PUT) is deleted by the front end: an outbox row of kind s3
+CREATE FUNCTION workon.upload_s3_forget()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP = 'UPDATE' AND OLD.s3_key IS NOT DISTINCT FROM NEW.s3_key THEN
+		RETURN NULL;
+	END IF;
+	-- PL/pgSQL: the outbox is created later (31_outbox.sql)
+	INSERT INTO workon.outbox (kind, purpose, method, path, params, idempotency_key)
+	VALUES ('s3', 's3_delete', 'DELETE', '/' || OLD.s3_key, '{}', 's3-delete-' || OLD.s3_key)
+	ON CONFLICT (idempotency_key) DO NOTHING;
+	RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION workon.upload_s3_forget() IS
+'Trigger: an upload of the S3 store deleted, or given a new key by another PUT, queues the deletion of its object (outbox kind s3, purpose s3_delete, DELETE /<key>)';
+
+CREATE TRIGGER uploads_s3_forget
+	AFTER UPDATE OF s3_key OR DELETE ON workon.uploads
+	FOR EACH ROW WHEN (OLD.s3_key IS NOT NULL AND NOT workon.restoring('workon.uploads'))
+	EXECUTE FUNCTION workon.upload_s3_forget();
 
 --
 -- The API representation
@@ -456,10 +489,26 @@ BEGIN
 	END IF;
 	PERFORM workon.file_check(COALESCE(upload_put.body, ''::bytea), v.content_type);
 
+	IF pg_catalog.current_setting('workon.upload_store') = 's3' THEN
+		-- checked: the front end writes the bytes to the bucket under a new
+		-- random key, then confirms with workon.upload_s3_stored(key)
+		UPDATE workon.uploads AS u
+		   SET store = 's3', size = pg_catalog.length(upload_put.body),
+			   sha256 = pg_catalog.sha256(upload_put.body),
+			   s3_key = 'uploads/' || pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
+							pg_catalog.gen_random_uuid()::text || pg_catalog.gen_random_uuid()::text, 'UTF8')), 'hex')
+		 WHERE u.id = v.id
+		RETURNING * INTO v;
+		PERFORM workon.set_response(202, pg_catalog.jsonb_build_object(
+			'X-Workon-S3', 'PUT ' || v.s3_key || ' ' || pg_catalog.encode(v.sha256, 'hex') || ' ' || v.content_type));
+		RETURN NULL;
+	END IF;
+
 	INSERT INTO workon.upload_data (upload_id, bytes) VALUES (v.id, upload_put.body);
 	UPDATE workon.uploads AS u
 	   SET state = 'stored', size = pg_catalog.length(upload_put.body),
-		   sha256 = pg_catalog.sha256(upload_put.body), stored_at = pg_catalog.now()
+		   sha256 = pg_catalog.sha256(upload_put.body), stored_at = pg_catalog.now(),
+		   store = 'postgres', s3_key = NULL
 	 WHERE u.id = v.id
 	RETURNING * INTO v;
 
@@ -468,7 +517,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.upload_put(uuid, bigint, text, bytea) IS
-'PUT /api/v1/uploads/{id}/content?expires=&sig= (the signed upload_url; no token needed): stores the bytes once and returns the upload with a download_url; WOU01 invalid_url_signature for a URL not signed for this upload and PUT or expired, WOU04 upload_url_used once stored, WOU02 payload_too_large, WOU03 unsupported_media_type when the bytes are not of the declared type or carry markup';
+'PUT /api/v1/uploads/{id}/content?expires=&sig= (the signed upload_url; no token needed): stores the bytes once and returns the upload with a download_url; WOU01 invalid_url_signature for a URL not signed for this upload and PUT or expired, WOU04 upload_url_used once stored, WOU02 payload_too_large, WOU03 unsupported_media_type when the bytes are not of the declared type or carry markup. With workon.upload_store = s3 the checked upload gets a random bucket key and the answer is the front end''s directive (status 202, header X-Workon-S3 "PUT <key> <sha256 hex> <content type>"): it writes the bytes there, then workon.upload_s3_stored(key) answers';
 
 CREATE FUNCTION workon.upload_get(id uuid)
 RETURNS json
@@ -526,6 +575,7 @@ BEGIN
 	END IF;
 	SELECT d.bytes INTO v_bytes FROM workon.upload_data AS d WHERE d.upload_id = v.id;
 
+	-- in the bucket: the front end redirects to a presigned URL of the key
 	PERFORM workon.set_response(200, pg_catalog.jsonb_build_object(
 		'Content-Type', v.content_type,
 		'Content-Disposition', workon.content_disposition(
@@ -533,13 +583,41 @@ BEGIN
 		'Cache-Control', v_cache,
 		'ETag', '"' || pg_catalog.encode(v.sha256, 'hex') || '"',
 		'X-Content-Type-Options', 'nosniff',
-		'Content-Security-Policy', 'default-src ''none''; frame-ancestors ''none''; sandbox'));
+		'Content-Security-Policy', 'default-src ''none''; frame-ancestors ''none''; sandbox')
+		|| CASE WHEN v.store = 's3' THEN pg_catalog.jsonb_build_object('X-Workon-S3', 'GET ' || v.s3_key)
+				ELSE '{}'::jsonb END);
 	RETURN v_bytes;
 END
 $$;
 
 COMMENT ON FUNCTION workon.upload_content(uuid, bigint, text) IS
-'GET /api/v1/uploads/{id}/content: the bytes, with a signed URL (expires, sig; from download_url) or, for a public file, without; Content-Type, Content-Disposition (inline for images, attachment for PDFs), ETag (the SHA-256), Cache-Control (private until the URL expires, public for a day), nosniff and a sandboxing Content-Security-Policy; WOU01 invalid_url_signature for an unsigned URL of a private file or a bad signature';
+'GET /api/v1/uploads/{id}/content: the bytes, with a signed URL (expires, sig; from download_url) or, for a public file, without; Content-Type, Content-Disposition (inline for images, attachment for PDFs), ETag (the SHA-256), Cache-Control (private until the URL expires, public for a day), nosniff and a sandboxing Content-Security-Policy; WOU01 invalid_url_signature for an unsigned URL of a private file or a bad signature. A file in the bucket (store s3) has no bytes here: the headers carry the front end''s directive X-Workon-S3 "GET <key>" (a redirect to a presigned URL)';
+
+CREATE FUNCTION workon.upload_s3_stored(key text)
+RETURNS json
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v			workon.uploads;
+BEGIN
+	UPDATE workon.uploads AS u
+	   SET state = 'stored', stored_at = pg_catalog.now()
+	 WHERE u.s3_key = upload_s3_stored.key AND u.store = 's3' AND u.state = 'pending'
+	RETURNING * INTO v;
+	IF NOT FOUND THEN
+		-- stored already, or another PUT of the same URL took a new key meanwhile
+		RAISE EXCEPTION 'upload URL was used already'
+			USING ERRCODE = 'WOU04',
+				  HINT = 'Declare a new upload to send another file.';
+	END IF;
+	RETURN workon.upload_json(v);
+END
+$$;
+
+COMMENT ON FUNCTION workon.upload_s3_stored(text) IS
+'For the front end (workon_authenticator) once the bucket took the bytes workon.upload_put checked under key: the upload is stored; returns it with a download_url. WOU04 upload_url_used when no pending upload has that key';
 
 CREATE FUNCTION workon.avatar_set(upload_id uuid DEFAULT NULL)
 RETURNS json
@@ -605,6 +683,8 @@ INSERT INTO workon.errors (sqlstate, status, code) VALUES
 --
 -- The front end passes UPLOAD_MAX_BYTES
 GRANT SET ON PARAMETER workon.upload_max_bytes TO workon_authenticator;
+-- and UPLOAD_STORE
+GRANT SET ON PARAMETER workon.upload_store TO workon_authenticator;
 
 GRANT EXECUTE ON FUNCTION
 	workon.upload_put(uuid, bigint, text, bytea),
@@ -621,7 +701,8 @@ GRANT EXECUTE ON FUNCTION
 	TO workon_member, workon_host, workon_admin;
 GRANT EXECUTE ON FUNCTION
 	workon.seed_signed_url_secret(text),
-	workon.uploads_cleanup()
+	workon.uploads_cleanup(),
+	workon.upload_s3_stored(text)
 	TO workon_authenticator;
 
 --

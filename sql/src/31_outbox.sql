@@ -7,11 +7,12 @@
 CREATE TABLE workon.outbox (
 	id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	kind		text NOT NULL
-				CONSTRAINT outbox_kind_check CHECK (kind IN ('stripe', 'email')),
+				CONSTRAINT outbox_kind_check CHECK (kind IN ('stripe', 'email', 's3')),
 	purpose		text NOT NULL
 				CONSTRAINT outbox_purpose_check
 				CHECK (purpose IN ('payment_intent', 'checkout_session', 'refund',
-								   'payment_intent_cancel', 'checkout_session_expire', 'email')),
+								   'payment_intent_cancel', 'checkout_session_expire', 'email',
+								   's3_delete')),
 	method		text NOT NULL DEFAULT 'POST',
 	path		text NOT NULL,
 	params		jsonb NOT NULL
@@ -33,7 +34,7 @@ CREATE TABLE workon.outbox (
 );
 
 COMMENT ON TABLE workon.outbox IS
-'Outbound calls: kind stripe (performed by the HTTP front end: method, path, params as form fields, idempotency_key) or email (queued: params {to, template, data}); status pending (due at next_attempt_at), done, failed (the provider refused: last_error) or dead (8 attempts); purpose and payment_id, refund_id, booking_id name what the answer updates';
+'Outbound calls: kind stripe (performed by the HTTP front end: method, path, params as form fields, idempotency_key), s3 (performed by the front end with UPLOAD_STORE=s3: method DELETE, path /<key> of an object of the bucket) or email (queued: params {to, template, data}); status pending (due at next_attempt_at), done, failed (the provider refused: last_error) or dead (8 attempts); purpose and payment_id, refund_id, booking_id name what the answer updates';
 
 COMMENT ON COLUMN workon.outbox.sending_until IS
 'Set while a claimer is sending the row (the end of its lease), cleared by its result or error: a client waiting on a row someone else sends waits for its result instead of sending it again';

@@ -199,9 +199,11 @@ BEGIN
 											 'content', '{"application/json": {"schema": {}}}'::jsonb) END);
 		END IF;
 		IF r.returns_file THEN
-			-- a file: conditional and range requests (ETag, If-None-Match, Range)
+			-- a file: conditional and range requests (ETag, If-None-Match, Range);
+			-- one in the S3 store is a redirect to the bucket
 			responses := responses
 				|| '{"206": {"description": "Partial Content: the one byte range asked for, with Content-Range"},
+					 "302": {"description": "Found: the file is in the S3 store (UPLOAD_STORE=s3); Location is a presigned URL of the bucket, valid 300 s"},
 					 "304": {"description": "Not Modified: If-None-Match matched the ETag"},
 					 "416": {"description": "Range Not Satisfiable"}}'::jsonb;
 		END IF;

@@ -2,11 +2,14 @@
 // download them through a fresh signed URL; signatures, sizes, types decided by the
 // bytes, polyglots, single use; the headers of file responses (type, nosniff,
 // disposition, CSP, ETag, Range, caching); space photos at their public URLs; the
-// clean-up of uploads never finished.
+// clean-up of uploads never finished. Then the same against the S3 store (UPLOAD_STORE=s3,
+// a second shim and a local bucket that checks Signature V4: lib/fake-s3.mjs).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { BASE, expectError, lit, psql, psqlList, request, sendRaw, startShim, UUID_RE } from './lib/client.mjs';
+import { BASE, expectError, h2connect, h2request, lit, psql, psqlList, request, sendRaw, startShim, UUID_RE, waitFor } from './lib/client.mjs';
+import { canonicalQuery, signature, startFakeS3 } from './lib/fake-s3.mjs';
 
 const SECRET = crypto.randomBytes(36).toString('base64url');
 const URL_SECRET = `url-secret-${crypto.randomBytes(24).toString('hex')}`;
@@ -54,6 +57,19 @@ async function upload(user, filename, contentType, bytes, opts = {}) {
 let member;
 let other;
 let host;
+
+// a space of host's, unpublished
+async function newSpace(name) {
+  const res = await request('POST', '/api/v1/spaces', {
+    headers: bearer(host.token),
+    body: {
+      name, kind: 'desk', city: 'Lyon', address: 'Quai 2', capacity: 4,
+      timezone: 'UTC', hourly_rate_cents: 500, daily_rate_cents: 3000, currency: 'eur',
+    },
+  });
+  assert.equal(res.status, 201, res.text);
+  return res.json;
+}
 
 before(async () => {
   psql(`SELECT workon.seed_jwt_key(${lit(SECRET)}); SELECT workon.seed_signed_url_secret(${lit(URL_SECRET)});`);
@@ -294,15 +310,7 @@ describe('space photos', () => {
   let space;
   let photos;
   before(async () => {
-    const res = await request('POST', '/api/v1/spaces', {
-      headers: bearer(host.token),
-      body: {
-        name: `Photo Loft ${unique()}`, kind: 'desk', city: 'Lyon', address: 'Quai 2', capacity: 4,
-        timezone: 'UTC', hourly_rate_cents: 500, daily_rate_cents: 3000, currency: 'eur',
-      },
-    });
-    assert.equal(res.status, 201, res.text);
-    space = res.json;
+    space = await newSpace(`Photo Loft ${unique()}`);
     assert.deepEqual(space.photos, []);
     photos = [];
     for (const [name, bytes] of [['cover.jpg', JPEG(5000)], ['desk.png', PNG(6000)], ['view.webp', WEBP(7000)]]) {
@@ -409,6 +417,304 @@ describe('clean-up', () => {
     assert.equal(psqlList(`SELECT count(*) FROM workon.uploads WHERE id = ${lit(d.json.id)};`)[0], '0');
     const res = await put(d.json.upload_url, JPEG());
     expectError(res, 404, 'not_found');
+  });
+});
+
+describe('the S3 store', () => {
+  // a key pair that looks like no real one
+  const S3 = { accessKeyId: 'WORKONTESTKEYID', secret: `test-secret-${crypto.randomBytes(12).toString('hex')}`, region: 'eu-test-1', bucket: 'workon-files' };
+  let bucket;
+  let s3shim;
+  const s3env = (over = {}) => ({
+    SIGNED_URL_SECRET: URL_SECRET, HTTP2: 'on', UPLOAD_STORE: 's3', S3_ENDPOINT: bucket.url, S3_BUCKET: S3.bucket, S3_REGION: S3.region,
+    S3_ACCESS_KEY_ID: S3.accessKeyId, S3_SECRET_ACCESS_KEY: S3.secret, ...over,
+  });
+  const at = (shim) => ({ base: shim.url });
+  const keyOf = (id) => psqlList(`SET row_security = off; SELECT coalesce(s3_key, '-') || ' ' || store || ' ' || state FROM workon.uploads WHERE id = ${lit(id)};`)[0].split(' ');
+  const bucketPuts = () => bucket.log.filter((r) => r.method === 'PUT').length;
+  // GET of a presigned URL at the bucket
+  const fetchBucket = (location, method = 'GET') => {
+    const u = new URL(location);
+    return request(method, `${u.pathname}${u.search}`, { base: u.origin });
+  };
+
+  before(async () => {
+    bucket = await startFakeS3(S3);
+    s3shim = await startShim(s3env());
+  });
+  after(async () => {
+    await s3shim?.stop();
+    await bucket?.stop();
+  });
+
+  test('the bucket checks signatures as AWS documents them (its own examples)', () => {
+    const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+    const amzDate = '20130524T000000Z';
+    const query = canonicalQuery([['X-Amz-Algorithm', 'AWS4-HMAC-SHA256'],
+      ['X-Amz-Credential', 'AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request'], ['X-Amz-Date', amzDate],
+      ['X-Amz-Expires', '86400'], ['X-Amz-SignedHeaders', 'host']]);
+    assert.equal(signature({ secret, region: 'us-east-1', amzDate,
+      canonicalRequest: ['GET', '/test.txt', query, 'host:examplebucket.s3.amazonaws.com\n', 'host', 'UNSIGNED-PAYLOAD'].join('\n') }),
+    'aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404');
+    const empty = sha256('');
+    assert.equal(signature({ secret, region: 'us-east-1', amzDate,
+      canonicalRequest: ['GET', '/test.txt', '', `host:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\nx-amz-content-sha256:${empty}\nx-amz-date:${amzDate}\n`,
+        'host;range;x-amz-content-sha256;x-amz-date', empty].join('\n') }),
+    'f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41');
+  });
+
+  test('UPLOAD_STORE=s3 without one of the S3 settings refuses to start, naming it', () => {
+    for (const name of ['S3_ENDPOINT', 'S3_BUCKET', 'S3_REGION', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']) {
+      const env = { PATH: process.env.PATH, DATABASE_URL: process.env.WORKON_DATABASE_URL, HOST: '127.0.0.1', PORT: '1', ...s3env({ [name]: '' }) };
+      const r = spawnSync(process.env.WORKON_SHIM_BIN, [], { env, encoding: 'utf8', timeout: 10000 });
+      assert.equal(r.status, 2, `${name}: ${r.stderr}`);
+      assert.equal(r.stderr, `${name} is required with UPLOAD_STORE=s3\n`);
+    }
+    const env = { PATH: process.env.PATH, DATABASE_URL: process.env.WORKON_DATABASE_URL, PORT: '1', ...s3env({ UPLOAD_STORE: 'disk' }) };
+    const r = spawnSync(process.env.WORKON_SHIM_BIN, [], { env, encoding: 'utf8', timeout: 10000 });
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr, 'UPLOAD_STORE must be postgres or s3\n');
+  });
+
+  test('PUT goes to the bucket under a random key; the download redirects to a presigned URL of the same bytes', async () => {
+    const bytes = PNG(1 << 20);
+    const d = await declare(member, { filename: 'plan été.png', content_type: 'image/png', size: bytes.length }, at(s3shim));
+    assert.equal(d.status, 201, d.text);
+    const res = await put(d.json.upload_url, bytes, at(s3shim));
+    assert.equal(res.status, 201, res.text);
+    assert.equal(res.json.id, d.json.id);
+    assert.equal(res.json.sha256, sha256(bytes));
+    assert.equal(res.json.size, bytes.length);
+    assert.ok(!/[0-9a-f]{64}/.test(res.text.replace(res.json.sha256, '')), 'the bucket key is not in the answer');
+
+    const [key, store, state] = keyOf(d.json.id);
+    assert.deepEqual([store, state], ['s3', 'stored']);
+    assert.match(key, /^uploads\/[0-9a-f]{64}$/);
+    assert.ok(!key.includes(d.json.id.replace(/-/g, '')), 'the key is not made from the id');
+    assert.ok(bucket.objects.get(key).body.equals(bytes), 'the bucket has the bytes');
+    assert.equal(bucket.objects.get(key).contentType, 'image/png');
+    assert.equal(psqlList(`SET row_security = off; SELECT count(*) FROM workon.upload_data WHERE upload_id = ${lit(d.json.id)};`)[0], '0');
+
+    const got = await request('GET', res.json.download_url, at(s3shim));
+    assert.equal(got.status, 302, got.text);
+    assert.equal(got.raw.length, 0, 'no bytes through the shim');
+    assert.equal(got.headers['cache-control'], 'no-store');
+    assert.equal(got.headers['etag'], undefined);
+    const loc = new URL(got.headers.location);
+    assert.equal(loc.origin, bucket.url);
+    assert.equal(loc.pathname, `/${S3.bucket}/${key}`);
+    assert.equal(loc.searchParams.get('X-Amz-Expires'), '300');
+    assert.ok(!got.headers.location.includes(S3.secret));
+    const file = await fetchBucket(got.headers.location);
+    assert.equal(file.status, 200, file.text);
+    assert.ok(file.raw.equals(bytes), 'the same bytes');
+    assert.equal(file.headers['content-type'], 'image/png');
+    assert.match(file.headers['content-disposition'], /^inline; filename="[^"]*"; filename\*=UTF-8''plan%20%C3%A9t%C3%A9\.png$/);
+    assert.match(file.headers['cache-control'], /^private, max-age=\d+$/);
+
+    // GET /api/v1/uploads/{id} gives a fresh URL that redirects too
+    const meta = await request('GET', `/api/v1/uploads/${d.json.id}`, { headers: bearer(member.token), ...at(s3shim) });
+    assert.equal(meta.status, 200, meta.text);
+    const again = await request('GET', meta.json.download_url, at(s3shim));
+    assert.equal(again.status, 302);
+    assert.ok((await fetchBucket(again.headers.location)).raw.equals(bytes));
+  });
+
+  test('a tampered presigned URL, or one signed with another secret, is refused by the bucket', async () => {
+    const bytes = JPEG(3000);
+    const up = await upload(member, 'a.jpg', 'image/jpeg', bytes, at(s3shim));
+    const got = await request('GET', up.download_url, at(s3shim));
+    assert.equal(got.status, 302);
+    const good = new URL(got.headers.location);
+    const tamper = (name, value) => { const u = new URL(good); u.searchParams.set(name, value); return u.toString(); };
+    const sig = good.searchParams.get('X-Amz-Signature');
+    for (const url of [
+      tamper('X-Amz-Signature', (sig[0] === '0' ? '1' : '0') + sig.slice(1)),
+      tamper('X-Amz-Expires', '3600'),
+      tamper('response-content-type', 'text/html'),
+      tamper('X-Amz-Date', '20200101T000000Z'),
+      (() => { const u = new URL(good); u.pathname = u.pathname.slice(0, -1) + (u.pathname.endsWith('0') ? '1' : '0'); return u.toString(); })(),
+    ]) {
+      const r = await fetchBucket(url);
+      assert.equal(r.status, 403, `${url}: ${r.status} ${r.text}`);
+    }
+    assert.equal((await fetchBucket(good.toString())).status, 200, 'the untouched URL works');
+
+    // a shim with the wrong secret: the bucket refuses its PUT (503, the upload stays pending, nothing stored)
+    const wrong = await startShim(s3env({ S3_SECRET_ACCESS_KEY: `not-${S3.secret}` }));
+    try {
+      const b2 = PNG(2000);
+      const d = await declare(member, { filename: 'w.png', content_type: 'image/png', size: b2.length }, at(wrong));
+      const before = bucket.objects.size;
+      const r = await put(d.json.upload_url, b2, at(wrong));
+      expectError(r, 503, 'unavailable');
+      assert.equal(bucket.log.at(-1).code, 'SignatureDoesNotMatch');
+      assert.equal(bucket.objects.size, before);
+      assert.equal(keyOf(d.json.id)[2], 'pending');
+      assert.ok(!wrong.output().includes(S3.secret), 'no secret in a log line');
+      // the same URL works once the shim signs right
+      const ok = await put(d.json.upload_url, b2, at(s3shim));
+      assert.equal(ok.status, 201, ok.text);
+      // and a presigned URL of the wrong secret is refused
+      const g = await request('GET', ok.json.download_url, at(wrong));
+      assert.equal(g.status, 302);
+      assert.equal((await fetchBucket(g.headers.location)).status, 403);
+    } finally {
+      await wrong.stop();
+    }
+  });
+
+  test('415, 413 and 403 as on the PostgreSQL store, and nothing reaches the bucket', async () => {
+    const puts = bucketPuts();
+    // declared type and bytes disagree
+    let d = await declare(member, { filename: 'x.png', content_type: 'image/png', size: 4000 }, at(s3shim));
+    let r = await put(d.json.upload_url, PDF(4000), at(s3shim));
+    expectError(r, 415, 'unsupported_media_type');
+    r = await put(d.json.upload_url, Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.from('<script>alert(1)</script>')]), at(s3shim));
+    expectError(r, 415, 'unsupported_media_type');
+    // declared and actual size over UPLOAD_MAX_BYTES
+    const small = await startShim(s3env({ UPLOAD_MAX_BYTES: '5000' }));
+    try {
+      r = await declare(member, { filename: 'big.png', content_type: 'image/png', size: 5001 }, at(small));
+      expectError(r, 413, 'payload_too_large');
+      const d5 = await declare(member, { filename: 'big.png', content_type: 'image/png', size: 5000 }, at(small));
+      r = await put(d5.json.upload_url, PNG(5000 - 16 + 1), at(small));
+      expectError(r, 413, 'payload_too_large');
+    } finally {
+      await small.stop();
+    }
+    // tampered, other upload's, expired signatures
+    const u = new URL(d.json.upload_url, 'http://x');
+    const expires = Number(u.searchParams.get('expires'));
+    r = await put(`${u.pathname}?expires=${expires + 1}&sig=${u.searchParams.get('sig')}`, PNG(100), at(s3shim));
+    expectError(r, 403, 'invalid_url_signature');
+    const past = Math.floor(Date.now() / 1000) - 10;
+    r = await put(`${u.pathname}?expires=${past}&sig=${sign('PUT', u.pathname, past)}`, PNG(100), at(s3shim));
+    expectError(r, 403, 'invalid_url_signature');
+    const d2 = await declare(member, { filename: 'y.png', content_type: 'image/png', size: 100 }, at(s3shim));
+    r = await put(`${u.pathname}?${new URL(d2.json.upload_url, 'http://x').searchParams}`, PNG(100), at(s3shim));
+    expectError(r, 403, 'invalid_url_signature');
+    assert.equal(bucketPuts(), puts, 'nothing was sent to the bucket');
+    assert.equal(keyOf(d.json.id)[1], 'postgres', 'refused uploads get no key');
+
+    // once stored, the URL is used
+    r = await put(d.json.upload_url, PNG(4000), at(s3shim));
+    assert.equal(r.status, 201, r.text);
+    r = await put(d.json.upload_url, PNG(4000), at(s3shim));
+    expectError(r, 409, 'upload_url_used');
+    // a private file: unsigned or another user's metadata is refused
+    r = await request('GET', `/api/v1/uploads/${d.json.id}/content`, at(s3shim));
+    expectError(r, 403, 'invalid_url_signature');
+    r = await request('GET', `/api/v1/uploads/${d.json.id}`, { headers: bearer(other.token), ...at(s3shim) });
+    expectError(r, 404, 'not_found');
+  });
+
+  test('the key is not guessable: the same bytes twice get two random keys', async () => {
+    const bytes = WEBP(1000);
+    const a = await upload(member, 's.webp', 'image/webp', bytes, at(s3shim));
+    const b = await upload(member, 's.webp', 'image/webp', bytes, at(s3shim));
+    const [ka] = keyOf(a.id);
+    const [kb] = keyOf(b.id);
+    assert.notEqual(ka, kb);
+    assert.ok(!ka.includes(sha256(bytes)) && !kb.includes(sha256(bytes)), 'not the hash of the bytes');
+  });
+
+  test('a photo of a published space is public at its stable URL: a redirect without a signature', async () => {
+    const space = await newSpace(`Bucket Loft ${unique()}`);
+    let res;
+    const bytes = JPEG(8000);
+    const photo = await upload(host, 'cover.jpg', 'image/jpeg', bytes, at(s3shim));
+    res = await request('PUT', `/api/v1/spaces/${space.id}/photos`, { headers: bearer(host.token), body: { upload_ids: [photo.id] } });
+    assert.equal(res.status, 200, res.text);
+    const url = res.json.photos[0].url;
+    res = await request('GET', url, at(s3shim));
+    expectError(res, 403, 'invalid_url_signature');
+    res = await request('PATCH', `/api/v1/spaces/${space.id}`, { headers: bearer(host.token), body: { published: true } });
+    assert.equal(res.status, 200, res.text);
+    res = await request('GET', url, at(s3shim));
+    assert.equal(res.status, 302, res.text);
+    const file = await fetchBucket(res.headers.location);
+    assert.equal(file.status, 200);
+    assert.ok(file.raw.equals(bytes));
+    assert.equal(file.headers['cache-control'], 'public, max-age=86400');
+    // deleting the space releases the file: its row, and the object through the outbox
+    const [key] = keyOf(photo.id);
+    assert.ok(bucket.objects.has(key));
+    res = await request('DELETE', `/api/v1/spaces/${space.id}`, { headers: bearer(host.token) });
+    assert.ok([200, 204].includes(res.status), res.text);
+    await waitFor(() => !bucket.objects.has(key), 5000);
+    assert.equal(psqlList(`SET row_security = off; SELECT status FROM workon.outbox WHERE idempotency_key = ${lit(`s3-delete-${key}`)};`)[0], 'done');
+  });
+
+  test('a replaced avatar\'s object is deleted from the bucket; a key replaced by a new PUT too', async () => {
+    const first = await upload(other, 'me.png', 'image/png', PNG(3000), at(s3shim));
+    let res = await request('PUT', '/api/v1/me/avatar', { headers: bearer(other.token), body: { upload_id: first.id } });
+    assert.equal(res.status, 200, res.text);
+    const [key] = keyOf(first.id);
+    const second = await upload(other, 'me2.png', 'image/png', PNG(3000), at(s3shim));
+    res = await request('PUT', '/api/v1/me/avatar', { headers: bearer(other.token), body: { upload_id: second.id } });
+    assert.equal(res.status, 200, res.text);
+    await waitFor(() => !bucket.objects.has(key), 5000);
+    assert.ok(bucket.objects.has(keyOf(second.id)[0]), 'the new avatar stays');
+    res = await request('PUT', '/api/v1/me/avatar', { headers: bearer(other.token), body: { upload_id: null } });
+    assert.equal(res.status, 200, res.text);
+
+    // a write the bucket took but the shim could not confirm leaves an object; the next PUT's new key deletes it
+    const d = await declare(member, { filename: 'r.png', content_type: 'image/png', size: 3000 + 16 }, at(s3shim));
+    const u = new URL(d.json.upload_url, 'http://x');
+    psql(`SET row_security = off; UPDATE workon.uploads SET store = 's3', s3_key = 'uploads/' || repeat('a', 64) WHERE id = ${lit(d.json.id)};`);
+    bucket.objects.set(`uploads/${'a'.repeat(64)}`, { body: Buffer.from('left behind'), contentType: 'image/png' });
+    res = await put(`${u.pathname}${u.search}`, PNG(3000), at(s3shim));
+    assert.equal(res.status, 201, res.text);
+    await waitFor(() => !bucket.objects.has(`uploads/${'a'.repeat(64)}`), 5000);
+  });
+
+  test('a client that resets its stream while its bytes go to the bucket: the write is cancelled, the upload stays pending', async () => {
+    const bytes = PNG(4 << 20);
+    const d = await declare(member, { filename: 'gone.png', content_type: 'image/png', size: bytes.length }, at(s3shim));
+    const u = new URL(d.json.upload_url, 'http://x');
+    const objects = bucket.objects.size;
+    bucket.setDelay(1500); // the bucket reads nothing for 1.5 s: the shim's write is stuck half way
+    const session = await h2connect(s3shim.url);
+    try {
+      await assert.rejects(h2request(session, `${u.pathname}${u.search}`, {
+        method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: bytes, timeoutMs: 700,
+      }), /timeout/);
+      await new Promise((r) => setTimeout(r, 1500));
+    } finally {
+      session.close();
+      bucket.setDelay(0);
+    }
+    assert.ok(s3shim.alive());
+    assert.match(s3shim.output(), /"method":"PUT","route":"\/api\/v1\/uploads\/\{id\}\/content","status":499/, 'logged as gone');
+    assert.equal(keyOf(d.json.id)[2], 'pending', 'not confirmed');
+    assert.equal(bucket.objects.size, objects, 'the cut write stored nothing');
+    // the URL is still good
+    const ok = await put(d.json.upload_url, bytes, at(s3shim));
+    assert.equal(ok.status, 201, ok.text);
+    const got = await request('GET', ok.json.download_url, at(s3shim));
+    assert.ok((await fetchBucket(got.headers.location)).raw.equals(bytes));
+  });
+
+  test('the OpenAPI document lists the redirect of file downloads', async () => {
+    const doc = await request('GET', '/api/v1/openapi.json');
+    assert.equal(doc.status, 200);
+    const responses = doc.json.paths['/api/v1/uploads/{id}/content'].get.responses;
+    assert.match(responses['302'].description, /presigned URL/);
+  });
+
+  test('each upload keeps its store: a file stored in PostgreSQL is still served by the S3 shim, and the other way round', async () => {
+    const bytes = PDF(5000);
+    const inPg = await upload(member, 'cv.pdf', 'application/pdf', bytes); // the main shim: postgres
+    assert.equal(keyOf(inPg.id)[1], 'postgres');
+    let r = await request('GET', inPg.download_url, at(s3shim));
+    assert.equal(r.status, 200);
+    assert.ok(r.raw.equals(bytes));
+    assert.match(r.headers['content-disposition'], /^attachment;/);
+    const inS3 = await upload(member, 'cv.pdf', 'application/pdf', bytes, at(s3shim));
+    // the main shim has no bucket: it says so instead of answering without the bytes
+    r = await request('GET', inS3.download_url);
+    expectError(r, 503, 'unavailable');
   });
 });
 

@@ -363,3 +363,73 @@ SELECT workon.uploads_cleanup() AS cleaned_again,
        (SELECT count(*) FROM workon.uploads WHERE id = :'u1_id') AS stored_u1_left;
 SELECT action, count(*) FROM workon.audit_log WHERE entity IN ('uploads', 'space_photos')
  GROUP BY action ORDER BY action;
+
+--
+-- The S3 store (workon.upload_store = s3): the extension checks the upload as
+-- on the PostgreSQL store, the front end writes the bytes to the bucket under
+-- a random key and confirms with workon.upload_s3_stored(key)
+--
+BEGIN;
+SET LOCAL SESSION AUTHORIZATION workon_authenticator;
+SELECT workon.authenticate(:'m1_token') AS c \gset
+SELECT workon.upload_create('bucket.png', 'image/png', 20)::json->>'upload_url' AS s_url \gset
+COMMIT;
+SELECT (regexp_match(:'s_url', '/uploads/([^/]+)/'))[1] AS s_id,
+       substring(:'s_url', 'expires=([0-9]+)') AS s_expires, substring(:'s_url', 'sig=(.*)$') AS s_sig \gset
+BEGIN;
+SET LOCAL workon.upload_store = 's3';
+SELECT what, pg_temp.try(sql) AS result FROM (VALUES
+	('not the declared type', format('SELECT workon.upload_put(%L, %s, %L, %L)', :'s_id', :'s_expires', :'s_sig', :'pdf')),
+	('tampered expires', format('SELECT workon.upload_put(%L, %s, %L, %L)', :'s_id', :'s_expires'::bigint + 1, :'s_sig', :'png')),
+	('too large', format('SET LOCAL workon.upload_max_bytes = 10; SELECT workon.upload_put(%L, %s, %L, %L)',
+						 :'s_id', :'s_expires', :'s_sig', :'png'))) AS t (what, sql);
+ROLLBACK;
+BEGIN;
+SET LOCAL SESSION AUTHORIZATION workon_authenticator;
+SET LOCAL workon.upload_store = 's3';
+SELECT d.status, d.body IS NULL AS no_body,
+       regexp_replace(d.headers::jsonb->>'X-Workon-S3', '/[0-9a-f]{64} [0-9a-f]{64} ', '/<key> <sha256> ') AS directive,
+       split_part(d.headers::jsonb->>'X-Workon-S3', ' ', 3) = encode(sha256(:'png'), 'hex') AS sha256_of_the_bytes
+  FROM workon.dispatch_bytes('workon.upload_put(uuid,bigint,text,bytea)'::regprocedure,
+                             jsonb_build_object('id', :'s_id'),
+                             jsonb_build_object('expires', :'s_expires', 'sig', :'s_sig'),
+                             :'png', NULL, '{}') AS d;
+COMMIT;
+-- pending until the bucket took the bytes; the key is random, not the id
+SELECT state, store, size, s3_key ~ '^uploads/[0-9a-f]{64}$' AS random_key,
+       position(replace(:'s_id', '-', '') IN s3_key) = 0 AS not_from_the_id,
+       (SELECT count(*) FROM workon.upload_data WHERE upload_id = :'s_id') AS bytes_in_postgres
+  FROM workon.uploads WHERE id = :'s_id';
+SELECT s3_key AS s_key FROM workon.uploads WHERE id = :'s_id' \gset
+-- only the front end confirms
+BEGIN;
+SET LOCAL ROLE workon_member;
+SELECT pg_temp.try(format('SELECT workon.upload_s3_stored(%L)', :'s_key')) AS member_confirms;
+ROLLBACK;
+BEGIN;
+SET LOCAL SESSION AUTHORIZATION workon_authenticator;
+SELECT j->>'state' AS state, j->>'size' AS size, j->>'download_url' LIKE '/api/v1/uploads/%' AS download_url
+  FROM workon.upload_s3_stored(:'s_key') AS j;
+SELECT pg_temp.try(format('SELECT workon.upload_s3_stored(%L)', :'s_key')) AS confirmed_twice,
+       pg_temp.try(format('SELECT workon.upload_s3_stored(%L)', 'uploads/' || repeat('0', 64))) AS unknown_key;
+COMMIT;
+BEGIN;
+SET LOCAL workon.upload_store = 's3';
+SELECT pg_temp.try(format('SELECT workon.upload_put(%L, %s, %L, %L)', :'s_id', :'s_expires', :'s_sig', :'png')) AS second_put;
+ROLLBACK;
+-- a download is the directive to redirect, with the file's headers
+SELECT workon.signed_url('GET', workon.upload_path(:'s_id')) AS s_get \gset
+BEGIN;
+SET LOCAL SESSION AUTHORIZATION workon_authenticator;
+SELECT d.status, d.body IS NULL AS no_body, d.headers::jsonb->>'Content-Type' AS type,
+       d.headers::jsonb->>'X-Workon-S3' = 'GET ' || :'s_key' AS directive
+  FROM workon.dispatch_bytes('workon.upload_content(uuid,bigint,text)'::regprocedure,
+                             jsonb_build_object('id', :'s_id'),
+                             jsonb_build_object('expires', substring(:'s_get', 'expires=([0-9]+)'),
+                                                'sig', substring(:'s_get', 'sig=(.*)$')),
+                             NULL, NULL, '{}') AS d;
+ROLLBACK;
+-- deleted (or given a new key by another PUT), its object is deleted through the outbox
+DELETE FROM workon.uploads WHERE id = :'s_id';
+SELECT kind, purpose, method, path = '/' || :'s_key' AS path, params, status
+  FROM workon.outbox WHERE idempotency_key = 's3-delete-' || :'s_key';
