@@ -97,31 +97,40 @@ CREATE TRIGGER bookings_set_updated_at
 	BEFORE UPDATE ON workon.bookings
 	FOR EACH ROW EXECUTE FUNCTION workon.set_updated_at();
 
-CREATE FUNCTION workon.booking_transition()
+CREATE FUNCTION workon.state_transition()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_allowed	boolean;
 BEGIN
-	IF NOT workon.booking_transition_allowed(OLD.status, NEW.status)
-	   AND NOT (OLD.status = 'expired' AND NEW.status = 'confirmed'
+	IF TG_TABLE_NAME = 'bookings' THEN
+		v_allowed := workon.booking_transition_allowed(OLD.status, NEW.status)
+			OR (OLD.status = 'expired' AND NEW.status = 'confirmed'
 				AND EXISTS (SELECT FROM workon.payments AS p
-							 WHERE p.booking_id = NEW.id AND p.status = 'succeeded')) THEN
-		RAISE EXCEPTION 'a booking cannot go from % to %', OLD.status, NEW.status
+							 WHERE p.booking_id = NEW.id AND p.status = 'succeeded'));
+	ELSIF TG_TABLE_NAME = 'payments' THEN
+		v_allowed := workon.payment_transition_allowed(OLD.status, NEW.status);
+	ELSE
+		v_allowed := workon.refund_transition_allowed(OLD.status, NEW.status);
+	END IF;
+	IF NOT v_allowed THEN
+		RAISE EXCEPTION 'a % cannot go from % to %', TG_ARGV[0], OLD.status, NEW.status
 			USING ERRCODE = 'WOC03', COLUMN = 'status';
 	END IF;
 	RETURN NEW;
 END
 $$;
 
-COMMENT ON FUNCTION workon.booking_transition() IS
-'Trigger: refuses status changes the booking state machine (workon.booking_transition_allowed) does not allow, whoever writes, except expired -> confirmed for a booking whose payment succeeded; error WOC03 invalid_transition';
+COMMENT ON FUNCTION workon.state_transition() IS
+'Trigger of bookings, payments and refunds (argument: the noun for messages): refuses status changes their state machines (workon.booking_transition_allowed, workon.payment_transition_allowed, workon.refund_transition_allowed) do not allow, whoever writes, except a booking''s expired -> confirmed when its payment succeeded; error WOC03 invalid_transition';
 
 CREATE TRIGGER bookings_transition
 	BEFORE UPDATE ON workon.bookings
 	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
-	EXECUTE FUNCTION workon.booking_transition();
+	EXECUTE FUNCTION workon.state_transition('booking');
 
 CREATE TRIGGER bookings_audit
 	AFTER INSERT OR UPDATE OR DELETE ON workon.bookings
