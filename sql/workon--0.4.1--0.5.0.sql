@@ -5048,6 +5048,32 @@ CREATE TRIGGER bookings_transition
 	EXECUTE FUNCTION workon.state_transition('booking');
 DROP FUNCTION workon.booking_transition();
 
+-- bookings are paged like conversations and messages
+CREATE OR REPLACE FUNCTION workon.bookings_list("limit" integer DEFAULT NULL, cursor text DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	v_all		boolean := workon.current_role() IS NOT DISTINCT FROM 'admin';
+	v_user		uuid := workon.current_user_id();
+	v			record;
+	v_page		json;
+BEGIN
+	SELECT * INTO v FROM workon.list_bounds(bookings_list."limit", bookings_list.cursor);
+	SELECT workon.list_page(pg_catalog.array_agg(workon.booking_json(p.b) ORDER BY p.created_at DESC, p.id DESC),
+							pg_catalog.array_agg(workon.cursor_encode(p.created_at, p.id) ORDER BY p.created_at DESC, p.id DESC),
+							v.lim)
+	  INTO v_page
+	  FROM (SELECT b, b.created_at, b.id
+			  FROM workon.bookings AS b
+			 WHERE (v_all OR b.user_id = v_user)
+			   AND (b.created_at, b.id) < (v.after_ts, v.after_id)
+			 ORDER BY b.created_at DESC, b.id DESC
+			 LIMIT v.lim + 1) AS p;
+	RETURN v_page;
+END
+$$;
+
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 
 -- pg_dump: the shipped route and error rows now include those above
