@@ -40,25 +40,10 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     [ -n "$ok" ] || [ "$rc" -ne 0 ] || rc=1
-    if [ -n "$shim_pid" ]; then
-        stop_pid "$shim_pid" 12
-    fi
-    if [ -n "$edge_pid" ]; then
-        stop_pid "$edge_pid" 12
-    fi
-    if [ -d "$B/pgdata" ]; then
-        cluster_stop "$B" fast
-    fi
-    if [ "$rc" -eq 0 ]; then
-        rm -rf "$B"
-    elif [ -d "$B" ]; then
-        say "kept $B (postgres.log, shim.log)"
-    fi
+    end_run "$rc" "$B" fast "$shim_pid" "$edge_pid"
     exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup
 
 # 1,000 idle connections and wrk -c256 need more descriptors than the usual 1024
 hard=$(ulimit -Hn)

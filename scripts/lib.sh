@@ -453,6 +453,39 @@ stop_pid() {
     wait "$pid" 2>/dev/null || true
 }
 
+# end_run RC DIR MODE [PID...]: the end of a script with a throw-away cluster in DIR:
+# stops the processes PID... (empty ones are skipped) and the cluster (pg_ctl stop
+# mode MODE), then removes DIR after success, or keeps it and shows the last lines of
+# its logs after a failure.
+end_run() {
+    local rc=$1 dir=$2 mode=$3 pid log
+    shift 3
+    for pid in "$@"; do
+        [ -z "$pid" ] || stop_pid "$pid" 12
+    done
+    if [ -d "$dir/pgdata" ]; then
+        cluster_stop "$dir" "$mode"
+    fi
+    if [ "$rc" -eq 0 ]; then
+        rm -rf "$dir"
+    elif [ -d "$dir" ]; then
+        say "kept $dir"
+        for log in "$dir/postgres.log" "$dir/shim.log"; do
+            if [ -s "$log" ]; then
+                echo "---- last lines of $log" >&2
+                tail -n 30 "$log" >&2
+            fi
+        done
+    fi
+}
+
+# on_exit FUNCTION: FUNCTION runs when the script ends, also on SIGINT and SIGTERM.
+on_exit() {
+    trap "$1" EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
 # A free TCP port on the loopback interface.
 free_port() {
     node -e 'const s = require("net").createServer();

@@ -41,31 +41,13 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     [ -n "$ok" ] || [ "$rc" -ne 0 ] || rc=1
-    if [ -n "$shim_pid" ]; then
-        stop_pid "$shim_pid" 12
-    fi
-    if [ -d "$T/pgdata" ]; then
-        cluster_stop "$T" immediate
-    fi
-    if [ "$rc" -eq 0 ]; then
-        rm -rf "$T"
-    elif [ -d "$T" ]; then
-        say "kept $T"
-        for log in "$T/postgres.log" "$T/shim.log"; do
-            if [ -s "$log" ]; then
-                echo "---- last lines of $log" >&2
-                tail -n 30 "$log" >&2
-            fi
-        done
-    fi
+    end_run "$rc" "$T" immediate "$shim_pid"
     if [ $((passed + failed)) -gt 0 ]; then
         echo "test: $passed passed, $failed failed"
     fi
     exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup
 
 remove_stale_clusters test
 mkdir -p "$T"

@@ -122,12 +122,19 @@ static const char *apply_database_direct_url(const setting_t *self, const char *
     return err;
 }
 
-static const char *apply_host(const setting_t *self, const char *value)
-{
-    (void)self;
-    shim_settings.host = value;
-    return NULL;
-}
+/* a setting taken as it is */
+#define STRING_SETTING(fn, field)                                                                                                  \
+    static const char *fn(const setting_t *self, const char *value)                                                                \
+    {                                                                                                                              \
+        (void)self;                                                                                                                \
+        shim_settings.field = value;                                                                                               \
+        return NULL;                                                                                                               \
+    }
+
+STRING_SETTING(apply_host, host)
+STRING_SETTING(apply_env_file, env_file)
+STRING_SETTING(apply_admin_email, admin_email)
+STRING_SETTING(apply_admin_password, admin_password)
 
 /* on/true/1 or off/false/0; -1 otherwise */
 static int parse_bool(const char *value)
@@ -161,13 +168,6 @@ static const char *apply_cors_origin(const setting_t *self, const char *value)
     if (conf == NULL)
         return complain("must be a comma-separated list of origins (scheme://host[:port]) or *", self->name);
     __atomic_store_n(&shim_settings.cors, conf, __ATOMIC_RELEASE);
-    return NULL;
-}
-
-static const char *apply_env_file(const setting_t *self, const char *value)
-{
-    (void)self;
-    shim_settings.env_file = value;
     return NULL;
 }
 
@@ -212,20 +212,6 @@ static const char *apply_secret(const setting_t *self, const char *value)
         return complain("is required", self->name);
     if (strlen(value) < 32)
         return complain("must be at least 32 characters", self->name);
-    return NULL;
-}
-
-static const char *apply_admin_email(const setting_t *self, const char *value)
-{
-    (void)self;
-    shim_settings.admin_email = value;
-    return NULL;
-}
-
-static const char *apply_admin_password(const setting_t *self, const char *value)
-{
-    (void)self;
-    shim_settings.admin_password = value;
     return NULL;
 }
 
@@ -333,15 +319,21 @@ static const char *apply_stripe_key(const setting_t *self, const char *value)
     return NULL;
 }
 
-static const char *apply_stripe_api_base(const setting_t *self, const char *value)
+/* an outbound API's base URL (scheme://host[:port]) into *slot */
+static const char *apply_api_base(const setting_t *self, const char *value, const char **slot)
 {
     h2o_url_t url;
     const char *err = httpclient_parse_base(value, &url);
 
     if (err != NULL)
         return complain("%s", self->name, err);
-    shim_settings.stripe_api_base = value;
+    *slot = value;
     return NULL;
+}
+
+static const char *apply_stripe_api_base(const setting_t *self, const char *value)
+{
+    return apply_api_base(self, value, &shim_settings.stripe_api_base);
 }
 
 static const char *apply_stripe_webhook_secret(const setting_t *self, const char *value)
@@ -407,13 +399,7 @@ static const char *apply_resend_api_key(const setting_t *self, const char *value
 
 static const char *apply_resend_api_base(const setting_t *self, const char *value)
 {
-    h2o_url_t url;
-    const char *err = httpclient_parse_base(value, &url);
-
-    if (err != NULL)
-        return complain("%s", self->name, err);
-    shim_settings.resend_api_base = value;
-    return NULL;
+    return apply_api_base(self, value, &shim_settings.resend_api_base);
 }
 
 static const char *apply_default_locale(const setting_t *self, const char *value)
@@ -452,14 +438,8 @@ static const char *apply_s3(const setting_t *self, const char *value)
 
     if (value == NULL)
         return shim_settings.upload_store_s3 ? complain("is required with UPLOAD_STORE=s3", name) : NULL;
-    if (strcmp(name, "S3_ENDPOINT") == 0) {
-        h2o_url_t url;
-        const char *err = httpclient_parse_base(value, &url);
-        if (err != NULL)
-            return complain("%s", name, err);
-        shim_settings.s3_endpoint = value;
-        return NULL;
-    }
+    if (strcmp(name, "S3_ENDPOINT") == 0)
+        return apply_api_base(self, value, &shim_settings.s3_endpoint);
     if (!is_printable_token(value) || strlen(value) > 100)
         return complain("must be at most 100 characters without spaces or control characters", name);
     if (strcmp(name, "S3_BUCKET") == 0) {

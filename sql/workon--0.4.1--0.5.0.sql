@@ -5010,6 +5010,70 @@ GRANT EXECUTE ON FUNCTION workon.space_photos_set(uuid, jsonb)
 	TO workon_host, workon_admin;
 SELECT pg_catalog.pg_extension_config_dump('workon.space_photos', '');
 
+-- one trigger function checks the moves of bookings, payments and refunds
+CREATE OR REPLACE FUNCTION workon.state_transition()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_allowed	boolean;
+BEGIN
+	IF TG_TABLE_NAME = 'bookings' THEN
+		v_allowed := workon.booking_transition_allowed(OLD.status, NEW.status)
+			OR (OLD.status = 'expired' AND NEW.status = 'confirmed'
+				AND EXISTS (SELECT FROM workon.payments AS p
+							 WHERE p.booking_id = NEW.id AND p.status = 'succeeded'));
+	ELSIF TG_TABLE_NAME = 'payments' THEN
+		v_allowed := workon.payment_transition_allowed(OLD.status, NEW.status);
+	ELSE
+		v_allowed := workon.refund_transition_allowed(OLD.status, NEW.status);
+	END IF;
+	IF NOT v_allowed THEN
+		RAISE EXCEPTION 'a % cannot go from % to %', TG_ARGV[0], OLD.status, NEW.status
+			USING ERRCODE = 'WOC03', COLUMN = 'status';
+	END IF;
+	RETURN NEW;
+END
+$$;
+
+COMMENT ON FUNCTION workon.state_transition() IS
+'Trigger of bookings, payments and refunds (argument: the noun for messages): refuses status changes their state machines (workon.booking_transition_allowed, workon.payment_transition_allowed, workon.refund_transition_allowed) do not allow, whoever writes, except a booking''s expired -> confirmed when its payment succeeded; error WOC03 invalid_transition';
+
+DROP TRIGGER bookings_transition ON workon.bookings;
+CREATE TRIGGER bookings_transition
+	BEFORE UPDATE ON workon.bookings
+	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+	EXECUTE FUNCTION workon.state_transition('booking');
+DROP FUNCTION workon.booking_transition();
+
+-- bookings are paged like conversations and messages
+CREATE OR REPLACE FUNCTION workon.bookings_list("limit" integer DEFAULT NULL, cursor text DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	v_all		boolean := workon.current_role() IS NOT DISTINCT FROM 'admin';
+	v_user		uuid := workon.current_user_id();
+	v			record;
+	v_page		json;
+BEGIN
+	SELECT * INTO v FROM workon.list_bounds(bookings_list."limit", bookings_list.cursor);
+	SELECT workon.list_page(pg_catalog.array_agg(workon.booking_json(p.b) ORDER BY p.created_at DESC, p.id DESC),
+							pg_catalog.array_agg(workon.cursor_encode(p.created_at, p.id) ORDER BY p.created_at DESC, p.id DESC),
+							v.lim)
+	  INTO v_page
+	  FROM (SELECT b, b.created_at, b.id
+			  FROM workon.bookings AS b
+			 WHERE (v_all OR b.user_id = v_user)
+			   AND (b.created_at, b.id) < (v.after_ts, v.after_id)
+			 ORDER BY b.created_at DESC, b.id DESC
+			 LIMIT v.lim + 1) AS p;
+	RETURN v_page;
+END
+$$;
+
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 
 -- pg_dump: the shipped route and error rows now include those above

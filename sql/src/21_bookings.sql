@@ -97,31 +97,40 @@ CREATE TRIGGER bookings_set_updated_at
 	BEFORE UPDATE ON workon.bookings
 	FOR EACH ROW EXECUTE FUNCTION workon.set_updated_at();
 
-CREATE FUNCTION workon.booking_transition()
+CREATE FUNCTION workon.state_transition()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_allowed	boolean;
 BEGIN
-	IF NOT workon.booking_transition_allowed(OLD.status, NEW.status)
-	   AND NOT (OLD.status = 'expired' AND NEW.status = 'confirmed'
+	IF TG_TABLE_NAME = 'bookings' THEN
+		v_allowed := workon.booking_transition_allowed(OLD.status, NEW.status)
+			OR (OLD.status = 'expired' AND NEW.status = 'confirmed'
 				AND EXISTS (SELECT FROM workon.payments AS p
-							 WHERE p.booking_id = NEW.id AND p.status = 'succeeded')) THEN
-		RAISE EXCEPTION 'a booking cannot go from % to %', OLD.status, NEW.status
+							 WHERE p.booking_id = NEW.id AND p.status = 'succeeded'));
+	ELSIF TG_TABLE_NAME = 'payments' THEN
+		v_allowed := workon.payment_transition_allowed(OLD.status, NEW.status);
+	ELSE
+		v_allowed := workon.refund_transition_allowed(OLD.status, NEW.status);
+	END IF;
+	IF NOT v_allowed THEN
+		RAISE EXCEPTION 'a % cannot go from % to %', TG_ARGV[0], OLD.status, NEW.status
 			USING ERRCODE = 'WOC03', COLUMN = 'status';
 	END IF;
 	RETURN NEW;
 END
 $$;
 
-COMMENT ON FUNCTION workon.booking_transition() IS
-'Trigger: refuses status changes the booking state machine (workon.booking_transition_allowed) does not allow, whoever writes, except expired -> confirmed for a booking whose payment succeeded; error WOC03 invalid_transition';
+COMMENT ON FUNCTION workon.state_transition() IS
+'Trigger of bookings, payments and refunds (argument: the noun for messages): refuses status changes their state machines (workon.booking_transition_allowed, workon.payment_transition_allowed, workon.refund_transition_allowed) do not allow, whoever writes, except a booking''s expired -> confirmed when its payment succeeded; error WOC03 invalid_transition';
 
 CREATE TRIGGER bookings_transition
 	BEFORE UPDATE ON workon.bookings
 	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
-	EXECUTE FUNCTION workon.booking_transition();
+	EXECUTE FUNCTION workon.state_transition('booking');
 
 CREATE TRIGGER bookings_audit
 	AFTER INSERT OR UPDATE OR DELETE ON workon.bookings
@@ -383,39 +392,22 @@ RETURNS json
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-	v_limit		integer := COALESCE(bookings_list."limit", 20);
 	v_all		boolean := workon.current_role() IS NOT DISTINCT FROM 'admin';
 	v_user		uuid := workon.current_user_id();
-	v_after_ts	timestamptz := 'infinity';
-	v_after_id	uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+	v			record;
 	v_page		json;
 BEGIN
-	IF v_limit < 1 OR v_limit > 100 THEN
-		RAISE EXCEPTION 'limit must be between 1 and 100'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'limit';
-	END IF;
-	IF bookings_list.cursor <> '' THEN
-		SELECT c.ts, c.id INTO v_after_ts, v_after_id
-		  FROM workon.cursor_decode(bookings_list.cursor) AS c;
-	END IF;
-
-	SELECT workon.json_build(
-			   'data', COALESCE(pg_catalog.json_agg(p.booking ORDER BY p.n)
-								FILTER (WHERE p.n <= v_limit),
-								'[]'::json),
-			   'next_cursor', CASE WHEN pg_catalog.count(*) > v_limit THEN
-								  (pg_catalog.array_agg(workon.cursor_encode(p.created_at, p.id))
-								   FILTER (WHERE p.n = v_limit))[1]
-							  END)
+	SELECT * INTO v FROM workon.list_bounds(bookings_list."limit", bookings_list.cursor);
+	SELECT workon.list_page(pg_catalog.array_agg(workon.booking_json(p.b) ORDER BY p.created_at DESC, p.id DESC),
+							pg_catalog.array_agg(workon.cursor_encode(p.created_at, p.id) ORDER BY p.created_at DESC, p.id DESC),
+							v.lim)
 	  INTO v_page
-	  FROM (SELECT workon.booking_json(b) AS booking, b.created_at, b.id,
-				   pg_catalog.row_number() OVER (ORDER BY b.created_at DESC, b.id DESC) AS n
+	  FROM (SELECT b, b.created_at, b.id
 			  FROM workon.bookings AS b
 			 WHERE (v_all OR b.user_id = v_user)
-			   AND (b.created_at, b.id) < (v_after_ts, v_after_id)
+			   AND (b.created_at, b.id) < (v.after_ts, v.after_id)
 			 ORDER BY b.created_at DESC, b.id DESC
-			 LIMIT v_limit + 1) AS p;
-
+			 LIMIT v.lim + 1) AS p;
 	RETURN v_page;
 END
 $$;

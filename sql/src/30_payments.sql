@@ -76,31 +76,6 @@ CREATE TRIGGER payments_set_updated_at
 	BEFORE UPDATE ON workon.payments
 	FOR EACH ROW EXECUTE FUNCTION workon.set_updated_at();
 
-CREATE FUNCTION workon.state_transition()
-RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_allowed	boolean;
-BEGIN
-	IF TG_TABLE_NAME = 'payments' THEN
-		v_allowed := workon.payment_transition_allowed(OLD.status, NEW.status);
-	ELSE
-		v_allowed := workon.refund_transition_allowed(OLD.status, NEW.status);
-	END IF;
-	IF NOT v_allowed THEN
-		RAISE EXCEPTION 'a % cannot go from % to %', TG_ARGV[0], OLD.status, NEW.status
-			USING ERRCODE = 'WOC03', COLUMN = 'status';
-	END IF;
-	RETURN NEW;
-END
-$$;
-
-COMMENT ON FUNCTION workon.state_transition() IS
-'Trigger of payments and refunds (argument: the noun for messages): refuses status changes their state machines (workon.payment_transition_allowed, workon.refund_transition_allowed) do not allow, whoever writes; error WOC03 invalid_transition';
-
 CREATE TRIGGER payments_transition
 	BEFORE UPDATE ON workon.payments
 	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
