@@ -2281,17 +2281,19 @@ BEGIN
 	IF TG_OP = 'UPDATE' AND NOT NEW.disabled AND NEW.role = OLD.role THEN
 		RETURN NULL;
 	END IF;
+	-- 4403: the account is disabled; 4401: its tokens no longer say who it is
 	PERFORM workon.event_emit('session.revoked', ARRAY[OLD.id],
-							  workon.json_build('close_code', 4401,
-														   'reason', CASE WHEN TG_OP = 'DELETE' THEN 'user removed'
-															WHEN NEW.disabled THEN 'user disabled'
-															ELSE 'role changed' END));
+							  workon.json_build(
+								  'close_code', CASE WHEN TG_OP = 'UPDATE' AND NEW.disabled THEN 4403 ELSE 4401 END,
+								  'reason', CASE WHEN TG_OP = 'DELETE' THEN 'user removed'
+												 WHEN NEW.disabled THEN 'user disabled'
+												 ELSE 'role changed' END));
 	RETURN NULL;
 END
 $$;
 
 COMMENT ON FUNCTION workon.user_event() IS
-'Trigger: a user whose role changes, who is disabled or who is removed gets a session.revoked event: the front end closes their sockets (4401) at once';
+'Trigger: a user whose role changes, who is disabled or who is removed gets a session.revoked event: the front end closes their sockets at once, with 4403 for a disabled account and 4401 otherwise';
 
 CREATE TRIGGER users_event
 	AFTER UPDATE OF role, disabled OR DELETE ON workon.users
