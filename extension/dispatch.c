@@ -25,6 +25,9 @@
  *	   function, is the body; status and headers are NULL unless the handler
  *	   called workon.set_response(), outbox_id unless it called
  *	   workon.wait_for_outbox(); user_id is the caller (NULL: anonymous).
+ *	   workon.dispatch_bytes() adds the file store transfer a handler asked
+ *	   for with workon.set_store_transfer() (store_op, store_key,
+ *	   store_sha256, store_content_type; NULL otherwise).
  *
  * extension/dispatch.c
  *
@@ -61,6 +64,11 @@ typedef struct ResponseOverride
 	char	   *headers;		/* JSON object text, in TopTransactionContext */
 	bool		has_outbox;
 	int64		outbox_id;
+	/* workon.set_store_transfer(): what the front end moves through the file store */
+	char	   *store_op;		/* "get" or "put"; NULL for none */
+	char	   *store_key;
+	bytea	   *store_sha256;
+	char	   *store_content_type;
 } ResponseOverride;
 
 /*
@@ -75,6 +83,9 @@ typedef enum DispatchVersion
 } DispatchVersion;
 
 static ResponseOverride response;
+
+/* workon.dispatch_bytes: the 0.5.0 row with a bytea body and the file store transfer */
+#define DISPATCH_BYTES_COLUMNS 9
 
 static TupleDesc dispatch_result_desc(DispatchVersion version);
 static TupleDesc dispatch_bytes_desc(void);
@@ -307,8 +318,8 @@ dispatch_request(FunctionCallInfo fcinfo, DispatchVersion version, bool bytes)
 	LOCAL_FCINFO(call, FUNC_MAX_ARGS);
 	Datum		result = (Datum) 0;
 	bool		resultnull = true;
-	Datum		values[5];
-	bool		nulls[5];
+	Datum		values[DISPATCH_BYTES_COLUMNS];
+	bool		nulls[DISPATCH_BYTES_COLUMNS];
 	Jsonb	   *claims;
 	JsonbValue	sub;
 
@@ -409,6 +420,27 @@ dispatch_request(FunctionCallInfo fcinfo, DispatchVersion version, bool bytes)
 	{
 		values[4] = Int64GetDatum(response.outbox_id);
 		nulls[4] = false;
+	}
+	if (response.store_op != NULL)
+	{
+		/* only the bytes row has the columns: a text route cannot move a file */
+		if (!bytes)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("workon.set_store_transfer() is only valid inside workon.dispatch_bytes()")));
+		values[5] = CStringGetTextDatum(response.store_op);
+		values[6] = CStringGetTextDatum(response.store_key);
+		nulls[5] = nulls[6] = false;
+		if (response.store_sha256 != NULL)
+		{
+			values[7] = PointerGetDatum(response.store_sha256);
+			nulls[7] = false;
+		}
+		if (response.store_content_type != NULL)
+		{
+			values[8] = CStringGetTextDatum(response.store_content_type);
+			nulls[8] = false;
+		}
 	}
 
 	response = outer_response;
@@ -518,9 +550,17 @@ dispatch_bytes_desc(void)
 	if (desc == NULL)
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-		TupleDesc	tupdesc = CreateTupleDescCopy(dispatch_result_desc(DISPATCH_0_5));
+		TupleDesc	typed = dispatch_result_desc(DISPATCH_0_5);
+		TupleDesc	tupdesc = CreateTemplateTupleDesc(DISPATCH_BYTES_COLUMNS);
+		AttrNumber	i;
 
+		for (i = 1; i <= typed->natts; i++)
+			TupleDescCopyEntry(tupdesc, i, typed, i);
 		TupleDescInitEntry(tupdesc, 3, "body", BYTEAOID, -1, 0);
+		TupleDescInitEntry(tupdesc, 6, "store_op", TEXTOID, -1, 0);
+		TupleDescInitEntry(tupdesc, 7, "store_key", TEXTOID, -1, 0);
+		TupleDescInitEntry(tupdesc, 8, "store_sha256", BYTEAOID, -1, 0);
+		TupleDescInitEntry(tupdesc, 9, "store_content_type", TEXTOID, -1, 0);
 		tupdesc->tdtypmod = -1; /* a record type of its own */
 		BlessTupleDesc(tupdesc);
 		MemoryContextSwitchTo(oldcxt);
@@ -645,6 +685,57 @@ wait_for_outbox(PG_FUNCTION_ARGS)
 	response.has_outbox = true;
 	response.status = 202;
 	response.has_status = true;
+
+	PG_RETURN_VOID();
+}
+
+/*
+ * workon.set_store_transfer(op text, key text, sha256 bytea, content_type text)
+ *	  returns void
+ *
+ * Called by a route handler of workon.dispatch_bytes() whose file lives in
+ * the S3 store: the front end moves the bytes instead of the database.  op
+ * "get" redirects the client to a presigned URL of key; op "put" writes the
+ * request body (its SHA-256 and content type given) to key, then answers
+ * with workon.upload_s3_stored(key).  dispatch_bytes() returns them as the
+ * columns store_op, store_key, store_sha256 and store_content_type.
+ * Outside workon.dispatch_bytes() it does nothing, like workon.set_response().
+ */
+PG_FUNCTION_INFO_V1(set_store_transfer);
+Datum
+set_store_transfer(PG_FUNCTION_ARGS)
+{
+	char	   *op = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	bool		put = op != NULL && strcmp(op, "put") == 0;
+	bytea	   *sha256 = PG_ARGISNULL(2) ? NULL : PG_GETARG_BYTEA_PP(2);
+
+	if (op == NULL || (!put && strcmp(op, "get") != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("store transfer op must be get or put"),
+				 err_generic_string(PG_DIAG_COLUMN_NAME, "op")));
+	if (PG_ARGISNULL(1) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(1)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("store transfer key is required"),
+				 err_generic_string(PG_DIAG_COLUMN_NAME, "key")));
+	if (put && (sha256 == NULL || VARSIZE_ANY_EXHDR(sha256) != 32 || PG_ARGISNULL(3)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a put store transfer needs the SHA-256 of the bytes and their content type")));
+
+	response.store_op = MemoryContextStrdup(TopTransactionContext, op);
+	response.store_key = MemoryContextStrdup(TopTransactionContext,
+											 text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	response.store_sha256 = NULL;
+	response.store_content_type = NULL;
+	if (put)
+	{
+		response.store_sha256 = MemoryContextAlloc(TopTransactionContext, VARSIZE_ANY(sha256));
+		memcpy(response.store_sha256, sha256, VARSIZE_ANY(sha256));
+		response.store_content_type = MemoryContextStrdup(TopTransactionContext,
+														  text_to_cstring(PG_GETARG_TEXT_PP(3)));
+	}
 
 	PG_RETURN_VOID();
 }

@@ -26,6 +26,7 @@ PGDLLEXPORT void _PG_init(void);
 
 /* read by SQL only (workon.events_cleanup()) */
 static int	workon_event_retention = 86400;
+static int	workon_message_email_delay = 600;
 
 /*
  * At the end of every transaction, what was about its request is
@@ -117,6 +118,10 @@ _PG_init(void)
 	DefineCustomIntVariable("workon.event_retention",
 							"How long realtime events are kept for clients that resume with ?since=.",
 							NULL, &workon_event_retention, 86400, 60, 30 * 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("workon.message_email_delay",
+							"How long a message stays unread before its recipient is mailed (workon.message_emails_send).",
+							NULL, &workon_message_email_delay, 600, 1, 86400,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomStringVariable("workon.default_locale",
 							   "Language (fr or en) of the e-mails to users who have not chosen one.",

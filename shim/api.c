@@ -57,7 +57,11 @@ typedef struct st_api_call_t {
 /* ------------------------------------------------------------------------ */
 /* results */
 
-/* the columns of a dispatch result; outbox_result / outbox_error answer the first three */
+/*
+ * The columns of a dispatch result; outbox_result / outbox_error answer the
+ * first three; workon.dispatch_bytes adds the file store transfer (s3.c) the
+ * handler asked for with workon.set_store_transfer()
+ */
 enum {
     RESULT_STATUS = 0,
     RESULT_HEADERS,
@@ -65,6 +69,11 @@ enum {
     RESULT_USER_ID,
     RESULT_OUTBOX_ID,
     DISPATCH_COLUMNS,
+    RESULT_STORE_OP = DISPATCH_COLUMNS, /* "get" or "put"; NULL: none */
+    RESULT_STORE_KEY,
+    RESULT_STORE_SHA256, /* hex */
+    RESULT_STORE_CONTENT_TYPE,
+    DISPATCH_BYTES_COLUMNS,
     OUTBOX_COLUMNS = RESULT_USER_ID,
 };
 
@@ -72,7 +81,6 @@ typedef struct st_header_sink_t {
     h2o_req_t *req;
     int has_content_type;
     h2o_iovec_t etag; /* a file: files.c answers conditional and range requests */
-    h2o_iovec_t s3;   /* x-workon-s3: the S3 store's directive (s3.c), never sent */
     s3_overrides_t file; /* a file's headers, for a presigned URL */
 } header_sink_t;
 
@@ -163,10 +171,6 @@ static void on_handler_header(void *data, h2o_iovec_t key, h2o_iovec_t value)
         h2o_memis(key.base, key.len, H2O_STRLIT("transfer-encoding")) || h2o_memis(key.base, key.len, H2O_STRLIT("connection")) ||
         h2o_memis(key.base, key.len, H2O_STRLIT("x-request-id")))
         return;
-    if (h2o_memis(key.base, key.len, H2O_STRLIT("x-workon-s3"))) {
-        sink->s3 = value;
-        return;
-    }
     if (h2o_memis(key.base, key.len, H2O_STRLIT("content-type"))) {
         sink->has_content_type = 1;
         sink->file.content_type = value;
@@ -240,7 +244,7 @@ static void on_result_dispose(void *p)
 
 static int call_wait_outbox(api_call_t *call, const char *id);
 static void call_dispatch(api_call_t *call);
-static void respond_s3(api_call_t *call, header_sink_t *sink);
+static void respond_s3(api_call_t *call, header_sink_t *sink, PGresult *res);
 
 /* 40001 / 40P01: the transaction was rolled back as a whole, running it again is safe */
 static int is_retryable_txn_error(PGresult *res)
@@ -308,7 +312,7 @@ static int respond_row(call_t *_call, PGresult *res, const char *err, int column
     }
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != columns) {
         log_write(LOG_ERROR,
-                  columns == DISPATCH_COLUMNS ? "workon.dispatch returned an unexpected result"
+                  columns >= DISPATCH_COLUMNS ? "workon.dispatch returned an unexpected result"
                                               : "workon.outbox_result or outbox_error returned an unexpected result",
                   "request_id", request_id.base, "route", _call->route_path, "status", PQresStatus(PQresultStatus(res)), NULL);
         send_error(req, request_id, 500, "internal", "internal server error", NULL);
@@ -340,8 +344,8 @@ static int respond_row(call_t *_call, PGresult *res, const char *err, int column
             log_write(LOG_WARN, "handler headers are not a JSON object of strings", "request_id", request_id.base, "route",
                       _call->route_path, NULL);
     }
-    if (sink.s3.base != NULL) {
-        respond_s3(call, &sink);
+    if (columns > RESULT_STORE_OP && !PQgetisnull(res, 0, RESULT_STORE_OP)) {
+        respond_s3(call, &sink, res);
         return 0;
     }
     if (!PQgetisnull(res, 0, RESULT_BODY) && status != 204 && status != 304) {
@@ -359,9 +363,11 @@ static int respond_row(call_t *_call, PGresult *res, const char *err, int column
     return 0;
 }
 
-static int on_api_result(call_t *call, PGresult *res, const char *err)
+static int on_api_result(call_t *_call, PGresult *res, const char *err)
 {
-    return respond_row(call, res, err, DISPATCH_COLUMNS);
+    api_call_t *call = (api_call_t *)_call;
+    /* workon.dispatch_bytes (see call_dispatch) has the file store transfer too */
+    return respond_row(_call, res, err, call->bytes && !call->idempotent ? DISPATCH_BYTES_COLUMNS : DISPATCH_COLUMNS);
 }
 
 /* sends (again) the call's workon.dispatch (or workon.dispatch_idempotent) */
@@ -456,33 +462,42 @@ static void on_s3_put(void *data, const httpclient_response_t *res, const char *
     call_submit(&call->super, q);
 }
 
+/* a text column of a dispatch_bytes row; {NULL, 0} when NULL */
+static h2o_iovec_t result_text(PGresult *res, int column)
+{
+    if (PQgetisnull(res, 0, column))
+        return h2o_iovec_init(NULL, 0);
+    return h2o_iovec_init(PQgetvalue(res, 0, column), (size_t)PQgetlength(res, 0, column));
+}
+
 /*
- * The handler answered a directive instead of a file (x-workon-s3):
- * "GET <key>" redirects to a presigned URL of the object, with the file's
- * headers as the object's; "PUT <key> <sha256> <type>" writes the checked
- * body to the bucket, then workon.upload_s3_stored(key) answers the client.
+ * The handler asked for a file store transfer (workon.set_store_transfer,
+ * the columns store_op, store_key, store_sha256, store_content_type):
+ * "get" redirects to a presigned URL of the object, with the file's headers
+ * as the object's; "put" writes the checked body to the bucket, then
+ * workon.upload_s3_stored(key) answers the client.
  */
-static void respond_s3(api_call_t *call, header_sink_t *sink)
+static void respond_s3(api_call_t *call, header_sink_t *sink, PGresult *res)
 {
     h2o_req_t *req = call->super.req;
-    h2o_iovec_t request_id = call->super.request_id, words[4];
-    const char *p = sink->s3.base, *end = p + sink->s3.len, *err = NULL;
-    size_t n = 0;
+    h2o_iovec_t request_id = call->super.request_id, op = result_text(res, RESULT_STORE_OP),
+                key = result_text(res, RESULT_STORE_KEY), sha256 = result_text(res, RESULT_STORE_SHA256),
+                content_type = result_text(res, RESULT_STORE_CONTENT_TYPE);
+    const char *err = NULL;
 
-    while (p < end && n != 4) {
-        const char *sp = memchr(p, ' ', end - p);
-        words[n++] = h2o_iovec_init(p, (sp != NULL ? sp : end) - p);
-        p = sp != NULL ? sp + 1 : end;
-    }
     if (!s3_configured()) {
         s3_failed(call, "a file is in the S3 store but UPLOAD_STORE is not s3", "S3 store not configured");
         return;
     }
-    if (n == 2 && h2o_memis(words[0].base, words[0].len, H2O_STRLIT("GET"))) {
+    if (key.base == NULL) {
+        s3_failed(call, "the extension's store transfer is malformed", "key");
+        return;
+    }
+    if (h2o_memis(op.base, op.len, H2O_STRLIT("get"))) {
         int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
-        const char *url = s3_presign(&req->pool, head ? "HEAD" : "GET", words[1], &sink->file);
+        const char *url = s3_presign(&req->pool, head ? "HEAD" : "GET", key, &sink->file);
         if (url == NULL) {
-            s3_failed(call, "the extension's store directive is malformed", "key");
+            s3_failed(call, "the extension's store transfer is malformed", "key");
             return;
         }
         /* the file's headers are the object's (overrides in the URL), not the redirect's */
@@ -493,16 +508,16 @@ static void respond_s3(api_call_t *call, header_sink_t *sink)
         send_response(req, request_id, 302, h2o_iovec_init(NULL, 0), 0);
         return;
     }
-    if (n == 4 && h2o_memis(words[0].base, words[0].len, H2O_STRLIT("PUT"))) {
+    if (h2o_memis(op.base, op.len, H2O_STRLIT("put")) && sha256.base != NULL && content_type.base != NULL) {
         s3_put_t *put = h2o_mem_alloc_pool(&req->pool, sizeof(*put));
         put->call = call;
-        put->key = h2o_strdup(&req->pool, words[1].base, words[1].len).base;
-        call->super.outgoing = s3_put(call->super.worker, &req->pool, words[1], words[2], words[3], req->entity, on_s3_put, put, &err);
+        put->key = h2o_strdup(&req->pool, key.base, key.len).base;
+        call->super.outgoing = s3_put(call->super.worker, &req->pool, key, sha256, content_type, req->entity, on_s3_put, put, &err);
         if (call->super.outgoing == NULL)
             s3_failed(call, "a file could not be sent to the S3 store", err);
         return;
     }
-    s3_failed(call, "the extension's store directive is malformed", "directive");
+    s3_failed(call, "the extension's store transfer is malformed", "op");
 }
 
 /* ------------------------------------------------------------------------ */

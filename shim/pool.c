@@ -63,7 +63,8 @@
  * moves megabytes, planning is not what it costs.
  */
 #define DISPATCH_BYTES_SQL                                                                                                         \
-    "SELECT (d).status::text, (d).headers, (d).body, (d).user_id::text, (d).outbox_id::text"                                       \
+    "SELECT (d).status::text, (d).headers, (d).body, (d).user_id::text, (d).outbox_id::text,"                                      \
+    " (d).store_op, (d).store_key, pg_catalog.encode((d).store_sha256, 'hex'), (d).store_content_type"                              \
     " FROM (SELECT workon.dispatch_bytes($1::oid, $2::jsonb, $3::jsonb, $4::bytea, $5::text, $6::jsonb) AS d OFFSET 0) AS s"
 
 enum {

@@ -4,12 +4,13 @@
  * AWS Signature Version 4 (S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY).
  *
  * What is stored and who may read it is the extension's business: it checks
- * an upload (signature, size, type on the bytes) and answers a directive in
- * the handler header x-workon-s3 (api.c), never sent to the client:
+ * an upload (signature, size, type on the bytes) and names a transfer with
+ * workon.set_store_transfer(), which workon.dispatch_bytes returns as the
+ * columns store_op, store_key, store_sha256, store_content_type (api.c):
  *
- *   PUT <key> <sha256 hex> <content type>   write the request body under key,
- *                                           then confirm (workon.upload_s3_stored)
- *   GET <key>                               answer a redirect to a presigned URL
+ *   put <key> <sha256> <content type>   write the request body under key,
+ *                                       then confirm (workon.upload_s3_stored)
+ *   get <key>                           answer a redirect to a presigned URL
  *
  * Writes are signed in the Authorization header with the body's SHA-256 (the
  * one the extension computed: the bucket checks the bytes it gets are those

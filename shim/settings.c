@@ -402,6 +402,24 @@ static const char *apply_resend_api_base(const setting_t *self, const char *valu
     return apply_api_base(self, value, &shim_settings.resend_api_base);
 }
 
+/* minutes, a fraction allowed (0.05: 3 s, for tests); the database gets whole seconds */
+static const char *apply_message_email_delay(const setting_t *self, const char *value)
+{
+    char *end, seconds[32];
+    double minutes = strtod(value, &end);
+    uint64_t s;
+
+    if (end == value || *end != '\0' || !(minutes > 0) || minutes > 1440)
+        return complain("must be a number of minutes above 0 and at most 1440", self->name);
+    s = (uint64_t)(minutes * 60 + 0.5);
+    if (s < 1)
+        s = 1;
+    shim_settings.message_email_delay_ms = s * 1000;
+    snprintf(seconds, sizeof(seconds), "%llus", (unsigned long long)s);
+    add_pg_option("workon.message_email_delay", seconds);
+    return NULL;
+}
+
 static const char *apply_default_locale(const setting_t *self, const char *value)
 {
     if (strcmp(value, "fr") != 0 && strcmp(value, "en") != 0)
@@ -521,6 +539,9 @@ static const setting_t settings_table[] = {
     {"MAX_HEADER_BYTES", "16384", "largest request head (request line and headers), in bytes (431 above)", 0, 0,
      apply_max_header_bytes},
     {"MAX_INFLIGHT", "1024", "requests in progress per thread; 503 unavailable above", 0, 0, apply_max_inflight},
+    {"MESSAGE_EMAIL_DELAY", "10",
+     "minutes a message stays unread before its recipient is mailed, once per conversation per delay and never while they have a live WebSocket (database setting workon.message_email_delay)",
+     0, 0, apply_message_email_delay},
     {"NODE_ENV", "development", "development | staging | production", 0, 0, apply_node_env},
     {"PORT", "8080", "TCP port to listen on (1-65535)", 0, 0, apply_port},
     {"RATE_LIMIT_ENABLED", "true", "per-client rate limiting of the API (false: off)", 0, RELOAD, apply_rate_limit_enabled},

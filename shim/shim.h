@@ -92,6 +92,8 @@ typedef struct st_shim_settings_t {
     size_t ws_max_per_user;    /* per user and process */
     size_t ws_send_queue_bytes;
     uint64_t ws_ping_interval_ms;
+    /* message_email.c: MESSAGE_EMAIL_DELAY */
+    uint64_t message_email_delay_ms;
 } shim_settings_t;
 
 extern shim_settings_t shim_settings;
@@ -574,6 +576,8 @@ extern const char outbox_err_not_claimed[];
 const transport_t *transport_find(const char *kind);
 void outbox_global_init(void);
 void outbox_worker_start(worker_t *w);
+/* message_email.c: the periodic workon.message_emails_send (first thread) */
+void message_emails_start(worker_t *w);
 /* a NOTIFY workon_outbox arrived on w's control connection */
 void outbox_on_notify(worker_t *w, const char *payload);
 /*
@@ -786,5 +790,7 @@ void ws_drain(worker_t *w);
 size_t ws_num_clients(worker_t *w);
 /* every thread's (for /metrics) */
 size_t ws_total_clients(void);
+/* the users with a socket in this process, as a uuid[] literal "{id,...}" (malloc'ed) */
+char *ws_connected_users(void);
 
 #endif

@@ -933,3 +933,30 @@ size_t ws_total_clients(void)
 {
     return __atomic_load_n(&ws_total, __ATOMIC_RELAXED);
 }
+
+char *ws_connected_users(void)
+{
+    size_t cap = 256, len = 0, i;
+    char *buf = h2o_mem_alloc(cap);
+    ws_count_t *n;
+
+    buf[len++] = '{';
+    pthread_mutex_lock(&counts_mutex);
+    for (i = 0; i != WS_BUCKETS; ++i) {
+        for (n = counts[i]; n != NULL; n = n->next) {
+            size_t idlen = strlen(n->id);
+            if (len + idlen + 3 > cap) {
+                cap = (cap + idlen + 3) * 2;
+                buf = h2o_mem_realloc(buf, cap);
+            }
+            if (len != 1)
+                buf[len++] = ',';
+            memcpy(buf + len, n->id, idlen);
+            len += idlen;
+        }
+    }
+    pthread_mutex_unlock(&counts_mutex);
+    buf[len++] = '}';
+    buf[len] = '\0';
+    return buf;
+}

@@ -2281,17 +2281,19 @@ BEGIN
 	IF TG_OP = 'UPDATE' AND NOT NEW.disabled AND NEW.role = OLD.role THEN
 		RETURN NULL;
 	END IF;
+	-- 4403: the account is disabled; 4401: its tokens no longer say who it is
 	PERFORM workon.event_emit('session.revoked', ARRAY[OLD.id],
-							  workon.json_build('close_code', 4401,
-														   'reason', CASE WHEN TG_OP = 'DELETE' THEN 'user removed'
-															WHEN NEW.disabled THEN 'user disabled'
-															ELSE 'role changed' END));
+							  workon.json_build(
+								  'close_code', CASE WHEN TG_OP = 'UPDATE' AND NEW.disabled THEN 4403 ELSE 4401 END,
+								  'reason', CASE WHEN TG_OP = 'DELETE' THEN 'user removed'
+												 WHEN NEW.disabled THEN 'user disabled'
+												 ELSE 'role changed' END));
 	RETURN NULL;
 END
 $$;
 
 COMMENT ON FUNCTION workon.user_event() IS
-'Trigger: a user whose role changes, who is disabled or who is removed gets a session.revoked event: the front end closes their sockets (4401) at once';
+'Trigger: a user whose role changes, who is disabled or who is removed gets a session.revoked event: the front end closes their sockets at once, with 4403 for a disabled account and 4401 otherwise';
 
 CREATE TRIGGER users_event
 	AFTER UPDATE OF role, disabled OR DELETE ON workon.users
@@ -2881,7 +2883,15 @@ INSERT INTO workon.email_templates (key, locale, custom, subject, text, html) VA
 ('password_changed', 'fr', false,
  'Votre mot de passe workon a été modifié',
  E'Bonjour {{name}},\n\nLe mot de passe de votre compte workon ({{email}}) vient d''être modifié, et toutes les sessions ont été fermées.\n\nSi ce n''était pas vous, choisissez tout de suite un nouveau mot de passe : {{app_url}}/forgot-password\n\nworkon\n',
- E'<p>Bonjour {{name}},</p>\n<p>Le mot de passe de votre compte workon ({{email}}) vient d''être modifié, et toutes les sessions ont été fermées.</p>\n<p>Si ce n''était pas vous, <a href="{{app_url}}/forgot-password">choisissez tout de suite un nouveau mot de passe</a>.</p>\n<p>workon</p>\n');
+ E'<p>Bonjour {{name}},</p>\n<p>Le mot de passe de votre compte workon ({{email}}) vient d''être modifié, et toutes les sessions ont été fermées.</p>\n<p>Si ce n''était pas vous, <a href="{{app_url}}/forgot-password">choisissez tout de suite un nouveau mot de passe</a>.</p>\n<p>workon</p>\n'),
+('message_unread', 'en', false,
+ 'New message from {{sender_name}} about {{space_name}}',
+ E'Hello {{name}},\n\n{{sender_name}} wrote to you about {{space_name}} ({{unread_count}} unread):\n\n{{excerpt}}\n\nRead and answer: {{link}}\n\nworkon\n',
+ E'<p>Hello {{name}},</p>\n<p>{{sender_name}} wrote to you about <strong>{{space_name}}</strong> ({{unread_count}} unread):</p>\n<blockquote style="white-space: pre-wrap">{{excerpt}}</blockquote>\n<p><a href="{{link}}">Read and answer</a></p>\n<p>workon</p>\n'),
+('message_unread', 'fr', false,
+ 'Nouveau message de {{sender_name}} à propos de {{space_name}}',
+ E'Bonjour {{name}},\n\n{{sender_name}} vous a écrit à propos de {{space_name}} (non lus : {{unread_count}}) :\n\n{{excerpt}}\n\nLire et répondre : {{link}}\n\nworkon\n',
+ E'<p>Bonjour {{name}},</p>\n<p>{{sender_name}} vous a écrit à propos de <strong>{{space_name}}</strong> (non lus : {{unread_count}}) :</p>\n<blockquote style="white-space: pre-wrap">{{excerpt}}</blockquote>\n<p><a href="{{link}}">Lire et répondre</a></p>\n<p>workon</p>\n');
 
 -- admins' changes are audited; the shipped rows are not
 CREATE TRIGGER email_templates_audit
@@ -4086,15 +4096,28 @@ COMMENT ON TABLE workon.routes IS
 -- bytes, handlers returning bytea; the front end reads the row in binary
 CREATE FUNCTION workon.dispatch_bytes(handler oid, params jsonb, query jsonb,
 									  request_body bytea, token text, meta jsonb)
-RETURNS TABLE (status int4, headers text, body bytea, user_id uuid, outbox_id int8)
+RETURNS TABLE (status int4, headers text, body bytea, user_id uuid, outbox_id int8,
+			   store_op text, store_key text, store_sha256 bytea, store_content_type text)
 AS 'MODULE_PATHNAME', 'dispatch_bytes'
 LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION workon.dispatch_bytes(oid, jsonb, jsonb, bytea, text, jsonb) IS
-'workon.dispatch for bytes: the request body is bytea (a handler''s bytea "body" argument takes it as it is; other handlers get it as text, checked to be valid in the database encoding) and the response body is bytea (a bytea result as it is, any other as its text)';
+'workon.dispatch for bytes: the request body is bytea (a handler''s bytea "body" argument takes it as it is; other handlers get it as text, checked to be valid in the database encoding) and the response body is bytea (a bytea result as it is, any other as its text); store_op, store_key, store_sha256 and store_content_type are the file store transfer the handler asked the front end for (workon.set_store_transfer), NULL otherwise';
+CREATE FUNCTION workon.set_store_transfer(op text, key text, sha256 bytea DEFAULT NULL,
+										  content_type text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'set_store_transfer'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION workon.set_store_transfer(text, text, bytea, text) IS
+'Called by a route handler of workon.dispatch_bytes() whose file is in the S3 store: the front end moves the bytes. op get: redirect to a presigned URL of key; op put: write the request body (its sha256 and content_type) to key, then answer with workon.upload_s3_stored(key). workon.dispatch_bytes() returns them as store_op, store_key, store_sha256, store_content_type; inside workon.dispatch() it is an error, outside any dispatch it does nothing';
+
 
 GRANT EXECUTE ON FUNCTION workon.dispatch_bytes(oid, jsonb, jsonb, bytea, text, jsonb)
 	TO workon_authenticator;
+REVOKE ALL ON FUNCTION workon.set_store_transfer(text, text, bytea, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION workon.set_store_transfer(text, text, bytea, text)
+	TO workon_anon, workon_member, workon_host, workon_admin;
 
 --
 -- A file is uploaded in two steps: POST /api/v1/uploads declares it
@@ -4606,8 +4629,8 @@ BEGIN
 							pg_catalog.gen_random_uuid()::text || pg_catalog.gen_random_uuid()::text, 'UTF8')), 'hex')
 		 WHERE u.id = v.id
 		RETURNING * INTO v;
-		PERFORM workon.set_response(202, pg_catalog.jsonb_build_object(
-			'X-Workon-S3', 'PUT ' || v.s3_key || ' ' || pg_catalog.encode(v.sha256, 'hex') || ' ' || v.content_type));
+		PERFORM workon.set_response(202);
+		PERFORM workon.set_store_transfer('put', v.s3_key, v.sha256, v.content_type);
 		RETURN NULL;
 	END IF;
 
@@ -4624,7 +4647,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.upload_put(uuid, bigint, text, bytea) IS
-'PUT /api/v1/uploads/{id}/content?expires=&sig= (the signed upload_url; no token needed): stores the bytes once and returns the upload with a download_url; WOU01 invalid_url_signature for a URL not signed for this upload and PUT or expired, WOU04 upload_url_used once stored, WOU02 payload_too_large, WOU03 unsupported_media_type when the bytes are not of the declared type or carry markup. With workon.upload_store = s3 the checked upload gets a random bucket key and the answer is the front end''s directive (status 202, header X-Workon-S3 "PUT <key> <sha256 hex> <content type>"): it writes the bytes there, then workon.upload_s3_stored(key) answers';
+'PUT /api/v1/uploads/{id}/content?expires=&sig= (the signed upload_url; no token needed): stores the bytes once and returns the upload with a download_url; WOU01 invalid_url_signature for a URL not signed for this upload and PUT or expired, WOU04 upload_url_used once stored, WOU02 payload_too_large, WOU03 unsupported_media_type when the bytes are not of the declared type or carry markup. With workon.upload_store = s3 the checked upload gets a random bucket key and the answer is the front end''s store transfer (status 202, workon.set_store_transfer put with the key, SHA-256 and content type): it writes the bytes there, then workon.upload_s3_stored(key) answers';
 
 CREATE FUNCTION workon.upload_get(id uuid)
 RETURNS json
@@ -4690,15 +4713,16 @@ BEGIN
 		'Cache-Control', v_cache,
 		'ETag', '"' || pg_catalog.encode(v.sha256, 'hex') || '"',
 		'X-Content-Type-Options', 'nosniff',
-		'Content-Security-Policy', 'default-src ''none''; frame-ancestors ''none''; sandbox')
-		|| CASE WHEN v.store = 's3' THEN pg_catalog.jsonb_build_object('X-Workon-S3', 'GET ' || v.s3_key)
-				ELSE '{}'::jsonb END);
+		'Content-Security-Policy', 'default-src ''none''; frame-ancestors ''none''; sandbox'));
+	IF v.store = 's3' THEN
+		PERFORM workon.set_store_transfer('get', v.s3_key);
+	END IF;
 	RETURN v_bytes;
 END
 $$;
 
 COMMENT ON FUNCTION workon.upload_content(uuid, bigint, text) IS
-'GET /api/v1/uploads/{id}/content: the bytes, with a signed URL (expires, sig; from download_url) or, for a public file, without; Content-Type, Content-Disposition (inline for images, attachment for PDFs), ETag (the SHA-256), Cache-Control (private until the URL expires, public for a day), nosniff and a sandboxing Content-Security-Policy; WOU01 invalid_url_signature for an unsigned URL of a private file or a bad signature. A file in the bucket (store s3) has no bytes here: the headers carry the front end''s directive X-Workon-S3 "GET <key>" (a redirect to a presigned URL)';
+'GET /api/v1/uploads/{id}/content: the bytes, with a signed URL (expires, sig; from download_url) or, for a public file, without; Content-Type, Content-Disposition (inline for images, attachment for PDFs), ETag (the SHA-256), Cache-Control (private until the URL expires, public for a day), nosniff and a sandboxing Content-Security-Policy; WOU01 invalid_url_signature for an unsigned URL of a private file or a bad signature. A file in the bucket (store s3) has no bytes here: the handler asks the front end for a store transfer get of its key (workon.set_store_transfer: a redirect to a presigned URL)';
 
 CREATE FUNCTION workon.upload_s3_stored(key text)
 RETURNS json
@@ -5009,7 +5033,6 @@ GRANT EXECUTE ON FUNCTION workon.space_photos_json(uuid)
 GRANT EXECUTE ON FUNCTION workon.space_photos_set(uuid, jsonb)
 	TO workon_host, workon_admin;
 SELECT pg_catalog.pg_extension_config_dump('workon.space_photos', '');
-
 -- one trigger function checks the moves of bookings, payments and refunds
 CREATE OR REPLACE FUNCTION workon.state_transition()
 RETURNS trigger
@@ -5073,6 +5096,127 @@ BEGIN
 	RETURN v_page;
 END
 $$;
+
+--
+-- A new message left unread is mailed (workon.message_emails_send)
+--
+-- The front end calls workon.message_emails_send(connected) periodically
+-- with the users that have a live socket on it.  A message unread by its
+-- recipient for workon.message_email_delay (MESSAGE_EMAIL_DELAY) is mailed
+-- to them, at most once per conversation per delay, and never while they
+-- have a live socket (on any front end: each one reports its users, who
+-- count as present a minute after its last report, or the delay when it is
+-- shorter, at least 5 seconds; the front end reports more often).  The front end does not
+-- know which conversation a socket shows (clients send only auth and ping),
+-- so any live socket of the recipient holds their mails back.
+--
+CREATE TABLE workon.socket_presence (
+	user_id		uuid PRIMARY KEY REFERENCES workon.users (id) ON DELETE CASCADE,
+	until		timestamptz NOT NULL
+);
+
+COMMENT ON TABLE workon.socket_presence IS
+'Users with a live WebSocket, as the front ends last reported them (workon.message_emails_send): present until until; their unread messages are not mailed meanwhile';
+
+CREATE TABLE workon.message_email_marks (
+	conversation_id uuid NOT NULL REFERENCES workon.conversations (id) ON DELETE CASCADE,
+	user_id		uuid NOT NULL REFERENCES workon.users (id) ON DELETE CASCADE,
+	mailed_seq	bigint NOT NULL,
+	mailed_at	timestamptz NOT NULL,
+	PRIMARY KEY (conversation_id, user_id)
+);
+
+COMMENT ON TABLE workon.message_email_marks IS
+'The last new-message mail of a conversation to a participant: the messages up to mailed_seq were in it, sent at mailed_at (the next one waits a delay after it and names later messages only)';
+
+-- only workon.message_emails_send reads and writes them
+ALTER TABLE workon.socket_presence ENABLE ROW LEVEL SECURITY;
+ALTER TABLE workon.socket_presence FORCE ROW LEVEL SECURITY;
+ALTER TABLE workon.message_email_marks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE workon.message_email_marks FORCE ROW LEVEL SECURITY;
+
+CREATE INDEX conversations_last_message_at_idx ON workon.conversations (last_message_at);
+
+CREATE FUNCTION workon.message_emails_send(connected uuid[] DEFAULT '{}')
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	-- the setting's default repeated: a session may not have loaded the module
+	v_delay		interval := COALESCE(NULLIF(pg_catalog.current_setting('workon.message_email_delay', true), ''),
+									 '10min')::interval;
+	v_now		timestamptz := pg_catalog.now();
+	v_count		integer := 0;
+	r			record;
+BEGIN
+	INSERT INTO workon.socket_presence AS p (user_id, until)
+	SELECT DISTINCT u.id, v_now + LEAST(interval '1 minute', GREATEST(v_delay, interval '5 seconds'))
+	  FROM workon.users AS u
+	 WHERE u.id = ANY (COALESCE(message_emails_send.connected, '{}'))
+	ON CONFLICT (user_id) DO UPDATE SET until = EXCLUDED.until;
+	DELETE FROM workon.socket_presence AS p WHERE p.until <= v_now;
+
+	-- one front end at a time mails; the others only reported their users
+	IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('workon.message_emails_send')) THEN
+		RETURN 0;
+	END IF;
+
+	FOR r IN
+		SELECT c.id AS conversation_id, c.last_seq, x.user_id, x.read_seq,
+			   c.last_seq - x.read_seq AS unread,
+			   o.name AS sender_name, s.name AS space_name,
+			   (SELECT m.body FROM workon.messages AS m
+				 WHERE m.conversation_id = c.id AND m.seq = c.last_seq) AS last_body
+		  FROM workon.conversations AS c
+		 CROSS JOIN LATERAL (VALUES (c.member_id, c.member_read_seq, c.host_id),
+									(c.host_id, c.host_read_seq, c.member_id)) AS x (user_id, read_seq, other_id)
+		  JOIN workon.users AS u ON u.id = x.user_id AND NOT u.disabled
+		  JOIN workon.users AS o ON o.id = x.other_id
+		  LEFT JOIN workon.spaces AS s ON s.id = c.space_id
+		  LEFT JOIN workon.message_email_marks AS k ON k.conversation_id = c.id AND k.user_id = x.user_id
+		 -- messages older than a day past the delay are never mailed (after an update, say)
+		 WHERE c.last_message_at <= v_now - v_delay
+		   AND c.last_message_at > v_now - v_delay - interval '1 day'
+		   AND x.read_seq < c.last_seq
+		   AND (k.mailed_at IS NULL OR k.mailed_at <= v_now - v_delay)
+		   AND NOT EXISTS (SELECT FROM workon.socket_presence AS p
+							WHERE p.user_id = x.user_id AND p.until > v_now)
+		   AND EXISTS (SELECT FROM workon.messages AS m
+						WHERE m.conversation_id = c.id
+						  AND m.seq > GREATEST(x.read_seq, COALESCE(k.mailed_seq, 0))
+						  AND m.created_at <= v_now - v_delay
+						  AND m.created_at > v_now - v_delay - interval '1 day')
+		 ORDER BY c.last_message_at
+		 LIMIT 1000
+	LOOP
+		PERFORM workon.email_send(r.user_id, 'message_unread',
+			pg_catalog.jsonb_build_object(
+				'conversation_id', r.conversation_id,
+				'sender_name', r.sender_name,
+				'space_name', COALESCE(r.space_name, ''),
+				'unread_count', r.unread,
+				'excerpt', CASE WHEN pg_catalog.char_length(r.last_body) > 280
+								THEN pg_catalog.left(r.last_body, 279) || '…' ELSE r.last_body END,
+				'link', workon.app_url() || '/conversations/' || r.conversation_id),
+			'message_unread:' || r.conversation_id || ':' || r.user_id || ':' || r.last_seq);
+		INSERT INTO workon.message_email_marks AS k (conversation_id, user_id, mailed_seq, mailed_at)
+		VALUES (r.conversation_id, r.user_id, r.last_seq, v_now)
+		ON CONFLICT (conversation_id, user_id)
+		DO UPDATE SET mailed_seq = EXCLUDED.mailed_seq, mailed_at = EXCLUDED.mailed_at;
+		v_count := v_count + 1;
+	END LOOP;
+	RETURN v_count;
+END
+$$;
+
+COMMENT ON FUNCTION workon.message_emails_send(uuid[]) IS
+'For the front end, called periodically with the users that have a live socket on it (present for a minute after, or the delay when shorter, at least 5 seconds): queues a message_unread mail to each participant with a message unread for workon.message_email_delay (MESSAGE_EMAIL_DELAY, 10 minutes), at most one per conversation and participant per delay and only for messages not in an earlier one, none while they are present, none for messages older than a day past the delay; returns how many were queued (0 while another front end is at it)';
+
+REVOKE ALL ON FUNCTION workon.message_emails_send(uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION workon.message_emails_send(uuid[]) TO workon_authenticator;
+GRANT SET ON PARAMETER workon.message_email_delay TO workon_authenticator;
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 

@@ -114,12 +114,22 @@ COMMENT ON FUNCTION workon.dispatch(oid, jsonb, jsonb, text, text, jsonb) IS
 -- bytes, handlers returning bytea; the front end reads the row in binary
 CREATE FUNCTION workon.dispatch_bytes(handler oid, params jsonb, query jsonb,
 									  request_body bytea, token text, meta jsonb)
-RETURNS TABLE (status int4, headers text, body bytea, user_id uuid, outbox_id int8)
+RETURNS TABLE (status int4, headers text, body bytea, user_id uuid, outbox_id int8,
+			   store_op text, store_key text, store_sha256 bytea, store_content_type text)
 AS 'MODULE_PATHNAME', 'dispatch_bytes'
 LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION workon.dispatch_bytes(oid, jsonb, jsonb, bytea, text, jsonb) IS
-'workon.dispatch for bytes: the request body is bytea (a handler''s bytea "body" argument takes it as it is; other handlers get it as text, checked to be valid in the database encoding) and the response body is bytea (a bytea result as it is, any other as its text)';
+'workon.dispatch for bytes: the request body is bytea (a handler''s bytea "body" argument takes it as it is; other handlers get it as text, checked to be valid in the database encoding) and the response body is bytea (a bytea result as it is, any other as its text); store_op, store_key, store_sha256 and store_content_type are the file store transfer the handler asked the front end for (workon.set_store_transfer), NULL otherwise';
+CREATE FUNCTION workon.set_store_transfer(op text, key text, sha256 bytea DEFAULT NULL,
+										  content_type text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'set_store_transfer'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION workon.set_store_transfer(text, text, bytea, text) IS
+'Called by a route handler of workon.dispatch_bytes() whose file is in the S3 store: the front end moves the bytes. op get: redirect to a presigned URL of key; op put: write the request body (its sha256 and content_type) to key, then answer with workon.upload_s3_stored(key). workon.dispatch_bytes() returns them as store_op, store_key, store_sha256, store_content_type; inside workon.dispatch() it is an error, outside any dispatch it does nothing';
+
 
 CREATE FUNCTION workon.set_response(status int4, headers jsonb DEFAULT NULL)
 RETURNS void
@@ -169,5 +179,6 @@ GRANT EXECUTE ON FUNCTION
 	TO workon_authenticator;
 GRANT EXECUTE ON FUNCTION
 	workon.set_response(int4, jsonb),
-	workon.wait_for_outbox(bigint)
+	workon.wait_for_outbox(bigint),
+	workon.set_store_transfer(text, text, bytea, text)
 	TO workon_anon, workon_member, workon_host, workon_admin;

@@ -499,8 +499,8 @@ BEGIN
 							pg_catalog.gen_random_uuid()::text || pg_catalog.gen_random_uuid()::text, 'UTF8')), 'hex')
 		 WHERE u.id = v.id
 		RETURNING * INTO v;
-		PERFORM workon.set_response(202, pg_catalog.jsonb_build_object(
-			'X-Workon-S3', 'PUT ' || v.s3_key || ' ' || pg_catalog.encode(v.sha256, 'hex') || ' ' || v.content_type));
+		PERFORM workon.set_response(202);
+		PERFORM workon.set_store_transfer('put', v.s3_key, v.sha256, v.content_type);
 		RETURN NULL;
 	END IF;
 
@@ -517,7 +517,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.upload_put(uuid, bigint, text, bytea) IS
-'PUT /api/v1/uploads/{id}/content?expires=&sig= (the signed upload_url; no token needed): stores the bytes once and returns the upload with a download_url; WOU01 invalid_url_signature for a URL not signed for this upload and PUT or expired, WOU04 upload_url_used once stored, WOU02 payload_too_large, WOU03 unsupported_media_type when the bytes are not of the declared type or carry markup. With workon.upload_store = s3 the checked upload gets a random bucket key and the answer is the front end''s directive (status 202, header X-Workon-S3 "PUT <key> <sha256 hex> <content type>"): it writes the bytes there, then workon.upload_s3_stored(key) answers';
+'PUT /api/v1/uploads/{id}/content?expires=&sig= (the signed upload_url; no token needed): stores the bytes once and returns the upload with a download_url; WOU01 invalid_url_signature for a URL not signed for this upload and PUT or expired, WOU04 upload_url_used once stored, WOU02 payload_too_large, WOU03 unsupported_media_type when the bytes are not of the declared type or carry markup. With workon.upload_store = s3 the checked upload gets a random bucket key and the answer is the front end''s store transfer (status 202, workon.set_store_transfer put with the key, SHA-256 and content type): it writes the bytes there, then workon.upload_s3_stored(key) answers';
 
 CREATE FUNCTION workon.upload_get(id uuid)
 RETURNS json
@@ -583,15 +583,16 @@ BEGIN
 		'Cache-Control', v_cache,
 		'ETag', '"' || pg_catalog.encode(v.sha256, 'hex') || '"',
 		'X-Content-Type-Options', 'nosniff',
-		'Content-Security-Policy', 'default-src ''none''; frame-ancestors ''none''; sandbox')
-		|| CASE WHEN v.store = 's3' THEN pg_catalog.jsonb_build_object('X-Workon-S3', 'GET ' || v.s3_key)
-				ELSE '{}'::jsonb END);
+		'Content-Security-Policy', 'default-src ''none''; frame-ancestors ''none''; sandbox'));
+	IF v.store = 's3' THEN
+		PERFORM workon.set_store_transfer('get', v.s3_key);
+	END IF;
 	RETURN v_bytes;
 END
 $$;
 
 COMMENT ON FUNCTION workon.upload_content(uuid, bigint, text) IS
-'GET /api/v1/uploads/{id}/content: the bytes, with a signed URL (expires, sig; from download_url) or, for a public file, without; Content-Type, Content-Disposition (inline for images, attachment for PDFs), ETag (the SHA-256), Cache-Control (private until the URL expires, public for a day), nosniff and a sandboxing Content-Security-Policy; WOU01 invalid_url_signature for an unsigned URL of a private file or a bad signature. A file in the bucket (store s3) has no bytes here: the headers carry the front end''s directive X-Workon-S3 "GET <key>" (a redirect to a presigned URL)';
+'GET /api/v1/uploads/{id}/content: the bytes, with a signed URL (expires, sig; from download_url) or, for a public file, without; Content-Type, Content-Disposition (inline for images, attachment for PDFs), ETag (the SHA-256), Cache-Control (private until the URL expires, public for a day), nosniff and a sandboxing Content-Security-Policy; WOU01 invalid_url_signature for an unsigned URL of a private file or a bad signature. A file in the bucket (store s3) has no bytes here: the handler asks the front end for a store transfer get of its key (workon.set_store_transfer: a redirect to a presigned URL)';
 
 CREATE FUNCTION workon.upload_s3_stored(key text)
 RETURNS json

@@ -136,7 +136,15 @@ INSERT INTO workon.email_templates (key, locale, custom, subject, text, html) VA
 ('password_changed', 'fr', false,
  'Votre mot de passe workon a été modifié',
  E'Bonjour {{name}},\n\nLe mot de passe de votre compte workon ({{email}}) vient d''être modifié, et toutes les sessions ont été fermées.\n\nSi ce n''était pas vous, choisissez tout de suite un nouveau mot de passe : {{app_url}}/forgot-password\n\nworkon\n',
- E'<p>Bonjour {{name}},</p>\n<p>Le mot de passe de votre compte workon ({{email}}) vient d''être modifié, et toutes les sessions ont été fermées.</p>\n<p>Si ce n''était pas vous, <a href="{{app_url}}/forgot-password">choisissez tout de suite un nouveau mot de passe</a>.</p>\n<p>workon</p>\n');
+ E'<p>Bonjour {{name}},</p>\n<p>Le mot de passe de votre compte workon ({{email}}) vient d''être modifié, et toutes les sessions ont été fermées.</p>\n<p>Si ce n''était pas vous, <a href="{{app_url}}/forgot-password">choisissez tout de suite un nouveau mot de passe</a>.</p>\n<p>workon</p>\n'),
+('message_unread', 'en', false,
+ 'New message from {{sender_name}} about {{space_name}}',
+ E'Hello {{name}},\n\n{{sender_name}} wrote to you about {{space_name}} ({{unread_count}} unread):\n\n{{excerpt}}\n\nRead and answer: {{link}}\n\nworkon\n',
+ E'<p>Hello {{name}},</p>\n<p>{{sender_name}} wrote to you about <strong>{{space_name}}</strong> ({{unread_count}} unread):</p>\n<blockquote style="white-space: pre-wrap">{{excerpt}}</blockquote>\n<p><a href="{{link}}">Read and answer</a></p>\n<p>workon</p>\n'),
+('message_unread', 'fr', false,
+ 'Nouveau message de {{sender_name}} à propos de {{space_name}}',
+ E'Bonjour {{name}},\n\n{{sender_name}} vous a écrit à propos de {{space_name}} (non lus : {{unread_count}}) :\n\n{{excerpt}}\n\nLire et répondre : {{link}}\n\nworkon\n',
+ E'<p>Bonjour {{name}},</p>\n<p>{{sender_name}} vous a écrit à propos de <strong>{{space_name}}</strong> (non lus : {{unread_count}}) :</p>\n<blockquote style="white-space: pre-wrap">{{excerpt}}</blockquote>\n<p><a href="{{link}}">Lire et répondre</a></p>\n<p>workon</p>\n');
 
 -- admins' changes are audited; the shipped rows are not
 CREATE TRIGGER email_templates_audit

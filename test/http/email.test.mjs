@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { expectError, lit, psql, psqlRows, request, sleep, startShim, waitFor } from './lib/client.mjs';
-import { startFakeResend } from './lib/fake-resend.mjs';
+import { resendEnv, startFakeResend } from './lib/fake-resend.mjs';
 import { paymentIntentObject, stripeEvent } from './lib/fake-stripe.mjs';
 import {
   bearer, book, createSpace, deliver, nextHour, pay, startPaymentStack, unique, waitReady,
@@ -63,13 +63,7 @@ const idle = () => waitFor(() => psql("SELECT count(*) FROM workon.outbox WHERE 
 
 before(async () => {
   resend = await startFakeResend();
-  stack = await startPaymentStack({
-    EMAIL_TRANSPORT: 'resend',
-    RESEND_API_BASE: resend.url,
-    RESEND_API_KEY: resend.apiKey,
-    EMAIL_FROM: FROM,
-    EMAIL_TIMEOUT_MS: '1000',
-  });
+  stack = await startPaymentStack({ ...resendEnv(resend, FROM), EMAIL_TIMEOUT_MS: '1000' });
   base = stack.url;
 });
 after(async () => {
@@ -291,9 +285,7 @@ describe('a shim killed after Resend sent the mail, before the database heard of
     assert.equal(row.status, 'pending', 'the answer was recorded');
     // the 60 s lease, run out now
     psql(`UPDATE workon.outbox SET next_attempt_at = now() WHERE id = ${row.id}`);
-    const again = await startShim({
-      EMAIL_TRANSPORT: 'resend', RESEND_API_BASE: resend.url, RESEND_API_KEY: resend.apiKey, EMAIL_FROM: FROM, SHIM_THREADS: '1',
-    });
+    const again = await startShim({ ...resendEnv(resend, FROM), SHIM_THREADS: '1' });
     try {
       await waitFor(() => mailRows(u.email, 'password_reset')[0].status === 'done', 15000);
       const sends = resend.requests.filter((r) => r.idempotencyKey === row.idempotency_key);

@@ -1,7 +1,7 @@
 // Messages and realtime end to end: conversations over HTTP; GET /api/v1/ws (401 before
 // the upgrade, delivery within a second to the recipients and nobody else, ?since= replay
 // with transactions that commit out of order, token expiry and extension on an open
-// socket, a role change, client frames, a slow reader, limits, SIGTERM, two shims on one
+// socket, a role change (4401), a disabled account (4403), client frames, a slow reader, limits, SIGTERM, two shims on one
 // database, a database restart under open sockets).
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -314,6 +314,16 @@ describe('GET /api/v1/ws', () => {
     psql(`UPDATE workon.users SET role = 'host' WHERE id = ${lit(u.id)};`);
     const closed = await Promise.race([ws.closed, sleep(2000).then(() => null)]);
     assert.equal(closed?.code, 4401);
+  });
+
+  test('a user whose account is disabled stops receiving at once (4403), and cannot open another socket (401)', async () => {
+    const u = await register();
+    const ws = await connect(u);
+    psql(`UPDATE workon.users SET disabled = true WHERE id = ${lit(u.id)};`);
+    const closed = await Promise.race([ws.closed, sleep(2000).then(() => null)]);
+    assert.equal(closed?.code, 4403);
+    const again = await connect(u);
+    assert.equal(again.status, 401);
   });
 });
 

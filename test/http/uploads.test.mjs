@@ -486,6 +486,7 @@ describe('the S3 store', () => {
     assert.equal(res.json.sha256, sha256(bytes));
     assert.equal(res.json.size, bytes.length);
     assert.ok(!/[0-9a-f]{64}/.test(res.text.replace(res.json.sha256, '')), 'the bucket key is not in the answer');
+    assert.ok(!Object.keys(res.headers).some((h) => h.startsWith('x-workon')), 'no internal header reaches the client');
 
     const [key, store, state] = keyOf(d.json.id);
     assert.deepEqual([store, state], ['s3', 'stored']);
@@ -500,6 +501,7 @@ describe('the S3 store', () => {
     assert.equal(got.raw.length, 0, 'no bytes through the shim');
     assert.equal(got.headers['cache-control'], 'no-store');
     assert.equal(got.headers['etag'], undefined);
+    assert.ok(!Object.keys(got.headers).some((h) => h.startsWith('x-workon')), 'no internal header reaches the client');
     const loc = new URL(got.headers.location);
     assert.equal(loc.origin, bucket.url);
     assert.equal(loc.pathname, `/${S3.bucket}/${key}`);

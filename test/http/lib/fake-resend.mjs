@@ -140,3 +140,8 @@ export async function startFakeResend({ apiKey = 're_test_fake_not_a_real_key_01
   };
   return fake;
 }
+
+// the settings of a shim that sends its mail to the fake
+export const resendEnv = (fake, from) => ({
+  EMAIL_TRANSPORT: 'resend', RESEND_API_BASE: fake.url, RESEND_API_KEY: fake.apiKey, EMAIL_FROM: from,
+});

@@ -197,3 +197,13 @@ SELECT workon.events_cleanup() > 0 AS cleaned;
 SELECT count(*) AS kept, max(pos) = :head3 AS newest_kept FROM workon.events;
 SELECT workon.events_publish() = :head3 AS head_unchanged;
 RESET workon.event_retention;
+
+-- a disabled account's sockets close with 4403; enabled again, nothing to close
+UPDATE workon.users SET disabled = true WHERE id = :'h2';
+UPDATE workon.users SET disabled = false WHERE id = :'h2';
+SELECT workon.events_publish() AS head4 \gset
+SET ROLE workon_authenticator;
+SELECT pos = :head4 AS last, recipients = ARRAY[:'h2']::uuid[] AS h2, frame, close_code
+  FROM workon.events_fanout(:head4 - 1);
+RESET ROLE;
+SELECT data->>'reason' AS reason FROM workon.events WHERE pos = :head4;

@@ -388,8 +388,8 @@ BEGIN;
 SET LOCAL SESSION AUTHORIZATION workon_authenticator;
 SET LOCAL workon.upload_store = 's3';
 SELECT d.status, d.body IS NULL AS no_body,
-       regexp_replace(d.headers::jsonb->>'X-Workon-S3', '/[0-9a-f]{64} [0-9a-f]{64} ', '/<key> <sha256> ') AS directive,
-       split_part(d.headers::jsonb->>'X-Workon-S3', ' ', 3) = encode(sha256(:'png'), 'hex') AS sha256_of_the_bytes
+       d.headers IS NULL AS no_headers, d.store_op, d.store_key ~ '^uploads/[0-9a-f]{64}$' AS key,
+       d.store_sha256 = sha256(:'png') AS sha256_of_the_bytes, d.store_content_type
   FROM workon.dispatch_bytes('workon.upload_put(uuid,bigint,text,bytea)'::regprocedure,
                              jsonb_build_object('id', :'s_id'),
                              jsonb_build_object('expires', :'s_expires', 'sig', :'s_sig'),
@@ -422,13 +422,18 @@ SELECT workon.signed_url('GET', workon.upload_path(:'s_id')) AS s_get \gset
 BEGIN;
 SET LOCAL SESSION AUTHORIZATION workon_authenticator;
 SELECT d.status, d.body IS NULL AS no_body, d.headers::jsonb->>'Content-Type' AS type,
-       d.headers::jsonb->>'X-Workon-S3' = 'GET ' || :'s_key' AS directive
+       d.headers::jsonb ? 'X-Workon-S3' AS magic_header, d.store_op, d.store_key = :'s_key' AS key,
+       d.store_sha256 IS NULL AND d.store_content_type IS NULL AS no_put_fields
   FROM workon.dispatch_bytes('workon.upload_content(uuid,bigint,text)'::regprocedure,
                              jsonb_build_object('id', :'s_id'),
                              jsonb_build_object('expires', substring(:'s_get', 'expires=([0-9]+)'),
                                                 'sig', substring(:'s_get', 'sig=(.*)$')),
                              NULL, NULL, '{}') AS d;
 ROLLBACK;
+-- a store transfer is checked wherever it is asked for (outside a dispatch it does nothing)
+SELECT pg_temp.try($$SELECT workon.set_store_transfer('move', 'k')$$) AS bad_op,
+       pg_temp.try($$SELECT workon.set_store_transfer('put', 'k')$$) AS put_without_hash,
+       pg_temp.try($$SELECT workon.set_store_transfer('get', 'k')$$) AS outside_dispatch;
 -- deleted (or given a new key by another PUT), its object is deleted through the outbox
 DELETE FROM workon.uploads WHERE id = :'s_id';
 SELECT kind, purpose, method, path = '/' || :'s_key' AS path, params, status
