@@ -422,6 +422,112 @@ int json_each_string_member(const char *s, size_t len, h2o_mem_pool_t *pool,
 
 /* ------------------------------------------------------------------------ */
 
+/*
+ * A small reader of the JSON the database writes (well-formed by
+ * construction): skipping values, a top-level member of an object, an
+ * integer member.
+ */
+
+
+const char *json_skip_ws(const char *p, const char *end)
+{
+    while (p != end && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
+        ++p;
+    return p;
+}
+
+/* the end of the value starting at p, or NULL */
+const char *json_skip_value(const char *p, const char *end)
+{
+    int depth = 0;
+
+    p = json_skip_ws(p, end);
+    do {
+        if (p == end)
+            return NULL;
+        switch (*p) {
+        case '"':
+            for (++p; p != end && *p != '"'; ++p)
+                if (*p == '\\' && ++p == end)
+                    return NULL;
+            if (p == end)
+                return NULL;
+            ++p;
+            break;
+        case '{':
+        case '[':
+            ++depth;
+            ++p;
+            break;
+        case '}':
+        case ']':
+            --depth;
+            ++p;
+            break;
+        default:
+            while (p != end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n')
+                ++p;
+            break;
+        }
+        if (depth > 0) {
+            /* inside a container: members and elements, separators included */
+            p = json_skip_ws(p, end);
+            while (p != end && (*p == ',' || *p == ':'))
+                p = json_skip_ws(p + 1, end);
+        }
+    } while (depth > 0);
+    return p;
+}
+
+/*
+ * the value of a top-level member of an object (NULL if absent); strings
+ * come back without their quotes (the database's ids and cursors have no
+ * escapes), "null" as NULL
+ */
+h2o_iovec_t json_member(h2o_iovec_t obj, const char *name)
+{
+    const char *p = json_skip_ws(obj.base, obj.base + obj.len), *end = obj.base + obj.len;
+    size_t name_len = strlen(name);
+
+    if (p == end || *p != '{')
+        return h2o_iovec_init(NULL, 0);
+    p = json_skip_ws(p + 1, end);
+    while (p != end && *p == '"') {
+        const char *key = p + 1, *key_end = json_skip_value(p, end), *value, *value_end;
+        if (key_end == NULL)
+            break;
+        p = json_skip_ws(key_end, end);
+        if (p == end || *p != ':')
+            break;
+        value = json_skip_ws(p + 1, end);
+        if ((value_end = json_skip_value(value, end)) == NULL)
+            break;
+        if ((size_t)(key_end - 1 - key) == name_len && memcmp(key, name, name_len) == 0) {
+            if (value_end - value == 4 && memcmp(value, "null", 4) == 0)
+                return h2o_iovec_init(NULL, 0);
+            if (*value == '"')
+                return h2o_iovec_init(value + 1, value_end - value - 2);
+            return h2o_iovec_init(value, value_end - value);
+        }
+        p = json_skip_ws(value_end, end);
+        if (p != end && *p == ',')
+            p = json_skip_ws(p + 1, end);
+    }
+    return h2o_iovec_init(NULL, 0);
+}
+
+/* an integer (as json_member gives it), or dflt when absent or too long */
+int64_t json_int64(h2o_iovec_t v, int64_t dflt)
+{
+    char buf[24];
+
+    if (v.base == NULL || v.len == 0 || v.len >= sizeof(buf))
+        return dflt;
+    memcpy(buf, v.base, v.len);
+    buf[v.len] = '\0';
+    return strtoll(buf, NULL, 10);
+}
+
 void strbuf_init(strbuf_t *sb, h2o_mem_pool_t *pool, size_t cap)
 {
     sb->pool = pool;

@@ -318,4 +318,5 @@ const transport_t s3_transport = {
     s3_configured,
     s3_build,
     s3_interpret,
+    NULL,
 };

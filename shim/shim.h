@@ -180,6 +180,12 @@ int json_validate(const char *s, size_t len);
 #define json_escaped_max(len) ((len)*6)
 /* writes the escaped string (without quotes); invalid UTF-8 becomes U+FFFD; returns the end */
 char *json_escape(char *dst, const char *s, size_t len);
+/* reading the JSON the database writes: whitespace, one value, a top-level member (strings
+ * without their quotes, null as absent) and an integer member */
+const char *json_skip_ws(const char *p, const char *end);
+const char *json_skip_value(const char *p, const char *end);
+h2o_iovec_t json_member(h2o_iovec_t obj, const char *name);
+int64_t json_int64(h2o_iovec_t v, int64_t dflt);
 /* 1 if s is valid UTF-8 without NUL */
 int utf8_valid(const char *s, size_t len);
 /*

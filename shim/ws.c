@@ -125,107 +125,6 @@ static void client_destroy(ws_client_t *c);
 static void fanout_start(void);
 
 /* ------------------------------------------------------------------------ */
-/* a small reader of the JSON the database writes (well-formed by construction) */
-
-static const char *json_skip_ws(const char *p, const char *end)
-{
-    while (p != end && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
-        ++p;
-    return p;
-}
-
-/* the end of the value starting at p, or NULL */
-static const char *json_skip_value(const char *p, const char *end)
-{
-    int depth = 0;
-
-    p = json_skip_ws(p, end);
-    do {
-        if (p == end)
-            return NULL;
-        switch (*p) {
-        case '"':
-            for (++p; p != end && *p != '"'; ++p)
-                if (*p == '\\' && ++p == end)
-                    return NULL;
-            if (p == end)
-                return NULL;
-            ++p;
-            break;
-        case '{':
-        case '[':
-            ++depth;
-            ++p;
-            break;
-        case '}':
-        case ']':
-            --depth;
-            ++p;
-            break;
-        default:
-            while (p != end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n')
-                ++p;
-            break;
-        }
-        if (depth > 0) {
-            /* inside a container: members and elements, separators included */
-            p = json_skip_ws(p, end);
-            while (p != end && (*p == ',' || *p == ':'))
-                p = json_skip_ws(p + 1, end);
-        }
-    } while (depth > 0);
-    return p;
-}
-
-/*
- * the value of a top-level member of an object (NULL if absent); strings
- * come back without their quotes (the database's ids and cursors have no
- * escapes), "null" as NULL
- */
-static h2o_iovec_t json_member(h2o_iovec_t obj, const char *name)
-{
-    const char *p = json_skip_ws(obj.base, obj.base + obj.len), *end = obj.base + obj.len;
-    size_t name_len = strlen(name);
-
-    if (p == end || *p != '{')
-        return h2o_iovec_init(NULL, 0);
-    p = json_skip_ws(p + 1, end);
-    while (p != end && *p == '"') {
-        const char *key = p + 1, *key_end = json_skip_value(p, end), *value, *value_end;
-        if (key_end == NULL)
-            break;
-        p = json_skip_ws(key_end, end);
-        if (p == end || *p != ':')
-            break;
-        value = json_skip_ws(p + 1, end);
-        if ((value_end = json_skip_value(value, end)) == NULL)
-            break;
-        if ((size_t)(key_end - 1 - key) == name_len && memcmp(key, name, name_len) == 0) {
-            if (value_end - value == 4 && memcmp(value, "null", 4) == 0)
-                return h2o_iovec_init(NULL, 0);
-            if (*value == '"')
-                return h2o_iovec_init(value + 1, value_end - value - 2);
-            return h2o_iovec_init(value, value_end - value);
-        }
-        p = json_skip_ws(value_end, end);
-        if (p != end && *p == ',')
-            p = json_skip_ws(p + 1, end);
-    }
-    return h2o_iovec_init(NULL, 0);
-}
-
-static int64_t iovec_to_int64(h2o_iovec_t v, int64_t dflt)
-{
-    char buf[24];
-
-    if (v.base == NULL || v.len == 0 || v.len >= sizeof(buf))
-        return dflt;
-    memcpy(buf, v.base, v.len);
-    buf[v.len] = '\0';
-    return strtoll(buf, NULL, 10);
-}
-
-/* ------------------------------------------------------------------------ */
 /* users */
 
 static size_t user_bucket(const char *id, size_t len)
@@ -409,7 +308,7 @@ static int client_send_page(ws_client_t *c, h2o_iovec_t data)
         int64_t pos;
         if (e == NULL)
             return -1;
-        pos = iovec_to_int64(json_member(h2o_iovec_init(p, e - p), "id"), -1);
+        pos = json_int64(json_member(h2o_iovec_init(p, e - p), "id"), -1);
         if (pos > c->last_pos) {
             if (client_send(c, p, e - p) != 0)
                 return -1;
@@ -503,7 +402,7 @@ static int on_client_call(void *owner, PGresult *res, const char *err)
         free(c->token);
         c->token = c->call_token;
         c->call_token = NULL;
-        c->expires_at = iovec_to_int64(json_member(body, "expires_at"), 0);
+        c->expires_at = json_int64(json_member(body, "expires_at"), 0);
         {
             char frame[80];
             int n = snprintf(frame, sizeof(frame), "{\"type\":\"auth\",\"expires_at\":%lld}", (long long)c->expires_at);
@@ -514,8 +413,8 @@ static int on_client_call(void *owner, PGresult *res, const char *err)
             return 0;
         if (c->close_at != 0)
             return 0;
-        c->last_pos = iovec_to_int64(json_member(body, "cursor"), c->last_pos) > c->last_pos
-                          ? iovec_to_int64(json_member(body, "cursor"), c->last_pos)
+        c->last_pos = json_int64(json_member(body, "cursor"), c->last_pos) > c->last_pos
+                          ? json_int64(json_member(body, "cursor"), c->last_pos)
                           : c->last_pos;
         if (json_member(body, "next_cursor").base != NULL) {
             client_replay_next(c);
@@ -671,7 +570,7 @@ int ws_accept(h2o_req_t *req, const char *handler_oid, const char *token, h2o_io
     c->user = user;
     snprintf(c->handler_oid, sizeof(c->handler_oid), "%s", handler_oid);
     c->token = h2o_strdup(NULL, token, SIZE_MAX).base;
-    c->expires_at = iovec_to_int64(json_member(body, "expires_at"), 0);
+    c->expires_at = json_int64(json_member(body, "expires_at"), 0);
     c->last_pos = -1;
     c->pending_tail = &c->pending;
     c->deferred.cb = on_deferred;
@@ -688,7 +587,7 @@ int ws_accept(h2o_req_t *req, const char *handler_oid, const char *token, h2o_io
     if (json_member(body, "cursor").base != NULL) {
         c->replaying = 1;
         if (client_send_page(c, json_member(body, "data")) == 0 && c->close_at == 0) {
-            int64_t cursor = iovec_to_int64(json_member(body, "cursor"), -1);
+            int64_t cursor = json_int64(json_member(body, "cursor"), -1);
             if (cursor > c->last_pos)
                 c->last_pos = cursor;
             client_replay_next(c);
@@ -701,7 +600,7 @@ int ws_accept(h2o_req_t *req, const char *handler_oid, const char *token, h2o_io
          * there; every event published later reaches the socket.  (A thread that
          * never fanned out could skip those if it waited for its first cycle.)
          */
-        int64_t head = iovec_to_int64(json_member(body, "head"), -1);
+        int64_t head = json_int64(json_member(body, "head"), -1);
         if (head > hub.fan_pos)
             hub.fan_pos = head;
         if (hub.fan_pos < 0)
