@@ -203,3 +203,42 @@ GRANT EXECUTE ON FUNCTION workon.test_boom_relation(), workon.test_boom_internal
     assert.equal(res.status, 200, res.text);
   });
 });
+
+describe('headers every response carries', () => {
+  const nosniff = (res, what) => assert.equal(res.headers['x-content-type-options'], 'nosniff', what);
+
+  test('X-Content-Type-Options: nosniff on probes, documents, lists, errors and h2o\'s own errors', async () => {
+    const id = publishedIds()[0];
+    for (const p of ['/healthz', '/readyz', '/api/health', '/api/v1/health', '/metrics', '/api/v1/openapi.json', '/docs',
+      '/api/v1/spaces?limit=1', `/api/v1/spaces/${id}`, '/nope', '/api/v1/spaces?limit=x']) {
+      const res = await get(p);
+      nosniff(res, p);
+      assert.ok(res.headers['x-request-id'], p);
+    }
+    nosniff(await request('DELETE', '/api/v1/spaces'), '405');
+    nosniff(await request('POST', '/api/v1/auth/login', { body: '{', headers: { 'content-type': 'application/json' } }), '400');
+    nosniff(await request('OPTIONS', '/api/v1/spaces', { headers: { origin: 'http://elsewhere.example' } }), 'OPTIONS');
+  });
+
+  test('Cache-Control: no-store on authenticated answers and token-bearing ones; anonymous reads stay cacheable', async () => {
+    const email = `hdr-${Date.now().toString(36)}@example.com`;
+    const password = 'long secret for headers';
+    const reg = await request('POST', '/api/v1/auth/register', { body: { email, password, name: 'Headers' } });
+    assert.equal(reg.status, 201, reg.text);
+    assert.equal(reg.headers['cache-control'], 'no-store', 'register carries tokens');
+    const login = await request('POST', '/api/v1/auth/login', { body: { email, password } });
+    assert.equal(login.status, 200, login.text);
+    assert.equal(login.headers['cache-control'], 'no-store', 'login carries tokens');
+    const refresh = await request('POST', '/api/v1/auth/refresh', { body: { refresh_token: login.json.refresh_token } });
+    assert.equal(refresh.headers['cache-control'], 'no-store', 'refresh carries tokens');
+    const auth = { authorization: `Bearer ${login.json.access_token}` };
+    for (const p of ['/api/v1/me', '/api/v1/bookings', '/api/v1/conversations', '/api/v1/spaces?limit=1', '/api/v1/nothing-here']) {
+      const res = await get(p, { headers: auth });
+      assert.equal(res.headers['cache-control'], 'no-store', p);
+      nosniff(res, p);
+    }
+    const anon = await get('/api/v1/spaces?limit=1');
+    assert.equal(anon.status, 200);
+    assert.notEqual(anon.headers['cache-control'], 'no-store', 'an anonymous public read may be cached');
+  });
+});
