@@ -1,6 +1,7 @@
 // The error envelope, status codes, input validation and what a 500 may not reveal.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import {
   addRoutes, allowedMethods, expectError, get, psql, psqlList, qs, removeRoutes, request, waitFor,
@@ -240,5 +241,19 @@ describe('headers every response carries', () => {
     const anon = await get('/api/v1/spaces?limit=1');
     assert.equal(anon.status, 200);
     assert.notEqual(anon.headers['cache-control'], 'no-store', 'an anonymous public read may be cached');
+  });
+});
+
+describe('compression', () => {
+  test('a JSON body is gzip-compressed when asked, and the same once inflated; not otherwise', async () => {
+    const plain = await get('/api/v1/spaces?limit=20');
+    assert.equal(plain.status, 200);
+    assert.equal(plain.headers['content-encoding'], undefined);
+    const res = await get('/api/v1/spaces?limit=20', { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-encoding'], 'gzip');
+    assert.match(res.headers.vary ?? '', /accept-encoding/i);
+    assert.equal(zlib.gunzipSync(res.raw).toString(), plain.text);
+    assert.ok(res.raw.length < Buffer.byteLength(plain.text));
   });
 });
