@@ -257,3 +257,38 @@ describe('compression', () => {
     assert.ok(res.raw.length < Buffer.byteLength(plain.text));
   });
 });
+
+describe('ETag on public reads', () => {
+  test('an anonymous read has a weak ETag; If-None-Match with it is 304 without a body; a change gives another', async () => {
+    const id = publishedIds()[0];
+    for (const p of ['/api/v1/spaces?limit=5', `/api/v1/spaces/${id}`]) {
+      const first = await get(p);
+      assert.equal(first.status, 200, p);
+      const etag = first.headers.etag;
+      assert.match(etag ?? '', /^W\/"[0-9a-f]{32}"$/, p);
+      assert.equal((await get(p)).headers.etag, etag, 'the same bytes, the same tag');
+      const again = await get(p, { headers: { 'if-none-match': etag } });
+      assert.equal(again.status, 304, p);
+      assert.equal(again.text, '');
+      assert.equal(again.headers.etag, etag);
+      assert.equal((await get(p, { headers: { 'if-none-match': 'W/"0123"' } })).status, 200, p);
+    }
+    const before = (await get(`/api/v1/spaces/${id}`)).headers.etag;
+    psql(`UPDATE workon.spaces SET name = name || ' x' WHERE id = '${id}';`);
+    try {
+      const after = await get(`/api/v1/spaces/${id}`, { headers: { 'if-none-match': before } });
+      assert.equal(after.status, 200);
+      assert.notEqual(after.headers.etag, before);
+    } finally {
+      psql(`UPDATE workon.spaces SET name = left(name, -2) WHERE id = '${id}';`);
+    }
+  });
+
+  test('an authenticated read has no ETag of the shim (no-store)', async () => {
+    const email = `etag-${Date.now().toString(36)}@example.com`;
+    const reg = await request('POST', '/api/v1/auth/register', { body: { email, password: 'long secret for etags', name: 'E' } });
+    const res = await get('/api/v1/me', { headers: { authorization: `Bearer ${reg.json.access_token}` } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.etag, undefined);
+  });
+});
