@@ -1796,6 +1796,10 @@ BEGIN
 					 "304": {"description": "Not Modified: If-None-Match matched the ETag"},
 					 "416": {"description": "Range Not Satisfiable"}}'::jsonb;
 		END IF;
+		IF r.method = 'GET' AND r.auth = 'none' AND NOT r.returns_file THEN
+			-- a public read carries a weak ETag of its body (the front end's)
+			responses := responses || '{"304": {"description": "Not Modified: If-None-Match matched the ETag of an anonymous read"}}';
+		END IF;
 		IF r.status = 201 AND r.prosrc ~ 'set_response\(200\M' THEN
 			-- the handler answers 200 with what exists already (a repeat)
 			responses := responses || jsonb_build_object('200', jsonb_build_object('description',

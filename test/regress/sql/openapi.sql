@@ -78,3 +78,8 @@ SELECT r.path, (workon.openapi() #> ARRAY['paths', r.path, 'post', 'responses'])
    AND r.path IN ('/api/v1/conversations', '/api/v1/bookings/{id}/payment', '/api/v1/bookings/{id}/checkout',
 				  '/api/v1/auth/register', '/api/v1/spaces')
  ORDER BY 1;
+-- public reads list the 304 of their ETag; reads that need a token do not
+SELECT r.path, (workon.openapi() #> ARRAY['paths', r.path, 'get', 'responses']) ? '304' AS lists_304
+  FROM workon.routes r
+ WHERE r.method = 'GET' AND r.path IN ('/api/v1/spaces', '/api/v1/spaces/{id}', '/api/v1/me', '/api/v1/uploads/{id}/content')
+ ORDER BY 1;
