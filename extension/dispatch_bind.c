@@ -337,6 +337,49 @@ json_value_text(JsonbValue *v)
  * contents (or the text of a number, boolean, object or array).  JSON null
  * is SQL NULL.
  */
+static bool
+digits(const char *s, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/*
+ * A time the API takes: RFC 3339 with its offset (a space for the T, and an
+ * offset of hours only, as PostgreSQL writes them, pass too), or a date
+ * alone (availability windows are dates of the space's zone).  Anything
+ * looser that timestamptz_in would take (no offset, "tomorrow", "epoch",
+ * "infinity") is refused.
+ */
+static bool
+api_time(const char *s)
+{
+	if (!digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2))
+		return false;
+	s += 10;
+	if (*s == '\0')
+		return true;
+	if ((*s != 'T' && *s != 't' && *s != ' ') || !digits(s + 1, 2) || s[3] != ':' || !digits(s + 4, 2) ||
+		s[6] != ':' || !digits(s + 7, 2))
+		return false;
+	s += 9;
+	if (*s == '.')
+	{
+		if (!digits(++s, 1))
+			return false;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	if ((*s == 'Z' || *s == 'z') && s[1] == '\0')
+		return true;
+	if ((*s != '+' && *s != '-') || !digits(s + 1, 2))
+		return false;
+	s += 3;
+	return *s == '\0' || (*s == ':' && digits(s + 1, 2) && s[3] == '\0');
+}
+
 static Datum
 field_value(HandlerArg *arg, JsonbValue *v, bool *isnull)
 {
@@ -377,6 +420,11 @@ field_value(HandlerArg *arg, JsonbValue *v, bool *isnull)
 		}
 	}
 
+	if (arg->type == TIMESTAMPTZOID && !api_time(str))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
+				 errmsg("%s must be an RFC 3339 time with an offset, such as 2027-01-01T09:00:00+01:00",
+						binding_field ? binding_field : "a time")));
 	return InputFunctionCall(&arg->input, str, arg->ioparam, arg->typmod);
 }
 

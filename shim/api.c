@@ -351,7 +351,10 @@ static int respond_row(call_t *_call, PGresult *res, const char *err, int column
     if (!PQgetisnull(res, 0, RESULT_BODY) && status != 204 && status != 304) {
         /* no copy: the body is sent from the result, which lives as long as the request */
         body = h2o_iovec_init(PQgetvalue(res, 0, RESULT_BODY), (size_t)PQgetlength(res, 0, RESULT_BODY));
-        status = files_conditional(req, status, sink.etag, &body);
+        if (sink.etag.base != NULL)
+            status = files_conditional(req, status, sink.etag, &body);
+        else
+            status = files_etag(req, status, &body);
         if (body.base != NULL) {
             PGresult **holder = h2o_mem_alloc_shared(&req->pool, sizeof(*holder), on_result_dispose);
             *holder = res;

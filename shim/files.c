@@ -10,8 +10,12 @@
  *
  * What the file is, who may read it and how it is cached are the extension's
  * business (its headers); this file knows only HTTP.
+ *
+ * A public read (a GET without credentials) that has no ETag of its own gets a
+ * weak one, the SHA-256 of its body, and 304 on If-None-Match (files_etag).
  */
 #include "shim.h"
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -149,4 +153,35 @@ int files_conditional(h2o_req_t *req, int status, h2o_iovec_t etag, h2o_iovec_t 
     }
     *body = h2o_iovec_init(body->base + first, (size_t)(last - first + 1));
     return 206;
+}
+
+int files_etag(h2o_req_t *req, int status, h2o_iovec_t *body)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    char *tag;
+    ssize_t at;
+    size_t i;
+
+    if (status != 200 || h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1) != -1)
+        return status;
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))
+        return status;
+    SHA256((const unsigned char *)body->base, body->len, md);
+    /* W/"<32 hex digits>": weak, as a compressed answer has other bytes */
+    tag = h2o_mem_alloc_pool(&req->pool, 3 + 32 + 1);
+    memcpy(tag, "W/\"", 3);
+    for (i = 0; i != 16; ++i) {
+        tag[3 + 2 * i] = hex[md[i] >> 4];
+        tag[4 + 2 * i] = hex[md[i] & 15];
+    }
+    tag[35] = '"';
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, "ETag", tag, 36);
+    if ((at = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1)) != -1 &&
+        none_match_hits(req->headers.entries[at].value, h2o_iovec_init(tag, 36))) {
+        *body = h2o_iovec_init(NULL, 0);
+        return 304;
+    }
+    return status;
 }

@@ -1,6 +1,8 @@
 /*
  * Responses: every answer the shim makes goes out through send_response(),
- * which adds X-Request-Id, a Content-Length and the CORS headers, observes the
+ * which adds X-Request-Id, X-Content-Type-Options: nosniff, Cache-Control:
+ * no-store for answers that may carry a secret (see add_security_headers), a
+ * Content-Length and the CORS headers, observes the
  * request once (access line, metrics) and sends the body in one piece.  Error
  * answers have one JSON shape, {"error":{"code","message","details"}}, and a
  * 503 carries Retry-After: 1.
@@ -102,11 +104,35 @@ static void add_request_id(h2o_req_t *req, h2o_iovec_t request_id)
                           request_id.len);
 }
 
+static int has_response_header(h2o_req_t *req, const char *name, size_t len)
+{
+    return h2o_find_header_by_str(&req->res.headers, name, len, -1) != -1;
+}
+
+/*
+ * nosniff on every answer; no-store, unless the handler chose its caching (a
+ * file), on answers to a request with credentials (Authorization) and on
+ * answers to writes (tokens, signed URLs, a user's data): only anonymous reads
+ * may be kept by a cache.
+ */
+static void add_security_headers(h2o_req_t *req)
+{
+    if (!has_response_header(req, H2O_STRLIT("x-content-type-options")))
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 1, "X-Content-Type-Options",
+                              H2O_STRLIT("nosniff"));
+    if (has_response_header(req, H2O_STRLIT("cache-control")))
+        return;
+    if (h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1) != -1 ||
+        !(is_head(req) || h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))))
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+}
+
 void send_response(h2o_req_t *req, h2o_iovec_t request_id, int status, h2o_iovec_t body, int add_content_type)
 {
     req->res.status = status;
     req->res.reason = reason_phrase(status);
     add_request_id(req, request_id);
+    add_security_headers(req);
     if (body.base != NULL) {
         if (add_content_type)
             h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, "Content-Type", H2O_STRLIT(JSON_CONTENT_TYPE));
@@ -247,6 +273,7 @@ static void on_setup_error_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostre
         ostr->body = error_body(&req->pool, code, message, NULL);
         h2o_set_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT(JSON_CONTENT_TYPE), 1);
         add_request_id(req, request_id);
+        add_security_headers(req);
         req->res.content_length = ostr->body.len;
         cors_add_headers(req);
         http_observe(req, request_id, req->res.status);

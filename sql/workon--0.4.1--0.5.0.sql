@@ -1473,10 +1473,7 @@ BEGIN
 		 */
 		PERFORM workon.refresh_family_revoke(v_token, 'token_reused');
 		PERFORM workon.set_response(401, NULL);
-		RETURN pg_catalog.json_build_object('error', pg_catalog.json_build_object(
-			'code', 'token_reused',
-			'message', 'refresh token already used; all sessions of this login are revoked',
-			'details', pg_catalog.json_build_object()));
+		RETURN '{"error":{"code":"token_reused","message":"refresh token already used; all sessions of this login are revoked","details":{}}}'::json;
 	END IF;
 	-- else: replayed within the grace period (two tabs at once): a sibling
 
@@ -1692,6 +1689,7 @@ BEGIN
 		SELECT rt.method, rt.path, rt.auth, rt.status, rt.body, rt.summary, rt.rate_limit,
 			   p.oid AS fn, p.proname::text AS fname, p.pronargs, p.pronargdefaults,
 			   p.prorettype = 'bytea'::regtype AS returns_file,
+			   p.prosrc,
 			   obj_description(p.oid, 'pg_proc') AS description,
 			   row_number() OVER (PARTITION BY p.proname ORDER BY rt.path, rt.method) AS nth
 		  FROM workon.routes rt
@@ -1797,6 +1795,15 @@ BEGIN
 					 "302": {"description": "Found: the file is in the S3 store (UPLOAD_STORE=s3); Location is a presigned URL of the bucket, valid 300 s"},
 					 "304": {"description": "Not Modified: If-None-Match matched the ETag"},
 					 "416": {"description": "Range Not Satisfiable"}}'::jsonb;
+		END IF;
+		IF r.method = 'GET' AND r.auth = 'none' AND NOT r.returns_file THEN
+			-- a public read carries a weak ETag of its body (the front end's)
+			responses := responses || '{"304": {"description": "Not Modified: If-None-Match matched the ETag of an anonymous read"}}';
+		END IF;
+		IF r.status = 201 AND r.prosrc ~ 'set_response\(200\M' THEN
+			-- the handler answers 200 with what exists already (a repeat)
+			responses := responses || jsonb_build_object('200', jsonb_build_object('description',
+				'OK: it exists already (a repeat), the same representation', 'content', '{"application/json": {"schema": {}}}'::jsonb));
 		END IF;
 		IF r.status = 200 AND r.method IN ('POST', 'PUT', 'PATCH', 'DELETE') THEN
 			-- the handler may return nothing
@@ -5217,6 +5224,39 @@ COMMENT ON FUNCTION workon.message_emails_send(uuid[]) IS
 REVOKE ALL ON FUNCTION workon.message_emails_send(uuid[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION workon.message_emails_send(uuid[]) TO workon_authenticator;
 GRANT SET ON PARAMETER workon.message_email_delay TO workon_authenticator;
+
+-- token responses are compact JSON like every other answer
+CREATE OR REPLACE FUNCTION workon.session_issue(user_id uuid, family_id uuid DEFAULT NULL,
+									 parent_id uuid DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_role		text;
+	v_token		text := workon.random_token(32);
+BEGIN
+	SELECT u.role INTO v_role FROM workon.users AS u WHERE u.id = session_issue.user_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'invalid refresh token'
+			USING ERRCODE = 'WOA03';
+	END IF;
+
+	INSERT INTO workon.refresh_tokens (family_id, user_id, parent_id, token_hash, expires_at)
+	VALUES (COALESCE(session_issue.family_id, pg_catalog.gen_random_uuid()),
+			session_issue.user_id, session_issue.parent_id,
+			workon.refresh_token_hash(v_token),
+			pg_catalog.now() + pg_catalog.make_interval(secs => workon.token_ttl('refresh')));
+
+	-- row_to_json: compact, like every answer
+	RETURN (SELECT pg_catalog.row_to_json(t)
+			  FROM (SELECT workon.user_json(session_issue.user_id) AS "user",
+						   workon.jwt_issue(session_issue.user_id, v_role) AS access_token,
+						   v_token AS refresh_token,
+						   'Bearer'::text AS token_type,
+						   workon.token_ttl('access') AS expires_in) AS t);
+END
+$$;
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 

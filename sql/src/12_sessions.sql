@@ -126,12 +126,13 @@ BEGIN
 			workon.refresh_token_hash(v_token),
 			pg_catalog.now() + pg_catalog.make_interval(secs => workon.token_ttl('refresh')));
 
-	RETURN pg_catalog.json_build_object(
-		'user', workon.user_json(session_issue.user_id),
-		'access_token', workon.jwt_issue(session_issue.user_id, v_role),
-		'refresh_token', v_token,
-		'token_type', 'Bearer',
-		'expires_in', workon.token_ttl('access'));
+	-- row_to_json: compact, like every answer
+	RETURN (SELECT pg_catalog.row_to_json(t)
+			  FROM (SELECT workon.user_json(session_issue.user_id) AS "user",
+						   workon.jwt_issue(session_issue.user_id, v_role) AS access_token,
+						   v_token AS refresh_token,
+						   'Bearer'::text AS token_type,
+						   workon.token_ttl('access') AS expires_in) AS t);
 END
 $$;
 
@@ -284,10 +285,7 @@ BEGIN
 		 */
 		PERFORM workon.refresh_family_revoke(v_token, 'token_reused');
 		PERFORM workon.set_response(401, NULL);
-		RETURN pg_catalog.json_build_object('error', pg_catalog.json_build_object(
-			'code', 'token_reused',
-			'message', 'refresh token already used; all sessions of this login are revoked',
-			'details', pg_catalog.json_build_object()));
+		RETURN '{"error":{"code":"token_reused","message":"refresh token already used; all sessions of this login are revoked","details":{}}}'::json;
 	END IF;
 	-- else: replayed within the grace period (two tabs at once): a sibling
 

@@ -101,6 +101,7 @@ BEGIN
 		SELECT rt.method, rt.path, rt.auth, rt.status, rt.body, rt.summary, rt.rate_limit,
 			   p.oid AS fn, p.proname::text AS fname, p.pronargs, p.pronargdefaults,
 			   p.prorettype = 'bytea'::regtype AS returns_file,
+			   p.prosrc,
 			   obj_description(p.oid, 'pg_proc') AS description,
 			   row_number() OVER (PARTITION BY p.proname ORDER BY rt.path, rt.method) AS nth
 		  FROM workon.routes rt
@@ -206,6 +207,15 @@ BEGIN
 					 "302": {"description": "Found: the file is in the S3 store (UPLOAD_STORE=s3); Location is a presigned URL of the bucket, valid 300 s"},
 					 "304": {"description": "Not Modified: If-None-Match matched the ETag"},
 					 "416": {"description": "Range Not Satisfiable"}}'::jsonb;
+		END IF;
+		IF r.method = 'GET' AND r.auth = 'none' AND NOT r.returns_file THEN
+			-- a public read carries a weak ETag of its body (the front end's)
+			responses := responses || '{"304": {"description": "Not Modified: If-None-Match matched the ETag of an anonymous read"}}';
+		END IF;
+		IF r.status = 201 AND r.prosrc ~ 'set_response\(200\M' THEN
+			-- the handler answers 200 with what exists already (a repeat)
+			responses := responses || jsonb_build_object('200', jsonb_build_object('description',
+				'OK: it exists already (a repeat), the same representation', 'content', '{"application/json": {"schema": {}}}'::jsonb));
 		END IF;
 		IF r.status = 200 AND r.method IN ('POST', 'PUT', 'PATCH', 'DELETE') THEN
 			-- the handler may return nothing

@@ -1,6 +1,7 @@
 // The error envelope, status codes, input validation and what a 500 may not reveal.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import {
   addRoutes, allowedMethods, expectError, get, psql, psqlList, qs, removeRoutes, request, waitFor,
@@ -201,5 +202,93 @@ GRANT EXECUTE ON FUNCTION workon.test_boom_relation(), workon.test_boom_internal
   test('the server keeps serving after a 500', async () => {
     const res = await get('/api/v1/spaces?limit=1');
     assert.equal(res.status, 200, res.text);
+  });
+});
+
+describe('headers every response carries', () => {
+  const nosniff = (res, what) => assert.equal(res.headers['x-content-type-options'], 'nosniff', what);
+
+  test('X-Content-Type-Options: nosniff on probes, documents, lists, errors and h2o\'s own errors', async () => {
+    const id = publishedIds()[0];
+    for (const p of ['/healthz', '/readyz', '/api/health', '/api/v1/health', '/metrics', '/api/v1/openapi.json', '/docs',
+      '/api/v1/spaces?limit=1', `/api/v1/spaces/${id}`, '/nope', '/api/v1/spaces?limit=x']) {
+      const res = await get(p);
+      nosniff(res, p);
+      assert.ok(res.headers['x-request-id'], p);
+    }
+    nosniff(await request('DELETE', '/api/v1/spaces'), '405');
+    nosniff(await request('POST', '/api/v1/auth/login', { body: '{', headers: { 'content-type': 'application/json' } }), '400');
+    nosniff(await request('OPTIONS', '/api/v1/spaces', { headers: { origin: 'http://elsewhere.example' } }), 'OPTIONS');
+  });
+
+  test('Cache-Control: no-store on authenticated answers and token-bearing ones; anonymous reads stay cacheable', async () => {
+    const email = `hdr-${Date.now().toString(36)}@example.com`;
+    const password = 'long secret for headers';
+    const reg = await request('POST', '/api/v1/auth/register', { body: { email, password, name: 'Headers' } });
+    assert.equal(reg.status, 201, reg.text);
+    assert.equal(reg.headers['cache-control'], 'no-store', 'register carries tokens');
+    const login = await request('POST', '/api/v1/auth/login', { body: { email, password } });
+    assert.equal(login.status, 200, login.text);
+    assert.equal(login.headers['cache-control'], 'no-store', 'login carries tokens');
+    const refresh = await request('POST', '/api/v1/auth/refresh', { body: { refresh_token: login.json.refresh_token } });
+    assert.equal(refresh.headers['cache-control'], 'no-store', 'refresh carries tokens');
+    const auth = { authorization: `Bearer ${login.json.access_token}` };
+    for (const p of ['/api/v1/me', '/api/v1/bookings', '/api/v1/conversations', '/api/v1/spaces?limit=1', '/api/v1/nothing-here']) {
+      const res = await get(p, { headers: auth });
+      assert.equal(res.headers['cache-control'], 'no-store', p);
+      nosniff(res, p);
+    }
+    const anon = await get('/api/v1/spaces?limit=1');
+    assert.equal(anon.status, 200);
+    assert.notEqual(anon.headers['cache-control'], 'no-store', 'an anonymous public read may be cached');
+  });
+});
+
+describe('compression', () => {
+  test('a JSON body is gzip-compressed when asked, and the same once inflated; not otherwise', async () => {
+    const plain = await get('/api/v1/spaces?limit=20');
+    assert.equal(plain.status, 200);
+    assert.equal(plain.headers['content-encoding'], undefined);
+    const res = await get('/api/v1/spaces?limit=20', { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-encoding'], 'gzip');
+    assert.match(res.headers.vary ?? '', /accept-encoding/i);
+    assert.equal(zlib.gunzipSync(res.raw).toString(), plain.text);
+    assert.ok(res.raw.length < Buffer.byteLength(plain.text));
+  });
+});
+
+describe('ETag on public reads', () => {
+  test('an anonymous read has a weak ETag; If-None-Match with it is 304 without a body; a change gives another', async () => {
+    const id = publishedIds()[0];
+    for (const p of ['/api/v1/spaces?limit=5', `/api/v1/spaces/${id}`]) {
+      const first = await get(p);
+      assert.equal(first.status, 200, p);
+      const etag = first.headers.etag;
+      assert.match(etag ?? '', /^W\/"[0-9a-f]{32}"$/, p);
+      assert.equal((await get(p)).headers.etag, etag, 'the same bytes, the same tag');
+      const again = await get(p, { headers: { 'if-none-match': etag } });
+      assert.equal(again.status, 304, p);
+      assert.equal(again.text, '');
+      assert.equal(again.headers.etag, etag);
+      assert.equal((await get(p, { headers: { 'if-none-match': 'W/"0123"' } })).status, 200, p);
+    }
+    const before = (await get(`/api/v1/spaces/${id}`)).headers.etag;
+    psql(`UPDATE workon.spaces SET name = name || ' x' WHERE id = '${id}';`);
+    try {
+      const after = await get(`/api/v1/spaces/${id}`, { headers: { 'if-none-match': before } });
+      assert.equal(after.status, 200);
+      assert.notEqual(after.headers.etag, before);
+    } finally {
+      psql(`UPDATE workon.spaces SET name = left(name, -2) WHERE id = '${id}';`);
+    }
+  });
+
+  test('an authenticated read has no ETag of the shim (no-store)', async () => {
+    const email = `etag-${Date.now().toString(36)}@example.com`;
+    const reg = await request('POST', '/api/v1/auth/register', { body: { email, password: 'long secret for etags', name: 'E' } });
+    const res = await get('/api/v1/me', { headers: { authorization: `Bearer ${reg.json.access_token}` } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.etag, undefined);
   });
 });

@@ -54,6 +54,8 @@ SELECT :'r'::json->'user'->>'email' AS email, :'r'::json->'user'->>'role' AS rol
        :'r'::json->>'refresh_token' ~ '^[A-Za-z0-9_-]{43}$' AS refresh_format,
        workon.jwt_verify(:'r'::json->>'access_token')->>'sub' = :'r'::json->'user'->>'id' AS sub_is_user,
        workon.jwt_verify(:'r'::json->>'access_token')->>'role' AS token_role;
+-- compact JSON, like every answer
+SELECT :'r' !~ '" : |, "' AS compact;
 SELECT :'r'::json->'user'->>'id' AS ana \gset
 -- stored: scrypt hash, refresh token hashed only
 SELECT password_hash LIKE '$scrypt$ln=10,r=8,p=1$%' AS hashed FROM workon.users WHERE id = :'ana';

@@ -286,6 +286,16 @@ SELECT * FROM workon.dispatch('workon.regress_int()'::regprocedure, '{}', '{}', 
 SELECT * FROM workon.dispatch('workon.regress_echo(uuid,integer,boolean,jsonb,text,date,jsonb)'::regprocedure,
                               '{}', '{"n":"x"}', NULL, NULL, '{}');
 
+-- times are RFC 3339 with an offset (or a date alone), nothing looser
+CREATE FUNCTION workon.regress_at("at" timestamptz DEFAULT NULL) RETURNS text LANGUAGE sql AS $$ SELECT "at"::text $$;
+GRANT EXECUTE ON FUNCTION workon.regress_at TO workon_anon;
+SELECT format($$SELECT %L AS t, body, error FROM pg_temp.req('workon.regress_at(timestamptz)', query => %L)$$,
+			  t, jsonb_build_object('at', t))
+  FROM unnest(ARRAY['2027-01-01T09:00:00Z', '2027-01-01t09:00:00.25+01:00', '2027-01-01 09:00:00-05', '2027-01-01',
+					'2027-01-01T09:00:00', '2027-01-01 09:00', 'tomorrow', 'epoch', 'infinity', '2027-01-01T09:00:00+1',
+					'2027-01-01T09:00:00Z ', 'J2461407', '20270101T090000Z']) AS t \gexec
+DROP FUNCTION workon.regress_at;
+
 DROP FUNCTION workon.regress_echo, workon.regress_body, workon.regress_raw, workon.regress_who,
 	workon.regress_created, workon.regress_wait, workon.regress_void, workon.regress_int, workon.regress_null,
 	workon.regress_strict, workon.regress_private, workon.regress_set, workon.regress_unnamed,

@@ -70,3 +70,16 @@ SELECT t, workon.openapi_schema(t::regtype)
 SET ROLE workon_authenticator;
 SELECT workon.openapi() ->> 'openapi' AS as_authenticator;
 RESET ROLE;
+
+-- a POST whose handler answers 200 with what exists already lists that 200
+SELECT r.path, (workon.openapi() #> ARRAY['paths', r.path, 'post', 'responses']) ? '200' AS lists_200
+  FROM workon.routes r
+ WHERE r.method = 'POST'
+   AND r.path IN ('/api/v1/conversations', '/api/v1/bookings/{id}/payment', '/api/v1/bookings/{id}/checkout',
+				  '/api/v1/auth/register', '/api/v1/spaces')
+ ORDER BY 1;
+-- public reads list the 304 of their ETag; reads that need a token do not
+SELECT r.path, (workon.openapi() #> ARRAY['paths', r.path, 'get', 'responses']) ? '304' AS lists_304
+  FROM workon.routes r
+ WHERE r.method = 'GET' AND r.path IN ('/api/v1/spaces', '/api/v1/spaces/{id}', '/api/v1/me', '/api/v1/uploads/{id}/content')
+ ORDER BY 1;
