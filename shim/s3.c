@@ -318,4 +318,7 @@ const transport_t s3_transport = {
     s3_configured,
     s3_build,
     s3_interpret,
+    NULL,
+    NULL,
+    0,
 };
