@@ -27,12 +27,14 @@
  *    NOTIFY workon_outbox it claims due rows of the kinds it has a configured
  *    transport for and sends them, each kind with slots of its own (the
  *    transport's concurrency: 64 mails, 8 Stripe calls, 8 bucket calls in
- *    flight), so a queue of mails never holds a refund back.  A kind is
- *    claimed in one statement for all its free slots, one claim per kind at a
- *    time (a slot freed meanwhile is claimed with the next batch).  Claims
- *    and results are queries on the thread's pool, which pipelines them: the
- *    results of the rows answered during one pass of the loop are written
- *    together, each its own transaction, without waiting for each other.
+ *    flight), so a queue of mails never holds a refund back.  A slot is busy
+ *    from the claim to the provider's answer.  A kind is claimed in one
+ *    statement for all its free slots once a quarter of them are free, one
+ *    claim per kind at a time (slots freed meanwhile go with the next batch).
+ *    Claims and results are queries on the thread's pool, which pipelines
+ *    them; the answers of e-mail rows (transports with batch_results) that
+ *    arrive during one pass of the loop go to workon.outbox_result in one
+ *    statement, one commit for them all (each alone should it fail).
  * A shim that dies between claim and answer leaves the row leased; it comes
  * back by itself when the lease runs out and is sent again with the same
  * idempotency key.
@@ -96,7 +98,8 @@ struct st_outbox_job_t {
     db_query_cb reply_cb;
     void *reply_owner;
     int background;
-    size_t slot; /* background: the index of its transport */
+    size_t slot;    /* background: the index of its transport */
+    int holds_slot; /* background: counted in its kind's active until the answer is in */
     int registered; /* in waiting_ids */
 };
 
@@ -200,6 +203,23 @@ static void job_log(outbox_job_t *job, int level, const char *msg, const char *w
     log_write(level, msg, "outbox_id", job->id, "path", job->row.path, "request_id", job->request_id, "reason", why, NULL);
 }
 
+/*
+ * A background row's slot is free once the provider answered (or did not):
+ * the next rows are claimed while the database records the answer, so the
+ * provider's slots do not wait for it.
+ */
+static void job_release_slot(outbox_job_t *job)
+{
+    bg_kind_t *k = bg.kinds + job->slot;
+
+    if (!job->holds_slot)
+        return;
+    job->holds_slot = 0;
+    --k->active;
+    if (k->more)
+        bg_claim(job->slot);
+}
+
 static outbox_job_t *job_new(worker_t *w)
 {
     outbox_job_t *job = malloc(sizeof(*job));
@@ -222,11 +242,8 @@ static void job_free(outbox_job_t *job)
     if (job->registered)
         waiting_remove(strtoll(job->id, NULL, 10));
     if (job->background) {
-        bg_kind_t *k = bg.kinds + job->slot;
-        --k->active;
         --job->worker->active_requests;
-        if (k->more)
-            bg_claim(job->slot);
+        job_release_slot(job);
     }
     h2o_mem_clear_pool(&job->pool);
     free(job);
@@ -392,6 +409,7 @@ static void batch_add(outbox_job_t *job);
 
 static void job_report(outbox_job_t *job)
 {
+    job_release_slot(job);
     /* an answer nobody waits for: recorded with the others of this pass of the loop */
     if (job->background && !job->report_is_error && job->reply_cb == NULL && job->transport != NULL &&
         job->transport->batch_results) {
@@ -659,8 +677,8 @@ static int on_claim_result(void *owner, PGresult *res, const char *err)
     size_t slot = k - bg.kinds;
     int i, n;
 
-    k->claiming = 0;
     if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != CLAIM_NUM_COLUMNS) {
+        k->claiming = 0;
         /* no database, or no workon.outbox_claim (extension too old): said once, tried every second */
         if (bg.failures++ == 0)
             log_write(LOG_WARN, "outbox: cannot claim rows, retrying every second", "reason",
@@ -685,12 +703,15 @@ static int on_claim_result(void *owner, PGresult *res, const char *err)
         job = job_new(bg.worker);
         job->background = 1;
         job->slot = slot;
+        job->holds_slot = 1;
         ++k->active;
         /* counted like a request: SIGTERM lets the call finish instead of leaving it to the lease */
         ++bg.worker->active_requests;
         job_take_row(job, res, i);
         job_send(job);
     }
+    /* only now: a row that fails at once frees its slot within the loop above */
+    k->claiming = 0;
     if (k->more)
         bg_claim(slot);
     return 0;
