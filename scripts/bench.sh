@@ -25,6 +25,11 @@ webhook_conns=(8 32)
 webhook_deliveries=40000
 webhook_dup_share=0.8
 bench_mails=10000
+# the fake Resend answers each mail after this many ms: 100 and 20 show the bound a provider's
+# latency sets (EMAIL_CONCURRENCY / latency), 0 what the shim, the database and the fake reach
+# without one
+bench_mail_latencies=(100 20 0)
+bench_mail_concurrency=64
 
 bash "$ROOT/scripts/deps.sh"
 setup_run_dir
@@ -432,12 +437,17 @@ realtime=$(WORKON_PGHOST="$B/sock" WORKON_PGPORT="$PG_PORT" WORKON_PGDATABASE=wo
     realtime="realtime bench failed: $(tail -n 1 <<<"$realtime")"
 
 # e-mail: mails queued in one transaction (rendered by the database), delivered by a shim of
-# their own to the tests' fake Resend (the two shims above send no mail)
-say "$bench_mails queued e-mails to a fake Resend"
-psql_in "$B" workon_bench -c "SELECT count(workon.email_send(u.id, 'password_changed', '{}', 'bench:' || g))
-    FROM generate_series(1, $bench_mails) AS g, (SELECT id FROM workon.users ORDER BY created_at LIMIT 1) AS u" >/dev/null
-mail=$(node "$ROOT/bench/email.mjs" "$ROOT/shim/workon-shim" \
-    "$(database_url "$B" workon_bench workon_authenticator)" "$bench_mails") || mail='{"error":"failed"}'
+# their own to the tests' fake Resend (the two shims above send no mail), once per latency
+declare -A mail
+for latency in "${bench_mail_latencies[@]}"; do
+    say "$bench_mails queued e-mails to a fake Resend answering in $latency ms"
+    psql_in "$B" workon_bench -c "SELECT count(workon.email_send(u.id, 'password_changed', '{}', 'bench:$latency:' || g))
+        FROM generate_series(1, $bench_mails) AS g, (SELECT id FROM workon.users ORDER BY created_at LIMIT 1) AS u" >/dev/null
+    mail[$latency]=$(node "$ROOT/bench/email.mjs" "$ROOT/shim/workon-shim" \
+        "$(database_url "$B" workon_bench workon_authenticator)" "$bench_mails" "$latency" "$bench_mail_concurrency") ||
+        mail[$latency]='{"error":"failed"}'
+done
+mail_field() { node -e 'const r = JSON.parse(process.argv[1]); const v = r[process.argv[2]]; console.log(v ?? "-")' "$1" "$2" 2>/dev/null || echo -; }
 
 result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
 {
@@ -527,8 +537,19 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
     echo "    (C, no cache) runs with workon.jwt_cache_size = 0, a full verification every call"
     echo "bookings: $bk_total holds on $bench_spaces bench spaces, the last starting $bk_last UTC"
     echo "idle keep-alive connections: $idle"
-    echo "e-mail, $bench_mails queued mails to a fake Resend (one shim thread, 8 in flight): $mail"
-    echo "       (per_second and shim_cpu_us_per_mail from the first mail received to the last)"
+    mrow() { printf '%-26s %8s %7s %9s %9s %6s %10s %11s %10s\n' "$@"; }
+    mrow 'e-mail to a fake Resend' latency mails 'mails/s' bound ratio 'in flight' 'CPU us/mail' 'sent twice'
+    for latency in "${bench_mail_latencies[@]}"; do
+        m=${mail[$latency]}
+        mrow 'queued mails delivered' "$latency ms" "$(mail_field "$m" mails)" "$(mail_field "$m" per_second)" \
+            "$(mail_field "$m" bound_per_second)" "$(mail_field "$m" ratio)" "$(mail_field "$m" max_in_flight)" \
+            "$(mail_field "$m" shim_cpu_us_per_mail)" "$(mail_field "$m" sent_twice)"
+    done
+    echo "e-mail: $bench_mails mails queued per row, one shim thread, EMAIL_CONCURRENCY=$bench_mail_concurrency; bound = concurrency /"
+    echo "        latency (the most any sender with that many in flight reaches); ratio = mails/s / bound;"
+    echo "        in flight = most requests the fake held at once; CPU us/mail = the shim's CPU per mail;"
+    echo "        sent twice = requests beyond one per Idempotency-Key; mails/s and CPU from the first"
+    echo "        mail received to the last"
     echo
     echo "realtime (BENCH_REALTIME_SECONDS=${BENCH_REALTIME_SECONDS:-30} at BENCH_RATE=${BENCH_RATE:-1000} messages/s; delivery = POST sent to frame received):"
     echo "$realtime"

@@ -58,6 +58,12 @@ static void email_init(void)
         log_write(LOG_WARN, "EMAIL_TRANSPORT=resend without RESEND_API_KEY or EMAIL_FROM: mails stay queued", NULL);
 }
 
+/* mails sent at the same time by the background worker (the provider's answers bound the rate) */
+static size_t email_concurrency(void)
+{
+    return shim_settings.email_concurrency;
+}
+
 static const char *email_local_sql(void)
 {
     return shim_settings.email_transport == EMAIL_TRANSPORT_CAPTURE ? "SELECT workon.email_captured($1::bigint)" : NULL;
@@ -206,4 +212,6 @@ const transport_t email_transport = {
     email_build,
     email_interpret,
     email_local_sql,
+    email_concurrency,
+    1,
 };

@@ -25,7 +25,16 @@
  *    again to find the result, so concurrent requests make one call.
  *  - the background worker, on the first thread only: every second and on
  *    NOTIFY workon_outbox it claims due rows of the kinds it has a configured
- *    transport for and sends them, at most OUTBOX_CONCURRENCY at a time.
+ *    transport for and sends them, each kind with slots of its own (the
+ *    transport's concurrency: 64 mails, 8 Stripe calls, 8 bucket calls in
+ *    flight), so a queue of mails never holds a refund back.  A slot is busy
+ *    from the claim to the provider's answer.  A kind is claimed in one
+ *    statement for all its free slots once a quarter of them are free, one
+ *    claim per kind at a time (slots freed meanwhile go with the next batch).
+ *    Claims and results are queries on the thread's pool, which pipelines
+ *    them; the answers of e-mail rows (transports with batch_results) that
+ *    arrive during one pass of the loop go to workon.outbox_result in one
+ *    statement, one commit for them all (each alone should it fail).
  * A shim that dies between claim and answer leaves the row leased; it comes
  * back by itself when the lease runs out and is sent again with the same
  * idempotency key.
@@ -35,8 +44,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* rows sent at the same time by the background worker */
-#define OUTBOX_CONCURRENCY 8
+/* rows of a kind sent at the same time by the background worker, when its transport names none */
+#define DEFAULT_CONCURRENCY 8
 /* a send the transport asks to repeat (the same row being sent elsewhere right now) waits this long */
 #define RESEND_DELAY_MS 250
 /* a request waiting on a row another claimer sends looks again after this long */
@@ -61,6 +70,12 @@ static const transport_t *const transports[] = {&stripe_transport, &email_transp
 #define CLAIM_ID_SQL "SELECT " CLAIM_COLUMNS " FROM workon.outbox_claim_id($1::bigint)"
 #define SENDING_SQL "SELECT workon.outbox_sending($1::bigint)"
 #define RESULT_SQL "SELECT status, headers, body FROM workon.outbox_result($1::bigint, $2::integer, $3::jsonb)"
+/* the answers of several rows (a batch) in one statement, one transaction: one commit for them all */
+#define RESULTS_SQL                                                                                                              \
+    "SELECT count(r.status) FROM unnest($1::bigint[], $2::integer[], $3::jsonb[]) AS a(id, http_status, body)"                 \
+    " CROSS JOIN LATERAL workon.outbox_result(a.id, a.http_status, a.body) AS r"
+/* the most answers recorded by one statement */
+#define RESULT_BATCH_MAX 256
 #define ERROR_SQL "SELECT status, headers, body FROM workon.outbox_error($1::bigint, $2::text, $3::double precision)"
 
 const char outbox_err_not_claimed[] = "outbox row no longer pending";
@@ -83,24 +98,43 @@ struct st_outbox_job_t {
     db_query_cb reply_cb;
     void *reply_owner;
     int background;
+    size_t slot;    /* background: the index of its transport */
+    int holds_slot; /* background: counted in its kind's active until the answer is in */
     int registered; /* in waiting_ids */
 };
+
+/* the background worker's state of one transport */
+typedef struct st_bg_kind_t {
+    int configured;
+    int claiming;
+    int more; /* claim again when a job ends: the last claim was full, or a notification came */
+    size_t active;
+    size_t concurrency;
+    char kinds[32]; /* {kind}, a text[] literal */
+    char limit[12];
+} bg_kind_t;
 
 /* the background worker (first thread) */
 static __thread struct {
     worker_t *worker;
     int started;
-    int claiming;
-    int more; /* claim again when a job ends: the last claim was full, or a notification came */
-    size_t active;
     int failures;
     h2o_timeout_entry_t tick;
     h2o_timeout_entry_t soon;
-    char kinds[128]; /* the kinds of the configured transports, a text[] literal */
-    char limit[8];
+    bg_kind_t kinds[NUM_TRANSPORTS];
 } bg;
 
 static __thread h2o_timeout_t resend_timeout, notify_timeout, sending_timeout;
+
+/* the answers of background rows collected during one pass of the loop (transports with batch_results) */
+typedef struct st_result_batch_t {
+    h2o_mem_pool_t pool;
+    size_t n;
+    outbox_job_t *jobs[RESULT_BATCH_MAX];
+} result_batch_t;
+
+static __thread result_batch_t *batch;
+static __thread h2o_timeout_entry_t batch_entry;
 
 /* ids of the rows that requests of this process wait on (all threads) */
 static pthread_mutex_t waiting_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -159,13 +193,31 @@ static int waiting_has(int64_t id)
 static void job_report(outbox_job_t *job);
 static void job_send(outbox_job_t *job);
 static int job_claim(outbox_job_t *job);
-static void bg_claim(void);
+static void bg_claim(size_t slot);
+static void bg_claim_all(void);
 
 static void job_log(outbox_job_t *job, int level, const char *msg, const char *why)
 {
     if (!log_enabled(level))
         return;
     log_write(level, msg, "outbox_id", job->id, "path", job->row.path, "request_id", job->request_id, "reason", why, NULL);
+}
+
+/*
+ * A background row's slot is free once the provider answered (or did not):
+ * the next rows are claimed while the database records the answer, so the
+ * provider's slots do not wait for it.
+ */
+static void job_release_slot(outbox_job_t *job)
+{
+    bg_kind_t *k = bg.kinds + job->slot;
+
+    if (!job->holds_slot)
+        return;
+    job->holds_slot = 0;
+    --k->active;
+    if (k->more)
+        bg_claim(job->slot);
 }
 
 static outbox_job_t *job_new(worker_t *w)
@@ -190,10 +242,8 @@ static void job_free(outbox_job_t *job)
     if (job->registered)
         waiting_remove(strtoll(job->id, NULL, 10));
     if (job->background) {
-        --bg.active;
         --job->worker->active_requests;
-        if (bg.more)
-            bg_claim();
+        job_release_slot(job);
     }
     h2o_mem_clear_pool(&job->pool);
     free(job);
@@ -354,7 +404,130 @@ static int on_report_result(void *owner, PGresult *res, const char *err)
     return kept;
 }
 
+static void job_report_one(outbox_job_t *job);
+static void batch_add(outbox_job_t *job);
+
 static void job_report(outbox_job_t *job)
+{
+    job_release_slot(job);
+    /* an answer nobody waits for: recorded with the others of this pass of the loop */
+    if (job->background && !job->report_is_error && job->reply_cb == NULL && job->transport != NULL &&
+        job->transport->batch_results) {
+        batch_add(job);
+        return;
+    }
+    job_report_one(job);
+}
+
+/* text[]-literal element: in double quotes, with \ and " escaped */
+static void add_array_element(strbuf_t *sb, const char *s)
+{
+    const char *p;
+
+    strbuf_lit(sb, "\"");
+    for (p = s; *p != '\0'; ++p) {
+        if (*p == '"' || *p == '\\')
+            strbuf_lit(sb, "\\");
+        strbuf_add(sb, p, 1);
+    }
+    strbuf_lit(sb, "\"");
+}
+
+static void batch_free(result_batch_t *b)
+{
+    h2o_mem_clear_pool(&b->pool);
+    free(b);
+}
+
+static int on_batch_result(void *owner, PGresult *res, const char *err)
+{
+    result_batch_t *b = owner;
+    size_t i;
+
+    if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK) {
+        for (i = 0; i != b->n; ++i)
+            job_free(b->jobs[i]);
+    } else {
+        /* one row's error rolls the batch back: each is recorded alone, so the others are not held up */
+        if (log_enabled(LOG_WARN))
+            log_write(LOG_WARN, "outbox: recording a batch of answers failed, recording them one by one", "reason",
+                      res == NULL ? err : PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), NULL);
+        for (i = 0; i != b->n; ++i)
+            job_report_one(b->jobs[i]);
+    }
+    batch_free(b);
+    return 0;
+}
+
+/* records the answers collected so far: one statement, or the usual one when there is one */
+static void batch_flush(void)
+{
+    result_batch_t *b = batch;
+    strbuf_t ids, statuses, bodies;
+    db_query_t *q;
+    worker_t *w;
+    size_t i;
+
+    if (b == NULL)
+        return;
+    batch = NULL;
+    if (h2o_timeout_is_linked(&batch_entry))
+        h2o_timeout_unlink(&batch_entry);
+    if (b->n == 1) {
+        job_report_one(b->jobs[0]);
+        batch_free(b);
+        return;
+    }
+    w = b->jobs[0]->worker;
+    strbuf_init(&ids, &b->pool, b->n * 12 + 2);
+    strbuf_init(&statuses, &b->pool, b->n * 4 + 2);
+    strbuf_init(&bodies, &b->pool, b->n * 64 + 2);
+    for (i = 0; i != b->n; ++i) {
+        outbox_job_t *job = b->jobs[i];
+        strbuf_printf(&ids, "%c%s", i == 0 ? '{' : ',', job->id);
+        strbuf_printf(&statuses, "%c%s", i == 0 ? '{' : ',', job->status);
+        strbuf_add(&bodies, i == 0 ? "{" : ",", 1);
+        add_array_element(&bodies, job->report);
+    }
+    strbuf_lit(&ids, "}");
+    strbuf_lit(&statuses, "}");
+    strbuf_lit(&bodies, "}");
+    q = pool_query_new(&w->pool, DB_QUERY_SQL, on_batch_result, b);
+    q->sql = RESULTS_SQL;
+    q->values[0] = strbuf_finish(&ids).base;
+    q->values[1] = strbuf_finish(&statuses).base;
+    q->values[2] = strbuf_finish(&bodies).base;
+    q->nparams = 3;
+    if (pool_submit(&w->pool, q) != 0) {
+        pool_query_detach(&w->pool, q);
+        on_batch_result(b, NULL, "no database connection");
+    }
+}
+
+static void on_batch_due(h2o_timeout_entry_t *entry)
+{
+    (void)entry;
+    batch_flush();
+}
+
+static void batch_add(outbox_job_t *job)
+{
+    if (batch == NULL) {
+        if ((batch = malloc(sizeof(*batch))) == NULL)
+            h2o_fatal("no memory");
+        batch->n = 0;
+        h2o_mem_init_pool(&batch->pool);
+    }
+    batch->jobs[batch->n++] = job;
+    if (batch->n == RESULT_BATCH_MAX) {
+        batch_flush();
+    } else if (!h2o_timeout_is_linked(&batch_entry)) {
+        batch_entry.cb = on_batch_due;
+        h2o_timeout_link(job->worker->ctx.loop, &job->worker->ctx.zero_timeout, &batch_entry);
+    }
+}
+
+static void job_report_one(outbox_job_t *job)
 {
     db_query_t *q = pool_query_new(&job->worker->pool, DB_QUERY_SQL, on_report_result, job);
 
@@ -500,11 +673,12 @@ void outbox_detach(outbox_job_t *job)
 
 static int on_claim_result(void *owner, PGresult *res, const char *err)
 {
+    bg_kind_t *k = owner;
+    size_t slot = k - bg.kinds;
     int i, n;
 
-    (void)owner;
-    bg.claiming = 0;
     if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != CLAIM_NUM_COLUMNS) {
+        k->claiming = 0;
         /* no database, or no workon.outbox_claim (extension too old): said once, tried every second */
         if (bg.failures++ == 0)
             log_write(LOG_WARN, "outbox: cannot claim rows, retrying every second", "reason",
@@ -516,8 +690,8 @@ static int on_claim_result(void *owner, PGresult *res, const char *err)
     bg.failures = 0;
     n = PQntuples(res);
     /* a full claim: there may be more due rows */
-    if (n == atoi(bg.limit))
-        bg.more = 1;
+    if (n == atoi(k->limit))
+        k->more = 1;
     for (i = 0; i != n; ++i) {
         outbox_job_t *job;
         if (waiting_has(strtoll(PQgetvalue(res, i, 0), NULL, 10))) {
@@ -528,38 +702,56 @@ static int on_claim_result(void *owner, PGresult *res, const char *err)
         }
         job = job_new(bg.worker);
         job->background = 1;
-        ++bg.active;
+        job->slot = slot;
+        job->holds_slot = 1;
+        ++k->active;
         /* counted like a request: SIGTERM lets the call finish instead of leaving it to the lease */
         ++bg.worker->active_requests;
         job_take_row(job, res, i);
         job_send(job);
     }
-    if (bg.more)
-        bg_claim();
+    /* only now: a row that fails at once frees its slot within the loop above */
+    k->claiming = 0;
+    if (k->more)
+        bg_claim(slot);
     return 0;
 }
 
-static void bg_claim(void)
+/* claims due rows of one kind for its free slots */
+static void bg_claim(size_t slot)
 {
+    bg_kind_t *k = bg.kinds + slot;
     db_query_t *q;
 
-    if (bg.claiming || bg.active >= OUTBOX_CONCURRENCY || !pool_is_up(&bg.worker->pool)) {
-        if (bg.claiming || bg.active >= OUTBOX_CONCURRENCY)
-            bg.more = 1;
+    if (!k->configured)
+        return;
+    /* a batch: a quarter of the slots free, or none busy (a claim scans past the rows claimed before it) */
+    if (k->claiming || k->active >= k->concurrency || (k->active != 0 && k->concurrency - k->active < (k->concurrency + 3) / 4)) {
+        k->more = 1;
         return;
     }
-    bg.more = 0;
-    bg.claiming = 1;
-    snprintf(bg.limit, sizeof(bg.limit), "%zu", OUTBOX_CONCURRENCY - bg.active);
-    q = pool_query_new(&bg.worker->pool, DB_QUERY_SQL, on_claim_result, &bg); /* an owner: a query without one is cancelled */
+    if (!pool_is_up(&bg.worker->pool))
+        return;
+    k->more = 0;
+    k->claiming = 1;
+    snprintf(k->limit, sizeof(k->limit), "%zu", k->concurrency - k->active);
+    q = pool_query_new(&bg.worker->pool, DB_QUERY_SQL, on_claim_result, k); /* an owner: a query without one is cancelled */
     q->sql = CLAIM_SQL;
-    q->values[0] = bg.kinds;
-    q->values[1] = bg.limit;
+    q->values[0] = k->kinds;
+    q->values[1] = k->limit;
     q->nparams = 2;
     if (pool_submit(&bg.worker->pool, q) != 0) {
         pool_query_detach(&bg.worker->pool, q);
-        bg.claiming = 0;
+        k->claiming = 0;
     }
+}
+
+static void bg_claim_all(void)
+{
+    size_t i;
+
+    for (i = 0; i != NUM_TRANSPORTS; ++i)
+        bg_claim(i);
 }
 
 static void on_tick(h2o_timeout_entry_t *entry)
@@ -567,14 +759,14 @@ static void on_tick(h2o_timeout_entry_t *entry)
     (void)entry;
     h2o_timeout_link(bg.worker->ctx.loop, &bg.worker->one_sec, &bg.tick);
     if (!bg.worker->draining)
-        bg_claim();
+        bg_claim_all();
 }
 
 static void on_soon(h2o_timeout_entry_t *entry)
 {
     (void)entry;
     if (!bg.worker->draining)
-        bg_claim();
+        bg_claim_all();
 }
 
 /* a transport for kind, and what it needs to send */
@@ -596,17 +788,20 @@ void outbox_global_init(void)
         transports[i]->init();
 }
 
-/* the kinds of the configured transports as a text[] literal ("{stripe}"); 0 when there is none */
-static size_t configured_kinds(char *buf, size_t size)
+/* the background worker's slots of the configured transports; how many there are */
+static size_t configure_kinds(void)
 {
-    size_t i, n = 0, len = 0;
+    size_t i, n = 0;
 
-    len += snprintf(buf + len, size - len, "{");
-    for (i = 0; i != NUM_TRANSPORTS; ++i)
-        if (transports[i]->configured() && len < size)
-            len += snprintf(buf + len, size - len, "%s%s", n++ == 0 ? "" : ",", transports[i]->kind);
-    if (len < size)
-        snprintf(buf + len, size - len, "}");
+    for (i = 0; i != NUM_TRANSPORTS; ++i) {
+        bg_kind_t *k = bg.kinds + i;
+        if (!transports[i]->configured())
+            continue;
+        k->configured = 1;
+        k->concurrency = transports[i]->concurrency != NULL ? transports[i]->concurrency() : DEFAULT_CONCURRENCY;
+        snprintf(k->kinds, sizeof(k->kinds), "{%s}", transports[i]->kind);
+        ++n;
+    }
     return n;
 }
 
@@ -616,7 +811,7 @@ void outbox_worker_start(worker_t *w)
     h2o_timeout_init(w->ctx.loop, &resend_timeout, RESEND_DELAY_MS);
     h2o_timeout_init(w->ctx.loop, &sending_timeout, SENDING_PAUSE_MS);
     h2o_timeout_init(w->ctx.loop, &notify_timeout, NOTIFY_DELAY_MS);
-    if (w->id != 0 || configured_kinds(bg.kinds, sizeof(bg.kinds)) == 0)
+    if (w->id != 0 || configure_kinds() == 0)
         return;
     bg.worker = w;
     bg.started = 1;

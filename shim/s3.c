@@ -319,4 +319,6 @@ const transport_t s3_transport = {
     s3_build,
     s3_interpret,
     NULL,
+    NULL,
+    0,
 };

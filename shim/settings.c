@@ -79,6 +79,7 @@ static int parse_number(const char *value, uint64_t min, uint64_t max, uint64_t 
         return NULL;                                                                                                               \
     }
 
+NUMBER_SETTING(apply_email_concurrency, email_concurrency, 1, 1000)
 NUMBER_SETTING(apply_auth_rate_limit, auth_rate_limit_limit, 1, 1000000)
 NUMBER_SETTING(apply_max_header_bytes, max_header_bytes, 1024, 409600)
 NUMBER_SETTING(apply_max_inflight, max_inflight, 1, 1000000)
@@ -512,6 +513,9 @@ static const setting_t settings_table[] = {
      0, 0, apply_pool_size},
     {"DEFAULT_LOCALE", "en", "language (fr or en) of the e-mails to users who chose none (database setting workon.default_locale)", 0,
      0, apply_default_locale},
+    {"EMAIL_CONCURRENCY", "64",
+     "mails sent to the provider at the same time (the outbox worker of the first thread); Stripe and bucket calls have 8 of their own",
+     0, 0, apply_email_concurrency},
     {"EMAIL_FROM", NULL, "sender of the e-mails (bookings@example.com or Name <bookings@example.com>); required with NODE_ENV=production",
      6, 0, apply_email_from},
     {"EMAIL_TIMEOUT_MS", "10000", "longest wait for one request to the e-mail provider (then a retry with backoff)", 0, 0,
@@ -742,6 +746,7 @@ void settings_load(void)
     shim_settings.ws_send_queue_bytes = 1048576;
     shim_settings.resend_api_base = "https://api.resend.com";
     shim_settings.email_timeout_ms = 10000;
+    shim_settings.email_concurrency = 64;
 
     /* the file first: its values win over the environment's */
     if ((v = getenv("SHIM_ENV_FILE")) != NULL && *v != '\0') {

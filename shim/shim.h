@@ -74,6 +74,7 @@ typedef struct st_shim_settings_t {
     const char *resend_api_base;
     const char *resend_api_key;
     uint64_t email_timeout_ms;
+    uint64_t email_concurrency;
     /* UPLOAD_STORE=s3: the bucket (the secret stays in the shim) */
     int upload_store_s3;
     const char *s3_endpoint;
@@ -565,6 +566,10 @@ typedef struct st_transport_t {
     void (*interpret)(const httpclient_response_t *res, unsigned resends, h2o_mem_pool_t *pool, transport_verdict_t *v);
     /* NULL, or a statement ($1 the row id) that records the row as sent instead of a request (e-mail capture) */
     const char *(*local_sql)(void);
+    /* NULL, or how many rows of this kind the background worker sends at the same time (NULL: 8) */
+    size_t (*concurrency)(void);
+    /* the background worker records the answers of several rows in one statement (one commit for them) */
+    int batch_results;
 } transport_t;
 
 extern const transport_t stripe_transport;

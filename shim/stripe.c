@@ -171,4 +171,6 @@ const transport_t stripe_transport = {
     stripe_build,
     stripe_interpret,
     NULL,
+    NULL,
+    0,
 };

@@ -3,7 +3,8 @@
 // to the right address, in the recipient's language, with the outbox row's idempotency
 // key; 429 (Retry-After), 500 and a hang retried; a 422 dead until an admin retries it;
 // a shim SIGKILLed between Resend's answer and the database; the reset and verification
-// flows with reuse and expiry of their tokens; capture mode;
+// flows with reuse and expiry of their tokens; capture mode; many mails in flight at once
+// against a slow provider while a refund still goes to Stripe;
 // start-up refusals are in startup.test.mjs.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -262,6 +263,60 @@ describe('account flows', () => {
     const after = await request('GET', '/api/v1/me', { base, headers: bearer(u.token) });
     assert.equal(after.json.email_verified, true);
     expectError(await request('POST', '/api/v1/auth/verify-email/resend', { base, headers: bearer(u.token) }), 409, 'email_already_verified');
+  });
+});
+
+describe('many mails at once', () => {
+  test('more than 8 mails in flight against a slow provider, each sent once; a refund is not held back behind them', async () => {
+    await idle();
+    const host = await registerUser('host');
+    const member = await registerUser();
+    const space = await createSpace(base, host, 2000);
+    const b = await book(base, member, space);
+    const p = await pay(base, member, b);
+    assert.equal(p.status, 201, p.text);
+    assert.equal((await deliver(base, stripeEvent('payment_intent.succeeded', paymentIntentObject({
+      id: p.json.stripe_payment_intent_id, amount: b.price.amount_cents, currency: b.price.currency,
+      metadata: { booking_id: b.id },
+    })))).status, 200);
+    await mailTo(member.email, 'booking_confirmed');
+    await idle();
+
+    // a provider answering in 600 ms (EMAIL_TIMEOUT_MS is 1000 here): 8 in flight would take 20 s
+    const n = 300;
+    const tag = `many-${unique()}`;
+    const ours = (r) => r.idempotencyKey?.startsWith(`email:${tag}:`);
+    resend.answerDelayMs = 600;
+    resend.maxInFlight = resend.inFlight;
+    try {
+      psql(`SELECT count(workon.email_send(${lit(member.id)}, 'password_changed', '{}', ${lit(tag)} || ':' || g))
+              FROM generate_series(1, ${n}) AS g`);
+      await waitFor(() => resend.inFlight > 8, 10000, 5);
+
+      // the refund of a cancelled booking goes out while the mails are in flight
+      const cancel = await request('POST', `/api/v1/bookings/${b.id}/cancel`, { base, headers: bearer(member.token) });
+      assert.equal(cancel.status, 200, cancel.text);
+      await waitFor(() => psql(`SELECT status FROM workon.outbox WHERE path = '/v1/refunds' AND booking_id = ${lit(b.id)}`) === 'done', 10000, 20);
+      assert.equal(stack.fake.created('/v1/refunds').filter((r) => r.params.payment_intent === p.json.stripe_payment_intent_id).length, 1);
+      const left = Number(psql(`SELECT count(*) FROM workon.outbox WHERE kind = 'email' AND status = 'pending'
+                                   AND idempotency_key LIKE ${lit(`email:${tag}:%`)}`));
+      assert.ok(left > 0, 'the refund waited until every mail was sent');
+
+      const started = Date.now();
+      await waitFor(() => resend.sent(ours).length >= n, 30000, 50);
+      await idle();
+      // the concurrency is real (EMAIL_CONCURRENCY, 64) and bounded
+      assert.ok(resend.maxInFlight > 8, `at most ${resend.maxInFlight} mails in flight`);
+      assert.ok(resend.maxInFlight <= 64, `${resend.maxInFlight} mails in flight, more than EMAIL_CONCURRENCY`);
+      assert.ok(Date.now() - started < 15000, `the mails took ${Date.now() - started} ms`);
+    } finally {
+      resend.answerDelayMs = 0;
+    }
+    await sleep(300);
+    const keys = resend.sent(ours).map((r) => r.idempotencyKey);
+    assert.equal(keys.length, n);
+    assert.equal(new Set(keys).size, n, 'a mail was sent twice');
+    assert.equal(psql(`SELECT count(*) FROM workon.outbox WHERE idempotency_key LIKE ${lit(`email:${tag}:%`)} AND status = 'done'`), String(n));
   });
 });
 

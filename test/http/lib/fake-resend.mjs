@@ -10,7 +10,9 @@
 // concurrent_idempotent_requests. Errors are Resend's shape {statusCode, name, message}.
 // Every request is recorded (`requests`); `failNext()` queues failures: a status
 // (429 with Retry-After, 500, 422 ...), a connection reset, a hang (never answers);
-// `holdAnswerMs` sends a mail at once but holds its answer back that long.
+// `holdAnswerMs` sends a mail at once but holds its answer back that long; `answerDelayMs`
+// answers every request that long after it arrived (a provider's latency). `inFlight` is
+// the number of requests received and not answered yet, `maxInFlight` its highest value.
 import crypto from 'node:crypto';
 import http from 'node:http';
 
@@ -39,6 +41,11 @@ export async function startFakeResend({ apiKey = 're_test_fake_not_a_real_key_01
   }
 
   const server = http.createServer((req, res) => {
+    if (++fake.inFlight > fake.maxInFlight) fake.maxInFlight = fake.inFlight;
+    let answered = false;
+    const done = () => { if (!answered) { answered = true; --fake.inFlight; } };
+    res.on('finish', done);
+    res.on('close', done);
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', async () => {
@@ -126,6 +133,8 @@ export async function startFakeResend({ apiKey = 're_test_fake_not_a_real_key_01
     requests,
     answerDelayMs: 0,
     holdAnswerMs: 0,
+    inFlight: 0,
+    maxInFlight: 0,
     // failNext({ mode: 'status' | 'reset' | 'hang', count = 1, status, name, message, headers })
     failNext(f) { failures.push({ mode: 'status', count: 1, ...f }); },
     clearFailures() { failures.length = 0; },
