@@ -28,6 +28,7 @@
 #include "common/jsonapi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "nodes/primnodes.h"
 #include "parser/parse_coerce.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -61,6 +62,8 @@ typedef struct JsonArgInfo
 	char	   *key;			/* escaped constant key, once known */
 	int			keylen;
 	bool		key_is_constant;
+	bool		is_cstring;		/* an unknown-type literal: the call passes a
+								 * C string, not text */
 } JsonArgInfo;
 
 typedef struct JsonBuildCache
@@ -124,6 +127,24 @@ json_kind_of(Oid basetype, Oid *funcoid)
 	return JK_STRING;
 }
 
+/* Is argument argnum of the call site a Const (not merely a stable Param)? */
+static bool
+json_arg_is_const(FmgrInfo *flinfo, int argnum)
+{
+	Node	   *expr = flinfo->fn_expr;
+	List	   *args;
+
+	if (expr == NULL)
+		return false;
+	if (IsA(expr, FuncExpr))
+		args = ((FuncExpr *) expr)->args;
+	else
+		return false;
+	if (argnum < 0 || argnum >= list_length(args))
+		return false;
+	return IsA(list_nth(args, argnum), Const);
+}
+
 static JsonBuildCache *
 json_build_cache(FunctionCallInfo fcinfo, int nargs, Oid *types)
 {
@@ -156,8 +177,20 @@ json_build_cache(FunctionCallInfo fcinfo, int nargs, Oid *types)
 		arg->kind = json_kind_of(arg->basetype, &funcoid);
 		if (OidIsValid(funcoid))
 			fmgr_info_cxt(funcoid, &arg->func, fcinfo->flinfo->fn_mcxt);
+		/*
+		 * Only a literal of the call site is the same on every call; a
+		 * PL/pgSQL variable or a query parameter (an external Param, which
+		 * get_fn_expr_arg_stable() counts as stable) changes between calls.
+		 */
 		arg->key_is_constant = (i % 2 == 0 && !variadic_array &&
-								get_fn_expr_arg_stable(fcinfo->flinfo, i));
+								json_arg_is_const(fcinfo->flinfo, i));
+
+		/*
+		 * extract_variadic_args() turned unknown literals into text for this
+		 * call; later calls read the arguments directly and get C strings.
+		 */
+		arg->is_cstring = (!variadic_array &&
+						   get_fn_expr_argtype(fcinfo->flinfo, i) == UNKNOWNOID);
 	}
 	fcinfo->flinfo->fn_extra = cache;
 
@@ -330,8 +363,12 @@ json_build(PG_FUNCTION_ARGS)
 		nulls = (bool *) palloc(sizeof(bool) * Max(nargs, 1));
 		for (i = 0; i < nargs; i++)
 		{
-			args[i] = PG_GETARG_DATUM(i);
 			nulls[i] = PG_ARGISNULL(i);
+			if (cache->args[i].is_cstring && !nulls[i] &&
+				cache->args[i].key == NULL)
+				args[i] = CStringGetTextDatum(PG_GETARG_CSTRING(i));
+			else
+				args[i] = PG_GETARG_DATUM(i);
 		}
 	}
 	else

@@ -488,6 +488,13 @@ BEGIN
 				  HINT = 'Declare a new upload to send another file.';
 	END IF;
 	PERFORM workon.file_check(COALESCE(upload_put.body, ''::bytea), v.content_type);
+	-- the URL was signed for the declared size: no more bytes than that
+	-- (fewer are stored, and the size recorded is theirs)
+	IF pg_catalog.length(upload_put.body) > v.size THEN
+		RAISE EXCEPTION 'file is larger than the % bytes declared', v.size
+			USING ERRCODE = 'WOU02',
+				  HINT = 'Declare a new upload of the file''s size.';
+	END IF;
 
 	IF pg_catalog.current_setting('workon.upload_store') = 's3' THEN
 		-- checked: the front end writes the bytes to the bucket under a new
@@ -517,7 +524,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.upload_put(uuid, bigint, text, bytea) IS
-'PUT /api/v1/uploads/{id}/content?expires=&sig= (the signed upload_url; no token needed): stores the bytes once and returns the upload with a download_url; WOU01 invalid_url_signature for a URL not signed for this upload and PUT or expired, WOU04 upload_url_used once stored, WOU02 payload_too_large, WOU03 unsupported_media_type when the bytes are not of the declared type or carry markup. With workon.upload_store = s3 the checked upload gets a random bucket key and the answer is the front end''s store transfer (status 202, workon.set_store_transfer put with the key, SHA-256 and content type): it writes the bytes there, then workon.upload_s3_stored(key) answers';
+'PUT /api/v1/uploads/{id}/content?expires=&sig= (the signed upload_url; no token needed): stores the bytes once and returns the upload with a download_url; WOU01 invalid_url_signature for a URL not signed for this upload and PUT or expired, WOU04 upload_url_used once stored, WOU02 payload_too_large above workon.upload_max_bytes or the size declared (fewer bytes are stored and their size recorded), WOU03 unsupported_media_type when the bytes are not of the declared type or carry markup. With workon.upload_store = s3 the checked upload gets a random bucket key and the answer is the front end''s store transfer (status 202, workon.set_store_transfer put with the key, SHA-256 and content type): it writes the bytes there, then workon.upload_s3_stored(key) answers';
 
 CREATE FUNCTION workon.upload_get(id uuid)
 RETURNS json

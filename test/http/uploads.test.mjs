@@ -288,6 +288,17 @@ describe('bodies', () => {
     assert.equal(psqlList(`SELECT state FROM workon.uploads WHERE id = ${lit(d.json.id)};`)[0], 'pending');
   });
 
+  test('a PUT of more bytes than declared is 413 and stores nothing; fewer are stored with their size', async () => {
+    const d = await declare(member, { filename: 'd.jpg', content_type: 'image/jpeg', size: 2000 });
+    assert.equal(d.status, 201, d.text);
+    const r = await put(d.json.upload_url, JPEG(2000 - 13 + 1));
+    expectError(r, 413, 'payload_too_large');
+    assert.deepEqual(psqlList(`SELECT state || ' ' || size FROM workon.uploads WHERE id = ${lit(d.json.id)};`), ['pending 2000']);
+    const ok = await put(d.json.upload_url, JPEG(1500 - 13));
+    assert.equal(ok.status, 201, ok.text);
+    assert.equal(ok.json.size, 1500);
+  });
+
   test('a smaller UPLOAD_MAX_BYTES applies at POST and at PUT', async () => {
     const shim = await startShim({ UPLOAD_MAX_BYTES: '5000', SIGNED_URL_SECRET: URL_SECRET, JWT_SECRET: SECRET });
     try {
@@ -600,7 +611,7 @@ describe('the S3 store', () => {
     assert.equal(keyOf(d.json.id)[1], 'postgres', 'refused uploads get no key');
 
     // once stored, the URL is used
-    r = await put(d.json.upload_url, PNG(4000), at(s3shim));
+    r = await put(d.json.upload_url, PNG(4000 - 16), at(s3shim));
     assert.equal(r.status, 201, r.text);
     r = await put(d.json.upload_url, PNG(4000), at(s3shim));
     expectError(r, 409, 'upload_url_used');

@@ -53,6 +53,24 @@ SELECT workon.json_build(k, g)
 SELECT workon.json_build(VARIADIC ARRAY['a', '1', 'b', '2']);
 SELECT workon.json_build(VARIADIC NULL::text[]);
 
+-- one call site called again and again (a PL/pgSQL function, as dispatch's
+-- handlers are): literal values stay right after the first call, and keys
+-- from variables are not taken for constants
+CREATE FUNCTION pg_temp.token_answer(k text, v text) RETURNS json
+LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN workon.json_build('token_type', 'bearer', 'fixed', 'abc', k, v);
+END
+$$;
+SELECT pg_temp.token_answer('access_token', 'x' || g) FROM generate_series(1, 3) AS g;
+CREATE FUNCTION pg_temp.key_value(k text, v int) RETURNS json
+LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN workon.json_build(k, v);
+END
+$$;
+SELECT pg_temp.key_value('key' || g, g) FROM generate_series(1, 3) AS g;
+
 -- malformed
 \set VERBOSITY terse
 SELECT workon.json_build('a');

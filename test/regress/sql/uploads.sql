@@ -127,7 +127,8 @@ SELECT what, pg_temp.try(sql) AS result
 	('tampered expires', format('SELECT workon.upload_put(%L, %s, %L, %L)', :'u1_id', :'u1_expires'::bigint + 60, :'u1_sig', :'pdf')),
 	('no signature', format('SELECT workon.upload_put(%L, NULL, NULL, %L)', :'u1_id', :'pdf')),
 	('not the declared type', format('SELECT workon.upload_put(%L, %s, %L, %L)', :'u1_id', :'u1_expires', :'u1_sig', :'png')),
-	('no body', format('SELECT workon.upload_put(%L, %s, %L, NULL)', :'u1_id', :'u1_expires', :'u1_sig'))
+	('no body', format('SELECT workon.upload_put(%L, %s, %L, NULL)', :'u1_id', :'u1_expires', :'u1_sig')),
+	('more bytes than declared', format('SELECT workon.upload_put(%L, %s, %L, %L)', :'u1_id', :'u1_expires', :'u1_sig', :'pdf'::bytea || '\x0a0a0a'::bytea))
   ) AS t (what, sql);
 SELECT workon.upload_put(:'u1_id', :'u1_expires', :'u1_sig', :'pdf') AS stored \gset
 SELECT (:'stored'::jsonb - 'created_at' - 'download_url' - 'id' - 'owner_id') AS stored,
