@@ -153,7 +153,7 @@ describe('GET /api/v1/ws', () => {
     const ws = await connect(null, `?access_token=${encodeURIComponent(m1.token)}`);
     assert.equal(ws.status, 101);
     ws.send({ type: 'ping' });
-    assert.deepEqual(await ws.next(), { type: 'pong' });
+    assert.deepEqual(await nextOf(ws, 'pong'), { type: 'pong' });
     ws.destroy();
   });
 
@@ -280,7 +280,7 @@ describe('GET /api/v1/ws', () => {
   test('client frames: ping answered; other types close 4400, binary 1003', async () => {
     let ws = await connect(m1);
     ws.send({ type: 'ping' });
-    assert.equal((await ws.next()).type, 'pong');
+    assert.equal((await nextOf(ws, 'pong')).type, 'pong');
     ws.send({ type: 'subscribe', channel: 'x' });
     assert.equal((await ws.closed).code, 4400);
     ws = await connect(m1);
