@@ -232,7 +232,7 @@ SELECT status, headers ? 'Retry-After' AS retry_after, body #>> '{error,code}' A
   FROM workon.outbox_error(:o4, 'connect: connection refused');
 RESET ROLE;
 SELECT status, attempts, last_error,
-       next_attempt_at BETWEEN now() + interval '1.5 seconds' AND now() + interval '2.5 seconds' AS backoff_2s
+       next_attempt_at - updated_at BETWEEN interval '1.5 seconds' AND interval '2.5 seconds' AS backoff_2s
   FROM workon.outbox WHERE id = :o4;
 -- the schedule: 1 s doubling, at most 10 minutes, 0.75..1.25 jitter
 SELECT n, min(workon.outbox_backoff(n)) >= 0.75 * least(2 ^ (n - 1), 600) AS low_ok,
