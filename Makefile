@@ -5,7 +5,7 @@
 #   make run | test | bench  see scripts/
 
 EXTENSION = workon
-EXTVERSION = 0.5.0
+EXTVERSION = 0.6.0
 
 MODULE_big = $(EXTENSION)
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c)))

@@ -21,7 +21,7 @@ VALUES ('d2000000-0000-4000-8000-000000000001', 'd1000000-0000-4000-8000-0000000
 SELECT * FROM workon.dispatch('workon.space_get(uuid)'::regprocedure,
                               '{"id":"d2000000-0000-4000-8000-000000000001"}', '{}', NULL, 'x.y.z', '{}');
 
--- 0.1.0 -> 0.2.0 -> 0.3.0 -> 0.4.0 -> 0.4.1 -> 0.5.0
+-- 0.1.0 -> 0.2.0 -> 0.3.0 -> 0.4.0 -> 0.4.1 -> 0.5.0 -> 0.6.0
 ALTER EXTENSION workon UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'workon';
 
