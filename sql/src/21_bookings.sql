@@ -288,6 +288,32 @@ COMMENT ON FUNCTION workon.space_availability(uuid, timestamptz, timestamptz) IS
 --
 -- Route handlers: bookings
 --
+CREATE FUNCTION workon.booking_insert(space workon.spaces, user_id uuid,
+									  starts_at timestamptz, ends_at timestamptz,
+									  now timestamptz)
+RETURNS workon.bookings
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_booking	workon.bookings;
+BEGIN
+	INSERT INTO workon.bookings (space_id, user_id, starts_at, ends_at, status,
+								 hold_expires_at, price_cents, currency)
+	VALUES (space.id, booking_insert.user_id, booking_insert.starts_at, booking_insert.ends_at,
+			'pending_payment',
+			booking_insert.now + pg_catalog.current_setting('workon.booking_hold_minutes')::interval,
+			workon.booking_price(space.timezone, space.hourly_rate_cents, space.daily_rate_cents,
+								 booking_insert.starts_at, booking_insert.ends_at),
+			space.currency)
+	RETURNING * INTO v_booking;
+	RETURN v_booking;
+END
+$$;
+
+COMMENT ON FUNCTION workon.booking_insert(workon.spaces, uuid, timestamptz, timestamptz, timestamptz) IS
+'The insert of a new hold for workon.booking_create (which holds the space''s lock and checked the rules): price from workon.booking_price, hold until now + workon.booking_hold_minutes; an overlap is the exclusion constraint''s error';
+
 CREATE FUNCTION workon.booking_create(space_id uuid DEFAULT NULL,
 									  starts_at timestamptz DEFAULT NULL,
 									  ends_at timestamptz DEFAULT NULL)
@@ -330,33 +356,35 @@ BEGIN
 
 	/*
 	 * One booking of a space at a time, so that concurrent requests for a
-	 * slot queue up instead of deadlocking on the exclusion constraint;
-	 * then holds past their expiry give their slot up.
+	 * slot queue up instead of deadlocking on the exclusion constraint.
+	 * Holds past their expiry give their slot up, but only when one is in
+	 * the way: any hold overlapping the new one makes the first insert fail,
+	 * so the usual booking skips the expiry update.
 	 */
 	PERFORM pg_catalog.pg_advisory_xact_lock('workon.bookings'::regclass::oid::integer,
 											 pg_catalog.hashtext(v_space.id::text));
-	UPDATE workon.bookings AS b
-	   SET status = 'expired'
-	 WHERE b.space_id = v_space.id
-	   AND b.status = 'pending_payment'
-	   AND b.hold_expires_at <= v_now
-	   AND pg_catalog.tstzrange(b.starts_at, b.ends_at, '[)')
-		   OPERATOR(pg_catalog.&&) pg_catalog.tstzrange(booking_create.starts_at, booking_create.ends_at, '[)');
-
 	BEGIN
-		INSERT INTO workon.bookings (space_id, user_id, starts_at, ends_at, status,
-									 hold_expires_at, price_cents, currency)
-		VALUES (v_space.id, v_user, booking_create.starts_at, booking_create.ends_at,
-				'pending_payment',
-				v_now + pg_catalog.current_setting('workon.booking_hold_minutes')::interval,
-				workon.booking_price(v_space.timezone, v_space.hourly_rate_cents,
-									 v_space.daily_rate_cents,
-									 booking_create.starts_at, booking_create.ends_at),
-				v_space.currency)
-		RETURNING * INTO v_booking;
+		v_booking := workon.booking_insert(v_space, v_user, booking_create.starts_at,
+										   booking_create.ends_at, v_now);
 	EXCEPTION WHEN exclusion_violation THEN
-		RAISE EXCEPTION 'the space is already booked for part of that time'
-			USING ERRCODE = 'WOC02';
+		UPDATE workon.bookings AS b
+		   SET status = 'expired'
+		 WHERE b.space_id = v_space.id
+		   AND b.status = 'pending_payment'
+		   AND b.hold_expires_at <= v_now
+		   AND pg_catalog.tstzrange(b.starts_at, b.ends_at, '[)')
+			   OPERATOR(pg_catalog.&&) pg_catalog.tstzrange(booking_create.starts_at, booking_create.ends_at, '[)');
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'the space is already booked for part of that time'
+				USING ERRCODE = 'WOC02';
+		END IF;
+		BEGIN
+			v_booking := workon.booking_insert(v_space, v_user, booking_create.starts_at,
+											   booking_create.ends_at, v_now);
+		EXCEPTION WHEN exclusion_violation THEN
+			RAISE EXCEPTION 'the space is already booked for part of that time'
+				USING ERRCODE = 'WOC02';
+		END;
 	END;
 
 	RETURN workon.booking_json(v_booking);

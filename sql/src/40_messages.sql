@@ -144,17 +144,21 @@ CREATE TRIGGER events_notify
 	AFTER INSERT ON workon.events
 	FOR EACH STATEMENT EXECUTE FUNCTION workon.events_notify();
 
+-- PL/pgSQL, not SQL: a SQL function with SET or SECURITY DEFINER is parsed
+-- and planned again on every call; PL/pgSQL keeps the plan for the session
 CREATE FUNCTION workon.event_emit(p_type text, p_recipients uuid[], p_data json)
 RETURNS void
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
 	INSERT INTO workon.events (type, recipients, data)
 	SELECT p_type, pg_catalog.array_agg(DISTINCT r), p_data
 	  FROM pg_catalog.unnest(p_recipients) AS r
 	 WHERE r IS NOT NULL
-	HAVING pg_catalog.count(r) > 0
+	HAVING pg_catalog.count(r) > 0;
+END
 $$;
 
 COMMENT ON FUNCTION workon.event_emit(text, uuid[], json) IS
