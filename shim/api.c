@@ -84,8 +84,7 @@ typedef struct st_header_sink_t {
     s3_overrides_t file; /* a file's headers, for a presigned URL */
 } header_sink_t;
 
-/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" to 16 bytes; -1 if it is not a UUID */
-static int parse_uuid(h2o_iovec_t s, uint8_t out[16])
+int parse_uuid(h2o_iovec_t s, uint8_t out[16])
 {
     size_t i, n = 0;
 
@@ -129,7 +128,7 @@ static void format_uuid(char *dst, const uint8_t u[16])
     *dst = '\0';
 }
 
-/* whose token it was, said by workon.dispatch: logged as user_id, remembered by the rate limiter */
+/* whose token it was, said by workon.dispatch: logged as user_id */
 static void learn_user(reqctx_t *rc, h2o_iovec_t value)
 {
     uint8_t user[16];
@@ -138,7 +137,6 @@ static void learn_user(reqctx_t *rc, h2o_iovec_t value)
         return;
     memcpy(rc->user_id, value.base, value.len);
     rc->user_id[value.len] = '\0';
-    ratelimit_learn(&rc->client, user);
 }
 
 static int valid_header_name(const char *s, size_t len)
