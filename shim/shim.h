@@ -191,6 +191,8 @@ uint32_t token_keys_generation(void);
 /* 0 and *owner when a known key signed the token and its claims hold at now; -1 otherwise */
 int token_verify(const char *token, size_t len, time_t now, token_owner_t *owner);
 void token_cleanup(void);
+/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" to 16 bytes; -1 if it is not a UUID */
+int parse_uuid(h2o_iovec_t s, uint8_t out[16]);
 
 /* ------------------------------------------------------------------------ */
 /* json.c */
@@ -800,8 +802,6 @@ int args_build(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path, const r
 void api_serve(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path);
 /* the route table or error map changed: requests that waited for the first table go on */
 void api_on_routes_loaded(worker_t *w);
-/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" to 16 bytes; -1 if it is not a UUID */
-int parse_uuid(h2o_iovec_t s, uint8_t out[16]);
 
 /* ------------------------------------------------------------------------ */
 /* probes.c: health, metrics and docs paths */

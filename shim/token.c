@@ -152,8 +152,9 @@ int token_keys_load(PGresult *res)
             ++set->num_keys;
     pthread_rwlock_wrlock(&keys_lock);
     old = keys;
-    set->generation = ++keys_generation;
+    set->generation = keys_generation + 1;
     keys = set;
+    __atomic_store_n(&keys_generation, set->generation, __ATOMIC_RELEASE);
     pthread_rwlock_unlock(&keys_lock);
     keyset_free(old);
     return (int)set->num_keys;
@@ -263,6 +264,37 @@ static int audience_matches(h2o_iovec_t payload, const char *audience)
         p = json_skip_ws(q, end);
         if (p != end && *p == ',')
             p = json_skip_ws(p + 1, end);
+    }
+    return 0;
+}
+
+/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" to 16 bytes; -1 if it is not a UUID */
+int parse_uuid(h2o_iovec_t s, uint8_t out[16])
+{
+    size_t i, n = 0;
+
+    if (s.len != 36)
+        return -1;
+    for (i = 0; i != 36; ++i) {
+        int v, c = (unsigned char)s.base[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-')
+                return -1;
+            continue;
+        }
+        if (c >= '0' && c <= '9')
+            v = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v = c - 'A' + 10;
+        else
+            return -1;
+        if (n % 2 == 0)
+            out[n / 2] = (uint8_t)(v << 4);
+        else
+            out[n / 2] |= (uint8_t)v;
+        ++n;
     }
     return 0;
 }
