@@ -57,7 +57,8 @@ typedef struct st_token_keyset_t {
     token_key_t keys[];
 } token_keyset_t;
 
-static pthread_rwlock_t keys_lock = PTHREAD_RWLOCK_INITIALIZER;
+/* writers first: a reload must not wait behind a stream of verifications on other threads */
+static pthread_rwlock_t keys_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 static token_keyset_t *keys;
 static uint32_t keys_generation;
 static EVP_MAC *hmac_mac;
