@@ -78,6 +78,13 @@ SQL
 )
 [[ "$token" =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]] || die "no access token for the bench member"
 fn_me=$(psql_in "$B" workon_bench -tA -c "SELECT 'workon.me()'::regprocedure::oid")
+# 40,000 tokens of the bench member, more than the 32,768 verifications a shim remembers
+psql_in "$B" workon_bench -tA >"$B/tokens.txt" <<'SQL'
+SET workon.jwt_access_ttl = 3600;
+SELECT workon.jwt_issue(u.id, 'member')
+  FROM workon.users AS u, generate_series(1, 40000)
+ WHERE u.email = 'bench-member@example.com';
+SQL
 fn_book=$(psql_in "$B" workon_bench -tA -c \
     "SELECT 'workon.booking_create(uuid,timestamptz,timestamptz)'::regprocedure::oid")
 t0=$(psql_in "$B" workon_bench -tA -c 'SELECT extract(epoch FROM t0)::bigint FROM bench.params')
@@ -329,6 +336,34 @@ edge_off=$((edge_off / edge_rounds))
 edge_on=$((edge_on / edge_rounds))
 edge_cpu_off=$(awk -v a="$edge_cpu_off" -v n="$edge_rounds" 'BEGIN {printf "%.1f", a / n}')
 edge_cpu_on=$(awk -v a="$edge_cpu_on" -v n="$edge_rounds" 'BEGIN {printf "%.1f", a / n}')
+# token_run URL SHIM_PID one|many -> "req/s shim_cpu_us_per_request": GET /api/v1/me with the
+# bench token, or with the 40,000 tokens in turn, and the CPU time of that shim per request
+token_run() {
+    local base=$1 pid=$2 s0 s1 out n rps tick
+    tick=$(getconf CLK_TCK)
+    s0=$(cpu_ticks "$pid")
+    if [ "$3" = one ]; then
+        out=$(wrk -t"$wrk_threads" -c"$edge_c" -d"${duration}s" -s "$ROOT/bench/auth.lua" "$base/api/v1/me" -- "$token")
+    else
+        out=$(wrk -t"$wrk_threads" -c"$edge_c" -d"${duration}s" -s "$ROOT/bench/tokens.lua" "$base/api/v1/me" -- "$B/tokens.txt")
+    fi
+    s1=$(cpu_ticks "$pid")
+    echo "$out" >>"$B/wrk.txt"
+    grep -q 'Non-2xx' <<<"$out" && die "GET /api/v1/me with tokens answered non-2xx on $base"
+    rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
+    n=$(awk '/ requests in / {print $1}' <<<"$out")
+    awk -v r="${rps:-0}" -v n="${n:-0}" -v t=$((s1 - s0)) -v hz="$tick" 'BEGIN {printf "%s %.1f\n", r, n ? t / hz * 1e6 / n : 0}'
+}
+declare -A tok_rps tok_cpu
+for round in 1 2; do
+    say "wrk -c $edge_c /api/v1/me with tokens, edge off / on (round $round)"
+    for run in "main one $url $shim_pid" "edge one $edge_url $edge_pid" "edge many $edge_url $edge_pid"; do
+        read -r which mode base tpid <<<"$run"
+        read -r r cpu < <(token_run "$base" "$tpid" "$mode")
+        tok_rps[$which.$mode]=$(( ${tok_rps[$which.$mode]:-0} + r / 2 ))
+        tok_cpu[$which.$mode]=$(awk -v a="${tok_cpu[$which.$mode]:-0}" -v b="$cpu" 'BEGIN {print a + b / 2}')
+    done
+done
 edge_lines=$(grep -c '"msg":"request"' "$B/shim-edge.log" || true)
 [ "$edge_lines" -gt 0 ] || die "the edge shim wrote no access lines"
 
@@ -507,6 +542,15 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
     echo " CPU us/req = CPU time of the shim, the database's backends and wrk per request: with"
     echo " every core busy, throughput is its inverse, so off / on is the throughput ratio the"
     echo " edge costs, without the host's noise that req/s carries)"
+    echo
+    printf '%-44s %5s %11s %14s\n' 'edge cost on GET /api/v1/me (bearer token)' conns 'req/s' 'shim us/req'
+    printf '%-44s %5s %11s %14s\n' 'rate limits + access log off, one token' "$edge_c" "${tok_rps[main.one]}" "${tok_cpu[main.one]}"
+    printf '%-44s %5s %11s %14s\n' 'rate limits + access log on, one token' "$edge_c" "${tok_rps[edge.one]}" "${tok_cpu[edge.one]}"
+    printf '%-44s %5s %11s %14s\n' 'on, 40,000 tokens in turn' "$edge_c" "${tok_rps[edge.many]}" "${tok_cpu[edge.many]}"
+    echo "(mean of 2 alternating runs each; shim us/req = CPU time of the shim alone per request."
+    echo " With rate limits on, the shim verifies a token (signature, claims) to count it against its"
+    echo " user: once per token and key set with one token, for every request with 40,000, more"
+    echo " than the 32,768 verifications it remembers)"
     echo
     echo "pgbench POST /api/v1/bookings non-2xx (transactions that booked nothing):$(
         for c in "${auth_pgbench_conns[@]}"; do printf ' -c%s %s' "$c" "${bk_bad[$c]}"; done)"

@@ -176,6 +176,12 @@ run_http() {
     [ "$rc" -eq 0 ] || status=1
 }
 
+# the shim's checks without a server (shim/token_test.c), with the whole HTTP suite
+if [ -n "$do_http" ] && [ ${#only_tests[@]} -eq 0 ]; then
+    say "make -C shim check"
+    if make -C "$ROOT/shim" -s check; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+fi
+
 if [ -n "$do_http" ]; then
     run_http
 fi

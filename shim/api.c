@@ -84,37 +84,6 @@ typedef struct st_header_sink_t {
     s3_overrides_t file; /* a file's headers, for a presigned URL */
 } header_sink_t;
 
-/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" to 16 bytes; -1 if it is not a UUID */
-static int parse_uuid(h2o_iovec_t s, uint8_t out[16])
-{
-    size_t i, n = 0;
-
-    if (s.len != 36)
-        return -1;
-    for (i = 0; i != 36; ++i) {
-        int v, c = (unsigned char)s.base[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return -1;
-            continue;
-        }
-        if (c >= '0' && c <= '9')
-            v = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            v = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            v = c - 'A' + 10;
-        else
-            return -1;
-        if (n % 2 == 0)
-            out[n / 2] = (uint8_t)(v << 4);
-        else
-            out[n / 2] |= (uint8_t)v;
-        ++n;
-    }
-    return 0;
-}
-
 static void format_uuid(char *dst, const uint8_t u[16])
 {
     static const char hex[] = "0123456789abcdef";
@@ -129,7 +98,7 @@ static void format_uuid(char *dst, const uint8_t u[16])
     *dst = '\0';
 }
 
-/* whose token it was, said by workon.dispatch: logged as user_id, remembered by the rate limiter */
+/* whose token it was, said by workon.dispatch: logged as user_id */
 static void learn_user(reqctx_t *rc, h2o_iovec_t value)
 {
     uint8_t user[16];
@@ -138,7 +107,6 @@ static void learn_user(reqctx_t *rc, h2o_iovec_t value)
         return;
     memcpy(rc->user_id, value.base, value.len);
     rc->user_id[value.len] = '\0';
-    ratelimit_learn(&rc->client, user);
 }
 
 static int valid_header_name(const char *s, size_t len)

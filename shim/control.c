@@ -14,12 +14,16 @@
  *    (re)connect, on NOTIFY workon_routes and on SIGHUP; a failed load is
  *    tried again every 2 s.  Requests that wait for the first table are told
  *    (api.c).
+ *  - Token keys (first thread only): workon.jwt_verification_keys() is read
+ *    after every (re)connect and on NOTIFY workon_jwt_keys (a key rotated,
+ *    retired or seeded) into token.c's process-wide key set, which the rate
+ *    limiter uses to tell whose token a request carries.
  *  - Cancels: the query pool hands over the pid of a backend running a query
  *    nobody waits for; `pg_cancel_backend()` goes out here (a pipelined
  *    connection cannot cancel its own statement without a second connection).
  *
  * The connection runs one statement at a time: cancels first, then a pending
- * route load.
+ * route load, then a pending key load.
  */
 #include "shim.h"
 #include <stdio.h>
@@ -27,6 +31,7 @@
 #include <string.h>
 
 #define ROUTES_SQL ROUTES_SELECT ";" ERRORS_SELECT
+#define KEYS_SQL "SELECT kid, alg, secret, public_key FROM workon.jwt_verification_keys()"
 
 enum {
     CONTROL_IDLE = 0,
@@ -34,11 +39,13 @@ enum {
     CONTROL_SUBSCRIBING,
     CONTROL_LOADING,
     CONTROL_CANCELLING,
+    CONTROL_LOADING_KEYS,
 };
 
 static void on_routes_changed(control_t *control, const char *payload);
 static void on_outbox_row(control_t *control, const char *payload);
 static void on_events(control_t *control, const char *payload);
+static void on_jwt_keys_changed(control_t *control, const char *payload);
 
 /* the channels listened to, and what a notification on each does */
 static const struct {
@@ -49,6 +56,7 @@ static const struct {
     {"workon_routes", 0, on_routes_changed}, /* every thread keeps its own route table */
     {"workon_outbox", 1, on_outbox_row},     /* the first thread runs the outbox worker */
     {"workon_events", 0, on_events},         /* every thread fans realtime events out to its sockets */
+    {"workon_jwt_keys", 1, on_jwt_keys_changed}, /* the first thread reloads the process's token keys */
 };
 
 #define NUM_CHANNELS (sizeof(channels) / sizeof(channels[0]))
@@ -77,6 +85,12 @@ static void on_outbox_row(control_t *control, const char *payload)
 static void on_events(control_t *control, const char *payload)
 {
     ws_on_notify(control_worker(control), payload);
+}
+
+static void on_jwt_keys_changed(control_t *control, const char *payload)
+{
+    (void)payload;
+    control->keys_wanted = 1;
 }
 
 static int listens_to(control_t *control, size_t i)
@@ -240,6 +254,38 @@ void control_reload_routes(control_t *control)
 }
 
 /* ------------------------------------------------------------------------ */
+/* token keys */
+
+static void control_send_keys_load(control_t *control)
+{
+    control->keys_wanted = 0;
+    if (!PQsendQueryParams(control->conn.pg, KEYS_SQL, 0, NULL, NULL, NULL, NULL, 0)) {
+        dbconn_fail_pq(&control->conn);
+        return;
+    }
+    control->state = CONTROL_LOADING_KEYS;
+    dbconn_flush(&control->conn);
+}
+
+/* the key set, or why not (without it every token counts against its address); key material is never logged */
+static void control_apply_keys(control_t *control, PGresult *res)
+{
+    char count[16];
+    int n = token_keys_load(res);
+
+    if (n >= 0) {
+        snprintf(count, sizeof(count), "%d", n);
+        log_write(LOG_DEBUG, "token keys loaded", "#keys", count, NULL);
+        control->keys_failures = 0;
+        return;
+    }
+    log_write(control->keys_failures++ == 0 ? LOG_WARN : LOG_DEBUG,
+              "could not read workon.jwt_verification_keys(): tokens count against their address", "sqlstate",
+              PQresultErrorField(res, PG_DIAG_SQLSTATE), "error", pq_first_line(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)),
+              NULL);
+}
+
+/* ------------------------------------------------------------------------ */
 /* cancels */
 
 void control_cancel_backend(void *data, int pid)
@@ -287,6 +333,8 @@ static void control_kick(control_t *control)
         control_send_cancels(control);
     else if (control->reload_wanted)
         control_send_load(control);
+    else if (control->keys_wanted)
+        control_send_keys_load(control);
 }
 
 /* one statement's results have ended: what comes next */
@@ -301,12 +349,14 @@ static int control_step(control_t *control)
     case CONTROL_SUBSCRIBING:
         control->state = CONTROL_IDLE;
         control->reload_wanted = 1;
+        control->keys_wanted = control_worker(control)->id == 0;
         break;
     case CONTROL_LOADING:
         control->state = CONTROL_IDLE;
         control_apply_load(control);
         break;
     case CONTROL_CANCELLING:
+    case CONTROL_LOADING_KEYS:
         control->state = CONTROL_IDLE;
         break;
     default:
@@ -321,6 +371,8 @@ static void control_result(control_t *control, PGresult *res)
         control->load_results[control->num_load_results++] = res;
         return;
     }
+    if (control->state == CONTROL_LOADING_KEYS)
+        control_apply_keys(control, res);
     if (control->state == CONTROL_SEEDING && PQresultStatus(res) != PGRES_TUPLES_OK)
         log_write(LOG_ERROR,
                   "start-up seeding failed (JWT_SECRET, JWT_REFRESH_SECRET, ADMIN_EMAIL/ADMIN_PASSWORD, STRIPE_WEBHOOK_SECRET, SIGNED_URL_SECRET)",

@@ -2,20 +2,24 @@
  * Rate limiting: fixed windows of RATE_LIMIT_TTL seconds per client, shared
  * by every thread of the process (so per instance, not per cluster).
  *
- * A client is its user when the request's bearer token is already known to
- * belong to one, otherwise its address (IPv4 address, IPv6 /64).  The shim
- * does not verify tokens: workon.dispatch does, and tells whose token it was
- * in its user_id column, which the shim remembers (token hash -> user id).
- * A forged or unknown token therefore counts against the address it comes
- * from, never against a user.  Which budget a request is counted in is its
- * route's rate_limit class (workon.routes): default, auth (the stricter
- * per-address AUTH_RATE_LIMIT_LIMIT too) or exempt (not counted).
+ * A client is its user when the request's bearer token is one the shim can
+ * vouch for, otherwise its address (IPv4 address, IPv6 /64).  token.c checks
+ * the token's signature with the extension's keys and its claims (expiry,
+ * issuer, audience, subject) before the call, so a valid token counts
+ * against its user from its first request, and a forged, expired or unknown
+ * one against the address it comes from.  workon.dispatch still verifies
+ * every token: the shim's check only chooses the budget.  Which budget a
+ * request is counted in is its route's rate_limit class (workon.routes):
+ * default, auth (the stricter per-address AUTH_RATE_LIMIT_LIMIT too) or
+ * exempt (not counted).
  *
  * Memory is bounded: two set-associative tables (counters and token owners)
  * of fixed size, each set behind its own spin lock.  When a set is full, a
  * counter whose window has ended is reused first, else the least used one;
- * a token owner replaces the one used least recently.  Keys are SipHash-2-4
- * values under a random key, so nobody can aim collisions at a bucket.
+ * a token owner replaces the one used least recently.  A token owner is a
+ * verification remembered (user, expiry, key set generation), so a token is
+ * verified once per key set, not per request.  Keys are SipHash-2-4 values
+ * under a random key, so nobody can aim collisions at a bucket.
  */
 #include "shim.h"
 #include <stdio.h>
@@ -43,6 +47,8 @@ typedef struct st_counter_t {
 typedef struct st_owner_t {
     uint64_t k0, k1;
     uint8_t user[16];
+    int64_t exp;         /* the token's, seconds since the epoch */
+    uint32_t generation; /* of the key set that verified it */
     uint32_t used_at;
 } owner_t;
 
@@ -217,7 +223,8 @@ static void hit(const uint64_t key[2], unsigned limit, unsigned ttl, uint32_t no
     unlock(&set->lock);
 }
 
-static int owner_find(const uint64_t key[2], uint32_t now, uint8_t user[16])
+/* a token verified with the current key set and not expired at wall */
+static int owner_find(const uint64_t key[2], uint32_t now, uint32_t generation, time_t wall, uint8_t user[16])
 {
     owner_set_t *set = owner_sets + (key[0] & (OWNER_SETS - 1));
     int found = 0;
@@ -227,9 +234,11 @@ static int owner_find(const uint64_t key[2], uint32_t now, uint8_t user[16])
     for (i = 0; i != WAYS; ++i) {
         owner_t *o = set->slots + i;
         if (o->k0 == key[0] && o->k1 == key[1] && o->used_at != 0) {
-            memcpy(user, o->user, 16);
-            o->used_at = now;
-            found = 1;
+            if (o->generation == generation && (int64_t)wall <= o->exp + TOKEN_LEEWAY_SECONDS) {
+                memcpy(user, o->user, 16);
+                o->used_at = now;
+                found = 1;
+            }
             break;
         }
     }
@@ -237,29 +246,27 @@ static int owner_find(const uint64_t key[2], uint32_t now, uint8_t user[16])
     return found;
 }
 
-void ratelimit_learn(const ratelimit_client_t *client, const uint8_t user[16])
+static void owner_store(const uint64_t key[2], const token_owner_t *owner, uint32_t now)
 {
-    owner_set_t *set;
+    owner_set_t *set = owner_sets + (key[0] & (OWNER_SETS - 1));
     owner_t *o = NULL;
-    uint32_t now = now_seconds() + 1; /* used_at 0 marks a free slot */
     size_t i;
 
-    if (!client->token_hashed)
-        return;
-    set = owner_sets + (client->token_key[0] & (OWNER_SETS - 1));
     lock(&set->lock);
     for (i = 0; i != WAYS; ++i) {
         owner_t *s = set->slots + i;
-        if (s->k0 == client->token_key[0] && s->k1 == client->token_key[1]) {
+        if (s->k0 == key[0] && s->k1 == key[1]) {
             o = s;
             break;
         }
         if (o == NULL || s->used_at < o->used_at)
             o = s;
     }
-    o->k0 = client->token_key[0];
-    o->k1 = client->token_key[1];
-    memcpy(o->user, user, 16);
+    o->k0 = key[0];
+    o->k1 = key[1];
+    memcpy(o->user, owner->user, 16);
+    o->exp = owner->exp;
+    o->generation = owner->generation;
     o->used_at = now;
     unlock(&set->lock);
 }
@@ -314,13 +321,23 @@ static h2o_iovec_t bearer(h2o_req_t *req)
 void ratelimit_identify(h2o_req_t *req, ratelimit_client_t *client)
 {
     h2o_iovec_t token = bearer(req);
+    uint32_t now = now_seconds() + 1; /* used_at 0 marks a free slot */
+    token_owner_t owner;
+    time_t wall;
 
     client->token_hashed = 0;
     client->user_known = 0;
-    if (token.len != 0) {
-        hash128((const uint8_t *)token.base, token.len, client->token_key);
-        client->token_hashed = 1;
-        client->user_known = owner_find(client->token_key, now_seconds() + 1, client->user);
+    if (token.len == 0)
+        return;
+    hash128((const uint8_t *)token.base, token.len, client->token_key);
+    client->token_hashed = 1;
+    wall = time(NULL);
+    if (owner_find(client->token_key, now, token_keys_generation(), wall, client->user)) {
+        client->user_known = 1;
+    } else if (token_verify(token.base, token.len, wall, &owner) == 0) {
+        owner_store(client->token_key, &owner, now);
+        memcpy(client->user, owner.user, 16);
+        client->user_known = 1;
     }
 }
 

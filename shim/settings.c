@@ -11,7 +11,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-shim_settings_t shim_settings;
+shim_settings_t shim_settings = {
+    .jwt_issuer = "workon", /* the extension's defaults, when JWT_ISSUER and JWT_AUDIENCE are not set */
+    .jwt_audience = "workon-api",
+};
 
 typedef struct st_setting_t {
     const char *name;
@@ -252,6 +255,10 @@ static const char *apply_jwt_string(const setting_t *self, const char *value)
     for (i = 0; value[i] != '\0'; ++i)
         if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
             return complain("must not contain control characters", self->name);
+    if (strcmp(self->name, "JWT_ISSUER") == 0)
+        shim_settings.jwt_issuer = h2o_strdup(NULL, value, SIZE_MAX).base;
+    else
+        shim_settings.jwt_audience = h2o_strdup(NULL, value, SIZE_MAX).base;
     add_pg_option(strcmp(self->name, "JWT_ISSUER") == 0 ? "workon.jwt_issuer" : "workon.jwt_audience", value);
     return NULL;
 }

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define SHIM_NAME "workon-shim"
 #ifndef SHIM_VERSION
@@ -56,6 +57,8 @@ typedef struct st_shim_settings_t {
     const char *signed_url_secret;
     const char *admin_email;
     const char *admin_password;
+    const char *jwt_issuer;   /* JWT_ISSUER, JWT_AUDIENCE: checked by token.c too */
+    const char *jwt_audience;
     char *pg_options; /* libpq "options" (-c workon.x=y ...), NULL when none */
     size_t max_header_bytes;
     size_t upload_max_bytes;
@@ -169,8 +172,27 @@ void ratelimit_identify(h2o_req_t *req, ratelimit_client_t *client);
 /* counts the request; 1 when it is over a limit (auth_route: the per-address AUTH_RATE_LIMIT_LIMIT too) */
 int ratelimit_check(h2o_req_t *req, const ratelimit_client_t *client, int auth_route, ratelimit_t *r);
 void ratelimit_add_headers(h2o_req_t *req, const ratelimit_t *r);
-/* the database said whose token it was (the user_id of workon.dispatch) */
-void ratelimit_learn(const ratelimit_client_t *client, const uint8_t user[16]);
+
+/* ------------------------------------------------------------------------ */
+/* token.c: whose bearer token a request carries (its signature checked with the extension's keys) */
+
+#define TOKEN_LEEWAY_SECONDS 30 /* clock skew allowed for exp, nbf, iat: the extension's */
+
+typedef struct st_token_owner_t {
+    uint8_t user[16];    /* sub */
+    int64_t exp;         /* seconds since the epoch */
+    uint32_t generation; /* of the key set that verified it */
+} token_owner_t;
+
+/* the result of workon.jwt_verification_keys() becomes the key set; the number of usable keys, -1 on a bad result */
+int token_keys_load(PGresult *res);
+/* bumped by every load: what an older set verified is verified again */
+uint32_t token_keys_generation(void);
+/* 0 and *owner when a known key signed the token and its claims hold at now; -1 otherwise */
+int token_verify(const char *token, size_t len, time_t now, token_owner_t *owner);
+void token_cleanup(void);
+/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" to 16 bytes; -1 if it is not a UUID */
+int parse_uuid(h2o_iovec_t s, uint8_t out[16]);
 
 /* ------------------------------------------------------------------------ */
 /* json.c */
@@ -436,6 +458,8 @@ typedef struct st_control_t {
     dbconn_t conn; /* first member */
     int state;
     int reload_wanted;
+    int keys_wanted; /* first thread: workon.jwt_verification_keys() to read (token.c) */
+    int keys_failures;
     PGresult *load_results[2];
     int num_load_results;
     int load_failures;

@@ -1,11 +1,11 @@
-// Rate limits: fixed windows per client, the user when its token is known to belong to
-// one (learned from the database's answer), else the address; login and register also per
-// address; 429 rate_limited with Retry-After and RateLimit-*; probes, metrics, docs and
-// the Stripe webhooks exempt; one set of buckets for all threads of a process.
+// Rate limits: fixed windows per client, the user when the shim can vouch for its token
+// (signature checked with the extension's keys, claims valid), else the address; login and
+// register also per address; 429 rate_limited with Retry-After and RateLimit-*; probes,
+// metrics, docs and the Stripe webhooks exempt; one set of buckets for all threads of a process.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { expectError, request, sleep, startShim } from './lib/client.mjs';
+import { expectError, lit, psql, request, sleep, startShim, waitFor } from './lib/client.mjs';
 
 const unique = () => `${Date.now().toString(36)}${crypto.randomBytes(4).toString('hex')}`;
 const bearer = (token) => ({ authorization: `Bearer ${token}` });
@@ -27,12 +27,14 @@ function expectLimited(res, limit) {
   assert.equal(res.headers['retry-after'], res.headers['ratelimit-reset']);
 }
 
-async function register(base) {
-  const res = await request('POST', '/api/v1/auth/register', {
-    base, body: { email: `rl-${unique()}@example.com`, password: `long secret ${unique()}`, name: 'Rate Limited' },
-  });
+// users are made through the suite's main shim (no rate limits), so that the shims under
+// test see nothing but the requests a test makes
+async function register() {
+  const email = `rl-${unique()}@example.com`;
+  const password = `long secret ${unique()}`;
+  const res = await request('POST', '/api/v1/auth/register', { body: { email, password, name: 'Rate Limited' } });
   assert.equal(res.status, 201, res.text);
-  return res.json;
+  return { email, password, ...res.json };
 }
 
 describe('the window of one address', () => {
@@ -77,6 +79,19 @@ describe('the window of one address', () => {
   });
 });
 
+const b64 = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+const decode = (part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+function signHS(header, claims, key) {
+  const input = `${b64(header)}.${b64(claims)}`;
+  return `${input}.${crypto.createHmac('sha256', key).update(input).digest('base64url')}`;
+}
+
+// spends the budget of an address (127.0.0.x) on a shim: the next anonymous request is 429
+async function spend(base, limit, localAddress = '127.0.0.1') {
+  for (let i = 0; i < limit; i++) await request('GET', '/api/v1/spaces?limit=1', { base, localAddress });
+  expectLimited(await request('GET', '/api/v1/spaces?limit=1', { base, localAddress }), limit);
+}
+
 describe('users and addresses', () => {
   let shim;
   before(async () => {
@@ -84,29 +99,140 @@ describe('users and addresses', () => {
   });
   after(async () => { await shim?.stop(); });
 
-  test('a token known to belong to a user has its own bucket; unknown and forged tokens count against the address', async () => {
-    const a = await register(shim.url); // address: 1
-    const b = await register(shim.url); // address: 2
-    // the first request with a's token counts against the address; the answer tells whose token it is
-    const first = await request('GET', '/api/v1/me', { base: shim.url, headers: bearer(a.access_token) }); // address: 3
-    assert.equal(first.status, 200, first.text);
-    assert.equal(first.headers['x-workon-user'], undefined, 'the internal header never reaches the client');
-    for (let i = 4; i <= 6; i++) {
-      assert.equal((await request('GET', '/api/v1/spaces?limit=1', { base: shim.url })).status, 200);
-    }
-    expectLimited(await request('GET', '/api/v1/spaces?limit=1', { base: shim.url }), 6);
-    // a forged token, and b's token that this shim has not seen answered yet, are the address's
-    const [h, p] = a.access_token.split('.');
-    expectLimited(await request('GET', '/api/v1/me', { base: shim.url, headers: bearer(`${h}.${p}.forged`) }), 6);
-    expectLimited(await request('GET', '/api/v1/me', { base: shim.url, headers: bearer(b.access_token) }), 6);
-    // a's own bucket is full
+  test('a valid token has its user\'s budget from its first request, even from a spent address', async () => {
+    const a = await register();
+    const b = await register();
+    await spend(shim.url, 6);
+    // a's token, never seen by this shim: 200 at once, counted against a
     for (let i = 1; i <= 6; i++) {
       const res = await request('GET', '/api/v1/me', { base: shim.url, headers: bearer(a.access_token) });
       assert.equal(res.status, 200, res.text);
       assert.equal(res.json.id, a.user.id);
-      assert.equal(rateHeaders(res).remaining, 6 - i);
+      assert.equal(res.headers['x-workon-user'], undefined, 'the internal header never reaches the client');
+      const h = rateHeaders(res);
+      assert.equal(h.limit, 6);
+      assert.equal(h.remaining, 6 - i);
     }
     expectLimited(await request('GET', '/api/v1/me', { base: shim.url, headers: bearer(a.access_token) }), 6);
+    // b has a budget of its own, public routes with a token count against the user too
+    const other = await request('GET', '/api/v1/spaces?limit=1', { base: shim.url, headers: bearer(b.access_token) });
+    assert.equal(other.status, 200, other.text);
+    assert.equal(rateHeaders(other).remaining, 5);
+    // the address is still spent
+    expectLimited(await request('GET', '/api/v1/spaces?limit=1', { base: shim.url }), 6);
+  });
+
+  test('tokens the shim cannot vouch for count against the spent address: 429, never the database', async () => {
+    const a = await register();
+    const [h, p, s] = a.access_token.split('.');
+    const header = decode(h);
+    const claims = decode(p);
+    const now = Math.floor(Date.now() / 1000);
+    // a key of the test's own, seeded like JWT_SECRET: the tokens below are signed with a key the database has
+    const secret = crypto.randomBytes(36).toString('base64url');
+    const kid = psql(`SELECT workon.seed_jwt_key(${lit(secret)});`);
+    const good = { ...claims, iat: now, exp: now + 600 };
+    const real = { ...header, kid };
+    await spend(shim.url, 6);
+    // control: the test's key signs a token the shim accepts (it may take the NOTIFY a moment)
+    await waitFor(async () => (await request('GET', '/api/v1/me', { base: shim.url, headers: bearer(signHS(real, good, secret)) })).status === 200);
+    const cases = {
+      'signature tampered': `${h}.${p}.${s[0] === 'A' ? 'B' : 'A'}${s.slice(1)}`,
+      'payload tampered': `${h}.${b64({ ...claims, sub: crypto.randomUUID() })}.${s}`,
+      'signature of another key': signHS(header, claims, 'x'.repeat(48)),
+      'unknown kid': signHS({ ...real, kid: 'no-such-key' }, good, secret),
+      expired: signHS(real, { ...good, iat: now - 4000, exp: now - 3000 }, secret),
+      'not yet valid': signHS(real, { ...good, nbf: now + 3000 }, secret),
+      'issued in the future': signHS(real, { ...good, iat: now + 3000 }, secret),
+      'no exp': signHS(real, { ...good, exp: undefined }, secret),
+      'wrong audience': signHS(real, { ...good, aud: 'someone-else' }, secret),
+      'wrong issuer': signHS(real, { ...good, iss: 'evil' }, secret),
+      'subject not a uuid': signHS(real, { ...good, sub: 'admin' }, secret),
+      'alg none': `${b64({ alg: 'none', kid })}.${b64(good)}.`,
+      'HS384 header': signHS({ ...real, alg: 'HS384' }, good, secret),
+      'ES256 header on an HS256 key': signHS({ ...real, alg: 'ES256' }, good, secret),
+      garbage: 'not.a.token',
+      'not base64': `${h}.${p}.${'*'.repeat(43)}`,
+      empty: '',
+      huge: signHS(real, { ...good, pad: 'x'.repeat(9000) }, secret),
+    };
+    try {
+      for (const [name, token] of Object.entries(cases)) {
+        const res = await request('GET', '/api/v1/me', { base: shim.url, headers: bearer(token) });
+        assert.equal(res.status, 429, `${name}: ${res.status} ${res.text}`);
+        expectLimited(res, 6);
+      }
+    } finally {
+      psql(`SELECT workon.retire_jwt_key(${lit(kid)});`);
+    }
+  });
+
+  test('a user\'s budget is one across addresses', async () => {
+    const a = await register();
+    await spend(shim.url, 6, '127.0.0.1');
+    await spend(shim.url, 6, '127.0.0.2');
+    let used = 0;
+    for (const localAddress of ['127.0.0.1', '127.0.0.2', '127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.2']) {
+      const res = await request('GET', '/api/v1/me', { base: shim.url, localAddress, headers: bearer(a.access_token) });
+      assert.equal(res.status, 200, `${localAddress}: ${res.text}`);
+      used += 1;
+      assert.equal(rateHeaders(res).remaining, 6 - used, localAddress);
+    }
+    for (const localAddress of ['127.0.0.1', '127.0.0.2', '127.0.0.4']) {
+      expectLimited(await request('GET', '/api/v1/me', { base: shim.url, localAddress, headers: bearer(a.access_token) }), 6);
+    }
+    // the addresses are their own: 127.0.0.4 still has its budget without the token
+    const fresh = await request('GET', '/api/v1/spaces?limit=1', { base: shim.url, localAddress: '127.0.0.4' });
+    assert.equal(fresh.status, 200);
+    assert.equal(rateHeaders(fresh).remaining, 5);
+  });
+});
+
+describe('the shim follows the extension\'s keys', () => {
+  let shim;
+  before(async () => {
+    shim = await startShim({ RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_LIMIT: '100', RATE_LIMIT_TTL: '60', SHIM_THREADS: '2' });
+  });
+  after(async () => { await shim?.stop(); });
+
+  test('a token of a key added while the shim runs is its user\'s; once the key is retired, the address\'s', async () => {
+    const user = await register();
+    // a budget that the polls below, made while the shim has not reloaded yet, cannot spend
+    await spend(shim.url, 100);
+    const kids = [];
+    try {
+      // an HS256 key seeded after the shim started, and a token signed with it
+      const secret = crypto.randomBytes(36).toString('base64url');
+      const kid = psql(`SELECT workon.seed_jwt_key(${lit(secret)});`);
+      kids.push(kid);
+      const [h, p] = user.access_token.split('.');
+      const now = Math.floor(Date.now() / 1000);
+      const token = signHS({ ...decode(h), kid }, { ...decode(p), iat: now, exp: now + 600 }, secret);
+      const me = async (t) => request('GET', '/api/v1/me', { base: shim.url, headers: bearer(t) });
+      let first;
+      await waitFor(async () => (first = await me(token)).status === 200, 3000);
+      assert.equal(first.json.id, user.user.id);
+      // an ES256 key rotated in: the database signs the next login's token with it
+      const es = psql("SELECT workon.rotate_jwt_key('ES256');");
+      kids.push(es);
+      const login = await request('POST', '/api/v1/auth/login', { body: { email: user.email, password: user.password } });
+      assert.equal(login.status, 200, login.text);
+      assert.equal(decode(login.json.access_token.split('.')[0]).kid, es);
+      let second;
+      await waitFor(async () => (second = await me(login.json.access_token)).status === 200, 3000);
+      assert.equal(second.json.id, user.user.id);
+      assert.ok(rateHeaders(second).remaining < rateHeaders(first).remaining, 'one budget for the user\'s two tokens');
+      // retired: the shim forgets the key (and what it verified with it), the token is the address's again
+      psql(`SELECT workon.retire_jwt_key(${lit(es)});`);
+      await waitFor(async () => (await me(login.json.access_token)).status === 429, 3000);
+      expectLimited(await me(login.json.access_token), 100);
+      // the HS256 key's token still has its user's budget left
+      const last = await me(token);
+      assert.equal(last.status, 200, last.text);
+      assert.equal(last.json.id, user.user.id);
+    } finally {
+      for (const kid of kids) psql(`SELECT workon.retire_jwt_key(${lit(kid)});`);
+    }
   });
 });
 

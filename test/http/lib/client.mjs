@@ -59,6 +59,7 @@ export function request(method, reqPath, opts = {}) {
       path: reqPath,
       headers,
       agent: opts.agent ?? noKeepAlive,
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
     });
     const timer = setTimeout(() => {
       finish(new Error(`timeout after ${timeoutMs} ms: ${method} ${reqPath}`));

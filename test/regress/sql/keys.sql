@@ -75,6 +75,21 @@ SELECT workon.seed_jwt_key(repeat('s', 48)) = :'seed_kid' AS seeded_again;
 SELECT pg_temp.check(:'t1') AS still_retired;
 SELECT workon.rotate_jwt_key('RS256');
 
+-- the front end's view of the keys: the active ones only, an HS256 key's secret, an
+-- ES256 key's public key (never its private key); for the login role only
+SELECT v.kid = :'k2' AS k2, v.kid = :'k3' AS k3, v.alg,
+       v.secret = k.secret AS hs256_secret, v.secret IS NULL AS no_secret,
+       v.public_key = (SELECT p.public_key FROM workon.jwt_public_keys() AS p WHERE p.kid = v.kid) AS es256_public_key
+  FROM workon.jwt_verification_keys() AS v JOIN workon.jwt_keys AS k USING (kid)
+ ORDER BY v.alg;
+SELECT count(*) FILTER (WHERE kid = :'seed_kid') AS retired_listed FROM workon.jwt_verification_keys();
+SET ROLE workon_authenticator;
+SELECT count(*) AS authenticator_sees FROM workon.jwt_verification_keys();
+RESET ROLE;
+SET ROLE workon_admin;
+SELECT count(*) FROM workon.jwt_verification_keys();
+RESET ROLE;
+
 -- key changes are audited
 SELECT action, entity FROM workon.audit_log WHERE entity = 'jwt_keys' ORDER BY id;
 
