@@ -5,22 +5,11 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { before, describe, test } from 'node:test';
 import { expectError, lit, psql, request } from './lib/client.mjs';
-
-const unique = () => `${Date.now().toString(36)}${crypto.randomBytes(4).toString('hex')}`;
-const bearer = (token) => ({ authorization: `Bearer ${token}` });
+import { bearer, unique, userWithRole as login } from './lib/users.mjs';
 
 let admin;
 let member;
 let host;
-
-async function login(role) {
-  const email = `blog-${role}-${unique()}@example.com`;
-  const password = `long secret ${unique()}`;
-  psql(`SELECT workon.create_user(${lit(email)}, ${lit(password)}, 'Blog ${role}', ${lit(role)});`);
-  const res = await request('POST', '/api/v1/auth/login', { body: { email, password } });
-  assert.equal(res.status, 200, res.text);
-  return { id: res.json.user.id, token: res.json.access_token };
-}
 
 const adminPost = (body) => request('POST', '/api/v1/admin/posts', { headers: bearer(admin.token), body });
 const patch = (id, body, who = admin) => request('PATCH', `/api/v1/admin/posts/${id}`, { headers: bearer(who.token), body });
