@@ -280,8 +280,8 @@ VALUES
     ('d3000000-0000-4000-8000-000000000003', 'booking-by-the-hour', 'Booking by the hour, paying by the day',
      'How hourly and daily rates work on workon.', '{product}',
      NULL, 'en',
-     E'Every space has an **hourly** and a **daily** rate; you pay whichever is lower for your booking.\n\n'
-     'Cancel at least 24 hours ahead and the whole amount comes back.',
+     E'Every space has an **hourly** and a **daily** rate; the price of a booking is set from them when you book, and kept.\n\n'
+     'Cancel at least 24 hours before the start and the whole amount comes back; later, half of it.',
      timestamptz '2025-05-20 09:00:00+00')
 ON CONFLICT DO NOTHING;
 
