@@ -27,7 +27,7 @@ DELETE FROM workon.routes
 						  ('GET', '/api/v1/admin/posts/{id}'), ('PATCH', '/api/v1/admin/posts/{id}'),
 						  ('DELETE', '/api/v1/admin/posts/{id}'),
 						  ('GET', '/api/v1/spaces/{id}/reviews'), ('POST', '/api/v1/spaces/{id}/reviews'),
-						  ('PATCH', '/api/v1/reviews/{id}'), ('POST', '/api/v1/reviews/{id}/answer'),
+						  ('GET', '/api/v1/reviews/{id}'), ('PATCH', '/api/v1/reviews/{id}'), ('POST', '/api/v1/reviews/{id}/answer'),
 						  ('POST', '/api/v1/admin/reviews/{id}/hide'), ('DELETE', '/api/v1/admin/reviews/{id}/hide'));
 DELETE FROM workon.errors WHERE sqlstate IN ('WOP01', 'WOV01', 'WOV02', 'WOV03', 'WOV04');
 
@@ -330,6 +330,7 @@ DROP FUNCTION workon.review_hide(uuid, text);
 DROP FUNCTION workon.review_answer(uuid, jsonb);
 DROP FUNCTION workon.review_update(uuid, jsonb);
 DROP FUNCTION workon.review_create(uuid, jsonb);
+DROP FUNCTION workon.review_get(uuid);
 DROP FUNCTION workon.space_reviews(uuid, integer, text);
 DROP FUNCTION workon.review_body_keys(jsonb, text[]);
 DROP FUNCTION workon.review_rating(jsonb);

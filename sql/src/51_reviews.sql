@@ -279,6 +279,25 @@ $$;
 COMMENT ON FUNCTION workon.space_reviews(uuid, integer, text) IS
 'GET /api/v1/spaces/{id}/reviews: the reviews of a space the caller sees, hidden ones left out, newest first, as {"data": [...], "next_cursor": ...}; limit 1..100 (default 20); P0002 for a space the caller does not see';
 
+CREATE FUNCTION workon.review_get(id uuid)
+RETURNS json
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	v			workon.reviews;
+BEGIN
+	SELECT * INTO v FROM workon.reviews AS r WHERE r.id = review_get.id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'review not found'
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	RETURN workon.review_json(v);
+END
+$$;
+
+COMMENT ON FUNCTION workon.review_get(uuid) IS
+'GET /api/v1/reviews/{id}: one review the caller sees (not hidden and of a space they see; a hidden one only its author and admins); P0002 otherwise';
+
 CREATE FUNCTION workon.review_create(id uuid, body jsonb DEFAULT NULL)
 RETURNS json
 LANGUAGE plpgsql VOLATILE
@@ -334,12 +353,13 @@ BEGIN
 			workon.review_rating(review_create.body),
 			COALESCE(workon.review_text(review_create.body, 'body', false), ''))
 	RETURNING * INTO v;
+	PERFORM workon.set_response(201, pg_catalog.jsonb_build_object('Location', '/api/v1/reviews/' || v.id));
 	RETURN workon.review_json(v);
 END
 $$;
 
 COMMENT ON FUNCTION workon.review_create(uuid, jsonb) IS
-'POST /api/v1/spaces/{id}/reviews {booking_id, rating (1..5), body (up to 2,000 characters)} (member): the review of one of the caller''s bookings of this space that was confirmed and has ended; P0002 for a space or booking the caller does not see (another''s booking included), WOV01 not_eligible for a booking not confirmed or not ended (cancelled, expired, pending, in the future), WOV02 already_reviewed';
+'POST /api/v1/spaces/{id}/reviews {booking_id, rating (1..5), body (up to 2,000 characters)} (member): 201 with Location, the review of one of the caller''s bookings of this space that was confirmed and has ended; P0002 for a space or booking the caller does not see (another''s booking included), WOV01 not_eligible for a booking not confirmed or not ended (cancelled, expired, pending, in the future), WOV02 already_reviewed';
 
 CREATE FUNCTION workon.review_update(id uuid, body jsonb DEFAULT NULL)
 RETURNS json
@@ -473,6 +493,8 @@ COMMENT ON FUNCTION workon.review_show(uuid) IS
 INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only, summary) VALUES
 	('GET', '/api/v1/spaces/{id}/reviews', 'workon.space_reviews(uuid,integer,text)',
 	 'none', 200, 'none', true, 'List the reviews of a space'),
+	('GET', '/api/v1/reviews/{id}', 'workon.review_get(uuid)',
+	 'none', 200, 'none', true, 'Get a review'),
 	('POST', '/api/v1/spaces/{id}/reviews', 'workon.review_create(uuid,jsonb)',
 	 'member', 201, 'json', false, 'Review a space after a booking of it has ended'),
 	('PATCH', '/api/v1/reviews/{id}', 'workon.review_update(uuid,jsonb)',
@@ -492,6 +514,7 @@ INSERT INTO workon.errors (sqlstate, status, code) VALUES
 
 GRANT EXECUTE ON FUNCTION
 	workon.review_json(workon.reviews),
+	workon.review_get(uuid),
 	workon.space_reviews(uuid, integer, text)
 	TO workon_anon, workon_member, workon_host, workon_admin;
 GRANT EXECUTE ON FUNCTION

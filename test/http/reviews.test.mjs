@@ -66,6 +66,13 @@ describe('writing a review', () => {
 
     const res = await review(member, { booking_id: ended, rating: 4, body: ` ${'x'.repeat(1999)} ` });
     assert.equal(res.status, 201, res.text);
+    assert.equal(res.headers.location, `/api/v1/reviews/${res.json.id}`);
+    const got = await request('GET', res.headers.location);
+    assert.equal(got.status, 200, got.text);
+    assert.equal(got.json.id, res.json.id);
+    assert.ok(!('booking_id' in got.json), 'the public does not see the booking');
+    assert.equal((await request('GET', res.headers.location, { headers: bearer(member.token) })).json.booking_id, ended);
+    expectError(await request('GET', `/api/v1/reviews/${crypto.randomUUID()}`), 404, 'not_found');
     assert.equal(res.json.rating, 4);
     assert.equal(res.json.body.length, 1999); // trimmed
     assert.equal(res.json.booking_id, ended);
@@ -127,6 +134,9 @@ describe('answers, hiding and the public list', () => {
 
     const list = await request('GET', `/api/v1/spaces/${space}/reviews?limit=100`);
     assert.ok(!list.json.data.some((x) => x.id === r.id));
+    expectError(await request('GET', `/api/v1/reviews/${r.id}`), 404, 'not_found');
+    expectError(await request('GET', `/api/v1/reviews/${r.id}`, { headers: bearer(host.token) }), 404, 'not_found');
+    assert.equal((await request('GET', `/api/v1/reviews/${r.id}`, { headers: bearer(other.token) })).json.hidden_reason, 'Personal data');
     // a hidden review: its author still sees it, nobody else can act on it
     expectError(await request('POST', `/api/v1/reviews/${r.id}/answer`, { headers: bearer(host.token), body: { body: 'x' } }), 404, 'not_found');
     const own = await request('PATCH', `/api/v1/reviews/${r.id}`, { headers: bearer(other.token), body: { body: 'Edited' } });

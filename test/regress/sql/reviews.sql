@@ -63,12 +63,11 @@ SELECT workon.review_create(:'space', '{"booking_id":"e2000000-0000-4000-8000-00
 SELECT workon.review_create(:'space', '{"booking_id":"e2000000-0000-4000-8000-000000000007","rating":1}')->>'id' AS r3_id \gset
 COMMIT;
 SELECT :'r1'::json->>'id' AS r1_id \gset
--- a member's booking of the other member: m2 reviews theirs
-BEGIN;
-SET LOCAL SESSION AUTHORIZATION workon_authenticator;
-SELECT workon.authenticate(:'m2_token') AS c \gset
-SELECT workon.review_create(:'space', '{"booking_id":"e2000000-0000-4000-8000-000000000005","rating":3}')->>'rating' AS m2_rating;
-COMMIT;
+-- m2 reviews their booking through dispatch: 201 with the review's Location
+SELECT d.status, d.headers::jsonb->>'Location' = '/api/v1/reviews/' || (d.body::json->>'id') AS location,
+       d.body::json->>'rating' AS m2_rating
+  FROM workon.dispatch('workon.review_create(uuid,jsonb)'::regprocedure, jsonb_build_object('id', :'space'), '{}',
+                       '{"booking_id":"e2000000-0000-4000-8000-000000000005","rating":3}', :'m2_token', NULL) AS d;
 
 -- the space's document: average and count of the reviews (updated_at untouched)
 SELECT doc->'rating' AS rating, updated_at = created_at AS updated_at_untouched
@@ -121,6 +120,8 @@ SELECT r->>'rating' AS rating, r->>'answer' AS answer, r::jsonb ? 'booking_id' A
        r::jsonb ? 'hidden_reason' AS reason_shown
   FROM json_array_elements(workon.space_reviews(:'space')->'data') AS r;
 SELECT count(*) AS anonymous_sees_hidden FROM workon.reviews WHERE id = :'r2_id';
+SELECT pg_temp.try(format('SELECT workon.review_get(%L)', :'r2_id')) AS get_hidden,
+       workon.review_get(:'r1_id')->>'answer' AS get_visible;
 SELECT pg_temp.try(format('SELECT workon.space_reviews(%L)', 'e1000000-0000-4000-8000-0000000000ff')) AS unknown_space,
        pg_temp.try(format('SELECT workon.space_reviews(%L, 0)', :'space')) AS bad_limit;
 -- pages
@@ -133,7 +134,7 @@ COMMIT;
 BEGIN;
 SET LOCAL SESSION AUTHORIZATION workon_authenticator;
 SELECT workon.authenticate(:'m1_token') AS c \gset
-SELECT hidden_reason FROM workon.reviews WHERE id = :'r2_id';
+SELECT hidden_reason, workon.review_get(id)->>'hidden_reason' AS through_get FROM workon.reviews WHERE id = :'r2_id';
 SELECT workon.authenticate(:'m2_token') AS c \gset
 SELECT pg_temp.try(format('SELECT workon.review_update(%L, %L)', :'r2_id', '{"rating":5}')) AS hidden_to_others;
 COMMIT;
