@@ -9,6 +9,53 @@
 --
 
 --
+-- Pages of lists (sql/src/03_helpers.sql)
+--
+CREATE FUNCTION workon.page_bounds("limit" integer, cursor text,
+								   OUT page_size integer, OUT after_ts timestamptz, OUT after_id uuid)
+RETURNS record
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	page_size := COALESCE(page_bounds."limit", 20);
+	IF page_size < 1 OR page_size > 100 THEN
+		RAISE EXCEPTION 'limit must be between 1 and 100'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'limit';
+	END IF;
+	-- "before everything" unless a cursor names where the last page ended
+	after_ts := 'infinity';
+	after_id := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+	IF page_bounds.cursor <> '' THEN
+		SELECT c.ts, c.id INTO after_ts, after_id FROM workon.cursor_decode(page_bounds.cursor) AS c;
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION workon.page_bounds(integer, text) IS
+'The page a list request asks for: page_size (limit, 1..100, default 20; else 22023 naming limit) and the position (ts, id) after which it starts (the cursor''s, or before everything when it is NULL or empty)';
+
+CREATE FUNCTION workon.page_json(items json[], ts timestamptz[], ids uuid[], page_size integer)
+RETURNS json
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	n			integer := COALESCE(pg_catalog.cardinality(items), 0);
+BEGIN
+	RETURN workon.json_build(
+		'data', workon.json_trusted('[' || COALESCE(pg_catalog.array_to_string(items[1:page_size], ','), '') || ']'),
+		'next_cursor', CASE WHEN n > page_size THEN workon.cursor_encode(ts[page_size], ids[page_size]) END);
+END
+$$;
+
+COMMENT ON FUNCTION workon.page_json(json[], timestamptz[], uuid[], integer) IS
+'{"data": [...], "next_cursor": ...} of a page: the first page_size items (read as page_size + 1, in order, with the (ts, id) of each); a cursor to the item ending the page when there were more';
+
+GRANT EXECUTE ON FUNCTION
+	workon.page_bounds(integer, text),
+	workon.page_json(json[], timestamptz[], uuid[], integer)
+	TO workon_anon, workon_member, workon_host, workon_admin;
+
+--
 -- Blog posts (sql/src/50_posts.sql)
 --
 --
@@ -231,40 +278,29 @@ AS $$
 DECLARE
 	v_tag		text := NULLIF(posts_list.tag, '');
 	v_locale	text := NULLIF(posts_list.locale, '');
-	v_limit		integer := COALESCE(posts_list."limit", 20);
-	v_after_ts	timestamptz := 'infinity';
-	v_after_id	uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
-	v_rows		workon.posts[];
+	v_page		record := workon.page_bounds(posts_list."limit", posts_list.cursor);
+	v_items		json[];
+	v_ts		timestamptz[];
+	v_ids		uuid[];
 BEGIN
-	IF v_limit < 1 OR v_limit > 100 THEN
-		RAISE EXCEPTION 'limit must be between 1 and 100'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'limit';
-	END IF;
 	IF v_locale NOT IN ('fr', 'en') THEN
 		RAISE EXCEPTION 'locale must be fr or en'
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'locale';
 	END IF;
-	IF posts_list.cursor <> '' THEN
-		SELECT c.ts, c.id INTO v_after_ts, v_after_id
-		  FROM workon.cursor_decode(posts_list.cursor) AS c;
-	END IF;
 
 	-- published only, whoever asks: the public list is the same for all
-	SELECT pg_catalog.array_agg(p) INTO v_rows
-	  FROM (SELECT p.* FROM workon.posts AS p
+	SELECT pg_catalog.array_agg(workon.post_json(x.item)), pg_catalog.array_agg((x.item).published_at),
+		   pg_catalog.array_agg((x.item).id)
+	  INTO v_items, v_ts, v_ids
+	  FROM (SELECT p AS item FROM workon.posts AS p
 			 WHERE p.published_at <= pg_catalog.now()
-			   AND (p.published_at, p.id) < (v_after_ts, v_after_id)
+			   AND (p.published_at, p.id) < (v_page.after_ts, v_page.after_id)
 			   AND (v_tag IS NULL OR p.tags @> ARRAY[v_tag])
 			   AND (v_locale IS NULL OR p.locale = v_locale)
 			 ORDER BY p.published_at DESC, p.id DESC
-			 LIMIT v_limit + 1) AS p;
+			 LIMIT v_page.page_size + 1) AS x;
 
-	RETURN workon.public_cache(workon.json_build(
-		'data', (SELECT COALESCE(pg_catalog.json_agg(workon.post_json(v_rows[i]) ORDER BY i), '[]')
-				   FROM pg_catalog.generate_series(1, LEAST(COALESCE(pg_catalog.cardinality(v_rows), 0), v_limit)) AS i),
-		'next_cursor', CASE WHEN pg_catalog.cardinality(v_rows) > v_limit THEN
-						   workon.cursor_encode(v_rows[v_limit].published_at, v_rows[v_limit].id)
-					   END));
+	RETURN workon.public_cache(workon.page_json(v_items, v_ts, v_ids, v_page.page_size));
 END
 $$;
 
@@ -561,40 +597,29 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_status	text := NULLIF(posts_admin_list.status, '');
-	v_limit		integer := COALESCE(posts_admin_list."limit", 20);
-	v_after_ts	timestamptz := 'infinity';
-	v_after_id	uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
-	v_rows		workon.posts[];
+	v_page		record := workon.page_bounds(posts_admin_list."limit", posts_admin_list.cursor);
+	v_items		json[];
+	v_ts		timestamptz[];
+	v_ids		uuid[];
 BEGIN
-	IF v_limit < 1 OR v_limit > 100 THEN
-		RAISE EXCEPTION 'limit must be between 1 and 100'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'limit';
-	END IF;
 	IF v_status NOT IN ('draft', 'scheduled', 'published') THEN
 		RAISE EXCEPTION 'status must be one of draft, scheduled, published'
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'status';
 	END IF;
-	IF posts_admin_list.cursor <> '' THEN
-		SELECT c.ts, c.id INTO v_after_ts, v_after_id
-		  FROM workon.cursor_decode(posts_admin_list.cursor) AS c;
-	END IF;
 
-	SELECT pg_catalog.array_agg(p) INTO v_rows
-	  FROM (SELECT p.* FROM workon.posts AS p
-			 WHERE (p.created_at, p.id) < (v_after_ts, v_after_id)
+	SELECT pg_catalog.array_agg(workon.post_json(x.item, true)), pg_catalog.array_agg((x.item).created_at),
+		   pg_catalog.array_agg((x.item).id)
+	  INTO v_items, v_ts, v_ids
+	  FROM (SELECT p AS item FROM workon.posts AS p
+			 WHERE (p.created_at, p.id) < (v_page.after_ts, v_page.after_id)
 			   AND (v_status IS NULL
 					OR v_status = 'draft' AND p.published_at IS NULL
 					OR v_status = 'scheduled' AND p.published_at > pg_catalog.now()
 					OR v_status = 'published' AND p.published_at <= pg_catalog.now())
 			 ORDER BY p.created_at DESC, p.id DESC
-			 LIMIT v_limit + 1) AS p;
+			 LIMIT v_page.page_size + 1) AS x;
 
-	RETURN workon.json_build(
-		'data', (SELECT COALESCE(pg_catalog.json_agg(workon.post_json(v_rows[i], true) ORDER BY i), '[]')
-				   FROM pg_catalog.generate_series(1, LEAST(COALESCE(pg_catalog.cardinality(v_rows), 0), v_limit)) AS i),
-		'next_cursor', CASE WHEN pg_catalog.cardinality(v_rows) > v_limit THEN
-						   workon.cursor_encode(v_rows[v_limit].created_at, v_rows[v_limit].id)
-					   END);
+	RETURN workon.page_json(v_items, v_ts, v_ids, v_page.page_size);
 END
 $$;
 
@@ -942,37 +967,26 @@ LANGUAGE plpgsql STABLE
 AS $$
 #variable_conflict use_column
 DECLARE
-	v_limit		integer := COALESCE(space_reviews."limit", 20);
-	v_after_ts	timestamptz := 'infinity';
-	v_after_id	uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
-	v_rows		workon.reviews[];
+	v_page		record := workon.page_bounds(space_reviews."limit", space_reviews.cursor);
+	v_items		json[];
+	v_ts		timestamptz[];
+	v_ids		uuid[];
 BEGIN
-	IF v_limit < 1 OR v_limit > 100 THEN
-		RAISE EXCEPTION 'limit must be between 1 and 100'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'limit';
-	END IF;
 	IF NOT EXISTS (SELECT FROM workon.spaces AS s WHERE s.id = space_reviews.id) THEN
 		RAISE EXCEPTION 'space not found'
 			USING ERRCODE = 'no_data_found';
 	END IF;
-	IF space_reviews.cursor <> '' THEN
-		SELECT c.ts, c.id INTO v_after_ts, v_after_id
-		  FROM workon.cursor_decode(space_reviews.cursor) AS c;
-	END IF;
 
-	SELECT pg_catalog.array_agg(r) INTO v_rows
-	  FROM (SELECT r.* FROM workon.reviews AS r
+	SELECT pg_catalog.array_agg(workon.review_json(x.item)), pg_catalog.array_agg((x.item).created_at),
+		   pg_catalog.array_agg((x.item).id)
+	  INTO v_items, v_ts, v_ids
+	  FROM (SELECT r AS item FROM workon.reviews AS r
 			 WHERE r.space_id = space_reviews.id AND r.hidden_at IS NULL
-			   AND (r.created_at, r.id) < (v_after_ts, v_after_id)
+			   AND (r.created_at, r.id) < (v_page.after_ts, v_page.after_id)
 			 ORDER BY r.created_at DESC, r.id DESC
-			 LIMIT v_limit + 1) AS r;
+			 LIMIT v_page.page_size + 1) AS x;
 
-	RETURN workon.json_build(
-		'data', (SELECT COALESCE(pg_catalog.json_agg(workon.review_json(v_rows[i]) ORDER BY i), '[]')
-				   FROM pg_catalog.generate_series(1, LEAST(COALESCE(pg_catalog.cardinality(v_rows), 0), v_limit)) AS i),
-		'next_cursor', CASE WHEN pg_catalog.cardinality(v_rows) > v_limit THEN
-						   workon.cursor_encode(v_rows[v_limit].created_at, v_rows[v_limit].id)
-					   END);
+	RETURN workon.page_json(v_items, v_ts, v_ids, v_page.page_size);
 END
 $$;
 

@@ -359,6 +359,9 @@ DROP FUNCTION workon.slugify(text);
 DROP FUNCTION workon.slug_valid(text);
 DROP FUNCTION workon.markdown_html(text);
 
+DROP FUNCTION workon.page_json(json[], timestamptz[], uuid[], integer);
+DROP FUNCTION workon.page_bounds(integer, text);
+
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 
 -- pg_dump: the shipped route and error rows are those left

@@ -220,40 +220,29 @@ AS $$
 DECLARE
 	v_tag		text := NULLIF(posts_list.tag, '');
 	v_locale	text := NULLIF(posts_list.locale, '');
-	v_limit		integer := COALESCE(posts_list."limit", 20);
-	v_after_ts	timestamptz := 'infinity';
-	v_after_id	uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
-	v_rows		workon.posts[];
+	v_page		record := workon.page_bounds(posts_list."limit", posts_list.cursor);
+	v_items		json[];
+	v_ts		timestamptz[];
+	v_ids		uuid[];
 BEGIN
-	IF v_limit < 1 OR v_limit > 100 THEN
-		RAISE EXCEPTION 'limit must be between 1 and 100'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'limit';
-	END IF;
 	IF v_locale NOT IN ('fr', 'en') THEN
 		RAISE EXCEPTION 'locale must be fr or en'
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'locale';
 	END IF;
-	IF posts_list.cursor <> '' THEN
-		SELECT c.ts, c.id INTO v_after_ts, v_after_id
-		  FROM workon.cursor_decode(posts_list.cursor) AS c;
-	END IF;
 
 	-- published only, whoever asks: the public list is the same for all
-	SELECT pg_catalog.array_agg(p) INTO v_rows
-	  FROM (SELECT p.* FROM workon.posts AS p
+	SELECT pg_catalog.array_agg(workon.post_json(x.item)), pg_catalog.array_agg((x.item).published_at),
+		   pg_catalog.array_agg((x.item).id)
+	  INTO v_items, v_ts, v_ids
+	  FROM (SELECT p AS item FROM workon.posts AS p
 			 WHERE p.published_at <= pg_catalog.now()
-			   AND (p.published_at, p.id) < (v_after_ts, v_after_id)
+			   AND (p.published_at, p.id) < (v_page.after_ts, v_page.after_id)
 			   AND (v_tag IS NULL OR p.tags @> ARRAY[v_tag])
 			   AND (v_locale IS NULL OR p.locale = v_locale)
 			 ORDER BY p.published_at DESC, p.id DESC
-			 LIMIT v_limit + 1) AS p;
+			 LIMIT v_page.page_size + 1) AS x;
 
-	RETURN workon.public_cache(workon.json_build(
-		'data', (SELECT COALESCE(pg_catalog.json_agg(workon.post_json(v_rows[i]) ORDER BY i), '[]')
-				   FROM pg_catalog.generate_series(1, LEAST(COALESCE(pg_catalog.cardinality(v_rows), 0), v_limit)) AS i),
-		'next_cursor', CASE WHEN pg_catalog.cardinality(v_rows) > v_limit THEN
-						   workon.cursor_encode(v_rows[v_limit].published_at, v_rows[v_limit].id)
-					   END));
+	RETURN workon.public_cache(workon.page_json(v_items, v_ts, v_ids, v_page.page_size));
 END
 $$;
 
@@ -550,40 +539,29 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_status	text := NULLIF(posts_admin_list.status, '');
-	v_limit		integer := COALESCE(posts_admin_list."limit", 20);
-	v_after_ts	timestamptz := 'infinity';
-	v_after_id	uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
-	v_rows		workon.posts[];
+	v_page		record := workon.page_bounds(posts_admin_list."limit", posts_admin_list.cursor);
+	v_items		json[];
+	v_ts		timestamptz[];
+	v_ids		uuid[];
 BEGIN
-	IF v_limit < 1 OR v_limit > 100 THEN
-		RAISE EXCEPTION 'limit must be between 1 and 100'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'limit';
-	END IF;
 	IF v_status NOT IN ('draft', 'scheduled', 'published') THEN
 		RAISE EXCEPTION 'status must be one of draft, scheduled, published'
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'status';
 	END IF;
-	IF posts_admin_list.cursor <> '' THEN
-		SELECT c.ts, c.id INTO v_after_ts, v_after_id
-		  FROM workon.cursor_decode(posts_admin_list.cursor) AS c;
-	END IF;
 
-	SELECT pg_catalog.array_agg(p) INTO v_rows
-	  FROM (SELECT p.* FROM workon.posts AS p
-			 WHERE (p.created_at, p.id) < (v_after_ts, v_after_id)
+	SELECT pg_catalog.array_agg(workon.post_json(x.item, true)), pg_catalog.array_agg((x.item).created_at),
+		   pg_catalog.array_agg((x.item).id)
+	  INTO v_items, v_ts, v_ids
+	  FROM (SELECT p AS item FROM workon.posts AS p
+			 WHERE (p.created_at, p.id) < (v_page.after_ts, v_page.after_id)
 			   AND (v_status IS NULL
 					OR v_status = 'draft' AND p.published_at IS NULL
 					OR v_status = 'scheduled' AND p.published_at > pg_catalog.now()
 					OR v_status = 'published' AND p.published_at <= pg_catalog.now())
 			 ORDER BY p.created_at DESC, p.id DESC
-			 LIMIT v_limit + 1) AS p;
+			 LIMIT v_page.page_size + 1) AS x;
 
-	RETURN workon.json_build(
-		'data', (SELECT COALESCE(pg_catalog.json_agg(workon.post_json(v_rows[i], true) ORDER BY i), '[]')
-				   FROM pg_catalog.generate_series(1, LEAST(COALESCE(pg_catalog.cardinality(v_rows), 0), v_limit)) AS i),
-		'next_cursor', CASE WHEN pg_catalog.cardinality(v_rows) > v_limit THEN
-						   workon.cursor_encode(v_rows[v_limit].created_at, v_rows[v_limit].id)
-					   END);
+	RETURN workon.page_json(v_items, v_ts, v_ids, v_page.page_size);
 END
 $$;
 

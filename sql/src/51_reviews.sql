@@ -242,37 +242,26 @@ LANGUAGE plpgsql STABLE
 AS $$
 #variable_conflict use_column
 DECLARE
-	v_limit		integer := COALESCE(space_reviews."limit", 20);
-	v_after_ts	timestamptz := 'infinity';
-	v_after_id	uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
-	v_rows		workon.reviews[];
+	v_page		record := workon.page_bounds(space_reviews."limit", space_reviews.cursor);
+	v_items		json[];
+	v_ts		timestamptz[];
+	v_ids		uuid[];
 BEGIN
-	IF v_limit < 1 OR v_limit > 100 THEN
-		RAISE EXCEPTION 'limit must be between 1 and 100'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'limit';
-	END IF;
 	IF NOT EXISTS (SELECT FROM workon.spaces AS s WHERE s.id = space_reviews.id) THEN
 		RAISE EXCEPTION 'space not found'
 			USING ERRCODE = 'no_data_found';
 	END IF;
-	IF space_reviews.cursor <> '' THEN
-		SELECT c.ts, c.id INTO v_after_ts, v_after_id
-		  FROM workon.cursor_decode(space_reviews.cursor) AS c;
-	END IF;
 
-	SELECT pg_catalog.array_agg(r) INTO v_rows
-	  FROM (SELECT r.* FROM workon.reviews AS r
+	SELECT pg_catalog.array_agg(workon.review_json(x.item)), pg_catalog.array_agg((x.item).created_at),
+		   pg_catalog.array_agg((x.item).id)
+	  INTO v_items, v_ts, v_ids
+	  FROM (SELECT r AS item FROM workon.reviews AS r
 			 WHERE r.space_id = space_reviews.id AND r.hidden_at IS NULL
-			   AND (r.created_at, r.id) < (v_after_ts, v_after_id)
+			   AND (r.created_at, r.id) < (v_page.after_ts, v_page.after_id)
 			 ORDER BY r.created_at DESC, r.id DESC
-			 LIMIT v_limit + 1) AS r;
+			 LIMIT v_page.page_size + 1) AS x;
 
-	RETURN workon.json_build(
-		'data', (SELECT COALESCE(pg_catalog.json_agg(workon.review_json(v_rows[i]) ORDER BY i), '[]')
-				   FROM pg_catalog.generate_series(1, LEAST(COALESCE(pg_catalog.cardinality(v_rows), 0), v_limit)) AS i),
-		'next_cursor', CASE WHEN pg_catalog.cardinality(v_rows) > v_limit THEN
-						   workon.cursor_encode(v_rows[v_limit].created_at, v_rows[v_limit].id)
-					   END);
+	RETURN workon.page_json(v_items, v_ts, v_ids, v_page.page_size);
 END
 $$;
 
