@@ -276,7 +276,8 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 #variable_conflict use_column
 DECLARE
-	v_tag		text := NULLIF(posts_list.tag, '');
+	-- tags are stored trimmed and in lower case
+	v_tag		text := NULLIF(pg_catalog.lower(pg_catalog.btrim(posts_list.tag)), '');
 	v_locale	text := NULLIF(posts_list.locale, '');
 	v_page		record := workon.page_bounds(posts_list."limit", posts_list.cursor);
 	v_items		json[];
@@ -305,7 +306,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.posts_list(text, text, integer, text) IS
-'GET /api/v1/posts: published posts (published_at passed), newest first, as {"data": [...], "next_cursor": ...}; filters tag and locale (fr, en); limit 1..100 (default 20); strong ETag, Cache-Control public, max-age=60';
+'GET /api/v1/posts: published posts (published_at passed), newest first, as {"data": [...], "next_cursor": ...}; filters tag (any case) and locale (fr, en); limit 1..100 (default 20); strong ETag, Cache-Control public, max-age=60';
 
 CREATE FUNCTION workon.post_get(slug text)
 RETURNS json

@@ -98,6 +98,8 @@ describe('the public blog', () => {
       assert.equal(p.html, '<p>Body <em>one</em></p>\n');
       for (const field of ['status', 'author_id', 'old_slugs', 'created_at']) assert.ok(!(field in p), field);
     }
+    const upper = await request('GET', `/api/v1/posts?tag=${tag.toUpperCase()}`);
+    assert.deepEqual(upper.json.data.map((p) => p.id), [published.id, older.id]);
     const fr = await request('GET', `/api/v1/posts?tag=${tag}&locale=fr`);
     assert.deepEqual(fr.json.data.map((p) => p.id), [older.id]);
     expectError(await request('GET', '/api/v1/posts?locale=de'), 400, 'validation_failed');
