@@ -11,6 +11,8 @@ MODULE_big = $(EXTENSION)
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c)))
 PGFILEDESC = "workon - workspace marketplace backend"
 SHLIB_LINK += -lcrypto
+# blog posts: Markdown to HTML (extension/markdown.c)
+SHLIB_LINK += -lcmark
 
 # The current version's script is assembled from sql/src/*.sql, one file per
 # concern, in the order of their numeric prefixes (a file creates what later

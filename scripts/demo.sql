@@ -1,6 +1,6 @@
 -- scripts/demo.sql -- demo data for `make run` and the HTTP tests: 2 hosts, 1 member,
 -- 24 published spaces in Berlin, Lisbon and Paris and 2 unpublished ones, each with a
--- cover photo.
+-- cover photo; 3 blog posts (en, fr).
 -- Idempotent (fixed ids, ON CONFLICT DO NOTHING). Run it as a superuser:
 --   psql -v ON_ERROR_STOP=1 -d workon -f scripts/demo.sql
 -- Rows are written directly, as a DBA would; row-level security is off for this session
@@ -258,5 +258,31 @@ WHERE NOT EXISTS (SELECT FROM workon.space_photos p WHERE p.space_id = d.space_i
 UPDATE workon.spaces s SET updated_at = s.updated_at
 FROM demo_photo d
 WHERE s.id = d.space_id AND pg_catalog.json_array_length(s.doc->'photos') = 0;
+
+
+-- Three blog posts (the Markdown is rendered into html by the table's trigger)
+INSERT INTO workon.posts (id, slug, title, excerpt, tags, cover_upload_id, locale, markdown, published_at)
+VALUES
+    ('d3000000-0000-4000-8000-000000000001', 'five-quiet-desks-in-berlin', 'Five quiet desks in Berlin',
+     'Where to get deep work done between Kreuzberg and Prenzlauer Berg.', '{guides,berlin}',
+     'd2000000-0000-4000-8000-000000000001', 'en',
+     E'Berlin has no shortage of cafés, but a **quiet desk** is another matter.\n\n'
+     '## What we looked for\n\n- good light\n- a door that closes\n- coffee within ten steps\n\n'
+     'Browse them all on the [spaces page](/api/v1/spaces?city=Berlin).',
+     timestamptz '2025-03-03 08:00:00+00'),
+    ('d3000000-0000-4000-8000-000000000002', 'travailler-a-paris-le-guide', 'Travailler à Paris : le guide',
+     'Bureaux privés, salles de réunion et postes nomades dans Paris.', '{guides,paris}',
+     NULL, 'fr',
+     E'Paris compte des centaines d''espaces de travail. Voici comment **choisir le bon**.\n\n'
+     '1. Réservez à l''heure pour essayer.\n2. Passez à la journée quand vous y êtes bien.\n\n'
+     '> Astuce : les salles de réunion se réservent vite le mardi.',
+     timestamptz '2025-04-14 07:30:00+00'),
+    ('d3000000-0000-4000-8000-000000000003', 'booking-by-the-hour', 'Booking by the hour, paying by the day',
+     'How hourly and daily rates work on workon.', '{product}',
+     NULL, 'en',
+     E'Every space has an **hourly** and a **daily** rate; the price of a booking is set from them when you book, and kept.\n\n'
+     'Cancel at least 24 hours before the start and the whole amount comes back; later, half of it.',
+     timestamptz '2025-05-20 09:00:00+00')
+ON CONFLICT DO NOTHING;
 
 COMMIT;

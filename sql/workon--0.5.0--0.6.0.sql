@@ -177,6 +177,1536 @@ CREATE TRIGGER jwt_keys_notify
 GRANT EXECUTE ON FUNCTION workon.jwt_verification_keys()
 	TO workon_authenticator;
 
+--
+-- Pages of lists (sql/src/03_helpers.sql)
+--
+CREATE FUNCTION workon.page_bounds("limit" integer, cursor text,
+								   OUT page_size integer, OUT after_ts timestamptz, OUT after_id uuid)
+RETURNS record
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	page_size := COALESCE(page_bounds."limit", 20);
+	IF page_size < 1 OR page_size > 100 THEN
+		RAISE EXCEPTION 'limit must be between 1 and 100'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'limit';
+	END IF;
+	-- "before everything" unless a cursor names where the last page ended
+	after_ts := 'infinity';
+	after_id := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+	IF page_bounds.cursor <> '' THEN
+		SELECT c.ts, c.id INTO after_ts, after_id FROM workon.cursor_decode(page_bounds.cursor) AS c;
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION workon.page_bounds(integer, text) IS
+'The page a list request asks for: page_size (limit, 1..100, default 20; else 22023 naming limit) and the position (ts, id) after which it starts (the cursor''s, or before everything when it is NULL or empty)';
+
+CREATE FUNCTION workon.page_json(items json[], ts timestamptz[], ids uuid[], page_size integer)
+RETURNS json
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	n			integer := COALESCE(pg_catalog.cardinality(items), 0);
+BEGIN
+	RETURN workon.json_build(
+		'data', workon.json_trusted('[' || COALESCE(pg_catalog.array_to_string(items[1:page_size], ','), '') || ']'),
+		'next_cursor', CASE WHEN n > page_size THEN workon.cursor_encode(ts[page_size], ids[page_size]) END);
+END
+$$;
+
+COMMENT ON FUNCTION workon.page_json(json[], timestamptz[], uuid[], integer) IS
+'{"data": [...], "next_cursor": ...} of a page: the first page_size items (read as page_size + 1, in order, with the (ts, id) of each); a cursor to the item ending the page when there were more';
+
+GRANT EXECUTE ON FUNCTION
+	workon.page_bounds(integer, text),
+	workon.page_json(json[], timestamptz[], uuid[], integer)
+	TO workon_anon, workon_member, workon_host, workon_admin;
+
+--
+-- Blog posts (sql/src/50_posts.sql)
+--
+--
+-- Markdown to HTML (extension/markdown.c, libcmark)
+--
+CREATE FUNCTION workon.markdown_html(markdown text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'markdown_html'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION workon.markdown_html(text) IS
+'CommonMark to HTML (libcmark, safe mode): raw HTML is left out, and links and images with a javascript:, vbscript:, file: or data: URL lose the URL';
+
+--
+-- Slugs: lower-case a-z, 0-9 and single hyphens, 1 to 80 characters
+--
+CREATE FUNCTION workon.slug_valid(slug text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+	SELECT slug ~ '^[a-z0-9]+(-[a-z0-9]+)*$' AND pg_catalog.length(slug) <= 80
+$$;
+
+COMMENT ON FUNCTION workon.slug_valid(text) IS
+'True for a URL-safe slug: lower-case letters a-z, digits and single hyphens between them, at most 80 characters';
+
+CREATE FUNCTION workon.slugify(title text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+	-- accents come off (NFD, then the combining marks, like every other
+	-- non-ASCII character, go); runs of anything else become one hyphen
+	SELECT COALESCE(NULLIF(pg_catalog.rtrim(pg_catalog.left(pg_catalog.btrim(
+			   pg_catalog.regexp_replace(
+				   pg_catalog.lower(pg_catalog.regexp_replace(
+					   pg_catalog.normalize(title, 'NFD'), '[^\x01-\x7f]', '', 'g')),
+				   '[^a-z0-9]+', '-', 'g'),
+			   '-'), 80), '-'), ''), 'post')
+$$;
+
+COMMENT ON FUNCTION workon.slugify(text) IS
+'The slug a title gives: accents removed, lower case, runs of other characters one hyphen, at most 80 characters; "post" when nothing is left';
+
+--
+-- Posts
+--
+CREATE TABLE workon.posts (
+	id			uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+	slug		text NOT NULL
+				CONSTRAINT posts_slug_key UNIQUE
+				CONSTRAINT posts_slug_check CHECK (workon.slug_valid(slug)),
+	title		text NOT NULL
+				CONSTRAINT posts_title_check
+				CHECK (pg_catalog.btrim(title) <> '' AND pg_catalog.length(title) <= 200),
+	excerpt		text NOT NULL DEFAULT ''
+				CONSTRAINT posts_excerpt_check CHECK (pg_catalog.length(excerpt) <= 500),
+	tags		text[] NOT NULL DEFAULT '{}',
+	cover_upload_id uuid REFERENCES workon.uploads (id),
+	locale		text NOT NULL DEFAULT 'en'
+				CONSTRAINT posts_locale_check CHECK (locale IN ('fr', 'en')),
+	markdown	text NOT NULL DEFAULT ''
+				CONSTRAINT posts_markdown_check CHECK (pg_catalog.length(markdown) <= 100000),
+	html		text NOT NULL DEFAULT '',
+	published_at timestamptz,
+	author_id	uuid REFERENCES workon.users (id) ON DELETE SET NULL,
+	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+COMMENT ON TABLE workon.posts IS
+'Blog posts: slug (unique, URL-safe), title, excerpt, tags, cover image (an upload, public while the post is), locale, Markdown and its HTML (rendered on every write); a draft has no published_at, a scheduled post one in the future; the public sees a post once published_at has passed';
+
+COMMENT ON COLUMN workon.posts.html IS
+'workon.markdown_html(markdown), written by the trigger posts_render so that reads only copy it';
+
+CREATE INDEX posts_published_at_idx
+	ON workon.posts (published_at DESC, id DESC) WHERE published_at IS NOT NULL;
+CREATE INDEX posts_tags_idx ON workon.posts USING gin (tags);
+CREATE INDEX posts_created_at_idx ON workon.posts (created_at DESC, id DESC);
+
+-- The slugs a post had before: each answers a redirect to the post's slug
+CREATE TABLE workon.post_slugs (
+	slug		text PRIMARY KEY
+				CONSTRAINT post_slugs_slug_check CHECK (workon.slug_valid(slug)),
+	post_id		uuid NOT NULL REFERENCES workon.posts (id) ON DELETE CASCADE,
+	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+COMMENT ON TABLE workon.post_slugs IS
+'Former slugs of posts: GET /api/v1/posts/{slug} with one of them redirects (301) to the post''s slug; a slug is either a post''s or a former one, never both';
+
+CREATE INDEX post_slugs_post_id_idx ON workon.post_slugs (post_id);
+
+CREATE TRIGGER posts_set_updated_at
+	BEFORE UPDATE ON workon.posts
+	FOR EACH ROW EXECUTE FUNCTION workon.set_updated_at();
+
+CREATE FUNCTION workon.posts_render()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+	IF TG_OP = 'INSERT' OR NEW.markdown IS DISTINCT FROM OLD.markdown THEN
+		NEW.html := workon.markdown_html(NEW.markdown);
+	END IF;
+	RETURN NEW;
+END
+$$;
+
+COMMENT ON FUNCTION workon.posts_render() IS
+'Trigger: renders the post''s Markdown into html when it is written';
+
+CREATE TRIGGER posts_render
+	BEFORE INSERT OR UPDATE ON workon.posts
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.posts'))
+	EXECUTE FUNCTION workon.posts_render();
+
+-- the HTML is derived from the Markdown: the audit row has the Markdown
+CREATE TRIGGER posts_audit
+	AFTER INSERT OR UPDATE OR DELETE ON workon.posts
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.posts'))
+	EXECUTE FUNCTION workon.audit_row('html');
+
+CREATE TRIGGER post_slugs_audit
+	AFTER INSERT OR UPDATE OR DELETE ON workon.post_slugs
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.post_slugs'))
+	EXECUTE FUNCTION workon.audit_row();
+
+ALTER TABLE workon.posts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE workon.posts FORCE ROW LEVEL SECURITY;
+ALTER TABLE workon.post_slugs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE workon.post_slugs FORCE ROW LEVEL SECURITY;
+
+-- Everyone sees published posts; admins all, and only they write
+CREATE POLICY posts_visible ON workon.posts
+	FOR SELECT
+	USING (published_at <= pg_catalog.now() OR workon.current_role() = 'admin');
+CREATE POLICY posts_admin_writes ON workon.posts
+	FOR ALL TO workon_admin
+	USING (true) WITH CHECK (true);
+CREATE POLICY post_slugs_visible ON workon.post_slugs
+	FOR SELECT
+	USING (EXISTS (SELECT FROM workon.posts AS p WHERE p.id = post_slugs.post_id));
+CREATE POLICY post_slugs_admin_writes ON workon.post_slugs
+	FOR ALL TO workon_admin
+	USING (true) WITH CHECK (true);
+
+GRANT SELECT ON workon.posts, workon.post_slugs
+	TO workon_anon, workon_member, workon_host, workon_admin;
+GRANT INSERT, UPDATE, DELETE ON workon.posts, workon.post_slugs TO workon_admin;
+
+--
+-- The post object of the API
+--
+CREATE FUNCTION workon.post_json(p workon.posts, admin boolean DEFAULT false)
+RETURNS json
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_cover		json;
+BEGIN
+	SELECT workon.json_build('id', u.id, 'url', workon.upload_path(u.id), 'content_type', u.content_type)
+	  INTO v_cover
+	  FROM workon.uploads AS u WHERE u.id = p.cover_upload_id;
+	IF NOT admin THEN
+		RETURN workon.json_build(
+			'id', p.id, 'slug', p.slug, 'title', p.title, 'excerpt', p.excerpt,
+			'tags', p.tags, 'locale', p.locale, 'cover', v_cover,
+			'markdown', p.markdown, 'html', p.html,
+			'published_at', p.published_at, 'updated_at', p.updated_at);
+	END IF;
+	RETURN workon.json_build(
+		'id', p.id, 'slug', p.slug, 'title', p.title, 'excerpt', p.excerpt,
+		'tags', p.tags, 'locale', p.locale, 'cover', v_cover,
+		'markdown', p.markdown, 'html', p.html,
+		'published_at', p.published_at, 'updated_at', p.updated_at,
+		'status', CASE WHEN p.published_at IS NULL THEN 'draft'
+					   WHEN p.published_at > pg_catalog.now() THEN 'scheduled'
+					   ELSE 'published' END,
+		'author_id', p.author_id, 'created_at', p.created_at,
+		'old_slugs', (SELECT COALESCE(pg_catalog.json_agg(s.slug ORDER BY s.created_at, s.slug), '[]')
+						FROM workon.post_slugs AS s WHERE s.post_id = p.id));
+END
+$$;
+
+COMMENT ON FUNCTION workon.post_json(workon.posts, boolean) IS
+'The API representation of a post {id, slug, title, excerpt, tags, locale, cover {id, url, content_type} | null, markdown, html, published_at, updated_at}; for admins also status (draft, scheduled, published), author_id, created_at and old_slugs';
+
+-- A public read's caching: a strong ETag of the body, and a minute in any cache
+CREATE FUNCTION workon.public_cache(body json, max_age integer DEFAULT 60)
+RETURNS json
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+	PERFORM workon.set_response(200, pg_catalog.jsonb_build_object(
+		'ETag', '"' || pg_catalog.left(pg_catalog.encode(pg_catalog.sha256(
+					pg_catalog.convert_to(body::text, 'UTF8')), 'hex'), 32) || '"',
+		'Cache-Control', 'public, max-age=' || max_age));
+	RETURN body;
+END
+$$;
+
+COMMENT ON FUNCTION workon.public_cache(json, integer) IS
+'Returns the body after setting a strong ETag (the first 128 bits of its SHA-256, in hex) and Cache-Control: public, max-age (60 s by default): the front end answers 304 to a matching If-None-Match';
+
+--
+-- Route handlers: the public blog
+--
+CREATE FUNCTION workon.posts_list(
+	tag text DEFAULT NULL,
+	locale text DEFAULT NULL,
+	"limit" integer DEFAULT NULL,
+	cursor text DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql VOLATILE
+AS $$
+#variable_conflict use_column
+DECLARE
+	-- tags are stored trimmed and in lower case
+	v_tag		text := NULLIF(pg_catalog.lower(pg_catalog.btrim(posts_list.tag)), '');
+	v_locale	text := NULLIF(posts_list.locale, '');
+	v_page		record := workon.page_bounds(posts_list."limit", posts_list.cursor);
+	v_items		json[];
+	v_ts		timestamptz[];
+	v_ids		uuid[];
+BEGIN
+	IF v_locale NOT IN ('fr', 'en') THEN
+		RAISE EXCEPTION 'locale must be fr or en'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'locale';
+	END IF;
+
+	-- published only, whoever asks: the public list is the same for all
+	SELECT pg_catalog.array_agg(workon.post_json(x.item)), pg_catalog.array_agg((x.item).published_at),
+		   pg_catalog.array_agg((x.item).id)
+	  INTO v_items, v_ts, v_ids
+	  FROM (SELECT p AS item FROM workon.posts AS p
+			 WHERE p.published_at <= pg_catalog.now()
+			   AND (p.published_at, p.id) < (v_page.after_ts, v_page.after_id)
+			   AND (v_tag IS NULL OR p.tags @> ARRAY[v_tag])
+			   AND (v_locale IS NULL OR p.locale = v_locale)
+			 ORDER BY p.published_at DESC, p.id DESC
+			 LIMIT v_page.page_size + 1) AS x;
+
+	RETURN workon.public_cache(workon.page_json(v_items, v_ts, v_ids, v_page.page_size));
+END
+$$;
+
+COMMENT ON FUNCTION workon.posts_list(text, text, integer, text) IS
+'GET /api/v1/posts: published posts (published_at passed), newest first, as {"data": [...], "next_cursor": ...}; filters tag (any case) and locale (fr, en); limit 1..100 (default 20); strong ETag, Cache-Control public, max-age=60';
+
+CREATE FUNCTION workon.post_get(slug text)
+RETURNS json
+LANGUAGE plpgsql VOLATILE
+AS $$
+#variable_conflict use_column
+DECLARE
+	v			workon.posts;
+	v_path		text;
+BEGIN
+	SELECT * INTO v FROM workon.posts AS p
+	 WHERE p.slug = post_get.slug AND p.published_at <= pg_catalog.now();
+	IF FOUND THEN
+		RETURN workon.public_cache(workon.post_json(v));
+	END IF;
+
+	-- a former slug of a published post: 301 to its slug
+	SELECT p.* INTO v FROM workon.post_slugs AS s JOIN workon.posts AS p ON p.id = s.post_id
+	 WHERE s.slug = post_get.slug AND p.published_at <= pg_catalog.now();
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'post not found'
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	v_path := '/api/v1/posts/' || v.slug;
+	PERFORM workon.set_response(301, pg_catalog.jsonb_build_object(
+		'Location', v_path, 'Cache-Control', 'public, max-age=300'));
+	RETURN workon.json_build('slug', v.slug, 'location', v_path);
+END
+$$;
+
+COMMENT ON FUNCTION workon.post_get(text) IS
+'GET /api/v1/posts/{slug}: a published post (strong ETag, Cache-Control public, max-age=60); a former slug of one answers 301 {slug, location} with Location its path; P0002 for anything else (drafts and scheduled posts included)';
+
+--
+-- Route handlers: the admins' side
+--
+CREATE FUNCTION workon.post_apply(p workon.posts, body jsonb)
+RETURNS workon.posts
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	k			text;
+	v			jsonb;
+	t			text;
+	v_tags		text[];
+BEGIN
+	IF body IS NULL OR pg_catalog.jsonb_typeof(body) <> 'object' THEN
+		RAISE EXCEPTION 'request body must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(body) AS e ORDER BY e.key
+	LOOP
+		t := pg_catalog.jsonb_typeof(v);
+		CASE k
+		WHEN 'title', 'slug', 'excerpt', 'locale', 'markdown' THEN
+			IF t <> 'string' AND NOT (t = 'null' AND k IN ('excerpt', 'markdown')) THEN
+				RAISE EXCEPTION '% must be a string', k
+					USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+			END IF;
+		WHEN 'tags' THEN
+			IF t <> 'array' OR EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(v) AS x
+										WHERE pg_catalog.jsonb_typeof(x) <> 'string'
+										   OR pg_catalog.btrim(x #>> '{}') = ''
+										   OR pg_catalog.length(x #>> '{}') > 40) THEN
+				RAISE EXCEPTION 'tags must be an array of strings of 1 to 40 characters'
+					USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+			END IF;
+			-- trimmed, lower case, each once, in their order
+			SELECT COALESCE(pg_catalog.array_agg(x.tag ORDER BY x.n), '{}') INTO v_tags
+			  FROM (SELECT DISTINCT ON (pg_catalog.lower(pg_catalog.btrim(e.tag)))
+						   pg_catalog.lower(pg_catalog.btrim(e.tag)) AS tag, e.n
+					  FROM pg_catalog.jsonb_array_elements_text(v) WITH ORDINALITY AS e (tag, n)
+					 ORDER BY pg_catalog.lower(pg_catalog.btrim(e.tag)), e.n) AS x;
+			IF pg_catalog.cardinality(v_tags) > 20 THEN
+				RAISE EXCEPTION 'a post has at most 20 tags'
+					USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+			END IF;
+			p.tags := v_tags;
+			CONTINUE;
+		WHEN 'cover_upload_id' THEN
+			IF t = 'null' THEN
+				p.cover_upload_id := NULL;
+				CONTINUE;
+			END IF;
+			IF t <> 'string'
+			   OR v #>> '{}' !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+			   OR NOT EXISTS (SELECT FROM workon.uploads AS u
+							   WHERE u.id = (v #>> '{}')::uuid AND u.state = 'stored'
+								 AND u.content_type LIKE 'image/%') THEN
+				RAISE EXCEPTION 'cover_upload_id must be the id of a stored image'
+					USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+			END IF;
+			p.cover_upload_id := (v #>> '{}')::uuid;
+			CONTINUE;
+		WHEN 'published_at' THEN
+			IF t = 'null' THEN
+				p.published_at := NULL;
+				CONTINUE;
+			END IF;
+			IF t <> 'string' OR v #>> '{}' !~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$' THEN
+				RAISE EXCEPTION 'published_at must be an RFC 3339 time with an offset, such as 2027-01-01T09:00:00+01:00, or null'
+					USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+			END IF;
+			BEGIN
+				p.published_at := (v #>> '{}')::timestamptz;
+			EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+				RAISE EXCEPTION 'published_at must be an RFC 3339 time with an offset, such as 2027-01-01T09:00:00+01:00, or null'
+					USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+			END;
+			CONTINUE;
+		ELSE
+			RAISE EXCEPTION 'unknown parameter'
+				USING ERRCODE = 'invalid_parameter_value', COLUMN = k,
+					  DETAIL = pg_catalog.format('Parameter "%s" is not taken here.', k);
+		END CASE;
+		CASE k
+		WHEN 'title' THEN p.title := pg_catalog.btrim(v #>> '{}');
+		WHEN 'slug' THEN p.slug := v #>> '{}';
+		WHEN 'excerpt' THEN p.excerpt := COALESCE(v #>> '{}', '');
+		WHEN 'locale' THEN p.locale := v #>> '{}';
+		WHEN 'markdown' THEN p.markdown := COALESCE(v #>> '{}', '');
+		END CASE;
+	END LOOP;
+
+	IF p.title IS NULL OR p.title = '' OR pg_catalog.length(p.title) > 200 THEN
+		RAISE EXCEPTION 'title is required, at most 200 characters'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'title';
+	END IF;
+	IF pg_catalog.length(p.excerpt) > 500 THEN
+		RAISE EXCEPTION 'excerpt must be at most 500 characters'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'excerpt';
+	END IF;
+	IF p.locale IS NULL OR p.locale NOT IN ('fr', 'en') THEN
+		RAISE EXCEPTION 'locale must be fr or en'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'locale';
+	END IF;
+	IF pg_catalog.length(p.markdown) > 100000 THEN
+		RAISE EXCEPTION 'markdown must be at most 100000 characters'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'markdown';
+	END IF;
+	IF p.slug IS NOT NULL AND NOT workon.slug_valid(p.slug) THEN
+		RAISE EXCEPTION 'slug must be lower-case letters a-z, digits and single hyphens between them, at most 80 characters'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'slug';
+	END IF;
+	RETURN p;
+END
+$$;
+
+COMMENT ON FUNCTION workon.post_apply(workon.posts, jsonb) IS
+'A post with the fields of a request body applied (title, slug, excerpt, tags, cover_upload_id, locale, markdown, published_at), checked; 22023 naming the field for anything invalid';
+
+CREATE FUNCTION workon.post_slug_free(slug text, post_id uuid)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+	RETURN NOT EXISTS (SELECT FROM workon.posts AS p
+						WHERE p.slug = post_slug_free.slug AND p.id IS DISTINCT FROM post_slug_free.post_id)
+	   AND NOT EXISTS (SELECT FROM workon.post_slugs AS s
+						WHERE s.slug = post_slug_free.slug AND s.post_id IS DISTINCT FROM post_slug_free.post_id);
+END
+$$;
+
+COMMENT ON FUNCTION workon.post_slug_free(text, uuid) IS
+'True when the slug is neither another post''s slug nor another post''s former slug';
+
+CREATE FUNCTION workon.post_create(body jsonb DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+	v			workon.posts;
+	v_base		text;
+	n			integer := 1;
+BEGIN
+	v := workon.post_apply(ROW(NULL, NULL, NULL, '', '{}', NULL, 'en', '', NULL, NULL, NULL, NULL, NULL)::workon.posts,
+						   post_create.body);
+	-- serializes slug choices
+	LOCK TABLE workon.post_slugs IN SHARE ROW EXCLUSIVE MODE;
+	IF v.slug IS NULL THEN
+		-- from the title; taken, it gets -2, -3, ...
+		v_base := workon.slugify(v.title);
+		v.slug := v_base;
+		WHILE NOT workon.post_slug_free(v.slug, NULL) LOOP
+			n := n + 1;
+			v.slug := pg_catalog.rtrim(pg_catalog.left(v_base, 80 - 1 - pg_catalog.length(n::text)), '-') || '-' || n;
+		END LOOP;
+	ELSIF NOT workon.post_slug_free(v.slug, NULL) THEN
+		RAISE EXCEPTION 'slug "%" is taken by another post', v.slug
+			USING ERRCODE = 'WOP01', COLUMN = 'slug';
+	END IF;
+
+	INSERT INTO workon.posts AS p (slug, title, excerpt, tags, cover_upload_id, locale, markdown,
+								   published_at, author_id)
+	VALUES (v.slug, v.title, v.excerpt, v.tags, v.cover_upload_id, v.locale, v.markdown,
+			v.published_at, workon.current_user_id())
+	RETURNING * INTO v;
+
+	PERFORM workon.set_response(201, pg_catalog.jsonb_build_object('Location', '/api/v1/admin/posts/' || v.id));
+	RETURN workon.post_json(v, true);
+END
+$$;
+
+COMMENT ON FUNCTION workon.post_create(jsonb) IS
+'POST /api/v1/admin/posts (admin) {title, slug?, excerpt?, tags?, cover_upload_id?, locale? (fr, en; default en), markdown?, published_at?}: a new post, a draft unless published_at is given (in the future: scheduled). Without a slug one is made from the title (made unique with -2, -3, ...); a given slug must be valid (22023) and free (WOP01 slug_taken)';
+
+CREATE FUNCTION workon.post_admin_get(id uuid)
+RETURNS json
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	v			workon.posts;
+BEGIN
+	SELECT * INTO v FROM workon.posts AS p WHERE p.id = post_admin_get.id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'post not found'
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	RETURN workon.post_json(v, true);
+END
+$$;
+
+COMMENT ON FUNCTION workon.post_admin_get(uuid) IS
+'GET /api/v1/admin/posts/{id} (admin): any post, drafts and scheduled ones included, with its status and old_slugs';
+
+CREATE FUNCTION workon.post_update(id uuid, body jsonb DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+	v			workon.posts;
+	v_old_slug	text;
+BEGIN
+	SELECT * INTO v FROM workon.posts AS p WHERE p.id = post_update.id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'post not found'
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	v_old_slug := v.slug;
+	v := workon.post_apply(v, post_update.body);
+
+	IF v.slug IS DISTINCT FROM v_old_slug THEN
+		LOCK TABLE workon.post_slugs IN SHARE ROW EXCLUSIVE MODE;
+		IF NOT workon.post_slug_free(v.slug, v.id) THEN
+			RAISE EXCEPTION 'slug "%" is taken by another post', v.slug
+				USING ERRCODE = 'WOP01', COLUMN = 'slug';
+		END IF;
+		-- the old slug redirects; a former slug taken back is a slug again
+		DELETE FROM workon.post_slugs AS s WHERE s.slug = v.slug;
+		INSERT INTO workon.post_slugs (slug, post_id) VALUES (v_old_slug, v.id);
+	END IF;
+
+	UPDATE workon.posts AS p
+	   SET slug = v.slug, title = v.title, excerpt = v.excerpt, tags = v.tags,
+		   cover_upload_id = v.cover_upload_id, locale = v.locale, markdown = v.markdown,
+		   published_at = v.published_at
+	 WHERE p.id = v.id
+	RETURNING * INTO v;
+	RETURN workon.post_json(v, true);
+END
+$$;
+
+COMMENT ON FUNCTION workon.post_update(uuid, jsonb) IS
+'PATCH /api/v1/admin/posts/{id} (admin): changes the fields present in the body; published_at publishes (now or earlier), schedules (later) or, null, takes the post back to draft. The slug stays when the title changes; a new slug must be valid and free (WOP01 slug_taken), and the former one redirects to it';
+
+CREATE FUNCTION workon.post_delete(id uuid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+	DELETE FROM workon.posts AS p WHERE p.id = post_delete.id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'post not found'
+			USING ERRCODE = 'no_data_found';
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION workon.post_delete(uuid) IS
+'DELETE /api/v1/admin/posts/{id} (admin): the post and its former slugs are deleted (audited); its cover upload is kept';
+
+CREATE FUNCTION workon.posts_admin_list(
+	status text DEFAULT NULL,
+	"limit" integer DEFAULT NULL,
+	cursor text DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql STABLE
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_status	text := NULLIF(posts_admin_list.status, '');
+	v_page		record := workon.page_bounds(posts_admin_list."limit", posts_admin_list.cursor);
+	v_items		json[];
+	v_ts		timestamptz[];
+	v_ids		uuid[];
+BEGIN
+	IF v_status NOT IN ('draft', 'scheduled', 'published') THEN
+		RAISE EXCEPTION 'status must be one of draft, scheduled, published'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'status';
+	END IF;
+
+	SELECT pg_catalog.array_agg(workon.post_json(x.item, true)), pg_catalog.array_agg((x.item).created_at),
+		   pg_catalog.array_agg((x.item).id)
+	  INTO v_items, v_ts, v_ids
+	  FROM (SELECT p AS item FROM workon.posts AS p
+			 WHERE (p.created_at, p.id) < (v_page.after_ts, v_page.after_id)
+			   AND (v_status IS NULL
+					OR v_status = 'draft' AND p.published_at IS NULL
+					OR v_status = 'scheduled' AND p.published_at > pg_catalog.now()
+					OR v_status = 'published' AND p.published_at <= pg_catalog.now())
+			 ORDER BY p.created_at DESC, p.id DESC
+			 LIMIT v_page.page_size + 1) AS x;
+
+	RETURN workon.page_json(v_items, v_ts, v_ids, v_page.page_size);
+END
+$$;
+
+COMMENT ON FUNCTION workon.posts_admin_list(text, integer, text) IS
+'GET /api/v1/admin/posts (admin): every post, drafts and scheduled ones included, newest created first, with status; filter status (draft, scheduled, published); limit 1..100 (default 20)';
+
+--
+-- Routes, errors, privileges
+--
+INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only, summary) VALUES
+	('GET', '/api/v1/posts', 'workon.posts_list(text,text,integer,text)',
+	 'none', 200, 'none', true, 'List published blog posts'),
+	('GET', '/api/v1/posts/{slug}', 'workon.post_get(text)',
+	 'none', 200, 'none', true, 'Get a published blog post by its slug (a former slug redirects)'),
+	('GET', '/api/v1/admin/posts', 'workon.posts_admin_list(text,integer,text)',
+	 'admin', 200, 'none', true, 'List every blog post, drafts and scheduled ones included'),
+	('POST', '/api/v1/admin/posts', 'workon.post_create(jsonb)',
+	 'admin', 201, 'json', false, 'Create a blog post'),
+	('GET', '/api/v1/admin/posts/{id}', 'workon.post_admin_get(uuid)',
+	 'admin', 200, 'none', true, 'Get any blog post'),
+	('PATCH', '/api/v1/admin/posts/{id}', 'workon.post_update(uuid,jsonb)',
+	 'admin', 200, 'json', false, 'Change, publish, schedule or unpublish a blog post'),
+	('DELETE', '/api/v1/admin/posts/{id}', 'workon.post_delete(uuid)',
+	 'admin', 204, 'none', false, 'Delete a blog post');
+
+INSERT INTO workon.errors (sqlstate, status, code) VALUES
+	('WOP01', 409, 'slug_taken');
+
+GRANT EXECUTE ON FUNCTION
+	workon.markdown_html(text),
+	workon.slug_valid(text),
+	workon.slugify(text),
+	workon.post_json(workon.posts, boolean),
+	workon.public_cache(json, integer),
+	workon.posts_list(text, text, integer, text),
+	workon.post_get(text)
+	TO workon_anon, workon_member, workon_host, workon_admin;
+GRANT EXECUTE ON FUNCTION
+	workon.post_apply(workon.posts, jsonb),
+	workon.post_slug_free(text, uuid),
+	workon.post_create(jsonb),
+	workon.post_admin_get(uuid),
+	workon.post_update(uuid, jsonb),
+	workon.post_delete(uuid),
+	workon.posts_admin_list(text, integer, text)
+	TO workon_admin;
+
+-- pg_dump: posts and their former slugs are data
+SELECT pg_catalog.pg_extension_config_dump('workon.posts', '');
+SELECT pg_catalog.pg_extension_config_dump('workon.post_slugs', '');
+
+--
+-- Reviews and the rating of spaces (sql/src/20_spaces.sql, 51_reviews.sql)
+--
+CREATE FUNCTION workon.space_rating_json(space_id uuid)
+RETURNS json
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_average	numeric;
+	v_count		integer;
+BEGIN
+	-- PL/pgSQL: reviews are created later (51_reviews.sql)
+	SELECT pg_catalog.round(pg_catalog.avg(r.rating), 2), pg_catalog.count(*)
+	  INTO v_average, v_count
+	  FROM workon.reviews AS r
+	 WHERE r.space_id = space_rating_json.space_id AND r.hidden_at IS NULL;
+	RETURN workon.json_build('average', v_average, 'count', v_count);
+END
+$$;
+
+COMMENT ON FUNCTION workon.space_rating_json(uuid) IS
+'The rating of a space from its reviews that are not hidden: {average (1..5, two decimals; null without reviews), count}';
+
+
+CREATE OR REPLACE FUNCTION workon.space_json(s workon.spaces)
+RETURNS json
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+	SELECT workon.json_build(
+		'id', s.id,
+		'host_id', s.host_id,
+		'name', s.name,
+		'kind', s.kind,
+		'city', s.city,
+		'address', s.address,
+		'capacity', s.capacity,
+		'timezone', s.timezone,
+		'hourly_rate_cents', s.hourly_rate_cents,
+		'daily_rate_cents', s.daily_rate_cents,
+		'currency', s.currency,
+		'opening_hours', s.opening_hours,
+		'published', s.published,
+		'photos', workon.space_photos_json(s.id),
+		'created_at', s.created_at,
+		'updated_at', s.updated_at,
+		'archived_at', s.archived_at,
+		'rating', workon.space_rating_json(s.id))
+$$;
+
+GRANT EXECUTE ON FUNCTION workon.space_rating_json(uuid)
+	TO workon_anon, workon_member, workon_host, workon_admin;
+
+--
+-- Reviews
+--
+CREATE TABLE workon.reviews (
+	id			uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+	booking_id	uuid NOT NULL REFERENCES workon.bookings (id) ON DELETE RESTRICT
+				CONSTRAINT reviews_booking_id_key UNIQUE,
+	space_id	uuid NOT NULL REFERENCES workon.spaces (id) ON DELETE RESTRICT,
+	author_id	uuid NOT NULL REFERENCES workon.users (id),
+	rating		integer NOT NULL
+				CONSTRAINT reviews_rating_check CHECK (rating BETWEEN 1 AND 5),
+	body		text NOT NULL DEFAULT ''
+				CONSTRAINT reviews_body_check CHECK (pg_catalog.length(body) <= 2000),
+	answer		text
+				CONSTRAINT reviews_answer_check CHECK (pg_catalog.length(answer) BETWEEN 1 AND 2000),
+	answered_at	timestamptz,
+	hidden_at	timestamptz,
+	hidden_reason text,
+	hidden_by	uuid REFERENCES workon.users (id),
+	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	CONSTRAINT reviews_answered_check CHECK ((answer IS NULL) = (answered_at IS NULL)),
+	CONSTRAINT reviews_hidden_check CHECK ((hidden_at IS NULL) = (hidden_reason IS NULL))
+);
+
+COMMENT ON TABLE workon.reviews IS
+'Reviews of spaces: one per completed booking by its member (rating 1..5, body up to 2,000 characters, editable 14 days), one answer of the space''s host; a review hidden by an admin (with a reason) is seen only by its author and admins and leaves the space''s rating';
+
+CREATE INDEX reviews_space_id_created_at_idx
+	ON workon.reviews (space_id, created_at DESC, id DESC) WHERE hidden_at IS NULL;
+CREATE INDEX reviews_author_id_idx ON workon.reviews (author_id);
+
+CREATE TRIGGER reviews_set_updated_at
+	BEFORE UPDATE ON workon.reviews
+	FOR EACH ROW EXECUTE FUNCTION workon.set_updated_at();
+
+CREATE TRIGGER reviews_audit
+	AFTER INSERT OR UPDATE OR DELETE ON workon.reviews
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.reviews'))
+	EXECUTE FUNCTION workon.audit_row();
+
+ALTER TABLE workon.reviews ENABLE ROW LEVEL SECURITY;
+ALTER TABLE workon.reviews FORCE ROW LEVEL SECURITY;
+
+-- Reviews not hidden are seen with their space; hidden ones by their
+-- author and admins.  Writes go through the functions below.
+CREATE POLICY reviews_visible ON workon.reviews
+	FOR SELECT
+	USING ((hidden_at IS NULL AND EXISTS (SELECT FROM workon.spaces AS s WHERE s.id = reviews.space_id))
+		   OR author_id = workon.current_user_id()
+		   OR workon.current_role() = 'admin');
+
+GRANT SELECT ON workon.reviews
+	TO workon_anon, workon_member, workon_host, workon_admin;
+
+--
+-- The space's document carries its rating (workon.space_rating_json):
+-- written again when a review comes, changes its rating or is hidden
+--
+CREATE FUNCTION workon.space_doc_refresh(space_id uuid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+-- the space's own triggers stay out: its updated_at and audit trail are
+-- about the space, not about its reviews
+SET session_replication_role = replica
+AS $$
+BEGIN
+	UPDATE workon.spaces AS s
+	   SET doc = workon.space_json(s)
+	 WHERE s.id = space_doc_refresh.space_id;
+END
+$$;
+
+COMMENT ON FUNCTION workon.space_doc_refresh(uuid) IS
+'Writes the stored document of a space again (its rating changed), leaving its updated_at and audit trail alone';
+
+CREATE FUNCTION workon.reviews_rate_space()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+	IF TG_OP = 'UPDATE' AND NEW.rating = OLD.rating
+	   AND (NEW.hidden_at IS NULL) = (OLD.hidden_at IS NULL) THEN
+		RETURN NULL;
+	END IF;
+	PERFORM workon.space_doc_refresh(CASE TG_OP WHEN 'DELETE' THEN OLD.space_id ELSE NEW.space_id END);
+	RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION workon.reviews_rate_space() IS
+'Trigger: a review added, deleted, re-rated, hidden or shown again updates its space''s rating in the space''s document';
+
+CREATE TRIGGER reviews_rate_space
+	AFTER INSERT OR UPDATE OR DELETE ON workon.reviews
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.reviews'))
+	EXECUTE FUNCTION workon.reviews_rate_space();
+
+--
+-- The review object of the API
+--
+CREATE FUNCTION workon.review_json(r workon.reviews)
+RETURNS json
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_name		text;
+BEGIN
+	SELECT u.name INTO v_name FROM workon.users AS u WHERE u.id = r.author_id;
+	IF r.author_id IS DISTINCT FROM workon.current_user_id()
+	   AND workon.current_role() IS DISTINCT FROM 'admin' THEN
+		RETURN workon.json_build(
+			'id', r.id, 'space_id', r.space_id, 'author_id', r.author_id, 'author_name', v_name,
+			'rating', r.rating, 'body', r.body, 'answer', r.answer, 'answered_at', r.answered_at,
+			'created_at', r.created_at, 'updated_at', r.updated_at);
+	END IF;
+	-- its author and admins: the booking, until when it may be edited, hiding
+	RETURN workon.json_build(
+		'id', r.id, 'space_id', r.space_id, 'author_id', r.author_id, 'author_name', v_name,
+		'rating', r.rating, 'body', r.body, 'answer', r.answer, 'answered_at', r.answered_at,
+		'created_at', r.created_at, 'updated_at', r.updated_at,
+		'booking_id', r.booking_id, 'editable_until', r.created_at + interval '14 days',
+		'hidden', r.hidden_at IS NOT NULL, 'hidden_at', r.hidden_at, 'hidden_reason', r.hidden_reason);
+END
+$$;
+
+COMMENT ON FUNCTION workon.review_json(workon.reviews) IS
+'The API representation of a review {id, space_id, author_id, author_name, rating, body, answer, answered_at, created_at, updated_at}; for its author and admins also booking_id, editable_until, hidden, hidden_at and hidden_reason';
+
+-- The review if the caller may see it, locked; P0002 otherwise
+CREATE FUNCTION workon.review_for_update(id uuid)
+RETURNS workon.reviews
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v			workon.reviews;
+BEGIN
+	SELECT * INTO v FROM workon.reviews AS r
+	 WHERE r.id = review_for_update.id
+	   AND ((r.hidden_at IS NULL
+			 AND EXISTS (SELECT FROM workon.spaces AS s
+						  WHERE s.id = r.space_id
+							AND (s.published OR s.host_id = workon.current_user_id()
+								 OR workon.current_role() = 'admin')))
+			OR r.author_id = workon.current_user_id()
+			OR workon.current_role() = 'admin')
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'review not found'
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	RETURN v;
+END
+$$;
+
+COMMENT ON FUNCTION workon.review_for_update(uuid) IS
+'The review, locked, if the caller may see it (not hidden and of a space they see, or theirs, or they are an admin); P0002 otherwise';
+
+CREATE FUNCTION workon.review_text(body jsonb, field text, required boolean)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+	v			jsonb := body -> field;
+BEGIN
+	IF v IS NULL OR pg_catalog.jsonb_typeof(v) = 'null' THEN
+		IF required THEN
+			RAISE EXCEPTION '% is required', field
+				USING ERRCODE = 'invalid_parameter_value', COLUMN = field;
+		END IF;
+		RETURN NULL;
+	END IF;
+	IF pg_catalog.jsonb_typeof(v) <> 'string' OR pg_catalog.length(pg_catalog.btrim(v #>> '{}')) > 2000
+	   OR (required AND pg_catalog.btrim(v #>> '{}') = '') THEN
+		RAISE EXCEPTION '% must be a string of % to 2000 characters', field, CASE WHEN required THEN 1 ELSE 0 END
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = field;
+	END IF;
+	RETURN pg_catalog.btrim(v #>> '{}');
+END
+$$;
+
+COMMENT ON FUNCTION workon.review_text(jsonb, text, boolean) IS
+'A text field of a review request, trimmed, at most 2,000 characters (at least 1 when required); 22023 naming the field otherwise';
+
+CREATE FUNCTION workon.review_rating(body jsonb)
+RETURNS integer
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+	v			jsonb := body -> 'rating';
+BEGIN
+	IF v IS NULL OR pg_catalog.jsonb_typeof(v) <> 'number'
+	   OR v::numeric NOT IN (1, 2, 3, 4, 5) THEN
+		RAISE EXCEPTION 'rating must be an integer from 1 to 5'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'rating';
+	END IF;
+	RETURN v::numeric::integer;
+END
+$$;
+
+COMMENT ON FUNCTION workon.review_rating(jsonb) IS
+'The rating of a review request: an integer 1..5; 22023 naming rating otherwise';
+
+CREATE FUNCTION workon.review_body_keys(body jsonb, allowed text[])
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+	k			text;
+BEGIN
+	IF body IS NULL OR pg_catalog.jsonb_typeof(body) <> 'object' THEN
+		RAISE EXCEPTION 'request body must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT e.key INTO k FROM pg_catalog.jsonb_object_keys(body) AS e (key)
+	 WHERE e.key <> ALL (allowed) ORDER BY e.key LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'unknown parameter'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = k,
+				  DETAIL = pg_catalog.format('Parameter "%s" is not taken here.', k);
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION workon.review_body_keys(jsonb, text[]) IS
+'Checks that a review request body is a JSON object of allowed keys; 22023 naming the first other key';
+
+--
+-- Route handlers
+--
+CREATE FUNCTION workon.space_reviews(id uuid, "limit" integer DEFAULT NULL, cursor text DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql STABLE
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_page		record := workon.page_bounds(space_reviews."limit", space_reviews.cursor);
+	v_items		json[];
+	v_ts		timestamptz[];
+	v_ids		uuid[];
+BEGIN
+	IF NOT EXISTS (SELECT FROM workon.spaces AS s WHERE s.id = space_reviews.id) THEN
+		RAISE EXCEPTION 'space not found'
+			USING ERRCODE = 'no_data_found';
+	END IF;
+
+	SELECT pg_catalog.array_agg(workon.review_json(x.item)), pg_catalog.array_agg((x.item).created_at),
+		   pg_catalog.array_agg((x.item).id)
+	  INTO v_items, v_ts, v_ids
+	  FROM (SELECT r AS item FROM workon.reviews AS r
+			 WHERE r.space_id = space_reviews.id AND r.hidden_at IS NULL
+			   AND (r.created_at, r.id) < (v_page.after_ts, v_page.after_id)
+			 ORDER BY r.created_at DESC, r.id DESC
+			 LIMIT v_page.page_size + 1) AS x;
+
+	RETURN workon.page_json(v_items, v_ts, v_ids, v_page.page_size);
+END
+$$;
+
+COMMENT ON FUNCTION workon.space_reviews(uuid, integer, text) IS
+'GET /api/v1/spaces/{id}/reviews: the reviews of a space the caller sees, hidden ones left out, newest first, as {"data": [...], "next_cursor": ...}; limit 1..100 (default 20); P0002 for a space the caller does not see';
+
+CREATE FUNCTION workon.review_get(id uuid)
+RETURNS json
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	v			workon.reviews;
+BEGIN
+	SELECT * INTO v FROM workon.reviews AS r WHERE r.id = review_get.id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'review not found'
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	RETURN workon.review_json(v);
+END
+$$;
+
+COMMENT ON FUNCTION workon.review_get(uuid) IS
+'GET /api/v1/reviews/{id}: one review the caller sees (not hidden and of a space they see; a hidden one only its author and admins); P0002 otherwise';
+
+CREATE FUNCTION workon.review_create(id uuid, body jsonb DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_user		uuid := workon.current_user_id();
+	v_booking	workon.bookings;
+	v_booking_id uuid;
+	v			workon.reviews;
+BEGIN
+	PERFORM workon.review_body_keys(review_create.body, ARRAY['booking_id', 'rating', 'body']);
+	-- the caller's view of the space decides
+	IF NOT EXISTS (SELECT FROM workon.spaces AS s
+					WHERE s.id = review_create.id
+					  AND (s.published OR s.host_id = v_user OR workon.current_role() = 'admin')) THEN
+		RAISE EXCEPTION 'space not found'
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	IF pg_catalog.jsonb_typeof(review_create.body -> 'booking_id') IS DISTINCT FROM 'string'
+	   OR review_create.body ->> 'booking_id' !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+		RAISE EXCEPTION 'booking_id must be the id of a booking of yours'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'booking_id';
+	END IF;
+	v_booking_id := (review_create.body ->> 'booking_id')::uuid;
+
+	-- one's own bookings only; another's is not found
+	SELECT * INTO v_booking FROM workon.bookings AS b
+	 WHERE b.id = v_booking_id AND b.user_id = v_user
+	   FOR SHARE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'booking not found'
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	IF v_booking.space_id <> review_create.id THEN
+		RAISE EXCEPTION 'booking_id must be a booking of this space'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'booking_id';
+	END IF;
+	IF v_booking.status NOT IN ('confirmed', 'completed') OR v_booking.ends_at > pg_catalog.now() THEN
+		RAISE EXCEPTION 'only a booking that took place and has ended can be reviewed'
+			USING ERRCODE = 'WOV01',
+				  DETAIL = pg_catalog.format('The booking is %s and ends at %s.', v_booking.status,
+											 pg_catalog.to_char(v_booking.ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'));
+	END IF;
+	IF EXISTS (SELECT FROM workon.reviews AS r WHERE r.booking_id = v_booking.id) THEN
+		RAISE EXCEPTION 'this booking has been reviewed already'
+			USING ERRCODE = 'WOV02';
+	END IF;
+
+	INSERT INTO workon.reviews AS r (booking_id, space_id, author_id, rating, body)
+	VALUES (v_booking.id, v_booking.space_id, v_user,
+			workon.review_rating(review_create.body),
+			COALESCE(workon.review_text(review_create.body, 'body', false), ''))
+	RETURNING * INTO v;
+	PERFORM workon.set_response(201, pg_catalog.jsonb_build_object('Location', '/api/v1/reviews/' || v.id));
+	RETURN workon.review_json(v);
+END
+$$;
+
+COMMENT ON FUNCTION workon.review_create(uuid, jsonb) IS
+'POST /api/v1/spaces/{id}/reviews {booking_id, rating (1..5), body (up to 2,000 characters)} (member): 201 with Location, the review of one of the caller''s bookings of this space that was confirmed and has ended; P0002 for a space or booking the caller does not see (another''s booking included), WOV01 not_eligible for a booking not confirmed or not ended (cancelled, expired, pending, in the future), WOV02 already_reviewed';
+
+CREATE FUNCTION workon.review_update(id uuid, body jsonb DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v			workon.reviews := workon.review_for_update(review_update.id);
+BEGIN
+	IF v.author_id IS DISTINCT FROM workon.current_user_id() THEN
+		RAISE EXCEPTION 'only its author may change a review'
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	PERFORM workon.review_body_keys(review_update.body, ARRAY['rating', 'body']);
+	IF pg_catalog.now() > v.created_at + interval '14 days' THEN
+		RAISE EXCEPTION 'a review can be changed for 14 days after it was written'
+			USING ERRCODE = 'WOV03';
+	END IF;
+	IF review_update.body ? 'rating' THEN
+		v.rating := workon.review_rating(review_update.body);
+	END IF;
+	IF review_update.body ? 'body' THEN
+		v.body := COALESCE(workon.review_text(review_update.body, 'body', false), '');
+	END IF;
+	UPDATE workon.reviews AS r SET rating = v.rating, body = v.body
+	 WHERE r.id = v.id
+	RETURNING * INTO v;
+	RETURN workon.review_json(v);
+END
+$$;
+
+COMMENT ON FUNCTION workon.review_update(uuid, jsonb) IS
+'PATCH /api/v1/reviews/{id} {rating, body} (its author): changes the fields present, for 14 days after the review was written (then WOV03 review_locked); 42501 for another''s review, P0002 for one the caller does not see';
+
+CREATE FUNCTION workon.review_answer(id uuid, body jsonb DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v			workon.reviews := workon.review_for_update(review_answer.id);
+	v_answer	text;
+BEGIN
+	IF NOT EXISTS (SELECT FROM workon.spaces AS s
+					WHERE s.id = v.space_id AND s.host_id = workon.current_user_id()) THEN
+		RAISE EXCEPTION 'only the space''s host may answer a review'
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	PERFORM workon.review_body_keys(review_answer.body, ARRAY['body']);
+	v_answer := workon.review_text(review_answer.body, 'body', true);
+	IF v.answer IS NOT NULL THEN
+		RAISE EXCEPTION 'this review has been answered already'
+			USING ERRCODE = 'WOV04';
+	END IF;
+	UPDATE workon.reviews AS r SET answer = v_answer, answered_at = pg_catalog.now()
+	 WHERE r.id = v.id
+	RETURNING * INTO v;
+	RETURN workon.review_json(v);
+END
+$$;
+
+COMMENT ON FUNCTION workon.review_answer(uuid, jsonb) IS
+'POST /api/v1/reviews/{id}/answer {body} (the space''s host): the host''s one answer (1 to 2,000 characters); WOV04 already_answered; 42501 for anyone else who sees the review, P0002 for who does not';
+
+CREATE FUNCTION workon.review_hide(id uuid, reason text DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+	v			workon.reviews := workon.review_for_update(review_hide.id);
+	v_reason	text := pg_catalog.btrim(review_hide.reason);
+BEGIN
+	IF v_reason IS NULL OR v_reason = '' OR pg_catalog.length(v_reason) > 500 THEN
+		RAISE EXCEPTION 'reason is required, at most 500 characters'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'reason';
+	END IF;
+	PERFORM workon.review_hidden_set(v.id, v_reason);
+	SELECT * INTO v FROM workon.reviews AS r WHERE r.id = v.id;
+	RETURN workon.review_json(v);
+END
+$$;
+
+COMMENT ON FUNCTION workon.review_hide(uuid, text) IS
+'POST /api/v1/admin/reviews/{id}/hide {reason} (admin): hides the review (audited with its reason): it leaves the space''s list and rating, its author and admins still see it; hiding a hidden review again changes the reason';
+
+CREATE FUNCTION workon.review_hidden_set(id uuid, reason text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF workon.current_role() IS DISTINCT FROM 'admin' THEN
+		RAISE EXCEPTION 'only admins hide reviews'
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	UPDATE workon.reviews AS r
+	   SET hidden_at = CASE WHEN review_hidden_set.reason IS NULL THEN NULL
+							ELSE COALESCE(r.hidden_at, pg_catalog.now()) END,
+		   hidden_reason = review_hidden_set.reason,
+		   hidden_by = CASE WHEN review_hidden_set.reason IS NULL THEN NULL
+							ELSE workon.current_user_id() END
+	 WHERE r.id = review_hidden_set.id;
+END
+$$;
+
+COMMENT ON FUNCTION workon.review_hidden_set(uuid, text) IS
+'Hides a review with a reason, or shows it again (reason NULL); admins only';
+
+CREATE FUNCTION workon.review_show(id uuid)
+RETURNS json
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+	v			workon.reviews := workon.review_for_update(review_show.id);
+BEGIN
+	PERFORM workon.review_hidden_set(v.id, NULL);
+	SELECT * INTO v FROM workon.reviews AS r WHERE r.id = v.id;
+	RETURN workon.review_json(v);
+END
+$$;
+
+COMMENT ON FUNCTION workon.review_show(uuid) IS
+'DELETE /api/v1/admin/reviews/{id}/hide (admin): shows a hidden review again (audited); it counts in the space''s rating again';
+
+--
+-- Routes, errors, privileges
+--
+INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only, summary) VALUES
+	('GET', '/api/v1/spaces/{id}/reviews', 'workon.space_reviews(uuid,integer,text)',
+	 'none', 200, 'none', true, 'List the reviews of a space'),
+	('GET', '/api/v1/reviews/{id}', 'workon.review_get(uuid)',
+	 'none', 200, 'none', true, 'Get a review'),
+	('POST', '/api/v1/spaces/{id}/reviews', 'workon.review_create(uuid,jsonb)',
+	 'member', 201, 'json', false, 'Review a space after a booking of it has ended'),
+	('PATCH', '/api/v1/reviews/{id}', 'workon.review_update(uuid,jsonb)',
+	 'member', 200, 'json', false, 'Change one''s review (for 14 days)'),
+	('POST', '/api/v1/reviews/{id}/answer', 'workon.review_answer(uuid,jsonb)',
+	 'host', 200, 'json', false, 'Answer a review of one''s space (once)'),
+	('POST', '/api/v1/admin/reviews/{id}/hide', 'workon.review_hide(uuid,text)',
+	 'admin', 200, 'json', false, 'Hide a review, with a reason'),
+	('DELETE', '/api/v1/admin/reviews/{id}/hide', 'workon.review_show(uuid)',
+	 'admin', 200, 'none', false, 'Show a hidden review again');
+
+INSERT INTO workon.errors (sqlstate, status, code) VALUES
+	('WOV01', 409, 'not_eligible'),
+	('WOV02', 409, 'already_reviewed'),
+	('WOV03', 409, 'review_locked'),
+	('WOV04', 409, 'already_answered');
+
+GRANT EXECUTE ON FUNCTION
+	workon.review_json(workon.reviews),
+	workon.review_get(uuid),
+	workon.space_reviews(uuid, integer, text)
+	TO workon_anon, workon_member, workon_host, workon_admin;
+GRANT EXECUTE ON FUNCTION
+	workon.review_for_update(uuid),
+	workon.review_text(jsonb, text, boolean),
+	workon.review_rating(jsonb),
+	workon.review_body_keys(jsonb, text[]),
+	workon.review_create(uuid, jsonb),
+	workon.review_update(uuid, jsonb)
+	TO workon_member, workon_host, workon_admin;
+GRANT EXECUTE ON FUNCTION workon.review_answer(uuid, jsonb)
+	TO workon_host, workon_admin;
+GRANT EXECUTE ON FUNCTION
+	workon.review_hidden_set(uuid, text),
+	workon.review_hide(uuid, text),
+	workon.review_show(uuid)
+	TO workon_admin;
+
+-- pg_dump: reviews are data
+SELECT pg_catalog.pg_extension_config_dump('workon.reviews', '');
+
+-- every space's document gets its rating
+DO $docs$
+BEGIN
+	PERFORM workon.space_doc_refresh(s.id) FROM workon.spaces AS s;
+END
+$docs$;
+
+--
+-- Covers of published posts are public files (sql/src/15_uploads.sql)
+--
+CREATE OR REPLACE FUNCTION workon.upload_public(id uuid)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- PL/pgSQL: space_photos is created with the spaces (20_spaces.sql)
+	RETURN EXISTS (SELECT FROM workon.space_photos AS p
+					 JOIN workon.spaces AS s ON s.id = p.space_id
+					WHERE p.upload_id = upload_public.id AND s.published)
+		OR EXISTS (SELECT FROM workon.user_avatars AS a WHERE a.upload_id = upload_public.id)
+		-- the cover of a published blog post (50_posts.sql)
+		OR EXISTS (SELECT FROM workon.posts AS bp
+					WHERE bp.cover_upload_id = upload_public.id AND bp.published_at <= pg_catalog.now());
+END
+$$;
+
+COMMENT ON FUNCTION workon.upload_public(uuid) IS
+'True when the upload is attached to something published (a photo of a published space, a user''s avatar, the cover of a published blog post): anyone may download it at its public URL';
+
+
+CREATE OR REPLACE FUNCTION workon.upload_release()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_id		uuid := OLD.upload_id;
+BEGIN
+	IF TG_OP = 'UPDATE' AND OLD.upload_id = NEW.upload_id THEN
+		RETURN NULL;
+	END IF;
+	DELETE FROM workon.uploads AS u
+	 WHERE u.id = v_id
+	   AND NOT EXISTS (SELECT FROM workon.space_photos AS p WHERE p.upload_id = v_id)
+	   AND NOT EXISTS (SELECT FROM workon.user_avatars AS a WHERE a.upload_id = v_id)
+	   AND NOT EXISTS (SELECT FROM workon.posts AS bp WHERE bp.cover_upload_id = v_id);
+	RETURN NULL;
+END
+$$;
+
+
+--
+-- The OpenAPI document describes redirects (301) and the strong ETags
+-- handlers set (sql/src/90_openapi.sql)
+--
+CREATE OR REPLACE FUNCTION workon.openapi()
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r record;
+	paths jsonb := workon.openapi_builtin_paths();
+	op jsonb;
+	params jsonb;
+	props jsonb;
+	required jsonb;
+	responses jsonb;
+	a record;
+	path_params text[];
+	has_body_arg boolean;
+	body_type regtype;
+	tag text;
+BEGIN
+	FOR r IN
+		SELECT rt.method, rt.path, rt.auth, rt.status, rt.body, rt.summary, rt.rate_limit,
+			   p.oid AS fn, p.proname::text AS fname, p.pronargs, p.pronargdefaults,
+			   p.prorettype = 'bytea'::regtype AS returns_file,
+			   p.prosrc,
+			   obj_description(p.oid, 'pg_proc') AS description,
+			   row_number() OVER (PARTITION BY p.proname ORDER BY rt.path, rt.method) AS nth
+		  FROM workon.routes rt
+		  JOIN pg_proc p ON p.oid = rt.handler
+		 ORDER BY rt.path, rt.method
+	LOOP
+		path_params := ARRAY(SELECT m[1] FROM regexp_matches(r.path, '\{([a-z_][a-z0-9_]*)\}', 'g') AS m);
+		params := '[]';
+		props := '{}';
+		required := '[]';
+		has_body_arg := false;
+		body_type := NULL;
+		FOR a IN
+			SELECT (SELECT pp.proargnames[n] FROM pg_proc pp WHERE pp.oid = r.fn) AS name,
+				   t::regtype AS typ, n,
+				   n <= r.pronargs - r.pronargdefaults AS no_default
+			  FROM unnest((SELECT pp.proargtypes::oid[] FROM pg_proc pp WHERE pp.oid = r.fn)) WITH ORDINALITY AS u(t, n)
+		LOOP
+			CONTINUE WHEN a.name IS NULL OR a.name = 'meta';
+			IF a.name = ANY (path_params) THEN
+				params := params || jsonb_build_object('name', a.name, 'in', 'path', 'required', true,
+													   'schema', workon.openapi_schema(a.typ));
+			ELSIF a.name = 'body' THEN
+				has_body_arg := true;
+				body_type := a.typ;
+			ELSIF r.body = 'json' THEN
+				props := props || jsonb_build_object(a.name, workon.openapi_schema(a.typ));
+				IF a.no_default THEN
+					required := required || to_jsonb(a.name);
+				END IF;
+			ELSE
+				params := params || jsonb_build_object('name', a.name, 'in', 'query', 'required', a.no_default,
+													   'schema', workon.openapi_schema(a.typ));
+			END IF;
+		END LOOP;
+		-- a template name the handler does not take is still a path parameter
+		FOR i IN 1 .. coalesce(array_length(path_params, 1), 0) LOOP
+			IF NOT params @> jsonb_build_array(jsonb_build_object('name', path_params[i], 'in', 'path')) THEN
+				params := params || jsonb_build_object('name', path_params[i], 'in', 'path', 'required', true,
+													   'schema', '{"type": "string"}'::jsonb);
+			END IF;
+		END LOOP;
+		-- every POST may be sent again safely (workon.dispatch_idempotent)
+		IF r.method = 'POST' THEN
+			params := params || '{"name": "Idempotency-Key", "in": "header", "required": false,
+				"description": "1-255 visible ASCII characters, unique per request: the same key and request within 24 hours get the stored answer; another request with the key is 422 idempotency_key_reused, one while the first still runs 409 idempotency_key_in_use",
+				"schema": {"type": "string", "minLength": 1, "maxLength": 255}}'::jsonb;
+		END IF;
+
+		tag := CASE WHEN r.path LIKE '/api/v1/%' THEN split_part(r.path, '/', 4)
+					WHEN r.path LIKE '/api/%' THEN split_part(r.path, '/', 3)
+					ELSE split_part(r.path, '/', 2) END;
+		op := jsonb_build_object(
+			'operationId', CASE WHEN r.nth = 1 THEN r.fname ELSE r.fname || '_' || r.nth END,
+			'summary', r.summary,
+			'tags', jsonb_build_array(tag),
+			'x-workon-auth', r.auth,
+			'x-workon-handler', r.fn::regprocedure::text,
+			'security', CASE WHEN r.auth = 'none' THEN '[{}, {"bearerAuth": []}]'::jsonb
+							 ELSE '[{"bearerAuth": []}]'::jsonb END);
+		IF r.description IS NOT NULL THEN
+			op := op || jsonb_build_object('description', r.description);
+		END IF;
+		IF jsonb_array_length(params) > 0 THEN
+			op := op || jsonb_build_object('parameters', params);
+		END IF;
+		IF r.body = 'json' THEN
+			op := op || jsonb_build_object('requestBody', jsonb_build_object(
+				'required', has_body_arg OR jsonb_array_length(required) > 0,
+				'content', jsonb_build_object('application/json', jsonb_build_object('schema',
+					CASE WHEN has_body_arg THEN workon.openapi_schema(body_type)
+						 ELSE jsonb_build_object('type', 'object', 'properties', props)
+							  || CASE WHEN jsonb_array_length(required) > 0
+									  THEN jsonb_build_object('required', required) ELSE '{}' END
+					END))));
+		ELSIF r.body = 'raw' THEN
+			op := op || '{"requestBody": {"required": true, "content": {"*/*": {"schema": {"type": "string"}}}}}'::jsonb;
+		ELSIF r.body = 'bytes' THEN
+			op := op || '{"requestBody": {"required": true, "content": {"application/octet-stream":
+				{"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}}}'::jsonb;
+		END IF;
+
+		IF r.body = 'websocket' THEN
+			-- the token may also come as ?access_token= (RFC 6750), as browsers cannot set headers
+			op := op || jsonb_build_object('parameters', params || '[{"name": "access_token", "in": "query", "required": false,
+				"description": "the access token, when no Authorization header can be sent", "schema": {"type": "string"}}]'::jsonb);
+			responses := jsonb_build_object('101', jsonb_build_object('description', r.summary
+				|| ': Switching Protocols, then a WebSocket of text frames {"type", "id", "data"}'),
+											'426', '{"$ref": "#/components/responses/Error"}'::jsonb);
+		ELSE
+			responses := jsonb_build_object(r.status::text,
+				CASE WHEN r.status = 204 THEN jsonb_build_object('description', 'No Content')
+					 WHEN r.returns_file THEN jsonb_build_object('description', r.summary,
+											 'content', '{"*/*": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}'::jsonb)
+					 ELSE jsonb_build_object('description', r.summary,
+											 'content', '{"application/json": {"schema": {}}}'::jsonb) END);
+		END IF;
+		IF r.returns_file THEN
+			-- a file: conditional and range requests (ETag, If-None-Match, Range);
+			-- one in the S3 store is a redirect to the bucket
+			responses := responses
+				|| '{"206": {"description": "Partial Content: the one byte range asked for, with Content-Range"},
+					 "302": {"description": "Found: the file is in the S3 store (UPLOAD_STORE=s3); Location is a presigned URL of the bucket, valid 300 s"},
+					 "304": {"description": "Not Modified: If-None-Match matched the ETag"},
+					 "416": {"description": "Range Not Satisfiable"}}'::jsonb;
+		END IF;
+		IF r.method = 'GET' AND r.auth = 'none' AND NOT r.returns_file THEN
+			-- a public read carries a weak ETag of its body (the front end's)
+			responses := responses || '{"304": {"description": "Not Modified: If-None-Match matched the ETag of an anonymous read"}}';
+		END IF;
+		IF r.prosrc ~ 'workon\.public_cache\(' THEN
+			-- the handler sets a strong ETag and Cache-Control for every reader
+			responses := responses || '{"304": {"description": "Not Modified: If-None-Match matched the strong ETag of the answer (any reader; Cache-Control: public)"}}';
+		END IF;
+		IF r.prosrc ~ 'set_response\(301\M' THEN
+			-- the handler answers a former address with the current one
+			responses := responses || '{"301": {"description": "Moved Permanently: a former address; Location is the current one"}}';
+		END IF;
+		IF r.status = 201 AND r.prosrc ~ 'set_response\(200\M' THEN
+			-- the handler answers 200 with what exists already (a repeat)
+			responses := responses || jsonb_build_object('200', jsonb_build_object('description',
+				'OK: it exists already (a repeat), the same representation', 'content', '{"application/json": {"schema": {}}}'::jsonb));
+		END IF;
+		IF r.status = 200 AND r.method IN ('POST', 'PUT', 'PATCH', 'DELETE') THEN
+			-- the handler may return nothing
+			responses := responses || '{"204": {"description": "No Content"}}';
+		END IF;
+		responses := responses
+			|| '{"400": {"$ref": "#/components/responses/Error"},
+				 "401": {"$ref": "#/components/responses/Unauthorized"},
+				 "500": {"$ref": "#/components/responses/Error"},
+				 "503": {"$ref": "#/components/responses/Error"}}'::jsonb;
+		IF r.rate_limit <> 'exempt' THEN
+			responses := responses || '{"429": {"$ref": "#/components/responses/RateLimited"}}';
+		END IF;
+		IF r.auth <> 'none' OR r.returns_file OR r.body = 'bytes' THEN
+			responses := responses || '{"403": {"$ref": "#/components/responses/Error"}}';
+		END IF;
+		IF array_length(path_params, 1) > 0 OR r.method <> 'GET' THEN
+			responses := responses || '{"404": {"$ref": "#/components/responses/Error"}}';
+		END IF;
+		IF r.method <> 'GET' THEN
+			responses := responses || '{"409": {"$ref": "#/components/responses/Error"}}';
+		END IF;
+		IF r.method = 'POST' THEN
+			responses := responses || '{"422": {"$ref": "#/components/responses/Error"}}';
+		END IF;
+		IF r.body IN ('json', 'raw', 'bytes') THEN
+			responses := responses || '{"413": {"$ref": "#/components/responses/Error"},
+										"415": {"$ref": "#/components/responses/Error"}}';
+		END IF;
+		op := op || jsonb_build_object('responses', responses);
+
+		paths := jsonb_set(paths, ARRAY[r.path],
+						   coalesce(paths -> r.path, '{}') || jsonb_build_object(lower(r.method), op));
+	END LOOP;
+
+	RETURN jsonb_build_object(
+		'openapi', '3.1.0',
+		'info', jsonb_build_object(
+			'title', 'workon API',
+			'version', (SELECT e.extversion FROM pg_extension e WHERE e.extname = 'workon'),
+			'description', 'The HTTP API of workon, a workspace marketplace whose rules live in PostgreSQL. '
+				|| 'Generated from the route table workon.routes and the handlers'' documentation. '
+				|| 'Errors are {"error": {"code", "message", "details"}}; every response carries X-Request-Id; '
+				|| 'rate-limited routes carry RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset.'),
+		'servers', '[{"url": "/"}]'::jsonb,
+		'paths', paths,
+		'components', jsonb_build_object(
+			'securitySchemes', '{"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}'::jsonb,
+			'schemas', jsonb_build_object('Error', jsonb_build_object(
+				'type', 'object',
+				'required', '["error"]'::jsonb,
+				'properties', jsonb_build_object('error', jsonb_build_object(
+					'type', 'object',
+					'required', '["code", "message", "details"]'::jsonb,
+					'properties', jsonb_build_object(
+						'code', jsonb_build_object('type', 'string',
+							'description', 'snake_case; from workon.errors: '
+								|| (SELECT string_agg(DISTINCT e.code, ', ' ORDER BY e.code) FROM workon.errors e)
+								|| '; from the front end: invalid_json, payload_too_large, unsupported_media_type, '
+								|| 'method_not_allowed, rate_limited, headers_too_large, upgrade_required, internal, unavailable'),
+						'message', '{"type": "string"}'::jsonb,
+						'details', '{"type": "object", "description": "field: the offending parameter or field"}'::jsonb))))),
+			'headers', '{
+				"X-Request-Id": {"description": "the client''s X-Request-Id when it is 1-128 characters of [A-Za-z0-9._-], else a new one", "schema": {"type": "string"}},
+				"Retry-After": {"description": "seconds", "schema": {"type": "integer"}},
+				"RateLimit-Limit": {"schema": {"type": "integer"}},
+				"RateLimit-Remaining": {"schema": {"type": "integer"}},
+				"RateLimit-Reset": {"description": "seconds until the window ends", "schema": {"type": "integer"}}}'::jsonb,
+			'responses', '{
+				"Error": {"description": "an error", "headers": {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}},
+					"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+				"Unauthorized": {"description": "unauthorized: no token on a route that needs one, or a token that is not valid (WWW-Authenticate: Bearer)",
+					"headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+					"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+				"RateLimited": {"description": "rate_limited",
+					"headers": {"Retry-After": {"$ref": "#/components/headers/Retry-After"},
+								"RateLimit-Limit": {"$ref": "#/components/headers/RateLimit-Limit"},
+								"RateLimit-Remaining": {"$ref": "#/components/headers/RateLimit-Remaining"},
+								"RateLimit-Reset": {"$ref": "#/components/headers/RateLimit-Reset"}},
+					"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}'::jsonb));
+END
+$$;
+
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 
 -- pg_dump: the shipped route and error rows now include those above

@@ -50,6 +50,48 @@ COMMENT ON FUNCTION workon.json_trusted(text) IS
 'JSON text the extension assembled itself from JSON it built, as json without parsing it again (text::json would); not for text from outside';
 
 --
+-- Pages of lists: the bounds a request asks for, the page it gets
+--
+CREATE FUNCTION workon.page_bounds("limit" integer, cursor text,
+								   OUT page_size integer, OUT after_ts timestamptz, OUT after_id uuid)
+RETURNS record
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	page_size := COALESCE(page_bounds."limit", 20);
+	IF page_size < 1 OR page_size > 100 THEN
+		RAISE EXCEPTION 'limit must be between 1 and 100'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'limit';
+	END IF;
+	-- "before everything" unless a cursor names where the last page ended
+	after_ts := 'infinity';
+	after_id := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+	IF page_bounds.cursor <> '' THEN
+		SELECT c.ts, c.id INTO after_ts, after_id FROM workon.cursor_decode(page_bounds.cursor) AS c;
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION workon.page_bounds(integer, text) IS
+'The page a list request asks for: page_size (limit, 1..100, default 20; else 22023 naming limit) and the position (ts, id) after which it starts (the cursor''s, or before everything when it is NULL or empty)';
+
+CREATE FUNCTION workon.page_json(items json[], ts timestamptz[], ids uuid[], page_size integer)
+RETURNS json
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	n			integer := COALESCE(pg_catalog.cardinality(items), 0);
+BEGIN
+	RETURN workon.json_build(
+		'data', workon.json_trusted('[' || COALESCE(pg_catalog.array_to_string(items[1:page_size], ','), '') || ']'),
+		'next_cursor', CASE WHEN n > page_size THEN workon.cursor_encode(ts[page_size], ids[page_size]) END);
+END
+$$;
+
+COMMENT ON FUNCTION workon.page_json(json[], timestamptz[], uuid[], integer) IS
+'{"data": [...], "next_cursor": ...} of a page: the first page_size items (read as page_size + 1, in order, with the (ts, id) of each); a cursor to the item ending the page when there were more';
+
+--
 -- updated_at, stamped by a trigger of each table that has it
 --
 CREATE FUNCTION workon.set_updated_at()
@@ -72,7 +114,9 @@ GRANT EXECUTE ON FUNCTION
 	workon.cursor_encode(timestamptz, uuid),
 	workon.cursor_decode(text),
 	workon.json_build("any"),
-	workon.json_trusted(text)
+	workon.json_trusted(text),
+	workon.page_bounds(integer, text),
+	workon.page_json(json[], timestamptz[], uuid[], integer)
 	TO workon_anon, workon_member, workon_host, workon_admin;
 
 -- checked whenever a space is written

@@ -261,12 +261,15 @@ BEGIN
 	RETURN EXISTS (SELECT FROM workon.space_photos AS p
 					 JOIN workon.spaces AS s ON s.id = p.space_id
 					WHERE p.upload_id = upload_public.id AND s.published)
-		OR EXISTS (SELECT FROM workon.user_avatars AS a WHERE a.upload_id = upload_public.id);
+		OR EXISTS (SELECT FROM workon.user_avatars AS a WHERE a.upload_id = upload_public.id)
+		-- the cover of a published blog post (50_posts.sql)
+		OR EXISTS (SELECT FROM workon.posts AS bp
+					WHERE bp.cover_upload_id = upload_public.id AND bp.published_at <= pg_catalog.now());
 END
 $$;
 
 COMMENT ON FUNCTION workon.upload_public(uuid) IS
-'True when the upload is attached to something published (a photo of a published space, a user''s avatar): anyone may download it at its public URL';
+'True when the upload is attached to something published (a photo of a published space, a user''s avatar, the cover of a published blog post): anyone may download it at its public URL';
 
 ALTER TABLE workon.uploads ENABLE ROW LEVEL SECURITY;
 ALTER TABLE workon.uploads FORCE ROW LEVEL SECURITY;
@@ -297,7 +300,8 @@ BEGIN
 	DELETE FROM workon.uploads AS u
 	 WHERE u.id = v_id
 	   AND NOT EXISTS (SELECT FROM workon.space_photos AS p WHERE p.upload_id = v_id)
-	   AND NOT EXISTS (SELECT FROM workon.user_avatars AS a WHERE a.upload_id = v_id);
+	   AND NOT EXISTS (SELECT FROM workon.user_avatars AS a WHERE a.upload_id = v_id)
+	   AND NOT EXISTS (SELECT FROM workon.posts AS bp WHERE bp.cover_upload_id = v_id);
 	RETURN NULL;
 END
 $$;

@@ -253,6 +253,28 @@ CREATE TRIGGER spaces_check
 --
 -- The space object of the API
 --
+CREATE FUNCTION workon.space_rating_json(space_id uuid)
+RETURNS json
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_average	numeric;
+	v_count		integer;
+BEGIN
+	-- PL/pgSQL: reviews are created later (51_reviews.sql)
+	SELECT pg_catalog.round(pg_catalog.avg(r.rating), 2), pg_catalog.count(*)
+	  INTO v_average, v_count
+	  FROM workon.reviews AS r
+	 WHERE r.space_id = space_rating_json.space_id AND r.hidden_at IS NULL;
+	RETURN workon.json_build('average', v_average, 'count', v_count);
+END
+$$;
+
+COMMENT ON FUNCTION workon.space_rating_json(uuid) IS
+'The rating of a space from its reviews that are not hidden: {average (1..5, two decimals; null without reviews), count}';
+
 CREATE FUNCTION workon.space_json(s workon.spaces)
 RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -274,7 +296,8 @@ AS $$
 		'photos', workon.space_photos_json(s.id),
 		'created_at', s.created_at,
 		'updated_at', s.updated_at,
-		'archived_at', s.archived_at)
+		'archived_at', s.archived_at,
+		'rating', workon.space_rating_json(s.id))
 $$;
 
 COMMENT ON FUNCTION workon.space_json(workon.spaces) IS
@@ -713,6 +736,7 @@ INSERT INTO workon.errors (sqlstate, status, code) VALUES
 GRANT EXECUTE ON FUNCTION
 	workon.space_json(workon.spaces),
 	workon.space_photos_json(uuid),
+	workon.space_rating_json(uuid),
 	workon.opening_intervals(text, jsonb, timestamptz, timestamptz),
 	workon.spaces_list(text, text, integer, integer, text),
 	workon.space_get(uuid)

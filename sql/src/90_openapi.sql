@@ -212,6 +212,14 @@ BEGIN
 			-- a public read carries a weak ETag of its body (the front end's)
 			responses := responses || '{"304": {"description": "Not Modified: If-None-Match matched the ETag of an anonymous read"}}';
 		END IF;
+		IF r.prosrc ~ 'workon\.public_cache\(' THEN
+			-- the handler sets a strong ETag and Cache-Control for every reader
+			responses := responses || '{"304": {"description": "Not Modified: If-None-Match matched the strong ETag of the answer (any reader; Cache-Control: public)"}}';
+		END IF;
+		IF r.prosrc ~ 'set_response\(301\M' THEN
+			-- the handler answers a former address with the current one
+			responses := responses || '{"301": {"description": "Moved Permanently: a former address; Location is the current one"}}';
+		END IF;
 		IF r.status = 201 AND r.prosrc ~ 'set_response\(200\M' THEN
 			-- the handler answers 200 with what exists already (a repeat)
 			responses := responses || jsonb_build_object('200', jsonb_build_object('description',

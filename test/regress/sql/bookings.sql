@@ -160,7 +160,7 @@ SELECT has_parameter_privilege('workon_authenticator', 'workon.booking_hold_minu
        has_parameter_privilege('workon_member', 'workon.booking_hold_minutes', 'SET') AS member_sets_it;
 
 -- records are never deleted by cascade: the superuser empties their tables
-TRUNCATE workon.outbox, workon.stripe_events, workon.refunds, workon.payments, workon.bookings;
+TRUNCATE workon.outbox, workon.stripe_events, workon.refunds, workon.payments, workon.reviews, workon.bookings;
 DELETE FROM workon.spaces WHERE host_id = :'h1';
 DELETE FROM workon.users WHERE id IN (:'m1', :'m2', :'h1', :'a1');
 DELETE FROM workon.audit_log;

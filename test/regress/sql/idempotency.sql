@@ -94,7 +94,7 @@ SELECT workon.authenticate(:'m1_token') IS NOT NULL AS authenticated;
 SELECT pg_temp.try('SELECT count(*) FROM workon.idempotency_keys') AS member_reads;
 ROLLBACK;
 
-TRUNCATE workon.outbox, workon.stripe_events, workon.refunds, workon.payments, workon.bookings;
+TRUNCATE workon.outbox, workon.stripe_events, workon.refunds, workon.payments, workon.reviews, workon.bookings;
 DELETE FROM workon.idempotency_keys;
 DELETE FROM workon.spaces WHERE host_id = :'h1';
 DELETE FROM workon.users WHERE id IN (:'m1', :'m2', :'h1', :'h2', :'a1');

@@ -475,7 +475,7 @@ SELECT entity, count(*) > 0 AS logged, bool_or(after ? 'client_secret') AS secre
   FROM workon.audit_log WHERE entity IN ('payments', 'refunds') GROUP BY entity ORDER BY entity;
 
 -- records are never deleted by cascade: the superuser empties their tables
-TRUNCATE workon.outbox, workon.stripe_events, workon.refunds, workon.payments, workon.bookings;
+TRUNCATE workon.outbox, workon.stripe_events, workon.refunds, workon.payments, workon.reviews, workon.bookings;
 DELETE FROM workon.stripe_webhook_secrets;
 DELETE FROM workon.spaces WHERE host_id = :'h1';
 DELETE FROM workon.users WHERE id IN (:'m1', :'m2', :'h1', :'h2', :'a1');

@@ -350,7 +350,7 @@ SELECT pg_temp.call(:'gone_token', 'workon.me()', '{}') AS deleted_me,
 						  'ends_at', date_trunc('hour', now()) + interval '5 days 1 hour')::text) AS deleted_books;
 
 -- clean up (records are emptied by the superuser, whole tables at once)
-TRUNCATE workon.outbox, workon.stripe_events, workon.refunds, workon.payments, workon.bookings;
+TRUNCATE workon.outbox, workon.stripe_events, workon.refunds, workon.payments, workon.reviews, workon.bookings;
 DELETE FROM workon.stripe_webhook_secrets;
 DELETE FROM workon.spaces WHERE host_id = :'h1';
 DELETE FROM workon.users WHERE id IN (:'m1', :'m2', :'h1', :'h2', :'a1');

@@ -5,7 +5,7 @@
 \i :abs_srcdir/fixture/start.sql
 SET datestyle = 'ISO, YMD';
 
-TRUNCATE workon.users, workon.spaces, workon.bookings, workon.refresh_tokens, workon.account_tokens,
+TRUNCATE workon.users, workon.spaces, workon.bookings, workon.reviews, workon.posts, workon.post_slugs, workon.refresh_tokens, workon.account_tokens,
 	workon.conversations, workon.messages, workon.events, workon.socket_presence, workon.message_email_marks,
 	workon.payments, workon.refunds, workon.outbox, workon.stripe_events,
 	workon.uploads, workon.upload_data, workon.space_photos, workon.user_avatars;

@@ -118,7 +118,7 @@ SELECT method, path, handler, auth, status, body FROM workon.routes
 SELECT * FROM workon.errors WHERE sqlstate LIKE 'WOC%' ORDER BY sqlstate;
 
 -- records are never deleted by cascade: the superuser empties their tables
-TRUNCATE workon.outbox, workon.stripe_events, workon.refunds, workon.payments, workon.bookings;
+TRUNCATE workon.outbox, workon.stripe_events, workon.refunds, workon.payments, workon.reviews, workon.bookings;
 DELETE FROM workon.spaces WHERE host_id IN (:'h1', :'h2');
 DELETE FROM workon.users WHERE id IN (:'m1', :'h1', :'h2', :'a1');
 DELETE FROM workon.audit_log;

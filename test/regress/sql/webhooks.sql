@@ -422,7 +422,7 @@ SELECT seed, (SELECT h.ev ->> 'type' FROM pg_temp.history('o') AS h, generate_se
   FROM unnest(ARRAY['one', 'two', 'three']) AS seed;
 
 -- records are never deleted by cascade: the superuser empties their tables
-TRUNCATE workon.outbox, workon.stripe_events, workon.refunds, workon.payments, workon.bookings;
+TRUNCATE workon.outbox, workon.stripe_events, workon.refunds, workon.payments, workon.reviews, workon.bookings;
 DELETE FROM workon.stripe_webhook_secrets;
 DELETE FROM workon.spaces WHERE host_id = :'h1';
 DELETE FROM workon.users WHERE id IN (:'m1', :'m2', :'m3', :'h1');
