@@ -81,7 +81,9 @@ COMMENT ON FUNCTION workon.jsonb_compact(jsonb) IS
 'The text of a jsonb value with no blanks between its tokens ({"a":1,"b":[1,2]}), as the API answers';
 
 -- what the stats read by time
-CREATE INDEX bookings_ends_at_idx ON workon.bookings (ends_at);
+-- (covering: the report's window is an index-only scan)
+CREATE INDEX bookings_ends_at_idx ON workon.bookings (ends_at)
+	INCLUDE (starts_at, space_id, status, hold_expires_at);
 CREATE INDEX payments_succeeded_at_idx ON workon.payments (succeeded_at)
 	WHERE status = 'succeeded';
 CREATE INDEX refunds_settled_at_idx
@@ -137,7 +139,7 @@ COMMENT ON FUNCTION workon.booking_counts(text[]) IS
 
 CREATE FUNCTION workon.stats_report("from" text, "to" text, space_id uuid, city text,
 									host_id uuid)
-RETURNS jsonb
+RETURNS json
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -148,7 +150,8 @@ DECLARE
 										v_to - interval '30 days');
 	v_city		text := pg_catalog.lower(NULLIF(pg_catalog.btrim(stats_report.city), ''));
 	v_spaces	uuid[];
-	v_report	jsonb;
+	v_all		boolean;
+	v_report	json;
 BEGIN
 	IF v_to <= v_from THEN
 		RAISE EXCEPTION 'to must be after from'
@@ -166,6 +169,7 @@ BEGIN
 	   AND (v_city IS NULL OR s.city_key = v_city)
 	   AND (stats_report.host_id IS NULL OR s.host_id = stats_report.host_id);
 	v_spaces := COALESCE(v_spaces, '{}');
+	v_all := stats_report.space_id IS NULL AND v_city IS NULL AND stats_report.host_id IS NULL;
 
 	WITH b AS MATERIALIZED (
 		-- the bookings that overlap the window, and the local days at its
@@ -176,14 +180,17 @@ BEGIN
 			   b.ends_at > v_from AND b.starts_at < v_to AS in_window
 		  FROM workon.bookings AS b
 		 WHERE b.ends_at > v_from - interval '2 days' AND b.starts_at < v_to + interval '2 days'
-		   AND b.space_id = ANY (v_spaces)
+		   AND (v_all OR b.space_id = ANY (v_spaces))
+	), sb AS (
+		-- the booked periods of each space, for its occupancy
+		SELECT b.space_id, pg_catalog.array_agg(b.starts_at) AS starts, pg_catalog.array_agg(b.ends_at) AS ends
+		  FROM b
+		 WHERE b.status IN ('confirmed', 'completed')
+		 GROUP BY b.space_id
 	), occ AS (
 		SELECT s.id, s.name, s.city, s.timezone, o.day, o.open_seconds, o.booked_seconds
 		  FROM workon.spaces AS s
-		  LEFT JOIN LATERAL (
-			SELECT pg_catalog.array_agg(b.starts_at) AS starts, pg_catalog.array_agg(b.ends_at) AS ends
-			  FROM b
-			 WHERE b.space_id = s.id AND b.status IN ('confirmed', 'completed')) AS sb ON true
+		  LEFT JOIN sb ON sb.space_id = s.id
 		 CROSS JOIN LATERAL workon.space_occupancy(
 			s.timezone, s.opening_hours,
 			(v_from AT TIME ZONE s.timezone)::date,
@@ -196,55 +203,62 @@ BEGIN
 					   COALESCE(p.received_currency, p.currency) AS currency,
 					   COALESCE(p.amount_received_cents, p.amount_cents) AS paid, 0 AS refunded
 				  FROM workon.payments AS p
-				  JOIN workon.bookings AS bk ON bk.id = p.booking_id
 				 WHERE p.status = 'succeeded'
 				   AND p.succeeded_at >= v_from AND p.succeeded_at < v_to
-				   AND bk.space_id = ANY (v_spaces)
+				   AND (v_all OR EXISTS (SELECT FROM workon.bookings AS bk
+										  WHERE bk.id = p.booking_id AND bk.space_id = ANY (v_spaces)))
 				UNION ALL
 				SELECT (COALESCE(r.stripe_status_at, r.created_at) AT TIME ZONE 'UTC')::date,
 					   r.currency, 0, r.amount_cents
 				  FROM workon.refunds AS r
-				  JOIN workon.bookings AS bk ON bk.id = r.booking_id
 				 WHERE r.status = 'succeeded'
 				   AND COALESCE(r.stripe_status_at, r.created_at) >= v_from
 				   AND COALESCE(r.stripe_status_at, r.created_at) < v_to
-				   AND bk.space_id = ANY (v_spaces)) AS d
+				   AND (v_all OR EXISTS (SELECT FROM workon.bookings AS bk
+										  WHERE bk.id = r.booking_id AND bk.space_id = ANY (v_spaces)))) AS d
 		 GROUP BY d.day, d.currency
 	)
-	SELECT pg_catalog.jsonb_build_object(
+	SELECT workon.json_build(
 		'from', v_from,
 		'to', v_to,
-		'bookings', (SELECT workon.booking_counts(pg_catalog.array_agg(b.status))
+		'bookings', (SELECT workon.json_build(
+							'total', pg_catalog.count(*),
+							'by_status', workon.json_build(
+								'pending_payment', pg_catalog.count(*) FILTER (WHERE b.status = 'pending_payment'),
+								'confirmed', pg_catalog.count(*) FILTER (WHERE b.status = 'confirmed'),
+								'expired', pg_catalog.count(*) FILTER (WHERE b.status = 'expired'),
+								'cancelled', pg_catalog.count(*) FILTER (WHERE b.status = 'cancelled'),
+								'completed', pg_catalog.count(*) FILTER (WHERE b.status = 'completed')))
 					   FROM b
 					  WHERE b.starts_at >= v_from AND b.starts_at < v_to),
-		'revenue', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+		'revenue', (SELECT pg_catalog.array_to_json(COALESCE(pg_catalog.array_agg(workon.json_build(
 							'day', rev.day, 'currency', rev.currency,
 							'paid_cents', rev.paid, 'refunded_cents', rev.refunded,
 							'net_cents', rev.paid - rev.refunded)
-						ORDER BY rev.day, rev.currency), '[]')
+						ORDER BY rev.day, rev.currency), '{}'))
 					  FROM rev),
-		'occupancy', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+		'occupancy', (SELECT pg_catalog.array_to_json(COALESCE(pg_catalog.array_agg(workon.json_build(
 							'space_id', o.id, 'name', o.name, 'timezone', o.timezone,
-							'open_hours', pg_catalog.round(o.open_s / 3600.0, 2), 'booked_hours', pg_catalog.round(o.booked_s / 3600.0, 2),
+							'open_hours', pg_catalog.round(o.open_s / 3600.0, 2),
+							'booked_hours', pg_catalog.round(o.booked_s / 3600.0, 2),
 							'occupancy', CASE WHEN o.open_s > 0 THEN pg_catalog.round(o.booked_s::numeric / o.open_s, 4) END,
-							'days', o.days)
-						ORDER BY o.name, o.id), '[]')
-						FROM (SELECT occ.id, occ.name, occ.timezone,
+							'first_day', o.first_day,
+							'daily_open_hours', pg_catalog.array_to_json(o.open_h),
+							'daily_booked_hours', pg_catalog.array_to_json(o.booked_h))
+						ORDER BY o.name, o.id), '{}'))
+						FROM (SELECT occ.id, occ.name, occ.timezone, pg_catalog.min(occ.day) AS first_day,
 									 pg_catalog.sum(occ.open_seconds) AS open_s,
 									 pg_catalog.sum(occ.booked_seconds) AS booked_s,
-									 pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-										'day', occ.day,
-										'open_hours', pg_catalog.round(occ.open_seconds / 3600.0, 2),
-										'booked_hours', pg_catalog.round(occ.booked_seconds / 3600.0, 2),
-										'occupancy', CASE WHEN occ.open_seconds > 0
-														  THEN pg_catalog.round(occ.booked_seconds::numeric / occ.open_seconds, 4) END)
-									   ORDER BY occ.day) AS days
+									 pg_catalog.array_agg(pg_catalog.round(occ.open_seconds / 3600.0, 2)::float8
+														  ORDER BY occ.day) AS open_h,
+									 pg_catalog.array_agg(pg_catalog.round(occ.booked_seconds / 3600.0, 2)::float8
+														  ORDER BY occ.day) AS booked_h
 								FROM occ
 							   GROUP BY occ.id, occ.name, occ.timezone) AS o),
-		'top_spaces', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+		'top_spaces', (SELECT pg_catalog.array_to_json(COALESCE(pg_catalog.array_agg(workon.json_build(
 							'space_id', t.id, 'name', t.name, 'city', t.city,
 							'bookings', t.n, 'booked_hours', pg_catalog.round(t.booked_s / 3600.0, 2))
-						ORDER BY t.n DESC, t.booked_s DESC, t.id), '[]')
+						ORDER BY t.n DESC, t.booked_s DESC, t.id), '{}'))
 						 FROM (SELECT s.id, s.name, s.city, pg_catalog.count(*) AS n,
 									  pg_catalog.sum(EXTRACT(epoch FROM LEAST(b.ends_at, v_to) - GREATEST(b.starts_at, v_from)))::bigint AS booked_s
 								 FROM b
@@ -252,25 +266,23 @@ BEGIN
 								WHERE b.status IN ('confirmed', 'completed') AND b.in_window
 								GROUP BY s.id, s.name, s.city
 								ORDER BY n DESC, booked_s DESC, s.id
-								LIMIT 10) AS t))
-	  INTO v_report;
-
-	IF stats_report.host_id IS NULL THEN
+								LIMIT 10) AS t),
 		-- who joined: the whole marketplace's, for admins only
-		v_report := v_report || pg_catalog.jsonb_build_object('new_users',
-			(SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('day', n.day, 'count', n.count)
-												  ORDER BY n.day), '[]')
+		'new_users', CASE WHEN stats_report.host_id IS NULL THEN
+			(SELECT pg_catalog.array_to_json(COALESCE(pg_catalog.array_agg(
+						workon.json_build('day', n.day, 'count', n.count) ORDER BY n.day), '{}'))
 			   FROM (SELECT (u.created_at AT TIME ZONE 'UTC')::date AS day, pg_catalog.count(*) AS count
 					   FROM workon.users AS u
 					  WHERE u.created_at >= v_from AND u.created_at < v_to
-					  GROUP BY 1) AS n));
-	END IF;
+					  GROUP BY 1) AS n) END)
+	  INTO v_report;
+
 	RETURN v_report;
 END
 $$;
 
 COMMENT ON FUNCTION workon.stats_report(text, text, uuid, text, uuid) IS
-'The numbers of GET /api/v1/admin/stats and /api/v1/host/stats (host_id: only that host''s spaces, and no new_users) as JSON; see workon.admin_stats';
+'The numbers of GET /api/v1/admin/stats and /api/v1/host/stats (host_id: only that host''s spaces, and new_users null) as compact JSON; see workon.admin_stats';
 
 CREATE FUNCTION workon.csv_field(value text)
 RETURNS text
@@ -310,10 +322,12 @@ AS $$
 		  FROM pg_catalog.jsonb_array_elements($1 -> 'revenue') WITH ORDINALITY AS r(v, n)
 		UNION ALL
 		SELECT 3, pg_catalog.lpad(s.n::text, 10, '0') || pg_catalog.lpad(d.n::text, 10, '0'),
-			   ARRAY['occupancy', d.v ->> 'day', s.v ->> 'space_id', s.v ->> 'name', NULL, NULL, NULL,
-					 NULL, NULL, NULL, d.v ->> 'open_hours', d.v ->> 'booked_hours', d.v ->> 'occupancy']
+			   ARRAY['occupancy', pg_catalog.to_char((s.v ->> 'first_day')::date + (d.n::integer - 1), 'YYYY-MM-DD'), s.v ->> 'space_id', s.v ->> 'name',
+					 NULL, NULL, NULL, NULL, NULL, NULL, d.v #>> '{}', s.v -> 'daily_booked_hours' ->> (d.n::integer - 1),
+					 CASE WHEN d.v::numeric > 0
+						  THEN pg_catalog.round((s.v -> 'daily_booked_hours' ->> (d.n::integer - 1))::numeric / d.v::numeric, 4)::text END]
 		  FROM pg_catalog.jsonb_array_elements($1 -> 'occupancy') WITH ORDINALITY AS s(v, n),
-			   pg_catalog.jsonb_array_elements(s.v -> 'days') WITH ORDINALITY AS d(v, n)
+			   pg_catalog.jsonb_array_elements(s.v -> 'daily_open_hours') WITH ORDINALITY AS d(v, n)
 		UNION ALL
 		SELECT 4, pg_catalog.lpad(t.n::text, 10, '0'),
 			   ARRAY['top_spaces', NULL, t.v ->> 'space_id', t.v ->> 'name', NULL, NULL, t.v ->> 'bookings',
@@ -323,7 +337,7 @@ AS $$
 		SELECT 5, pg_catalog.lpad(u.n::text, 10, '0'),
 			   ARRAY['new_users', u.v ->> 'day', NULL, NULL, NULL, NULL, u.v ->> 'count',
 					 NULL, NULL, NULL, NULL, NULL, NULL]
-		  FROM pg_catalog.jsonb_array_elements(COALESCE($1 -> 'new_users', '[]')) WITH ORDINALITY AS u(v, n)
+		  FROM pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof($1 -> 'new_users') = 'array' THEN $1 -> 'new_users' ELSE '[]' END) WITH ORDINALITY AS u(v, n)
 	  ) AS r
 $$;
 
@@ -337,7 +351,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_report	jsonb;
+	v_report	json;
 BEGIN
 	IF NULLIF(stats_answer.format, '') NOT IN ('json', 'csv') THEN
 		RAISE EXCEPTION 'format must be json or csv'
@@ -348,9 +362,9 @@ BEGIN
 	IF stats_answer.format = 'csv' THEN
 		PERFORM workon.set_response(NULL, '{"Content-Type": "text/csv; charset=utf-8",
 											"Content-Disposition": "attachment; filename=\"stats.csv\""}');
-		RETURN workon.stats_csv(v_report);
+		RETURN workon.stats_csv(v_report::jsonb);
 	END IF;
-	RETURN workon.jsonb_compact(v_report);
+	RETURN v_report::text;
 END
 $$;
 
@@ -696,6 +710,233 @@ GRANT EXECUTE ON FUNCTION
 	workon.admin_users_list(text, text, integer, text),
 	workon.admin_user_get(uuid)
 	TO workon_admin;
+
+-- the OpenAPI document: a handler with a "format" argument also answers text/csv
+-- (sql/src/90_openapi.sql)
+CREATE OR REPLACE FUNCTION workon.openapi()
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r record;
+	paths jsonb := workon.openapi_builtin_paths();
+	op jsonb;
+	params jsonb;
+	props jsonb;
+	required jsonb;
+	responses jsonb;
+	a record;
+	path_params text[];
+	has_body_arg boolean;
+	body_type regtype;
+	tag text;
+BEGIN
+	FOR r IN
+		SELECT rt.method, rt.path, rt.auth, rt.status, rt.body, rt.summary, rt.rate_limit,
+			   p.oid AS fn, p.proname::text AS fname, p.pronargs, p.pronargdefaults,
+			   p.prorettype = 'bytea'::regtype AS returns_file,
+			   p.prosrc,
+			   'format' = ANY (p.proargnames) AS has_format,
+			   obj_description(p.oid, 'pg_proc') AS description,
+			   row_number() OVER (PARTITION BY p.proname ORDER BY rt.path, rt.method) AS nth
+		  FROM workon.routes rt
+		  JOIN pg_proc p ON p.oid = rt.handler
+		 ORDER BY rt.path, rt.method
+	LOOP
+		path_params := ARRAY(SELECT m[1] FROM regexp_matches(r.path, '\{([a-z_][a-z0-9_]*)\}', 'g') AS m);
+		params := '[]';
+		props := '{}';
+		required := '[]';
+		has_body_arg := false;
+		body_type := NULL;
+		FOR a IN
+			SELECT (SELECT pp.proargnames[n] FROM pg_proc pp WHERE pp.oid = r.fn) AS name,
+				   t::regtype AS typ, n,
+				   n <= r.pronargs - r.pronargdefaults AS no_default
+			  FROM unnest((SELECT pp.proargtypes::oid[] FROM pg_proc pp WHERE pp.oid = r.fn)) WITH ORDINALITY AS u(t, n)
+		LOOP
+			CONTINUE WHEN a.name IS NULL OR a.name = 'meta';
+			IF a.name = ANY (path_params) THEN
+				params := params || jsonb_build_object('name', a.name, 'in', 'path', 'required', true,
+													   'schema', workon.openapi_schema(a.typ));
+			ELSIF a.name = 'body' THEN
+				has_body_arg := true;
+				body_type := a.typ;
+			ELSIF r.body = 'json' THEN
+				props := props || jsonb_build_object(a.name, workon.openapi_schema(a.typ));
+				IF a.no_default THEN
+					required := required || to_jsonb(a.name);
+				END IF;
+			ELSE
+				params := params || jsonb_build_object('name', a.name, 'in', 'query', 'required', a.no_default,
+													   'schema', workon.openapi_schema(a.typ));
+			END IF;
+		END LOOP;
+		-- a template name the handler does not take is still a path parameter
+		FOR i IN 1 .. coalesce(array_length(path_params, 1), 0) LOOP
+			IF NOT params @> jsonb_build_array(jsonb_build_object('name', path_params[i], 'in', 'path')) THEN
+				params := params || jsonb_build_object('name', path_params[i], 'in', 'path', 'required', true,
+													   'schema', '{"type": "string"}'::jsonb);
+			END IF;
+		END LOOP;
+		-- every POST may be sent again safely (workon.dispatch_idempotent)
+		IF r.method = 'POST' THEN
+			params := params || '{"name": "Idempotency-Key", "in": "header", "required": false,
+				"description": "1-255 visible ASCII characters, unique per request: the same key and request within 24 hours get the stored answer; another request with the key is 422 idempotency_key_reused, one while the first still runs 409 idempotency_key_in_use",
+				"schema": {"type": "string", "minLength": 1, "maxLength": 255}}'::jsonb;
+		END IF;
+
+		tag := CASE WHEN r.path LIKE '/api/v1/%' THEN split_part(r.path, '/', 4)
+					WHEN r.path LIKE '/api/%' THEN split_part(r.path, '/', 3)
+					ELSE split_part(r.path, '/', 2) END;
+		op := jsonb_build_object(
+			'operationId', CASE WHEN r.nth = 1 THEN r.fname ELSE r.fname || '_' || r.nth END,
+			'summary', r.summary,
+			'tags', jsonb_build_array(tag),
+			'x-workon-auth', r.auth,
+			'x-workon-handler', r.fn::regprocedure::text,
+			'security', CASE WHEN r.auth = 'none' THEN '[{}, {"bearerAuth": []}]'::jsonb
+							 ELSE '[{"bearerAuth": []}]'::jsonb END);
+		IF r.description IS NOT NULL THEN
+			op := op || jsonb_build_object('description', r.description);
+		END IF;
+		IF jsonb_array_length(params) > 0 THEN
+			op := op || jsonb_build_object('parameters', params);
+		END IF;
+		IF r.body = 'json' THEN
+			op := op || jsonb_build_object('requestBody', jsonb_build_object(
+				'required', has_body_arg OR jsonb_array_length(required) > 0,
+				'content', jsonb_build_object('application/json', jsonb_build_object('schema',
+					CASE WHEN has_body_arg THEN workon.openapi_schema(body_type)
+						 ELSE jsonb_build_object('type', 'object', 'properties', props)
+							  || CASE WHEN jsonb_array_length(required) > 0
+									  THEN jsonb_build_object('required', required) ELSE '{}' END
+					END))));
+		ELSIF r.body = 'raw' THEN
+			op := op || '{"requestBody": {"required": true, "content": {"*/*": {"schema": {"type": "string"}}}}}'::jsonb;
+		ELSIF r.body = 'bytes' THEN
+			op := op || '{"requestBody": {"required": true, "content": {"application/octet-stream":
+				{"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}}}'::jsonb;
+		END IF;
+
+		IF r.body = 'websocket' THEN
+			-- the token may also come as ?access_token= (RFC 6750), as browsers cannot set headers
+			op := op || jsonb_build_object('parameters', params || '[{"name": "access_token", "in": "query", "required": false,
+				"description": "the access token, when no Authorization header can be sent", "schema": {"type": "string"}}]'::jsonb);
+			responses := jsonb_build_object('101', jsonb_build_object('description', r.summary
+				|| ': Switching Protocols, then a WebSocket of text frames {"type", "id", "data"}'),
+											'426', '{"$ref": "#/components/responses/Error"}'::jsonb);
+		ELSE
+			responses := jsonb_build_object(r.status::text,
+				CASE WHEN r.status = 204 THEN jsonb_build_object('description', 'No Content')
+					 WHEN r.returns_file THEN jsonb_build_object('description', r.summary,
+											 'content', '{"*/*": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}'::jsonb)
+					 ELSE jsonb_build_object('description', r.summary,
+											 'content', '{"application/json": {"schema": {}}}'::jsonb
+												-- ?format=csv: the same as text/csv
+												|| CASE WHEN r.has_format THEN '{"text/csv": {"schema": {"type": "string"}}}'::jsonb
+														ELSE '{}' END) END);
+		END IF;
+		IF r.returns_file THEN
+			-- a file: conditional and range requests (ETag, If-None-Match, Range);
+			-- one in the S3 store is a redirect to the bucket
+			responses := responses
+				|| '{"206": {"description": "Partial Content: the one byte range asked for, with Content-Range"},
+					 "302": {"description": "Found: the file is in the S3 store (UPLOAD_STORE=s3); Location is a presigned URL of the bucket, valid 300 s"},
+					 "304": {"description": "Not Modified: If-None-Match matched the ETag"},
+					 "416": {"description": "Range Not Satisfiable"}}'::jsonb;
+		END IF;
+		IF r.method = 'GET' AND r.auth = 'none' AND NOT r.returns_file THEN
+			-- a public read carries a weak ETag of its body (the front end's)
+			responses := responses || '{"304": {"description": "Not Modified: If-None-Match matched the ETag of an anonymous read"}}';
+		END IF;
+		IF r.status = 201 AND r.prosrc ~ 'set_response\(200\M' THEN
+			-- the handler answers 200 with what exists already (a repeat)
+			responses := responses || jsonb_build_object('200', jsonb_build_object('description',
+				'OK: it exists already (a repeat), the same representation', 'content', '{"application/json": {"schema": {}}}'::jsonb));
+		END IF;
+		IF r.status = 200 AND r.method IN ('POST', 'PUT', 'PATCH', 'DELETE') THEN
+			-- the handler may return nothing
+			responses := responses || '{"204": {"description": "No Content"}}';
+		END IF;
+		responses := responses
+			|| '{"400": {"$ref": "#/components/responses/Error"},
+				 "401": {"$ref": "#/components/responses/Unauthorized"},
+				 "500": {"$ref": "#/components/responses/Error"},
+				 "503": {"$ref": "#/components/responses/Error"}}'::jsonb;
+		IF r.rate_limit <> 'exempt' THEN
+			responses := responses || '{"429": {"$ref": "#/components/responses/RateLimited"}}';
+		END IF;
+		IF r.auth <> 'none' OR r.returns_file OR r.body = 'bytes' THEN
+			responses := responses || '{"403": {"$ref": "#/components/responses/Error"}}';
+		END IF;
+		IF array_length(path_params, 1) > 0 OR r.method <> 'GET' THEN
+			responses := responses || '{"404": {"$ref": "#/components/responses/Error"}}';
+		END IF;
+		IF r.method <> 'GET' THEN
+			responses := responses || '{"409": {"$ref": "#/components/responses/Error"}}';
+		END IF;
+		IF r.method = 'POST' THEN
+			responses := responses || '{"422": {"$ref": "#/components/responses/Error"}}';
+		END IF;
+		IF r.body IN ('json', 'raw', 'bytes') THEN
+			responses := responses || '{"413": {"$ref": "#/components/responses/Error"},
+										"415": {"$ref": "#/components/responses/Error"}}';
+		END IF;
+		op := op || jsonb_build_object('responses', responses);
+
+		paths := jsonb_set(paths, ARRAY[r.path],
+						   coalesce(paths -> r.path, '{}') || jsonb_build_object(lower(r.method), op));
+	END LOOP;
+
+	RETURN jsonb_build_object(
+		'openapi', '3.1.0',
+		'info', jsonb_build_object(
+			'title', 'workon API',
+			'version', (SELECT e.extversion FROM pg_extension e WHERE e.extname = 'workon'),
+			'description', 'The HTTP API of workon, a workspace marketplace whose rules live in PostgreSQL. '
+				|| 'Generated from the route table workon.routes and the handlers'' documentation. '
+				|| 'Errors are {"error": {"code", "message", "details"}}; every response carries X-Request-Id; '
+				|| 'rate-limited routes carry RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset.'),
+		'servers', '[{"url": "/"}]'::jsonb,
+		'paths', paths,
+		'components', jsonb_build_object(
+			'securitySchemes', '{"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}'::jsonb,
+			'schemas', jsonb_build_object('Error', jsonb_build_object(
+				'type', 'object',
+				'required', '["error"]'::jsonb,
+				'properties', jsonb_build_object('error', jsonb_build_object(
+					'type', 'object',
+					'required', '["code", "message", "details"]'::jsonb,
+					'properties', jsonb_build_object(
+						'code', jsonb_build_object('type', 'string',
+							'description', 'snake_case; from workon.errors: '
+								|| (SELECT string_agg(DISTINCT e.code, ', ' ORDER BY e.code) FROM workon.errors e)
+								|| '; from the front end: invalid_json, payload_too_large, unsupported_media_type, '
+								|| 'method_not_allowed, rate_limited, headers_too_large, upgrade_required, internal, unavailable'),
+						'message', '{"type": "string"}'::jsonb,
+						'details', '{"type": "object", "description": "field: the offending parameter or field"}'::jsonb))))),
+			'headers', '{
+				"X-Request-Id": {"description": "the client''s X-Request-Id when it is 1-128 characters of [A-Za-z0-9._-], else a new one", "schema": {"type": "string"}},
+				"Retry-After": {"description": "seconds", "schema": {"type": "integer"}},
+				"RateLimit-Limit": {"schema": {"type": "integer"}},
+				"RateLimit-Remaining": {"schema": {"type": "integer"}},
+				"RateLimit-Reset": {"description": "seconds until the window ends", "schema": {"type": "integer"}}}'::jsonb,
+			'responses', '{
+				"Error": {"description": "an error", "headers": {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}},
+					"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+				"Unauthorized": {"description": "unauthorized: no token on a route that needs one, or a token that is not valid (WWW-Authenticate: Bearer)",
+					"headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+					"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+				"RateLimited": {"description": "rate_limited",
+					"headers": {"Retry-After": {"$ref": "#/components/headers/Retry-After"},
+								"RateLimit-Limit": {"$ref": "#/components/headers/RateLimit-Limit"},
+								"RateLimit-Remaining": {"$ref": "#/components/headers/RateLimit-Remaining"},
+								"RateLimit-Reset": {"$ref": "#/components/headers/RateLimit-Reset"}},
+					"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}'::jsonb));
+END
+$$;
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 

@@ -22,7 +22,9 @@ COMMENT ON FUNCTION workon.jsonb_compact(jsonb) IS
 'The text of a jsonb value with no blanks between its tokens ({"a":1,"b":[1,2]}), as the API answers';
 
 -- what the stats read by time
-CREATE INDEX bookings_ends_at_idx ON workon.bookings (ends_at);
+-- (covering: the report's window is an index-only scan)
+CREATE INDEX bookings_ends_at_idx ON workon.bookings (ends_at)
+	INCLUDE (starts_at, space_id, status, hold_expires_at);
 CREATE INDEX payments_succeeded_at_idx ON workon.payments (succeeded_at)
 	WHERE status = 'succeeded';
 CREATE INDEX refunds_settled_at_idx
@@ -78,7 +80,7 @@ COMMENT ON FUNCTION workon.booking_counts(text[]) IS
 
 CREATE FUNCTION workon.stats_report("from" text, "to" text, space_id uuid, city text,
 									host_id uuid)
-RETURNS jsonb
+RETURNS json
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -89,7 +91,8 @@ DECLARE
 										v_to - interval '30 days');
 	v_city		text := pg_catalog.lower(NULLIF(pg_catalog.btrim(stats_report.city), ''));
 	v_spaces	uuid[];
-	v_report	jsonb;
+	v_all		boolean;
+	v_report	json;
 BEGIN
 	IF v_to <= v_from THEN
 		RAISE EXCEPTION 'to must be after from'
@@ -107,6 +110,7 @@ BEGIN
 	   AND (v_city IS NULL OR s.city_key = v_city)
 	   AND (stats_report.host_id IS NULL OR s.host_id = stats_report.host_id);
 	v_spaces := COALESCE(v_spaces, '{}');
+	v_all := stats_report.space_id IS NULL AND v_city IS NULL AND stats_report.host_id IS NULL;
 
 	WITH b AS MATERIALIZED (
 		-- the bookings that overlap the window, and the local days at its
@@ -117,14 +121,17 @@ BEGIN
 			   b.ends_at > v_from AND b.starts_at < v_to AS in_window
 		  FROM workon.bookings AS b
 		 WHERE b.ends_at > v_from - interval '2 days' AND b.starts_at < v_to + interval '2 days'
-		   AND b.space_id = ANY (v_spaces)
+		   AND (v_all OR b.space_id = ANY (v_spaces))
+	), sb AS (
+		-- the booked periods of each space, for its occupancy
+		SELECT b.space_id, pg_catalog.array_agg(b.starts_at) AS starts, pg_catalog.array_agg(b.ends_at) AS ends
+		  FROM b
+		 WHERE b.status IN ('confirmed', 'completed')
+		 GROUP BY b.space_id
 	), occ AS (
 		SELECT s.id, s.name, s.city, s.timezone, o.day, o.open_seconds, o.booked_seconds
 		  FROM workon.spaces AS s
-		  LEFT JOIN LATERAL (
-			SELECT pg_catalog.array_agg(b.starts_at) AS starts, pg_catalog.array_agg(b.ends_at) AS ends
-			  FROM b
-			 WHERE b.space_id = s.id AND b.status IN ('confirmed', 'completed')) AS sb ON true
+		  LEFT JOIN sb ON sb.space_id = s.id
 		 CROSS JOIN LATERAL workon.space_occupancy(
 			s.timezone, s.opening_hours,
 			(v_from AT TIME ZONE s.timezone)::date,
@@ -137,55 +144,62 @@ BEGIN
 					   COALESCE(p.received_currency, p.currency) AS currency,
 					   COALESCE(p.amount_received_cents, p.amount_cents) AS paid, 0 AS refunded
 				  FROM workon.payments AS p
-				  JOIN workon.bookings AS bk ON bk.id = p.booking_id
 				 WHERE p.status = 'succeeded'
 				   AND p.succeeded_at >= v_from AND p.succeeded_at < v_to
-				   AND bk.space_id = ANY (v_spaces)
+				   AND (v_all OR EXISTS (SELECT FROM workon.bookings AS bk
+										  WHERE bk.id = p.booking_id AND bk.space_id = ANY (v_spaces)))
 				UNION ALL
 				SELECT (COALESCE(r.stripe_status_at, r.created_at) AT TIME ZONE 'UTC')::date,
 					   r.currency, 0, r.amount_cents
 				  FROM workon.refunds AS r
-				  JOIN workon.bookings AS bk ON bk.id = r.booking_id
 				 WHERE r.status = 'succeeded'
 				   AND COALESCE(r.stripe_status_at, r.created_at) >= v_from
 				   AND COALESCE(r.stripe_status_at, r.created_at) < v_to
-				   AND bk.space_id = ANY (v_spaces)) AS d
+				   AND (v_all OR EXISTS (SELECT FROM workon.bookings AS bk
+										  WHERE bk.id = r.booking_id AND bk.space_id = ANY (v_spaces)))) AS d
 		 GROUP BY d.day, d.currency
 	)
-	SELECT pg_catalog.jsonb_build_object(
+	SELECT workon.json_build(
 		'from', v_from,
 		'to', v_to,
-		'bookings', (SELECT workon.booking_counts(pg_catalog.array_agg(b.status))
+		'bookings', (SELECT workon.json_build(
+							'total', pg_catalog.count(*),
+							'by_status', workon.json_build(
+								'pending_payment', pg_catalog.count(*) FILTER (WHERE b.status = 'pending_payment'),
+								'confirmed', pg_catalog.count(*) FILTER (WHERE b.status = 'confirmed'),
+								'expired', pg_catalog.count(*) FILTER (WHERE b.status = 'expired'),
+								'cancelled', pg_catalog.count(*) FILTER (WHERE b.status = 'cancelled'),
+								'completed', pg_catalog.count(*) FILTER (WHERE b.status = 'completed')))
 					   FROM b
 					  WHERE b.starts_at >= v_from AND b.starts_at < v_to),
-		'revenue', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+		'revenue', (SELECT pg_catalog.array_to_json(COALESCE(pg_catalog.array_agg(workon.json_build(
 							'day', rev.day, 'currency', rev.currency,
 							'paid_cents', rev.paid, 'refunded_cents', rev.refunded,
 							'net_cents', rev.paid - rev.refunded)
-						ORDER BY rev.day, rev.currency), '[]')
+						ORDER BY rev.day, rev.currency), '{}'))
 					  FROM rev),
-		'occupancy', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+		'occupancy', (SELECT pg_catalog.array_to_json(COALESCE(pg_catalog.array_agg(workon.json_build(
 							'space_id', o.id, 'name', o.name, 'timezone', o.timezone,
-							'open_hours', pg_catalog.round(o.open_s / 3600.0, 2), 'booked_hours', pg_catalog.round(o.booked_s / 3600.0, 2),
+							'open_hours', pg_catalog.round(o.open_s / 3600.0, 2),
+							'booked_hours', pg_catalog.round(o.booked_s / 3600.0, 2),
 							'occupancy', CASE WHEN o.open_s > 0 THEN pg_catalog.round(o.booked_s::numeric / o.open_s, 4) END,
-							'days', o.days)
-						ORDER BY o.name, o.id), '[]')
-						FROM (SELECT occ.id, occ.name, occ.timezone,
+							'first_day', o.first_day,
+							'daily_open_hours', pg_catalog.array_to_json(o.open_h),
+							'daily_booked_hours', pg_catalog.array_to_json(o.booked_h))
+						ORDER BY o.name, o.id), '{}'))
+						FROM (SELECT occ.id, occ.name, occ.timezone, pg_catalog.min(occ.day) AS first_day,
 									 pg_catalog.sum(occ.open_seconds) AS open_s,
 									 pg_catalog.sum(occ.booked_seconds) AS booked_s,
-									 pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-										'day', occ.day,
-										'open_hours', pg_catalog.round(occ.open_seconds / 3600.0, 2),
-										'booked_hours', pg_catalog.round(occ.booked_seconds / 3600.0, 2),
-										'occupancy', CASE WHEN occ.open_seconds > 0
-														  THEN pg_catalog.round(occ.booked_seconds::numeric / occ.open_seconds, 4) END)
-									   ORDER BY occ.day) AS days
+									 pg_catalog.array_agg(pg_catalog.round(occ.open_seconds / 3600.0, 2)::float8
+														  ORDER BY occ.day) AS open_h,
+									 pg_catalog.array_agg(pg_catalog.round(occ.booked_seconds / 3600.0, 2)::float8
+														  ORDER BY occ.day) AS booked_h
 								FROM occ
 							   GROUP BY occ.id, occ.name, occ.timezone) AS o),
-		'top_spaces', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+		'top_spaces', (SELECT pg_catalog.array_to_json(COALESCE(pg_catalog.array_agg(workon.json_build(
 							'space_id', t.id, 'name', t.name, 'city', t.city,
 							'bookings', t.n, 'booked_hours', pg_catalog.round(t.booked_s / 3600.0, 2))
-						ORDER BY t.n DESC, t.booked_s DESC, t.id), '[]')
+						ORDER BY t.n DESC, t.booked_s DESC, t.id), '{}'))
 						 FROM (SELECT s.id, s.name, s.city, pg_catalog.count(*) AS n,
 									  pg_catalog.sum(EXTRACT(epoch FROM LEAST(b.ends_at, v_to) - GREATEST(b.starts_at, v_from)))::bigint AS booked_s
 								 FROM b
@@ -193,25 +207,23 @@ BEGIN
 								WHERE b.status IN ('confirmed', 'completed') AND b.in_window
 								GROUP BY s.id, s.name, s.city
 								ORDER BY n DESC, booked_s DESC, s.id
-								LIMIT 10) AS t))
-	  INTO v_report;
-
-	IF stats_report.host_id IS NULL THEN
+								LIMIT 10) AS t),
 		-- who joined: the whole marketplace's, for admins only
-		v_report := v_report || pg_catalog.jsonb_build_object('new_users',
-			(SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('day', n.day, 'count', n.count)
-												  ORDER BY n.day), '[]')
+		'new_users', CASE WHEN stats_report.host_id IS NULL THEN
+			(SELECT pg_catalog.array_to_json(COALESCE(pg_catalog.array_agg(
+						workon.json_build('day', n.day, 'count', n.count) ORDER BY n.day), '{}'))
 			   FROM (SELECT (u.created_at AT TIME ZONE 'UTC')::date AS day, pg_catalog.count(*) AS count
 					   FROM workon.users AS u
 					  WHERE u.created_at >= v_from AND u.created_at < v_to
-					  GROUP BY 1) AS n));
-	END IF;
+					  GROUP BY 1) AS n) END)
+	  INTO v_report;
+
 	RETURN v_report;
 END
 $$;
 
 COMMENT ON FUNCTION workon.stats_report(text, text, uuid, text, uuid) IS
-'The numbers of GET /api/v1/admin/stats and /api/v1/host/stats (host_id: only that host''s spaces, and no new_users) as JSON; see workon.admin_stats';
+'The numbers of GET /api/v1/admin/stats and /api/v1/host/stats (host_id: only that host''s spaces, and new_users null) as compact JSON; see workon.admin_stats';
 
 CREATE FUNCTION workon.csv_field(value text)
 RETURNS text
@@ -251,10 +263,12 @@ AS $$
 		  FROM pg_catalog.jsonb_array_elements($1 -> 'revenue') WITH ORDINALITY AS r(v, n)
 		UNION ALL
 		SELECT 3, pg_catalog.lpad(s.n::text, 10, '0') || pg_catalog.lpad(d.n::text, 10, '0'),
-			   ARRAY['occupancy', d.v ->> 'day', s.v ->> 'space_id', s.v ->> 'name', NULL, NULL, NULL,
-					 NULL, NULL, NULL, d.v ->> 'open_hours', d.v ->> 'booked_hours', d.v ->> 'occupancy']
+			   ARRAY['occupancy', pg_catalog.to_char((s.v ->> 'first_day')::date + (d.n::integer - 1), 'YYYY-MM-DD'), s.v ->> 'space_id', s.v ->> 'name',
+					 NULL, NULL, NULL, NULL, NULL, NULL, d.v #>> '{}', s.v -> 'daily_booked_hours' ->> (d.n::integer - 1),
+					 CASE WHEN d.v::numeric > 0
+						  THEN pg_catalog.round((s.v -> 'daily_booked_hours' ->> (d.n::integer - 1))::numeric / d.v::numeric, 4)::text END]
 		  FROM pg_catalog.jsonb_array_elements($1 -> 'occupancy') WITH ORDINALITY AS s(v, n),
-			   pg_catalog.jsonb_array_elements(s.v -> 'days') WITH ORDINALITY AS d(v, n)
+			   pg_catalog.jsonb_array_elements(s.v -> 'daily_open_hours') WITH ORDINALITY AS d(v, n)
 		UNION ALL
 		SELECT 4, pg_catalog.lpad(t.n::text, 10, '0'),
 			   ARRAY['top_spaces', NULL, t.v ->> 'space_id', t.v ->> 'name', NULL, NULL, t.v ->> 'bookings',
@@ -264,7 +278,7 @@ AS $$
 		SELECT 5, pg_catalog.lpad(u.n::text, 10, '0'),
 			   ARRAY['new_users', u.v ->> 'day', NULL, NULL, NULL, NULL, u.v ->> 'count',
 					 NULL, NULL, NULL, NULL, NULL, NULL]
-		  FROM pg_catalog.jsonb_array_elements(COALESCE($1 -> 'new_users', '[]')) WITH ORDINALITY AS u(v, n)
+		  FROM pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof($1 -> 'new_users') = 'array' THEN $1 -> 'new_users' ELSE '[]' END) WITH ORDINALITY AS u(v, n)
 	  ) AS r
 $$;
 
@@ -278,7 +292,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_report	jsonb;
+	v_report	json;
 BEGIN
 	IF NULLIF(stats_answer.format, '') NOT IN ('json', 'csv') THEN
 		RAISE EXCEPTION 'format must be json or csv'
@@ -289,9 +303,9 @@ BEGIN
 	IF stats_answer.format = 'csv' THEN
 		PERFORM workon.set_response(NULL, '{"Content-Type": "text/csv; charset=utf-8",
 											"Content-Disposition": "attachment; filename=\"stats.csv\""}');
-		RETURN workon.stats_csv(v_report);
+		RETURN workon.stats_csv(v_report::jsonb);
 	END IF;
-	RETURN workon.jsonb_compact(v_report);
+	RETURN v_report::text;
 END
 $$;
 

@@ -72,7 +72,10 @@ describe('admin and host stats, audit, users', () => {
     assert.equal(r.occupancy.length, 1);
     assert.equal(r.occupancy[0].space_id, s1.id);
     assert.equal(r.occupancy[0].booked_hours, 2);
-    assert.ok(r.occupancy[0].days.some((d) => d.booked_hours === 2 && d.open_hours >= 23), JSON.stringify(r.occupancy[0].days));
+    const o = r.occupancy[0];
+    assert.equal(o.daily_open_hours.length, o.daily_booked_hours.length);
+    assert.ok(o.daily_open_hours.length >= 4, JSON.stringify(o));
+    assert.ok(o.daily_booked_hours.some((h, i) => h === 2 && o.daily_open_hours[i] >= 23), JSON.stringify(o));
     assert.deepEqual(r.top_spaces.map((t) => [t.space_id, t.bookings]), [[s1.id, 1]]);
     assert.ok(r.new_users.reduce((n, d) => n + d.count, 0) >= 4);
   });
@@ -97,7 +100,7 @@ describe('admin and host stats, audit, users', () => {
     assert.equal(res.status, 200, res.text);
     assert.deepEqual(res.json.occupancy.map((o) => o.space_id), [s1.id]);
     assert.equal(res.json.bookings.total, 1);
-    assert.equal(res.json.new_users, undefined);
+    assert.equal(res.json.new_users, null);
     const others = await request('GET', `/api/v1/host/stats${qs({ ...window(), space_id: s1.id })}`, { headers: bearer(other.token) });
     assert.equal(others.status, 200, others.text);
     assert.deepEqual(others.json.occupancy, []);

@@ -85,12 +85,11 @@ SELECT jsonb_pretty(body::jsonb - 'new_users' - 'occupancy') AS report
   FROM pg_temp.call('workon.admin_stats(text,text,uuid,text,text)',
 					'{"from": "2026-03-27", "to": "2026-03-29"}', :'admin_token');
 SELECT o ->> 'name' AS space, o ->> 'open_hours' AS open_hours, o ->> 'booked_hours' AS booked_hours,
-	   o ->> 'occupancy' AS occupancy, d ->> 'day' AS day, d ->> 'open_hours' AS day_open,
-	   d ->> 'booked_hours' AS day_booked, d ->> 'occupancy' AS day_occupancy
+	   o ->> 'occupancy' AS occupancy, o ->> 'first_day' AS first_day, o -> 'daily_open_hours' AS daily_open,
+	   o -> 'daily_booked_hours' AS daily_booked
   FROM pg_temp.call('workon.admin_stats(text,text,uuid,text,text)',
 					'{"from": "2026-03-27", "to": "2026-03-29"}', :'admin_token') AS c,
-	   jsonb_array_elements(c.body::jsonb -> 'occupancy') AS o,
-	   jsonb_array_elements(o -> 'days') AS d;
+	   jsonb_array_elements(c.body::jsonb -> 'occupancy') AS o;
 SELECT n ->> 'day' AS day, n ->> 'count' AS new_users
   FROM pg_temp.call('workon.admin_stats(text,text,uuid,text,text)',
 					'{"from": "2026-03-27", "to": "2026-03-29"}', :'admin_token') AS c,
