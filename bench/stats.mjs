@@ -43,7 +43,7 @@ const now = Date.now();
 const from = day(now - 90 * 86400e3);
 const to = day(now - 86400e3);
 await run('GET /api/v1/admin/stats (90 days)', statsN, () => `/api/v1/admin/stats?from=${from}&to=${to}`,
-  (j) => j.occupancy.reduce((n, s) => n + s.days.length, 0));
+  (j) => j.occupancy.reduce((n, s) => n + s.daily_open_hours.length, 0));
 // booking ids bench/stats-data.sql wrote audit rows for: ...-a000-<hex of 1000 + g>, g % 10 < 8
 const bookingId = (i) => {
   let g = (i * 7919) % 100000;

@@ -17,6 +17,9 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -97,18 +100,11 @@ array_to_timestamps(ArrayType *a, const char *field, TimestampTz **out, int *n)
 }
 
 /*
- * workon.space_occupancy(timezone text, opening_hours jsonb,
- *						  first_day date, last_day date,
- *						  starts timestamptz[], ends timestamptz[])
- *	returns table (day date, open_seconds bigint, booked_seconds bigint)
- *
- * One row per local day from first_day to last_day: the seconds the space
- * is open that day and the seconds of the bookings [starts[i], ends[i])
- * inside those open periods.
+ * The seconds open and the seconds booked of each local day from first to
+ * last (palloc'd arrays of *ndays; none when last < first).
  */
-PG_FUNCTION_INFO_V1(space_occupancy);
-Datum
-space_occupancy(PG_FUNCTION_ARGS)
+static void
+occupancy_compute(FunctionCallInfo fcinfo, int *ndays_out, int64 **open_out, int64 **booked_out)
 {
 	text	   *zone = PG_GETARG_TEXT_PP(0);
 	Jsonb	   *hours = PG_GETARG_JSONB_P(1);
@@ -116,7 +112,6 @@ space_occupancy(PG_FUNCTION_ARGS)
 	DateADT		last = PG_GETARG_DATEADT(3);
 	ArrayType  *starts_a = PG_GETARG_ARRAYTYPE_P(4);
 	ArrayType  *ends_a = PG_GETARG_ARRAYTYPE_P(5);
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	OpeningHours parsed;
 	TimestampTz *starts,
 			   *ends,
@@ -147,9 +142,9 @@ space_occupancy(PG_FUNCTION_ARGS)
 				 errmsg("starts and ends must have the same length")));
 
 	workon_parse_opening_hours(hours, &parsed);
-	InitMaterializedSRF(fcinfo, 0);
+	*ndays_out = 0;
 	if (last < first)
-		return (Datum) 0;
+		return;
 
 	ndays = last - first + 1;
 	bounds = palloc(sizeof(TimestampTz) * (ndays + 1));
@@ -187,6 +182,34 @@ space_occupancy(PG_FUNCTION_ARGS)
 				   Min(ends[i], iv[lo].end), booked);
 	}
 
+	*ndays_out = ndays;
+	*open_out = open;
+	*booked_out = booked;
+}
+
+/*
+ * workon.space_occupancy(timezone text, opening_hours jsonb,
+ *						  first_day date, last_day date,
+ *						  starts timestamptz[], ends timestamptz[])
+ *	returns table (day date, open_seconds bigint, booked_seconds bigint)
+ *
+ * One row per local day from first_day to last_day: the seconds the space
+ * is open that day and the seconds of the bookings [starts[i], ends[i])
+ * inside those open periods.
+ */
+PG_FUNCTION_INFO_V1(space_occupancy);
+Datum
+space_occupancy(PG_FUNCTION_ARGS)
+{
+	DateADT		first = PG_GETARG_DATEADT(2);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int64	   *open = NULL,
+			   *booked = NULL;
+	int			ndays,
+				d;
+
+	occupancy_compute(fcinfo, &ndays, &open, &booked);
+	InitMaterializedSRF(fcinfo, 0);
 	for (d = 0; d < ndays; d++)
 	{
 		Datum		values[3];
@@ -198,6 +221,47 @@ space_occupancy(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/* seconds as hours rounded to the hundredth, a float8[] */
+static ArrayType *
+hours_array(const int64 *seconds, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		elems[i] = Float8GetDatum(rint((double) (seconds[i] / USECS_PER_SEC) / 36.0) / 100.0);
+	return construct_array(elems, n, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+/*
+ * workon.space_occupancy_hours(timezone text, opening_hours jsonb,
+ *								first_day date, last_day date,
+ *								starts timestamptz[], ends timestamptz[],
+ *								OUT open_hours float8[], OUT booked_hours float8[])
+ *
+ * What workon.space_occupancy() computes, as two arrays of hours (rounded
+ * to the hundredth), one element a day from first_day on: what a report of
+ * many spaces and days wants, without a row a day.
+ */
+PG_FUNCTION_INFO_V1(space_occupancy_hours);
+Datum
+space_occupancy_hours(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	int64	   *open = NULL,
+			   *booked = NULL;
+	int			ndays;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "space_occupancy_hours: return type must be a row type");
+	occupancy_compute(fcinfo, &ndays, &open, &booked);
+	values[0] = PointerGetDatum(hours_array(open, ndays));
+	values[1] = PointerGetDatum(hours_array(booked, ndays));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
 /*

@@ -29,6 +29,7 @@ DROP FUNCTION workon.csv_field(text);
 DROP FUNCTION workon.stats_report(text, text, uuid, text, uuid);
 DROP FUNCTION workon.stats_bound(text, text, boolean);
 DROP FUNCTION workon.space_occupancy(text, jsonb, date, date, timestamptz[], timestamptz[]);
+DROP FUNCTION workon.space_occupancy_hours(text, jsonb, date, date, timestamptz[], timestamptz[]);
 DROP FUNCTION workon.admin_audit(uuid, text, text, text, timestamptz, timestamptz, integer, text);
 DROP FUNCTION workon.audit_json(workon.audit_log);
 DROP FUNCTION workon.audit_cursor_id(bigint);

@@ -13,6 +13,17 @@ LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION workon.space_occupancy(text, jsonb, date, date, timestamptz[], timestamptz[]) IS
 'One row per calendar day of the zone from first_day to last_day (at most 400): the seconds the opening hours are open that day (a DST day has 23 or 25 hours; an opening through midnight counts on each side for its own day) and the seconds of the bookings [starts[i], ends[i]) inside the open periods';
 
+CREATE FUNCTION workon.space_occupancy_hours(timezone text, opening_hours jsonb,
+											 first_day date, last_day date,
+											 starts timestamptz[], ends timestamptz[],
+											 OUT open_hours float8[], OUT booked_hours float8[])
+RETURNS record
+AS 'MODULE_PATHNAME', 'space_occupancy_hours'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION workon.space_occupancy_hours(text, jsonb, date, date, timestamptz[], timestamptz[]) IS
+'What workon.space_occupancy computes, as two arrays of hours rounded to the hundredth, one element a day from first_day on (for reports over many spaces and days)';
+
 CREATE FUNCTION workon.jsonb_compact(value jsonb)
 RETURNS text
 AS 'MODULE_PATHNAME', 'jsonb_compact'
@@ -124,17 +135,20 @@ BEGIN
 		   AND (v_all OR b.space_id = ANY (v_spaces))
 	), sb AS (
 		-- the booked periods of each space, for its occupancy
-		SELECT b.space_id, pg_catalog.array_agg(b.starts_at) AS starts, pg_catalog.array_agg(b.ends_at) AS ends
+		SELECT b.space_id,
+			   pg_catalog.array_agg(b.starts_at) FILTER (WHERE b.status IN ('confirmed', 'completed')) AS starts,
+			   pg_catalog.array_agg(b.ends_at) FILTER (WHERE b.status IN ('confirmed', 'completed')) AS ends
 		  FROM b
-		 WHERE b.status IN ('confirmed', 'completed')
 		 GROUP BY b.space_id
 	), occ AS (
-		SELECT s.id, s.name, s.city, s.timezone, o.day, o.open_seconds, o.booked_seconds
+		SELECT s.id, s.name, s.timezone, d.first_day, o.open_hours, o.booked_hours,
+			   (SELECT pg_catalog.sum(h) FROM pg_catalog.unnest(o.open_hours) AS h) AS open_h,
+			   (SELECT pg_catalog.sum(h) FROM pg_catalog.unnest(o.booked_hours) AS h) AS booked_h
 		  FROM workon.spaces AS s
 		  LEFT JOIN sb ON sb.space_id = s.id
-		 CROSS JOIN LATERAL workon.space_occupancy(
-			s.timezone, s.opening_hours,
-			(v_from AT TIME ZONE s.timezone)::date,
+		 CROSS JOIN LATERAL (SELECT (v_from AT TIME ZONE s.timezone)::date AS first_day) AS d
+		 CROSS JOIN LATERAL workon.space_occupancy_hours(
+			s.timezone, s.opening_hours, d.first_day,
 			((v_to - interval '1 microsecond') AT TIME ZONE s.timezone)::date,
 			COALESCE(sb.starts, '{}'), COALESCE(sb.ends, '{}')) AS o
 		 WHERE s.id = ANY (v_spaces)
@@ -180,22 +194,14 @@ BEGIN
 					  FROM rev),
 		'occupancy', (SELECT pg_catalog.array_to_json(COALESCE(pg_catalog.array_agg(workon.json_build(
 							'space_id', o.id, 'name', o.name, 'timezone', o.timezone,
-							'open_hours', pg_catalog.round(o.open_s / 3600.0, 2),
-							'booked_hours', pg_catalog.round(o.booked_s / 3600.0, 2),
-							'occupancy', CASE WHEN o.open_s > 0 THEN pg_catalog.round(o.booked_s::numeric / o.open_s, 4) END,
+							'open_hours', pg_catalog.round(o.open_h::numeric, 2),
+							'booked_hours', pg_catalog.round(o.booked_h::numeric, 2),
+							'occupancy', CASE WHEN o.open_h > 0 THEN pg_catalog.round((o.booked_h / o.open_h)::numeric, 4) END,
 							'first_day', o.first_day,
-							'daily_open_hours', pg_catalog.array_to_json(o.open_h),
-							'daily_booked_hours', pg_catalog.array_to_json(o.booked_h))
+							'daily_open_hours', pg_catalog.array_to_json(o.open_hours),
+							'daily_booked_hours', pg_catalog.array_to_json(o.booked_hours))
 						ORDER BY o.name, o.id), '{}'))
-						FROM (SELECT occ.id, occ.name, occ.timezone, pg_catalog.min(occ.day) AS first_day,
-									 pg_catalog.sum(occ.open_seconds) AS open_s,
-									 pg_catalog.sum(occ.booked_seconds) AS booked_s,
-									 pg_catalog.array_agg(pg_catalog.round(occ.open_seconds / 3600.0, 2)::float8
-														  ORDER BY occ.day) AS open_h,
-									 pg_catalog.array_agg(pg_catalog.round(occ.booked_seconds / 3600.0, 2)::float8
-														  ORDER BY occ.day) AS booked_h
-								FROM occ
-							   GROUP BY occ.id, occ.name, occ.timezone) AS o),
+						FROM occ AS o),
 		'top_spaces', (SELECT pg_catalog.array_to_json(COALESCE(pg_catalog.array_agg(workon.json_build(
 							'space_id', t.id, 'name', t.name, 'city', t.city,
 							'bookings', t.n, 'booked_hours', pg_catalog.round(t.booked_s / 3600.0, 2))
@@ -346,7 +352,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.admin_stats(text, text, uuid, text, text) IS
-'GET /api/v1/admin/stats?from=&to=&space_id=&city=&format= (admins): the marketplace''s numbers over [from, to) — bounds RFC 3339 with an offset or dates (YYYY-MM-DD, UTC days, "to" inclusive), default the last 30 days, at most 366 days, 400 validation_failed naming the field otherwise — optionally of one space or one city: {"from", "to", "bookings": {"total", "by_status": {status: count}} (bookings starting in the window, a lapsed hold counted as expired), "revenue": [{"day", "currency", "paid_cents", "refunded_cents", "net_cents"}] (per UTC day and currency: payments that succeeded minus refunds that succeeded, partial ones included), "occupancy": [{"space_id", "name", "timezone", "open_hours", "booked_hours", "occupancy", "days": [{"day", "open_hours", "booked_hours", "occupancy"}]}] (per calendar day of the space''s zone that the window touches: hours of confirmed and completed bookings inside the opening hours over the opening hours, DST-correct; occupancy null on a closed day), "top_spaces": [{"space_id", "name", "city", "bookings", "booked_hours"}] (the 10 with most confirmed and completed bookings), "new_users": [{"day", "count"}]}. format=csv: the same as one CSV table (text/csv) whose column "table" names the part (workon.stats_csv)';
+'GET /api/v1/admin/stats?from=&to=&space_id=&city=&format= (admins): the marketplace''s numbers over [from, to) — bounds RFC 3339 with an offset or dates (YYYY-MM-DD, UTC days, "to" inclusive), default the last 30 days, at most 366 days, 400 validation_failed naming the field otherwise — optionally of one space or one city: {"from", "to", "bookings": {"total", "by_status": {status: count}} (bookings starting in the window, a lapsed hold counted as expired), "revenue": [{"day", "currency", "paid_cents", "refunded_cents", "net_cents"}] (per UTC day and currency: payments that succeeded minus refunds that succeeded, partial ones included), "occupancy": [{"space_id", "name", "timezone", "open_hours", "booked_hours", "occupancy", "first_day", "daily_open_hours": [...], "daily_booked_hours": [...]}] (hours of confirmed and completed bookings inside the opening hours over the opening hours, DST-correct, over the window and per calendar day of the space''s zone that the window touches, one number a day from first_day on; occupancy null when closed), "top_spaces": [{"space_id", "name", "city", "bookings", "booked_hours"}] (the 10 with most confirmed and completed bookings), "new_users": [{"day", "count"}]}. format=csv: the same as one CSV table (text/csv) whose column "table" names the part (workon.stats_csv)';
 
 CREATE FUNCTION workon.host_stats("from" text DEFAULT NULL, "to" text DEFAULT NULL,
 								  space_id uuid DEFAULT NULL, city text DEFAULT NULL,
@@ -367,7 +373,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.host_stats(text, text, uuid, text, text) IS
-'GET /api/v1/host/stats?from=&to=&space_id=&city=&format= (hosts): what GET /api/v1/admin/stats gives, of the caller''s own spaces only (another host''s space_id gives an empty report) and without new_users';
+'GET /api/v1/host/stats?from=&to=&space_id=&city=&format= (hosts): what GET /api/v1/admin/stats gives, of the caller''s own spaces only (another host''s space_id gives an empty report), new_users null';
 
 INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only, summary) VALUES
 	('GET', '/api/v1/admin/stats', 'workon.admin_stats(text,text,uuid,text,text)',

@@ -20,6 +20,12 @@ SELECT * FROM workon.space_occupancy('Europe/Berlin',
 SELECT * FROM workon.space_occupancy('Europe/Berlin', '{"sun": [["00:00", "24:00"]]}',
 	'2026-10-24', '2026-10-25', ARRAY['2026-10-24 22:00+00']::timestamptz[],
 	ARRAY['2026-10-25 02:00+00']::timestamptz[]);
+-- the same as hours, one array element a day (what the report uses)
+SELECT * FROM workon.space_occupancy_hours('Europe/Berlin',
+	'{"sat": [["08:00", "24:00"]], "sun": [["00:00", "04:00"], ["10:00", "12:00"]]}',
+	'2026-03-27', '2026-03-30',
+	ARRAY['2026-03-28 22:00+00', '2026-03-29 09:20+00']::timestamptz[],
+	ARRAY['2026-03-29 03:00+00', '2026-03-29 12:00+00']::timestamptz[]);
 -- a booking outside the opening hours counts only where it is open
 SELECT * FROM workon.space_occupancy('UTC', '{"mon": [["09:00", "17:00"]]}',
 	'2026-06-01', '2026-06-01', ARRAY['2026-06-01 06:00+00']::timestamptz[],
