@@ -141,9 +141,7 @@ BEGIN
 		  FROM b
 		 GROUP BY b.space_id
 	), occ AS (
-		SELECT s.id, s.name, s.timezone, d.first_day, o.open_hours, o.booked_hours,
-			   (SELECT pg_catalog.sum(h) FROM pg_catalog.unnest(o.open_hours) AS h) AS open_h,
-			   (SELECT pg_catalog.sum(h) FROM pg_catalog.unnest(o.booked_hours) AS h) AS booked_h
+		SELECT s.id, s.name, s.timezone, d.first_day, o.open_hours, o.booked_hours, t.open_h, t.booked_h
 		  FROM workon.spaces AS s
 		  LEFT JOIN sb ON sb.space_id = s.id
 		 CROSS JOIN LATERAL (SELECT (v_from AT TIME ZONE s.timezone)::date AS first_day) AS d
@@ -151,6 +149,8 @@ BEGIN
 			s.timezone, s.opening_hours, d.first_day,
 			((v_to - interval '1 microsecond') AT TIME ZONE s.timezone)::date,
 			COALESCE(sb.starts, '{}'), COALESCE(sb.ends, '{}')) AS o
+		 CROSS JOIN LATERAL (SELECT pg_catalog.sum(x.open_h) AS open_h, pg_catalog.sum(x.booked_h) AS booked_h
+							   FROM ROWS FROM (pg_catalog.unnest(o.open_hours), pg_catalog.unnest(o.booked_hours)) AS x(open_h, booked_h)) AS t
 		 WHERE s.id = ANY (v_spaces)
 	), rev AS (
 		SELECT d.day, d.currency, pg_catalog.sum(d.paid) AS paid, pg_catalog.sum(d.refunded) AS refunded
