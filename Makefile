@@ -66,8 +66,9 @@ run:
 test:
 	scripts/test.sh
 
+# make bench BENCH=stats: the admin's reads at marketplace size (scripts/bench-stats.sh)
 bench:
-	scripts/bench.sh
+	$(if $(filter stats,$(BENCH)),scripts/bench-stats.sh,scripts/bench.sh)
 
 shim:
 	$(MAKE) -C shim

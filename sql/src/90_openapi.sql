@@ -102,6 +102,7 @@ BEGIN
 			   p.oid AS fn, p.proname::text AS fname, p.pronargs, p.pronargdefaults,
 			   p.prorettype = 'bytea'::regtype AS returns_file,
 			   p.prosrc,
+			   'format' = ANY (p.proargnames) AS has_format,
 			   obj_description(p.oid, 'pg_proc') AS description,
 			   row_number() OVER (PARTITION BY p.proname ORDER BY rt.path, rt.method) AS nth
 		  FROM workon.routes rt
@@ -197,7 +198,10 @@ BEGIN
 					 WHEN r.returns_file THEN jsonb_build_object('description', r.summary,
 											 'content', '{"*/*": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}'::jsonb)
 					 ELSE jsonb_build_object('description', r.summary,
-											 'content', '{"application/json": {"schema": {}}}'::jsonb) END);
+											 'content', '{"application/json": {"schema": {}}}'::jsonb
+												-- ?format=csv: the same as text/csv
+												|| CASE WHEN r.has_format THEN '{"text/csv": {"schema": {"type": "string"}}}'::jsonb
+														ELSE '{}' END) END);
 		END IF;
 		IF r.returns_file THEN
 			-- a file: conditional and range requests (ETag, If-None-Match, Range);
