@@ -259,6 +259,22 @@ async function emailsPage(_, q) {
   const tpl = h('div', {});
   const mails = h('div', {});
   const status = q.get('status') ?? '';
+  const p = new URLSearchParams();
+  if (status) p.set('status', status);
+  if (q.get('to')) p.set('to', q.get('to'));
+  p.set('limit', '50');
+  // both lists before the page shows: nothing moves once it is there
+  await Promise.all([
+    load(tpl, '/api/v1/admin/email-templates', (res) => {
+      clear(tpl, table(t('admin.templates'), [
+        ['Key', (x) => h('a', { href: `/admin/emails/templates/${x.key}/${x.locale}` }, x.key)],
+        [t('admin.locale'), (x) => x.locale],
+        [t('admin.subject'), (x) => x.subject],
+        [t('admin.custom'), (x) => (x.custom ? t('yes') : t('no'))],
+      ], res.data));
+    }),
+    mailList(mails, `/api/v1/admin/emails?${p}`),
+  ]);
   page(t('admin.emails'), h('h2', {}, t('admin.templates')), tpl, h('h2', {}, t('admin.captured')),
     form((v) => navigate(`/admin/emails?${new URLSearchParams(Object.entries(v).filter(([, x]) => x))}`),
       h('div', { class: 'row' },
@@ -266,19 +282,6 @@ async function emailsPage(_, q) {
         field(t('admin.to_addr'), input('to', { type: 'search', value: q.get('to') ?? '' })),
         h('button', { type: 'submit' }, t('admin.show')))),
     mails);
-  load(tpl, '/api/v1/admin/email-templates', (res) => {
-    clear(tpl, table(t('admin.templates'), [
-      ['Key', (x) => h('a', { href: `/admin/emails/templates/${x.key}/${x.locale}` }, x.key)],
-      [t('admin.locale'), (x) => x.locale],
-      [t('admin.subject'), (x) => x.subject],
-      [t('admin.custom'), (x) => (x.custom ? t('yes') : t('no'))],
-    ], res.data));
-  });
-  const p = new URLSearchParams();
-  if (status) p.set('status', status);
-  if (q.get('to')) p.set('to', q.get('to'));
-  p.set('limit', '50');
-  await mailList(mails, `/api/v1/admin/emails?${p}`);
 }
 
 async function mailList(box, path) {
@@ -377,5 +380,4 @@ restoreSession().then(() => {
     if (!fn) return page(t('notfound.title'), notice(t('notfound.text')));
     return Promise.resolve(fn(params, q)).catch((e) => page(t('err.title'), notice(errorText(e), 'error')));
   });
-  document.body.dataset.ready = '1';
 });

@@ -316,11 +316,12 @@ onSession(() => {
 export function router(routes, render) {
   const go = () => {
     const path = location.pathname;
-    for (const [re, fn] of routes) {
-      const m = re.exec(path);
-      if (m) return render(fn, m.slice(1).map(decodeURIComponent), new URLSearchParams(location.search));
-    }
-    return render(null, [], new URLSearchParams(location.search));
+    let done;
+    const m = routes.map(([re, fn]) => [re.exec(path), fn]).find(([x]) => x);
+    if (m) done = render(m[1], m[0].slice(1).map(decodeURIComponent), new URLSearchParams(location.search));
+    else done = render(null, [], new URLSearchParams(location.search));
+    // the page has its data and its controls work: when (ms after navigation start), for tests and budgets
+    Promise.resolve(done).finally(() => { document.body.dataset.ready = String(Math.round(performance.now())); });
   };
   window.addEventListener('popstate', go);
   document.addEventListener('click', (ev) => {

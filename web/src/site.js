@@ -36,8 +36,6 @@ function header() {
 
 let cleanup = [];
 function page(title, ...children) {
-  for (const fn of cleanup) fn();
-  cleanup = [];
   document.title = `${title} · workon`;
   clear(document.getElementById('top'), header());
   clear(main, h('h1', {}, title), ...children);
@@ -581,11 +579,13 @@ onSession(() => { const top = document.getElementById('top'); if (top.firstChild
 
 restoreSession().then(() => {
   router(routes, (fn, params, q) => {
+    // what the page before listened to (live events, the socket's state)
+    for (const off of cleanup) off();
+    cleanup = [];
     if (!fn) {
       page(t('notfound.title'), notice(t('notfound.text')), h('p', {}, h('a', { href: '/' }, t('back_to_search'))));
       return;
     }
-    Promise.resolve(fn(params, q)).catch((e) => page(t('err.title'), notice(errorText(e), 'error')));
+    return Promise.resolve(fn(params, q)).catch((e) => page(t('err.title'), notice(errorText(e), 'error')));
   });
-  document.body.dataset.ready = '1';
 });
