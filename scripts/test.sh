@@ -130,6 +130,17 @@ http_env() {
     WORKON_DATABASE_URL=$(database_url "$T" workon_http workon_authenticator)
 }
 
+# adds a node --test output's counts to passed and failed; a failed run sets status
+count_node_results() {
+    local n
+    # spec reporter: "ℹ pass 12"; tap reporter: "# pass 12"
+    n=$(sed -nE 's/^(ℹ|#) pass ([0-9]+)$/\2/p' "$1" | awk '{s += $1} END {print s + 0}')
+    passed=$((passed + n))
+    n=$(sed -nE 's/^(ℹ|#) fail ([0-9]+)$/\2/p' "$1" | awk '{s += $1} END {print s + 0}')
+    failed=$((failed + n))
+    [ "$2" -eq 0 ] || status=1
+}
+
 run_http() {
     local files=() f out rc=0 n
     if [ ${#only_tests[@]} -gt 0 ]; then
@@ -180,12 +191,7 @@ run_http() {
         done
     fi
     set -e
-    # spec reporter: "ℹ pass 12"; tap reporter: "# pass 12"
-    n=$(sed -nE 's/^(ℹ|#) pass ([0-9]+)$/\2/p' "$out" | awk '{s += $1} END {print s + 0}')
-    passed=$((passed + n))
-    n=$(sed -nE 's/^(ℹ|#) fail ([0-9]+)$/\2/p' "$out" | awk '{s += $1} END {print s + 0}')
-    failed=$((failed + n))
-    [ "$rc" -eq 0 ] || status=1
+    count_node_results "$out" "$rc"
 }
 
 if [ -n "$do_http" ]; then
@@ -197,14 +203,8 @@ fi
 # each file starts its own shim and fake Stripe, as the payment tests do
 
 run_browser() {
-    local out rc n
-    [ -d "$ROOT/test/browser" ] || return 0
-    if [ ! -d "$ROOT/test/browser/node_modules" ] ||
-        [ "$ROOT/test/browser/package-lock.json" -nt "$ROOT/test/browser/node_modules" ]; then
-        say "npm ci (test/browser)"
-        (cd "$ROOT/test/browser" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in test/browser failed"
-        touch "$ROOT/test/browser/node_modules"
-    fi
+    local out rc
+    [ -d "$ROOT/test/browser/node_modules" ] || die "test/browser/node_modules is missing (scripts/deps.sh runs npm ci there)"
     http_env
     export WORKON_SCREENSHOTS=$RUN/browser-screenshots
     rm -rf "$WORKON_SCREENSHOTS"
@@ -214,11 +214,7 @@ run_browser() {
     (cd "$ROOT" && node --test --test-reporter=spec --test-concurrency=1 "$ROOT"/test/browser/*.test.mjs) 2>&1 | tee "$out"
     rc=${PIPESTATUS[0]}
     set -e
-    n=$(sed -nE 's/^ℹ pass ([0-9]+)$/\1/p' "$out" | awk '{s += $1} END {print s + 0}')
-    passed=$((passed + n))
-    n=$(sed -nE 's/^ℹ fail ([0-9]+)$/\1/p' "$out" | awk '{s += $1} END {print s + 0}')
-    failed=$((failed + n))
-    [ "$rc" -eq 0 ] || status=1
+    count_node_results "$out" "$rc"
     echo "browser screenshots: $WORKON_SCREENSHOTS"
 }
 
