@@ -45,7 +45,6 @@
 int			workon_booking_hold_minutes = 15;
 
 #define MINUTES_PER_DAY		1440
-#define MAX_DAY_INTERVALS	48
 #define BOOKING_GRID		(15 * USECS_PER_MINUTE)
 #define BOOKING_MIN_LENGTH	(30 * USECS_PER_MINUTE)
 #define BOOKING_HORIZON		(180 * USECS_PER_DAY)
@@ -55,24 +54,6 @@ int			workon_booking_hold_minutes = 15;
 
 /* index = j2day() numbering: 0 is Sunday */
 static const char *const day_keys[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
-
-typedef struct DayInterval
-{
-	int			start;			/* minutes after local midnight */
-	int			end;			/* up to 1440 */
-} DayInterval;
-
-typedef struct OpeningHours
-{
-	int			n[7];
-	DayInterval iv[7][MAX_DAY_INTERVALS];
-} OpeningHours;
-
-typedef struct Period
-{
-	TimestampTz start;
-	TimestampTz end;
-} Period;
 
 
 /*
@@ -128,8 +109,8 @@ day_index(const char *key, int len)
  * Parse and validate opening hours; errors are 22023 naming the field
  * ("opening_hours" or "opening_hours.mon").
  */
-static void
-parse_opening_hours(Jsonb *hours, OpeningHours *out)
+void
+workon_parse_opening_hours(Jsonb *hours, OpeningHours *out)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -212,16 +193,16 @@ parse_opening_hours(Jsonb *hours, OpeningHours *out)
  * Local time in a zone and back
  */
 
-static Timestamp
-utc_to_local(text *zone, TimestampTz t)
+Timestamp
+workon_utc_to_local(text *zone, TimestampTz t)
 {
 	return DatumGetTimestamp(DirectFunctionCall2(timestamptz_zone,
 												 PointerGetDatum(zone),
 												 TimestampTzGetDatum(t)));
 }
 
-static TimestampTz
-local_to_utc(text *zone, Timestamp t)
+TimestampTz
+workon_local_to_utc(text *zone, Timestamp t)
 {
 	return DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone,
 												   PointerGetDatum(zone),
@@ -229,8 +210,8 @@ local_to_utc(text *zone, Timestamp t)
 }
 
 /* Local day number (days since 2000-01-01) of a local timestamp */
-static int64
-local_day(Timestamp local)
+int64
+workon_local_day(Timestamp local)
 {
 	int64		d = local / USECS_PER_DAY;
 
@@ -254,12 +235,12 @@ check_finite(TimestampTz t, const char *field)
  * periods that touch merged, clipped to the window.  Returns the number of
  * periods in *out (palloc'd).
  */
-static int
-open_periods(text *zone, OpeningHours *hours, TimestampTz from, TimestampTz to,
+int
+workon_open_periods(text *zone, OpeningHours *hours, TimestampTz from, TimestampTz to,
 			 Period **out)
 {
-	int64		first = local_day(utc_to_local(zone, from)) - 1;
-	int64		last = local_day(utc_to_local(zone, to)) + 1;
+	int64		first = workon_local_day(workon_utc_to_local(zone, from)) - 1;
+	int64		last = workon_local_day(workon_utc_to_local(zone, to)) + 1;
 	int			cap = 16;
 	int			n = 0;
 	Period   *iv = palloc(sizeof(Period) * cap);
@@ -273,9 +254,9 @@ open_periods(text *zone, OpeningHours *hours, TimestampTz from, TimestampTz to,
 		CHECK_FOR_INTERRUPTS();
 		for (i = 0; i < hours->n[wd]; i++)
 		{
-			TimestampTz s = local_to_utc(zone, d * USECS_PER_DAY +
+			TimestampTz s = workon_local_to_utc(zone, d * USECS_PER_DAY +
 										 hours->iv[wd][i].start * USECS_PER_MINUTE);
-			TimestampTz e = local_to_utc(zone, d * USECS_PER_DAY +
+			TimestampTz e = workon_local_to_utc(zone, d * USECS_PER_DAY +
 										 hours->iv[wd][i].end * USECS_PER_MINUTE);
 
 			if (e <= s)
@@ -333,7 +314,7 @@ opening_hours_check(PG_FUNCTION_ARGS)
 	Jsonb	   *hours = PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0);
 	OpeningHours parsed;
 
-	parse_opening_hours(hours, &parsed);
+	workon_parse_opening_hours(hours, &parsed);
 	PG_RETURN_VOID();
 }
 
@@ -364,12 +345,12 @@ opening_intervals(PG_FUNCTION_ARGS)
 				 errmsg("window must be at most 400 days"),
 				 err_generic_string(PG_DIAG_COLUMN_NAME, "to")));
 
-	parse_opening_hours(hours, &parsed);
+	workon_parse_opening_hours(hours, &parsed);
 	InitMaterializedSRF(fcinfo, 0);
 	if (to <= from)
 		return (Datum) 0;
 
-	n = open_periods(zone, &parsed, from, to, &iv);
+	n = workon_open_periods(zone, &parsed, from, to, &iv);
 	for (i = 0; i < n; i++)
 	{
 		Datum		values[2];
@@ -449,8 +430,8 @@ booking_check(PG_FUNCTION_ARGS)
 	if (e > now + BOOKING_HORIZON + USECS_PER_DAY)
 		rule_violation("ends_at", "ends_at must be at most 181 days ahead");
 
-	parse_opening_hours(hours, &parsed);
-	n = open_periods(zone, &parsed, s, e, &iv);
+	workon_parse_opening_hours(hours, &parsed);
+	n = workon_open_periods(zone, &parsed, s, e, &iv);
 	if (n == 0 || iv[0].start != s)
 		rule_violation("starts_at", "a booking must be inside the opening hours of the space");
 	if (n != 1 || iv[0].end != e)
@@ -494,8 +475,8 @@ booking_price(PG_FUNCTION_ARGS)
 
 	for (cur = s; cur < e;)
 	{
-		int64		day = local_day(utc_to_local(zone, cur));
-		TimestampTz midnight = local_to_utc(zone, (day + 1) * USECS_PER_DAY);
+		int64		day = workon_local_day(workon_utc_to_local(zone, cur));
+		TimestampTz midnight = workon_local_to_utc(zone, (day + 1) * USECS_PER_DAY);
 		TimestampTz piece_end;
 		int64		secs;
 		int64		cost;

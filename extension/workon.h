@@ -12,6 +12,7 @@
 
 #include "utils/guc.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 /*
  * workon's own SQLSTATE class "WO".  The HTTP front end maps SQLSTATEs to
@@ -38,6 +39,34 @@
 
 /* booking.c */
 extern PGDLLIMPORT int workon_booking_hold_minutes;
+
+/* opening hours: per weekday (j2day() numbering, 0 is Sunday) local intervals */
+#define MAX_DAY_INTERVALS	48
+
+typedef struct DayInterval
+{
+	int			start;			/* minutes after local midnight */
+	int			end;			/* up to 1440 */
+} DayInterval;
+
+typedef struct OpeningHours
+{
+	int			n[7];
+	DayInterval iv[7][MAX_DAY_INTERVALS];
+} OpeningHours;
+
+typedef struct Period
+{
+	TimestampTz start;
+	TimestampTz end;
+} Period;
+
+extern void workon_parse_opening_hours(Jsonb *hours, OpeningHours *out);
+extern Timestamp workon_utc_to_local(text *zone, TimestampTz t);
+extern TimestampTz workon_local_to_utc(text *zone, Timestamp t);
+extern int64 workon_local_day(Timestamp local);
+extern int	workon_open_periods(text *zone, OpeningHours *hours, TimestampTz from,
+								TimestampTz to, Period **out);
 
 /* email.c */
 extern PGDLLIMPORT char *workon_default_locale;

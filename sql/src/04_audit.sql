@@ -12,11 +12,15 @@ CREATE TABLE workon.audit_log (
 	entity		text NOT NULL,
 	entity_id	text,
 	before		jsonb,
-	after		jsonb
+	after		jsonb,
+	changed		text[]
 );
 
 COMMENT ON TABLE workon.audit_log IS
 'State changes: who (actor_id, the authenticated user; NULL for SQL callers without a token), what (action, entity, entity_id) and the row before and after (secrets left out)';
+
+COMMENT ON COLUMN workon.audit_log.changed IS
+'The names of the columns the change set or changed (updated_at aside), secrets included by name only';
 
 CREATE INDEX audit_log_at_idx ON workon.audit_log (at DESC, id DESC);
 
@@ -50,29 +54,40 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_before	jsonb;
-	v_after		jsonb;
+	v_old		jsonb;
+	v_new		jsonb;
 	v_hidden	text[] := TG_ARGV || ARRAY['updated_at'];
+	v_changed	text[];
+	v_row		jsonb;
 BEGIN
 	IF TG_OP <> 'INSERT' THEN
-		v_before := pg_catalog.to_jsonb(OLD) - v_hidden;
+		v_old := pg_catalog.to_jsonb(OLD) - 'updated_at';
 	END IF;
 	IF TG_OP <> 'DELETE' THEN
-		v_after := pg_catalog.to_jsonb(NEW) - v_hidden;
+		v_new := pg_catalog.to_jsonb(NEW) - 'updated_at';
 	END IF;
-	IF TG_OP = 'UPDATE' AND v_before = v_after THEN
-		RETURN NULL;			-- nothing an auditor sees changed
+	-- what changed, secrets by name: every column an insert sets or a
+	-- delete removes, the columns an update changes (an update of secrets
+	-- alone, such as a rehash of a password, is not logged)
+	SELECT pg_catalog.array_agg(k.key ORDER BY k.key) INTO v_changed
+	  FROM pg_catalog.jsonb_object_keys(COALESCE(v_new, v_old)) AS k(key)
+	 WHERE (v_old -> k.key) IS DISTINCT FROM (v_new -> k.key)
+	   AND (TG_OP = 'UPDATE' OR COALESCE(v_new, v_old) -> k.key <> 'null');
+	IF TG_OP = 'UPDATE' AND (v_changed IS NULL OR v_changed <@ TG_ARGV) THEN
+		RETURN NULL;			-- nothing an auditor may see changed
 	END IF;
 
-	INSERT INTO workon.audit_log (actor_id, action, entity, entity_id, before, after)
+	v_row := COALESCE(v_new, v_old) - v_hidden;
+	INSERT INTO workon.audit_log (actor_id, action, entity, entity_id, before, after, changed)
 	VALUES (workon.current_user_id(), pg_catalog.lower(TG_OP), TG_TABLE_NAME,
-			COALESCE(v_after, v_before) ->> 'id', v_before, v_after);
+			COALESCE(v_row ->> 'id', v_row ->> 'kid', v_row ->> 'name'),
+			v_old - v_hidden, v_new - v_hidden, v_changed);
 	RETURN NULL;
 END
 $$;
 
 COMMENT ON FUNCTION workon.audit_row() IS
-'Trigger: writes the change to workon.audit_log; trigger arguments name columns left out (secrets); updates that change only those and updated_at are not logged';
+'Trigger: writes the change to workon.audit_log with the names of the columns it set or changed (changed); trigger arguments name columns whose values are left out (secrets: named in changed when something else changed too); updates that change only those and updated_at are not logged';
 
 -- pg_dump: the log is data
 SELECT pg_catalog.pg_extension_config_dump('workon.audit_log', '');

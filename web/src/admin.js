@@ -92,22 +92,46 @@ async function statsPage(_, q) {
         h('button', { type: 'submit' }, t('admin.show')))),
     box);
   await load(box, `/api/v1/admin/stats?from=${from}&to=${to}`, (s) => {
-    const days = s.days ?? s.per_day ?? s.data ?? [];
-    const cur = s.currency ?? days.find((d) => d.currency)?.currency ?? 'eur';
-    const label = (d) => (d.day ?? d.date ?? '').slice(5, 10);
-    const totals = s.totals ?? {};
-    const occ = (d) => Math.round(100 * Number(d.occupancy ?? d.occupancy_rate ?? 0) * (Number(d.occupancy ?? 0) <= 1 ? 1 : 0.01));
+    const days = [];
+    for (let d = from; d <= to; d = addDays(d, 1)) days.push(d);
+    const label = (d) => d.slice(5, 10);
+    // revenue per day, in the currency with most of it
+    const byCur = new Map();
+    for (const r of s.revenue ?? []) byCur.set(r.currency, (byCur.get(r.currency) ?? 0) + Math.abs(r.net_cents));
+    const cur = [...byCur].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'eur';
+    const net = new Map((s.revenue ?? []).filter((r) => r.currency === cur).map((r) => [r.day.slice(0, 10), r.net_cents]));
+    // occupancy per day over every space: booked hours over open hours
+    const open = new Map();
+    const booked = new Map();
+    for (const sp of s.occupancy ?? []) {
+      for (const d of sp.days ?? []) {
+        const k = d.day.slice(0, 10);
+        open.set(k, (open.get(k) ?? 0) + Number(d.open_hours ?? 0));
+        booked.set(k, (booked.get(k) ?? 0) + Number(d.booked_hours ?? 0));
+      }
+    }
+    const occ = (k) => (open.get(k) ? Math.round((100 * booked.get(k)) / open.get(k)) : 0);
+    const totalOpen = [...open.values()].reduce((a, b) => a + b, 0);
+    const totalBooked = [...booked.values()].reduce((a, b) => a + b, 0);
+    const newUsers = new Map((s.new_users ?? []).map((r) => [r.day.slice(0, 10), r.count]));
+    const byStatus = s.bookings?.by_status ?? {};
     clear(box,
       h('ul', { class: 'kpis' },
-        h('li', {}, h('strong', {}, String(totals.bookings ?? days.reduce((a, d) => a + Number(d.bookings ?? 0), 0))), ' ', t('admin.kpi_bookings')),
-        h('li', {}, h('strong', {}, money({ amount_cents: totals.revenue_cents ?? days.reduce((a, d) => a + Number(d.revenue_cents ?? 0), 0), currency: cur })), ' ', t('admin.kpi_revenue')),
-        s.occupancy !== undefined || totals.occupancy !== undefined
-          ? h('li', {}, h('strong', {}, `${Math.round(100 * Number(totals.occupancy ?? s.occupancy))} %`), ' ', t('admin.kpi_occupancy')) : null),
+        h('li', {}, h('strong', {}, String(s.bookings?.total ?? 0)), ' ', t('admin.kpi_bookings')),
+        h('li', {}, h('strong', {}, money({ amount_cents: [...net.values()].reduce((a, b) => a + b, 0), currency: cur })), ' ', t('admin.kpi_revenue')),
+        h('li', {}, h('strong', {}, `${totalOpen ? Math.round((100 * totalBooked) / totalOpen) : 0} %`), ' ', t('admin.kpi_occupancy'))),
       h('div', { class: 'charts' },
-        chart(t('admin.chart_bookings'), days.map((d) => ({ label: label(d), value: Number(d.bookings ?? 0) }))),
-        chart(t('admin.chart_revenue'), days.map((d) => ({ label: label(d), value: Number(d.revenue_cents ?? 0) })),
+        chart(t('admin.chart_revenue'), days.map((d) => ({ label: label(d), value: net.get(d) ?? 0 })),
           { kind: 'line', format: (v) => money({ amount_cents: v, currency: cur }) }),
-        chart(t('admin.chart_occupancy'), days.map((d) => ({ label: label(d), value: occ(d) })), { format: (v) => `${v} %` })));
+        chart(t('admin.chart_occupancy'), days.map((d) => ({ label: label(d), value: occ(d) })), { format: (v) => `${v} %` }),
+        chart(t('admin.chart_bookings'), Object.entries(byStatus).map(([k, v]) => ({ label: t(`status.${k}`), value: v })), { labels: true }),
+        chart(t('admin.chart_users'), days.map((d) => ({ label: label(d), value: newUsers.get(d) ?? 0 })))),
+      (s.top_spaces ?? []).length ? table(t('admin.top_spaces'), [
+        [t('admin.space'), (x) => h('a', { href: `/spaces/${x.space_id}` }, x.name)],
+        [t('search.city'), (x) => x.city],
+        [t('admin.kpi_bookings'), (x) => String(x.bookings)],
+        [t('admin.hours'), (x) => String(x.booked_hours)],
+      ], s.top_spaces) : null);
   }, 'admin.stats_unavailable');
 }
 
@@ -131,7 +155,7 @@ async function bookingsPage(_, q) {
       [t('admin.price'), (b) => money(b.price)],
       [t('admin.member'), (b) => h('a', { href: `/admin/users?q=${b.user_id}` }, b.user_id.slice(0, 8))],
       [t('admin.space'), (b) => h('a', { href: `/spaces/${b.space_id}` }, b.space_id.slice(0, 8))],
-      [t('admin.audit'), (b) => h('a', { href: `/admin/audit?entity=booking&entity_id=${b.id}` }, t('admin.history'))],
+      [t('admin.audit'), (b) => h('a', { href: `/admin/audit?entity=bookings&entity_id=${b.id}` }, t('admin.history'))],
     ], rows) : notice(t('admin.none')));
   });
 }
@@ -154,7 +178,7 @@ async function usersPage(_, q) {
       [t('register.name'), (u) => u.name],
       [t('login.email'), (u) => u.email],
       [t('admin.role'), (u) => roleForm(u)],
-      [t('admin.audit'), (u) => h('a', { href: `/admin/audit?entity=user&entity_id=${u.id}` }, t('admin.history'))],
+      [t('admin.audit'), (u) => h('a', { href: `/admin/audit?entity=users&entity_id=${u.id}` }, t('admin.history'))],
     ], res.data) : notice(t('admin.none')));
   }, 'admin.users_unavailable');
 }
@@ -195,7 +219,8 @@ async function auditPage(_, q) {
 function summary(r) {
   const after = r.after ?? {};
   const before = r.before ?? {};
-  const keys = Object.keys(after).filter((k) => JSON.stringify(after[k]) !== JSON.stringify(before[k]) && k !== 'updated_at');
+  const keys = (Array.isArray(r.changed) && r.changed.length ? r.changed : Object.keys(after))
+    .filter((k) => JSON.stringify(after[k]) !== JSON.stringify(before[k]) && k !== 'updated_at');
   return keys.slice(0, 4).map((k) => `${k}: ${before[k] !== undefined ? `${JSON.stringify(before[k])} → ` : ''}${JSON.stringify(after[k])}`).join('; ');
 }
 
