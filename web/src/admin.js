@@ -230,48 +230,58 @@ function summary(r) {
 async function postsPage() {
   const box = h('div', {});
   page(t('admin.posts'), h('p', {}, h('a', { href: '/admin/posts/new', class: 'button' }, t('admin.post_new'))), box);
-  await load(box, '/api/v1/posts?limit=50', (res) => {
+  await load(box, '/api/v1/admin/posts?limit=50', (res) => {
     clear(box, res.data.length ? table(t('admin.posts'), [
-      [t('admin.post_title'), (p) => h('a', { href: `/admin/posts/${encodeURIComponent(p.slug)}` }, p.title)],
+      [t('admin.post_title'), (p) => h('a', { href: `/admin/posts/${p.id}` }, p.title)],
       [t('admin.locale'), (p) => p.locale ?? ''],
-      [t('admin.published'), (p) => (p.published_at ? dateTime(p.published_at) : t('admin.draft'))],
+      [t('admin.status'), (p) => h('span', { class: `tag status-${p.status}` }, t(`post.${p.status}`))],
+      [t('admin.published'), (p) => (p.published_at ? dateTime(p.published_at) : '—')],
     ], res.data) : notice(t('admin.none')));
   }, 'admin.posts_unavailable');
 }
 
-async function postEditPage([slug]) {
-  const isNew = slug === 'new';
-  let post = { title: '', slug: '', body: '', markdown: '', tags: [], locale: 'en', published_at: null };
+async function postEditPage([id]) {
+  const isNew = id === 'new';
+  let post = { title: '', slug: '', excerpt: '', markdown: '', tags: [], locale: 'en', published_at: null };
   if (!isNew) {
     try {
-      post = await api('GET', `/api/v1/posts/${encodeURIComponent(slug)}`);
+      post = await api('GET', `/api/v1/admin/posts/${encodeURIComponent(id)}`);
     } catch (e) {
       page(t('admin.posts'), unavailable(e) ? notice(t('admin.posts_unavailable')) : errorNotice(e));
       return;
     }
   }
-  const md = h('textarea', { name: 'markdown', rows: 14, required: true }, post.markdown ?? post.body ?? '');
+  const md = h('textarea', { name: 'markdown', rows: 14 }, post.markdown ?? '');
   const preview = h('div', { class: 'preview', 'aria-live': 'polite' });
   const show = () => clear(preview, markdown(md.value));
   md.addEventListener('input', show);
+  // datetime-local is the browser's local time
+  const local = (iso) => {
+    if (!iso) return '';
+    const d = new Date(iso);
+    return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  };
   page(isNew ? t('admin.post_new') : post.title,
+    post.status ? h('p', {}, h('span', { class: `tag status-${post.status}` }, t(`post.${post.status}`))) : null,
     form(async (v, status) => {
       const body = {
-        title: v.title, slug: v.slug, markdown: v.markdown, locale: v.locale,
+        title: v.title, markdown: v.markdown, locale: v.locale, excerpt: v.excerpt || null,
         tags: v.tags.split(',').map((x) => x.trim()).filter(Boolean),
         published_at: v.published_at ? new Date(v.published_at).toISOString() : null,
       };
-      const saved = isNew ? await api('POST', '/api/v1/posts', body) : await api('PATCH', `/api/v1/posts/${encodeURIComponent(post.id ?? slug)}`, body);
+      if (v.slug) body.slug = v.slug;
+      const saved = isNew ? await api('POST', '/api/v1/admin/posts', body) : await api('PATCH', `/api/v1/admin/posts/${post.id}`, body);
       clear(status, notice(t('saved'), 'ok'));
-      if (isNew) navigate(`/admin/posts/${encodeURIComponent(saved.slug)}`, { replace: true });
+      if (isNew) navigate(`/admin/posts/${saved.id}`, { replace: true });
     },
     h('div', { class: 'row' },
       field(t('admin.post_title'), input('title', { value: post.title, required: true })),
-      field('Slug', input('slug', { value: post.slug, pattern: '[a-z0-9-]+' }))),
+      field('Slug', input('slug', { value: post.slug ?? '', pattern: '[a-z0-9-]+' }), t('admin.slug_hint'))),
+    field(t('admin.excerpt'), input('excerpt', { value: post.excerpt ?? '' })),
     h('div', { class: 'row' },
       field(t('admin.tags'), input('tags', { value: (post.tags ?? []).join(', ') })),
       field(t('admin.locale'), select('locale', [['en', 'English'], ['fr', 'Français']], post.locale ?? 'en')),
-      field(t('admin.publish_at'), input('published_at', { type: 'datetime-local', value: post.published_at ? post.published_at.slice(0, 16) : '' }))),
+      field(t('admin.publish_at'), input('published_at', { type: 'datetime-local', value: local(post.published_at) }), t('admin.publish_hint'))),
     h('div', { class: 'two' }, field('Markdown', md), h('section', { 'aria-label': t('admin.preview') }, h('h2', {}, t('admin.preview')), preview)),
     h('button', { type: 'submit' }, t('save'))));
   show();

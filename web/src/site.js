@@ -178,8 +178,9 @@ async function reviewsView(s, box) {
       list.length
         ? h('ul', { class: 'reviews' }, list.map((x) => h('li', {},
           h('p', { class: 'stars', 'aria-label': t('reviews.stars', { n: x.rating }) }, '★'.repeat(x.rating) + '☆'.repeat(5 - x.rating)),
-          h('p', {}, x.text ?? x.body ?? ''),
-          x.host_answer || x.answer ? h('p', { class: 'answer' }, t('reviews.answer'), ' ', x.host_answer ?? x.answer) : null)))
+          h('p', {}, x.body ?? ''),
+          h('p', { class: 'muted' }, `${x.author_name ?? ''} · ${day(x.created_at)}`),
+          x.answer ? h('p', { class: 'answer' }, t('reviews.answer'), ' ', x.answer) : null)))
         : notice(t('reviews.none')));
   } catch (e) {
     clear(box, h('h2', {}, t('reviews.title')), unavailable(e) ? notice(t('reviews.unavailable')) : errorNotice(e));
