@@ -81,8 +81,9 @@ function loginGate() {
 }
 
 async function statsPage(_, q) {
-  const to = q.get('to') || today();
-  const from = q.get('from') || addDays(to, -29);
+  // the last 30 days and the next 30: revenue so far, bookings and occupancy to come
+  const from = q.get('from') || addDays(today(), -29);
+  const to = q.get('to') || addDays(today(), 30);
   const box = h('div', { 'aria-live': 'polite' });
   page(t('admin.stats'),
     form((v) => navigate(`/admin?from=${v.from}&to=${v.to}`),
@@ -124,8 +125,12 @@ async function statsPage(_, q) {
         chart(t('admin.chart_revenue'), days.map((d) => ({ label: label(d), value: net.get(d) ?? 0 })),
           { kind: 'line', format: (v) => money({ amount_cents: v, currency: cur }) }),
         chart(t('admin.chart_occupancy'), days.map((d) => ({ label: label(d), value: occ(d) })), { format: (v) => `${v} %` }),
-        chart(t('admin.chart_bookings'), Object.entries(byStatus).map(([k, v]) => ({ label: t(`status.${k}`), value: v })), { labels: true }),
-        chart(t('admin.chart_users'), days.map((d) => ({ label: label(d), value: newUsers.get(d) ?? 0 })))),
+        chart(t('admin.chart_users'), days.map((d) => ({ label: label(d), value: newUsers.get(d) ?? 0 }))),
+        h('figure', { class: 'chart-box' }, h('figcaption', {}, t('admin.chart_bookings')),
+          h('table', { class: 'bars' }, h('tbody', {}, Object.entries(byStatus).map(([k, v]) => h('tr', {},
+            h('th', { scope: 'row' }, t(`status.${k}`)),
+            h('td', { class: 'num' }, String(v)),
+            h('td', {}, h('progress', { max: Math.max(1, s.bookings?.total ?? 0), value: v, 'aria-label': t(`status.${k}`) })))))))),
       (s.top_spaces ?? []).length ? table(t('admin.top_spaces'), [
         [t('admin.space'), (x) => h('a', { href: `/spaces/${x.space_id}` }, x.name)],
         [t('search.city'), (x) => x.city],

@@ -389,8 +389,7 @@ export function markdown(src) {
 }
 
 // an inline SVG bar or line chart of [{label, value}], with a text alternative
-export function chart(title, points, opts = {}) {
-  const { kind = 'bar', format = String, height = 160 } = opts;
+export function chart(title, points, { kind = 'bar', format = String, height = 160 } = {}) {
   const ns = 'http://www.w3.org/2000/svg';
   const w = Math.max(300, points.length * 24);
   const max = Math.max(1, ...points.map((p) => p.value));
@@ -419,12 +418,9 @@ export function chart(title, points, opts = {}) {
     points.forEach((p, i) => mk('circle', { cx: i * step + step / 2, cy: y(p.value), r: 3, class: 'dot' }));
   }
   mk('line', { x1: 0, y1: height, x2: w, y2: height, class: 'axis' });
-  // every label when asked (a few categories), else the first and the last (days)
-  (opts.labels ? points.map((p, i) => i) : [0, points.length - 1]).forEach((i) => {
+  [0, points.length - 1].forEach((i) => {
     if (!points[i]) return;
-    const at = opts.labels ? { x: i * step + step / 2, 'text-anchor': 'middle' }
-      : { x: i === 0 ? 2 : w - 2, 'text-anchor': i === 0 ? 'start' : 'end' };
-    const tx = mk('text', { ...at, y: height + 15, class: 'tick' });
+    const tx = mk('text', { x: i === 0 ? 2 : w - 2, y: height + 15, 'text-anchor': i === 0 ? 'start' : 'end', class: 'tick' });
     tx.textContent = points[i].label;
   });
   const top = mk('text', { x: 2, y: 12, class: 'tick' });

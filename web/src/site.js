@@ -162,7 +162,7 @@ async function availabilityView(s, date, box) {
       h('h3', {}, t('space.availability_on', { date: day(`${date}T12:00:00Z`) })),
       rows.length
         ? h('ul', { class: 'slots' }, rows.map((r) => h('li', { class: r.kind },
-          h('span', {}, `${timeIn(r.starts_at, s.timezone)}–${timeIn(r.ends_at, s.timezone)}`), ' ',
+          h('span', {}, `${timeIn(r.starts_at, s.timezone)}–${timeIn(r.ends_at, s.timezone).replace(/^00:00$/, '24:00')}`), ' ',
           h('span', { class: 'tag' }, t(`space.${r.kind}`)))))
         : notice(t('space.closed_day')));
   } catch (e) {
