@@ -97,3 +97,11 @@ DROP FUNCTION workon.auth_session_logout(jsonb);
 DROP FUNCTION workon.session_browser(json, jsonb);
 DROP FUNCTION workon.session_cookie_token(jsonb);
 DROP FUNCTION workon.session_cookie(text, jsonb);
+
+--
+-- 33_outbox_admin: the admins' outbox routes (the calls themselves stay)
+DELETE FROM workon.routes WHERE (method, path) IN (('GET', '/api/v1/admin/outbox'), ('POST', '/api/v1/admin/outbox/{id}/retry'));
+DELETE FROM workon.errors WHERE sqlstate = 'WOQ01';
+DROP FUNCTION workon.admin_outbox_retry(bigint);
+DROP FUNCTION workon.admin_outbox_list(text, text, integer, text);
+DROP FUNCTION workon.outbox_row_json(workon.outbox);

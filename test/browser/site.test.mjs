@@ -277,6 +277,26 @@ describe('an admin', () => {
     assert.match(first[4], /role: "member" → "host"/);
   });
 
+  test('retries a dead outbound call', async () => {
+    const id = psql(`INSERT INTO workon.outbox (kind, purpose, path, params, idempotency_key, status, attempts, last_error)
+                     VALUES ('stripe', 'refund', '/v1/refunds', '{}', ${lit(`browser-dead-${unique()}`)}, 'dead', 8, 'Stripe unreachable')
+                     RETURNING id`);
+    pages.set('admin-outbox', `${base}/admin/outbox`);
+    try {
+      await goto(page, `${base}/admin/outbox?kind=stripe`);
+      await waitText(page, 'table', 'Stripe unreachable');
+      const row = await page.waitForFunction((x) => [...document.querySelectorAll('tbody tr')].find((tr) => tr.textContent.includes('/v1/refunds')
+        && tr.querySelector('button')), {}, id);
+      await (await row.asElement().$('button')).click();
+      await waitText(page, 'tbody', 'Queued again');
+      // pending again (this shim's worker may already have sent it to the fake Stripe)
+      assert.notEqual(psql(`SELECT status FROM workon.outbox WHERE id = ${id}`), 'dead');
+      assert.equal(psql(`SELECT count(*) FROM workon.audit_log WHERE entity = 'outbox' AND entity_id = ${lit(id)} AND after ->> 'status' = 'pending'`), '1');
+    } finally {
+      psql(`UPDATE workon.outbox SET status = 'done' WHERE id = ${id}`);
+    }
+  });
+
   test('writes a post with a live Markdown preview', async () => {
     await goto(page, `${base}/admin/posts/new`);
     await page.type('textarea[name=markdown]', '# Hello\n\nSome **bold** words.');

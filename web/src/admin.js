@@ -331,26 +331,26 @@ async function mailList(box, path) {
       [t('admin.to_addr'), (m) => m.to],
       [t('admin.subject'), (m) => h('a', { href: `/admin/emails/${m.id}` }, m.subject ?? m.template ?? `#${m.id}`)],
       [t('admin.status'), (m) => h('span', { class: `tag status-${m.status}` }, m.status)],
-      ['', (m) => (m.status === 'dead' ? retryButton(m) : m.last_error ?? '')],
+      ['', (m) => (m.status === 'dead' ? [retryButton(m), ' ', h('small', { class: 'muted' }, m.last_error ?? '')] : m.last_error ?? '')],
     ], res.data) : notice(t('admin.none')));
   });
 }
 
-function retryButton(m) {
+function retryButton(m, path = `/api/v1/admin/emails/${m.id}/retry`) {
   const out = h('span', { 'aria-live': 'polite' });
   return h('span', {}, h('button', {
     type: 'button', class: 'small',
     onclick: async (ev) => {
       ev.target.disabled = true;
       try {
-        await api('POST', `/api/v1/admin/emails/${m.id}/retry`);
+        await api('POST', path);
         clear(out, ' ', t('admin.retried'));
       } catch (e) {
         ev.target.disabled = false;
         clear(out, ' ', errorText(e));
       }
     },
-  }, t('admin.retry')), out, m.last_error ? h('small', { class: 'muted' }, ` ${m.last_error}`) : null);
+  }, t('admin.retry')), out);
 }
 
 async function emailPage([id]) {
@@ -389,10 +389,31 @@ async function templatePage([key, locale]) {
   });
 }
 
-async function outboxPage() {
+async function outboxPage(_, q) {
   const box = h('div', {});
-  page(t('admin.outbox'), h('p', {}, t('admin.outbox_text')), box);
-  await mailList(box, '/api/v1/admin/emails?status=dead&limit=50');
+  const kind = q.get('kind') ?? '';
+  page(t('admin.outbox'), h('p', {}, t('admin.outbox_text')),
+    form((v) => navigate(`/admin/outbox${v.kind ? `?kind=${v.kind}` : ''}`),
+      h('div', { class: 'row' },
+        field(t('admin.kind'), select('kind', [['', t('search.any')], ['stripe', 'Stripe'], ['email', t('admin.emails')], ['s3', 'S3']], kind)),
+        h('button', { type: 'submit' }, t('admin.show')))),
+    box);
+  const p = new URLSearchParams({ status: 'dead', limit: '50' });
+  if (kind) p.set('kind', kind);
+  try {
+    const res = await api('GET', `/api/v1/admin/outbox?${p}`);
+    clear(box, res.data.length ? table(t('admin.outbox'), [
+      [t('admin.when'), (o) => dateTime(o.updated_at)],
+      [t('admin.kind'), (o) => `${o.kind} · ${o.purpose}`],
+      [t('admin.call'), (o) => h('code', {}, `${o.method} ${o.path}`)],
+      [t('admin.error'), (o) => `${o.last_error ?? ''}${o.response_status ? ` (${o.response_status})` : ''} · ${t('admin.attempts', { n: o.attempts })}`],
+      ['', (o) => retryButton(o, `/api/v1/admin/outbox/${o.id}/retry`)],
+    ], res.data) : notice(t('admin.none_dead')));
+  } catch (e) {
+    // a server without the outbox route: its dead mails at least
+    if (unavailable(e)) await mailList(box, '/api/v1/admin/emails?status=dead&limit=50');
+    else clear(box, errorNotice(e));
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -55,7 +55,7 @@ const en = {
   'err.invalid_transition': 'This booking cannot change that way any more.',
   'admin.title': 'Admin console', 'admin.login': 'Admin console: log in', 'admin.only': 'This console is for admins only.',
   'admin.site': 'Site', 'admin.stats': 'Stats', 'admin.bookings': 'Bookings', 'admin.users': 'Users', 'admin.audit': 'Audit log',
-  'admin.posts': 'Posts', 'admin.emails': 'E-mails', 'admin.outbox': 'Dead mails', 'admin.email': 'E-mail',
+  'admin.posts': 'Posts', 'admin.emails': 'E-mails', 'admin.outbox': 'Dead calls', 'admin.kind': 'Kind', 'admin.call': 'Call', 'admin.error': 'Last error', 'admin.attempts': '{n} attempts', 'admin.none_dead': 'No dead call: everything went out.', 'admin.email': 'E-mail',
   'admin.from': 'From', 'admin.to': 'To', 'admin.show': 'Show', 'admin.search': 'Search', 'admin.status': 'Status',
   'admin.role': 'Role', 'admin.when': 'When', 'admin.price': 'Price', 'admin.member': 'Member', 'admin.space': 'Space',
   'admin.history': 'history', 'admin.none': 'Nothing to show.', 'admin.unavailable': 'This part is not available on this server yet.',
@@ -71,7 +71,7 @@ const en = {
   'admin.preview': 'Preview', 'admin.excerpt': 'Excerpt', 'admin.slug_hint': 'Empty: made from the title.', 'admin.publish_hint': 'Empty: a draft; later: scheduled.', 'post.draft': 'draft', 'post.scheduled': 'scheduled', 'post.published': 'published', 'admin.templates': 'Templates', 'admin.captured': 'Mails', 'admin.to_addr': 'To',
   'admin.subject': 'Subject', 'admin.custom': 'Changed', 'admin.text': 'Text', 'admin.placeholders': 'Placeholders:',
   'admin.restore_default': 'Back to the default', 'admin.retry': 'Retry', 'admin.retried': 'Queued again.',
-  'admin.outbox_text': 'Mails the provider refused or that could not be delivered after every retry. Retry sends one again with the same idempotency key.',
+  'admin.outbox_text': 'Calls to Stripe, the mail provider or the file store that were refused, or could not be made after every retry. Retry sends one again with the same idempotency key, so it never happens twice.',
 };
 const fr = {
   loading: 'Chargement…', save: 'Enregistrer', saved: 'Enregistré.', yes: 'oui', no: 'non',
@@ -129,7 +129,7 @@ const fr = {
   'err.invalid_transition': 'Cette réservation ne peut plus changer ainsi.',
   'admin.title': 'Console d’administration', 'admin.login': 'Console d’administration : connexion', 'admin.only': 'Cette console est réservée aux administrateurs.',
   'admin.site': 'Site', 'admin.stats': 'Statistiques', 'admin.bookings': 'Réservations', 'admin.users': 'Utilisateurs', 'admin.audit': 'Journal d’audit',
-  'admin.posts': 'Articles', 'admin.emails': 'E-mails', 'admin.outbox': 'E-mails en échec', 'admin.email': 'E-mail',
+  'admin.posts': 'Articles', 'admin.emails': 'E-mails', 'admin.outbox': 'Appels en échec', 'admin.kind': 'Type', 'admin.call': 'Appel', 'admin.error': 'Dernière erreur', 'admin.attempts': '{n} tentatives', 'admin.none_dead': 'Aucun appel en échec : tout est parti.', 'admin.email': 'E-mail',
   'admin.from': 'Du', 'admin.to': 'Au', 'admin.show': 'Afficher', 'admin.search': 'Rechercher', 'admin.status': 'Statut',
   'admin.role': 'Rôle', 'admin.when': 'Quand', 'admin.price': 'Prix', 'admin.member': 'Membre', 'admin.space': 'Espace',
   'admin.history': 'historique', 'admin.none': 'Rien à afficher.', 'admin.unavailable': 'Cette partie n’est pas encore disponible sur ce serveur.',
@@ -145,7 +145,7 @@ const fr = {
   'admin.preview': 'Aperçu', 'admin.excerpt': 'Chapô', 'admin.slug_hint': 'Vide : tiré du titre.', 'admin.publish_hint': 'Vide : un brouillon ; plus tard : programmé.', 'post.draft': 'brouillon', 'post.scheduled': 'programmé', 'post.published': 'publié', 'admin.templates': 'Modèles', 'admin.captured': 'E-mails', 'admin.to_addr': 'Destinataire',
   'admin.subject': 'Objet', 'admin.custom': 'Modifié', 'admin.text': 'Texte', 'admin.placeholders': 'Variables :',
   'admin.restore_default': 'Revenir au modèle par défaut', 'admin.retry': 'Réessayer', 'admin.retried': 'Remis dans la file.',
-  'admin.outbox_text': 'Les e-mails refusés par le fournisseur ou non remis après toutes les tentatives. « Réessayer » en renvoie un avec la même clé d’idempotence.',
+  'admin.outbox_text': 'Les appels à Stripe, au fournisseur d’e-mails ou au stockage refusés, ou impossibles après toutes les tentatives. « Réessayer » en renvoie un avec la même clé d’idempotence : il n’a jamais lieu deux fois.',
 };
 
 export const dict = { en, fr };

@@ -32,6 +32,9 @@ SELECT workon.auth_login('wm2@example.com', 'member two password') ->> 'refresh_
 INSERT INTO workon.outbox (kind, purpose, path, params, idempotency_key, status)
 VALUES ('email', 'email', '/email', '{"to": "wm1@example.com", "template": "welcome"}', 'walk-dead-mail', 'dead')
 RETURNING id AS dead_mail \gset
+INSERT INTO workon.outbox (kind, purpose, path, params, idempotency_key, status)
+VALUES ('stripe', 'refund', '/v1/refunds', '{}', 'walk-dead-call', 'dead')
+RETURNING id AS dead_call \gset
 BEGIN;
 SET LOCAL SESSION AUTHORIZATION workon_authenticator;
 SELECT workon.authenticate(:'h1_token') IS NOT NULL AS h1;
@@ -109,7 +112,8 @@ INSERT INTO walk VALUES
 		|| (workon.auth_login('wsess@example.com', 'a session member password') ->> 'refresh_token'))))$$),
 	(36, 'POST', '/api/v1/auth/session/logout', NULL,
 	 $$workon.auth_session_logout(jsonb_build_object('headers', jsonb_build_object('cookie', 'workon_refresh='
-		|| (workon.auth_login('wsess@example.com', 'a session member password') ->> 'refresh_token'))))$$);
+		|| (workon.auth_login('wsess@example.com', 'a session member password') ->> 'refresh_token'))))$$),
+	(37, 'POST', '/api/v1/admin/outbox/{id}/retry', :'a1_token', format('workon.admin_outbox_retry(%s)', :dead_call));
 UPDATE walk SET call = format('workon.space_create(%L)', call) WHERE ord = 15;
 
 CREATE FUNCTION pg_temp.mailed_token(addr text, tpl text) RETURNS text LANGUAGE sql SECURITY DEFINER AS $$
