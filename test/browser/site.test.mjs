@@ -206,7 +206,8 @@ describe('a member', () => {
     assert.match(text, /22\.50/);
     assert.match(text, /100 %/);
     await clickText(page, '.confirm button', 'Yes, cancel it');
-    await waitText(page, '.booking', 'Cancelled. Refund');
+    await waitText(page, '.flash', 'Cancelled. Refund');
+    await waitText(page, '.booking', 'cancelled');
     const [b] = psqlRows(`SELECT status, refund_cents FROM workon.bookings WHERE id = ${lit(bookingId)}`);
     assert.equal(b.status, 'cancelled');
     assert.equal(Number(b.refund_cents), 2250);
@@ -291,7 +292,7 @@ describe('an admin', () => {
       await waitText(page, 'tbody', 'Queued again');
       // pending again (this shim's worker may already have sent it to the fake Stripe)
       assert.notEqual(psql(`SELECT status FROM workon.outbox WHERE id = ${id}`), 'dead');
-      assert.equal(psql(`SELECT count(*) FROM workon.audit_log WHERE entity = 'outbox' AND entity_id = ${lit(id)} AND after ->> 'status' = 'pending'`), '1');
+      assert.equal(psql(`SELECT count(*) FROM workon.audit_log WHERE entity = 'outbox' AND entity_id = ${lit(id)} AND before ->> 'status' = 'dead' AND after ->> 'status' = 'pending'`), '1');
     } finally {
       psql(`UPDATE workon.outbox SET status = 'done' WHERE id = ${id}`);
     }

@@ -288,7 +288,7 @@ function statusTag(b) {
   return h('span', { class: `tag status-${b.status}`, dataset: { status: b.status } }, t(`status.${b.status}`));
 }
 
-function bookingItem(b, rerender) {
+function bookingItem(b, rerender, say) {
   const name = h('span', {}, '…');
   space(b.space_id).then((s) => { name.textContent = s?.name ?? t('space.unknown'); });
   const actions = h('div', { class: 'actions', 'aria-live': 'polite' });
@@ -305,8 +305,9 @@ function bookingItem(b, rerender) {
             yes.disabled = true;
             try {
               const done = await api('POST', `/api/v1/bookings/${b.id}/cancel`);
-              clear(actions, notice(t('cancel.done', { amount: money(done.refund), percent: done.refund.percent }), 'ok'));
-              setTimeout(rerender, 1500);
+              // said above the list, which the booking's live update redraws
+              say(notice(t('cancel.done', { amount: money(done.refund), percent: done.refund.percent }), 'ok'));
+              rerender();
             } catch (e) {
               yes.disabled = false;
               actions.append(errorNotice(e));
@@ -330,11 +331,13 @@ function bookingItem(b, rerender) {
 async function bookingsPage() {
   if (needLogin()) return;
   const box = h('div', {}, loading());
-  page(t('bookings.title'), box);
+  const flash = h('div', { class: 'flash' });
+  const say = (n) => clear(flash, n);
+  page(t('bookings.title'), flash, box);
   const render = async () => {
     try {
       const res = await api('GET', '/api/v1/bookings?limit=50');
-      clear(box, res.data.length ? h('ul', { class: 'list' }, res.data.map((b) => bookingItem(b, render))) : notice(t('bookings.none')));
+      clear(box, res.data.length ? h('ul', { class: 'list' }, res.data.map((b) => bookingItem(b, render, say))) : notice(t('bookings.none')));
     } catch (e) {
       clear(box, errorNotice(e));
     }
@@ -347,11 +350,12 @@ async function bookingsPage() {
 async function bookingPage([id], q) {
   if (needLogin()) return;
   const box = h('div', { 'aria-live': 'polite' }, loading());
-  page(t('booking.title'), q.get('paid') ? notice(t('booking.returned'), 'info') : null, box, h('p', {}, h('a', { href: '/bookings' }, t('bookings.title'))));
+  const flash = h('div', { class: 'flash' }, q.get('paid') ? notice(t('booking.returned'), 'info') : null);
+  page(t('booking.title'), flash, box, h('p', {}, h('a', { href: '/bookings' }, t('bookings.title'))));
   const render = async () => {
     try {
       const b = await api('GET', `/api/v1/bookings/${id}`);
-      clear(box, h('ul', { class: 'list' }, bookingItem(b, render)));
+      clear(box, h('ul', { class: 'list' }, bookingItem(b, render, (n) => clear(flash, n))));
     } catch (e) {
       clear(box, errorNotice(e));
     }
