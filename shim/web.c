@@ -34,8 +34,8 @@
 static int web_enabled;
 
 /* the first path segments of the site's pages (web/src/site.js routes) */
-static const char *const site_pages[] = {"account",  "blog",           "bookings",     "conversations", "forgot-password",
-                                         "login",    "register",       "reset-password", "spaces",      "verify-email"};
+static const char *const site_pages[] = {"account", "blog",     "bookings",       "conversations", "forgot-password", "host",
+                                         "login",   "register", "reset-password", "spaces",        "verify-email"};
 
 /* "/<segment>" or "/<segment>/..." for one of names */
 static int under(const char *p, size_t len, const char *const *names, size_t n)

@@ -96,6 +96,9 @@ describe('a member', () => {
     // a capacity it does not have finds nothing, said in words
     await goto(page, `${url}&min_capacity=50`);
     await waitText(page, '.results', 'No space matches');
+    // words: found by its name, or (a server without word search) by the other fields, said in words
+    await goto(page, `${url}&q=Canal`);
+    await waitText(page, '.cards', space.name);
     await goto(page, `${url}&date=${day}`);
     await clickText(page, '.cards a', space.name);
     await page.waitForFunction(() => location.pathname.startsWith('/spaces/'));
@@ -168,6 +171,14 @@ describe('a member', () => {
       await fill(hp, 'textarea[name=body]', 'Yes, and a whiteboard.');
       await hp.click('form button[type=submit]');
       await waitText(hp, '.thread', 'whiteboard');
+      // the host's own page: their numbers and their spaces (or a clear word where this server has no such route)
+      await hp.setBypassCSP(true);
+      await goto(hp, `${base}/host`);
+      await waitText(hp, 'main', 'Your numbers');
+      await hp.waitForFunction(() => !document.querySelector('main .loading'));
+      assert.match(await hp.$eval('main', (e) => e.textContent), /bookings|Not available on this server yet/);
+      await axe(hp, 'host');
+      await screenshots(hp, 'host');
       assert.deepEqual(hp.errors, []);
     } finally {
       await hp.close();

@@ -1,7 +1,7 @@
 // The public site: search, a space, booking and paying, the account pages, my bookings,
 // messages (live) and the blog.
 import {
-  ApiError, addDays, api, clear, currentUser, dateTime, day, errorNotice, errorText, field, focusHeading, h, langSwitch,
+  ApiError, addDays, api, clear, currentUser, getLang, dateTime, day, errorNotice, errorText, field, focusHeading, h, langSwitch,
   loadMe, loading, login, logout, money, navigate, notice, onEvent, onRealtimeState, onSession, realtimeStart, register,
   restoreSession, router, select, t, today, unavailable, zonedToDate,
 } from './common.js';
@@ -30,6 +30,7 @@ function header() {
       link('/blog', t('nav.blog')),
       user ? link('/bookings', t('nav.bookings')) : null,
       user ? link('/conversations', t('nav.messages')) : null,
+      user && user.role !== 'member' ? link('/host', t('nav.host')) : null,
       user ? link('/account', user.name || t('nav.account')) : link('/login', t('nav.login'))),
     langSwitch(() => navigate.go()));
 }
@@ -96,6 +97,7 @@ function spaceCard(s, date) {
 }
 
 async function searchPage(_, q) {
+  const words = q.get('q') ?? '';
   const city = q.get('city') ?? '';
   const kind = q.get('kind') ?? '';
   const cap = q.get('min_capacity') ?? '';
@@ -107,6 +109,7 @@ async function searchPage(_, q) {
       navigate(`/?${p}`);
     },
     h('div', { class: 'search' },
+      field(t('search.words'), input('q', { type: 'search', value: words, placeholder: t('search.words_hint') })),
       field(t('search.city'), input('city', { value: city, autocomplete: 'address-level2', placeholder: 'Berlin, Lisbon, Paris' })),
       field(t('search.kind'), select('kind', [['', t('search.any')], ...KINDS.map((k) => [k, t(`kind.${k}`)])], kind)),
       field(t('search.capacity'), input('min_capacity', { type: 'number', min: 1, inputmode: 'numeric', value: cap })),
@@ -114,12 +117,23 @@ async function searchPage(_, q) {
       h('button', { type: 'submit' }, t('search.submit')))),
     results);
   const p = new URLSearchParams();
+  if (words) p.set('q', words);
   if (city) p.set('city', city);
   if (kind) p.set('kind', kind);
   if (cap) p.set('min_capacity', cap);
   p.set('limit', '24');
   try {
-    const res = await api('GET', `/api/v1/spaces?${p}`);
+    let res;
+    let note = null;
+    try {
+      res = await api('GET', `/api/v1/spaces?${p}`);
+    } catch (e) {
+      // a server without the word search refuses q: search without it, and say so
+      if (!(words && e instanceof ApiError && e.status === 400 && e.details?.field === 'q')) throw e;
+      p.delete('q');
+      res = await api('GET', `/api/v1/spaces?${p}`);
+      note = notice(t('search.no_words'));
+    }
     let list = res.data;
     for (const s of list) spaceCache.set(s.id, Promise.resolve(s));
     if (date) {
@@ -127,7 +141,7 @@ async function searchPage(_, q) {
       const wd = DAYS[(new Date(`${date}T12:00:00Z`).getUTCDay() + 6) % 7];
       list = list.filter((s) => (s.opening_hours?.[wd] ?? []).length > 0);
     }
-    clear(results, list.length
+    clear(results, note, list.length
       ? [h('p', { class: 'count' }, t('search.count', { n: list.length })), h('ul', { class: 'cards' }, list.map((s) => spaceCard(s, date)))]
       : notice(t('search.none')));
   } catch (e) {
@@ -526,6 +540,40 @@ async function accountPage() {
 }
 
 // ---------------------------------------------------------------------------
+// a host's page: their numbers and their spaces
+
+async function hostPage() {
+  if (needLogin()) return;
+  const stats = h('section', { 'aria-labelledby': 'host-stats' }, h('h2', { id: 'host-stats' }, t('host.stats')), loading());
+  const spaces = h('section', { 'aria-labelledby': 'host-spaces' }, h('h2', { id: 'host-spaces' }, t('host.spaces')), loading());
+  page(t('host.title'), stats, spaces);
+  const from = addDays(today(), -29);
+  const to = addDays(today(), 30);
+  await Promise.all([
+    api('GET', `/api/v1/host/stats?from=${from}&to=${to}`).then((s) => {
+      const cur = s.revenue?.[0]?.currency ?? 'eur';
+      const net = (s.revenue ?? []).filter((r) => r.currency === cur).reduce((a, r) => a + r.net_cents, 0);
+      clear(stats, h('h2', { id: 'host-stats' }, t('host.stats')),
+        h('ul', { class: 'kpis' },
+          h('li', {}, h('strong', {}, String(s.bookings?.total ?? 0)), ' ', t('host.bookings')),
+          h('li', {}, h('strong', {}, money({ amount_cents: net, currency: cur })), ' ', t('host.revenue'))),
+        (s.occupancy ?? []).length ? h('table', { class: 'bars' }, h('caption', {}, t('host.occupancy')), h('tbody', {}, s.occupancy.map((o) => h('tr', {},
+          h('th', { scope: 'row' }, o.name),
+          h('td', { class: 'num' }, o.occupancy === null ? '—' : `${Math.round(100 * o.occupancy)} %`),
+          h('td', {}, h('progress', { max: 1, value: o.occupancy ?? 0, 'aria-label': o.name })))))) : null);
+    }).catch((e) => clear(stats, h('h2', { id: 'host-stats' }, t('host.stats')), unavailable(e) ? notice(t('host.unavailable')) : errorNotice(e))),
+    api('GET', '/api/v1/host/spaces?limit=100').then((res) => {
+      clear(spaces, h('h2', { id: 'host-spaces' }, t('host.spaces')), res.data.length
+        ? h('ul', { class: 'list' }, res.data.map((x) => h('li', {},
+          h('p', {}, h('a', { href: `/spaces/${x.id}` }, x.name), ' ',
+            h('span', { class: 'tag' }, x.archived_at ? t('host.archived') : x.published ? t('host.published') : t('host.draft'))),
+          h('p', { class: 'muted' }, `${t(`kind.${x.kind}`)} · ${x.city}`))))
+        : notice(t('host.none')));
+    }).catch((e) => clear(spaces, h('h2', { id: 'host-spaces' }, t('host.spaces')), unavailable(e) ? notice(t('host.unavailable')) : errorNotice(e))),
+  ]);
+}
+
+// ---------------------------------------------------------------------------
 // the blog
 
 async function blogPage(_, q) {
@@ -533,7 +581,7 @@ async function blogPage(_, q) {
   page(t('blog.title'), box);
   try {
     const tag = q.get('tag');
-    const res = await api('GET', `/api/v1/posts${tag ? `?tag=${encodeURIComponent(tag)}` : ''}`);
+    const res = await api('GET', `/api/v1/posts?locale=${getLang()}${tag ? `&tag=${encodeURIComponent(tag)}` : ''}`);
     clear(box, res.data.length
       ? h('ul', { class: 'list posts' }, res.data.map((p) => h('li', {},
         h('h2', {}, h('a', { href: `/blog/${encodeURIComponent(p.slug)}` }, p.title)),
@@ -576,6 +624,7 @@ const routes = [
   [/^\/reset-password$/, resetPage],
   [/^\/verify-email$/, verifyPage],
   [/^\/account$/, accountPage],
+  [/^\/host$/, hostPage],
   [/^\/blog$/, blogPage],
   [/^\/blog\/([^/]+)$/, postPage],
 ];
