@@ -58,7 +58,7 @@ check-version:
 	done
 
 # Project entry points; the work is done by scripts/ and shim/.
-.PHONY: check-version run test bench shim deps regress http-test docker clean-run
+.PHONY: check-version run test bench shim web deps regress http-test docker clean-run
 
 run:
 	scripts/run.sh
@@ -72,6 +72,12 @@ bench:
 
 shim:
 	$(MAKE) -C shim
+
+# the site and the admin console: web/src built into web/dist (fingerprinted, gzip twins)
+web: web/dist/index.html
+
+web/dist/index.html: $(wildcard web/src/*) web/build.mjs
+	node web/build.mjs
 
 deps:
 	scripts/deps.sh

@@ -10,6 +10,7 @@ packages=(
     libh2o-evloop-dev libwslay-dev libssl-dev
     curl wrk nghttp2-client
     libcmark-dev
+    chromium
 )
 
 installed() {
@@ -31,7 +32,24 @@ if ! command -v node >/dev/null 2>&1 ||
     missing+=(nodejs)
 fi
 
-[ ${#missing[@]} -eq 0 ] && exit 0
+# npm installs the browser tests' packages (test/browser/package-lock.json)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+# the browser tests' npm packages, from their lock file, when missing or older than it
+browser_packages() {
+    local dir
+    dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/test/browser"
+    [ -f "$dir/package-lock.json" ] || return 0
+    if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+        echo "workon: npm ci in test/browser" >&2
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2) && touch "$dir/node_modules"
+    fi
+}
+
+if [ ${#missing[@]} -eq 0 ]; then
+    browser_packages
+    exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "workon: missing packages; install them as root with:" >&2
@@ -43,3 +61,4 @@ echo "workon: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+browser_packages

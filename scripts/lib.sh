@@ -121,6 +121,8 @@ build_all() {
     say "building the shim"
     make -C "$ROOT/shim" -s >/dev/null
     [ -x "$ROOT/shim/workon-shim" ] || die "make -C shim did not produce shim/workon-shim"
+    say "building the web site"
+    make -C "$ROOT" -s web >/dev/null
 }
 
 # ---------------------------------------------------------------------------

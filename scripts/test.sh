@@ -5,6 +5,7 @@
 #   scripts/test.sh --regress-only  (make regress)
 #   scripts/test.sh --http-only     (make http-test)
 #   scripts/test.sh --http-only cors ratelimit   only test/http/cors.test.mjs and ratelimit.test.mjs
+#   scripts/test.sh --browser-only  only the browser tests (test/browser, headless Chromium)
 #
 # The cluster lives in .run/test.<pid>/ (own socket dir, fsync off). The HTTP tests run
 # against a fresh database `workon_http` (extension + scripts/demo.sql) and the shim on a
@@ -14,12 +15,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 do_regress=1
 do_http=1
+do_browser=1
 case "${1:-}" in
     '') ;;
-    --regress-only) do_http= ;;
-    --http-only) do_regress= ;;
+    --regress-only) do_http= do_browser= ;;
+    --http-only) do_regress= do_browser= ;;
+    --browser-only) do_regress= do_http= ;;
     *)
-        echo "usage: scripts/test.sh [--regress-only | --http-only [test name...]]" >&2
+        echo "usage: scripts/test.sh [--regress-only | --http-only [test name...] | --browser-only]" >&2
         exit 2
         ;;
 esac
@@ -111,6 +114,33 @@ fi
 # ---------------------------------------------------------------------------
 # HTTP end-to-end tests
 
+# the database of the end-to-end tests and what their helpers read from the environment (once)
+http_env_ready=
+http_env() {
+    [ -z "$http_env_ready" ] || return 0
+    http_env_ready=1
+    say "database workon_http"
+    setup_database "$T" workon_http
+    dev_environment
+    export WORKON_PGHOST=$T/sock WORKON_PGPORT=$PG_PORT
+    export WORKON_PGDATABASE=workon_http WORKON_PGUSER=postgres WORKON_PGDATA=$T/pgdata WORKON_PG_LOG=$T/postgres.log
+    export WORKON_SHIM_BIN=$ROOT/shim/workon-shim WORKON_SHIM_LOG=$T/shim.log
+    export WORKON_PSQL=$PRIV_BIN/psql
+    export WORKON_DATABASE_URL
+    WORKON_DATABASE_URL=$(database_url "$T" workon_http workon_authenticator)
+}
+
+# adds a node --test output's counts to passed and failed; a failed run sets status
+count_node_results() {
+    local n
+    # spec reporter: "ℹ pass 12"; tap reporter: "# pass 12"
+    n=$(sed -nE 's/^(ℹ|#) pass ([0-9]+)$/\2/p' "$1" | awk '{s += $1} END {print s + 0}')
+    passed=$((passed + n))
+    n=$(sed -nE 's/^(ℹ|#) fail ([0-9]+)$/\2/p' "$1" | awk '{s += $1} END {print s + 0}')
+    failed=$((failed + n))
+    [ "$2" -eq 0 ] || status=1
+}
+
 run_http() {
     local files=() f out rc=0 n
     if [ ${#only_tests[@]} -gt 0 ]; then
@@ -127,19 +157,12 @@ run_http() {
         say "no HTTP tests in test/http"
         return 0
     fi
-    say "database workon_http, shim"
-    setup_database "$T" workon_http
-
-    dev_environment
+    http_env
+    say "shim"
     local port url
     port=$(free_port)
     url="http://127.0.0.1:$port"
-    export WORKON_URL=$url WORKON_PGHOST=$T/sock WORKON_PGPORT=$PG_PORT
-    export WORKON_PGDATABASE=workon_http WORKON_PGUSER=postgres WORKON_PGDATA=$T/pgdata WORKON_PG_LOG=$T/postgres.log
-    export WORKON_SHIM_BIN=$ROOT/shim/workon-shim WORKON_SHIM_LOG=$T/shim.log
-    export WORKON_PSQL=$PRIV_BIN/psql
-    export WORKON_DATABASE_URL
-    WORKON_DATABASE_URL=$(database_url "$T" workon_http workon_authenticator)
+    export WORKON_URL=$url
 
     # the suite makes many requests from one address: rate limits have their own tests and shims;
     # no Stripe key and no e-mail transport: nothing the tests queue goes anywhere but to the
@@ -168,12 +191,7 @@ run_http() {
         done
     fi
     set -e
-    # spec reporter: "ℹ pass 12"; tap reporter: "# pass 12"
-    n=$(sed -nE 's/^(ℹ|#) pass ([0-9]+)$/\2/p' "$out" | awk '{s += $1} END {print s + 0}')
-    passed=$((passed + n))
-    n=$(sed -nE 's/^(ℹ|#) fail ([0-9]+)$/\2/p' "$out" | awk '{s += $1} END {print s + 0}')
-    failed=$((failed + n))
-    [ "$rc" -eq 0 ] || status=1
+    count_node_results "$out" "$rc"
 }
 
 # the shim's checks without a server (shim/token_test.c), with the whole HTTP suite
@@ -184,6 +202,30 @@ fi
 
 if [ -n "$do_http" ]; then
     run_http
+fi
+
+# ---------------------------------------------------------------------------
+# Browser tests: the site and the admin console in headless Chromium (test/browser);
+# each file starts its own shim and fake Stripe, as the payment tests do
+
+run_browser() {
+    local out rc
+    [ -d "$ROOT/test/browser/node_modules" ] || die "test/browser/node_modules is missing (scripts/deps.sh runs npm ci there)"
+    http_env
+    export WORKON_SCREENSHOTS=$RUN/browser-screenshots
+    rm -rf "$WORKON_SCREENSHOTS"
+    out=$T/browser-output.txt
+    say "node --test test/browser (screenshots: $WORKON_SCREENSHOTS)"
+    set +e
+    (cd "$ROOT" && node --test --test-reporter=spec --test-concurrency=1 "$ROOT"/test/browser/*.test.mjs) 2>&1 | tee "$out"
+    rc=${PIPESTATUS[0]}
+    set -e
+    count_node_results "$out" "$rc"
+    echo "browser screenshots: $WORKON_SCREENSHOTS"
+}
+
+if [ -n "$do_browser" ] && [ ${#only_tests[@]} -eq 0 ]; then
+    run_browser
 fi
 
 [ "$status" -eq 0 ] && ok=1

@@ -140,7 +140,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 static void register_api(h2o_pathconf_t *pathconf)
 {
-    h2o_handler_t *handler = h2o_create_handler(pathconf, sizeof(*handler));
+    h2o_handler_t *handler;
+
+    /* the web site's few paths first (web.c); it hands every other request on */
+    web_register(pathconf);
+    handler = h2o_create_handler(pathconf, sizeof(*handler));
     /* bodies are compressed when asked (Accept-Encoding: gzip): h2o's filter takes
        200s of a compressible type (JSON, HTML, text) from 1 KiB on, at a cheap level */
     h2o_compress_args_t compress = {.min_size = 1024, .gzip = {.quality = 1}, .brotli = {.quality = -1}};

@@ -308,6 +308,7 @@ int main(int argc, char **argv)
         1;
     shim_globalconf.http1.upgrade_to_http2 = shim_settings.http2;
     hostconf = h2o_config_register_host(&shim_globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    web_init();
     http_register(hostconf);
 
     snprintf(port, sizeof(port), "%u", shim_settings.port);

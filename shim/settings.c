@@ -456,6 +456,14 @@ static const char *apply_upload_store(const setting_t *self, const char *value)
     return NULL;
 }
 
+/* the built web site (web.c); unset: this checkout's web/dist, empty: no site */
+static const char *apply_web_root(const setting_t *self, const char *value)
+{
+    (void)self;
+    shim_settings.web_root = value;
+    return NULL;
+}
+
 /* S3_*: checked after UPLOAD_STORE, each required with UPLOAD_STORE=s3; values never echoed */
 static const char *apply_s3(const setting_t *self, const char *value)
 {
@@ -605,6 +613,10 @@ static const setting_t settings_table[] = {
      "where the bytes of new uploads are kept: postgres (a table of the database) or s3 (the bucket of S3_*; downloads "
      "redirect to a presigned URL valid 300 s); each upload records its store (database setting workon.upload_store)",
      0, 0, apply_upload_store},
+    {"WEB_ROOT", NULL,
+     "directory of the built web site (index.html, admin.html, assets/) served at /, /admin and /assets/; unset: the web/dist "
+     "of the checkout the shim was built in (make web); empty: no site",
+     0, 0, apply_web_root},
     {"WS_MAX_CONNECTIONS", "10000", "WebSocket connections per process; a WebSocket route answers 503 above (0: none)", 0, 0,
      apply_ws_max_connections},
     {"WS_MAX_PER_USER", "16", "WebSocket connections per user and process; 429 above", 0, 0, apply_ws_max_per_user},
@@ -754,6 +766,7 @@ void settings_load(void)
     shim_settings.resend_api_base = "https://api.resend.com";
     shim_settings.email_timeout_ms = 10000;
     shim_settings.email_concurrency = 64;
+    shim_settings.web_root = WEB_ROOT_DEFAULT;
 
     /* the file first: its values win over the environment's */
     if ((v = getenv("SHIM_ENV_FILE")) != NULL && *v != '\0') {

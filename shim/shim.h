@@ -98,6 +98,8 @@ typedef struct st_shim_settings_t {
     uint64_t ws_ping_interval_ms;
     /* message_email.c: MESSAGE_EMAIL_DELAY */
     uint64_t message_email_delay_ms;
+    /* web.c: WEB_ROOT ("" : no site) */
+    const char *web_root;
 } shim_settings_t;
 
 extern shim_settings_t shim_settings;
@@ -807,6 +809,14 @@ void api_on_routes_loaded(worker_t *w);
 /* probes.c: health, metrics and docs paths */
 
 void probes_register(h2o_hostconf_t *hostconf);
+
+/* ------------------------------------------------------------------------ */
+/* web.c: the web site and admin console (static files of WEB_ROOT) */
+
+/* checks WEB_ROOT once at start */
+void web_init(void);
+/* the site's handler, in front of the API's on a path registration */
+void web_register(h2o_pathconf_t *pathconf);
 
 /* ------------------------------------------------------------------------ */
 /* ws.c: WebSocket clients and the fan-out of realtime events */

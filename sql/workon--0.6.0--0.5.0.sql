@@ -760,6 +760,27 @@ BEGIN
 END
 $$;
 
+--
+-- 13_browser_sessions: the browser session routes (their refresh tokens are
+-- ordinary refresh tokens and stay valid for the bearer routes)
+DELETE FROM workon.routes WHERE path IN ('/api/v1/auth/session/register', '/api/v1/auth/session/login',
+										  '/api/v1/auth/session/refresh', '/api/v1/auth/session/logout');
+DROP FUNCTION workon.auth_session_register(text, text, text, text, jsonb);
+DROP FUNCTION workon.auth_session_login(text, text, jsonb);
+DROP FUNCTION workon.auth_session_refresh(jsonb);
+DROP FUNCTION workon.auth_session_logout(jsonb);
+DROP FUNCTION workon.session_browser(json, jsonb);
+DROP FUNCTION workon.session_cookie_token(jsonb);
+DROP FUNCTION workon.session_cookie(text, jsonb);
+
+--
+-- 33_outbox_admin: the admins' outbox routes (the calls themselves stay)
+DELETE FROM workon.routes WHERE (method, path) IN (('GET', '/api/v1/admin/outbox'), ('POST', '/api/v1/admin/outbox/{id}/retry'));
+DELETE FROM workon.errors WHERE sqlstate = 'WOQ01';
+DROP FUNCTION workon.admin_outbox_retry(bigint);
+DROP FUNCTION workon.admin_outbox_list(text, text, integer, text);
+DROP FUNCTION workon.outbox_row_json(workon.outbox);
+
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 
 -- pg_dump: the shipped route and error rows are those left

@@ -27,11 +27,19 @@ VALUES ('5d000000-0000-4000-8000-000000000001', :'h1', 'Walk Desk', 'desk', 'Lyo
 		"thu": [["00:00", "24:00"]], "fri": [["00:00", "24:00"]], "sat": [["00:00", "24:00"]], "sun": [["00:00", "24:00"]]}', true),
 	   ('5d000000-0000-4000-8000-000000000002', :'h1', 'Walk Room', 'meeting_room', 'Lyon', 'Rue 2', 2, 'UTC',
 		1000, 6000, 'eur', '{}', false);
+-- a booking of m1 that ended three days ago, to be reviewed
+INSERT INTO workon.bookings (id, space_id, user_id, starts_at, ends_at, status, price_cents, currency)
+VALUES ('5d100000-0000-4000-8000-000000000001', '5d000000-0000-4000-8000-000000000001', :'m1',
+		date_trunc('hour', now()) - interval '3 days', date_trunc('hour', now()) - interval '3 days' + interval '1 hour',
+		'confirmed', 1000, 'eur');
 SELECT workon.auth_login('wm2@example.com', 'member two password') ->> 'refresh_token' AS refresh_a,
 	   workon.auth_login('wm2@example.com', 'member two password') ->> 'refresh_token' AS refresh_b \gset
 INSERT INTO workon.outbox (kind, purpose, path, params, idempotency_key, status)
 VALUES ('email', 'email', '/email', '{"to": "wm1@example.com", "template": "welcome"}', 'walk-dead-mail', 'dead')
 RETURNING id AS dead_mail \gset
+INSERT INTO workon.outbox (kind, purpose, path, params, idempotency_key, status)
+VALUES ('stripe', 'refund', '/v1/refunds', '{}', 'walk-dead-call', 'dead')
+RETURNING id AS dead_call \gset
 BEGIN;
 SET LOCAL SESSION AUTHORIZATION workon_authenticator;
 SELECT workon.authenticate(:'h1_token') IS NOT NULL AS h1;
@@ -99,7 +107,35 @@ INSERT INTO walk VALUES
 	(30, 'PUT', '/api/v1/admin/email-templates/{key}/{locale}', :'a1_token',
 	 $$workon.email_template_set('booking_confirmed', 'en', 'Booked', 'Your booking is confirmed.', '<p>Your booking is confirmed.</p>')$$),
 	(31, 'DELETE', '/api/v1/admin/email-templates/{key}/{locale}', :'a1_token', $$workon.email_template_reset('booking_confirmed', 'en')$$),
-	(32, 'POST', '/api/v1/admin/emails/{id}/retry', :'a1_token', format('workon.admin_email_retry(%s)', :dead_mail));
+	(32, 'POST', '/api/v1/admin/emails/{id}/retry', :'a1_token', format('workon.admin_email_retry(%s)', :dead_mail)),
+	(33, 'POST', '/api/v1/auth/session/register', NULL,
+	 $$workon.auth_session_register('wsess@example.com', 'a session member password', 'Session One', 'member', '{"ip": "127.0.0.1"}')$$),
+	(34, 'POST', '/api/v1/auth/session/login', NULL,
+	 $$workon.auth_session_login('wsess@example.com', 'a session member password', '{"ip": "127.0.0.1"}')$$),
+	(35, 'POST', '/api/v1/auth/session/refresh', NULL,
+	 $$workon.auth_session_refresh(jsonb_build_object('headers', jsonb_build_object('cookie', 'workon_refresh='
+		|| (workon.auth_login('wsess@example.com', 'a session member password') ->> 'refresh_token'))))$$),
+	(36, 'POST', '/api/v1/auth/session/logout', NULL,
+	 $$workon.auth_session_logout(jsonb_build_object('headers', jsonb_build_object('cookie', 'workon_refresh='
+		|| (workon.auth_login('wsess@example.com', 'a session member password') ->> 'refresh_token'))))$$),
+	(37, 'POST', '/api/v1/admin/outbox/{id}/retry', :'a1_token', format('workon.admin_outbox_retry(%s)', :dead_call)),
+	(38, 'POST', '/api/v1/admin/posts', :'a1_token',
+	 $$workon.post_create('{"title": "Walk Post", "markdown": "Hello *walk*"}')$$),
+	(39, 'PATCH', '/api/v1/admin/posts/{id}', :'a1_token',
+	 $$workon.post_update((SELECT id FROM workon.posts WHERE slug = 'walk-post'), '{"title": "Walk Post, again"}')$$),
+	(40, 'DELETE', '/api/v1/admin/posts/{id}', :'a1_token',
+	 $$workon.post_delete((SELECT id FROM workon.posts WHERE slug = 'walk-post'))$$),
+	(41, 'POST', '/api/v1/spaces/{id}/reviews', :'m1_token',
+	 $$workon.review_create('5d000000-0000-4000-8000-000000000001',
+							'{"booking_id": "5d100000-0000-4000-8000-000000000001", "rating": 4, "body": "Quiet"}')$$),
+	(42, 'PATCH', '/api/v1/reviews/{id}', :'m1_token',
+	 $$workon.review_update((SELECT id FROM workon.reviews WHERE booking_id = '5d100000-0000-4000-8000-000000000001'), '{"rating": 5}')$$),
+	(43, 'POST', '/api/v1/reviews/{id}/answer', :'h1_token',
+	 $$workon.review_answer((SELECT id FROM workon.reviews WHERE booking_id = '5d100000-0000-4000-8000-000000000001'), '{"body": "Thanks"}')$$),
+	(44, 'POST', '/api/v1/admin/reviews/{id}/hide', :'a1_token',
+	 $$workon.review_hide((SELECT id FROM workon.reviews WHERE booking_id = '5d100000-0000-4000-8000-000000000001'), 'walk')$$),
+	(45, 'DELETE', '/api/v1/admin/reviews/{id}/hide', :'a1_token',
+	 $$workon.review_show((SELECT id FROM workon.reviews WHERE booking_id = '5d100000-0000-4000-8000-000000000001'))$$);
 UPDATE walk SET call = format('workon.space_create(%L)', call) WHERE ord = 15;
 
 CREATE FUNCTION pg_temp.mailed_token(addr text, tpl text) RETURNS text LANGUAGE sql SECURITY DEFINER AS $$
