@@ -62,6 +62,14 @@ $lost$;
 -- Each concern appends the reverse of its 0.6.0 change below.
 --
 
+-- The space of payments and refunds (33_space_keys): derived from their
+-- booking, so nothing is lost
+DROP TRIGGER refunds_space ON workon.refunds;
+DROP TRIGGER payments_space ON workon.payments;
+DROP FUNCTION workon.booking_space_fill();
+ALTER TABLE workon.refunds DROP COLUMN space_id;
+ALTER TABLE workon.payments DROP COLUMN space_id;
+
 -- pg_dump: the shipped route and error rows are those of 0.5.0 again: the
 -- rows the filter named as shipped that are still there (a DBA's own rows stay
 -- out of it, so pg_dump keeps them)

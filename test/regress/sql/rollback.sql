@@ -52,6 +52,11 @@ INSERT INTO workon.bookings (space_id, user_id, starts_at, ends_at, status, pric
 VALUES ('d2000000-0000-4000-8000-000000000001', 'd1000000-0000-4000-8000-000000000002',
         date_trunc('day', now()) + interval '3 days 9 hours', date_trunc('day', now()) + interval '3 days 11 hours',
         'confirmed', 1000, 'eur');
+INSERT INTO workon.payments (booking_id, user_id, method, amount_cents, currency)
+SELECT id, user_id, 'payment_intent', price_cents, currency FROM workon.bookings;
+-- 0.6.0 gives a payment its booking's space
+SELECT p.space_id = b.space_id AS payment_has_space
+  FROM workon.payments p JOIN workon.bookings b ON b.id = p.booking_id;
 INSERT INTO workon.conversations (space_id, member_id, host_id)
 VALUES ('d2000000-0000-4000-8000-000000000001', 'd1000000-0000-4000-8000-000000000002',
         'd1000000-0000-4000-8000-000000000001');
@@ -84,6 +89,9 @@ SELECT extversion FROM pg_extension WHERE extname = 'workon';
 UNION ALL
 (SELECT 'now', * FROM pg_temp.rows() EXCEPT SELECT 'now', * FROM rows_060)
 ORDER BY 1, 2;
+-- the space of the payment, dropped on the way back, is filled in again
+SELECT p.space_id = b.space_id AS payment_has_space
+  FROM workon.payments p JOIN workon.bookings b ON b.id = p.booking_id;
 SELECT body::json->>'name' AS name
   FROM workon.dispatch('workon.space_get(uuid)'::regprocedure,
                        '{"id":"d2000000-0000-4000-8000-000000000001"}', '{}', NULL, NULL, '{}');
