@@ -153,7 +153,7 @@ run_suite() {
     if node --help | grep -q -- '--test-reporter'; then
         node_args+=(--test-reporter=spec)
     fi
-    say "node --test ${src#"$ROOT"/}test/http"
+    if [ "$src" = "$ROOT" ]; then say "node --test test/http"; else say "node --test ${src#"$ROOT"/}/test/http"; fi
     set +e
     if node --help | grep -q -- '--test-concurrency'; then
         (cd "$src" && node "${node_args[@]}" --test-concurrency=1 "$@") 2>&1 | tee "$out"

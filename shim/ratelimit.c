@@ -240,7 +240,8 @@ static void hit(const uint64_t key[2], const uint8_t *id, size_t id_len, unsigne
     r->limit = limit;
     r->limited = over;
     r->remaining = over ? 0 : limit - c->count;
-    r->reset = c->count >= limit ? c->window_start + ttl - now : 1; /* a slice is renewed within a second */
+    /* refused for the slice alone: it is renewed within a second */
+    r->reset = over && c->count < limit ? 1 : c->window_start + ttl - now;
     unlock(&set->lock);
 }
 

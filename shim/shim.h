@@ -137,9 +137,10 @@ extern int log_min_level;
  * dropped.
  */
 void log_write(int level, const char *msg, ...) __attribute__((sentinel));
-/* the access line of a request (info level); route NULL when no route matched, user_id NULL when unknown */
+/* the access line of a request (info level); route NULL when no route matched, user_id NULL when unknown,
+ * ip the client's address (TRUSTED_PROXIES), NULL when unknown */
 void log_request(const char *request_id, h2o_iovec_t method, const char *route, int status, double duration_ms,
-                 const char *user_id);
+                 const char *user_id, const char *ip);
 /* makes this thread collect its lines until log_flush() (worker threads, once per loop pass) */
 void log_thread_buffer(void);
 void log_flush(void);

@@ -39,6 +39,8 @@ describe('TRUSTED_PROXIES', () => {
     await sleep(4200); // a fresh window for 127.0.0.1 (the route's probes before it loaded were 404s, and counted)
     assert.equal(await ipVia(plain.url, { 'x-forwarded-for': '203.0.113.9' }), '127.0.0.1');
     assert.equal(await ipVia(plain.url, { forwarded: 'for=203.0.113.9' }), '127.0.0.1');
+    assert.match(plain.output(), /"msg":"request".*"ip":"127\.0\.0\.1"/);
+    assert.doesNotMatch(plain.output(), /"ip":"203\.0\.113\.9"/);
     // three spoofed addresses spend the peer's 3; more spoofed ones get nothing (paced: the two
     // shims of this file are one service, each admitting half a budget between their exchanges)
     const spaces = async (xff) => {
@@ -67,6 +69,8 @@ describe('TRUSTED_PROXIES', () => {
     assert.equal(await ipVia(behind.url, { 'x-forwarded-for': '203.0.113.9, ::ffff:192.168.3.4' }), '203.0.113.9');
     // no header: the peer
     assert.equal(await ipVia(behind.url, {}), '127.0.0.1');
+    // the access lines say the same
+    assert.match(behind.output(), /"msg":"request".*"route":"\/api\/v1\/test\/proxy-ip".*"ip":"203\.0\.113\.7"/);
   });
 
   test('Forwarded wins over X-Forwarded-For; its for= values, quoted, bracketed, with ports', async () => {
@@ -108,5 +112,6 @@ describe('TRUSTED_PROXIES', () => {
     const other = await get('198.51.100.21');
     assert.equal(other.status, 200);
     assert.equal(other.headers['ratelimit-remaining'], '2');
+    assert.ok(Number(other.headers['ratelimit-reset']) >= 3, `RateLimit-Reset ${other.headers['ratelimit-reset']} of a fresh 4 s window`);
   });
 });
