@@ -545,9 +545,8 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
     printf '%-44s %5s %11s\n' 'two shims (half the connections each)' "$pair_c" "$pair_two"
     printf '%-44s %5s %11s\n' 'ratio two / one' '' "$(ratio "$pair_two" "$pair_one")"
     echo "(mean of $pair_rounds alternating runs each; the two shims are loaded at once by two wrk,"
-    echo " as a balancer would spread the connections; on a machine whose cores the database"
-    echo " already fills the ratio stays near 1: more shims add capacity where they have cores"
-    echo " of their own, see bench/README.md)"
+    echo " as a balancer would spread the connections; each shim brings its own event loops and"
+    echo " database connections, SHIM_THREADS x DB_POOL_SIZE; see bench/README.md)"
     echo
     echo "pgbench POST /api/v1/bookings non-2xx (transactions that booked nothing):$(
         for c in "${auth_pgbench_conns[@]}"; do printf ' -c%s %s' "$c" "${bk_bad[$c]}"; done)"

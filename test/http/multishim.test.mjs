@@ -177,7 +177,7 @@ describe('three shims behind a load balancer', () => {
     }
   });
 
-  test('the outbox is worked by all three: each call reaches the provider once', async () => {
+  test('with all three working the outbox, each call reaches the provider once', async () => {
     // twelve members (a verification mail each) and twelve bookings paid twice at once
     const members = await Promise.all(Array.from({ length: 12 }, () => register(lb.url)));
     const bookings = [];
