@@ -9,7 +9,8 @@
 # Two shims serve the same database: the main one with the edge's per-request work off
 # (LOG_LEVEL=warn, RATE_LIMIT_ENABLED=false) and an "edge" one with it on (access line per
 # request at LOG_LEVEL=info into a file, rate limiting with a limit nobody reaches), so the
-# cost of rate limiting + logging shows as a ratio on GET /api/v1/spaces.
+# cost of rate limiting + logging shows as a ratio on GET /api/v1/spaces. A third, the main
+# one's twin, serves GET /api/v1/spaces beside it: one shim vs two on the same database.
 # Results: printed and written to .run/bench-<date>.txt.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -39,13 +40,14 @@ private_install
 B=$RUN/bench.$$
 shim_pid=
 edge_pid=
+twin_pid=
 ok=
 
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     [ -n "$ok" ] || [ "$rc" -ne 0 ] || rc=1
-    end_run "$rc" "$B" fast "$shim_pid" "$edge_pid"
+    end_run "$rc" "$B" fast "$shim_pid" "$edge_pid" "$twin_pid"
     exit "$rc"
 }
 on_exit cleanup
@@ -117,6 +119,15 @@ DATABASE_URL=$(database_url "$B" workon_bench workon_authenticator) HOST=127.0.0
     "$ROOT/shim/workon-shim" >"$B/shim-edge.log" 2>&1 &
 edge_pid=$!
 wait_for_shim "$edge_pid" "$edge_url" 30 || die "the edge shim did not come up on $edge_url (log: $B/shim-edge.log)"
+
+# the main shim's twin (same settings), for one shim vs two on the same database
+twin_port=$(free_port)
+twin_url="http://127.0.0.1:$twin_port"
+DATABASE_URL=$(database_url "$B" workon_bench workon_authenticator) HOST=127.0.0.1 PORT=$twin_port \
+    LOG_LEVEL=warn RATE_LIMIT_ENABLED=false STRIPE_WEBHOOK_SECRET=$webhook_secret STRIPE_SECRET_KEY= EMAIL_TRANSPORT=off \
+    "$ROOT/shim/workon-shim" >"$B/shim-twin.log" 2>&1 &
+twin_pid=$!
+wait_for_shim "$twin_pid" "$twin_url" 30 || die "the second shim did not come up on $twin_url (log: $B/shim-twin.log)"
 
 # the shim seeds its keys and the first admin at start (a slow scrypt hash) and each
 # event loop connects its own pool: wait until 20 requests in a row are answered
@@ -367,6 +378,27 @@ done
 edge_lines=$(grep -c '"msg":"request"' "$B/shim-edge.log" || true)
 [ "$edge_lines" -gt 0 ] || die "the edge shim wrote no access lines"
 
+# one shim vs two on the same database: wrk -c 32 on the main shim, then wrk -c 16 on each
+# of the two at once (a perfect balancer), alternating
+wrk -t1 -c8 -d2s "$twin_url/api/v1/spaces" >/dev/null
+pair_c=32
+pair_rounds=3
+pair_one=0
+pair_two=0
+for round in $(seq "$pair_rounds"); do
+    say "wrk -c $pair_c /api/v1/spaces on one shim, then -c $((pair_c / 2)) on each of two (round $round)"
+    read -r r _ < <(wrk_run /api/v1/spaces "$pair_c")
+    pair_one=$((pair_one + r))
+    wrk_run /api/v1/spaces $((pair_c / 2)) >"$B/pair-a.txt" &
+    pa=$!
+    wrk_run /api/v1/spaces $((pair_c / 2)) "$twin_url" >"$B/pair-b.txt" &
+    pb=$!
+    wait "$pa" "$pb"
+    pair_two=$((pair_two + $(awk '{print $1}' "$B/pair-a.txt") + $(awk '{print $1}' "$B/pair-b.txt")))
+done
+pair_one=$((pair_one / pair_rounds))
+pair_two=$((pair_two / pair_rounds))
+
 declare -A h_rps h_p99 h_bad
 for c in "${health_conns[@]}"; do
     say "wrk -c $c /healthz"
@@ -551,6 +583,14 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
     echo " With rate limits on, the shim verifies a token (signature, claims) to count it against its"
     echo " user: once per token and key set with one token, for every request with 40,000, more"
     echo " than the 32,768 verifications it remembers)"
+    echo
+    printf '%-44s %5s %11s\n' 'GET /api/v1/spaces, shims on one database' conns 'req/s'
+    printf '%-44s %5s %11s\n' 'one shim' "$pair_c" "$pair_one"
+    printf '%-44s %5s %11s\n' 'two shims (half the connections each)' "$pair_c" "$pair_two"
+    printf '%-44s %5s %11s\n' 'ratio two / one' '' "$(ratio "$pair_two" "$pair_one")"
+    echo "(mean of $pair_rounds alternating runs each; the two shims are loaded at once by two wrk,"
+    echo " as a balancer would spread the connections; each shim brings its own event loops and"
+    echo " database connections, SHIM_THREADS x DB_POOL_SIZE; see bench/README.md)"
     echo
     echo "pgbench POST /api/v1/bookings non-2xx (transactions that booked nothing):$(
         for c in "${auth_pgbench_conns[@]}"; do printf ' -c%s %s' "$c" "${bk_bad[$c]}"; done)"

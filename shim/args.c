@@ -210,7 +210,7 @@ static h2o_iovec_t build_meta_json(h2o_req_t *req, h2o_iovec_t request_id, h2o_i
     ssize_t ua = h2o_find_header(&req->headers, H2O_TOKEN_USER_AGENT, -1);
     strbuf_t sb;
 
-    if ((sslen = req->conn->callbacks->get_peername(req->conn, (void *)&ss)) != 0)
+    if ((sslen = client_address(req, &ss)) != 0)
         iplen = h2o_socket_getnumerichost((void *)&ss, sslen, ip);
     strbuf_init(&sb, &req->pool,
                 128 + json_escaped_max(path.len) + (ua != -1 ? json_escaped_max(req->headers.entries[ua].value.len) : 0));

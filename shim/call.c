@@ -44,7 +44,7 @@ static void on_call_dispose(void *p)
         h2o_iovec_t method = h2o_iovec_init(rc->method, strlen(rc->method));
         double ms = call_elapsed_ms(call);
         rc->observed = 1;
-        log_request(rc->id, method, rc->route, 499, ms, rc->user_id[0] != '\0' ? rc->user_id : NULL);
+        log_request(rc->id, method, rc->route, 499, ms, rc->user_id[0] != '\0' ? rc->user_id : NULL, NULL);
         metrics_observe(call->worker->metrics, method, rc->route, rc->metrics, 499, ms);
     }
 }

@@ -46,6 +46,7 @@ static void on_routes_changed(control_t *control, const char *payload);
 static void on_outbox_row(control_t *control, const char *payload);
 static void on_events(control_t *control, const char *payload);
 static void on_jwt_keys_changed(control_t *control, const char *payload);
+static void on_ratelimit(control_t *control, const char *payload);
 
 /* the channels listened to, and what a notification on each does */
 static const struct {
@@ -57,6 +58,7 @@ static const struct {
     {"workon_outbox", 1, on_outbox_row},     /* the first thread runs the outbox worker */
     {"workon_events", 0, on_events},         /* every thread fans realtime events out to its sockets */
     {"workon_jwt_keys", 1, on_jwt_keys_changed}, /* the first thread reloads the process's token keys */
+    {"workon_ratelimit", 1, on_ratelimit},   /* the other instances' hits, into the process's counters */
 };
 
 #define NUM_CHANNELS (sizeof(channels) / sizeof(channels[0]))
@@ -91,6 +93,12 @@ static void on_jwt_keys_changed(control_t *control, const char *payload)
 {
     (void)payload;
     control->keys_wanted = 1;
+}
+
+static void on_ratelimit(control_t *control, const char *payload)
+{
+    (void)control;
+    ratelimit_share_on_notify(payload);
 }
 
 static int listens_to(control_t *control, size_t i)

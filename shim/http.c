@@ -78,7 +78,14 @@ void http_observe(h2o_req_t *req, h2o_iovec_t request_id, int status)
     if (req->timestamps.request_begin_at.tv_sec != 0)
         ms = (now.tv_sec - req->timestamps.request_begin_at.tv_sec) * 1000.0 +
              (now.tv_usec - req->timestamps.request_begin_at.tv_usec) / 1000.0;
-    log_request(request_id.base, req->method, rc->route, status, ms, rc->user_id[0] != '\0' ? rc->user_id : NULL);
+    if (log_enabled(LOG_INFO)) {
+        struct sockaddr_storage ss;
+        socklen_t sslen = client_address(req, &ss);
+        char ip[NI_MAXHOST];
+        int have_ip = sslen != 0 && h2o_socket_getnumerichost((void *)&ss, sslen, ip) != SIZE_MAX;
+        log_request(request_id.base, req->method, rc->route, status, ms, rc->user_id[0] != '\0' ? rc->user_id : NULL,
+                    have_ip ? ip : NULL);
+    }
     metrics_observe(w->metrics, req->method, rc->route, rc->metrics, status, ms);
 }
 

@@ -120,7 +120,7 @@ static void begin_line(char *line, size_t *len, int level, const char *msg)
 }
 
 void log_request(const char *request_id, h2o_iovec_t method, const char *route, int status, double duration_ms,
-                 const char *user_id)
+                 const char *user_id, const char *ip)
 {
     char line[LOG_LINE_MAX], num[48];
     size_t len = 0;
@@ -141,6 +141,10 @@ void log_request(const char *request_id, h2o_iovec_t method, const char *route, 
     if (user_id != NULL) {
         append(line, &len, ",\"user_id\":", 11);
         append_json_string(line, &len, user_id);
+    }
+    if (ip != NULL) {
+        append(line, &len, ",\"ip\":", 6);
+        append_json_string(line, &len, ip);
     }
     line[len++] = '}';
     line[len++] = '\n';

@@ -155,6 +155,7 @@ static void *worker_main(void *arg)
     control_start(&w->control);
     outbox_worker_start(w);
     message_emails_start(w);
+    ratelimit_share_start(w);
     ws_worker_init(w);
 
     w->wakeup = h2o_evloop_socket_create(loop, w->wakeup_fd, H2O_SOCKET_FLAG_DONT_READ);

@@ -1,6 +1,8 @@
 /*
  * Rate limiting: fixed windows of RATE_LIMIT_TTL seconds per client, shared
- * by every thread of the process (so per instance, not per cluster).
+ * by every thread of the process, and with the other instances on the same
+ * database through ratelimit_share.c (each counter remembers its client and
+ * the hits not yet told to the others; the others' hits are added to it).
  *
  * A client is its user when the request's bearer token is one the shim can
  * vouch for, otherwise its address (IPv4 address, IPv6 /64).  token.c checks
@@ -42,6 +44,9 @@ typedef struct st_counter_t {
     uint64_t k0, k1;
     uint32_t window_start; /* seconds since start */
     uint32_t count;
+    uint32_t unsent; /* hits of this instance not yet told to the others (ratelimit_share.c) */
+    uint8_t id_len;
+    uint8_t id[17]; /* the client: key kind, then user id or address */
 } counter_t;
 
 typedef struct st_owner_t {
@@ -54,6 +59,7 @@ typedef struct st_owner_t {
 
 typedef struct st_counter_set_t {
     char lock;
+    char dirty; /* a slot has unsent hits */
     counter_t slots[WAYS];
 } counter_set_t;
 
@@ -186,14 +192,13 @@ static int better_victim(const counter_t *s, const counter_t *v, uint32_t now, u
     return s->count < v->count;
 }
 
-/* counts one request of key; fills r */
-static void hit(const uint64_t key[2], unsigned limit, unsigned ttl, uint32_t now, ratelimit_t *r)
+/* the counter of key in its set, taken over from the best victim when missing (set locked) */
+static counter_t *counter_of(counter_set_t *set, const uint64_t key[2], const uint8_t *id, size_t id_len, uint32_t now,
+                             unsigned ttl)
 {
-    counter_set_t *set = counter_sets + (key[0] & (COUNTER_SETS - 1));
     counter_t *c = NULL, *victim = NULL;
     size_t i;
 
-    lock(&set->lock);
     for (i = 0; i != WAYS; ++i) {
         counter_t *s = set->slots + i;
         if (s->k0 == key[0] && s->k1 == key[1]) {
@@ -208,19 +213,84 @@ static void hit(const uint64_t key[2], unsigned limit, unsigned ttl, uint32_t no
         c->k0 = key[0];
         c->k1 = key[1];
         c->count = 0;
+        c->unsent = 0;
         c->window_start = now;
+        memcpy(c->id, id, id_len);
+        c->id_len = (uint8_t)id_len;
     }
     if (now - c->window_start >= ttl) {
         c->window_start = now;
         c->count = 0;
     }
-    if (c->count <= limit)
+    return c;
+}
+
+/* counts one request of key (client id); fills r */
+static void hit(const uint64_t key[2], const uint8_t *id, size_t id_len, unsigned limit, unsigned ttl, uint32_t now,
+                ratelimit_t *r)
+{
+    counter_set_t *set = counter_sets + (key[0] & (COUNTER_SETS - 1));
+    counter_t *c;
+    unsigned slice = ratelimit_share_slice(limit);
+    int over;
+
+    lock(&set->lock);
+    c = counter_of(set, key, id, id_len, now, ttl);
+    /* the whole service's count so far, and this instance's share of what the others do not know yet */
+    over = c->count >= limit || c->unsent >= slice;
+    if (!over) {
         ++c->count;
+        ++c->unsent;
+        set->dirty = 1;
+    }
     r->limit = limit;
-    r->limited = c->count > limit;
-    r->remaining = r->limited ? 0 : limit - c->count;
-    r->reset = c->window_start + ttl - now;
+    r->limited = over;
+    r->remaining = over ? 0 : limit - c->count;
+    /* refused for the slice alone: it is renewed within a second */
+    r->reset = over && c->count < limit ? 1 : c->window_start + ttl - now;
     unlock(&set->lock);
+}
+
+void ratelimit_add_remote(const uint8_t *id, size_t id_len, uint32_t n)
+{
+    uint64_t key[2];
+    counter_set_t *set;
+    counter_t *c;
+
+    if (id_len == 0 || id_len > sizeof(c->id))
+        return;
+    hash128(id, id_len, key);
+    set = counter_sets + (key[0] & (COUNTER_SETS - 1));
+    lock(&set->lock);
+    c = counter_of(set, key, id, id_len, now_seconds(), setting_read(rate_limit_ttl));
+    c->count = c->count + n < c->count ? UINT32_MAX : c->count + n;
+    unlock(&set->lock);
+}
+
+size_t ratelimit_take_unsent(int (*emit)(void *ctx, const uint8_t *id, size_t id_len, uint32_t n), void *ctx)
+{
+    size_t s, i, taken = 0;
+
+    for (s = 0; s != COUNTER_SETS; ++s) {
+        counter_set_t *set = counter_sets + s;
+        if (!__atomic_load_n(&set->dirty, __ATOMIC_RELAXED))
+            continue;
+        lock(&set->lock);
+        for (i = 0; i != WAYS; ++i) {
+            counter_t *c = set->slots + i;
+            if (c->unsent == 0)
+                continue;
+            if (emit(ctx, c->id, c->id_len, c->unsent) != 0) {
+                unlock(&set->lock);
+                return taken; /* full: the rest goes next time */
+            }
+            c->unsent = 0;
+            ++taken;
+        }
+        set->dirty = 0;
+        unlock(&set->lock);
+    }
+    return taken;
 }
 
 /* a token verified with the current key set and not expired at wall */
@@ -271,13 +341,13 @@ static void owner_store(const uint64_t key[2], const token_owner_t *owner, uint3
     unlock(&set->lock);
 }
 
-/* the address part of a client key: IPv4 address, or the /64 of an IPv6 one */
+/* the address part of a client key: IPv4 address, or the /64 of an IPv6 one (behind TRUSTED_PROXIES, the client's) */
 static size_t address_key(h2o_req_t *req, uint8_t *buf)
 {
     struct sockaddr_storage ss;
     socklen_t len;
 
-    if ((len = req->conn->callbacks->get_peername(req->conn, (void *)&ss)) == 0)
+    if ((len = client_address(req, &ss)) == 0)
         return 0;
     if (ss.ss_family == AF_INET) {
         memcpy(buf, &((struct sockaddr_in *)&ss)->sin_addr, 4);
@@ -358,13 +428,13 @@ int ratelimit_check(h2o_req_t *req, const ratelimit_client_t *client, int auth_r
         len = 1 + address_key(req, buf + 1);
     }
     hash128(buf, len, key);
-    hit(key, setting_read(rate_limit_limit), ttl, now, r);
+    hit(key, buf, len, setting_read(rate_limit_limit), ttl, now, r);
     if (auth_route) {
         ratelimit_t a;
         buf[0] = KEY_AUTH_ADDRESS;
         len = 1 + address_key(req, buf + 1);
         hash128(buf, len, key);
-        hit(key, setting_read(auth_rate_limit_limit), ttl, now, &a);
+        hit(key, buf, len, setting_read(auth_rate_limit_limit), ttl, now, &a);
         if (a.limited || (!r->limited && a.remaining < r->remaining))
             *r = a;
     }

@@ -140,6 +140,13 @@ STRING_SETTING(apply_env_file, env_file)
 STRING_SETTING(apply_admin_email, admin_email)
 STRING_SETTING(apply_admin_password, admin_password)
 
+static const char *apply_trusted_proxies(const setting_t *self, const char *value)
+{
+    if (proxies_parse(value) != 0)
+        return complain("must be a comma-separated list of IPv4 or IPv6 addresses or CIDRs (at most 64)", self->name);
+    return NULL;
+}
+
 /* on/true/1 or off/false/0; -1 otherwise */
 static int parse_bool(const char *value)
 {
@@ -607,6 +614,11 @@ static const setting_t settings_table[] = {
     {"STRIPE_WEBHOOK_SECRET", NULL,
      "webhook signing secret (whsec_..., at least 16 characters), handed to the database at start for verifying Stripe-Signature",
      0, 0, apply_stripe_webhook_secret},
+    {"TRUSTED_PROXIES", "",
+     "comma-separated IPv4 and IPv6 addresses or CIDRs of the proxies in front; from a peer among them the client address (rate "
+     "limits, the request's ip) is the rightmost untrusted hop of Forwarded (else X-Forwarded-For); empty: those headers are "
+     "never believed",
+     0, 0, apply_trusted_proxies},
     {"UPLOAD_MAX_BYTES", "10485760", "largest file upload, in bytes: the body cap of upload routes (JSON routes keep MAX_BODY_BYTES) and the largest size an upload may declare (database setting workon.upload_max_bytes); 413 above", 0, 0,
      apply_upload_max_bytes},
     {"UPLOAD_STORE", "postgres",

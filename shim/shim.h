@@ -142,9 +142,10 @@ extern int log_min_level;
  * dropped.
  */
 void log_write(int level, const char *msg, ...) __attribute__((sentinel));
-/* the access line of a request (info level); route NULL when no route matched, user_id NULL when unknown */
+/* the access line of a request (info level); route NULL when no route matched, user_id NULL when unknown,
+ * ip the client's address (TRUSTED_PROXIES), NULL when unknown */
 void log_request(const char *request_id, h2o_iovec_t method, const char *route, int status, double duration_ms,
-                 const char *user_id);
+                 const char *user_id, const char *ip);
 /* makes this thread collect its lines until log_flush() (worker threads, once per loop pass) */
 void log_thread_buffer(void);
 void log_flush(void);
@@ -152,6 +153,14 @@ void log_flush(void);
 size_t log_format_time(char *buf, const struct timeval *tv, int with_ms);
 
 /* ------------------------------------------------------------------------ */
+/* proxies.c: TRUSTED_PROXIES */
+
+/* TRUSTED_PROXIES: comma-separated IPv4/IPv6 addresses and CIDRs; 0, or -1 when one is not */
+int proxies_parse(const char *value);
+/* the client's address into *ss (its length, 0 when unknown): the peer's, or behind a trusted proxy the
+ * rightmost untrusted hop of Forwarded (else X-Forwarded-For) */
+socklen_t client_address(h2o_req_t *req, struct sockaddr_storage *ss);
+
 /* ratelimit.c: per-client fixed windows shared by all threads */
 
 typedef struct st_ratelimit_client_t {
@@ -195,6 +204,17 @@ int token_verify(const char *token, size_t len, time_t now, token_owner_t *owner
 void token_cleanup(void);
 /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" to 16 bytes; -1 if it is not a UUID */
 int parse_uuid(h2o_iovec_t s, uint8_t out[16]);
+/* ratelimit_share.c's side: adds n hits of another instance to client id's counter */
+void ratelimit_add_remote(const uint8_t *id, size_t id_len, uint32_t n);
+/* hands each counter's unsent hits to emit (which returns -1 when it takes no more) and clears them; how many */
+size_t ratelimit_take_unsent(int (*emit)(void *ctx, const uint8_t *id, size_t id_len, uint32_t n), void *ctx);
+
+/* ratelimit_share.c: rate limits across the instances on one database */
+
+/* hits an instance may make before the others heard of them: limit / instances seen (limit when alone) */
+unsigned ratelimit_share_slice(unsigned limit);
+/* a NOTIFY workon_ratelimit arrived on the first thread's control connection */
+void ratelimit_share_on_notify(const char *payload);
 
 /* ------------------------------------------------------------------------ */
 /* json.c */
@@ -617,6 +637,8 @@ void outbox_global_init(void);
 void outbox_worker_start(worker_t *w);
 /* message_email.c: the periodic workon.message_emails_send (first thread) */
 void message_emails_start(worker_t *w);
+/* ratelimit_share.c, the first thread: tells the other instances its rate-limit hits every 250 ms (NOTIFY workon_ratelimit) */
+void ratelimit_share_start(worker_t *w);
 /* a NOTIFY workon_outbox arrived on w's control connection */
 void outbox_on_notify(worker_t *w, const char *payload);
 /*

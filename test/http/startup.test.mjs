@@ -207,6 +207,9 @@ describe('start-up refusals: one line naming the variable, exit status 2', () =>
       'DATABASE_URL is not a libpq connection URI or conninfo string'],
     ['DATABASE_DIRECT_URL that does not parse', { DATABASE_DIRECT_URL: 'host=/tmp passwrd=secret-password-1234' },
       'DATABASE_DIRECT_URL is not a libpq connection URI or conninfo string'],
+    ['TRUSTED_PROXIES with a host name', { TRUSTED_PROXIES: '10.0.0.0/8, proxy.internal' }, /^TRUSTED_PROXIES must be/],
+    ['TRUSTED_PROXIES with a prefix too long', { TRUSTED_PROXIES: '10.0.0.0/33' }, /^TRUSTED_PROXIES must be/],
+    ['TRUSTED_PROXIES with an IPv6 prefix too long', { TRUSTED_PROXIES: 'fd00::/129' }, /^TRUSTED_PROXIES must be/],
     ['WS_SEND_QUEUE_BYTES too small', { WS_SEND_QUEUE_BYTES: '10' }, /^WS_SEND_QUEUE_BYTES must be a number/],
     ['SHIM_ENV_FILE that cannot be read', { SHIM_ENV_FILE: '/nonexistent/workon.env' }, 'SHIM_ENV_FILE cannot be read'],
   ];
