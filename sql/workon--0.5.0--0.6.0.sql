@@ -8,6 +8,17 @@
 -- makes; the pg_dump block stays last.
 --
 
+-- routes: the lane a route's statement runs in (the front end's slow lane)
+ALTER TABLE workon.routes ADD COLUMN lane text NOT NULL DEFAULT 'fast'
+	CONSTRAINT routes_lane_check CHECK (lane IN ('fast', 'slow'));
+
+COMMENT ON COLUMN workon.routes.lane IS
+'For the front end: fast (the default) runs on the pipelined connections; slow (slow by design: password hashing, exports) on connections of its own with their own concurrency cap, so it never holds up the fast statements';
+
+UPDATE workon.routes SET lane = 'slow'
+ WHERE (method, path) IN (('POST', '/api/v1/auth/register'), ('POST', '/api/v1/auth/login'),
+						  ('POST', '/api/v1/auth/password/reset'), ('POST', '/api/v1/me/password'));
+
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 
 -- pg_dump: the shipped route and error rows now include those above

@@ -13,6 +13,21 @@
 -- is one transaction). The pg_dump block stays last.
 --
 
+-- routes: the lane column (the shipped slow routes get it back from the 0.6.0 script)
+DO $lane$
+BEGIN
+	IF EXISTS (SELECT 1 FROM workon.routes
+				WHERE lane <> 'fast'
+				  AND (method, path) NOT IN (('POST', '/api/v1/auth/register'), ('POST', '/api/v1/auth/login'),
+											 ('POST', '/api/v1/auth/password/reset'), ('POST', '/api/v1/me/password')))
+	THEN
+		RAISE EXCEPTION 'workon 0.5.0 has no workon.routes.lane: routes of your own are in the slow lane'
+			USING HINT = 'UPDATE workon.routes SET lane = ''fast'' first, or stay on 0.6.0';
+	END IF;
+END
+$lane$;
+ALTER TABLE workon.routes DROP COLUMN lane;
+
 -- pg_dump: the shipped route and error rows are those of 0.5.0 again
 DO $dump$
 BEGIN
