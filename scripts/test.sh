@@ -41,6 +41,10 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     [ -n "$ok" ] || [ "$rc" -ne 0 ] || rc=1
+    # a replica a test started (scripts/replica.sh) and left running
+    if [ -f "$T/replica/pgdata/postmaster.pid" ]; then
+        cluster_stop "$T/replica" immediate
+    fi
     end_run "$rc" "$T" immediate "$shim_pid"
     if [ $((passed + failed)) -gt 0 ]; then
         echo "test: $passed passed, $failed failed"
