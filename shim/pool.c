@@ -374,11 +374,22 @@ static void pool_schedule_dispatch(db_pool_t *pool)
         h2o_timeout_link(pool->worker->ctx.loop, &pool->worker->ctx.zero_timeout, &pool->dispatch_entry);
 }
 
+/* queries the ready connections can take now (those pending are sent at the end of this pass of the loop) */
+static size_t pool_free_slots(db_pool_t *pool)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i != pool->size; ++i)
+        if (conn_is_ready(pool->conns + i) && pool->conns[i].num_inflight < pool->max_inflight)
+            n += pool->max_inflight - pool->conns[i].num_inflight;
+    return n;
+}
+
 int pool_submit(db_pool_t *pool, db_query_t *q)
 {
     if (pool->num_ready == 0 && pool->fail_fast)
         return -1;
-    if (pool->num_pending >= pool->max_pending)
+    if (pool->num_pending >= pool->max_pending && pool->num_pending - pool_free_slots(pool) >= pool->max_pending)
         return -2;
     q->queued_at = h2o_now(pool->worker->ctx.loop);
     h2o_linklist_insert(&pool->pending, &q->link);
