@@ -56,7 +56,7 @@ check-version:
 	done
 
 # Project entry points; the work is done by scripts/ and shim/.
-.PHONY: check-version run test bench shim deps regress http-test docker clean-run
+.PHONY: check-version run test bench shim deps regress http-test test-pgbouncer docker clean-run
 
 run:
 	scripts/run.sh
@@ -78,6 +78,10 @@ regress:
 
 http-test:
 	scripts/test.sh --http-only
+
+# the end-to-end suite with every shim behind a PgBouncer in transaction mode
+test-pgbouncer:
+	WORKON_TEST_PGBOUNCER=1 scripts/test.sh --http-only
 
 docker:
 	scripts/docker.sh

@@ -9,6 +9,7 @@ packages=(
     postgresql-15 postgresql-server-dev-15 postgresql-contrib libpq-dev
     libh2o-evloop-dev libwslay-dev libssl-dev
     curl wrk nghttp2-client
+    pgbouncer
 )
 
 installed() {

@@ -10,6 +10,11 @@
 # against a fresh database `workon_http` (extension + scripts/demo.sql) and the shim on a
 # free loopback port. Everything started here is stopped by PID at the end; the directory
 # is removed when all passed and kept (logs printed) otherwise.
+#
+# WORKON_TEST_PGBOUNCER=1: the HTTP tests run with every shim behind a PgBouncer in
+# transaction mode (pool_mode=transaction, started here on a socket in .run/test.<pid>/
+# pgbouncer): DATABASE_URL is PgBouncer's, DATABASE_POOLER=transaction, and
+# DATABASE_DIRECT_URL the cluster's for the control connection (LISTEN).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 do_regress=1
@@ -45,7 +50,7 @@ cleanup() {
     if [ -f "$T/replica/pgdata/postmaster.pid" ]; then
         cluster_stop "$T/replica" immediate
     fi
-    end_run "$rc" "$T" immediate "$shim_pid"
+    end_run "$rc" "$T" immediate "$shim_pid" "$(cat "$T/pgbouncer/pgbouncer.pid" 2>/dev/null || true)"
     if [ $((passed + failed)) -gt 0 ]; then
         echo "test: $passed passed, $failed failed"
     fi
@@ -115,6 +120,47 @@ fi
 # ---------------------------------------------------------------------------
 # HTTP end-to-end tests
 
+PGBOUNCER_PORT=6432
+
+# start_pgbouncer DB: PgBouncer in transaction mode in front of the cluster's database DB,
+# on the socket $T/pgbouncer/.s.PGSQL.$PGBOUNCER_PORT (no TCP), run as the server user
+# (it refuses to run as root); stopped by the PID in its pidfile at the end.
+start_pgbouncer() {
+    local p=$T/pgbouncer bin i
+    bin=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+    [ -x "$bin" ] || die "pgbouncer is not installed (run scripts/deps.sh)"
+    mkdir -p "$p"
+    chmod 755 "$p"
+    printf '"%s" ""\n' workon_authenticator postgres >"$p/userlist.txt"
+    cat >"$p/pgbouncer.ini" <<EOF
+[databases]
+$1 = host=$T/sock port=$PG_PORT dbname=$1
+
+[pgbouncer]
+listen_addr =
+listen_port = $PGBOUNCER_PORT
+unix_socket_dir = $p
+auth_type = trust
+auth_file = $p/userlist.txt
+pool_mode = transaction
+default_pool_size = 40
+max_client_conn = 4000
+server_reset_query =
+ignore_startup_parameters = extra_float_digits
+admin_users = postgres
+logfile = $p/pgbouncer.log
+pidfile = $p/pgbouncer.pid
+EOF
+    give_to_pg "$p" "$p/pgbouncer.ini" "$p/userlist.txt"
+    say "pgbouncer (pool_mode=transaction) on $p"
+    as_pg "$bin" -d -q "$p/pgbouncer.ini" || die "pgbouncer did not start (log: $p/pgbouncer.log)"
+    for i in $(seq 50); do
+        [ -S "$p/.s.PGSQL.$PGBOUNCER_PORT" ] && return 0
+        sleep 0.1
+    done
+    die "pgbouncer did not open its socket (log: $p/pgbouncer.log)"
+}
+
 run_http() {
     local files=() f out rc=0 n
     if [ ${#only_tests[@]} -gt 0 ]; then
@@ -144,6 +190,12 @@ run_http() {
     export WORKON_PSQL=$PRIV_BIN/psql
     export WORKON_DATABASE_URL
     WORKON_DATABASE_URL=$(database_url "$T" workon_http workon_authenticator)
+    if [ -n "${WORKON_TEST_PGBOUNCER:-}" ]; then
+        start_pgbouncer workon_http
+        export WORKON_DATABASE_POOLER=transaction WORKON_DATABASE_DIRECT_URL=$WORKON_DATABASE_URL
+        WORKON_DATABASE_URL="postgresql:///workon_http?host=$(uri_encode "$T/pgbouncer")&port=$PGBOUNCER_PORT&user=workon_authenticator"
+        export DATABASE_POOLER=transaction DATABASE_DIRECT_URL=$WORKON_DATABASE_DIRECT_URL
+    fi
 
     # the suite makes many requests from one address: rate limits have their own tests and shims;
     # no Stripe key and no e-mail transport: nothing the tests queue goes anywhere but to the
@@ -178,6 +230,16 @@ run_http() {
     n=$(sed -nE 's/^(ℹ|#) fail ([0-9]+)$/\2/p' "$out" | awk '{s += $1} END {print s + 0}')
     failed=$((failed + n))
     [ "$rc" -eq 0 ] || status=1
+    if [ -n "${WORKON_TEST_PGBOUNCER:-}" ]; then
+        # the API's transactions went through PgBouncer: its own count of them
+        n=$("$PRIV_BIN/psql" -X -tA -h "$T/pgbouncer" -p "$PGBOUNCER_PORT" -U postgres -d pgbouncer -c 'SHOW STATS' |
+            awk -F'|' '$1 == "workon_http" {print $2}')
+        say "pgbouncer: ${n:-0} transactions of workon_http"
+        if [ "${n:-0}" -eq 0 ]; then
+            say "no transaction went through pgbouncer"
+            status=1
+        fi
+    fi
 }
 
 if [ -n "$do_http" ]; then

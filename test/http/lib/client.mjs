@@ -349,6 +349,11 @@ export async function startShim(extraEnv = {}, { timeoutMs = 15000, waitForRoute
       NODE_ENV: 'development',
       // tests make many requests from one address; rate-limit tests turn it on
       RATE_LIMIT_ENABLED: 'false',
+      // WORKON_TEST_PGBOUNCER=1 (scripts/test.sh): DATABASE_URL is a transaction pooler
+      ...(process.env.WORKON_DATABASE_POOLER ? {
+        DATABASE_POOLER: process.env.WORKON_DATABASE_POOLER,
+        DATABASE_DIRECT_URL: process.env.WORKON_DATABASE_DIRECT_URL,
+      } : {}),
       ...extraEnv,
     };
     for (const k of ['HOME', 'LD_LIBRARY_PATH', 'TZ', 'LANG', 'LC_ALL']) {
