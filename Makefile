@@ -61,8 +61,13 @@ check-version:
 run:
 	scripts/run.sh
 
+# the end-to-end files that `make test` also runs behind PgBouncer in transaction mode
+# (make test-pgbouncer runs them all): the flows, connection handling and realtime
+PGBOUNCER_TESTS = auth bookings errors payments realtime records resilience retries routes spaces uploads webhooks
+
 test:
 	scripts/test.sh
+	WORKON_TEST_PGBOUNCER=1 scripts/test.sh --http-only $(PGBOUNCER_TESTS)
 
 bench:
 	scripts/bench.sh

@@ -146,6 +146,10 @@ pool_mode = transaction
 default_pool_size = 40
 max_client_conn = 4000
 server_reset_query =
+; a database outage answers 503 within seconds (clients are not held for the default 120 s)
+; and the pooler is back within a second of the server
+query_wait_timeout = 3
+server_login_retry = 1
 ignore_startup_parameters = extra_float_digits
 admin_users = postgres
 logfile = $p/pgbouncer.log
@@ -195,6 +199,7 @@ run_http() {
         export WORKON_DATABASE_POOLER=transaction WORKON_DATABASE_DIRECT_URL=$WORKON_DATABASE_URL
         WORKON_DATABASE_URL="postgresql:///workon_http?host=$(uri_encode "$T/pgbouncer")&port=$PGBOUNCER_PORT&user=workon_authenticator"
         export DATABASE_POOLER=transaction DATABASE_DIRECT_URL=$WORKON_DATABASE_DIRECT_URL
+        export WORKON_PGBOUNCER_HOST=$T/pgbouncer WORKON_PGBOUNCER_PORT=$PGBOUNCER_PORT
     fi
 
     # the suite makes many requests from one address: rate limits have their own tests and shims;

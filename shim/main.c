@@ -149,7 +149,7 @@ static void *worker_main(void *arg)
     log_thread_buffer();
     worker_sched_batch();
     control_init(&w->control, w);
-    /* behind a transaction pooler a backend pid is the pooler's: no pg_cancel_backend() */
+    /* behind a transaction pooler a backend pid is the pooler's: cancel requests through it instead */
     pool_init(&w->pool, w, "primary", NULL, shim_settings.pool_size, POOL_MAX_INFLIGHT, POOL_MAX_PENDING,
               shim_settings.pooler ? NULL : control_cancel_backend, &w->control);
     pool_init(&w->slow, w, "slow", NULL, shim_settings.slow_lane_connections, 1, shim_settings.slow_lane_queue,

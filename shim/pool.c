@@ -24,7 +24,8 @@
  * sent, its query is cancelled when it is the one the backend is running (the
  * head of the connection's in-flight list, running for CANCEL_AFTER_MS): the
  * pool hands the backend's pid to its canceller (the control channel sends
- * `pg_cancel_backend()`).  A cancel can race with the end of its target and
+ * `pg_cancel_backend()`), or, without one (a replica, a transaction pooler),
+ * sends a cancel request of the protocol.  A cancel can race with the end of its target and
  * hit the next query instead; such a query (57014 while a cancel is armed,
  * not the target) was rolled back and is sent again, once.
  */
@@ -458,6 +459,36 @@ static void query_abandon(db_query_t *q)
         q->cb(owner, NULL, pool_err_abandoned);
 }
 
+static void *cancel_main(void *arg)
+{
+    PGcancel *cancel = arg;
+    char err[256];
+
+    PQcancel(cancel, err, sizeof(err));
+    PQfreeCancel(cancel);
+    return NULL;
+}
+
+/*
+ * A cancel request of the protocol (what PgBouncer forwards to the server
+ * session the connection is on, and what a replica takes): libpq 15 only
+ * sends it blocking, so a short-lived thread of its own does.
+ */
+static void conn_cancel_request(db_conn_t *c)
+{
+    PGcancel *cancel = PQgetCancel(conn_pg(c));
+    pthread_attr_t attr;
+    pthread_t thread;
+
+    if (cancel == NULL)
+        return;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&thread, &attr, cancel_main, cancel) != 0)
+        PQfreeCancel(cancel);
+    pthread_attr_destroy(&attr);
+}
+
 /* cancels the running query when nobody waits for it; returns 1 while there is work left */
 static int conn_maybe_cancel(db_conn_t *c, uint64_t now)
 {
@@ -481,6 +512,8 @@ static int conn_maybe_cancel(db_conn_t *c, uint64_t now)
     c->cancel_at = now;
     if (pool->cancel_backend != NULL)
         pool->cancel_backend(pool->cancel_data, PQbackendPID(conn_pg(c)));
+    else
+        conn_cancel_request(c);
     return 1;
 }
 

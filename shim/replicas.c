@@ -322,7 +322,7 @@ void replicas_init(worker_t *w)
     rs->num = shim_settings.num_replicas;
     for (i = 0; i != rs->num; ++i) {
         rs->list[i].set = rs;
-        /* the control connection reaches the primary only: abandoned reads run to their end (statement_timeout) */
+        /* the control connection reaches the primary only: abandoned reads are cancelled by a cancel request */
         pool_init(&rs->list[i].pool, w, "replica", shim_settings.replica_urls[i], shim_settings.pool_size, POOL_MAX_INFLIGHT,
                   POOL_MAX_PENDING, NULL, NULL);
     }

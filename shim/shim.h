@@ -453,7 +453,7 @@ typedef struct st_db_pool_t {
     void *cancel_data;
 } db_pool_t;
 
-/* name and url (NULL: DATABASE_URL) are kept; cancel_backend NULL: abandoned queries run to their end */
+/* name and url (NULL: DATABASE_URL) are kept; cancel_backend NULL: abandoned queries are cancelled by a cancel request */
 void pool_init(db_pool_t *pool, worker_t *worker, const char *name, const char *url, size_t size, size_t max_inflight,
                size_t max_pending, pool_cancel_cb cancel_backend, void *cancel_data);
 void pool_start(db_pool_t *pool);

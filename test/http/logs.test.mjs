@@ -8,7 +8,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import http2 from 'node:http2';
-import { RFC3339_RE, addRoutes, h2connect, psql, removeRoutes, request, sleep, startShim, waitFor } from './lib/client.mjs';
+import {
+  RFC3339_RE, addRoutes, h2connect, poolerReconnect, psql, removeRoutes, request, sleep, startShim, waitFor,
+} from './lib/client.mjs';
 
 const unique = () => `${Date.now().toString(36)}${crypto.randomBytes(4).toString('hex')}`;
 
@@ -43,6 +45,7 @@ describe('access lines at info level, and no secrets', () => {
     // parameters unless the role says otherwise (log_parameter_max_length)
     pgLogFrom = fs.statSync(pgLog).size;
     psql(`ALTER DATABASE ${database} SET log_min_duration_statement = 0`);
+    poolerReconnect();
     shim = await startShim({ NODE_ENV: 'staging', LOG_LEVEL: 'info', ADMIN_EMAIL: `admin-${unique()}@example.com`, ...secrets });
     // the auth flow: register, me, login, refresh, logout, a refused password
     const reg = await request('POST', '/api/v1/auth/register', { base: shim.url, body: { email, password, name: 'Logged' } });

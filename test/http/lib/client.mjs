@@ -272,6 +272,16 @@ export function psqlList(sql) {
   return out === '' ? [] : out.split('\n');
 }
 
+// Behind WORKON_TEST_PGBOUNCER, server sessions outlive a client's: after ALTER DATABASE ...
+// SET, PgBouncer is told to open new ones (its admin command RECONNECT); otherwise nothing.
+export function poolerReconnect() {
+  if (!process.env.WORKON_PGBOUNCER_HOST) return;
+  execFileSync(PSQL, ['-X', '-q', '-c', `RECONNECT ${process.env.WORKON_PGDATABASE}`], {
+    env: { ...psqlEnv(), PGHOST: process.env.WORKON_PGBOUNCER_HOST, PGPORT: process.env.WORKON_PGBOUNCER_PORT, PGDATABASE: 'pgbouncer' },
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
 // SQL string literal.
 export function lit(s) {
   return `'${String(s).replaceAll("'", "''")}'`;
