@@ -243,7 +243,7 @@ BEGIN
 				  AND (method, path) NOT IN (('POST', '/api/v1/auth/register'), ('POST', '/api/v1/auth/login'),
 											 ('POST', '/api/v1/auth/password/reset'), ('POST', '/api/v1/me/password')))
 	THEN
-		RAISE EXCEPTION 'workon 0.5.0 has no workon.routes.lane: routes of your own are in the slow lane'
+		RAISE EXCEPTION 'workon 0.5.0 has no workon.routes.lane, and routes other than login, register and the password changes are in the slow lane'
 			USING HINT = 'UPDATE workon.routes SET lane = ''fast'' first, or stay on 0.6.0';
 	END IF;
 END
