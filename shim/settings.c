@@ -258,44 +258,6 @@ static const char *apply_secret(const setting_t *self, const char *value)
     return NULL;
 }
 
-/* appends "-c workon.<guc>=<value>" to the libpq options, escaping as libpq's options parser expects */
-/* the settings handed to every session, also kept as pairs for settings_local_sql() */
-static struct {
-    const char *guc;
-    char *value;
-} pg_settings[32];
-static size_t num_pg_settings;
-
-static void add_pg_option(const char *guc, const char *value)
-{
-    if (num_pg_settings < sizeof(pg_settings) / sizeof(pg_settings[0])) {
-        pg_settings[num_pg_settings].guc = guc;
-        pg_settings[num_pg_settings++].value = strdup(value);
-    }
-    size_t old = shim_settings.pg_options != NULL ? strlen(shim_settings.pg_options) : 0;
-    char *buf = malloc(old + strlen(guc) + 2 * strlen(value) + 8), *p;
-
-    if (buf == NULL) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    p = buf;
-    if (old != 0) {
-        memcpy(p, shim_settings.pg_options, old);
-        p += old;
-        *p++ = ' ';
-    }
-    p += sprintf(p, "-c %s=", guc);
-    for (; *value != '\0'; ++value) {
-        if (*value == ' ' || *value == '\\')
-            *p++ = '\\';
-        *p++ = *value;
-    }
-    *p = '\0';
-    free(shim_settings.pg_options);
-    shim_settings.pg_options = buf;
-}
-
 static const char *apply_jwt_string(const setting_t *self, const char *value)
 {
     size_t i;
@@ -305,7 +267,7 @@ static const char *apply_jwt_string(const setting_t *self, const char *value)
     for (i = 0; value[i] != '\0'; ++i)
         if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
             return complain("must not contain control characters", self->name);
-    add_pg_option(strcmp(self->name, "JWT_ISSUER") == 0 ? "workon.jwt_issuer" : "workon.jwt_audience", value);
+    settings_add_pg_option(strcmp(self->name, "JWT_ISSUER") == 0 ? "workon.jwt_issuer" : "workon.jwt_audience", value);
     return NULL;
 }
 
@@ -315,7 +277,7 @@ static const char *apply_booking_hold(const setting_t *self, const char *value)
 
     if (parse_number(value, 1, 1440, &v) != 0)
         return complain("must be a number of minutes between 1 and 1440", self->name);
-    add_pg_option("workon.booking_hold_minutes", value);
+    settings_add_pg_option("workon.booking_hold_minutes", value);
     return NULL;
 }
 
@@ -327,7 +289,7 @@ static const char *apply_upload_max_bytes(const setting_t *self, const char *val
     if (parse_number(value, 1, 1073741824, &v) != 0)
         return complain("must be a number between 1 and 1073741824", self->name);
     shim_settings.upload_max_bytes = v;
-    add_pg_option("workon.upload_max_bytes", value);
+    settings_add_pg_option("workon.upload_max_bytes", value);
     return NULL;
 }
 
@@ -340,7 +302,7 @@ static const char *apply_jwt_ttl(const setting_t *self, const char *value)
         return complain(access ? "must be a number of seconds between 1 and 86400"
                                : "must be a number of seconds between 1 and 31536000",
                         self->name);
-    add_pg_option(access ? "workon.jwt_access_ttl" : "workon.jwt_refresh_ttl", value);
+    settings_add_pg_option(access ? "workon.jwt_access_ttl" : "workon.jwt_refresh_ttl", value);
     return NULL;
 }
 
@@ -470,7 +432,7 @@ static const char *apply_message_email_delay(const setting_t *self, const char *
         s = 1;
     shim_settings.message_email_delay_ms = s * 1000;
     snprintf(seconds, sizeof(seconds), "%llus", (unsigned long long)s);
-    add_pg_option("workon.message_email_delay", seconds);
+    settings_add_pg_option("workon.message_email_delay", seconds);
     return NULL;
 }
 
@@ -478,7 +440,7 @@ static const char *apply_default_locale(const setting_t *self, const char *value
 {
     if (strcmp(value, "fr") != 0 && strcmp(value, "en") != 0)
         return complain("must be fr or en", self->name);
-    add_pg_option("workon.default_locale", value);
+    settings_add_pg_option("workon.default_locale", value);
     return NULL;
 }
 
@@ -488,7 +450,7 @@ static const char *apply_app_url(const setting_t *self, const char *value)
 
     if (strlen(value) > 200 || !is_printable_token(value) || httpclient_parse_base(value, &url) != NULL)
         return complain("must be an http:// or https:// URL of at most 200 characters", self->name);
-    add_pg_option("workon.app_url", value);
+    settings_add_pg_option("workon.app_url", value);
     return NULL;
 }
 
@@ -498,7 +460,7 @@ static const char *apply_upload_store(const setting_t *self, const char *value)
     if (strcmp(value, "postgres") != 0 && strcmp(value, "s3") != 0)
         return complain("must be postgres or s3", self->name);
     shim_settings.upload_store_s3 = strcmp(value, "s3") == 0;
-    add_pg_option("workon.upload_store", value);
+    settings_add_pg_option("workon.upload_store", value);
     return NULL;
 }
 
@@ -777,39 +739,6 @@ static const setting_t *find_setting(const char *name)
         if (strcmp(settings_table[i].name, name) == 0)
             return settings_table + i;
     return NULL;
-}
-
-/*
- * DATABASE_POOLER=transaction: a statement that gives the transaction what a
- * session gets from the startup options and SET statement_timeout (local to
- * the transaction, so nothing stays behind on the pooler's server session).
- */
-const char *settings_local_sql(void)
-{
-    static char *sql;
-    size_t i, len;
-    char *p;
-
-    if (sql != NULL)
-        return sql;
-    len = 128;
-    for (i = 0; i != num_pg_settings; ++i)
-        len += 64 + strlen(pg_settings[i].guc) + 2 * strlen(pg_settings[i].value);
-    if ((sql = malloc(len)) == NULL)
-        h2o_fatal("no memory");
-    p = sql + sprintf(sql, "SELECT pg_catalog.set_config('statement_timeout', '%llu', true)",
-                      (unsigned long long)shim_settings.request_timeout_ms);
-    for (i = 0; i != num_pg_settings; ++i) {
-        const char *v;
-        p += sprintf(p, ", pg_catalog.set_config('%s', '", pg_settings[i].guc);
-        for (v = pg_settings[i].value; *v != '\0'; ++v) {
-            if (*v == '\'')
-                *p++ = '\'';
-            *p++ = *v;
-        }
-        p += sprintf(p, "', true)");
-    }
-    return sql;
 }
 
 void settings_load(void)

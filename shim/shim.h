@@ -112,6 +112,8 @@ extern shim_settings_t shim_settings;
 void settings_load(void);
 /* SIGHUP: re-reads SHIM_ENV_FILE and applies the reloadable settings; -1 (logged, nothing changed) on a bad value */
 int settings_reload(void);
+/* pgsettings.c: a workon.* setting for every session (libpq options; behind a pooler, settings_local_sql) */
+void settings_add_pg_option(const char *guc, const char *value);
 /* DATABASE_POOLER: the statement that sets statement_timeout and the workon.* settings for one transaction */
 const char *settings_local_sql(void);
 /* prints usage and the settings table */
