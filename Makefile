@@ -58,13 +58,18 @@ check-version:
 	done
 
 # Project entry points; the work is done by scripts/ and shim/.
-.PHONY: check-version run test bench shim web deps regress http-test docker clean-run
+.PHONY: check-version run test bench shim web deps regress http-test test-pgbouncer docker clean-run
 
 run:
 	scripts/run.sh
 
+# the end-to-end files that `make test` also runs behind PgBouncer in transaction mode
+# (make test-pgbouncer runs them all): the flows, connection handling and realtime
+PGBOUNCER_TESTS = auth bookings errors payments realtime records resilience retries routes spaces uploads webhooks
+
 test:
 	scripts/test.sh
+	WORKON_TEST_PGBOUNCER=1 scripts/test.sh --http-only $(PGBOUNCER_TESTS)
 
 # make bench BENCH=stats: the admin's reads at marketplace size (scripts/bench-stats.sh)
 bench:
@@ -87,6 +92,10 @@ regress:
 
 http-test:
 	scripts/test.sh --http-only
+
+# the end-to-end suite with every shim behind a PgBouncer in transaction mode
+test-pgbouncer:
+	WORKON_TEST_PGBOUNCER=1 scripts/test.sh --http-only
 
 docker:
 	scripts/docker.sh

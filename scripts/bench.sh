@@ -41,13 +41,18 @@ B=$RUN/bench.$$
 shim_pid=
 edge_pid=
 twin_pid=
+lane_pid=
+replica_shim_pid=
 ok=
 
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     [ -n "$ok" ] || [ "$rc" -ne 0 ] || rc=1
-    end_run "$rc" "$B" fast "$shim_pid" "$edge_pid" "$twin_pid"
+    if [ -f "$B/replica/pgdata/postmaster.pid" ]; then
+        WORKON_PGDATA=$B/pgdata bash "$ROOT/scripts/replica.sh" stop "$B/replica" || true
+    fi
+    end_run "$rc" "$B" fast "$shim_pid" "$edge_pid" "$twin_pid" "$lane_pid" "$replica_shim_pid"
     exit "$rc"
 }
 on_exit cleanup
@@ -516,6 +521,92 @@ for latency in "${bench_mail_latencies[@]}"; do
 done
 mail_field() { node -e 'const r = JSON.parse(process.argv[1]); const v = r[process.argv[2]]; console.log(v ?? "-")' "$1" "$2" 2>/dev/null || echo -; }
 
+# The slow lane: GET /api/v1/spaces (wrk -c 8) while 8 logins are in flight (wrk -c 8 on
+# the login route: a password check is scrypt in a backend), through the main shim (slow
+# lane on, the default) and through one with SLOW_LANE_CONNECTIONS=0, where logins share
+# the pipelined connections with everything, as before there was a lane; alternating rounds.
+lane_port=$(free_port)
+lane_url=http://127.0.0.1:$lane_port
+DATABASE_URL=$(database_url "$B" workon_bench workon_authenticator) HOST=127.0.0.1 PORT=$lane_port \
+    LOG_LEVEL=warn RATE_LIMIT_ENABLED=false EMAIL_TRANSPORT=off SLOW_LANE_CONNECTIONS=0 \
+    "$ROOT/shim/workon-shim" >"$B/shim-nolane.log" 2>&1 &
+lane_pid=$!
+wait_for_shim "$lane_pid" "$lane_url" 30 || die "the shim without a slow lane did not come up (log: $B/shim-nolane.log)"
+# lane_run BASE -> "GET req/s, GET p99, logins/s" with 8 logins in flight
+lane_run() {
+    local base=$1 login_pid gout lout
+    wrk -t1 -c8 -d"$((duration + 3))s" -s "$ROOT/bench/login.lua" "$base/api/v1/auth/login" -- \
+        bench-member@example.com "$bench_password" >"$B/lane-logins.txt" 2>&1 &
+    login_pid=$!
+    sleep 2 # the 8 logins are in flight
+    gout=$(wrk -t1 -c8 -d"${duration}s" --latency "$base/api/v1/spaces")
+    wait "$login_pid" || true
+    lout=$(cat "$B/lane-logins.txt")
+    echo "$gout" >>"$B/wrk.txt"
+    echo "$lout" >>"$B/wrk.txt"
+    grep -q 'Non-2xx' <<<"$lout" && say "some logins failed: $(grep 'Non-2xx' <<<"$lout")"
+    echo "$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$gout") $(awk '$1 == "99%" {print $2}' <<<"$gout")" \
+        "$(awk '/^Requests\/sec:/ {printf "%.1f", $2}' <<<"$lout")"
+}
+[ "$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data "{\"email\":\"bench-member@example.com\",\"password\":\"$bench_password\"}" "$url/api/v1/auth/login")" = 200 ] ||
+    die "the bench member's login did not answer 200"
+declare -A lane
+lane_rounds=2
+for round in $(seq "$lane_rounds"); do
+    for side in on off; do
+        say "wrk -c 8 /api/v1/spaces with 8 logins in flight, slow lane $side (round $round)"
+        base=$url; [ "$side" = off ] && base=$lane_url
+        read -r r p l < <(lane_run "$base")
+        lane[$side.rps]="${lane[$side.rps]:-} $r"
+        lane[$side.p99]="${lane[$side.p99]:-} $p"
+        lane[$side.logins]="${lane[$side.logins]:-} $l"
+    done
+done
+stop_pid "$lane_pid" 12
+lane_pid=
+
+# Reads on a replica: a streaming replica of the bench cluster (pg_basebackup) and a shim
+# whose read_only routes go there (DATABASE_REPLICA_URLS), against the main shim reading on
+# the primary; GET /api/v1/spaces with wrk -c 32, alternating rounds. Both servers share the
+# machine's cores: the ratio is what moving reads costs or gains here, not what a replica on
+# a host of its own would add.
+say "a streaming replica of the bench cluster"
+WORKON_PGDATA=$B/pgdata bash "$ROOT/scripts/replica.sh" start "$B/replica" >/dev/null
+rep_port=$(free_port)
+rep_url=http://127.0.0.1:$rep_port
+DATABASE_URL=$(database_url "$B" workon_bench workon_authenticator) HOST=127.0.0.1 PORT=$rep_port \
+    LOG_LEVEL=warn RATE_LIMIT_ENABLED=false EMAIL_TRANSPORT=off \
+    DATABASE_REPLICA_URLS=$(database_url "$B/replica" workon_bench workon_authenticator) \
+    "$ROOT/shim/workon-shim" >"$B/shim-replica.log" 2>&1 &
+replica_shim_pid=$!
+wait_for_shim "$replica_shim_pid" "$rep_url" 30 || die "the replica shim did not come up (log: $B/shim-replica.log)"
+for _ in $(seq 100); do
+    curl -fsS "$rep_url/readyz" | grep -q '"replicas":\[{"status":"ok"' && break
+    sleep 0.2
+done
+curl -fsS "$rep_url/readyz" | grep -q '"replicas":\[{"status":"ok"' || die "the bench replica is not in use: $(curl -sS "$rep_url/readyz")"
+rep_backends() { psql_in "$B/replica" workon_bench -tA -c \
+    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'workon-shim' AND datname = 'workon_bench'"; }
+wrk -t1 -c8 -d2s "$rep_url/api/v1/spaces" >/dev/null
+declare -A rr
+rep_rounds=2
+for round in $(seq "$rep_rounds"); do
+    for side in primary replica; do
+        say "wrk -c 32 /api/v1/spaces, reads on the $side (round $round)"
+        base=$url; [ "$side" = replica ] && base=$rep_url
+        read -r r p _ < <(wrk_run /api/v1/spaces 32 "$base")
+        rr[$side.rps]=$(( ${rr[$side.rps]:-0} + r ))
+        rr[$side.p99]="${rr[$side.p99]:-} $p"
+    done
+done
+rr[primary.rps]=$(( rr[primary.rps] / rep_rounds ))
+rr[replica.rps]=$(( rr[replica.rps] / rep_rounds ))
+rep_conns=$(rep_backends)
+stop_pid "$replica_shim_pid" 12
+replica_shim_pid=
+WORKON_PGDATA=$B/pgdata bash "$ROOT/scripts/replica.sh" stop "$B/replica"
+
 result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
 {
     echo "workon bench $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -634,6 +725,20 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
     echo "        in flight = most requests the fake held at once; CPU us/mail = the shim's CPU per mail;"
     echo "        sent twice = requests beyond one per Idempotency-Key; mails/s and CPU from the first"
     echo "        mail received to the last"
+    echo
+    lrow() { printf '%-44s %16s %16s %12s\n' "$@"; }
+    lrow 'GET /api/v1/spaces with 8 logins in flight' 'req/s (rounds)' 'p99 (rounds)' 'logins/s'
+    lrow 'slow lane (SLOW_LANE_CONNECTIONS=1)' "${lane[on.rps]# }" "${lane[on.p99]# }" "${lane[on.logins]# }"
+    lrow 'no slow lane (SLOW_LANE_CONNECTIONS=0)' "${lane[off.rps]# }" "${lane[off.p99]# }" "${lane[off.logins]# }"
+    echo "(wrk -c 8 on GET /api/v1/spaces beside wrk -c 8 on POST /api/v1/auth/login, $lane_rounds alternating rounds;"
+    echo " bar: p99 under 20 ms with the lane)"
+    echo
+    printf '%-36s %5s %9s %16s %7s\n' 'GET /api/v1/spaces, reads on' conns 'req/s' 'p99 (rounds)' ratio
+    printf '%-36s %5s %9s %16s %7s\n' 'the primary (one shim)' 32 "${rr[primary.rps]}" "${rr[primary.p99]# }" 1.00
+    printf '%-36s %5s %9s %16s %7s\n' 'a streaming replica (one shim)' 32 "${rr[replica.rps]}" "${rr[replica.p99]# }" \
+        "$(ratio "${rr[replica.rps]}" "${rr[primary.rps]}")"
+    echo "(mean of $rep_rounds alternating rounds; the replica on the same machine, $rep_conns shim backends on it at"
+    echo " the end; ratio = replica req/s / primary req/s)"
     echo
     echo "realtime (BENCH_REALTIME_SECONDS=${BENCH_REALTIME_SECONDS:-30} at BENCH_RATE=${BENCH_RATE:-1000} messages/s; delivery = POST sent to frame received):"
     echo "$realtime"

@@ -11,6 +11,7 @@ packages=(
     curl wrk nghttp2-client
     libcmark-dev
     chromium
+    pgbouncer
 )
 
 installed() {

@@ -17,6 +17,11 @@
 # HTTP tests against this checkout's extension in a database `workon_previous`, as after a
 # rollback of the shims with the database left migrated. Tests that cannot pass for a
 # stated reason are listed in test/previous-exclude.txt.
+#
+# WORKON_TEST_PGBOUNCER=1: the HTTP tests run with every shim behind a PgBouncer in
+# transaction mode (pool_mode=transaction, started here on a socket in .run/test.<pid>/
+# pgbouncer): DATABASE_URL is PgBouncer's, DATABASE_POOLER=transaction, and
+# DATABASE_DIRECT_URL the cluster's for the control connection (LISTEN).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PREVIOUS_TAG=v0.5.0
@@ -54,7 +59,11 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     [ -n "$ok" ] || [ "$rc" -ne 0 ] || rc=1
-    end_run "$rc" "$T" immediate "$shim_pid" "$previous_pid"
+    # a replica a test started (scripts/replica.sh) and left running
+    if [ -f "$T/replica/pgdata/postmaster.pid" ]; then
+        cluster_stop "$T/replica" immediate
+    fi
+    end_run "$rc" "$T" immediate "$shim_pid" "$previous_pid" "$(cat "$T/pgbouncer/pgbouncer.pid" 2>/dev/null || true)"
     if [ $((passed + failed)) -gt 0 ]; then
         echo "test: $passed passed, $failed failed"
     fi
@@ -124,6 +133,51 @@ fi
 # ---------------------------------------------------------------------------
 # HTTP end-to-end tests
 
+PGBOUNCER_PORT=6432
+
+# start_pgbouncer DB: PgBouncer in transaction mode in front of the cluster's database DB,
+# on the socket $T/pgbouncer/.s.PGSQL.$PGBOUNCER_PORT (no TCP), run as the server user
+# (it refuses to run as root); stopped by the PID in its pidfile at the end.
+start_pgbouncer() {
+    local p=$T/pgbouncer bin i
+    bin=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+    [ -x "$bin" ] || die "pgbouncer is not installed (run scripts/deps.sh)"
+    mkdir -p "$p"
+    chmod 755 "$p"
+    printf '"%s" ""\n' workon_authenticator postgres >"$p/userlist.txt"
+    cat >"$p/pgbouncer.ini" <<EOF
+[databases]
+$1 = host=$T/sock port=$PG_PORT dbname=$1
+
+[pgbouncer]
+listen_addr =
+listen_port = $PGBOUNCER_PORT
+unix_socket_dir = $p
+auth_type = trust
+auth_file = $p/userlist.txt
+pool_mode = transaction
+default_pool_size = 40
+max_client_conn = 4000
+server_reset_query =
+; a database outage answers 503 within seconds (clients are not held for the default 120 s)
+; and the pooler is back within a second of the server
+query_wait_timeout = 3
+server_login_retry = 1
+ignore_startup_parameters = extra_float_digits
+admin_users = postgres
+logfile = $p/pgbouncer.log
+pidfile = $p/pgbouncer.pid
+EOF
+    give_to_pg "$p" "$p/pgbouncer.ini" "$p/userlist.txt"
+    say "pgbouncer (pool_mode=transaction) on $p"
+    as_pg "$bin" -d -q "$p/pgbouncer.ini" || die "pgbouncer did not start (log: $p/pgbouncer.log)"
+    for i in $(seq 50); do
+        [ -S "$p/.s.PGSQL.$PGBOUNCER_PORT" ] && return 0
+        sleep 0.1
+    done
+    die "pgbouncer did not open its socket (log: $p/pgbouncer.log)"
+}
+
 # the database of the end-to-end tests and what their helpers read from the environment (once)
 http_env_ready=
 http_env() {
@@ -138,6 +192,13 @@ http_env() {
     export WORKON_PSQL=$PRIV_BIN/psql
     export WORKON_DATABASE_URL
     WORKON_DATABASE_URL=$(database_url "$T" workon_http workon_authenticator)
+    if [ -n "${WORKON_TEST_PGBOUNCER:-}" ]; then
+        start_pgbouncer workon_http
+        export WORKON_DATABASE_POOLER=transaction WORKON_DATABASE_DIRECT_URL=$WORKON_DATABASE_URL
+        WORKON_DATABASE_URL="postgresql:///workon_http?host=$(uri_encode "$T/pgbouncer")&port=$PGBOUNCER_PORT&user=workon_authenticator"
+        export DATABASE_POOLER=transaction DATABASE_DIRECT_URL=$WORKON_DATABASE_DIRECT_URL
+        export WORKON_PGBOUNCER_HOST=$T/pgbouncer WORKON_PGBOUNCER_PORT=$PGBOUNCER_PORT
+    fi
 }
 
 # adds a node --test output's counts to passed and failed; a failed run sets status
@@ -202,6 +263,16 @@ run_http() {
     fi
     set -e
     count_node_results "$out" "$rc"
+    if [ -n "${WORKON_TEST_PGBOUNCER:-}" ]; then
+        # the API's transactions went through PgBouncer: its own count of them
+        n=$("$PRIV_BIN/psql" -X -tA -h "$T/pgbouncer" -p "$PGBOUNCER_PORT" -U postgres -d pgbouncer -c 'SHOW STATS' |
+            awk -F'|' '$1 == "workon_http" {print $2}')
+        say "pgbouncer: ${n:-0} transactions of workon_http"
+        if [ "${n:-0}" -eq 0 ]; then
+            say "no transaction went through pgbouncer"
+            status=1
+        fi
+    fi
 }
 
 # the shim's checks without a server (shim/token_test.c), with the whole HTTP suite

@@ -47,6 +47,11 @@ typedef struct st_api_call_t {
     int outbox_waits;
     int txn_retries;
     int idempotent; /* a POST with an Idempotency-Key */
+    int read_only;  /* route_t.read_only: a replica may serve it */
+    int lane;       /* route_t.lane */
+    int on_primary; /* a replica failed it: the primary answers */
+    uint64_t client_lsn; /* the client's last write (replicas.c) */
+    char lsn[24];        /* the position of this request's commit on the primary, "" when unknown */
 } api_call_t;
 
 /* workon.dispatch for a POST with an Idempotency-Key: the same arguments (the key is in meta) and answer */
@@ -212,6 +217,7 @@ static void on_result_dispose(void *p)
 
 static int call_wait_outbox(api_call_t *call, const char *id);
 static void call_dispatch(api_call_t *call);
+static int is_replica_refusal(PGresult *res);
 static void respond_s3(api_call_t *call, header_sink_t *sink, PGresult *res);
 
 /* 40001 / 40P01: the transaction was rolled back as a whole, running it again is safe */
@@ -253,6 +259,22 @@ static int respond_row(call_t *_call, PGresult *res, const char *err, int column
 
     memset(&sink, 0, sizeof(sink));
     sink.req = req;
+    if (res == NULL && err == pool_err_full) {
+        /* the slow lane's queue is full: come back in a second */
+        metrics_count(_call->worker->metrics, METRIC_OVERLOADED);
+        send_unavailable(req, request_id);
+        return 0;
+    }
+    if (call->args[0] != NULL && !call->on_primary && _call->pool != NULL && replicas_owns(_call->worker, _call->pool) &&
+        (res == NULL ? err != pool_err_abandoned : is_replica_refusal(res))) {
+        /* the replica went away, or the handler wanted to write: the primary answers */
+        if (log_enabled(LOG_DEBUG))
+            log_write(LOG_DEBUG, "a read failed on a replica, running it on the primary", "request_id", request_id.base, "route",
+                      _call->route_path, "reason", res == NULL ? err : PQresultErrorField(res, PG_DIAG_SQLSTATE), NULL);
+        call->on_primary = 1;
+        call_dispatch(call);
+        return 0;
+    }
     if (res == NULL && err == pool_err_abandoned) {
         /* nobody reads this answer: logged and counted as 499, like a client that leaves later */
         if (log_enabled(LOG_DEBUG))
@@ -291,6 +313,8 @@ static int respond_row(call_t *_call, PGresult *res, const char *err, int column
                    h2o_iovec_init(PQgetvalue(res, 0, RESULT_USER_ID), (size_t)PQgetlength(res, 0, RESULT_USER_ID)));
     if ((status = result_status(call, res)) == 0)
         return 0;
+    if (call->lsn[0] != '\0')
+        replicas_add_lsn_headers(req, call->lsn);
     if (columns > RESULT_OUTBOX_ID && !PQgetisnull(res, 0, RESULT_OUTBOX_ID))
         return call_wait_outbox(call, PQgetvalue(res, 0, RESULT_OUTBOX_ID));
     if (call->websocket && status == 200 && !PQgetisnull(res, 0, RESULT_BODY)) {
@@ -341,12 +365,47 @@ static int on_api_result(call_t *_call, PGresult *res, const char *err)
     return respond_row(_call, res, err, call->bytes && !call->idempotent ? DISPATCH_BYTES_COLUMNS : DISPATCH_COLUMNS);
 }
 
+/* a replica refused a read: the handler wrote (25006), or a conflict with recovery cancelled it (40001) */
+static int is_replica_refusal(PGresult *res)
+{
+    const char *state = PQresultStatus(res) == PGRES_FATAL_ERROR ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return state != NULL && (strcmp(state, "25006") == 0 || strcmp(state, "40001") == 0);
+}
+
+/*
+ * Where the call's statement runs: a read_only route on a replica that has
+ * the client's last write (replicas.c), a route of the slow lane on its
+ * connections, the rest on the pipelined connections.  With replicas, a
+ * statement on the primary brings back its commit's position.
+ */
+static void call_choose_pool(api_call_t *call)
+{
+    worker_t *w = call->super.worker;
+
+    call->super.pool = NULL;
+    if (call->lane == ROUTE_LANE_SLOW && w->slow.size != 0)
+        call->super.pool = &w->slow;
+    if (call->read_only && !call->on_primary && replicas_configured()) {
+        db_pool_t *replica = replicas_pick(w, call->client_lsn);
+        if (replica != NULL)
+            call->super.pool = replica;
+    }
+}
+
 /* sends (again) the call's workon.dispatch (or workon.dispatch_idempotent) */
 static void call_dispatch(api_call_t *call)
 {
-    db_query_t *q = call_query_new(&call->super, call->idempotent ? DB_QUERY_SQL
-                                                 : call->bytes    ? DB_QUERY_DISPATCH_BYTES
-                                                                  : DB_QUERY_DISPATCH);
+    db_query_t *q;
+
+    call_choose_pool(call);
+    q = call_query_new(&call->super, call->idempotent ? DB_QUERY_SQL
+                                     : call->bytes    ? DB_QUERY_DISPATCH_BYTES
+                                                      : DB_QUERY_DISPATCH);
+    call->lsn[0] = '\0';
+    if (replicas_configured() && !call->read_only) {
+        q->want_lsn = 1;
+        q->lsn_out = call->lsn;
+    }
 
     if (call->idempotent) {
         q->sql = DISPATCH_IDEMPOTENT_SQL;
@@ -570,6 +629,10 @@ static void handle_api(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, h2o_
     memcpy(call->handler_oid, route->handler_oid, sizeof(call->handler_oid));
     memcpy(call->outbound, route->outbound, sizeof(call->outbound));
     call->bytes = route->bytes;
+    call->read_only = route->read_only;
+    call->lane = route->lane;
+    if (call->read_only && replicas_configured())
+        call->client_lsn = replicas_client_lsn(req);
     call->super.route_path = h2o_strdup(&req->pool, route->path, SIZE_MAX).base;
     reqctx_of(request_id)->route = call->super.route_path;
 

@@ -18,7 +18,7 @@
 static void call_let_go(call_t *call)
 {
     if (call->query != NULL) {
-        pool_query_detach(&call->worker->pool, call->query);
+        pool_query_detach(call_pool(call), call->query);
         call->query = NULL;
     }
     if (call->outbox != NULL) {
@@ -151,16 +151,17 @@ static int on_query_result(void *owner, PGresult *res, const char *err)
 
 db_query_t *call_query_new(call_t *call, int kind)
 {
-    return pool_query_new(&call->worker->pool, kind, on_query_result, call);
+    return pool_query_new(call_pool(call), kind, on_query_result, call);
 }
 
 void call_submit(call_t *call, db_query_t *q)
 {
-    worker_t *w = call->worker;
+    db_pool_t *pool = call_pool(call);
+    int r;
 
-    if (pool_submit(&w->pool, q) != 0) {
-        pool_query_detach(&w->pool, q);
-        call->on_result(call, NULL, "no database connection");
+    if ((r = pool_submit(pool, q)) != 0) {
+        pool_query_detach(pool, q);
+        call->on_result(call, NULL, r == -2 ? pool_err_full : "no database connection");
         return;
     }
     call->query = q;

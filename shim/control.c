@@ -446,7 +446,7 @@ void control_init(control_t *control, worker_t *w)
     /* LISTEN needs a session of its own: not through a transaction pooler */
     control->conn.url = shim_settings.database_direct_url;
     control->reload_entry.cb = on_reload_retry;
-    control->max_cancel_pids = shim_settings.pool_size;
+    control->max_cancel_pids = shim_settings.pool_size + shim_settings.slow_lane_connections;
     if ((control->cancel_pids = calloc(control->max_cancel_pids, sizeof(int))) == NULL)
         h2o_fatal("no memory");
 }

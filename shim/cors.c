@@ -22,8 +22,9 @@
 #include <string.h>
 
 #define ALLOW_METHODS "GET, POST, PUT, PATCH, DELETE, OPTIONS"
-#define ALLOW_HEADERS "Content-Type, Authorization, X-Request-Id"
-#define EXPOSE_HEADERS "X-Request-Id, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After, Content-Disposition, Content-Range, ETag"
+/* X-Workon-LSN: read-your-writes with read replicas (replicas.c) */
+#define ALLOW_HEADERS "Content-Type, Authorization, X-Request-Id, X-Workon-LSN"
+#define EXPOSE_HEADERS "X-Request-Id, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After, Content-Disposition, Content-Range, ETag, X-Workon-LSN"
 #define MAX_AGE "600"
 
 struct st_cors_conf_t {

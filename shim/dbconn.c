@@ -199,7 +199,9 @@ void dbconn_start(dbconn_t *c)
 {
     /* options last: the settings taken from the environment win over the URL's */
     static const char *const keys[] = {"dbname", "fallback_application_name", "options", NULL};
-    const char *values[] = {c->url != NULL ? c->url : shim_settings.database_url, SHIM_NAME, shim_settings.pg_options, NULL};
+    /* a transaction pooler refuses (or drops) startup options: the settings go with each transaction (pool.c) */
+    const char *values[] = {c->url != NULL ? c->url : shim_settings.database_url, SHIM_NAME,
+                            c->pooled ? NULL : shim_settings.pg_options, NULL};
     worker_t *w = c->worker;
 
     c->state = DBCONN_CONNECTING;

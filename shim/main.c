@@ -149,9 +149,17 @@ static void *worker_main(void *arg)
     log_thread_buffer();
     worker_sched_batch();
     control_init(&w->control, w);
-    pool_init(&w->pool, w, control_cancel_backend, &w->control);
+    /* behind a transaction pooler a backend pid is the pooler's: cancel requests through it instead */
+    pool_init(&w->pool, w, "primary", NULL, shim_settings.pool_size, POOL_MAX_INFLIGHT, POOL_MAX_PENDING,
+              shim_settings.pooler ? NULL : control_cancel_backend, &w->control);
+    pool_init(&w->slow, w, "slow", NULL, shim_settings.slow_lane_connections, 1, shim_settings.slow_lane_queue,
+              shim_settings.pooler ? NULL : control_cancel_backend, &w->control);
+    replicas_init(w);
     __atomic_store_n(&w->metrics, metrics_new(), __ATOMIC_RELEASE);
     pool_start(&w->pool);
+    if (w->slow.size != 0)
+        pool_start(&w->slow);
+    replicas_start(w);
     control_start(&w->control);
     outbox_worker_start(w);
     message_emails_start(w);
@@ -196,6 +204,8 @@ static void *worker_main(void *arg)
         log_flush();
     }
     pool_stop(&w->pool);
+    pool_stop(&w->slow);
+    replicas_stop(w);
     control_stop(&w->control);
     log_flush();
     __atomic_add_fetch(&workers_done, 1, __ATOMIC_SEQ_CST);

@@ -13,7 +13,7 @@
  * told at the Sync, once the transaction has committed.
  *
  * A query goes to the ready connection with the fewest queries in flight, at
- * most MAX_INFLIGHT per connection; the rest wait in pending.  When a
+ * most max_inflight per connection; the rest wait in pending.  When a
  * connection breaks, everything in flight on it fails (the caller answers
  * 503) and it reconnects (dbconn.c).  While no connection is up, new queries
  * wait; one second after the last connection went down the waiting ones fail
@@ -24,7 +24,8 @@
  * sent, its query is cancelled when it is the one the backend is running (the
  * head of the connection's in-flight list, running for CANCEL_AFTER_MS): the
  * pool hands the backend's pid to its canceller (the control channel sends
- * `pg_cancel_backend()`).  A cancel can race with the end of its target and
+ * `pg_cancel_backend()`), or, without one (a replica, a transaction pooler),
+ * sends a cancel request of the protocol.  A cancel can race with the end of its target and
  * hit the next query instead; such a query (57014 while a cancel is armed,
  * not the target) was rolled back and is sent again, once.
  */
@@ -32,13 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/*
- * Queries in flight per connection.  Enough to keep a backend busy (each
- * query is its own Sync'ed transaction, the server runs them one after the
- * other); the rest wait in pending, where a request whose client has gone
- * away is dropped instead of being run.
- */
-#define MAX_INFLIGHT 16
 /* a query that waited this long for a connection is checked for an abandoned client */
 #define ABANDON_CHECK_MS 2
 /* a query in flight this long is checked for an abandoned client by the sweep */
@@ -47,7 +41,9 @@
 #define CANCEL_AFTER_MS 5
 /* how long a sent cancel may still hit a query */
 #define CANCEL_ARMED_MS 500
-#define MAX_PENDING 8192
+
+/* what a query's commit wrote up to: the read-your-writes position (replicas.c) */
+#define LSN_SQL "SELECT pg_catalog.pg_current_wal_insert_lsn()::text"
 
 #define DISPATCH_STATEMENT "workon_dispatch"
 #define DISPATCH_SQL                                                                                                               \
@@ -80,6 +76,7 @@ struct st_db_conn_t {
     size_t num_inflight;
     size_t num_bytes_inflight; /* DB_QUERY_DISPATCH_BYTES among them: at most one (on_dispatch) */
     int head_ended; /* the head query's results ended (NULL seen), its Sync is next */
+    int prefix_state; /* DATABASE_POOLER: the head query's settings statement: 0 sent, 1 answered, 2 done */
     int prepared;   /* 0: no, 1: sent, 2: ok */
     int prepare_failed;
     uint64_t next_seq;
@@ -90,6 +87,7 @@ struct st_db_conn_t {
 };
 
 const char pool_err_abandoned[] = "client went away";
+const char pool_err_full[] = "too many queries wait for a connection";
 
 static void pool_schedule_dispatch(db_pool_t *pool);
 static void pool_sweep_soon(db_pool_t *pool, int fast);
@@ -172,14 +170,27 @@ int pool_conn_busy(db_pool_t *pool, size_t i)
 /* ------------------------------------------------------------------------ */
 /* sending */
 
+static int conn_send_lsn(db_conn_t *c, db_query_t *q);
+
 static int conn_send(db_conn_t *c, db_query_t *q)
 {
     PGconn *pg = conn_pg(c);
     int ok = 0;
 
+    /*
+     * Behind a transaction pooler each transaction may run on another server
+     * session: what a session would have kept (statement_timeout, the
+     * workon.* settings) goes with every transaction, a statement before the
+     * query in the same implicit transaction (no Sync between them).
+     */
+    q->prefixed = shim_settings.pooler && q->kind != DB_QUERY_INTERNAL && q->kind != DB_QUERY_LSN;
+    if (q->prefixed && !PQsendQueryParams(pg, settings_local_sql(), 0, NULL, NULL, NULL, NULL, 0))
+        return -1;
     switch (q->kind) {
     case DB_QUERY_DISPATCH:
-        ok = PQsendQueryPrepared(pg, DISPATCH_STATEMENT, 6, q->values, q->lengths, q->formats, 0);
+        /* a named statement does not outlive the transaction behind a transaction pooler */
+        ok = shim_settings.pooler ? PQsendQueryParams(pg, DISPATCH_SQL, 6, NULL, q->values, q->lengths, q->formats, 0)
+                                  : PQsendQueryPrepared(pg, DISPATCH_STATEMENT, 6, q->values, q->lengths, q->formats, 0);
         break;
     case DB_QUERY_DISPATCH_BYTES:
         ok = PQsendQueryParams(pg, DISPATCH_BYTES_SQL, 6, NULL, q->values, q->lengths, q->formats, 1);
@@ -203,6 +214,26 @@ static int conn_send(db_conn_t *c, db_query_t *q)
     ++c->num_inflight;
     if (q->kind == DB_QUERY_DISPATCH_BYTES)
         ++c->num_bytes_inflight;
+    if (q->want_lsn && conn_send_lsn(c, q) != 0)
+        return -2; /* sent, but the connection broke */
+    return 0;
+}
+
+/*
+ * Right behind a query that wants its commit's WAL position: a statement of
+ * its own, so it runs after that commit.  The query is reported once this
+ * one answers (on_conn_input).
+ */
+static int conn_send_lsn(db_conn_t *c, db_query_t *q)
+{
+    db_query_t *lq = pool_query_new(c->pool, DB_QUERY_LSN, NULL, c);
+
+    (void)q;
+    lq->sql = LSN_SQL;
+    if (conn_send(c, lq) != 0) {
+        query_free(c->pool, lq);
+        return -1;
+    }
     return 0;
 }
 
@@ -257,6 +288,7 @@ static void on_dispatch(h2o_timeout_entry_t *entry)
 {
     db_pool_t *pool = H2O_STRUCT_FROM_MEMBER(db_pool_t, dispatch_entry, entry);
     size_t i;
+    int r;
 
     /*
      * A bytes query (a file) goes to a connection without one in flight:
@@ -274,7 +306,7 @@ static void on_dispatch(h2o_timeout_entry_t *entry)
         db_query_t *q = H2O_STRUCT_FROM_MEMBER(db_query_t, link, pool->pending.next);
         for (i = 0; i != pool->size; ++i) {
             db_conn_t *c = pool->conns + i;
-            if (!conn_is_ready(c) || c->num_inflight >= MAX_INFLIGHT)
+            if (!conn_is_ready(c) || c->num_inflight >= pool->max_inflight)
                 continue;
             if (best_any == NULL || c->num_inflight < best_any->num_inflight)
                 best_any = c;
@@ -295,8 +327,21 @@ static void on_dispatch(h2o_timeout_entry_t *entry)
             query_finish(pool, q, pool_err_abandoned);
             continue;
         }
-        if ((q->kind == DB_QUERY_DISPATCH && best->prepared == 0 && conn_send_internal(best, DB_QUERY_PREPARE, NULL) != 0) ||
-            conn_send(best, q) != 0) {
+        if (q->kind == DB_QUERY_DISPATCH && best->prepared == 0 && !shim_settings.pooler &&
+            conn_send_internal(best, DB_QUERY_PREPARE, NULL) != 0) {
+            h2o_linklist_insert(pool->pending.next, &q->link);
+            ++pool->num_pending;
+            dbconn_fail_pq(&best->conn);
+            continue;
+        }
+        if ((r = conn_send(best, q)) == -2) {
+            /* in flight: it fails with the connection */
+            q->counted = 1;
+            ++pool->in_use;
+            dbconn_fail_pq(&best->conn);
+            continue;
+        }
+        if (r != 0) {
             /* the connection is broken; the query was not sent, keep it */
             h2o_linklist_insert(pool->pending.next, &q->link);
             ++pool->num_pending;
@@ -330,12 +375,23 @@ static void pool_schedule_dispatch(db_pool_t *pool)
         h2o_timeout_link(pool->worker->ctx.loop, &pool->worker->ctx.zero_timeout, &pool->dispatch_entry);
 }
 
+/* queries the ready connections can take now (those pending are sent at the end of this pass of the loop) */
+static size_t pool_free_slots(db_pool_t *pool)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i != pool->size; ++i)
+        if (conn_is_ready(pool->conns + i) && pool->conns[i].num_inflight < pool->max_inflight)
+            n += pool->max_inflight - pool->conns[i].num_inflight;
+    return n;
+}
+
 int pool_submit(db_pool_t *pool, db_query_t *q)
 {
     if (pool->num_ready == 0 && pool->fail_fast)
         return -1;
-    if (pool->num_pending >= MAX_PENDING)
-        return -1;
+    if (pool->num_pending >= pool->max_pending && pool->num_pending - pool_free_slots(pool) >= pool->max_pending)
+        return -2;
     q->queued_at = h2o_now(pool->worker->ctx.loop);
     h2o_linklist_insert(&pool->pending, &q->link);
     ++pool->num_pending;
@@ -403,6 +459,36 @@ static void query_abandon(db_query_t *q)
         q->cb(owner, NULL, pool_err_abandoned);
 }
 
+static void *cancel_main(void *arg)
+{
+    PGcancel *cancel = arg;
+    char err[256];
+
+    PQcancel(cancel, err, sizeof(err));
+    PQfreeCancel(cancel);
+    return NULL;
+}
+
+/*
+ * A cancel request of the protocol (what PgBouncer forwards to the server
+ * session the connection is on, and what a replica takes): libpq 15 only
+ * sends it blocking, so a short-lived thread of its own does.
+ */
+static void conn_cancel_request(db_conn_t *c)
+{
+    PGcancel *cancel = PQgetCancel(conn_pg(c));
+    pthread_attr_t attr;
+    pthread_t thread;
+
+    if (cancel == NULL)
+        return;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&thread, &attr, cancel_main, cancel) != 0)
+        PQfreeCancel(cancel);
+    pthread_attr_destroy(&attr);
+}
+
 /* cancels the running query when nobody waits for it; returns 1 while there is work left */
 static int conn_maybe_cancel(db_conn_t *c, uint64_t now)
 {
@@ -412,7 +498,7 @@ static int conn_maybe_cancel(db_conn_t *c, uint64_t now)
     if (!conn_is_ready(c) || h2o_linklist_is_empty(&c->inflight))
         return 0;
     head = H2O_STRUCT_FROM_MEMBER(db_query_t, link, c->inflight.next);
-    if (head->owner != NULL || head->kind == DB_QUERY_PREPARE || head->kind == DB_QUERY_INTERNAL)
+    if (head->owner != NULL || head->kind == DB_QUERY_PREPARE || head->kind == DB_QUERY_INTERNAL || head->kind == DB_QUERY_LSN)
         return 0;
     if (c->cancel_armed) {
         if (now - c->cancel_at < CANCEL_ARMED_MS)
@@ -426,6 +512,8 @@ static int conn_maybe_cancel(db_conn_t *c, uint64_t now)
     c->cancel_at = now;
     if (pool->cancel_backend != NULL)
         pool->cancel_backend(pool->cancel_data, PQbackendPID(conn_pg(c)));
+    else
+        conn_cancel_request(c);
     return 1;
 }
 
@@ -500,6 +588,21 @@ static void on_conn_input(dbconn_t *conn)
             continue;
         }
         q = H2O_STRUCT_FROM_MEMBER(db_query_t, link, c->inflight.next);
+        if (q->prefixed && c->prefix_state != 2) {
+            /* the settings statement before the query: its error is the query's, else nothing */
+            if (res == NULL) {
+                if (c->prefix_state == 0)
+                    break;
+                c->prefix_state = 2;
+                continue;
+            }
+            if (PQresultStatus(res) == PGRES_FATAL_ERROR && q->res == NULL)
+                q->res = res;
+            else
+                PQclear(res);
+            c->prefix_state = 1;
+            continue;
+        }
         if (res == NULL) {
             /* end of the head query's results, or nothing more to read for now */
             if (q->res != NULL && !c->head_ended) {
@@ -511,12 +614,24 @@ static void on_conn_input(dbconn_t *conn)
         if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
             PQclear(res);
             c->head_ended = 0;
+            c->prefix_state = 0;
             if (q->res == NULL) {
                 /* a Sync without a result: protocol out of step */
                 dbconn_fail(&c->conn, "unexpected pipeline state");
                 return;
             }
-            if (q->kind == DB_QUERY_PREPARE || q->kind == DB_QUERY_INTERNAL) {
+            if (q->kind == DB_QUERY_LSN) {
+                db_query_t *done = q->follows;
+                h2o_linklist_unlink(&q->link);
+                --c->num_inflight;
+                if (done != NULL) {
+                    if (done->owner != NULL && done->lsn_out != NULL && PQresultStatus(q->res) == PGRES_TUPLES_OK &&
+                        PQntuples(q->res) == 1 && PQgetlength(q->res, 0, 0) < 20)
+                        strcpy(done->lsn_out, PQgetvalue(q->res, 0, 0));
+                    query_finish(pool, done, NULL);
+                }
+                query_free(pool, q);
+            } else if (q->kind == DB_QUERY_PREPARE || q->kind == DB_QUERY_INTERNAL) {
                 /* reported while still at the head (the callback looks at its kind) */
                 if (q->cb != NULL)
                     q->cb(q->owner, q->res, NULL);
@@ -529,9 +644,17 @@ static void on_conn_input(dbconn_t *conn)
                 if (q->kind == DB_QUERY_DISPATCH_BYTES && --c->num_bytes_inflight == 0)
                     pool_schedule_dispatch(pool); /* a file that waited for this connection */
                 c->head_since = h2o_now(pool->worker->ctx.loop);
+                /* a query that wants its commit's position waits for the statement behind it */
+                db_query_t *lq = q->want_lsn && !h2o_linklist_is_empty(&c->inflight)
+                                     ? H2O_STRUCT_FROM_MEMBER(db_query_t, link, c->inflight.next)
+                                     : NULL;
+                if (lq != NULL && lq->kind != DB_QUERY_LSN)
+                    lq = NULL;
                 if (conn_cancel_hit(c, q)) {
                     /* a cancel meant for an abandoned query hit this one: it was rolled back, send it again */
                     requeue(pool, q);
+                } else if (lq != NULL && PQresultStatus(q->res) == PGRES_TUPLES_OK) {
+                    lq->follows = q;
                 } else {
                     query_finish(pool, q, NULL);
                 }
@@ -568,10 +691,15 @@ static void on_conn_connected(dbconn_t *conn)
         dbconn_fail(conn, "could not enter pipeline mode");
         return;
     }
-    snprintf(set_sql, sizeof(set_sql), "SET statement_timeout = %llu", (unsigned long long)shim_settings.request_timeout_ms);
-    if (conn_send_internal(c, DB_QUERY_INTERNAL, set_sql) != 0 || conn_send_internal(c, DB_QUERY_PREPARE, NULL) != 0) {
-        dbconn_fail_pq(conn);
-        return;
+    if (shim_settings.pooler) {
+        /* nothing kept in the session: the settings go with every transaction (conn_send) */
+        c->prepared = 2;
+    } else {
+        snprintf(set_sql, sizeof(set_sql), "SET statement_timeout = %llu", (unsigned long long)shim_settings.request_timeout_ms);
+        if (conn_send_internal(c, DB_QUERY_INTERNAL, set_sql) != 0 || conn_send_internal(c, DB_QUERY_PREPARE, NULL) != 0) {
+            dbconn_fail_pq(conn);
+            return;
+        }
     }
     c->up = 1;
     if (pool->num_ready++ == 0)
@@ -590,6 +718,7 @@ static void on_conn_lost(dbconn_t *conn, int was_ready)
     c->prepared = 0;
     c->dirty = 0;
     c->head_ended = 0;
+    c->prefix_state = 0;
     c->cancel_armed = 0;
     if (c->up) {
         c->up = 0;
@@ -605,7 +734,11 @@ static void on_conn_lost(dbconn_t *conn, int was_ready)
     while (!h2o_linklist_is_empty(&failed)) {
         db_query_t *q = H2O_STRUCT_FROM_MEMBER(db_query_t, link, failed.next);
         h2o_linklist_unlink(&q->link);
-        if (q->kind == DB_QUERY_PREPARE || q->kind == DB_QUERY_INTERNAL)
+        if (q->kind == DB_QUERY_LSN && q->follows != NULL) {
+            /* committed: answered without its position */
+            query_finish(pool, q->follows, NULL);
+            query_free(pool, q);
+        } else if (q->kind == DB_QUERY_PREPARE || q->kind == DB_QUERY_INTERNAL || q->kind == DB_QUERY_LSN)
             query_free(pool, q);
         else
             query_finish(pool, q, "database connection lost");
@@ -616,13 +749,18 @@ static const dbconn_callbacks_t conn_callbacks = {on_conn_connected, on_conn_inp
 
 /* ------------------------------------------------------------------------ */
 
-void pool_init(db_pool_t *pool, worker_t *worker, pool_cancel_cb cancel_backend, void *cancel_data)
+void pool_init(db_pool_t *pool, worker_t *worker, const char *name, const char *url, size_t size, size_t max_inflight,
+               size_t max_pending, pool_cancel_cb cancel_backend, void *cancel_data)
 {
     size_t i;
 
     memset(pool, 0, sizeof(*pool));
     pool->worker = worker;
-    pool->size = shim_settings.pool_size;
+    pool->name = name;
+    pool->url = url;
+    pool->size = size;
+    pool->max_inflight = max_inflight;
+    pool->max_pending = max_pending;
     pool->cancel_backend = cancel_backend;
     pool->cancel_data = cancel_data;
     pool->conns = calloc(pool->size, sizeof(db_conn_t));
@@ -635,8 +773,13 @@ void pool_init(db_pool_t *pool, worker_t *worker, pool_cancel_cb cancel_backend,
     for (i = 0; i != pool->size; ++i) {
         db_conn_t *c = pool->conns + i;
         char label[16];
-        snprintf(label, sizeof(label), "%zu", i);
+        if (strcmp(name, "primary") == 0)
+            snprintf(label, sizeof(label), "%zu", i);
+        else
+            snprintf(label, sizeof(label), "%.10s%zu", name, i);
         dbconn_init(&c->conn, worker, &conn_callbacks, label);
+        c->conn.url = url;
+        c->conn.pooled = shim_settings.pooler;
         c->pool = pool;
         h2o_linklist_init_anchor(&c->inflight);
     }

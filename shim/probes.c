@@ -77,7 +77,15 @@ static int on_readyz_result(call_t *call, PGresult *res, const char *err)
 {
     static const char body[] = "{\"status\":\"ready\",\"checks\":{\"database\":{\"status\":\"ok\"}}}";
 
-    if (single_value(res))
+    if (single_value(res) && replicas_configured()) {
+        /* ready while the primary is: a replica that is skipped is said, not a reason to take the shim out */
+        strbuf_t sb;
+        strbuf_init(&sb, &call->req->pool, 256);
+        strbuf_lit(&sb, "{\"status\":\"ready\",\"checks\":{\"database\":{\"status\":\"ok\"},");
+        replicas_health_json(call->worker, &sb);
+        strbuf_lit(&sb, "}}");
+        send_response(call->req, call->request_id, 200, strbuf_finish(&sb), 1);
+    } else if (single_value(res))
         send_response(call->req, call->request_id, 200, h2o_iovec_init(body, sizeof(body) - 1), 1);
     else
         send_db_failure(call, res, err,
@@ -112,8 +120,9 @@ static int on_v1_health_result(call_t *call, PGresult *res, const char *err)
     worker_t *w = call->worker;
     struct timeval now;
     strbuf_t sb;
-    int ok = single_value(res), status = 200;
+    int ok = single_value(res), status = 200, replicas_ok;
     const char *inner = NULL;
+    strbuf_t replicas;
     size_t inner_len = 0;
 
     if (ok) {
@@ -131,9 +140,11 @@ static int on_v1_health_result(call_t *call, PGresult *res, const char *err)
         }
     }
     gettimeofday(&now, NULL);
+    strbuf_init(&replicas, &req->pool, 256);
+    replicas_ok = replicas_health_json(w, &replicas);
     strbuf_init(&sb, &req->pool, 512);
     strbuf_printf(&sb, "{\"status\":\"%s\",\"service\":\"" SHIM_SERVICE "\",\"version\":\"" SHIM_VERSION "\",\"environment\":",
-                  ok && w->routes != NULL && w->pool.num_ready == w->pool.size ? "ok" : "degraded");
+                  ok && w->routes != NULL && w->pool.num_ready == w->pool.size && replicas_ok ? "ok" : "degraded");
     strbuf_add_cstr_json(&sb, shim_settings.node_env);
     strbuf_printf(&sb, ",\"uptime_seconds\":%lld", (long long)(now.tv_sec - shim_started_at.tv_sec));
     if (ok) {
@@ -153,6 +164,16 @@ static int on_v1_health_result(call_t *call, PGresult *res, const char *err)
                   "\"queries_in_flight\":%zu,\"scope\":\"thread\"},\"threads\":%u}",
                   route_table_size(w->routes), w->pool.size, w->pool.num_ready, pool_busy_connections(&w->pool),
                   w->pool.num_pending, w->pool.in_use, shim_settings.threads);
+    /* inside the object: the slow lane's figures and the replicas */
+    --sb.len;
+    if (w->slow.size != 0)
+        strbuf_printf(&sb, ",\"slow_lane\":{\"size\":%zu,\"connected\":%zu,\"in_use\":%zu,\"waiting\":%zu}", w->slow.size,
+                      w->slow.num_ready, w->slow.in_use, w->slow.num_pending);
+    if (replicas.len != 0) {
+        strbuf_lit(&sb, ",");
+        strbuf_add(&sb, replicas.base, replicas.len);
+    }
+    strbuf_lit(&sb, "}");
     send_response(req, call->request_id, status, strbuf_finish(&sb), 1);
     return 0;
 }

@@ -91,6 +91,8 @@ static void node_free(route_node_t *node)
 /* workon.routes.body and .rate_limit, in the order of BODY_* and RATE_LIMIT_* */
 static const char *const body_modes[] = {"none", "json", "raw", "websocket", "bytes", NULL};
 static const char *const rate_limits[] = {"default", "auth", "exempt", NULL};
+/* workon.routes.lane, in the order of ROUTE_LANE_* */
+static const char *const lanes[] = {"fast", "slow", NULL};
 
 /* the index of s in names, 0 (the default) when it is not there */
 static int parse_name(const char *s, const char *const *names)
@@ -184,6 +186,7 @@ route_table_t *route_table_build(PGresult *res, const char **err)
         snprintf(r->outbound, sizeof(r->outbound), "%s", PQgetvalue(res, i, 8));
         r->metrics = metrics_family(PQgetvalue(res, i, 9));
         r->bytes = r->body_mode == BODY_BYTES || PQgetvalue(res, i, 10)[0] == 't';
+        r->lane = parse_name(PQgetvalue(res, i, 11), lanes);
         if (insert_route(table, r, err) != 0)
             goto Error;
     }

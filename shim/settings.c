@@ -93,6 +93,9 @@ NUMBER_SETTING(apply_max_body_bytes, max_body_bytes, 1, 1073741824)
 NUMBER_SETTING(apply_port, port, 1, 65535)
 NUMBER_SETTING(apply_request_timeout, request_timeout_ms, 100, 3600000)
 NUMBER_SETTING(apply_threads, threads, 1, 256)
+NUMBER_SETTING(apply_replica_max_lag, replica_max_lag_ms, 100, 20000)
+NUMBER_SETTING(apply_slow_lane_connections, slow_lane_connections, 0, 64)
+NUMBER_SETTING(apply_slow_lane_queue, slow_lane_queue, 1, 100000)
 
 static const char *check_conninfo(const setting_t *self, const char *value)
 {
@@ -124,6 +127,45 @@ static const char *apply_database_direct_url(const setting_t *self, const char *
     if (err == NULL)
         shim_settings.database_direct_url = *value != '\0' ? value : NULL;
     return err;
+}
+
+static const char *apply_database_pooler(const setting_t *self, const char *value)
+{
+    if (strcmp(value, "none") == 0)
+        shim_settings.pooler = 0;
+    else if (strcmp(value, "transaction") == 0)
+        shim_settings.pooler = 1;
+    else
+        return complain("must be none or transaction", self->name);
+    return NULL;
+}
+
+/* comma-separated connection URIs, each checked like DATABASE_URL */
+static const char *apply_database_replica_urls(const setting_t *self, const char *value)
+{
+    char *copy = strdup(value), *p, *save = NULL;
+    const char *err;
+
+    if (copy == NULL)
+        return complain("out of memory", self->name);
+    free(shim_settings.replica_urls);
+    shim_settings.replica_urls = NULL;
+    shim_settings.num_replicas = 0;
+    for (p = strtok_r(copy, ",", &save); p != NULL; p = strtok_r(NULL, ",", &save)) {
+        while (*p == ' ')
+            ++p;
+        if (*p == '\0')
+            continue;
+        if ((err = check_conninfo(self, p)) != NULL)
+            return err;
+        if (shim_settings.num_replicas == 16)
+            return complain("names more than 16 replicas", self->name);
+        shim_settings.replica_urls = realloc(shim_settings.replica_urls, (shim_settings.num_replicas + 1) * sizeof(char *));
+        if (shim_settings.replica_urls == NULL)
+            return complain("out of memory", self->name);
+        shim_settings.replica_urls[shim_settings.num_replicas++] = p;
+    }
+    return NULL;
 }
 
 /* a setting taken as it is */
@@ -226,33 +268,6 @@ static const char *apply_secret(const setting_t *self, const char *value)
     return NULL;
 }
 
-/* appends "-c workon.<guc>=<value>" to the libpq options, escaping as libpq's options parser expects */
-static void add_pg_option(const char *guc, const char *value)
-{
-    size_t old = shim_settings.pg_options != NULL ? strlen(shim_settings.pg_options) : 0;
-    char *buf = malloc(old + strlen(guc) + 2 * strlen(value) + 8), *p;
-
-    if (buf == NULL) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    p = buf;
-    if (old != 0) {
-        memcpy(p, shim_settings.pg_options, old);
-        p += old;
-        *p++ = ' ';
-    }
-    p += sprintf(p, "-c %s=", guc);
-    for (; *value != '\0'; ++value) {
-        if (*value == ' ' || *value == '\\')
-            *p++ = '\\';
-        *p++ = *value;
-    }
-    *p = '\0';
-    free(shim_settings.pg_options);
-    shim_settings.pg_options = buf;
-}
-
 static const char *apply_jwt_string(const setting_t *self, const char *value)
 {
     size_t i;
@@ -266,7 +281,7 @@ static const char *apply_jwt_string(const setting_t *self, const char *value)
         shim_settings.jwt_issuer = h2o_strdup(NULL, value, SIZE_MAX).base;
     else
         shim_settings.jwt_audience = h2o_strdup(NULL, value, SIZE_MAX).base;
-    add_pg_option(strcmp(self->name, "JWT_ISSUER") == 0 ? "workon.jwt_issuer" : "workon.jwt_audience", value);
+    settings_add_pg_option(strcmp(self->name, "JWT_ISSUER") == 0 ? "workon.jwt_issuer" : "workon.jwt_audience", value);
     return NULL;
 }
 
@@ -276,7 +291,7 @@ static const char *apply_booking_hold(const setting_t *self, const char *value)
 
     if (parse_number(value, 1, 1440, &v) != 0)
         return complain("must be a number of minutes between 1 and 1440", self->name);
-    add_pg_option("workon.booking_hold_minutes", value);
+    settings_add_pg_option("workon.booking_hold_minutes", value);
     return NULL;
 }
 
@@ -288,7 +303,7 @@ static const char *apply_upload_max_bytes(const setting_t *self, const char *val
     if (parse_number(value, 1, 1073741824, &v) != 0)
         return complain("must be a number between 1 and 1073741824", self->name);
     shim_settings.upload_max_bytes = v;
-    add_pg_option("workon.upload_max_bytes", value);
+    settings_add_pg_option("workon.upload_max_bytes", value);
     return NULL;
 }
 
@@ -301,7 +316,7 @@ static const char *apply_jwt_ttl(const setting_t *self, const char *value)
         return complain(access ? "must be a number of seconds between 1 and 86400"
                                : "must be a number of seconds between 1 and 31536000",
                         self->name);
-    add_pg_option(access ? "workon.jwt_access_ttl" : "workon.jwt_refresh_ttl", value);
+    settings_add_pg_option(access ? "workon.jwt_access_ttl" : "workon.jwt_refresh_ttl", value);
     return NULL;
 }
 
@@ -431,7 +446,7 @@ static const char *apply_message_email_delay(const setting_t *self, const char *
         s = 1;
     shim_settings.message_email_delay_ms = s * 1000;
     snprintf(seconds, sizeof(seconds), "%llus", (unsigned long long)s);
-    add_pg_option("workon.message_email_delay", seconds);
+    settings_add_pg_option("workon.message_email_delay", seconds);
     return NULL;
 }
 
@@ -439,7 +454,7 @@ static const char *apply_default_locale(const setting_t *self, const char *value
 {
     if (strcmp(value, "fr") != 0 && strcmp(value, "en") != 0)
         return complain("must be fr or en", self->name);
-    add_pg_option("workon.default_locale", value);
+    settings_add_pg_option("workon.default_locale", value);
     return NULL;
 }
 
@@ -449,7 +464,7 @@ static const char *apply_app_url(const setting_t *self, const char *value)
 
     if (strlen(value) > 200 || !is_printable_token(value) || httpclient_parse_base(value, &url) != NULL)
         return complain("must be an http:// or https:// URL of at most 200 characters", self->name);
-    add_pg_option("workon.app_url", value);
+    settings_add_pg_option("workon.app_url", value);
     return NULL;
 }
 
@@ -459,7 +474,7 @@ static const char *apply_upload_store(const setting_t *self, const char *value)
     if (strcmp(value, "postgres") != 0 && strcmp(value, "s3") != 0)
         return complain("must be postgres or s3", self->name);
     shim_settings.upload_store_s3 = strcmp(value, "s3") == 0;
-    add_pg_option("workon.upload_store", value);
+    settings_add_pg_option("workon.upload_store", value);
     return NULL;
 }
 
@@ -529,6 +544,12 @@ static const setting_t settings_table[] = {
     {"DATABASE_DIRECT_URL", NULL,
      "the control connection's (LISTEN, seeding, route loads), when DATABASE_URL is a transaction pooler; default DATABASE_URL",
      0, 0, apply_database_direct_url},
+    {"DATABASE_POOLER", "none",
+     "transaction: DATABASE_URL is a transaction pooler (PgBouncer pool_mode=transaction): no prepared statements, no startup options, the settings go with each transaction; DATABASE_DIRECT_URL is then required",
+     0, 0, apply_database_pooler},
+    {"DATABASE_REPLICA_URLS", "",
+     "comma-separated connection URIs of streaming replicas: the read_only routes run there, except for a client whose last write (X-Workon-LSN, cookie workon_lsn) a replica has not replayed yet; DB_POOL_SIZE connections each per thread",
+     0, 0, apply_database_replica_urls},
     {"DATABASE_URL", NULL, "libpq connection URI or conninfo string (required)", 0, 0, apply_database_url},
     {"DB_POOL_SIZE", "1",
      "pipelined database connections per thread (1-64), plus one LISTEN connection per thread; more let a slow statement hold up fewer requests, but more busy backends than cores make the scheduler stall some",
@@ -574,6 +595,9 @@ static const setting_t settings_table[] = {
     {"RATE_LIMIT_LIMIT", "100", "requests per RATE_LIMIT_TTL and client (user, else address); 429 above", 0, RELOAD,
      apply_rate_limit_limit},
     {"RATE_LIMIT_TTL", "60", "rate-limit window in seconds", 0, RELOAD, apply_rate_limit_ttl},
+    {"REPLICA_MAX_LAG_MS", "1000",
+     "a replica that has not replayed what the primary had written this long ago (or that did not answer its last poll for as long) is skipped until it catches up; polled every 100 ms",
+     0, 0, apply_replica_max_lag},
     {"REQUEST_TIMEOUT_MS", "30000", "longest wait for the database per request (503 after, query cancelled), also the statement_timeout",
      0, 0, apply_request_timeout},
     {"RESEND_API_BASE", "https://api.resend.com",
@@ -602,6 +626,11 @@ static const setting_t settings_table[] = {
     {"SHIM_THREADS", "CPU count", "event-loop threads", 0, 0, apply_threads},
     {"SIGNED_URL_SECRET", NULL, "upload and download URL signing secret, handed to the database at start (without it, development signs with a random key); required outside development, at least 32 characters", 3, 0,
      apply_secret},
+    {"SLOW_LANE_CONNECTIONS", "1",
+     "connections per thread of the slow lane, where the routes of lane slow (password hashing) run one statement at a time each, away from the pipelined connections; 0: no slow lane",
+     0, 0, apply_slow_lane_connections},
+    {"SLOW_LANE_QUEUE", "64", "requests per thread waiting for a slow-lane connection; 503 unavailable above", 0, 0,
+     apply_slow_lane_queue},
     {"STRIPE_API_BASE", "https://api.stripe.com",
      "where requests to Stripe go (an http:// or https:// URL; tests point it at a local server)", 0, 0, apply_stripe_api_base},
     {"STRIPE_PUBLISHABLE_KEY", NULL, "pk_live_ keys only with NODE_ENV=production, pk_test_ keys never there", 5, 0,
@@ -779,6 +808,9 @@ void settings_load(void)
     shim_settings.email_timeout_ms = 10000;
     shim_settings.email_concurrency = 64;
     shim_settings.web_root = WEB_ROOT_DEFAULT;
+    shim_settings.replica_max_lag_ms = 1000;
+    shim_settings.slow_lane_connections = 1;
+    shim_settings.slow_lane_queue = 64;
 
     /* the file first: its values win over the environment's */
     if ((v = getenv("SHIM_ENV_FILE")) != NULL && *v != '\0') {
@@ -809,6 +841,8 @@ void settings_load(void)
                 fail(err);
         }
     }
+    if (shim_settings.pooler && shim_settings.database_direct_url == NULL)
+        fail("DATABASE_DIRECT_URL is required with DATABASE_POOLER=transaction (LISTEN needs a session of its own)");
     log_min_level = shim_settings.log_level;
 }
 

@@ -100,6 +100,15 @@ typedef struct st_shim_settings_t {
     uint64_t message_email_delay_ms;
     /* web.c: WEB_ROOT ("" : no site) */
     const char *web_root;
+    /* DATABASE_POOLER=transaction */
+    int pooler;
+    /* replicas.c: DATABASE_REPLICA_URLS, REPLICA_MAX_LAG_MS */
+    char **replica_urls;
+    size_t num_replicas;
+    uint64_t replica_max_lag_ms;
+    /* the slow lane: SLOW_LANE_CONNECTIONS per thread (0: none), SLOW_LANE_QUEUE */
+    uint64_t slow_lane_connections;
+    uint64_t slow_lane_queue;
 } shim_settings_t;
 
 extern shim_settings_t shim_settings;
@@ -108,6 +117,10 @@ extern shim_settings_t shim_settings;
 void settings_load(void);
 /* SIGHUP: re-reads SHIM_ENV_FILE and applies the reloadable settings; -1 (logged, nothing changed) on a bad value */
 int settings_reload(void);
+/* pgsettings.c: a workon.* setting for every session (libpq options; behind a pooler, settings_local_sql) */
+void settings_add_pg_option(const char *guc, const char *value);
+/* DATABASE_POOLER: the statement that sets statement_timeout and the workon.* settings for one transaction */
+const char *settings_local_sql(void);
 /* prints usage and the settings table */
 void settings_print_help(FILE *fp);
 #define setting_read(field) __atomic_load_n(&shim_settings.field, __ATOMIC_RELAXED)
@@ -279,6 +292,12 @@ enum {
     RATE_LIMIT_EXEMPT,      /* never rate limited */
 };
 
+/* workon.routes.lane */
+enum {
+    ROUTE_LANE_FAST = 0, /* the pipelined connections */
+    ROUTE_LANE_SLOW,     /* slow by design (password hashing): the slow lane's connections */
+};
+
 typedef struct st_route_t {
     char method[8];
     char *path;
@@ -288,7 +307,8 @@ typedef struct st_route_t {
     int bytes; /* bytes in or out (body mode bytes, a handler returning bytea): workon.dispatch_bytes */
     char *auth;
     int rate_limit;
-    int read_only;     /* the handler never writes (not used yet: a replica pool would take these) */
+    int read_only;     /* the handler never writes: run on a replica when there are some (replicas.c) */
+    int lane;          /* ROUTE_LANE_*: where its statement runs */
     char outbound[16]; /* the outbox kind a request may wait on, "" for none */
     unsigned metrics;  /* extra metric families its requests are counted in (METRICS_FAMILY_*) */
     /* names of the {param} segments, in order */
@@ -312,9 +332,9 @@ typedef struct st_error_map_t {
 /* the route query: the columns route_table_build reads, in order */
 #define ROUTES_SELECT                                                                                                              \
     "SELECT method, path, handler::oid::int8, auth, status, body, rate_limit, read_only, outbound, metric,"                        \
-    " (SELECT p.prorettype = 'bytea'::regtype FROM pg_catalog.pg_proc AS p WHERE p.oid = handler::oid)"                            \
+    " (SELECT p.prorettype = 'bytea'::regtype FROM pg_catalog.pg_proc AS p WHERE p.oid = handler::oid), lane"                      \
     " FROM workon.routes ORDER BY path, method"
-#define ROUTE_COLUMNS 11
+#define ROUTE_COLUMNS 12
 #define ERRORS_SELECT "SELECT sqlstate, status, code FROM workon.errors"
 
 /* builds a table from the result of the route query; NULL + *err on failure */
@@ -374,6 +394,7 @@ typedef struct st_dbconn_callbacks_t {
 struct st_dbconn_t {
     worker_t *worker;
     const char *url; /* NULL: DATABASE_URL */
+    int pooled;      /* through a transaction pooler (DATABASE_POOLER): no startup options */
     const dbconn_callbacks_t *callbacks;
     char label[16]; /* the "connection" of its log lines */
     PGconn *pg;
@@ -419,6 +440,7 @@ enum {
     DB_QUERY_DISPATCH_BYTES, /* workon.dispatch_bytes, 6 params, the row in binary */
     DB_QUERY_SQL,          /* a statement, with nparams text parameters */
     DB_QUERY_INTERNAL,     /* connection setup (owner is the connection) */
+    DB_QUERY_LSN,          /* the WAL position after a query's commit (want_lsn; owner is the connection) */
 };
 
 struct st_db_query_t {
@@ -440,12 +462,30 @@ struct st_db_query_t {
     db_conn_t *conn;
     PGresult *res;
     int counted; /* counted in the pool's in_use figure */
+    /* replicas: after the commit, pg_current_wal_insert_lsn() as text into lsn_out (>= 20 bytes, while there is an owner) */
+    int want_lsn;
+    char *lsn_out;
+    int prefixed; /* DATABASE_POOLER: sent after the settings statement */
+    db_query_t *follows; /* DB_QUERY_LSN: the committed query that waits for it */
 };
+
+/*
+ * Queries in flight per connection of the pipelined pools.  Enough to keep a
+ * backend busy (each query is its own Sync'ed transaction, the server runs
+ * them one after the other); the rest wait in pending, where a request whose
+ * client has gone away is dropped instead of being run.
+ */
+#define POOL_MAX_INFLIGHT 16
+#define POOL_MAX_PENDING 8192
 
 typedef struct st_db_pool_t {
     worker_t *worker;
+    const char *name; /* primary, slow (the slow lane), replica */
+    const char *url;  /* NULL: DATABASE_URL */
     db_conn_t *conns;
     size_t size;
+    size_t max_inflight; /* queries in flight per connection */
+    size_t max_pending;  /* queries waiting for a connection; more are refused (pool_err_full) */
     size_t num_ready;
     h2o_linklist_t pending; /* db_query_t not yet sent */
     size_t num_pending;
@@ -459,11 +499,15 @@ typedef struct st_db_pool_t {
     void *cancel_data;
 } db_pool_t;
 
-void pool_init(db_pool_t *pool, worker_t *worker, pool_cancel_cb cancel_backend, void *cancel_data);
+/* name and url (NULL: DATABASE_URL) are kept; cancel_backend NULL: abandoned queries are cancelled by a cancel request */
+void pool_init(db_pool_t *pool, worker_t *worker, const char *name, const char *url, size_t size, size_t max_inflight,
+               size_t max_pending, pool_cancel_cb cancel_backend, void *cancel_data);
 void pool_start(db_pool_t *pool);
 void pool_stop(db_pool_t *pool);
 db_query_t *pool_query_new(db_pool_t *pool, int kind, db_query_cb cb, void *owner);
-/* queues the query; 0, or -1 when it cannot be served now (the caller answers 503) */
+/* err of a query refused because max_pending queries already wait */
+extern const char pool_err_full[];
+/* queues the query; 0, -1 when the database is out of reach, -2 when the queue is full (the caller answers 503) */
 int pool_submit(db_pool_t *pool, db_query_t *q);
 /* the owner went away: the result will be dropped */
 void pool_query_detach(db_pool_t *pool, db_query_t *q);
@@ -665,7 +709,9 @@ struct st_worker_t {
     int wakeup_fd;
     h2o_socket_t *wakeup;
     pthread_t thread;
-    db_pool_t pool;
+    db_pool_t pool; /* the primary's pipelined connections */
+    db_pool_t slow; /* the slow lane (SLOW_LANE_CONNECTIONS, one statement at a time each) */
+    struct st_replicas_t *replicas; /* NULL without DATABASE_REPLICA_URLS */
     control_t control;
     route_table_t *routes; /* NULL until loaded */
     /* API requests that came before the first route table: they wait for it (api.c) */
@@ -695,6 +741,26 @@ extern struct timeval shim_started_at;
 
 /* per-thread random numbers (xorshift128+, seeded from getrandom) */
 uint64_t worker_random(worker_t *w);
+
+/* ------------------------------------------------------------------------ */
+/* replicas.c: read replicas (DATABASE_REPLICA_URLS) and read-your-writes */
+
+void replicas_init(worker_t *w);
+void replicas_start(worker_t *w);
+void replicas_stop(worker_t *w);
+#define replicas_configured() (shim_settings.num_replicas != 0)
+/* "X/Y" (PostgreSQL's pg_lsn text) as a number; 0 when malformed */
+uint64_t lsn_parse(const char *s, size_t len);
+/* a replica that can serve a read of a client whose last write was at client_lsn (0: none); NULL: the primary */
+db_pool_t *replicas_pick(worker_t *w, uint64_t client_lsn);
+/* pool is one of w's replicas */
+int replicas_owns(worker_t *w, db_pool_t *pool);
+/* the client's last write position: X-Workon-LSN, else the cookie workon_lsn; 0 when none */
+uint64_t replicas_client_lsn(h2o_req_t *req);
+/* X-Workon-LSN and the cookie workon_lsn of a response after a write */
+void replicas_add_lsn_headers(h2o_req_t *req, const char *lsn);
+/* "replicas":[...] as this thread sees them into sb (nothing without replicas); 0 when one is skipped */
+int replicas_health_json(worker_t *w, strbuf_t *sb);
 
 /* ------------------------------------------------------------------------ */
 /* openapi.c: the docs page (the document itself is workon.openapi() in the database) */
@@ -779,6 +845,7 @@ struct st_call_t {
     const char *route_path; /* for log lines */
     call_result_cb on_result;
     db_query_t *query;
+    db_pool_t *pool;      /* where its queries go; NULL: the thread's pipelined pool (primary) */
     outbox_job_t *outbox; /* an outbound call the request waits for */
     httpclient_t *outgoing; /* a request of its own it waits for (s3.c) */
     h2o_timeout_entry_t timeout;
@@ -789,6 +856,8 @@ struct st_call_t {
 
 /* the err of on_result when a call with its own bound ran out of time */
 extern const char call_err_timeout[];
+
+#define call_pool(call) ((call)->pool != NULL ? (call)->pool : &(call)->worker->pool)
 
 /* a call of size bytes (a struct that begins with call_t) on the request's pool */
 call_t *call_new(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id, size_t size, call_result_cb on_result);

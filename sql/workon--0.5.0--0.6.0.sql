@@ -2970,6 +2970,253 @@ COMMENT ON COLUMN workon.refunds.space_id IS 'the space of the booking (the key 
 
 GRANT SELECT (space_id) ON workon.payments TO workon_member, workon_host, workon_admin;
 
+-- routes: the lane a route's statement runs in (the front end's slow lane)
+ALTER TABLE workon.routes ADD COLUMN lane text NOT NULL DEFAULT 'fast'
+	CONSTRAINT routes_lane_check CHECK (lane IN ('fast', 'slow'));
+
+COMMENT ON COLUMN workon.routes.lane IS
+'For the front end: fast (the default) runs on the pipelined connections; slow (slow by design: password hashing, exports) on connections of its own with their own concurrency cap, so it never holds up the fast statements';
+
+UPDATE workon.routes SET lane = 'slow'
+ WHERE (method, path) IN (('POST', '/api/v1/auth/register'), ('POST', '/api/v1/auth/login'),
+						  ('POST', '/api/v1/auth/password/reset'), ('POST', '/api/v1/me/password'));
+
+-- the OpenAPI document: X-Workon-LSN (read replicas) on writes' answers and reads' parameters
+CREATE OR REPLACE FUNCTION workon.openapi()
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r record;
+	paths jsonb := workon.openapi_builtin_paths();
+	op jsonb;
+	params jsonb;
+	props jsonb;
+	required jsonb;
+	responses jsonb;
+	a record;
+	path_params text[];
+	has_body_arg boolean;
+	body_type regtype;
+	tag text;
+BEGIN
+	FOR r IN
+		SELECT rt.method, rt.path, rt.auth, rt.status, rt.body, rt.summary, rt.rate_limit, rt.read_only,
+			   p.oid AS fn, p.proname::text AS fname, p.pronargs, p.pronargdefaults,
+			   p.prorettype = 'bytea'::regtype AS returns_file,
+			   p.prosrc,
+			   obj_description(p.oid, 'pg_proc') AS description,
+			   row_number() OVER (PARTITION BY p.proname ORDER BY rt.path, rt.method) AS nth
+		  FROM workon.routes rt
+		  JOIN pg_proc p ON p.oid = rt.handler
+		 ORDER BY rt.path, rt.method
+	LOOP
+		path_params := ARRAY(SELECT m[1] FROM regexp_matches(r.path, '\{([a-z_][a-z0-9_]*)\}', 'g') AS m);
+		params := '[]';
+		props := '{}';
+		required := '[]';
+		has_body_arg := false;
+		body_type := NULL;
+		FOR a IN
+			SELECT (SELECT pp.proargnames[n] FROM pg_proc pp WHERE pp.oid = r.fn) AS name,
+				   t::regtype AS typ, n,
+				   n <= r.pronargs - r.pronargdefaults AS no_default
+			  FROM unnest((SELECT pp.proargtypes::oid[] FROM pg_proc pp WHERE pp.oid = r.fn)) WITH ORDINALITY AS u(t, n)
+		LOOP
+			CONTINUE WHEN a.name IS NULL OR a.name = 'meta';
+			IF a.name = ANY (path_params) THEN
+				params := params || jsonb_build_object('name', a.name, 'in', 'path', 'required', true,
+													   'schema', workon.openapi_schema(a.typ));
+			ELSIF a.name = 'body' THEN
+				has_body_arg := true;
+				body_type := a.typ;
+			ELSIF r.body = 'json' THEN
+				props := props || jsonb_build_object(a.name, workon.openapi_schema(a.typ));
+				IF a.no_default THEN
+					required := required || to_jsonb(a.name);
+				END IF;
+			ELSE
+				params := params || jsonb_build_object('name', a.name, 'in', 'query', 'required', a.no_default,
+													   'schema', workon.openapi_schema(a.typ));
+			END IF;
+		END LOOP;
+		-- a template name the handler does not take is still a path parameter
+		FOR i IN 1 .. coalesce(array_length(path_params, 1), 0) LOOP
+			IF NOT params @> jsonb_build_array(jsonb_build_object('name', path_params[i], 'in', 'path')) THEN
+				params := params || jsonb_build_object('name', path_params[i], 'in', 'path', 'required', true,
+													   'schema', '{"type": "string"}'::jsonb);
+			END IF;
+		END LOOP;
+		-- every POST may be sent again safely (workon.dispatch_idempotent)
+		IF r.method = 'POST' THEN
+			params := params || '{"name": "Idempotency-Key", "in": "header", "required": false,
+				"description": "1-255 visible ASCII characters, unique per request: the same key and request within 24 hours get the stored answer; another request with the key is 422 idempotency_key_reused, one while the first still runs 409 idempotency_key_in_use",
+				"schema": {"type": "string", "minLength": 1, "maxLength": 255}}'::jsonb;
+		END IF;
+
+		tag := CASE WHEN r.path LIKE '/api/v1/%' THEN split_part(r.path, '/', 4)
+					WHEN r.path LIKE '/api/%' THEN split_part(r.path, '/', 3)
+					ELSE split_part(r.path, '/', 2) END;
+		op := jsonb_build_object(
+			'operationId', CASE WHEN r.nth = 1 THEN r.fname ELSE r.fname || '_' || r.nth END,
+			'summary', r.summary,
+			'tags', jsonb_build_array(tag),
+			'x-workon-auth', r.auth,
+			'x-workon-handler', r.fn::regprocedure::text,
+			'security', CASE WHEN r.auth = 'none' THEN '[{}, {"bearerAuth": []}]'::jsonb
+							 ELSE '[{"bearerAuth": []}]'::jsonb END);
+		IF r.description IS NOT NULL THEN
+			op := op || jsonb_build_object('description', r.description);
+		END IF;
+		IF jsonb_array_length(params) > 0 THEN
+			op := op || jsonb_build_object('parameters', params);
+		END IF;
+		IF r.body = 'json' THEN
+			op := op || jsonb_build_object('requestBody', jsonb_build_object(
+				'required', has_body_arg OR jsonb_array_length(required) > 0,
+				'content', jsonb_build_object('application/json', jsonb_build_object('schema',
+					CASE WHEN has_body_arg THEN workon.openapi_schema(body_type)
+						 ELSE jsonb_build_object('type', 'object', 'properties', props)
+							  || CASE WHEN jsonb_array_length(required) > 0
+									  THEN jsonb_build_object('required', required) ELSE '{}' END
+					END))));
+		ELSIF r.body = 'raw' THEN
+			op := op || '{"requestBody": {"required": true, "content": {"*/*": {"schema": {"type": "string"}}}}}'::jsonb;
+		ELSIF r.body = 'bytes' THEN
+			op := op || '{"requestBody": {"required": true, "content": {"application/octet-stream":
+				{"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}}}'::jsonb;
+		END IF;
+
+		IF r.body = 'websocket' THEN
+			-- the token may also come as ?access_token= (RFC 6750), as browsers cannot set headers
+			op := op || jsonb_build_object('parameters', params || '[{"name": "access_token", "in": "query", "required": false,
+				"description": "the access token, when no Authorization header can be sent", "schema": {"type": "string"}}]'::jsonb);
+			responses := jsonb_build_object('101', jsonb_build_object('description', r.summary
+				|| ': Switching Protocols, then a WebSocket of text frames {"type", "id", "data"}'),
+											'426', '{"$ref": "#/components/responses/Error"}'::jsonb);
+		ELSE
+			responses := jsonb_build_object(r.status::text,
+				CASE WHEN r.status = 204 THEN jsonb_build_object('description', 'No Content')
+					 WHEN r.returns_file THEN jsonb_build_object('description', r.summary,
+											 'content', '{"*/*": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}'::jsonb)
+					 ELSE jsonb_build_object('description', r.summary,
+											 'content', '{"application/json": {"schema": {}}}'::jsonb) END);
+		END IF;
+		IF r.returns_file THEN
+			-- a file: conditional and range requests (ETag, If-None-Match, Range);
+			-- one in the S3 store is a redirect to the bucket
+			responses := responses
+				|| '{"206": {"description": "Partial Content: the one byte range asked for, with Content-Range"},
+					 "302": {"description": "Found: the file is in the S3 store (UPLOAD_STORE=s3); Location is a presigned URL of the bucket, valid 300 s"},
+					 "304": {"description": "Not Modified: If-None-Match matched the ETag"},
+					 "416": {"description": "Range Not Satisfiable"}}'::jsonb;
+		END IF;
+		IF r.method = 'GET' AND r.auth = 'none' AND NOT r.returns_file THEN
+			-- a public read carries a weak ETag of its body (the front end's)
+			responses := responses || '{"304": {"description": "Not Modified: If-None-Match matched the ETag of an anonymous read"}}';
+		END IF;
+		IF r.status = 201 AND r.prosrc ~ 'set_response\(200\M' THEN
+			-- the handler answers 200 with what exists already (a repeat)
+			responses := responses || jsonb_build_object('200', jsonb_build_object('description',
+				'OK: it exists already (a repeat), the same representation', 'content', '{"application/json": {"schema": {}}}'::jsonb));
+		END IF;
+		IF r.status = 200 AND r.method IN ('POST', 'PUT', 'PATCH', 'DELETE') THEN
+			-- the handler may return nothing
+			responses := responses || '{"204": {"description": "No Content"}}';
+		END IF;
+		responses := responses
+			|| '{"400": {"$ref": "#/components/responses/Error"},
+				 "401": {"$ref": "#/components/responses/Unauthorized"},
+				 "500": {"$ref": "#/components/responses/Error"},
+				 "503": {"$ref": "#/components/responses/Error"}}'::jsonb;
+		IF r.rate_limit <> 'exempt' THEN
+			responses := responses || '{"429": {"$ref": "#/components/responses/RateLimited"}}';
+		END IF;
+		IF r.auth <> 'none' OR r.returns_file OR r.body = 'bytes' THEN
+			responses := responses || '{"403": {"$ref": "#/components/responses/Error"}}';
+		END IF;
+		IF array_length(path_params, 1) > 0 OR r.method <> 'GET' THEN
+			responses := responses || '{"404": {"$ref": "#/components/responses/Error"}}';
+		END IF;
+		IF r.method <> 'GET' THEN
+			responses := responses || '{"409": {"$ref": "#/components/responses/Error"}}';
+		END IF;
+		IF r.method = 'POST' THEN
+			responses := responses || '{"422": {"$ref": "#/components/responses/Error"}}';
+		END IF;
+		IF r.body IN ('json', 'raw', 'bytes') THEN
+			responses := responses || '{"413": {"$ref": "#/components/responses/Error"},
+										"415": {"$ref": "#/components/responses/Error"}}';
+		END IF;
+		-- read replicas (the front end's DATABASE_REPLICA_URLS): an answer from the primary
+		-- carries the position of its commit, a read_only route takes it back
+		IF r.read_only THEN
+			op := jsonb_set(op, '{parameters}', coalesce(op -> 'parameters', '[]') || '[
+				{"name": "X-Workon-LSN", "in": "header", "required": false, "schema": {"type": "string"},
+				 "description": "the X-Workon-LSN of this client''s last write: no read replica that has not replayed it answers"},
+				{"name": "workon_lsn", "in": "cookie", "required": false, "schema": {"type": "string"},
+				 "description": "the same, when there is no X-Workon-LSN header"}]'::jsonb);
+		ELSIF responses ? r.status::text THEN
+			responses := jsonb_set(responses, ARRAY[r.status::text, 'headers'], '{
+				"X-Workon-LSN": {"$ref": "#/components/headers/X-Workon-LSN"},
+				"Set-Cookie": {"description": "with read replicas: workon_lsn=<X-Workon-LSN>; Path=/; Max-Age=<seconds>; HttpOnly; SameSite=Lax", "schema": {"type": "string"}}}');
+		END IF;
+		op := op || jsonb_build_object('responses', responses);
+
+		paths := jsonb_set(paths, ARRAY[r.path],
+						   coalesce(paths -> r.path, '{}') || jsonb_build_object(lower(r.method), op));
+	END LOOP;
+
+	RETURN jsonb_build_object(
+		'openapi', '3.1.0',
+		'info', jsonb_build_object(
+			'title', 'workon API',
+			'version', (SELECT e.extversion FROM pg_extension e WHERE e.extname = 'workon'),
+			'description', 'The HTTP API of workon, a workspace marketplace whose rules live in PostgreSQL. '
+				|| 'Generated from the route table workon.routes and the handlers'' documentation. '
+				|| 'Errors are {"error": {"code", "message", "details"}}; every response carries X-Request-Id; '
+				|| 'rate-limited routes carry RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset.'),
+		'servers', '[{"url": "/"}]'::jsonb,
+		'paths', paths,
+		'components', jsonb_build_object(
+			'securitySchemes', '{"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}'::jsonb,
+			'schemas', jsonb_build_object('Error', jsonb_build_object(
+				'type', 'object',
+				'required', '["error"]'::jsonb,
+				'properties', jsonb_build_object('error', jsonb_build_object(
+					'type', 'object',
+					'required', '["code", "message", "details"]'::jsonb,
+					'properties', jsonb_build_object(
+						'code', jsonb_build_object('type', 'string',
+							'description', 'snake_case; from workon.errors: '
+								|| (SELECT string_agg(DISTINCT e.code, ', ' ORDER BY e.code) FROM workon.errors e)
+								|| '; from the front end: invalid_json, payload_too_large, unsupported_media_type, '
+								|| 'method_not_allowed, rate_limited, headers_too_large, upgrade_required, internal, unavailable'),
+						'message', '{"type": "string"}'::jsonb,
+						'details', '{"type": "object", "description": "field: the offending parameter or field"}'::jsonb))))),
+			'headers', '{
+				"X-Request-Id": {"description": "the client''s X-Request-Id when it is 1-128 characters of [A-Za-z0-9._-], else a new one", "schema": {"type": "string"}},
+				"Retry-After": {"description": "seconds", "schema": {"type": "integer"}},
+				"X-Workon-LSN": {"description": "with read replicas: the WAL position of this request''s commit on the primary (0/3A2F1B8); sent back on reads, no replica that has not replayed it answers", "schema": {"type": "string"}},
+				"RateLimit-Limit": {"schema": {"type": "integer"}},
+				"RateLimit-Remaining": {"schema": {"type": "integer"}},
+				"RateLimit-Reset": {"description": "seconds until the window ends", "schema": {"type": "integer"}}}'::jsonb,
+			'responses', '{
+				"Error": {"description": "an error", "headers": {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}},
+					"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+				"Unauthorized": {"description": "unauthorized: no token on a route that needs one, or a token that is not valid (WWW-Authenticate: Bearer)",
+					"headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+					"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+				"RateLimited": {"description": "rate_limited",
+					"headers": {"Retry-After": {"$ref": "#/components/headers/Retry-After"},
+								"RateLimit-Limit": {"$ref": "#/components/headers/RateLimit-Limit"},
+								"RateLimit-Remaining": {"$ref": "#/components/headers/RateLimit-Remaining"},
+								"RateLimit-Reset": {"$ref": "#/components/headers/RateLimit-Reset"}},
+					"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}'::jsonb));
+END
+$$;
+
 -- the merged definitions, last so that they win
 CREATE OR REPLACE FUNCTION workon.openapi()
 RETURNS jsonb
@@ -2991,7 +3238,7 @@ DECLARE
 	tag text;
 BEGIN
 	FOR r IN
-		SELECT rt.method, rt.path, rt.auth, rt.status, rt.body, rt.summary, rt.rate_limit,
+		SELECT rt.method, rt.path, rt.auth, rt.status, rt.body, rt.summary, rt.rate_limit, rt.read_only,
 			   p.oid AS fn, p.proname::text AS fname, p.pronargs, p.pronargdefaults,
 			   p.prorettype = 'bytea'::regtype AS returns_file,
 			   p.prosrc,
@@ -3150,6 +3397,19 @@ BEGIN
 			responses := responses || '{"413": {"$ref": "#/components/responses/Error"},
 										"415": {"$ref": "#/components/responses/Error"}}';
 		END IF;
+		-- read replicas (the front end's DATABASE_REPLICA_URLS): an answer from the primary
+		-- carries the position of its commit, a read_only route takes it back
+		IF r.read_only THEN
+			op := jsonb_set(op, '{parameters}', coalesce(op -> 'parameters', '[]') || '[
+				{"name": "X-Workon-LSN", "in": "header", "required": false, "schema": {"type": "string"},
+				 "description": "the X-Workon-LSN of this client''s last write: no read replica that has not replayed it answers"},
+				{"name": "workon_lsn", "in": "cookie", "required": false, "schema": {"type": "string"},
+				 "description": "the same, when there is no X-Workon-LSN header"}]'::jsonb);
+		ELSIF responses ? r.status::text THEN
+			responses := jsonb_set(responses, ARRAY[r.status::text, 'headers'], '{
+				"X-Workon-LSN": {"$ref": "#/components/headers/X-Workon-LSN"},
+				"Set-Cookie": {"description": "with read replicas: workon_lsn=<X-Workon-LSN>; Path=/; Max-Age=<seconds>; HttpOnly; SameSite=Lax", "schema": {"type": "string"}}}');
+		END IF;
 		op := op || jsonb_build_object('responses', responses);
 
 		paths := jsonb_set(paths, ARRAY[r.path],
@@ -3186,6 +3446,7 @@ BEGIN
 			'headers', '{
 				"X-Request-Id": {"description": "the client''s X-Request-Id when it is 1-128 characters of [A-Za-z0-9._-], else a new one", "schema": {"type": "string"}},
 				"Retry-After": {"description": "seconds", "schema": {"type": "integer"}},
+				"X-Workon-LSN": {"description": "with read replicas: the WAL position of this request''s commit on the primary (0/3A2F1B8); sent back on reads, no replica that has not replayed it answers", "schema": {"type": "string"}},
 				"RateLimit-Limit": {"schema": {"type": "integer"}},
 				"RateLimit-Remaining": {"schema": {"type": "integer"}},
 				"RateLimit-Reset": {"description": "seconds until the window ends", "schema": {"type": "integer"}}}'::jsonb,

@@ -30,8 +30,13 @@ CREATE TABLE workon.routes (
 				CONSTRAINT routes_outbound_check CHECK (outbound IN ('stripe', 'email')),
 	metric		text
 				CONSTRAINT routes_metric_check CHECK (metric IN ('webhooks')),
+	lane		text NOT NULL DEFAULT 'fast'
+				CONSTRAINT routes_lane_check CHECK (lane IN ('fast', 'slow')),
 	PRIMARY KEY (method, path)
 );
+
+COMMENT ON COLUMN workon.routes.lane IS
+'For the front end: fast (the default) runs on the pipelined connections; slow (slow by design: password hashing, exports) on connections of its own with their own concurrency cap, so it never holds up the fast statements';
 
 COMMENT ON TABLE workon.routes IS
 'HTTP routes: method and path template, handler function, declared auth need (enforced by GRANT EXECUTE), success status, body mode (none, json, raw: text as sent, bytes: binary, up to UPLOAD_MAX_BYTES; websocket: the front end upgrades the request once the handler answered 200) and a one-line summary; for the front end: rate_limit (default: the per-user or per-address budget, auth: the stricter per-address budget of login and registration too, exempt: none), read_only (the handler never writes), outbound (the outbox kind a request may wait on) and metric (an extra family its requests are counted in); any change sends NOTIFY workon_routes';

@@ -375,3 +375,9 @@ GRANT EXECUTE ON FUNCTION
 	TO workon_member, workon_host, workon_admin;
 
 SELECT pg_catalog.pg_extension_config_dump('workon.account_tokens', '');
+
+-- password hashing (scrypt: about half a second of a backend) is slow by design:
+-- these routes run in the front end's slow lane
+UPDATE workon.routes SET lane = 'slow'
+ WHERE (method, path) IN (('POST', '/api/v1/auth/register'), ('POST', '/api/v1/auth/login'),
+						  ('POST', '/api/v1/auth/password/reset'), ('POST', '/api/v1/me/password'));

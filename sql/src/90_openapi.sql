@@ -98,7 +98,7 @@ DECLARE
 	tag text;
 BEGIN
 	FOR r IN
-		SELECT rt.method, rt.path, rt.auth, rt.status, rt.body, rt.summary, rt.rate_limit,
+		SELECT rt.method, rt.path, rt.auth, rt.status, rt.body, rt.summary, rt.rate_limit, rt.read_only,
 			   p.oid AS fn, p.proname::text AS fname, p.pronargs, p.pronargdefaults,
 			   p.prorettype = 'bytea'::regtype AS returns_file,
 			   p.prosrc,
@@ -257,6 +257,19 @@ BEGIN
 			responses := responses || '{"413": {"$ref": "#/components/responses/Error"},
 										"415": {"$ref": "#/components/responses/Error"}}';
 		END IF;
+		-- read replicas (the front end's DATABASE_REPLICA_URLS): an answer from the primary
+		-- carries the position of its commit, a read_only route takes it back
+		IF r.read_only THEN
+			op := jsonb_set(op, '{parameters}', coalesce(op -> 'parameters', '[]') || '[
+				{"name": "X-Workon-LSN", "in": "header", "required": false, "schema": {"type": "string"},
+				 "description": "the X-Workon-LSN of this client''s last write: no read replica that has not replayed it answers"},
+				{"name": "workon_lsn", "in": "cookie", "required": false, "schema": {"type": "string"},
+				 "description": "the same, when there is no X-Workon-LSN header"}]'::jsonb);
+		ELSIF responses ? r.status::text THEN
+			responses := jsonb_set(responses, ARRAY[r.status::text, 'headers'], '{
+				"X-Workon-LSN": {"$ref": "#/components/headers/X-Workon-LSN"},
+				"Set-Cookie": {"description": "with read replicas: workon_lsn=<X-Workon-LSN>; Path=/; Max-Age=<seconds>; HttpOnly; SameSite=Lax", "schema": {"type": "string"}}}');
+		END IF;
 		op := op || jsonb_build_object('responses', responses);
 
 		paths := jsonb_set(paths, ARRAY[r.path],
@@ -293,6 +306,7 @@ BEGIN
 			'headers', '{
 				"X-Request-Id": {"description": "the client''s X-Request-Id when it is 1-128 characters of [A-Za-z0-9._-], else a new one", "schema": {"type": "string"}},
 				"Retry-After": {"description": "seconds", "schema": {"type": "integer"}},
+				"X-Workon-LSN": {"description": "with read replicas: the WAL position of this request''s commit on the primary (0/3A2F1B8); sent back on reads, no replica that has not replayed it answers", "schema": {"type": "string"}},
 				"RateLimit-Limit": {"schema": {"type": "integer"}},
 				"RateLimit-Remaining": {"schema": {"type": "integer"}},
 				"RateLimit-Reset": {"description": "seconds until the window ends", "schema": {"type": "integer"}}}'::jsonb,

@@ -20,7 +20,7 @@ describe('CORS with an allowlist', () => {
     assert.equal(res.headers['access-control-allow-origin'], ALLOWED);
     assert.match(res.headers.vary ?? '', /\bOrigin\b/);
     const exposed = (res.headers['access-control-expose-headers'] ?? '').split(',').map((h) => h.trim().toLowerCase());
-    for (const h of ['x-request-id', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'retry-after']) {
+    for (const h of ['x-request-id', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'retry-after', 'x-workon-lsn']) {
       assert.ok(exposed.includes(h), `${h} is exposed`);
     }
     assert.equal(res.headers['access-control-allow-credentials'], undefined, 'bearer tokens need no credentials mode');
@@ -68,6 +68,7 @@ describe('CORS with an allowlist', () => {
     assert.deepEqual(methods, ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
     const headers = res.headers['access-control-allow-headers'].split(',').map((m) => m.trim().toLowerCase());
     assert.ok(headers.includes('content-type') && headers.includes('authorization'));
+    assert.ok(headers.includes('x-workon-lsn'), 'a cross-origin client may send back its write position');
     assert.ok(Number(res.headers['access-control-max-age']) > 0);
     assert.match(res.headers.vary ?? '', /\bOrigin\b/);
     assert.ok(res.headers['x-request-id']);

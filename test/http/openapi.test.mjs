@@ -147,7 +147,13 @@ describe('GET /api/v1/openapi.json', () => {
     const op = doc.paths['/api/v1/spaces/{id}'].get;
     assert.equal(op.summary, row.summary);
     assert.equal(op.description ?? null, row.description);
-    assert.deepEqual(op.parameters, [{ in: 'path', name: 'id', required: true, schema: { type: 'string', format: 'uuid' } }]);
+    assert.deepEqual(op.parameters[0], { in: 'path', name: 'id', required: true, schema: { type: 'string', format: 'uuid' } });
+    // a read_only route takes back the position of the client's last write (read replicas)
+    assert.deepEqual(op.parameters.slice(1).map((p) => [p.in, p.name, p.required]),
+      [['header', 'X-Workon-LSN', false], ['cookie', 'workon_lsn', false]]);
+    const write = doc.paths['/api/v1/spaces'].post.responses['201'];
+    assert.equal(write.headers?.['X-Workon-LSN']?.$ref, '#/components/headers/X-Workon-LSN');
+    assert.ok(doc.components.headers['X-Workon-LSN'].description);
     assert.deepEqual(doc.paths['/api/v1/me'].get.security, [{ bearerAuth: [] }]);
   });
 

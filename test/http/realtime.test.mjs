@@ -417,7 +417,9 @@ describe('realtime on extra shims', () => {
 
   test('DATABASE_DIRECT_URL: the control connections (LISTEN) use it, events still arrive', async () => {
     const app = `workon-direct-${unique()}`;
-    const direct = `${process.env.WORKON_DATABASE_URL}${process.env.WORKON_DATABASE_URL.includes('?') ? '&' : '?'}application_name=${app}`;
+    // the server itself (behind WORKON_TEST_PGBOUNCER, WORKON_DATABASE_URL is the pooler)
+    const server = process.env.WORKON_DATABASE_DIRECT_URL ?? process.env.WORKON_DATABASE_URL;
+    const direct = `${server}${server.includes('?') ? '&' : '?'}application_name=${app}`;
     const shim = await startShim({ JWT_SECRET: SECRET, DATABASE_DIRECT_URL: direct, SHIM_THREADS: '2' });
     try {
       // one control connection per thread comes through the direct URL (the pool's do not)

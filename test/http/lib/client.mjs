@@ -273,6 +273,16 @@ export function psqlList(sql) {
   return out === '' ? [] : out.split('\n');
 }
 
+// Behind WORKON_TEST_PGBOUNCER, server sessions outlive a client's: after ALTER DATABASE ...
+// SET, PgBouncer is told to open new ones (its admin command RECONNECT); otherwise nothing.
+export function poolerReconnect() {
+  if (!process.env.WORKON_PGBOUNCER_HOST) return;
+  execFileSync(PSQL, ['-X', '-q', '-c', `RECONNECT ${process.env.WORKON_PGDATABASE}`], {
+    env: { ...psqlEnv(), PGHOST: process.env.WORKON_PGBOUNCER_HOST, PGPORT: process.env.WORKON_PGBOUNCER_PORT, PGDATABASE: 'pgbouncer' },
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
 // SQL string literal.
 export function lit(s) {
   return `'${String(s).replaceAll("'", "''")}'`;
@@ -350,6 +360,11 @@ export async function startShim(extraEnv = {}, { timeoutMs = 15000, waitForRoute
       NODE_ENV: 'development',
       // tests make many requests from one address; rate-limit tests turn it on
       RATE_LIMIT_ENABLED: 'false',
+      // WORKON_TEST_PGBOUNCER=1 (scripts/test.sh): DATABASE_URL is a transaction pooler
+      ...(process.env.WORKON_DATABASE_POOLER ? {
+        DATABASE_POOLER: process.env.WORKON_DATABASE_POOLER,
+        DATABASE_DIRECT_URL: process.env.WORKON_DATABASE_DIRECT_URL,
+      } : {}),
       ...extraEnv,
     };
     for (const k of ['HOME', 'LD_LIBRARY_PATH', 'TZ', 'LANG', 'LC_ALL']) {
