@@ -277,6 +277,7 @@ static void on_setup_error_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostre
         req->res.content_length = ostr->body.len;
         cors_add_headers(req);
         http_observe(req, request_id, req->res.status);
+        framing_linger(req);
         slot = &ostr->super.next;
     }
     h2o_setup_next_ostream(req, slot);
