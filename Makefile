@@ -56,13 +56,13 @@ check-version:
 	done
 
 # Project entry points; the work is done by scripts/ and shim/.
-.PHONY: check-version run test bench shim deps regress http-test docker clean-run
+.PHONY: check-version run test bench shim deps regress http-test docker clean-run fuzz
 
 run:
 	scripts/run.sh
 
 test:
-	scripts/test.sh
+	SANITIZE=$(SANITIZE) scripts/test.sh
 
 bench:
 	scripts/bench.sh
@@ -74,10 +74,16 @@ deps:
 	scripts/deps.sh
 
 regress:
-	scripts/test.sh --regress-only
+	SANITIZE=$(SANITIZE) scripts/test.sh --regress-only
 
 http-test:
-	scripts/test.sh --http-only
+	SANITIZE=$(SANITIZE) scripts/test.sh --http-only
+
+# libFuzzer targets (fuzz/): each for FUZZ_SECONDS (60); fails on a crash
+FUZZ_SECONDS ?= 60
+fuzz:
+	scripts/deps.sh --sanitizers
+	$(MAKE) -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 docker:
 	scripts/docker.sh

@@ -783,6 +783,10 @@ typedef struct st_dispatch_args_t {
 
 /* 0, or -1 when the request was answered (400, 413, 415) */
 int args_build(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path, const route_match_t *m, dispatch_args_t *args);
+/* the query string as a JSON object of strings (last value wins); -1 with *bad_field on a bad encoding; a key
+   named take (not NULL) is left out and its value put in *taken */
+int args_query_json(h2o_mem_pool_t *pool, const char *s, size_t len, h2o_iovec_t *out, const char **bad_field, const char *take,
+                    h2o_iovec_t *taken);
 
 /* ------------------------------------------------------------------------ */
 /* api.c: the API call */
