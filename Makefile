@@ -3,6 +3,8 @@
 #   make && make install     build and install the extension
 #   make installcheck        pg_regress against a running server
 #   make run | test | bench  see scripts/
+#   make fuzz                the libFuzzer targets of fuzz/ (FUZZ_SECONDS each)
+#   make test SANITIZE=1     the suite on sanitized builds of the shim and the extension
 
 EXTENSION = workon
 EXTVERSION = 0.6.0
