@@ -3,6 +3,8 @@
 #   make && make install     build and install the extension
 #   make installcheck        pg_regress against a running server
 #   make run | test | bench  see scripts/
+#   make fuzz                the libFuzzer targets of fuzz/ (FUZZ_SECONDS each)
+#   make test SANITIZE=1     the suite on sanitized builds of the shim and the extension
 
 EXTENSION = workon
 EXTVERSION = 0.6.0
@@ -58,7 +60,7 @@ check-version:
 	done
 
 # Project entry points; the work is done by scripts/ and shim/.
-.PHONY: check-version run test bench shim web deps regress http-test test-pgbouncer docker clean-run
+.PHONY: check-version run test bench shim web deps regress http-test test-pgbouncer docker clean-run fuzz
 
 run:
 	scripts/run.sh
@@ -68,8 +70,8 @@ run:
 PGBOUNCER_TESTS = auth bookings errors payments realtime records resilience retries routes spaces uploads webhooks
 
 test:
-	scripts/test.sh
-	WORKON_TEST_PGBOUNCER=1 scripts/test.sh --http-only $(PGBOUNCER_TESTS)
+	SANITIZE=$(SANITIZE) scripts/test.sh
+	SANITIZE=$(SANITIZE) WORKON_TEST_PGBOUNCER=1 scripts/test.sh --http-only $(PGBOUNCER_TESTS)
 
 # make bench BENCH=stats: the admin's reads at marketplace size (scripts/bench-stats.sh)
 bench:
@@ -88,10 +90,16 @@ deps:
 	scripts/deps.sh
 
 regress:
-	scripts/test.sh --regress-only
+	SANITIZE=$(SANITIZE) scripts/test.sh --regress-only
 
 http-test:
-	scripts/test.sh --http-only
+	SANITIZE=$(SANITIZE) scripts/test.sh --http-only
+
+# libFuzzer targets (fuzz/): each for FUZZ_SECONDS (60); fails on a crash
+FUZZ_SECONDS ?= 60
+fuzz:
+	scripts/deps.sh --sanitizers
+	$(MAKE) -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 # the end-to-end suite with every shim behind a PgBouncer in transaction mode
 test-pgbouncer:

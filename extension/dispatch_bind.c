@@ -399,6 +399,19 @@ field_value(HandlerArg *arg, JsonbValue *v, bool *isnull)
 		str = json_value_text(v);
 	else
 	{
+		/*
+		 * A text argument never takes an object's or an array's JSON text,
+		 * and a password (an argument named *password) takes a JSON string
+		 * only: a number or a boolean there is a client's mistake, not a
+		 * password to store.  Other text arguments take a number's or a
+		 * boolean's text, as they always did.
+		 */
+		if ((arg->type == TEXTOID || arg->type == VARCHAROID) &&
+			(v->type == jbvArray || v->type == jbvObject || v->type == jbvBinary ||
+			 (v->type != jbvString && arg->name != NULL && strstr(arg->name, "password") != NULL)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must be a string", binding_field ? binding_field : "a text field")));
 		switch (v->type)
 		{
 			case jbvString:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/deps.sh -- make sure the Debian 12 packages workon needs are installed.
 # As root, installs the missing ones with apt-get; otherwise prints the command and
-# exits 1. Quiet when nothing is missing.
+# exits 1. Quiet when nothing is missing. --sanitizers (make fuzz, SANITIZE=1) also asks
+# for clang and its libFuzzer and sanitizer runtimes.
 set -euo pipefail
 
 packages=(
@@ -13,6 +14,9 @@ packages=(
     chromium
     pgbouncer
 )
+if [ "${1:-}" = --sanitizers ] || [ "${SANITIZE:-}" = 1 ]; then
+    packages+=(clang libclang-rt-14-dev)
+fi
 
 installed() {
     [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]

@@ -73,6 +73,15 @@ on_exit cleanup
 
 remove_stale_clusters test
 mkdir -p "$T"
+if [ "$SANITIZE" = 1 ]; then
+    # every sanitized process (postmaster, backends, shims) reports into this directory
+    export SANITIZER_LOG_DIR=$T/sanitizer
+    mkdir -p "$SANITIZER_LOG_DIR"
+    chmod 1777 "$SANITIZER_LOG_DIR"
+    # the shims: no leak report at exit (a killed extra shim leaves its pools), else everything
+    export ASAN_OPTIONS="detect_leaks=0:log_path=$SANITIZER_LOG_DIR/asan"
+    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=0:log_path=$SANITIZER_LOG_DIR/ubsan"
+fi
 cluster_init "$T" test
 cluster_start "$T"
 
@@ -357,6 +366,17 @@ run_previous() {
 
 if [ -n "$do_previous" ] && [ ${#only_tests[@]} -eq 0 ]; then
     run_previous
+fi
+
+# a sanitizer's report fails the run, whatever the tests said
+if [ "$SANITIZE" = 1 ] && [ -n "$(ls -A "$SANITIZER_LOG_DIR")" ]; then
+    for f in "$SANITIZER_LOG_DIR"/*; do
+        echo "---- $f" >&2
+        head -n 60 "$f" >&2
+    done
+    say "sanitizer reports in $SANITIZER_LOG_DIR"
+    failed=$((failed + 1))
+    status=1
 fi
 
 [ "$status" -eq 0 ] && ok=1

@@ -46,8 +46,8 @@ static int compare_pairs(const void *x, const void *y)
  * the query string as a JSON object of strings, last value wins; -1 with *bad_field on bad encoding.
  * A key named take (when not NULL) is left out and its value put in *taken.
  */
-static int build_query_json(h2o_mem_pool_t *pool, const char *s, size_t len, h2o_iovec_t *out, const char **bad_field,
-                            const char *take, h2o_iovec_t *taken)
+int args_query_json(h2o_mem_pool_t *pool, const char *s, size_t len, h2o_iovec_t *out, const char **bad_field, const char *take,
+                    h2o_iovec_t *taken)
 {
     query_pair_t *pairs;
     size_t num_pairs = 0, cap = 1, i, total = 0;
@@ -292,7 +292,7 @@ int args_build(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path, const r
 
     args->query = h2o_iovec_init("{}", 2);
     if (req->query_at != SIZE_MAX &&
-        build_query_json(&req->pool, req->path.base + req->query_at + 1, req->path.len - req->query_at - 1, &args->query,
+        args_query_json(&req->pool, req->path.base + req->query_at + 1, req->path.len - req->query_at - 1, &args->query,
                          &bad_field, websocket ? "access_token" : NULL, &query_token) != 0) {
         send_error(req, request_id, 400, "validation_failed", "query parameter is not valid percent-encoded UTF-8", bad_field);
         return -1;

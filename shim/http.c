@@ -11,8 +11,9 @@
  *
  * Every request first gets its request id (the client's X-Request-Id when it
  * is 1-128 characters of [A-Za-z0-9._-], else 32 random hex digits) inside a
- * small reqctx_t on its pool; then a head larger than MAX_HEADER_BYTES is 431
- * and a CORS preflight is answered 204 (cors.c).  Past MAX_INFLIGHT requests
+ * small reqctx_t on its pool; then an HTTP/1 request framed two ways (framing.c)
+ * is 400 with the connection closed, a head larger than MAX_HEADER_BYTES or of
+ * more than MAX_HEADER_FIELDS fields is 431 and a CORS preflight is answered 204 (cors.c).  Past MAX_INFLIGHT requests
  * in progress, a thread answers 503 to everything but /healthz.  Every
  * response is observed once: the access line and the metrics.
  */
@@ -102,10 +103,18 @@ static size_t head_size(h2o_req_t *req)
 int http_begin(h2o_req_t *req, h2o_iovec_t *request_id, h2o_iovec_t *path)
 {
     worker_t *w = (worker_t *)req->conn->ctx;
+    const char *framing;
 
     *request_id = http_request_id(w, req);
     *path = h2o_iovec_init(req->path.base, req->query_at != SIZE_MAX ? req->query_at : req->path.len);
-    if (head_size(req) > shim_settings.max_header_bytes) {
+    if ((framing = framing_check_request(req)) != NULL) {
+        /* RFC 9112: never served, and the connection is not read any further */
+        req->http1_is_persistent = 0;
+        framing_linger(req);
+        send_error(req, *request_id, 400, "validation_failed", framing, NULL);
+        return -1;
+    }
+    if (req->headers.size > MAX_HEADER_FIELDS || head_size(req) > shim_settings.max_header_bytes) {
         send_error(req, *request_id, 431, "headers_too_large", "request headers too large", NULL);
         return -1;
     }

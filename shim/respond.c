@@ -113,7 +113,8 @@ static int has_response_header(h2o_req_t *req, const char *name, size_t len)
  * nosniff on every answer; no-store, unless the handler chose its caching (a
  * file), on answers to a request with credentials (Authorization) and on
  * answers to writes (tokens, signed URLs, a user's data): only anonymous reads
- * may be kept by a cache.
+ * may be kept by a cache, and a successful one says how: no-cache, kept but
+ * checked again each time (its ETag makes that a 304).
  */
 static void add_security_headers(h2o_req_t *req)
 {
@@ -125,6 +126,8 @@ static void add_security_headers(h2o_req_t *req)
     if (h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1) != -1 ||
         !(is_head(req) || h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))))
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    else if (req->res.status == 200 || req->res.status == 304)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
 }
 
 void send_response(h2o_req_t *req, h2o_iovec_t request_id, int status, h2o_iovec_t body, int add_content_type)
@@ -277,6 +280,7 @@ static void on_setup_error_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostre
         req->res.content_length = ostr->body.len;
         cors_add_headers(req);
         http_observe(req, request_id, req->res.status);
+        framing_linger(req);
         slot = &ostr->super.next;
     }
     h2o_setup_next_ostream(req, slot);

@@ -803,6 +803,18 @@ int http_overloaded(h2o_req_t *req, h2o_iovec_t request_id);
 void http_serve_api(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path);
 
 /* ------------------------------------------------------------------------ */
+/* framing.c: HTTP/1 framing checks h2o does not make */
+
+/* more header fields than this is 431 (h2o's HTTP/1 parser stops at 100 with a plain 400) */
+#define MAX_HEADER_FIELDS 100
+/* a raw HTTP/1 head (request line, fields, empty line; bytes after it ignored): NULL, or why it is refused */
+const char *framing_check(const char *head, size_t len, int http11);
+/* framing_check() of an HTTP/1 request's head as sent; NULL for HTTP/2 */
+const char *framing_check_request(h2o_req_t *req);
+/* an HTTP/1 connection about to be closed: read and drop what the client still sends, so the close is no reset */
+void framing_linger(h2o_req_t *req);
+
+/* ------------------------------------------------------------------------ */
 /* respond.c: responses and errors */
 
 /* sends status + body (body.base == NULL: no body); headers already added stay */
@@ -888,6 +900,10 @@ typedef struct st_dispatch_args_t {
 
 /* 0, or -1 when the request was answered (400, 413, 415) */
 int args_build(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path, const route_match_t *m, dispatch_args_t *args);
+/* the query string as a JSON object of strings (last value wins); -1 with *bad_field on a bad encoding; a key
+   named take (not NULL) is left out and its value put in *taken */
+int args_query_json(h2o_mem_pool_t *pool, const char *s, size_t len, h2o_iovec_t *out, const char **bad_field, const char *take,
+                    h2o_iovec_t *taken);
 
 /* ------------------------------------------------------------------------ */
 /* api.c: the API call */

@@ -1085,6 +1085,30 @@ END
 $lane$;
 ALTER TABLE workon.routes DROP COLUMN lane;
 
+-- e-mail addresses: 0.5.0's check (nothing stored changes)
+CREATE OR REPLACE FUNCTION workon.check_email(email text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+	v_email		text := pg_catalog.btrim(check_email.email);
+BEGIN
+	IF v_email IS NULL OR v_email = '' THEN
+		RAISE EXCEPTION 'email is required'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'email';
+	END IF;
+	IF pg_catalog.length(v_email) > 254
+	   OR v_email !~ '^[^@[:space:][:cntrl:]]+@[^@[:space:][:cntrl:].]+(\.[^@[:space:][:cntrl:].]+)+$' THEN
+		RAISE EXCEPTION 'email is not a valid address'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'email';
+	END IF;
+	RETURN v_email;
+END
+$$;
+
+COMMENT ON FUNCTION workon.check_email(text) IS
+'The email address without surrounding blanks if it looks like one (local@domain.tld, at most 254 characters); error 22023 with field "email" otherwise';
+
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 
 -- pg_dump: the shipped route and error rows are those of 0.5.0 again: the

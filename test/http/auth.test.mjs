@@ -86,6 +86,40 @@ describe('register, me, login', () => {
     assert.equal(expectError(res, 400, 'validation_failed').details.field, 'email');
   });
 
+  test('no look-alike of an account: an address with an invisible or bidirectional character is 400', async () => {
+    const h = await register();
+    const [local, domain] = h.email.split('@');
+    for (const c of ['\u200b', '\u200d', '\u202e', '\u2066', '\ufeff', '\u2060', '\u00ad', '\u0085']) {
+      for (const email of [`${local}${c}@${domain}`, `${c}${h.email}`, `${local}@${domain}${c}`]) {
+        const res = await post('/api/v1/auth/register', { email, password: 'long enough pw', name: 'Look' });
+        assert.equal(expectError(res, 400, 'validation_failed').details.field, 'email', JSON.stringify(email));
+      }
+    }
+    const forgot = await post('/api/v1/auth/password/forgot', { email: `${local}\u200b@${domain}` });
+    assert.equal(expectError(forgot, 400, 'validation_failed').details.field, 'email');
+    assert.equal(Number(psql(`SELECT count(*) FROM workon.users WHERE name = 'Look'`)), 0);
+  });
+
+  test('a password that is not a JSON string is 400, never its JSON text stored', async () => {
+    const email = `num-${unique()}@example.com`;
+    for (const password of [123456789012, { p: 'long enough pw' }, ['long enough pw'], true]) {
+      const res = await post('/api/v1/auth/register', { email, password, name: 'Num' });
+      assert.equal(expectError(res, 400, 'validation_failed').details.field, 'password', JSON.stringify(password));
+    }
+    assert.equal(Number(psql(`SELECT count(*) FROM workon.users WHERE email = ${lit(email)}`)), 0);
+    const r = await register();
+    let res = await post('/api/v1/auth/login', { email: r.email, password: 123456789012 });
+    assert.equal(expectError(res, 400, 'validation_failed').details.field, 'password');
+    res = await post('/api/v1/auth/password/reset', { token: 'x'.repeat(43), password: { p: 1 } });
+    assert.equal(expectError(res, 400, 'validation_failed').details.field, 'password');
+    res = await post('/api/v1/me/password', { current_password: r.password, password: 123456789012 }, bearer(r.access_token));
+    assert.equal(expectError(res, 400, 'validation_failed').details.field, 'password');
+    res = await post('/api/v1/me/password', { current_password: [r.password], password: 'another long one' }, bearer(r.access_token));
+    assert.equal(expectError(res, 400, 'validation_failed').details.field, 'current_password');
+    const ok = await post('/api/v1/auth/login', { email: r.email, password: r.password });
+    assert.equal(ok.status, 200, 'the password did not change');
+  });
+
   test('login: unknown email and wrong password get the same answer', async () => {
     const r = await register();
     const ok = await post('/api/v1/auth/login', { email: r.email.toUpperCase(), password: r.password });

@@ -240,7 +240,11 @@ describe('headers every response carries', () => {
     }
     const anon = await get('/api/v1/spaces?limit=1');
     assert.equal(anon.status, 200);
-    assert.notEqual(anon.headers['cache-control'], 'no-store', 'an anonymous public read may be cached');
+    assert.equal(anon.headers['cache-control'], 'no-cache', 'an anonymous public read may be kept, checked again each time');
+    const etag = anon.headers.etag;
+    const same = await get('/api/v1/spaces?limit=1', { headers: { 'if-none-match': etag } });
+    assert.equal(same.status, 304);
+    assert.equal(same.headers['cache-control'], 'no-cache');
   });
 });
 

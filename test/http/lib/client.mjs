@@ -367,7 +367,8 @@ export async function startShim(extraEnv = {}, { timeoutMs = 15000, waitForRoute
       } : {}),
       ...extraEnv,
     };
-    for (const k of ['HOME', 'LD_LIBRARY_PATH', 'TZ', 'LANG', 'LC_ALL']) {
+    // the sanitizers' settings of a SANITIZE=1 run (scripts/test.sh) reach the extra shims too
+    for (const k of ['HOME', 'LD_LIBRARY_PATH', 'TZ', 'LANG', 'LC_ALL', 'ASAN_OPTIONS', 'UBSAN_OPTIONS']) {
       if (process.env[k] !== undefined && env[k] === undefined) env[k] = process.env[k];
     }
     const child = spawn(bin, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });

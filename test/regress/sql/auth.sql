@@ -179,6 +179,37 @@ SELECT status, body->>'email' AS email, body->>'role' AS role, error
 SELECT status, error FROM pg_temp.req('workon.me()');
 SELECT status, error FROM pg_temp.req('workon.me()', token => :'cy_token' || 'x');
 SELECT status, error FROM pg_temp.req('workon.me()', token => 'garbage');
+-- Strict input: an address with an invisible, control or bidirectional character is not
+-- taken as a look-alike of cy@example.com, at registration or for a reset mail
+SELECT label, status, error
+  FROM (VALUES ('U+200B', U&'cy\200B@example.com'), ('U+200D', U&'c\200Dy@example.com'),
+               ('U+202E', U&'\202Ecy@example.com'), ('U+2066', U&'cy@example.com\2066'),
+               ('U+FEFF', U&'\FEFFcy@example.com'), ('U+00AD', U&'cy\00AD@example.com'),
+               ('U+2060', U&'cy@exa\2060mple.com'), ('U+E0041', U&'cy\+0E0041@example.com'),
+               ('U+0085', U&'cy\0085@example.com'), ('U+00A0', U&'cy\00A0@example.com'),
+               ('U+0007', U&'cy\0007@example.com')) AS v(label, e),
+       pg_temp.req('workon.auth_register(text,text,text,text)',
+                   json_build_object('email', e, 'password', 'a quite long one', 'name', 'Look')::text);
+SELECT count(*) AS look_alikes FROM workon.users WHERE email LIKE '%@exa%' AND email <> 'cy@example.com' AND name = 'Look';
+SELECT status, error FROM pg_temp.req('workon.auth_password_forgot(text)', json_build_object('email', U&'cy\200B@example.com')::text);
+SELECT pg_temp.try($$SELECT workon.create_user(U&'root\202E@example.com', 'root password long', 'Root', 'admin')$$);
+-- a password (or any text field) that is not a JSON string: 400, never its JSON text
+SELECT status, error FROM pg_temp.req('workon.auth_register(text,text,text,text)',
+                   '{"email":"num@example.com","password":123456789012,"name":"Num"}');
+SELECT status, error FROM pg_temp.req('workon.auth_register(text,text,text,text)',
+                   '{"email":"num@example.com","password":{"a":"a quite long one"},"name":"Num"}');
+SELECT status, error FROM pg_temp.req('workon.auth_register(text,text,text,text)',
+                   '{"email":"num@example.com","password":["a quite long one"],"name":"Num"}');
+SELECT status, error FROM pg_temp.req('workon.auth_register(text,text,text,text)',
+                   '{"email":"num@example.com","password":true,"name":"Num"}');
+SELECT count(*) AS num_users FROM workon.users WHERE email = 'num@example.com';
+SELECT status, error FROM pg_temp.req('workon.auth_login(text,text)', '{"email":"cy@example.com","password":12345678}');
+SELECT status, error FROM pg_temp.req('workon.auth_login(text,text)', '{"email":["cy@example.com"],"password":"a quite long one"}');
+SELECT status, error FROM pg_temp.req('workon.auth_password_reset(text,text)', '{"token":"abc","password":{"p":1}}');
+SELECT status, error FROM pg_temp.req('workon.me_password(text,text)',
+                   '{"current_password":"a quite long one","password":123456789012}', :'cy_token');
+SELECT status, error FROM pg_temp.req('workon.me_password(text,text)',
+                   '{"current_password":["a quite long one"],"password":"another long one"}', :'cy_token');
 -- claims and role for the request
 BEGIN;
 SELECT status FROM workon.dispatch('workon.me()'::regprocedure, '{}', '{}', NULL, :'cy_token', '{}');
