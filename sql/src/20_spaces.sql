@@ -1,6 +1,66 @@
 /* sql/src/20_spaces.sql -- spaces: the table, who sees and changes them, the space routes */
 
 --
+-- The language of a space: what its words are searched in
+--
+CREATE FUNCTION workon.space_language(timezone text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT CASE
+		WHEN $1 IN ('Europe/Berlin', 'Europe/Vienna', 'Europe/Zurich', 'Europe/Busingen') THEN 'de'
+		WHEN $1 IN ('Europe/Paris', 'Europe/Monaco', 'Europe/Luxembourg', 'America/Montreal') THEN 'fr'
+		WHEN $1 IN ('Europe/Lisbon', 'Atlantic/Madeira', 'Atlantic/Azores', 'America/Sao_Paulo') THEN 'pt'
+		WHEN $1 IN ('Europe/Madrid', 'Atlantic/Canary', 'America/Mexico_City', 'America/Bogota',
+					'America/Argentina/Buenos_Aires', 'America/Lima', 'America/Santiago') THEN 'es'
+		WHEN $1 IN ('Europe/Rome', 'Europe/San_Marino', 'Europe/Vatican') THEN 'it'
+		WHEN $1 IN ('Europe/Amsterdam', 'Europe/Brussels') THEN 'nl'
+		WHEN $1 = 'Europe/Copenhagen' THEN 'da'
+		WHEN $1 = 'Europe/Stockholm' THEN 'sv'
+		WHEN $1 = 'Europe/Oslo' THEN 'no'
+		WHEN $1 = 'Europe/Helsinki' THEN 'fi'
+		WHEN $1 = 'Europe/Budapest' THEN 'hu'
+		WHEN $1 = 'Europe/Bucharest' THEN 'ro'
+		WHEN $1 = 'Europe/Moscow' THEN 'ru'
+		WHEN $1 = 'Europe/Istanbul' THEN 'tr'
+		ELSE 'en'
+	END
+$$;
+
+COMMENT ON FUNCTION workon.space_language(text) IS
+'The language a space is written in when its host names none: the main language of its time zone''s country for the zones of countries with one, else en';
+
+CREATE FUNCTION workon.text_search_config(language text)
+RETURNS regconfig
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT (CASE $1
+		WHEN 'da' THEN 'pg_catalog.danish' WHEN 'de' THEN 'pg_catalog.german'
+		WHEN 'en' THEN 'pg_catalog.english' WHEN 'es' THEN 'pg_catalog.spanish'
+		WHEN 'fi' THEN 'pg_catalog.finnish' WHEN 'fr' THEN 'pg_catalog.french'
+		WHEN 'hu' THEN 'pg_catalog.hungarian' WHEN 'it' THEN 'pg_catalog.italian'
+		WHEN 'nl' THEN 'pg_catalog.dutch' WHEN 'no' THEN 'pg_catalog.norwegian'
+		WHEN 'pt' THEN 'pg_catalog.portuguese' WHEN 'ro' THEN 'pg_catalog.romanian'
+		WHEN 'ru' THEN 'pg_catalog.russian' WHEN 'sv' THEN 'pg_catalog.swedish'
+		WHEN 'tr' THEN 'pg_catalog.turkish' ELSE 'pg_catalog.simple' END)::pg_catalog.regconfig
+$$;
+
+COMMENT ON FUNCTION workon.text_search_config(text) IS
+'The text search configuration of a language code of spaces (da, de, en, es, fi, fr, hu, it, nl, no, pt, ro, ru, sv, tr); simple for anything else';
+
+CREATE FUNCTION workon.space_search_vector(language text, name text, city text, description text)
+RETURNS tsvector
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT pg_catalog.setweight(pg_catalog.to_tsvector(workon.text_search_config($1), COALESCE($2, '')), 'A')
+		   || pg_catalog.setweight(pg_catalog.to_tsvector(workon.text_search_config($1), COALESCE($3, '')), 'B')
+		   || pg_catalog.setweight(pg_catalog.to_tsvector(workon.text_search_config($1), COALESCE($4, '')), 'C')
+$$;
+
+COMMENT ON FUNCTION workon.space_search_vector(text, text, text, text) IS
+'The words of a space for full-text search, in its language: name (weight A), city (B), description (C)';
+
+--
 -- Spaces
 --
 CREATE TABLE workon.spaces (
@@ -40,7 +100,17 @@ CREATE TABLE workon.spaces (
 	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	city_key	text NOT NULL GENERATED ALWAYS AS (pg_catalog.lower(city)) STORED,
 	doc			json,
-	archived_at	timestamptz
+	archived_at	timestamptz,
+	description	text NOT NULL DEFAULT ''
+				CONSTRAINT spaces_description_check
+				CHECK (pg_catalog.length(description) <= 5000),
+	language	text
+				CONSTRAINT spaces_language_check
+				CHECK (language IN ('da', 'de', 'en', 'es', 'fi', 'fr', 'hu', 'it', 'nl', 'no',
+									'pt', 'ro', 'ru', 'sv', 'tr')),
+	search		tsvector GENERATED ALWAYS AS
+				(workon.space_search_vector(COALESCE(language, workon.space_language(timezone)),
+										   name, city, description)) STORED
 );
 
 COMMENT ON TABLE workon.spaces IS
@@ -52,6 +122,12 @@ COMMENT ON COLUMN workon.spaces.doc IS
 COMMENT ON COLUMN workon.spaces.archived_at IS
 'When DELETE archived the space instead of erasing it (it has booking history): unpublished for good, not bookable, not changeable; its bookings, payments and refunds are kept';
 
+COMMENT ON COLUMN workon.spaces.language IS
+'The language the space is written in (an ISO 639-1 code of workon.text_search_config), its words searched in it; set to workon.space_language(timezone) when a write leaves it out (NULL, only in rows a restore loaded without it, means that too)';
+
+COMMENT ON COLUMN workon.spaces.search IS
+'The words of name, city and description in the space''s language, for GET /api/v1/spaces?q= (workon.space_search_vector)';
+
 COMMENT ON COLUMN workon.spaces.city_key IS
 'lower(city), for case-insensitive city filters; a plain column because row-level security keeps non-leakproof expressions such as lower() out of index conditions';
 
@@ -62,6 +138,9 @@ CREATE INDEX spaces_published_created_at_idx
 CREATE INDEX spaces_published_city_created_at_idx
 	ON workon.spaces (city_key, created_at DESC, id DESC) WHERE published;
 CREATE INDEX spaces_host_id_idx ON workon.spaces (host_id);
+-- not fastupdate: spaces are written seldom and searched often, and a pending
+-- list of new entries would be read by every search until a vacuum
+CREATE INDEX spaces_search_idx ON workon.spaces USING gin (search) WITH (fastupdate = off) WHERE published;
 
 CREATE TRIGGER spaces_set_updated_at
 	BEFORE UPDATE ON workon.spaces
@@ -90,9 +169,10 @@ GRANT SELECT ON workon.spaces
 	TO workon_anon, workon_member, workon_host, workon_admin;
 -- the columns of the API (the policy above says which rows)
 GRANT INSERT (host_id, name, kind, city, address, capacity, timezone, hourly_rate_cents,
-			  daily_rate_cents, currency, opening_hours, published),
+			  daily_rate_cents, currency, opening_hours, published, description, language),
 	  UPDATE (name, kind, city, address, capacity, timezone, hourly_rate_cents,
-			  daily_rate_cents, currency, opening_hours, published, archived_at),
+			  daily_rate_cents, currency, opening_hours, published, archived_at,
+			  description, language),
 	  DELETE
 	ON workon.spaces TO workon_host, workon_admin;
 
@@ -225,6 +305,16 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'currency';
 	END IF;
 	PERFORM workon.opening_hours_check(NEW.opening_hours);
+	IF NEW.description IS NULL OR pg_catalog.length(NEW.description) > 5000 THEN
+		RAISE EXCEPTION 'description must be text of at most 5000 characters'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'description';
+	END IF;
+	NEW.language := COALESCE(NEW.language, workon.space_language(NEW.timezone));
+	IF NEW.language NOT IN ('da', 'de', 'en', 'es', 'fi', 'fr', 'hu', 'it', 'nl', 'no',
+							'pt', 'ro', 'ru', 'sv', 'tr') THEN
+		RAISE EXCEPTION 'language must be one of da, de, en, es, fi, fr, hu, it, nl, no, pt, ro, ru, sv, tr'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'language';
+	END IF;
 	IF NEW.published IS NULL THEN
 		RAISE EXCEPTION 'published must be true or false'
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'published';
@@ -261,11 +351,13 @@ AS $$
 		'id', s.id,
 		'host_id', s.host_id,
 		'name', s.name,
+		'description', s.description,
 		'kind', s.kind,
 		'city', s.city,
 		'address', s.address,
 		'capacity', s.capacity,
 		'timezone', s.timezone,
+		'language', COALESCE(s.language, workon.space_language(s.timezone)),
 		'hourly_rate_cents', s.hourly_rate_cents,
 		'daily_rate_cents', s.daily_rate_cents,
 		'currency', s.currency,
@@ -438,7 +530,8 @@ BEGIN
 		END IF;
 		t := pg_catalog.jsonb_typeof(v);
 		CONTINUE WHEN t = 'null';
-		IF k IN ('name', 'kind', 'city', 'address', 'timezone', 'currency', 'host_id') AND t <> 'string' THEN
+		IF k IN ('name', 'kind', 'city', 'address', 'timezone', 'currency', 'host_id',
+				 'description', 'language') AND t <> 'string' THEN
 			RAISE EXCEPTION '% must be a string', k
 				USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
 		ELSIF k IN ('capacity', 'hourly_rate_cents', 'daily_rate_cents')
@@ -471,7 +564,8 @@ DECLARE
 BEGIN
 	PERFORM workon.space_body_check(space_create.body,
 		ARRAY['name', 'kind', 'city', 'address', 'capacity', 'timezone', 'hourly_rate_cents',
-			  'daily_rate_cents', 'currency', 'opening_hours', 'published', 'host_id']);
+			  'daily_rate_cents', 'currency', 'opening_hours', 'published', 'host_id',
+			  'description', 'language']);
 	v := pg_catalog.jsonb_populate_record(NULL::workon.spaces, space_create.body);
 
 	IF v.host_id IS NOT NULL THEN
@@ -493,10 +587,11 @@ BEGIN
 
 	INSERT INTO workon.spaces AS s (host_id, name, kind, city, address, capacity, timezone,
 									hourly_rate_cents, daily_rate_cents, currency,
-									opening_hours, published)
+									opening_hours, published, description, language)
 	VALUES (v.host_id, v.name, v.kind, v.city, v.address, v.capacity, v.timezone,
 			v.hourly_rate_cents, v.daily_rate_cents, v.currency,
-			COALESCE(v.opening_hours, '{}'), COALESCE(v.published, false))
+			COALESCE(v.opening_hours, '{}'), COALESCE(v.published, false),
+			COALESCE(v.description, ''), v.language)
 	RETURNING * INTO v;
 
 	RETURN workon.space_json(v);
@@ -539,7 +634,8 @@ DECLARE
 BEGIN
 	PERFORM workon.space_body_check(space_update.body,
 		ARRAY['name', 'kind', 'city', 'address', 'capacity', 'timezone', 'hourly_rate_cents',
-			  'daily_rate_cents', 'currency', 'opening_hours', 'published']);
+			  'daily_rate_cents', 'currency', 'opening_hours', 'published',
+			  'description', 'language']);
 
 	SELECT * INTO v FROM workon.spaces AS s WHERE s.id = space_update.id FOR UPDATE;
 	IF v.archived_at IS NOT NULL THEN
@@ -553,7 +649,8 @@ BEGIN
 	   SET name = v.name, kind = v.kind, city = v.city, address = v.address,
 		   capacity = v.capacity, timezone = v.timezone,
 		   hourly_rate_cents = v.hourly_rate_cents, daily_rate_cents = v.daily_rate_cents,
-		   currency = v.currency, opening_hours = v.opening_hours, published = v.published
+		   currency = v.currency, opening_hours = v.opening_hours, published = v.published,
+		   description = v.description, language = v.language
 	 WHERE s.id = space_update.id
 	RETURNING * INTO v;
 
@@ -713,6 +810,9 @@ INSERT INTO workon.errors (sqlstate, status, code) VALUES
 GRANT EXECUTE ON FUNCTION
 	workon.space_json(workon.spaces),
 	workon.space_photos_json(uuid),
+	workon.space_language(text),
+	workon.text_search_config(text),
+	workon.space_search_vector(text, text, text, text),
 	workon.opening_intervals(text, jsonb, timestamptz, timestamptz),
 	workon.spaces_list(text, text, integer, integer, text),
 	workon.space_get(uuid)

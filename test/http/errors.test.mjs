@@ -73,7 +73,7 @@ describe('validation of query parameters', () => {
   });
 
   test('an unknown query parameter is 400 naming it', async () => {
-    for (const name of ['colour', 'foo_bar', 'q']) {
+    for (const name of ['colour', 'foo_bar', 'query']) {
       const res = await get(`/api/v1/spaces?${name}=x`);
       const err = expectError(res, 400, 'validation_failed');
       assert.equal(err.details.field, name, res.text);
