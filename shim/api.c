@@ -354,7 +354,7 @@ static int respond_row(call_t *_call, PGresult *res, const char *err, int column
         if (sink.etag.base != NULL)
             status = files_conditional(req, status, sink.etag, &body);
         else
-            status = files_etag(req, status, &body);
+            status = files_etag(req, status, &body, !sink.has_content_type);
         if (body.base != NULL) {
             PGresult **holder = h2o_mem_alloc_shared(&req->pool, sizeof(*holder), on_result_dispose);
             *holder = res;

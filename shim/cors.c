@@ -23,7 +23,7 @@
 
 #define ALLOW_METHODS "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 #define ALLOW_HEADERS "Content-Type, Authorization, X-Request-Id"
-#define EXPOSE_HEADERS "X-Request-Id, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After, Content-Disposition, Content-Range, ETag"
+#define EXPOSE_HEADERS "X-Request-Id, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After, Content-Disposition, Content-Range, ETag, Location"
 #define MAX_AGE "600"
 
 struct st_cors_conf_t {

@@ -111,7 +111,12 @@ void settings_print_help(FILE *fp);
 /* files.c: a 200 response with an ETag (a file) answered as If-None-Match and Range ask; returns the status, narrows *body */
 int files_conditional(h2o_req_t *req, int status, h2o_iovec_t etag, h2o_iovec_t *body);
 /* a public read without an ETag of its own: a weak one of its body, 304 on If-None-Match */
-int files_etag(h2o_req_t *req, int status, h2o_iovec_t *body);
+int files_etag(h2o_req_t *req, int status, h2o_iovec_t *body, int json);
+
+/* gzip.c */
+#define GZIP_KEY_LEN 32
+int gzip_accepted(h2o_req_t *req);
+h2o_iovec_t gzip_body(h2o_req_t *req, const unsigned char *key, h2o_iovec_t body);
 
 /* cors.c */
 

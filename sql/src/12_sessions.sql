@@ -164,6 +164,7 @@ BEGIN
 	v_id := workon.create_user(auth_register.email, auth_register.password,
 							   auth_register.name, COALESCE(auth_register.role, 'member'));
 	PERFORM workon.email_verification_send(u) FROM workon.users AS u WHERE u.id = v_id;
+	PERFORM workon.set_response(NULL, '{"Location": "/api/v1/me"}');
 	RETURN workon.session_issue(v_id);
 END
 $$;

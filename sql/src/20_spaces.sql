@@ -594,6 +594,7 @@ BEGIN
 			COALESCE(v.description, ''), v.language)
 	RETURNING * INTO v;
 
+	PERFORM workon.set_response(NULL, pg_catalog.jsonb_build_object('Location', '/api/v1/spaces/' || v.id));
 	RETURN workon.space_json(v);
 END
 $$;

@@ -359,6 +359,7 @@ BEGIN
 			USING ERRCODE = 'WOC02';
 	END;
 
+	PERFORM workon.set_response(NULL, pg_catalog.jsonb_build_object('Location', '/api/v1/bookings/' || v_booking.id));
 	RETURN workon.booking_json(v_booking);
 END
 $$;

@@ -557,6 +557,7 @@ BEGIN
 		 WHERE c.space_id = v_space.id AND c.member_id = v_user;
 		PERFORM workon.set_response(200);
 	END IF;
+	PERFORM workon.set_response(NULL, pg_catalog.jsonb_build_object('Location', '/api/v1/conversations/' || v_conv.id || '/messages'));
 	RETURN workon.conversation_json(v_conv, v_user);
 END
 $$;
@@ -698,6 +699,7 @@ BEGIN
 	VALUES (v_conv.id, v_conv.last_seq, v_user, v_text, v_conv.last_message_at)
 	RETURNING * INTO v_msg;
 
+	PERFORM workon.set_response(NULL, pg_catalog.jsonb_build_object('Location', '/api/v1/conversations/' || v_conv.id || '/messages'));
 	RETURN workon.message_json(v_msg);
 END
 $$;

@@ -208,8 +208,13 @@ BEGIN
 					 "304": {"description": "Not Modified: If-None-Match matched the ETag"},
 					 "416": {"description": "Range Not Satisfiable"}}'::jsonb;
 		END IF;
+		IF r.status = 201 THEN
+			-- what was created is named in Location
+			responses := jsonb_set(responses, '{201,headers}',
+				'{"Location": {"description": "The URL of what was created", "schema": {"type": "string"}}}');
+		END IF;
 		IF r.method = 'GET' AND r.auth = 'none' AND NOT r.returns_file THEN
-			-- a public read carries a weak ETag of its body (the front end's)
+			-- a public read carries a strong ETag of its body (the front end's)
 			responses := responses || '{"304": {"description": "Not Modified: If-None-Match matched the ETag of an anonymous read"}}';
 		END IF;
 		IF r.status = 201 AND r.prosrc ~ 'set_response\(200\M' THEN
