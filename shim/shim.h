@@ -700,6 +700,9 @@ void http_serve_api(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t path);
 void send_response(h2o_req_t *req, h2o_iovec_t request_id, int status, h2o_iovec_t body, int add_content_type);
 /* the JSON error shape; field names details.field (NULL: none); a 503 carries Retry-After */
 void send_error(h2o_req_t *req, h2o_iovec_t request_id, int status, const char *code, const char *message, const char *field);
+/* the same with details.fields: the JSON array of every invalid field */
+void send_error_fields(h2o_req_t *req, h2o_iovec_t request_id, int status, const char *code, const char *message,
+                       const char *field, const char *fields);
 void send_unavailable(h2o_req_t *req, h2o_iovec_t request_id);
 void send_method_not_allowed(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t allow);
 /* rewrites the error responses h2o makes itself on this path registration */

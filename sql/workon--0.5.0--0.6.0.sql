@@ -9,6 +9,76 @@
 --
 
 --
+-- Every invalid field of a request at once (05_api.sql; register_check in
+-- 12_sessions.sql)
+--
+CREATE FUNCTION workon.raise_invalid(fields text[], messages text[])
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	IF pg_catalog.cardinality(raise_invalid.fields) > 0 THEN
+		RAISE EXCEPTION '%', raise_invalid.messages[1]
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = raise_invalid.fields[1],
+				  DETAIL = '{"fields":['
+						   || (SELECT pg_catalog.string_agg(workon.json_build('field', x.f, 'message', x.m)::text, ','
+															ORDER BY x.n)
+								 FROM ROWS FROM (pg_catalog.unnest(raise_invalid.fields),
+												pg_catalog.unnest(raise_invalid.messages))
+									  WITH ORDINALITY AS x (f, m, n))
+						   || ']}';
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION workon.raise_invalid(text[], text[]) IS
+'Raises 22023 for the invalid fields of a request, if any: the first field and its message are the error''s COLUMN and message, and its DETAIL is {"fields":[{"field","message"},...]} with all of them in order, which the front end answers as details.field and details.fields';
+
+GRANT EXECUTE ON FUNCTION workon.raise_invalid(text[], text[])
+	TO workon_anon, workon_member, workon_host, workon_admin;
+
+CREATE FUNCTION workon.register_check(email text, password text, name text, role text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_fields	text[] := '{}';
+	v_messages	text[] := '{}';
+	v_message	text;
+BEGIN
+	BEGIN
+		PERFORM workon.check_email(register_check.email);
+	EXCEPTION WHEN invalid_parameter_value THEN
+		GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT;
+		v_fields := v_fields || 'email'::text; v_messages := v_messages || v_message;
+	END;
+	IF register_check.password IS NULL THEN
+		v_fields := v_fields || 'password'::text; v_messages := v_messages || 'password is required'::text;
+	ELSE
+		BEGIN
+			PERFORM workon.password_check(register_check.password, pg_catalog.btrim(register_check.email));
+		EXCEPTION WHEN invalid_parameter_value THEN
+			GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT;
+			v_fields := v_fields || 'password'::text; v_messages := v_messages || v_message;
+		END;
+	END IF;
+	IF register_check.name IS NULL OR pg_catalog.btrim(register_check.name) = '' THEN
+		v_fields := v_fields || 'name'::text; v_messages := v_messages || 'name is required'::text;
+	ELSIF pg_catalog.length(pg_catalog.btrim(register_check.name)) > 200 THEN
+		v_fields := v_fields || 'name'::text; v_messages := v_messages || 'name must be at most 200 characters'::text;
+	END IF;
+	IF register_check.role IS NOT NULL AND register_check.role NOT IN ('member', 'host') THEN
+		v_fields := v_fields || 'role'::text; v_messages := v_messages || 'role must be member or host'::text;
+	END IF;
+	PERFORM workon.raise_invalid(v_fields, v_messages);
+END
+$$;
+
+COMMENT ON FUNCTION workon.register_check(text, text, text, text) IS
+'The checks of a registration, all of them: 22023 naming the first invalid field of email, password, name and role, every invalid one in its detail (workon.raise_invalid); nothing when all are valid';
+
+--
 -- Spaces: a description and a language; their words searched in it
 -- (20_spaces.sql)
 --
@@ -82,63 +152,70 @@ CREATE OR REPLACE FUNCTION workon.space_check()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
+DECLARE
+	v_fields	text[] := '{}';
+	v_messages	text[] := '{}';
+	v_field		text;
+	v_message	text;
 BEGIN
+	-- every invalid field at once (workon.raise_invalid): the first is the
+	-- error's, all of them its detail
 	IF NEW.name IS NULL OR pg_catalog.btrim(NEW.name) = '' THEN
-		RAISE EXCEPTION 'name is required'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'name';
-	END IF;
-	IF pg_catalog.length(NEW.name) > 200 THEN
-		RAISE EXCEPTION 'name must be at most 200 characters'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'name';
+		v_fields := v_fields || 'name'::text; v_messages := v_messages || 'name is required'::text;
+	ELSIF pg_catalog.length(NEW.name) > 200 THEN
+		v_fields := v_fields || 'name'::text; v_messages := v_messages || 'name must be at most 200 characters'::text;
 	END IF;
 	IF NEW.kind IS NULL OR NEW.kind NOT IN ('desk', 'private_office', 'meeting_room', 'event_space') THEN
-		RAISE EXCEPTION 'kind must be one of desk, private_office, meeting_room, event_space'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'kind';
+		v_fields := v_fields || 'kind'::text;
+		v_messages := v_messages || 'kind must be one of desk, private_office, meeting_room, event_space'::text;
 	END IF;
 	IF NEW.city IS NULL OR pg_catalog.btrim(NEW.city) = '' THEN
-		RAISE EXCEPTION 'city is required'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'city';
+		v_fields := v_fields || 'city'::text; v_messages := v_messages || 'city is required'::text;
 	END IF;
 	IF NEW.address IS NULL OR pg_catalog.btrim(NEW.address) = '' THEN
-		RAISE EXCEPTION 'address is required'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'address';
+		v_fields := v_fields || 'address'::text; v_messages := v_messages || 'address is required'::text;
 	END IF;
 	IF NEW.capacity IS NULL OR NEW.capacity < 1 THEN
-		RAISE EXCEPTION 'capacity must be at least 1'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'capacity';
+		v_fields := v_fields || 'capacity'::text; v_messages := v_messages || 'capacity must be at least 1'::text;
 	END IF;
 	IF NEW.timezone IS NULL OR NOT workon.valid_timezone(NEW.timezone) THEN
-		RAISE EXCEPTION 'timezone must name an IANA time zone such as Europe/Berlin'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'timezone';
+		v_fields := v_fields || 'timezone'::text;
+		v_messages := v_messages || 'timezone must name an IANA time zone such as Europe/Berlin'::text;
 	END IF;
 	IF NEW.hourly_rate_cents IS NULL OR NEW.hourly_rate_cents NOT BETWEEN 0 AND 100000000000 THEN
-		RAISE EXCEPTION 'hourly_rate_cents must be between 0 and 100000000000'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'hourly_rate_cents';
+		v_fields := v_fields || 'hourly_rate_cents'::text;
+		v_messages := v_messages || 'hourly_rate_cents must be between 0 and 100000000000'::text;
 	END IF;
 	IF NEW.daily_rate_cents IS NULL OR NEW.daily_rate_cents NOT BETWEEN 0 AND 100000000000 THEN
-		RAISE EXCEPTION 'daily_rate_cents must be between 0 and 100000000000'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'daily_rate_cents';
+		v_fields := v_fields || 'daily_rate_cents'::text;
+		v_messages := v_messages || 'daily_rate_cents must be between 0 and 100000000000'::text;
 	END IF;
 	NEW.currency := pg_catalog.lower(NEW.currency);
 	IF NEW.currency IS NULL OR NEW.currency !~ '^[a-z]{3}$' THEN
-		RAISE EXCEPTION 'currency must be a three-letter ISO 4217 code such as eur'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'currency';
+		v_fields := v_fields || 'currency'::text;
+		v_messages := v_messages || 'currency must be a three-letter ISO 4217 code such as eur'::text;
 	END IF;
-	PERFORM workon.opening_hours_check(NEW.opening_hours);
+	BEGIN
+		PERFORM workon.opening_hours_check(NEW.opening_hours);
+	EXCEPTION WHEN invalid_parameter_value THEN
+		GET STACKED DIAGNOSTICS v_field = COLUMN_NAME, v_message = MESSAGE_TEXT;
+		v_fields := v_fields || COALESCE(NULLIF(v_field, ''), 'opening_hours');
+		v_messages := v_messages || v_message;
+	END;
 	IF NEW.description IS NULL OR pg_catalog.length(NEW.description) > 5000 THEN
-		RAISE EXCEPTION 'description must be text of at most 5000 characters'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'description';
+		v_fields := v_fields || 'description'::text;
+		v_messages := v_messages || 'description must be text of at most 5000 characters'::text;
 	END IF;
 	NEW.language := COALESCE(NEW.language, workon.space_language(NEW.timezone));
 	IF NEW.language NOT IN ('da', 'de', 'en', 'es', 'fi', 'fr', 'hu', 'it', 'nl', 'no',
 							'pt', 'ro', 'ru', 'sv', 'tr') THEN
-		RAISE EXCEPTION 'language must be one of da, de, en, es, fi, fr, hu, it, nl, no, pt, ro, ru, sv, tr'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'language';
+		v_fields := v_fields || 'language'::text;
+		v_messages := v_messages || 'language must be one of da, de, en, es, fi, fr, hu, it, nl, no, pt, ro, ru, sv, tr'::text;
 	END IF;
 	IF NEW.published IS NULL THEN
-		RAISE EXCEPTION 'published must be true or false'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'published';
+		v_fields := v_fields || 'published'::text; v_messages := v_messages || 'published must be true or false'::text;
 	END IF;
+	PERFORM workon.raise_invalid(v_fields, v_messages);
 	IF NEW.published AND NEW.archived_at IS NOT NULL THEN
 		RAISE EXCEPTION 'an archived space cannot be published again'
 			USING ERRCODE = 'WOR01', COLUMN = 'published';
@@ -153,7 +230,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.space_check() IS
-'Trigger: validates a space on every insert and update, error 22023 naming the field; lower-cases the currency; WOR01 space_archived for publishing an archived space or un-archiving it';
+'Trigger: validates a space on every insert and update: error 22023 naming the first invalid field, every invalid one in its detail (workon.raise_invalid); lower-cases the currency; WOR01 space_archived for publishing an archived space or un-archiving it';
 
 CREATE OR REPLACE FUNCTION workon.space_json(s workon.spaces)
 RETURNS json
@@ -192,6 +269,8 @@ DECLARE
 	k			text;
 	v			jsonb;
 	t			text;
+	v_fields	text[] := '{}';
+	v_messages	text[] := '{}';
 BEGIN
 	IF space_body_check.body IS NULL OR pg_catalog.jsonb_typeof(space_body_check.body) <> 'object' THEN
 		RAISE EXCEPTION 'request body must be a JSON object'
@@ -208,28 +287,25 @@ BEGIN
 		CONTINUE WHEN t = 'null';
 		IF k IN ('name', 'kind', 'city', 'address', 'timezone', 'currency', 'host_id',
 				 'description', 'language') AND t <> 'string' THEN
-			RAISE EXCEPTION '% must be a string', k
-				USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+			v_fields := v_fields || k; v_messages := v_messages || (k || ' must be a string');
 		ELSIF k IN ('capacity', 'hourly_rate_cents', 'daily_rate_cents')
 			  AND (t <> 'number' OR v::numeric <> pg_catalog.trunc(v::numeric)
 				   OR v::numeric NOT BETWEEN -2147483648 AND 2147483647 AND k = 'capacity'
 				   OR v::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807) THEN
-			RAISE EXCEPTION '% must be an integer', k
-				USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+			v_fields := v_fields || k; v_messages := v_messages || (k || ' must be an integer');
 		ELSIF k = 'published' AND t <> 'boolean' THEN
-			RAISE EXCEPTION 'published must be true or false'
-				USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+			v_fields := v_fields || k; v_messages := v_messages || 'published must be true or false'::text;
 		ELSIF k = 'host_id'
 			  AND v #>> '{}' !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
-			RAISE EXCEPTION 'host_id must be a UUID'
-				USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+			v_fields := v_fields || k; v_messages := v_messages || 'host_id must be a UUID'::text;
 		END IF;
 	END LOOP;
+	PERFORM workon.raise_invalid(v_fields, v_messages);
 END
 $$;
 
 COMMENT ON FUNCTION workon.space_body_check(jsonb, text[]) IS
-'Checks a space request body: a JSON object of allowed keys whose values have the right JSON types (null allowed); error 22023 naming the field otherwise';
+'Checks a space request body: a JSON object of allowed keys whose values have the right JSON types (null allowed); error 22023 naming the first wrong field, every wrong one in its detail (workon.raise_invalid)';
 
 CREATE OR REPLACE FUNCTION workon.space_create(body jsonb DEFAULT NULL)
 RETURNS json
@@ -714,11 +790,16 @@ BEGIN
 	PERFORM workon.email_verification_send(u) FROM workon.users AS u WHERE u.id = v_id;
 	PERFORM workon.set_response(NULL, '{"Location": "/api/v1/me"}');
 	RETURN workon.session_issue(v_id);
+EXCEPTION WHEN invalid_parameter_value THEN
+	-- something is invalid: every invalid field at once
+	PERFORM workon.register_check(auth_register.email, auth_register.password,
+								  auth_register.name, auth_register.role);
+	RAISE;
 END
 $$;
 
 COMMENT ON FUNCTION workon.auth_register(text, text, text, text) IS
-'POST /api/v1/auth/register: a new member (or host) and its tokens, and a mail to verify the address; 22023 naming the field for a bad email, name, role or weak password, WOC01 email_taken';
+'POST /api/v1/auth/register: a new member (or host) and its tokens, and a mail to verify the address; 22023 naming the first invalid field of email, password, name and role (all of them in its detail, workon.register_check), WOC01 email_taken';
 
 CREATE OR REPLACE FUNCTION workon.upload_create(filename text DEFAULT NULL, content_type text DEFAULT NULL,
 									 size bigint DEFAULT NULL)
@@ -861,9 +942,14 @@ BEGIN
 		RAISE EXCEPTION 'authentication required'
 			USING ERRCODE = 'WO401';
 	END IF;
-	IF booking_create.space_id IS NULL THEN
-		RAISE EXCEPTION 'space_id is required'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'space_id';
+	IF booking_create.space_id IS NULL OR booking_create.starts_at IS NULL OR booking_create.ends_at IS NULL THEN
+		-- every missing field at once
+		PERFORM workon.raise_invalid(pg_catalog.array_agg(x.f ORDER BY x.n),
+									 pg_catalog.array_agg(x.f || ' is required' ORDER BY x.n))
+		   FROM ROWS FROM (pg_catalog.unnest(ARRAY['space_id', 'starts_at', 'ends_at']),
+						   pg_catalog.unnest(ARRAY[booking_create.space_id IS NULL, booking_create.starts_at IS NULL,
+												   booking_create.ends_at IS NULL])) WITH ORDINALITY AS x (f, missing, n)
+		  WHERE x.missing;
 	END IF;
 
 	-- the visibility rule of workon.spaces (this function bypasses it)

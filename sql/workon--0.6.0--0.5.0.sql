@@ -864,6 +864,13 @@ COMMENT ON FUNCTION workon.openapi() IS
 'The OpenAPI 3.1 document of the HTTP API, generated from workon.routes, the handlers'' COMMENT ON FUNCTION and their argument names and types; served by the front end at GET /api/v1/openapi.json';
 
 
+--
+-- Validation back to the first invalid field only (the handlers are
+-- above)
+--
+DROP FUNCTION workon.register_check(text, text, text, text);
+DROP FUNCTION workon.raise_invalid(text[], text[]);
+
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 
 -- pg_dump: the shipped route and error rows now include those above

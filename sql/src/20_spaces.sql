@@ -262,63 +262,70 @@ CREATE FUNCTION workon.space_check()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
+DECLARE
+	v_fields	text[] := '{}';
+	v_messages	text[] := '{}';
+	v_field		text;
+	v_message	text;
 BEGIN
+	-- every invalid field at once (workon.raise_invalid): the first is the
+	-- error's, all of them its detail
 	IF NEW.name IS NULL OR pg_catalog.btrim(NEW.name) = '' THEN
-		RAISE EXCEPTION 'name is required'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'name';
-	END IF;
-	IF pg_catalog.length(NEW.name) > 200 THEN
-		RAISE EXCEPTION 'name must be at most 200 characters'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'name';
+		v_fields := v_fields || 'name'::text; v_messages := v_messages || 'name is required'::text;
+	ELSIF pg_catalog.length(NEW.name) > 200 THEN
+		v_fields := v_fields || 'name'::text; v_messages := v_messages || 'name must be at most 200 characters'::text;
 	END IF;
 	IF NEW.kind IS NULL OR NEW.kind NOT IN ('desk', 'private_office', 'meeting_room', 'event_space') THEN
-		RAISE EXCEPTION 'kind must be one of desk, private_office, meeting_room, event_space'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'kind';
+		v_fields := v_fields || 'kind'::text;
+		v_messages := v_messages || 'kind must be one of desk, private_office, meeting_room, event_space'::text;
 	END IF;
 	IF NEW.city IS NULL OR pg_catalog.btrim(NEW.city) = '' THEN
-		RAISE EXCEPTION 'city is required'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'city';
+		v_fields := v_fields || 'city'::text; v_messages := v_messages || 'city is required'::text;
 	END IF;
 	IF NEW.address IS NULL OR pg_catalog.btrim(NEW.address) = '' THEN
-		RAISE EXCEPTION 'address is required'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'address';
+		v_fields := v_fields || 'address'::text; v_messages := v_messages || 'address is required'::text;
 	END IF;
 	IF NEW.capacity IS NULL OR NEW.capacity < 1 THEN
-		RAISE EXCEPTION 'capacity must be at least 1'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'capacity';
+		v_fields := v_fields || 'capacity'::text; v_messages := v_messages || 'capacity must be at least 1'::text;
 	END IF;
 	IF NEW.timezone IS NULL OR NOT workon.valid_timezone(NEW.timezone) THEN
-		RAISE EXCEPTION 'timezone must name an IANA time zone such as Europe/Berlin'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'timezone';
+		v_fields := v_fields || 'timezone'::text;
+		v_messages := v_messages || 'timezone must name an IANA time zone such as Europe/Berlin'::text;
 	END IF;
 	IF NEW.hourly_rate_cents IS NULL OR NEW.hourly_rate_cents NOT BETWEEN 0 AND 100000000000 THEN
-		RAISE EXCEPTION 'hourly_rate_cents must be between 0 and 100000000000'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'hourly_rate_cents';
+		v_fields := v_fields || 'hourly_rate_cents'::text;
+		v_messages := v_messages || 'hourly_rate_cents must be between 0 and 100000000000'::text;
 	END IF;
 	IF NEW.daily_rate_cents IS NULL OR NEW.daily_rate_cents NOT BETWEEN 0 AND 100000000000 THEN
-		RAISE EXCEPTION 'daily_rate_cents must be between 0 and 100000000000'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'daily_rate_cents';
+		v_fields := v_fields || 'daily_rate_cents'::text;
+		v_messages := v_messages || 'daily_rate_cents must be between 0 and 100000000000'::text;
 	END IF;
 	NEW.currency := pg_catalog.lower(NEW.currency);
 	IF NEW.currency IS NULL OR NEW.currency !~ '^[a-z]{3}$' THEN
-		RAISE EXCEPTION 'currency must be a three-letter ISO 4217 code such as eur'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'currency';
+		v_fields := v_fields || 'currency'::text;
+		v_messages := v_messages || 'currency must be a three-letter ISO 4217 code such as eur'::text;
 	END IF;
-	PERFORM workon.opening_hours_check(NEW.opening_hours);
+	BEGIN
+		PERFORM workon.opening_hours_check(NEW.opening_hours);
+	EXCEPTION WHEN invalid_parameter_value THEN
+		GET STACKED DIAGNOSTICS v_field = COLUMN_NAME, v_message = MESSAGE_TEXT;
+		v_fields := v_fields || COALESCE(NULLIF(v_field, ''), 'opening_hours');
+		v_messages := v_messages || v_message;
+	END;
 	IF NEW.description IS NULL OR pg_catalog.length(NEW.description) > 5000 THEN
-		RAISE EXCEPTION 'description must be text of at most 5000 characters'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'description';
+		v_fields := v_fields || 'description'::text;
+		v_messages := v_messages || 'description must be text of at most 5000 characters'::text;
 	END IF;
 	NEW.language := COALESCE(NEW.language, workon.space_language(NEW.timezone));
 	IF NEW.language NOT IN ('da', 'de', 'en', 'es', 'fi', 'fr', 'hu', 'it', 'nl', 'no',
 							'pt', 'ro', 'ru', 'sv', 'tr') THEN
-		RAISE EXCEPTION 'language must be one of da, de, en, es, fi, fr, hu, it, nl, no, pt, ro, ru, sv, tr'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'language';
+		v_fields := v_fields || 'language'::text;
+		v_messages := v_messages || 'language must be one of da, de, en, es, fi, fr, hu, it, nl, no, pt, ro, ru, sv, tr'::text;
 	END IF;
 	IF NEW.published IS NULL THEN
-		RAISE EXCEPTION 'published must be true or false'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'published';
+		v_fields := v_fields || 'published'::text; v_messages := v_messages || 'published must be true or false'::text;
 	END IF;
+	PERFORM workon.raise_invalid(v_fields, v_messages);
 	IF NEW.published AND NEW.archived_at IS NOT NULL THEN
 		RAISE EXCEPTION 'an archived space cannot be published again'
 			USING ERRCODE = 'WOR01', COLUMN = 'published';
@@ -333,7 +340,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.space_check() IS
-'Trigger: validates a space on every insert and update, error 22023 naming the field; lower-cases the currency; WOR01 space_archived for publishing an archived space or un-archiving it';
+'Trigger: validates a space on every insert and update: error 22023 naming the first invalid field, every invalid one in its detail (workon.raise_invalid); lower-cases the currency; WOR01 space_archived for publishing an archived space or un-archiving it';
 
 CREATE TRIGGER spaces_check
 	BEFORE INSERT OR UPDATE ON workon.spaces
@@ -516,6 +523,8 @@ DECLARE
 	k			text;
 	v			jsonb;
 	t			text;
+	v_fields	text[] := '{}';
+	v_messages	text[] := '{}';
 BEGIN
 	IF space_body_check.body IS NULL OR pg_catalog.jsonb_typeof(space_body_check.body) <> 'object' THEN
 		RAISE EXCEPTION 'request body must be a JSON object'
@@ -532,28 +541,25 @@ BEGIN
 		CONTINUE WHEN t = 'null';
 		IF k IN ('name', 'kind', 'city', 'address', 'timezone', 'currency', 'host_id',
 				 'description', 'language') AND t <> 'string' THEN
-			RAISE EXCEPTION '% must be a string', k
-				USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+			v_fields := v_fields || k; v_messages := v_messages || (k || ' must be a string');
 		ELSIF k IN ('capacity', 'hourly_rate_cents', 'daily_rate_cents')
 			  AND (t <> 'number' OR v::numeric <> pg_catalog.trunc(v::numeric)
 				   OR v::numeric NOT BETWEEN -2147483648 AND 2147483647 AND k = 'capacity'
 				   OR v::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807) THEN
-			RAISE EXCEPTION '% must be an integer', k
-				USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+			v_fields := v_fields || k; v_messages := v_messages || (k || ' must be an integer');
 		ELSIF k = 'published' AND t <> 'boolean' THEN
-			RAISE EXCEPTION 'published must be true or false'
-				USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+			v_fields := v_fields || k; v_messages := v_messages || 'published must be true or false'::text;
 		ELSIF k = 'host_id'
 			  AND v #>> '{}' !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
-			RAISE EXCEPTION 'host_id must be a UUID'
-				USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+			v_fields := v_fields || k; v_messages := v_messages || 'host_id must be a UUID'::text;
 		END IF;
 	END LOOP;
+	PERFORM workon.raise_invalid(v_fields, v_messages);
 END
 $$;
 
 COMMENT ON FUNCTION workon.space_body_check(jsonb, text[]) IS
-'Checks a space request body: a JSON object of allowed keys whose values have the right JSON types (null allowed); error 22023 naming the field otherwise';
+'Checks a space request body: a JSON object of allowed keys whose values have the right JSON types (null allowed); error 22023 naming the first wrong field, every wrong one in its detail (workon.raise_invalid)';
 
 CREATE FUNCTION workon.space_create(body jsonb DEFAULT NULL)
 RETURNS json

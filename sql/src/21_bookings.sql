@@ -306,9 +306,14 @@ BEGIN
 		RAISE EXCEPTION 'authentication required'
 			USING ERRCODE = 'WO401';
 	END IF;
-	IF booking_create.space_id IS NULL THEN
-		RAISE EXCEPTION 'space_id is required'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'space_id';
+	IF booking_create.space_id IS NULL OR booking_create.starts_at IS NULL OR booking_create.ends_at IS NULL THEN
+		-- every missing field at once
+		PERFORM workon.raise_invalid(pg_catalog.array_agg(x.f ORDER BY x.n),
+									 pg_catalog.array_agg(x.f || ' is required' ORDER BY x.n))
+		   FROM ROWS FROM (pg_catalog.unnest(ARRAY['space_id', 'starts_at', 'ends_at']),
+						   pg_catalog.unnest(ARRAY[booking_create.space_id IS NULL, booking_create.starts_at IS NULL,
+												   booking_create.ends_at IS NULL])) WITH ORDINALITY AS x (f, missing, n)
+		  WHERE x.missing;
 	END IF;
 
 	-- the visibility rule of workon.spaces (this function bypasses it)

@@ -376,3 +376,36 @@ describe('Location on 201', () => {
     assert.equal(listed.json.data[0].id, msg.json.id);
   });
 });
+
+describe('every invalid field at once', () => {
+  const fieldsOf = (res) => res.json.error.details.fields.map((f) => f.field);
+
+  test('registration, a space and a booking name all their invalid fields in details.fields, the first in details.field', async () => {
+    const reg = await request('POST', '/api/v1/auth/register', { body: { email: 'nope', password: 'short', name: ' ' } });
+    const err = expectError(reg, 400, 'validation_failed');
+    assert.equal(err.details.field, 'email');
+    assert.deepEqual(fieldsOf(reg), ['email', 'password', 'name']);
+    assert.ok(reg.json.error.details.fields.every((f) => typeof f.message === 'string' && f.message.length > 0));
+
+    const host = await request('POST', '/api/v1/auth/register',
+      { body: { email: `fields-${Date.now().toString(36)}@example.com`, password: 'long secret for fields', name: 'F', role: 'host' } });
+    const auth = { authorization: `Bearer ${host.json.access_token}` };
+    const space = await request('POST', '/api/v1/spaces', { headers: auth, body: {
+      name: '', kind: 'castle', city: 'Oslo', address: 'Gate 1', capacity: 0, timezone: 'Europe/Oslo',
+      hourly_rate_cents: 100, daily_rate_cents: 600, currency: 'nok' } });
+    assert.equal(expectError(space, 400, 'validation_failed').details.field, 'name');
+    assert.deepEqual(fieldsOf(space), ['name', 'kind', 'capacity']);
+    const types = await request('POST', '/api/v1/spaces', { headers: auth, body: { name: 1, capacity: 'two' } });
+    assert.deepEqual(fieldsOf(types), ['capacity', 'name']);
+
+    const booking = await request('POST', '/api/v1/bookings', { headers: auth, body: {} });
+    assert.equal(expectError(booking, 400, 'validation_failed').details.field, 'space_id');
+    assert.deepEqual(fieldsOf(booking), ['space_id', 'starts_at', 'ends_at']);
+
+    // one invalid field: details.fields holds it alone; other errors have no fields
+    const one = await request('POST', '/api/v1/auth/register', { body: { email: 'x@example.com', password: 'short', name: 'X' } });
+    assert.deepEqual(fieldsOf(one), ['password']);
+    const unknown = await get('/api/v1/spaces?colour=blue');
+    assert.equal(expectError(unknown, 400, 'validation_failed').details.fields, undefined);
+  });
+});
