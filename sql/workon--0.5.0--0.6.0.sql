@@ -197,6 +197,22 @@ BEGIN
 	END IF;
 	BEGIN
 		PERFORM workon.opening_hours_check(NEW.opening_hours);
+		-- bookable as written: every time on the 15-minute grid (checked when
+		-- the hours are written, so hours of older releases stay)
+		IF TG_OP = 'INSERT' OR NEW.opening_hours IS DISTINCT FROM OLD.opening_hours THEN
+			FOR v_field IN
+				SELECT DISTINCT d.key, pg_catalog.array_position(ARRAY['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], d.key)
+				  FROM pg_catalog.jsonb_each(NEW.opening_hours) AS d,
+					   pg_catalog.jsonb_array_elements(d.value) AS i,
+					   pg_catalog.jsonb_array_elements_text(i) AS t
+				 WHERE pg_catalog.right(t, 2) NOT IN ('00', '15', '30', '45')
+				 ORDER BY 2
+			LOOP
+				v_fields := v_fields || ('opening_hours.' || v_field);
+				v_messages := v_messages || ('opening_hours.' || v_field
+											 || ': times must be on the 15-minute grid (:00, :15, :30, :45)');
+			END LOOP;
+		END IF;
 	EXCEPTION WHEN invalid_parameter_value THEN
 		GET STACKED DIAGNOSTICS v_field = COLUMN_NAME, v_message = MESSAGE_TEXT;
 		v_fields := v_fields || COALESCE(NULLIF(v_field, ''), 'opening_hours');
@@ -230,7 +246,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.space_check() IS
-'Trigger: validates a space on every insert and update: error 22023 naming the first invalid field, every invalid one in its detail (workon.raise_invalid); lower-cases the currency; WOR01 space_archived for publishing an archived space or un-archiving it';
+'Trigger: validates a space on every insert and update: error 22023 naming the first invalid field, every invalid one in its detail (workon.raise_invalid), opening hours written on the 15-minute grid; lower-cases the currency; WOR01 space_archived for publishing an archived space or un-archiving it';
 
 CREATE OR REPLACE FUNCTION workon.space_json(s workon.spaces)
 RETURNS json
@@ -337,6 +353,9 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'host_id';
 	END IF;
 
+	IF v.published THEN
+		PERFORM workon.space_publishable(COALESCE(v.opening_hours, '{}'));
+	END IF;
 	INSERT INTO workon.spaces AS s (host_id, name, kind, city, address, capacity, timezone,
 									hourly_rate_cents, daily_rate_cents, currency,
 									opening_hours, published, description, language)
@@ -352,7 +371,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.space_create(jsonb) IS
-'POST /api/v1/spaces (host, admin): a new space of the caller (admins may name another host with host_id); opening_hours defaults to {} (closed), published to false; 22023 naming the field for anything invalid';
+'POST /api/v1/spaces (host, admin): a new space of the caller (admins may name another host with host_id); opening_hours defaults to {} (closed), published to false; 22023 naming the field for anything invalid; WOR02 no_opening_hours for a published space without opening hours';
 
 CREATE OR REPLACE FUNCTION workon.space_update(id uuid, body jsonb DEFAULT NULL)
 RETURNS json
@@ -360,6 +379,7 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
 	v			workon.spaces := workon.space_writable(space_update.id);
+	v_new		workon.spaces;
 BEGIN
 	PERFORM workon.space_body_check(space_update.body,
 		ARRAY['name', 'kind', 'city', 'address', 'capacity', 'timezone', 'hourly_rate_cents',
@@ -372,7 +392,11 @@ BEGIN
 			USING ERRCODE = 'WOR01';
 	END IF;
 	-- fields present in the body replace the stored ones (null included)
-	v := pg_catalog.jsonb_populate_record(v, space_update.body);
+	v_new := pg_catalog.jsonb_populate_record(v, space_update.body);
+	IF v_new.published AND (NOT v.published OR v_new.opening_hours IS DISTINCT FROM v.opening_hours) THEN
+		PERFORM workon.space_publishable(v_new.opening_hours);
+	END IF;
+	v := v_new;
 
 	UPDATE workon.spaces AS s
 	   SET name = v.name, kind = v.kind, city = v.city, address = v.address,
@@ -388,7 +412,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.space_update(uuid, jsonb) IS
-'PATCH /api/v1/spaces/{id} (its host, admin): changes the fields present in the body; a field given as null is refused if the space needs it. Existing bookings keep their price; WOR01 space_archived for an archived space';
+'PATCH /api/v1/spaces/{id} (its host, admin): changes the fields present in the body; a field given as null is refused if the space needs it. Existing bookings keep their price; WOR01 space_archived for an archived space; WOR02 no_opening_hours for publishing it without opening hours';
 
 -- each space gets the language of its zone and its document the two new
 -- fields; not a change anyone made: neither audited nor stamped
@@ -1380,6 +1404,124 @@ $$;
 COMMENT ON FUNCTION workon.openapi() IS
 'The OpenAPI 3.1 document of the HTTP API, generated from workon.routes, the handlers'' COMMENT ON FUNCTION and their argument names and types; served by the front end at GET /api/v1/openapi.json';
 
+
+--
+-- Hours that can be booked (20_spaces.sql): opening hours written on the
+-- 15-minute grid (space_check, above), no publishing without opening hours
+--
+CREATE FUNCTION workon.space_publishable(opening_hours jsonb)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	IF pg_catalog.jsonb_typeof(space_publishable.opening_hours) = 'object'
+	   AND NOT EXISTS (SELECT FROM pg_catalog.jsonb_each(space_publishable.opening_hours) AS d
+						WHERE pg_catalog.jsonb_typeof(d.value) = 'array'
+						  AND pg_catalog.jsonb_array_length(d.value) > 0) THEN
+		RAISE EXCEPTION 'a space without opening hours cannot be published'
+			USING ERRCODE = 'WOR02', COLUMN = 'opening_hours',
+				  HINT = 'Give it opening hours, or leave it unpublished.';
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION workon.space_publishable(jsonb) IS
+'WOR02 no_opening_hours (409) for opening hours with no interval on any day: a space is published through the API only when it can be booked';
+
+GRANT EXECUTE ON FUNCTION workon.space_publishable(jsonb) TO workon_host, workon_admin;
+
+INSERT INTO workon.errors (sqlstate, status, code) VALUES
+	('WOR02', 409, 'no_opening_hours');
+
+--
+-- Availability on the grid of the space's zone, dates of that zone
+-- (21_bookings.sql)
+--
+CREATE FUNCTION workon.grid_align(at timestamptz, timezone text, up boolean)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	v_local		timestamp := grid_align.at AT TIME ZONE grid_align.timezone;
+	v_hour		timestamp := pg_catalog.date_trunc('hour', v_local);
+	v_quarters	numeric := EXTRACT(epoch FROM v_local - v_hour) / 900;
+BEGIN
+	IF v_quarters = pg_catalog.trunc(v_quarters) OR NOT pg_catalog.isfinite(grid_align.at) THEN
+		RETURN grid_align.at;
+	END IF;
+	RETURN (v_hour + (CASE WHEN grid_align.up THEN pg_catalog.ceil(v_quarters) ELSE pg_catalog.floor(v_quarters) END)
+					 * interval '15 minutes') AT TIME ZONE grid_align.timezone;
+END
+$$;
+
+COMMENT ON FUNCTION workon.grid_align(timestamptz, text, boolean) IS
+'The time itself if it is on the 15-minute grid of the zone''s local time, else the next grid point (up) or the previous one';
+
+CREATE FUNCTION workon.window_bound(value text, field text, timezone text, is_end boolean)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+	IF window_bound.value IS NULL OR window_bound.value = '' THEN
+		RETURN NULL;
+	END IF;
+	IF window_bound.value ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN
+		-- a date of the zone: from its start; an end: to the next day's start
+		BEGIN
+			RETURN ((window_bound.value::date + CASE WHEN window_bound.is_end THEN 1 ELSE 0 END)::timestamp)
+				   AT TIME ZONE window_bound.timezone;
+		EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+			NULL;
+		END;
+	ELSIF window_bound.value ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}(:[0-9]{2})?)$' THEN
+		BEGIN
+			RETURN window_bound.value::timestamptz;
+		EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+			NULL;
+		END;
+	END IF;
+	RAISE EXCEPTION '% must be a date (of the space''s zone) or an RFC 3339 time with an offset, such as 2027-01-01 or 2027-01-01T09:00:00+01:00', window_bound.field
+		USING ERRCODE = 'invalid_datetime_format', COLUMN = window_bound.field;
+END
+$$;
+
+COMMENT ON FUNCTION workon.window_bound(text, text, text, boolean) IS
+'A bound of an availability window as sent: a date is that date in the zone (from its start; as the end, to the next day''s start, so that the date is included), a time is RFC 3339 with an offset; NULL for none; 22007 naming the field otherwise';
+
+CREATE FUNCTION workon.space_availability_window(id uuid, "from" text DEFAULT NULL, "to" text DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	v_zone		text;
+	v_from		timestamptz;
+	v_to		timestamptz;
+BEGIN
+	SELECT s.timezone INTO v_zone FROM workon.spaces AS s WHERE s.id = space_availability_window.id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'space not found'
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	v_from := workon.grid_align(COALESCE(workon.window_bound(space_availability_window."from", 'from', v_zone, false),
+										 pg_catalog.now()), v_zone, true);
+	v_to := COALESCE(workon.grid_align(workon.window_bound(space_availability_window."to", 'to', v_zone, true), v_zone, false),
+					 v_from + interval '7 days');
+	RETURN workon.space_availability(space_availability_window.id, v_from, v_to);
+END
+$$;
+
+COMMENT ON FUNCTION workon.space_availability_window(uuid, text, text) IS
+'GET /api/v1/spaces/{id}/availability?from=&to=: workon.space_availability of a window on the 15-minute grid of the space''s zone, so that every free period can be booked as given: from (default now) rounded up, to (default from + 7 days) rounded down; a date-only bound is that date in the space''s zone (to includes its date); at most 31 days';
+
+UPDATE workon.routes
+   SET handler = 'workon.space_availability_window(uuid,text,text)'
+ WHERE method = 'GET' AND path = '/api/v1/spaces/{id}/availability';
+
+GRANT EXECUTE ON FUNCTION
+	workon.grid_align(timestamptz, text, boolean),
+	workon.window_bound(text, text, text, boolean),
+	workon.space_availability_window(uuid, text, text)
+	TO workon_anon, workon_member, workon_host, workon_admin;
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 

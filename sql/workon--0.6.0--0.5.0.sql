@@ -871,6 +871,22 @@ COMMENT ON FUNCTION workon.openapi() IS
 DROP FUNCTION workon.register_check(text, text, text, text);
 DROP FUNCTION workon.raise_invalid(text[], text[]);
 
+--
+-- Hours that can be booked
+--
+DELETE FROM workon.errors WHERE sqlstate = 'WOR02';
+DROP FUNCTION workon.space_publishable(jsonb);
+
+--
+-- Availability
+--
+UPDATE workon.routes
+   SET handler = 'workon.space_availability(uuid,timestamptz,timestamptz)'
+ WHERE method = 'GET' AND path = '/api/v1/spaces/{id}/availability';
+DROP FUNCTION workon.space_availability_window(uuid, text, text);
+DROP FUNCTION workon.window_bound(text, text, text, boolean);
+DROP FUNCTION workon.grid_align(timestamptz, text, boolean);
+
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 
 -- pg_dump: the shipped route and error rows now include those above

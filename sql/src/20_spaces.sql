@@ -307,6 +307,22 @@ BEGIN
 	END IF;
 	BEGIN
 		PERFORM workon.opening_hours_check(NEW.opening_hours);
+		-- bookable as written: every time on the 15-minute grid (checked when
+		-- the hours are written, so hours of older releases stay)
+		IF TG_OP = 'INSERT' OR NEW.opening_hours IS DISTINCT FROM OLD.opening_hours THEN
+			FOR v_field IN
+				SELECT DISTINCT d.key, pg_catalog.array_position(ARRAY['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], d.key)
+				  FROM pg_catalog.jsonb_each(NEW.opening_hours) AS d,
+					   pg_catalog.jsonb_array_elements(d.value) AS i,
+					   pg_catalog.jsonb_array_elements_text(i) AS t
+				 WHERE pg_catalog.right(t, 2) NOT IN ('00', '15', '30', '45')
+				 ORDER BY 2
+			LOOP
+				v_fields := v_fields || ('opening_hours.' || v_field);
+				v_messages := v_messages || ('opening_hours.' || v_field
+											 || ': times must be on the 15-minute grid (:00, :15, :30, :45)');
+			END LOOP;
+		END IF;
 	EXCEPTION WHEN invalid_parameter_value THEN
 		GET STACKED DIAGNOSTICS v_field = COLUMN_NAME, v_message = MESSAGE_TEXT;
 		v_fields := v_fields || COALESCE(NULLIF(v_field, ''), 'opening_hours');
@@ -340,7 +356,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.space_check() IS
-'Trigger: validates a space on every insert and update: error 22023 naming the first invalid field, every invalid one in its detail (workon.raise_invalid); lower-cases the currency; WOR01 space_archived for publishing an archived space or un-archiving it';
+'Trigger: validates a space on every insert and update: error 22023 naming the first invalid field, every invalid one in its detail (workon.raise_invalid), opening hours written on the 15-minute grid; lower-cases the currency; WOR01 space_archived for publishing an archived space or un-archiving it';
 
 CREATE TRIGGER spaces_check
 	BEFORE INSERT OR UPDATE ON workon.spaces
@@ -561,6 +577,25 @@ $$;
 COMMENT ON FUNCTION workon.space_body_check(jsonb, text[]) IS
 'Checks a space request body: a JSON object of allowed keys whose values have the right JSON types (null allowed); error 22023 naming the first wrong field, every wrong one in its detail (workon.raise_invalid)';
 
+CREATE FUNCTION workon.space_publishable(opening_hours jsonb)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	IF pg_catalog.jsonb_typeof(space_publishable.opening_hours) = 'object'
+	   AND NOT EXISTS (SELECT FROM pg_catalog.jsonb_each(space_publishable.opening_hours) AS d
+						WHERE pg_catalog.jsonb_typeof(d.value) = 'array'
+						  AND pg_catalog.jsonb_array_length(d.value) > 0) THEN
+		RAISE EXCEPTION 'a space without opening hours cannot be published'
+			USING ERRCODE = 'WOR02', COLUMN = 'opening_hours',
+				  HINT = 'Give it opening hours, or leave it unpublished.';
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION workon.space_publishable(jsonb) IS
+'WOR02 no_opening_hours (409) for opening hours with no interval on any day: a space is published through the API only when it can be booked';
+
 CREATE FUNCTION workon.space_create(body jsonb DEFAULT NULL)
 RETURNS json
 LANGUAGE plpgsql VOLATILE
@@ -591,6 +626,9 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'host_id';
 	END IF;
 
+	IF v.published THEN
+		PERFORM workon.space_publishable(COALESCE(v.opening_hours, '{}'));
+	END IF;
 	INSERT INTO workon.spaces AS s (host_id, name, kind, city, address, capacity, timezone,
 									hourly_rate_cents, daily_rate_cents, currency,
 									opening_hours, published, description, language)
@@ -606,7 +644,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.space_create(jsonb) IS
-'POST /api/v1/spaces (host, admin): a new space of the caller (admins may name another host with host_id); opening_hours defaults to {} (closed), published to false; 22023 naming the field for anything invalid';
+'POST /api/v1/spaces (host, admin): a new space of the caller (admins may name another host with host_id); opening_hours defaults to {} (closed), published to false; 22023 naming the field for anything invalid; WOR02 no_opening_hours for a published space without opening hours';
 
 CREATE FUNCTION workon.space_writable(id uuid)
 RETURNS workon.spaces
@@ -638,6 +676,7 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
 	v			workon.spaces := workon.space_writable(space_update.id);
+	v_new		workon.spaces;
 BEGIN
 	PERFORM workon.space_body_check(space_update.body,
 		ARRAY['name', 'kind', 'city', 'address', 'capacity', 'timezone', 'hourly_rate_cents',
@@ -650,7 +689,11 @@ BEGIN
 			USING ERRCODE = 'WOR01';
 	END IF;
 	-- fields present in the body replace the stored ones (null included)
-	v := pg_catalog.jsonb_populate_record(v, space_update.body);
+	v_new := pg_catalog.jsonb_populate_record(v, space_update.body);
+	IF v_new.published AND (NOT v.published OR v_new.opening_hours IS DISTINCT FROM v.opening_hours) THEN
+		PERFORM workon.space_publishable(v_new.opening_hours);
+	END IF;
+	v := v_new;
 
 	UPDATE workon.spaces AS s
 	   SET name = v.name, kind = v.kind, city = v.city, address = v.address,
@@ -666,7 +709,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.space_update(uuid, jsonb) IS
-'PATCH /api/v1/spaces/{id} (its host, admin): changes the fields present in the body; a field given as null is refused if the space needs it. Existing bookings keep their price; WOR01 space_archived for an archived space';
+'PATCH /api/v1/spaces/{id} (its host, admin): changes the fields present in the body; a field given as null is refused if the space needs it. Existing bookings keep their price; WOR01 space_archived for an archived space; WOR02 no_opening_hours for publishing it without opening hours';
 
 CREATE FUNCTION workon.space_delete(id uuid)
 RETURNS void
@@ -812,7 +855,8 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only,
 
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOC05', 409, 'has_future_bookings'),
-	('WOR01', 409, 'space_archived');
+	('WOR01', 409, 'space_archived'),
+	('WOR02', 409, 'no_opening_hours');
 
 GRANT EXECUTE ON FUNCTION
 	workon.space_json(workon.spaces),
@@ -827,6 +871,7 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION
 	workon.opening_hours_check(jsonb),
 	workon.space_body_check(jsonb, text[]),
+	workon.space_publishable(jsonb),
 	workon.space_writable(uuid),
 	workon.space_create(jsonb),
 	workon.space_update(uuid, jsonb),
