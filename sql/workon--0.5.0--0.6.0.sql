@@ -414,13 +414,6 @@ $$;
 COMMENT ON FUNCTION workon.space_update(uuid, jsonb) IS
 'PATCH /api/v1/spaces/{id} (its host, admin): changes the fields present in the body; a field given as null is refused if the space needs it. Existing bookings keep their price; WOR01 space_archived for an archived space; WOR02 no_opening_hours for publishing it without opening hours';
 
--- each space gets the language of its zone and its document the two new
--- fields; not a change anyone made: neither audited nor stamped
-ALTER TABLE workon.spaces DISABLE TRIGGER spaces_audit;
-ALTER TABLE workon.spaces DISABLE TRIGGER spaces_set_updated_at;
-UPDATE workon.spaces AS s SET language = workon.space_language(s.timezone);
-ALTER TABLE workon.spaces ENABLE TRIGGER spaces_audit;
-ALTER TABLE workon.spaces ENABLE TRIGGER spaces_set_updated_at;
 
 ALTER TABLE workon.spaces
 	ADD COLUMN search tsvector GENERATED ALWAYS AS
@@ -1522,6 +1515,164 @@ GRANT EXECUTE ON FUNCTION
 	workon.window_bound(text, text, text, boolean),
 	workon.space_availability_window(uuid, text, text)
 	TO workon_anon, workon_member, workon_host, workon_admin;
+
+--
+-- Compact lists inside documents (20_spaces, 21_bookings, 35_email,
+-- 40_messages): arrays of JSON without json_agg's blanks
+--
+CREATE OR REPLACE FUNCTION workon.space_photos_json(space_id uuid)
+RETURNS json
+LANGUAGE sql STABLE PARALLEL SAFE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE(pg_catalog.array_to_json(pg_catalog.array_agg(
+			   workon.json_build('id', u.id,
+								 'url', workon.upload_path(u.id),
+								 'content_type', u.content_type)
+			   ORDER BY p.position)), '[]')
+	  FROM workon.space_photos AS p
+	  JOIN workon.uploads AS u ON u.id = p.upload_id
+	 WHERE p.space_id = space_photos_json.space_id
+$$;
+
+COMMENT ON FUNCTION workon.space_photos_json(uuid) IS
+'The photos of a space in order (the first is the cover) as [{id, url, content_type}], url its stable public URL (served while the space is published)';
+
+CREATE OR REPLACE FUNCTION workon.periods_json(periods tstzmultirange)
+RETURNS json
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+	SELECT COALESCE(pg_catalog.array_to_json(pg_catalog.array_agg(workon.json_build('starts_at', pg_catalog.lower(r),
+																				'ends_at', pg_catalog.upper(r))
+															 ORDER BY pg_catalog.lower(r))),
+					'[]'::json)
+	  FROM pg_catalog.unnest($1) AS r
+$$;
+
+COMMENT ON FUNCTION workon.periods_json(tstzmultirange) IS
+'A multirange as a JSON list of {"starts_at","ends_at"}';
+
+CREATE OR REPLACE FUNCTION workon.admin_emails_list(status text DEFAULT NULL, "to" text DEFAULT NULL,
+										 "limit" integer DEFAULT NULL, cursor text DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_limit		integer := COALESCE(admin_emails_list."limit", 20);
+	v_status	text := NULLIF(admin_emails_list.status, '');
+	v_to		text := pg_catalog.lower(NULLIF(admin_emails_list."to", ''));
+	v_before	bigint := 9223372036854775807;
+	v_page		json;
+BEGIN
+	IF v_limit < 1 OR v_limit > 100 THEN
+		RAISE EXCEPTION 'limit must be between 1 and 100'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'limit';
+	END IF;
+	IF v_status NOT IN ('pending', 'done', 'dead') THEN
+		RAISE EXCEPTION 'status must be one of pending, done, dead'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'status';
+	END IF;
+	IF admin_emails_list.cursor <> '' THEN
+		IF admin_emails_list.cursor !~ '^[0-9]{1,18}$' THEN
+			RAISE EXCEPTION 'invalid cursor'
+				USING ERRCODE = 'invalid_parameter_value', COLUMN = 'cursor';
+		END IF;
+		v_before := admin_emails_list.cursor::bigint;
+	END IF;
+
+	SELECT workon.json_build(
+			   'data', COALESCE(pg_catalog.array_to_json(pg_catalog.array_agg(workon.email_json(p.mail) ORDER BY p.n)
+																   FILTER (WHERE p.n <= v_limit)), '[]'::json),
+			   'next_cursor', CASE WHEN pg_catalog.count(*) > v_limit THEN
+								  (pg_catalog.array_agg((p.mail).id::text) FILTER (WHERE p.n = v_limit))[1]
+							  END)
+	  INTO v_page
+	  FROM (SELECT o AS mail, pg_catalog.row_number() OVER (ORDER BY o.id DESC) AS n
+			  FROM workon.outbox AS o
+			 WHERE o.kind = 'email' AND o.id < v_before
+			   AND (v_status IS NULL OR o.status = v_status)
+			   AND (v_to IS NULL OR pg_catalog.lower(o.params ->> 'to') = v_to)
+			 ORDER BY o.id DESC
+			 LIMIT v_limit + 1) AS p;
+	RETURN v_page;
+END
+$$;
+
+COMMENT ON FUNCTION workon.admin_emails_list(text, text, integer, text) IS
+'GET /api/v1/admin/emails: mails, newest first, as {"data": [...], "next_cursor": ...}, without their bodies; filters status (pending, done, dead) and to (the address, case-insensitive); limit 1..100 (default 20)';
+
+CREATE OR REPLACE FUNCTION workon.admin_email_templates()
+RETURNS json
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT workon.json_build('data', COALESCE(pg_catalog.array_to_json(pg_catalog.array_agg(workon.email_template_json(t)
+																						ORDER BY t.key, t.locale)), '[]'))
+	  FROM (SELECT DISTINCT ON (t.key, t.locale) t.*
+			  FROM workon.email_templates AS t
+			 ORDER BY t.key, t.locale, t.custom DESC) AS t
+$$;
+
+COMMENT ON FUNCTION workon.admin_email_templates() IS
+'GET /api/v1/admin/email-templates: the template in use for each key and locale ({"data": [...]}; custom true for an admin''s replacement)';
+
+CREATE OR REPLACE FUNCTION workon.events_since(since bigint DEFAULT NULL, "limit" integer DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	v_limit		integer := COALESCE(events_since."limit", 100);
+	v_user		uuid := workon.caller_id();
+	v_page		json;
+BEGIN
+	IF v_limit < 1 OR v_limit > 1000 THEN
+		RAISE EXCEPTION 'limit must be between 1 and 1000'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'limit';
+	END IF;
+	IF events_since.since < 0 THEN
+		RAISE EXCEPTION 'since must be an event id'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'since';
+	END IF;
+
+	SELECT workon.json_build(
+			   'data', COALESCE(pg_catalog.array_to_json(pg_catalog.array_agg(p.frame::json ORDER BY p.pos)
+																   FILTER (WHERE p.n <= v_limit)), '[]'::json),
+			   'next_cursor', CASE WHEN pg_catalog.count(*) > v_limit THEN
+								  (pg_catalog.max(p.pos) FILTER (WHERE p.n <= v_limit))::text
+							  END,
+			   'cursor', COALESCE(pg_catalog.max(p.pos) FILTER (WHERE p.n <= v_limit),
+								  events_since.since)::text)
+	  INTO v_page
+	  FROM (SELECT e.pos, workon.event_frame(e) AS frame,
+				   pg_catalog.row_number() OVER (ORDER BY e.pos) AS n
+			  FROM workon.events AS e
+			 WHERE e.pos > COALESCE(events_since.since, 0)
+			   AND e.type <> 'session.revoked'
+			   AND e.recipients @> ARRAY[v_user]
+			 ORDER BY e.pos
+			 LIMIT v_limit + 1) AS p;
+	RETURN v_page;
+END
+$$;
+
+COMMENT ON FUNCTION workon.events_since(bigint, integer) IS
+'GET /api/v1/events: the caller''s published events after the id since (default: all kept), oldest first, as {"data": [{"type", "id", "data"}], "next_cursor": ..., "cursor": the last id returned, else since}; limit 1..1000 (default 100)';
+
+
+--
+-- Last: each space gets the language of its zone and its document is built
+-- again (description, language, times in UTC, compact lists); not a change
+-- anyone made: neither audited nor stamped (20_spaces.sql)
+--
+ALTER TABLE workon.spaces DISABLE TRIGGER spaces_audit;
+ALTER TABLE workon.spaces DISABLE TRIGGER spaces_set_updated_at;
+UPDATE workon.spaces AS s SET language = workon.space_language(s.timezone);
+ALTER TABLE workon.spaces ENABLE TRIGGER spaces_audit;
+ALTER TABLE workon.spaces ENABLE TRIGGER spaces_set_updated_at;
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 

@@ -224,11 +224,11 @@ LANGUAGE sql STABLE PARALLEL SAFE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT COALESCE(pg_catalog.json_agg(
+	SELECT COALESCE(pg_catalog.array_to_json(pg_catalog.array_agg(
 			   workon.json_build('id', u.id,
 								 'url', workon.upload_path(u.id),
 								 'content_type', u.content_type)
-			   ORDER BY p.position), '[]')
+			   ORDER BY p.position)), '[]')
 	  FROM workon.space_photos AS p
 	  JOIN workon.uploads AS u ON u.id = p.upload_id
 	 WHERE p.space_id = space_photos_json.space_id

@@ -223,9 +223,9 @@ CREATE FUNCTION workon.periods_json(periods tstzmultirange)
 RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-	SELECT COALESCE(pg_catalog.json_agg(workon.json_build('starts_at', pg_catalog.lower(r),
-														   'ends_at', pg_catalog.upper(r))
-										ORDER BY pg_catalog.lower(r)),
+	SELECT COALESCE(pg_catalog.array_to_json(pg_catalog.array_agg(workon.json_build('starts_at', pg_catalog.lower(r),
+																				'ends_at', pg_catalog.upper(r))
+															 ORDER BY pg_catalog.lower(r))),
 					'[]'::json)
 	  FROM pg_catalog.unnest($1) AS r
 $$;

@@ -286,8 +286,8 @@ BEGIN
 	END IF;
 
 	SELECT workon.json_build(
-			   'data', COALESCE(pg_catalog.json_agg(p.frame::json ORDER BY p.pos)
-								FILTER (WHERE p.n <= v_limit), '[]'::json),
+			   'data', COALESCE(pg_catalog.array_to_json(pg_catalog.array_agg(p.frame::json ORDER BY p.pos)
+																   FILTER (WHERE p.n <= v_limit)), '[]'::json),
 			   'next_cursor', CASE WHEN pg_catalog.count(*) > v_limit THEN
 								  (pg_catalog.max(p.pos) FILTER (WHERE p.n <= v_limit))::text
 							  END,

@@ -409,3 +409,24 @@ describe('every invalid field at once', () => {
     assert.equal(expectError(unknown, 400, 'validation_failed').details.fields, undefined);
   });
 });
+
+describe('one JSON style', () => {
+  test('answers are compact, and times are UTC with six fractional digits', async () => {
+    const TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+    const list = await get('/api/v1/spaces?limit=5');
+    assert.equal(JSON.stringify(list.json), list.text, 'compact, nothing but what JSON.stringify writes');
+    const one = await get(`/api/v1/spaces/${list.json.data[0].id}`);
+    assert.equal(JSON.stringify(one.json), one.text);
+    for (const s of [...list.json.data, one.json]) {
+      assert.match(s.created_at, TIME);
+      assert.match(s.updated_at, TIME);
+    }
+    const avail = await get(`/api/v1/spaces/${one.json.id}/availability`);
+    assert.equal(JSON.stringify(avail.json), avail.text);
+    assert.match(avail.json.from, TIME);
+    for (const p of [...avail.json.open, ...avail.json.free]) {
+      assert.match(p.starts_at, TIME);
+      assert.match(p.ends_at, TIME);
+    }
+  });
+});
