@@ -282,7 +282,11 @@ BEGIN
 								|| '; from the front end: invalid_json, payload_too_large, unsupported_media_type, '
 								|| 'method_not_allowed, rate_limited, headers_too_large, upgrade_required, internal, unavailable'),
 						'message', '{"type": "string"}'::jsonb,
-						'details', '{"type": "object", "description": "field: the offending parameter or field"}'::jsonb))))),
+						'details', '{"type": "object",
+							"description": "field: the offending parameter or field (the first); fields: every invalid field of the request, where a route checks them all (registration, spaces, bookings)",
+							"properties": {"field": {"type": "string"},
+										   "fields": {"type": "array", "items": {"type": "object", "required": ["field", "message"],
+													  "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}}}'::jsonb))))),
 			'headers', '{
 				"X-Request-Id": {"description": "the client''s X-Request-Id when it is 1-128 characters of [A-Za-z0-9._-], else a new one", "schema": {"type": "string"}},
 				"Retry-After": {"description": "seconds", "schema": {"type": "integer"}},
