@@ -261,6 +261,54 @@ append_json_text(StringInfo buf, text *t)
 }
 
 /*
+ * One form of time in every answer: RFC 3339 in UTC with six fractional
+ * digits, 2027-01-10T09:00:00.000000Z (all of PostgreSQL's precision, so a
+ * time sent back is the same time), whatever the session's TimeZone;
+ * infinities as PostgreSQL writes them
+ */
+static void
+append_utc_time(StringInfo buf, TimestampTz t, char *dtbuf)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (TIMESTAMP_NOT_FINITE(t) || timestamp2tm(t, NULL, &tm, &fsec, NULL, NULL) != 0)
+	{
+		append_json_cstring(buf, JsonEncodeDateTime(dtbuf, TimestampTzGetDatum(t),
+													TIMESTAMPTZOID, NULL));
+		return;
+	}
+	appendStringInfo(buf, "\"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ\"",
+					 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+}
+
+/* JSON text without the blanks jsonb's output puts after commas and colons */
+static void
+append_compact(StringInfo buf, const char *s)
+{
+	bool		in_string = false;
+
+	for (; *s != '\0'; s++)
+	{
+		if (in_string)
+		{
+			appendStringInfoChar(buf, *s);
+			if (*s == '\\' && s[1] != '\0')
+				appendStringInfoChar(buf, *++s);
+			else if (*s == '"')
+				in_string = false;
+		}
+		else if (*s == '"')
+		{
+			in_string = true;
+			appendStringInfoChar(buf, *s);
+		}
+		else if (*s != ' ' && *s != '\n' && *s != '\t' && *s != '\r')
+			appendStringInfoChar(buf, *s);
+	}
+}
+
+/*
  * Append one value.  As an object key (is_key) it must be a scalar, and is
  * always written as a string.
  */
@@ -302,8 +350,11 @@ append_json_value(StringInfo buf, JsonArgInfo *arg, Datum value, bool is_key)
 				append_json_cstring(buf, str);
 			break;
 		case JK_DATETIME:
-			append_json_cstring(buf, JsonEncodeDateTime(dtbuf, value,
-														arg->basetype, NULL));
+			if (arg->basetype == TIMESTAMPTZOID)
+				append_utc_time(buf, DatumGetTimestampTz(value), dtbuf);
+			else
+				append_json_cstring(buf, JsonEncodeDateTime(dtbuf, value,
+															arg->basetype, NULL));
 			break;
 		case JK_JSON:
 			append_json_text(buf, DatumGetTextPP(value));
@@ -312,8 +363,7 @@ append_json_value(StringInfo buf, JsonArgInfo *arg, Datum value, bool is_key)
 			{
 				Jsonb	   *jb = DatumGetJsonbP(value);
 
-				appendStringInfoString(buf, JsonbToCString(NULL, &jb->root,
-														   VARSIZE(jb)));
+				append_compact(buf, JsonbToCString(NULL, &jb->root, VARSIZE(jb)));
 			}
 			break;
 		case JK_ARRAY:

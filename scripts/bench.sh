@@ -71,7 +71,7 @@ cluster_start_in_session "$B"
 setup_database "$B" workon_bench
 psql_in "$B" workon_bench -c 'VACUUM ANALYZE'
 fn=$(psql_in "$B" workon_bench -tA -c \
-    "SELECT 'workon.spaces_list(text,text,integer,integer,text)'::regprocedure::oid")
+    "SELECT handler::oid FROM workon.routes WHERE method = 'GET' AND path = '/api/v1/spaces'")
 
 # JWT key, a member with a token, bench spaces open around the clock, schema bench
 jwt_secret=$(head -c 36 /dev/urandom | base64 | tr '+/' '-_')
@@ -519,6 +519,32 @@ for latency in "${bench_mail_latencies[@]}"; do
         "$(database_url "$B" workon_bench workon_authenticator)" "$bench_mails" "$latency" "$bench_mail_concurrency") ||
         mail[$latency]='{"error":"failed"}'
 done
+# Compression: the same page of GET /api/v1/spaces asked with and without
+# Accept-Encoding: gzip, alternating rounds of wrk -c 32
+curl -sS -D - -o /dev/null -H 'Accept-Encoding: gzip' "$url/api/v1/spaces" | grep -qi '^content-encoding: gzip' ||
+    die "GET /api/v1/spaces with Accept-Encoding: gzip is not compressed"
+gzip_bytes=$(curl -sS -H 'Accept-Encoding: gzip' "$url/api/v1/spaces" | wc -c)
+plain_bytes=$(curl -sS "$url/api/v1/spaces" | wc -c)
+gzip_rounds=3
+gzip_off=0
+gzip_on=0
+for round in $(seq "$gzip_rounds"); do
+    say "wrk -c 32 /api/v1/spaces, gzip off / on (round $round)"
+    r=$(wrk -t"$wrk_threads" -c32 -d"${duration}s" "$url/api/v1/spaces" | awk '/^Requests\/sec:/ {printf "%.0f", $2}')
+    gzip_off=$((gzip_off + ${r:-0}))
+    r=$(wrk -t"$wrk_threads" -c32 -d"${duration}s" -H 'Accept-Encoding: gzip' "$url/api/v1/spaces" |
+        awk '/^Requests\/sec:/ {printf "%.0f", $2}')
+    gzip_on=$((gzip_on + ${r:-0}))
+done
+gzip_off=$((gzip_off / gzip_rounds))
+gzip_on=$((gzip_on / gzip_rounds))
+
+# Search: 10,000 more published spaces (bench/search.sql), then ?q= one request at a
+# time (bench/search.mjs); last, since it changes what GET /api/v1/spaces lists
+say "search: 10,000 spaces, GET /api/v1/spaces?q= one request at a time"
+psql_in "$B" workon_bench -f "$ROOT/bench/search.sql" >/dev/null
+search=$(node "$ROOT/bench/search.mjs" "$url" 2000) || search="failed"
+
 mail_field() { node -e 'const r = JSON.parse(process.argv[1]); const v = r[process.argv[2]]; console.log(v ?? "-")' "$1" "$2" 2>/dev/null || echo -; }
 
 # The slow lane: GET /api/v1/spaces (wrk -c 8) while 8 logins are in flight (wrk -c 8 on
@@ -739,6 +765,20 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
         "$(ratio "${rr[replica.rps]}" "${rr[primary.rps]}")"
     echo "(mean of $rep_rounds alternating rounds; the replica on the same machine, $rep_conns shim backends on it at"
     echo " the end; ratio = replica req/s / primary req/s)"
+    echo
+    printf '%-44s %11s %8s\n' 'GET /api/v1/spaces (wrk -c 32), compression' 'req/s' 'bytes'
+    printf '%-44s %11s %8s\n' 'without Accept-Encoding' "$gzip_off" "$plain_bytes"
+    printf '%-44s %11s %8s\n' 'Accept-Encoding: gzip' "$gzip_on" "$gzip_bytes"
+    printf '%-44s %11s\n' 'ratio gzip / plain' "$(ratio "$gzip_on" "$gzip_off")"
+    echo "(mean of $gzip_rounds alternating runs each; the same page of 20 spaces)"
+    echo
+    srow() { printf '%-26s %9s %8s %8s %8s %6s\n' "$@"; }
+    srow 'GET /api/v1/spaces?q=' requests 'p50 ms' 'p95 ms' 'p99 ms' rows
+    while IFS=$'\t' read -r name n p50 p95 p99 rows; do
+        srow "$name" "$n" "$p50" "$p95" "$p99" "$rows"
+    done <<<"$search"
+    echo "search: 10,000 published spaces of bench/search.sql besides the demo's; one keep-alive connection,"
+    echo "        one request at a time, through the shim; rows = mean rows per answer"
     echo
     echo "realtime (BENCH_REALTIME_SECONDS=${BENCH_REALTIME_SECONDS:-30} at BENCH_RATE=${BENCH_RATE:-1000} messages/s; delivery = POST sent to frame received):"
     echo "$realtime"

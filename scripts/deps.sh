@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
     build-essential pkg-config
     postgresql-15 postgresql-server-dev-15 postgresql-contrib libpq-dev
-    libh2o-evloop-dev libwslay-dev libssl-dev
+    libh2o-evloop-dev libwslay-dev libssl-dev zlib1g-dev
     curl wrk nghttp2-client
     libcmark-dev
     chromium

@@ -177,6 +177,29 @@ static const char *constraint_message(PGresult *res, const char *state)
     return "a value is not valid";
 }
 
+/*
+ * Every invalid field of a request at once: a handler that checks them all
+ * raises the first (its COLUMN) with DETAIL {"fields":[{"field","message"},
+ * ...]}; the array, or NULL for any other detail.
+ */
+static const char *invalid_fields(h2o_mem_pool_t *pool, PGresult *res)
+{
+    const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+    size_t len;
+    char *fields;
+
+    if (detail == NULL || strncmp(detail, "{\"fields\":[", 11) != 0 || PQresultErrorField(res, PG_DIAG_COLUMN_NAME) == NULL)
+        return NULL;
+    len = strlen(detail);
+    if (detail[len - 1] != '}' || json_validate(detail, len) != 0)
+        return NULL;
+    /* the array: from its bracket to before the object's closing brace */
+    fields = h2o_mem_alloc_pool(pool, len - 10);
+    memcpy(fields, detail + 10, len - 11);
+    fields[len - 11] = '\0';
+    return fields;
+}
+
 static void respond_db_error(api_call_t *call, PGresult *res)
 {
     h2o_req_t *req = call->super.req;
@@ -207,7 +230,8 @@ static void respond_db_error(api_call_t *call, PGresult *res)
         send_error(req, request_id, status, code, constraint_message(res, state), NULL);
         return;
     }
-    send_error(req, request_id, status, code, msg != NULL ? msg : code, PQresultErrorField(res, PG_DIAG_COLUMN_NAME));
+    send_error_fields(req, request_id, status, code, msg != NULL ? msg : code, PQresultErrorField(res, PG_DIAG_COLUMN_NAME),
+                      invalid_fields(&req->pool, res));
 }
 
 static void on_result_dispose(void *p)
@@ -346,7 +370,7 @@ static int respond_row(call_t *_call, PGresult *res, const char *err, int column
         if (sink.etag.base != NULL)
             status = files_conditional(req, status, sink.etag, &body);
         else
-            status = files_etag(req, status, &body);
+            status = files_etag(req, status, &body, !sink.has_content_type);
         if (body.base != NULL) {
             PGresult **holder = h2o_mem_alloc_shared(&req->pool, sizeof(*holder), on_result_dispose);
             *holder = res;

@@ -24,7 +24,7 @@
 #define ALLOW_METHODS "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 /* X-Workon-LSN: read-your-writes with read replicas (replicas.c) */
 #define ALLOW_HEADERS "Content-Type, Authorization, X-Request-Id, X-Workon-LSN"
-#define EXPOSE_HEADERS "X-Request-Id, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After, Content-Disposition, Content-Range, ETag, X-Workon-LSN"
+#define EXPOSE_HEADERS "X-Request-Id, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After, Content-Disposition, Content-Range, ETag, Location, X-Workon-LSN"
 #define MAX_AGE "600"
 
 struct st_cors_conf_t {

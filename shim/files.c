@@ -11,8 +11,10 @@
  * What the file is, who may read it and how it is cached are the extension's
  * business (its headers); this file knows only HTTP.
  *
- * A public read (a GET without credentials) that has no ETag of its own gets a
- * weak one, the SHA-256 of its body, and 304 on If-None-Match (files_etag).
+ * A public read (a GET or HEAD without credentials) that has no ETag of its
+ * own gets a strong one, the first half of the SHA-256 of its body, and 304 on
+ * If-None-Match (files_etag); a JSON one asked with Accept-Encoding: gzip goes
+ * out in its gzip form (gzip.c), whose tag ends in "-gz".
  */
 #include "shim.h"
 #include <openssl/sha.h>
@@ -155,13 +157,14 @@ int files_conditional(h2o_req_t *req, int status, h2o_iovec_t etag, h2o_iovec_t 
     return 206;
 }
 
-int files_etag(h2o_req_t *req, int status, h2o_iovec_t *body)
+int files_etag(h2o_req_t *req, int status, h2o_iovec_t *body, int json)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char md[SHA256_DIGEST_LENGTH];
+    h2o_iovec_t gz = h2o_iovec_init(NULL, 0);
     char *tag;
+    size_t i, len;
     ssize_t at;
-    size_t i;
 
     if (status != 200 || h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1) != -1)
         return status;
@@ -169,19 +172,32 @@ int files_etag(h2o_req_t *req, int status, h2o_iovec_t *body)
         !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))
         return status;
     SHA256((const unsigned char *)body->base, body->len, md);
-    /* W/"<32 hex digits>": weak, as a compressed answer has other bytes */
-    tag = h2o_mem_alloc_pool(&req->pool, 3 + 32 + 1);
-    memcpy(tag, "W/\"", 3);
+    if (json && gzip_accepted(req))
+        gz = gzip_body(req, md, *body);
+    /* strong: "<32 hex digits>" of the body, "<32 hex digits>-gz" of its gzip form */
+    tag = h2o_mem_alloc_pool(&req->pool, 1 + 32 + 3 + 1);
+    tag[0] = '"';
     for (i = 0; i != 16; ++i) {
-        tag[3 + 2 * i] = hex[md[i] >> 4];
-        tag[4 + 2 * i] = hex[md[i] & 15];
+        tag[1 + 2 * i] = hex[md[i] >> 4];
+        tag[2 + 2 * i] = hex[md[i] & 15];
     }
-    tag[35] = '"';
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, "ETag", tag, 36);
+    len = 33;
+    if (gz.base != NULL) {
+        memcpy(tag + len, "-gz", 3);
+        len += 3;
+    }
+    tag[len++] = '"';
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, "ETag", tag, len);
+    if (json)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, "Vary", H2O_STRLIT("Accept-Encoding"));
     if ((at = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1)) != -1 &&
-        none_match_hits(req->headers.entries[at].value, h2o_iovec_init(tag, 36))) {
+        none_match_hits(req->headers.entries[at].value, h2o_iovec_init(tag, len))) {
         *body = h2o_iovec_init(NULL, 0);
         return 304;
+    }
+    if (gz.base != NULL) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_ENCODING, "Content-Encoding", H2O_STRLIT("gzip"));
+        *body = gz;
     }
     return status;
 }

@@ -12,7 +12,8 @@
  *   GET /docs                  the page that renders it (openapi.c)
  *
  * The last two answer 404 with NODE_ENV=production unless ENABLE_SWAGGER_PROD.
- * Other methods are 405 with Allow: GET.  A request that reached a
+ * HEAD is the GET without its body; other methods are 405 with Allow: GET,
+ * HEAD.  A request that reached a
  * registration by another path (h2o matches "/healthz/x" to "/healthz")
  * goes to the API like any other path.
  */
@@ -298,8 +299,9 @@ static int on_probe_req(h2o_handler_t *_self, h2o_req_t *req)
         send_error(req, request_id, 404, "not_found", "not found", NULL);
         return 0;
     }
-    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
-        send_method_not_allowed(req, request_id, h2o_iovec_init(H2O_STRLIT("GET")));
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        send_method_not_allowed(req, request_id, h2o_iovec_init(H2O_STRLIT("GET, HEAD")));
         return 0;
     }
     probe->serve((worker_t *)req->conn->ctx, req, request_id);

@@ -152,11 +152,13 @@ void send_response(h2o_req_t *req, h2o_iovec_t request_id, int status, h2o_iovec
         h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
 }
 
-static h2o_iovec_t error_body(h2o_mem_pool_t *pool, const char *code, const char *message, const char *field)
+/* fields: NULL, or the JSON array of every invalid field ({"field", "message"}) */
+static h2o_iovec_t error_body(h2o_mem_pool_t *pool, const char *code, const char *message, const char *field,
+                              const char *fields)
 {
     strbuf_t sb;
 
-    strbuf_init(&sb, pool, 96 + strlen(message) * 2);
+    strbuf_init(&sb, pool, 96 + strlen(message) * 2 + (fields != NULL ? strlen(fields) : 0));
     strbuf_lit(&sb, "{\"error\":{\"code\":");
     strbuf_add_cstr_json(&sb, code);
     strbuf_lit(&sb, ",\"message\":");
@@ -164,6 +166,10 @@ static h2o_iovec_t error_body(h2o_mem_pool_t *pool, const char *code, const char
     if (field != NULL) {
         strbuf_lit(&sb, ",\"details\":{\"field\":");
         strbuf_add_cstr_json(&sb, field);
+        if (fields != NULL) {
+            strbuf_lit(&sb, ",\"fields\":");
+            strbuf_add(&sb, fields, strlen(fields));
+        }
         strbuf_lit(&sb, "}}}");
     } else {
         strbuf_lit(&sb, ",\"details\":{}}}");
@@ -171,11 +177,17 @@ static h2o_iovec_t error_body(h2o_mem_pool_t *pool, const char *code, const char
     return strbuf_finish(&sb);
 }
 
-void send_error(h2o_req_t *req, h2o_iovec_t request_id, int status, const char *code, const char *message, const char *field)
+void send_error_fields(h2o_req_t *req, h2o_iovec_t request_id, int status, const char *code, const char *message,
+                       const char *field, const char *fields)
 {
     if (status == 503)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, "Retry-After", H2O_STRLIT("1"));
-    send_response(req, request_id, status, error_body(&req->pool, code, message, field), 1);
+    send_response(req, request_id, status, error_body(&req->pool, code, message, field, fields), 1);
+}
+
+void send_error(h2o_req_t *req, h2o_iovec_t request_id, int status, const char *code, const char *message, const char *field)
+{
+    send_error_fields(req, request_id, status, code, message, field, NULL);
 }
 
 void send_unavailable(h2o_req_t *req, h2o_iovec_t request_id)
@@ -273,7 +285,7 @@ static void on_setup_error_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostre
         status_error_code(req->res.status, &code, &message);
         ostr = (void *)h2o_add_ostream(req, sizeof(*ostr), slot);
         ostr->super.do_send = on_error_ostream_send;
-        ostr->body = error_body(&req->pool, code, message, NULL);
+        ostr->body = error_body(&req->pool, code, message, NULL, NULL);
         h2o_set_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT(JSON_CONTENT_TYPE), 1);
         add_request_id(req, request_id);
         add_security_headers(req);

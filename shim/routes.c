@@ -297,8 +297,11 @@ static int match_node(const route_node_t *node, match_state_t *st, size_t seg_in
                 return 1;
             }
         }
-        for (i = 0; i != node->num_routes; ++i)
+        for (i = 0; i != node->num_routes; ++i) {
             add_allow(st, node->routes[i]->method);
+            if (strcmp(node->routes[i]->method, "GET") == 0)
+                add_allow(st, "HEAD");
+        }
         return 0;
     }
 
@@ -339,6 +342,11 @@ int route_table_match(route_table_t *table, h2o_mem_pool_t *pool, const char *me
             ++num_segs;
 
     memset(&st, 0, sizeof(st));
+    /* every GET route answers HEAD: the GET runs, and only its headers are sent */
+    if (h2o_memis(method, method_len, H2O_STRLIT("HEAD"))) {
+        method = "GET";
+        method_len = 3;
+    }
     st.method = method;
     st.method_len = method_len;
     st.segs = h2o_mem_alloc_pool(pool, sizeof(segment_t) * num_segs);

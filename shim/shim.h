@@ -129,7 +129,12 @@ void settings_print_help(FILE *fp);
 /* files.c: a 200 response with an ETag (a file) answered as If-None-Match and Range ask; returns the status, narrows *body */
 int files_conditional(h2o_req_t *req, int status, h2o_iovec_t etag, h2o_iovec_t *body);
 /* a public read without an ETag of its own: a weak one of its body, 304 on If-None-Match */
-int files_etag(h2o_req_t *req, int status, h2o_iovec_t *body);
+int files_etag(h2o_req_t *req, int status, h2o_iovec_t *body, int json);
+
+/* gzip.c */
+#define GZIP_KEY_LEN 32
+int gzip_accepted(h2o_req_t *req);
+h2o_iovec_t gzip_body(h2o_req_t *req, const unsigned char *key, h2o_iovec_t body);
 
 /* cors.c */
 
@@ -821,6 +826,9 @@ void framing_linger(h2o_req_t *req);
 void send_response(h2o_req_t *req, h2o_iovec_t request_id, int status, h2o_iovec_t body, int add_content_type);
 /* the JSON error shape; field names details.field (NULL: none); a 503 carries Retry-After */
 void send_error(h2o_req_t *req, h2o_iovec_t request_id, int status, const char *code, const char *message, const char *field);
+/* the same with details.fields: the JSON array of every invalid field */
+void send_error_fields(h2o_req_t *req, h2o_iovec_t request_id, int status, const char *code, const char *message,
+                       const char *field, const char *fields);
 void send_unavailable(h2o_req_t *req, h2o_iovec_t request_id);
 void send_method_not_allowed(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t allow);
 /* rewrites the error responses h2o makes itself on this path registration */

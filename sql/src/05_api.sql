@@ -153,6 +153,31 @@ COMMENT ON FUNCTION workon.wait_for_outbox(bigint) IS
 'Called by a route handler that queued an outbox row: the response status becomes 202 and workon.dispatch() returns the row''s id as outbox_id; the front end waits until the row is delivered and answers with workon.outbox_response(id). Outside workon.dispatch() it does nothing, like workon.set_response()';
 
 --
+-- Every invalid field of a request at once
+--
+CREATE FUNCTION workon.raise_invalid(fields text[], messages text[])
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	IF pg_catalog.cardinality(raise_invalid.fields) > 0 THEN
+		RAISE EXCEPTION '%', raise_invalid.messages[1]
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = raise_invalid.fields[1],
+				  DETAIL = '{"fields":['
+						   || (SELECT pg_catalog.string_agg(workon.json_build('field', x.f, 'message', x.m)::text, ','
+															ORDER BY x.n)
+								 FROM ROWS FROM (pg_catalog.unnest(raise_invalid.fields),
+												pg_catalog.unnest(raise_invalid.messages))
+									  WITH ORDINALITY AS x (f, m, n))
+						   || ']}';
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION workon.raise_invalid(text[], text[]) IS
+'Raises 22023 for the invalid fields of a request, if any: the first field and its message are the error''s COLUMN and message, and its DETAIL is {"fields":[{"field","message"},...]} with all of them in order, which the front end answers as details.field and details.fields';
+
+--
 -- Health
 --
 CREATE FUNCTION workon.health()
@@ -183,6 +208,7 @@ GRANT EXECUTE ON FUNCTION
 	workon.health()
 	TO workon_authenticator;
 GRANT EXECUTE ON FUNCTION
+	workon.raise_invalid(text[], text[]),
 	workon.set_response(int4, jsonb),
 	workon.wait_for_outbox(bigint),
 	workon.set_store_transfer(text, text, bytea, text)

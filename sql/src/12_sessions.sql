@@ -164,12 +164,59 @@ BEGIN
 	v_id := workon.create_user(auth_register.email, auth_register.password,
 							   auth_register.name, COALESCE(auth_register.role, 'member'));
 	PERFORM workon.email_verification_send(u) FROM workon.users AS u WHERE u.id = v_id;
+	PERFORM workon.set_response(NULL, '{"Location": "/api/v1/me"}');
 	RETURN workon.session_issue(v_id);
+EXCEPTION WHEN invalid_parameter_value THEN
+	-- something is invalid: every invalid field at once
+	PERFORM workon.register_check(auth_register.email, auth_register.password,
+								  auth_register.name, auth_register.role);
+	RAISE;
 END
 $$;
 
 COMMENT ON FUNCTION workon.auth_register(text, text, text, text) IS
-'POST /api/v1/auth/register: a new member (or host) and its tokens, and a mail to verify the address; 22023 naming the field for a bad email, name, role or weak password, WOC01 email_taken';
+'POST /api/v1/auth/register: a new member (or host) and its tokens, and a mail to verify the address; 22023 naming the first invalid field of email, password, name and role (all of them in its detail, workon.register_check), WOC01 email_taken';
+
+CREATE FUNCTION workon.register_check(email text, password text, name text, role text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_fields	text[] := '{}';
+	v_messages	text[] := '{}';
+	v_message	text;
+BEGIN
+	BEGIN
+		PERFORM workon.check_email(register_check.email);
+	EXCEPTION WHEN invalid_parameter_value THEN
+		GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT;
+		v_fields := v_fields || 'email'::text; v_messages := v_messages || v_message;
+	END;
+	IF register_check.password IS NULL THEN
+		v_fields := v_fields || 'password'::text; v_messages := v_messages || 'password is required'::text;
+	ELSE
+		BEGIN
+			PERFORM workon.password_check(register_check.password, pg_catalog.btrim(register_check.email));
+		EXCEPTION WHEN invalid_parameter_value THEN
+			GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT;
+			v_fields := v_fields || 'password'::text; v_messages := v_messages || v_message;
+		END;
+	END IF;
+	IF register_check.name IS NULL OR pg_catalog.btrim(register_check.name) = '' THEN
+		v_fields := v_fields || 'name'::text; v_messages := v_messages || 'name is required'::text;
+	ELSIF pg_catalog.length(pg_catalog.btrim(register_check.name)) > 200 THEN
+		v_fields := v_fields || 'name'::text; v_messages := v_messages || 'name must be at most 200 characters'::text;
+	END IF;
+	IF register_check.role IS NOT NULL AND register_check.role NOT IN ('member', 'host') THEN
+		v_fields := v_fields || 'role'::text; v_messages := v_messages || 'role must be member or host'::text;
+	END IF;
+	PERFORM workon.raise_invalid(v_fields, v_messages);
+END
+$$;
+
+COMMENT ON FUNCTION workon.register_check(text, text, text, text) IS
+'The checks of a registration, all of them: 22023 naming the first invalid field of email, password, name and role, every invalid one in its detail (workon.raise_invalid); nothing when all are valid';
 
 CREATE FUNCTION workon.auth_login(email text DEFAULT NULL, password text DEFAULT NULL)
 RETURNS json

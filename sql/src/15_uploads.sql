@@ -458,6 +458,7 @@ BEGIN
 	RETURNING id INTO v_id;
 	v_url := workon.signed_url('PUT', workon.upload_path(v_id));
 
+	PERFORM workon.set_response(NULL, pg_catalog.jsonb_build_object('Location', '/api/v1/uploads/' || v_id));
 	RETURN workon.json_build(
 		'id', v_id,
 		'upload_url', v_url,
@@ -523,6 +524,7 @@ BEGIN
 	 WHERE u.id = v.id
 	RETURNING * INTO v;
 
+	PERFORM workon.set_response(NULL, pg_catalog.jsonb_build_object('Location', '/api/v1/uploads/' || v.id));
 	RETURN workon.upload_json(v);
 END
 $$;

@@ -1,6 +1,66 @@
 /* sql/src/20_spaces.sql -- spaces: the table, who sees and changes them, the space routes */
 
 --
+-- The language of a space: what its words are searched in
+--
+CREATE FUNCTION workon.space_language(timezone text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT CASE
+		WHEN $1 IN ('Europe/Berlin', 'Europe/Vienna', 'Europe/Zurich', 'Europe/Busingen') THEN 'de'
+		WHEN $1 IN ('Europe/Paris', 'Europe/Monaco', 'Europe/Luxembourg', 'America/Montreal') THEN 'fr'
+		WHEN $1 IN ('Europe/Lisbon', 'Atlantic/Madeira', 'Atlantic/Azores', 'America/Sao_Paulo') THEN 'pt'
+		WHEN $1 IN ('Europe/Madrid', 'Atlantic/Canary', 'America/Mexico_City', 'America/Bogota',
+					'America/Argentina/Buenos_Aires', 'America/Lima', 'America/Santiago') THEN 'es'
+		WHEN $1 IN ('Europe/Rome', 'Europe/San_Marino', 'Europe/Vatican') THEN 'it'
+		WHEN $1 IN ('Europe/Amsterdam', 'Europe/Brussels') THEN 'nl'
+		WHEN $1 = 'Europe/Copenhagen' THEN 'da'
+		WHEN $1 = 'Europe/Stockholm' THEN 'sv'
+		WHEN $1 = 'Europe/Oslo' THEN 'no'
+		WHEN $1 = 'Europe/Helsinki' THEN 'fi'
+		WHEN $1 = 'Europe/Budapest' THEN 'hu'
+		WHEN $1 = 'Europe/Bucharest' THEN 'ro'
+		WHEN $1 = 'Europe/Moscow' THEN 'ru'
+		WHEN $1 = 'Europe/Istanbul' THEN 'tr'
+		ELSE 'en'
+	END
+$$;
+
+COMMENT ON FUNCTION workon.space_language(text) IS
+'The language a space is written in when its host names none: the main language of its time zone''s country for the zones of countries with one, else en';
+
+CREATE FUNCTION workon.text_search_config(language text)
+RETURNS regconfig
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT (CASE $1
+		WHEN 'da' THEN 'pg_catalog.danish' WHEN 'de' THEN 'pg_catalog.german'
+		WHEN 'en' THEN 'pg_catalog.english' WHEN 'es' THEN 'pg_catalog.spanish'
+		WHEN 'fi' THEN 'pg_catalog.finnish' WHEN 'fr' THEN 'pg_catalog.french'
+		WHEN 'hu' THEN 'pg_catalog.hungarian' WHEN 'it' THEN 'pg_catalog.italian'
+		WHEN 'nl' THEN 'pg_catalog.dutch' WHEN 'no' THEN 'pg_catalog.norwegian'
+		WHEN 'pt' THEN 'pg_catalog.portuguese' WHEN 'ro' THEN 'pg_catalog.romanian'
+		WHEN 'ru' THEN 'pg_catalog.russian' WHEN 'sv' THEN 'pg_catalog.swedish'
+		WHEN 'tr' THEN 'pg_catalog.turkish' ELSE 'pg_catalog.simple' END)::pg_catalog.regconfig
+$$;
+
+COMMENT ON FUNCTION workon.text_search_config(text) IS
+'The text search configuration of a language code of spaces (da, de, en, es, fi, fr, hu, it, nl, no, pt, ro, ru, sv, tr); simple for anything else';
+
+CREATE FUNCTION workon.space_search_vector(language text, name text, city text, description text)
+RETURNS tsvector
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT pg_catalog.setweight(pg_catalog.to_tsvector(workon.text_search_config($1), COALESCE($2, '')), 'A')
+		   || pg_catalog.setweight(pg_catalog.to_tsvector(workon.text_search_config($1), COALESCE($3, '')), 'B')
+		   || pg_catalog.setweight(pg_catalog.to_tsvector(workon.text_search_config($1), COALESCE($4, '')), 'C')
+$$;
+
+COMMENT ON FUNCTION workon.space_search_vector(text, text, text, text) IS
+'The words of a space for full-text search, in its language: name (weight A), city (B), description (C)';
+
+--
 -- Spaces
 --
 CREATE TABLE workon.spaces (
@@ -40,7 +100,17 @@ CREATE TABLE workon.spaces (
 	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	city_key	text NOT NULL GENERATED ALWAYS AS (pg_catalog.lower(city)) STORED,
 	doc			json,
-	archived_at	timestamptz
+	archived_at	timestamptz,
+	description	text NOT NULL DEFAULT ''
+				CONSTRAINT spaces_description_check
+				CHECK (pg_catalog.length(description) <= 5000),
+	language	text
+				CONSTRAINT spaces_language_check
+				CHECK (language IN ('da', 'de', 'en', 'es', 'fi', 'fr', 'hu', 'it', 'nl', 'no',
+									'pt', 'ro', 'ru', 'sv', 'tr')),
+	search		tsvector GENERATED ALWAYS AS
+				(workon.space_search_vector(COALESCE(language, workon.space_language(timezone)),
+										   name, city, description)) STORED
 );
 
 COMMENT ON TABLE workon.spaces IS
@@ -52,6 +122,12 @@ COMMENT ON COLUMN workon.spaces.doc IS
 COMMENT ON COLUMN workon.spaces.archived_at IS
 'When DELETE archived the space instead of erasing it (it has booking history): unpublished for good, not bookable, not changeable; its bookings, payments and refunds are kept';
 
+COMMENT ON COLUMN workon.spaces.language IS
+'The language the space is written in (an ISO 639-1 code of workon.text_search_config), its words searched in it; set to workon.space_language(timezone) when a write leaves it out (NULL, only in rows a restore loaded without it, means that too)';
+
+COMMENT ON COLUMN workon.spaces.search IS
+'The words of name, city and description in the space''s language, for GET /api/v1/spaces?q= (workon.space_search_vector)';
+
 COMMENT ON COLUMN workon.spaces.city_key IS
 'lower(city), for case-insensitive city filters; a plain column because row-level security keeps non-leakproof expressions such as lower() out of index conditions';
 
@@ -62,6 +138,9 @@ CREATE INDEX spaces_published_created_at_idx
 CREATE INDEX spaces_published_city_created_at_idx
 	ON workon.spaces (city_key, created_at DESC, id DESC) WHERE published;
 CREATE INDEX spaces_host_id_idx ON workon.spaces (host_id);
+-- not fastupdate: spaces are written seldom and searched often, and a pending
+-- list of new entries would be read by every search until a vacuum
+CREATE INDEX spaces_search_idx ON workon.spaces USING gin (search) WITH (fastupdate = off) WHERE published;
 
 CREATE TRIGGER spaces_set_updated_at
 	BEFORE UPDATE ON workon.spaces
@@ -90,9 +169,10 @@ GRANT SELECT ON workon.spaces
 	TO workon_anon, workon_member, workon_host, workon_admin;
 -- the columns of the API (the policy above says which rows)
 GRANT INSERT (host_id, name, kind, city, address, capacity, timezone, hourly_rate_cents,
-			  daily_rate_cents, currency, opening_hours, published),
+			  daily_rate_cents, currency, opening_hours, published, description, language),
 	  UPDATE (name, kind, city, address, capacity, timezone, hourly_rate_cents,
-			  daily_rate_cents, currency, opening_hours, published, archived_at),
+			  daily_rate_cents, currency, opening_hours, published, archived_at,
+			  description, language),
 	  DELETE
 	ON workon.spaces TO workon_host, workon_admin;
 
@@ -144,11 +224,11 @@ LANGUAGE sql STABLE PARALLEL SAFE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT COALESCE(pg_catalog.json_agg(
+	SELECT COALESCE(pg_catalog.array_to_json(pg_catalog.array_agg(
 			   workon.json_build('id', u.id,
 								 'url', workon.upload_path(u.id),
 								 'content_type', u.content_type)
-			   ORDER BY p.position), '[]')
+			   ORDER BY p.position)), '[]')
 	  FROM workon.space_photos AS p
 	  JOIN workon.uploads AS u ON u.id = p.upload_id
 	 WHERE p.space_id = space_photos_json.space_id
@@ -182,53 +262,86 @@ CREATE FUNCTION workon.space_check()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
+DECLARE
+	v_fields	text[] := '{}';
+	v_messages	text[] := '{}';
+	v_field		text;
+	v_message	text;
 BEGIN
+	-- every invalid field at once (workon.raise_invalid): the first is the
+	-- error's, all of them its detail
 	IF NEW.name IS NULL OR pg_catalog.btrim(NEW.name) = '' THEN
-		RAISE EXCEPTION 'name is required'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'name';
-	END IF;
-	IF pg_catalog.length(NEW.name) > 200 THEN
-		RAISE EXCEPTION 'name must be at most 200 characters'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'name';
+		v_fields := v_fields || 'name'::text; v_messages := v_messages || 'name is required'::text;
+	ELSIF pg_catalog.length(NEW.name) > 200 THEN
+		v_fields := v_fields || 'name'::text; v_messages := v_messages || 'name must be at most 200 characters'::text;
 	END IF;
 	IF NEW.kind IS NULL OR NEW.kind NOT IN ('desk', 'private_office', 'meeting_room', 'event_space') THEN
-		RAISE EXCEPTION 'kind must be one of desk, private_office, meeting_room, event_space'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'kind';
+		v_fields := v_fields || 'kind'::text;
+		v_messages := v_messages || 'kind must be one of desk, private_office, meeting_room, event_space'::text;
 	END IF;
 	IF NEW.city IS NULL OR pg_catalog.btrim(NEW.city) = '' THEN
-		RAISE EXCEPTION 'city is required'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'city';
+		v_fields := v_fields || 'city'::text; v_messages := v_messages || 'city is required'::text;
 	END IF;
 	IF NEW.address IS NULL OR pg_catalog.btrim(NEW.address) = '' THEN
-		RAISE EXCEPTION 'address is required'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'address';
+		v_fields := v_fields || 'address'::text; v_messages := v_messages || 'address is required'::text;
 	END IF;
 	IF NEW.capacity IS NULL OR NEW.capacity < 1 THEN
-		RAISE EXCEPTION 'capacity must be at least 1'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'capacity';
+		v_fields := v_fields || 'capacity'::text; v_messages := v_messages || 'capacity must be at least 1'::text;
 	END IF;
 	IF NEW.timezone IS NULL OR NOT workon.valid_timezone(NEW.timezone) THEN
-		RAISE EXCEPTION 'timezone must name an IANA time zone such as Europe/Berlin'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'timezone';
+		v_fields := v_fields || 'timezone'::text;
+		v_messages := v_messages || 'timezone must name an IANA time zone such as Europe/Berlin'::text;
 	END IF;
 	IF NEW.hourly_rate_cents IS NULL OR NEW.hourly_rate_cents NOT BETWEEN 0 AND 100000000000 THEN
-		RAISE EXCEPTION 'hourly_rate_cents must be between 0 and 100000000000'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'hourly_rate_cents';
+		v_fields := v_fields || 'hourly_rate_cents'::text;
+		v_messages := v_messages || 'hourly_rate_cents must be between 0 and 100000000000'::text;
 	END IF;
 	IF NEW.daily_rate_cents IS NULL OR NEW.daily_rate_cents NOT BETWEEN 0 AND 100000000000 THEN
-		RAISE EXCEPTION 'daily_rate_cents must be between 0 and 100000000000'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'daily_rate_cents';
+		v_fields := v_fields || 'daily_rate_cents'::text;
+		v_messages := v_messages || 'daily_rate_cents must be between 0 and 100000000000'::text;
 	END IF;
 	NEW.currency := pg_catalog.lower(NEW.currency);
 	IF NEW.currency IS NULL OR NEW.currency !~ '^[a-z]{3}$' THEN
-		RAISE EXCEPTION 'currency must be a three-letter ISO 4217 code such as eur'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'currency';
+		v_fields := v_fields || 'currency'::text;
+		v_messages := v_messages || 'currency must be a three-letter ISO 4217 code such as eur'::text;
 	END IF;
-	PERFORM workon.opening_hours_check(NEW.opening_hours);
+	BEGIN
+		PERFORM workon.opening_hours_check(NEW.opening_hours);
+		-- bookable as written: every time on the 15-minute grid (checked when
+		-- the hours are written, so hours of older releases stay)
+		IF TG_OP = 'INSERT' OR NEW.opening_hours IS DISTINCT FROM OLD.opening_hours THEN
+			FOR v_field IN
+				SELECT DISTINCT d.key, pg_catalog.array_position(ARRAY['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], d.key)
+				  FROM pg_catalog.jsonb_each(NEW.opening_hours) AS d,
+					   pg_catalog.jsonb_array_elements(d.value) AS i,
+					   pg_catalog.jsonb_array_elements_text(i) AS t
+				 WHERE pg_catalog.right(t, 2) NOT IN ('00', '15', '30', '45')
+				 ORDER BY 2
+			LOOP
+				v_fields := v_fields || ('opening_hours.' || v_field);
+				v_messages := v_messages || ('opening_hours.' || v_field
+											 || ': times must be on the 15-minute grid (:00, :15, :30, :45)');
+			END LOOP;
+		END IF;
+	EXCEPTION WHEN invalid_parameter_value THEN
+		GET STACKED DIAGNOSTICS v_field = COLUMN_NAME, v_message = MESSAGE_TEXT;
+		v_fields := v_fields || COALESCE(NULLIF(v_field, ''), 'opening_hours');
+		v_messages := v_messages || v_message;
+	END;
+	IF NEW.description IS NULL OR pg_catalog.length(NEW.description) > 5000 THEN
+		v_fields := v_fields || 'description'::text;
+		v_messages := v_messages || 'description must be text of at most 5000 characters'::text;
+	END IF;
+	NEW.language := COALESCE(NEW.language, workon.space_language(NEW.timezone));
+	IF NEW.language NOT IN ('da', 'de', 'en', 'es', 'fi', 'fr', 'hu', 'it', 'nl', 'no',
+							'pt', 'ro', 'ru', 'sv', 'tr') THEN
+		v_fields := v_fields || 'language'::text;
+		v_messages := v_messages || 'language must be one of da, de, en, es, fi, fr, hu, it, nl, no, pt, ro, ru, sv, tr'::text;
+	END IF;
 	IF NEW.published IS NULL THEN
-		RAISE EXCEPTION 'published must be true or false'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'published';
+		v_fields := v_fields || 'published'::text; v_messages := v_messages || 'published must be true or false'::text;
 	END IF;
+	PERFORM workon.raise_invalid(v_fields, v_messages);
 	IF NEW.published AND NEW.archived_at IS NOT NULL THEN
 		RAISE EXCEPTION 'an archived space cannot be published again'
 			USING ERRCODE = 'WOR01', COLUMN = 'published';
@@ -243,7 +356,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.space_check() IS
-'Trigger: validates a space on every insert and update, error 22023 naming the field; lower-cases the currency; WOR01 space_archived for publishing an archived space or un-archiving it';
+'Trigger: validates a space on every insert and update: error 22023 naming the first invalid field, every invalid one in its detail (workon.raise_invalid), opening hours written on the 15-minute grid; lower-cases the currency; WOR01 space_archived for publishing an archived space or un-archiving it';
 
 CREATE TRIGGER spaces_check
 	BEFORE INSERT OR UPDATE ON workon.spaces
@@ -283,11 +396,13 @@ AS $$
 		'id', s.id,
 		'host_id', s.host_id,
 		'name', s.name,
+		'description', s.description,
 		'kind', s.kind,
 		'city', s.city,
 		'address', s.address,
 		'capacity', s.capacity,
 		'timezone', s.timezone,
+		'language', COALESCE(s.language, workon.space_language(s.timezone)),
 		'hourly_rate_cents', s.hourly_rate_cents,
 		'daily_rate_cents', s.daily_rate_cents,
 		'currency', s.currency,
@@ -447,6 +562,8 @@ DECLARE
 	k			text;
 	v			jsonb;
 	t			text;
+	v_fields	text[] := '{}';
+	v_messages	text[] := '{}';
 BEGIN
 	IF space_body_check.body IS NULL OR pg_catalog.jsonb_typeof(space_body_check.body) <> 'object' THEN
 		RAISE EXCEPTION 'request body must be a JSON object'
@@ -461,29 +578,46 @@ BEGIN
 		END IF;
 		t := pg_catalog.jsonb_typeof(v);
 		CONTINUE WHEN t = 'null';
-		IF k IN ('name', 'kind', 'city', 'address', 'timezone', 'currency', 'host_id') AND t <> 'string' THEN
-			RAISE EXCEPTION '% must be a string', k
-				USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+		IF k IN ('name', 'kind', 'city', 'address', 'timezone', 'currency', 'host_id',
+				 'description', 'language') AND t <> 'string' THEN
+			v_fields := v_fields || k; v_messages := v_messages || (k || ' must be a string');
 		ELSIF k IN ('capacity', 'hourly_rate_cents', 'daily_rate_cents')
 			  AND (t <> 'number' OR v::numeric <> pg_catalog.trunc(v::numeric)
 				   OR v::numeric NOT BETWEEN -2147483648 AND 2147483647 AND k = 'capacity'
 				   OR v::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807) THEN
-			RAISE EXCEPTION '% must be an integer', k
-				USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+			v_fields := v_fields || k; v_messages := v_messages || (k || ' must be an integer');
 		ELSIF k = 'published' AND t <> 'boolean' THEN
-			RAISE EXCEPTION 'published must be true or false'
-				USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+			v_fields := v_fields || k; v_messages := v_messages || 'published must be true or false'::text;
 		ELSIF k = 'host_id'
 			  AND v #>> '{}' !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
-			RAISE EXCEPTION 'host_id must be a UUID'
-				USING ERRCODE = 'invalid_parameter_value', COLUMN = k;
+			v_fields := v_fields || k; v_messages := v_messages || 'host_id must be a UUID'::text;
 		END IF;
 	END LOOP;
+	PERFORM workon.raise_invalid(v_fields, v_messages);
 END
 $$;
 
 COMMENT ON FUNCTION workon.space_body_check(jsonb, text[]) IS
-'Checks a space request body: a JSON object of allowed keys whose values have the right JSON types (null allowed); error 22023 naming the field otherwise';
+'Checks a space request body: a JSON object of allowed keys whose values have the right JSON types (null allowed); error 22023 naming the first wrong field, every wrong one in its detail (workon.raise_invalid)';
+
+CREATE FUNCTION workon.space_publishable(opening_hours jsonb)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	IF pg_catalog.jsonb_typeof(space_publishable.opening_hours) = 'object'
+	   AND NOT EXISTS (SELECT FROM pg_catalog.jsonb_each(space_publishable.opening_hours) AS d
+						WHERE pg_catalog.jsonb_typeof(d.value) = 'array'
+						  AND pg_catalog.jsonb_array_length(d.value) > 0) THEN
+		RAISE EXCEPTION 'a space without opening hours cannot be published'
+			USING ERRCODE = 'WOR02', COLUMN = 'opening_hours',
+				  HINT = 'Give it opening hours, or leave it unpublished.';
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION workon.space_publishable(jsonb) IS
+'WOR02 no_opening_hours (409) for opening hours with no interval on any day: a space is published through the API only when it can be booked';
 
 CREATE FUNCTION workon.space_create(body jsonb DEFAULT NULL)
 RETURNS json
@@ -494,7 +628,8 @@ DECLARE
 BEGIN
 	PERFORM workon.space_body_check(space_create.body,
 		ARRAY['name', 'kind', 'city', 'address', 'capacity', 'timezone', 'hourly_rate_cents',
-			  'daily_rate_cents', 'currency', 'opening_hours', 'published', 'host_id']);
+			  'daily_rate_cents', 'currency', 'opening_hours', 'published', 'host_id',
+			  'description', 'language']);
 	v := pg_catalog.jsonb_populate_record(NULL::workon.spaces, space_create.body);
 
 	IF v.host_id IS NOT NULL THEN
@@ -514,20 +649,25 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'host_id';
 	END IF;
 
+	IF v.published THEN
+		PERFORM workon.space_publishable(COALESCE(v.opening_hours, '{}'));
+	END IF;
 	INSERT INTO workon.spaces AS s (host_id, name, kind, city, address, capacity, timezone,
 									hourly_rate_cents, daily_rate_cents, currency,
-									opening_hours, published)
+									opening_hours, published, description, language)
 	VALUES (v.host_id, v.name, v.kind, v.city, v.address, v.capacity, v.timezone,
 			v.hourly_rate_cents, v.daily_rate_cents, v.currency,
-			COALESCE(v.opening_hours, '{}'), COALESCE(v.published, false))
+			COALESCE(v.opening_hours, '{}'), COALESCE(v.published, false),
+			COALESCE(v.description, ''), v.language)
 	RETURNING * INTO v;
 
+	PERFORM workon.set_response(NULL, pg_catalog.jsonb_build_object('Location', '/api/v1/spaces/' || v.id));
 	RETURN workon.space_json(v);
 END
 $$;
 
 COMMENT ON FUNCTION workon.space_create(jsonb) IS
-'POST /api/v1/spaces (host, admin): a new space of the caller (admins may name another host with host_id); opening_hours defaults to {} (closed), published to false; 22023 naming the field for anything invalid';
+'POST /api/v1/spaces (host, admin): a new space of the caller (admins may name another host with host_id); opening_hours defaults to {} (closed), published to false; 22023 naming the field for anything invalid; WOR02 no_opening_hours for a published space without opening hours';
 
 CREATE FUNCTION workon.space_writable(id uuid)
 RETURNS workon.spaces
@@ -559,10 +699,12 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
 	v			workon.spaces := workon.space_writable(space_update.id);
+	v_new		workon.spaces;
 BEGIN
 	PERFORM workon.space_body_check(space_update.body,
 		ARRAY['name', 'kind', 'city', 'address', 'capacity', 'timezone', 'hourly_rate_cents',
-			  'daily_rate_cents', 'currency', 'opening_hours', 'published']);
+			  'daily_rate_cents', 'currency', 'opening_hours', 'published',
+			  'description', 'language']);
 
 	SELECT * INTO v FROM workon.spaces AS s WHERE s.id = space_update.id FOR UPDATE;
 	IF v.archived_at IS NOT NULL THEN
@@ -570,13 +712,18 @@ BEGIN
 			USING ERRCODE = 'WOR01';
 	END IF;
 	-- fields present in the body replace the stored ones (null included)
-	v := pg_catalog.jsonb_populate_record(v, space_update.body);
+	v_new := pg_catalog.jsonb_populate_record(v, space_update.body);
+	IF v_new.published AND (NOT v.published OR v_new.opening_hours IS DISTINCT FROM v.opening_hours) THEN
+		PERFORM workon.space_publishable(v_new.opening_hours);
+	END IF;
+	v := v_new;
 
 	UPDATE workon.spaces AS s
 	   SET name = v.name, kind = v.kind, city = v.city, address = v.address,
 		   capacity = v.capacity, timezone = v.timezone,
 		   hourly_rate_cents = v.hourly_rate_cents, daily_rate_cents = v.daily_rate_cents,
-		   currency = v.currency, opening_hours = v.opening_hours, published = v.published
+		   currency = v.currency, opening_hours = v.opening_hours, published = v.published,
+		   description = v.description, language = v.language
 	 WHERE s.id = space_update.id
 	RETURNING * INTO v;
 
@@ -585,7 +732,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.space_update(uuid, jsonb) IS
-'PATCH /api/v1/spaces/{id} (its host, admin): changes the fields present in the body; a field given as null is refused if the space needs it. Existing bookings keep their price; WOR01 space_archived for an archived space';
+'PATCH /api/v1/spaces/{id} (its host, admin): changes the fields present in the body; a field given as null is refused if the space needs it. Existing bookings keep their price; WOR01 space_archived for an archived space; WOR02 no_opening_hours for publishing it without opening hours';
 
 CREATE FUNCTION workon.space_delete(id uuid)
 RETURNS void
@@ -731,12 +878,16 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only,
 
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOC05', 409, 'has_future_bookings'),
-	('WOR01', 409, 'space_archived');
+	('WOR01', 409, 'space_archived'),
+	('WOR02', 409, 'no_opening_hours');
 
 GRANT EXECUTE ON FUNCTION
 	workon.space_json(workon.spaces),
 	workon.space_photos_json(uuid),
 	workon.space_rating_json(uuid),
+	workon.space_language(text),
+	workon.text_search_config(text),
+	workon.space_search_vector(text, text, text, text),
 	workon.opening_intervals(text, jsonb, timestamptz, timestamptz),
 	workon.spaces_list(text, text, integer, integer, text),
 	workon.space_get(uuid)
@@ -744,6 +895,7 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION
 	workon.opening_hours_check(jsonb),
 	workon.space_body_check(jsonb, text[]),
+	workon.space_publishable(jsonb),
 	workon.space_writable(uuid),
 	workon.space_create(jsonb),
 	workon.space_update(uuid, jsonb),

@@ -223,9 +223,9 @@ CREATE FUNCTION workon.periods_json(periods tstzmultirange)
 RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-	SELECT COALESCE(pg_catalog.json_agg(workon.json_build('starts_at', pg_catalog.lower(r),
-														   'ends_at', pg_catalog.upper(r))
-										ORDER BY pg_catalog.lower(r)),
+	SELECT COALESCE(pg_catalog.array_to_json(pg_catalog.array_agg(workon.json_build('starts_at', pg_catalog.lower(r),
+																				'ends_at', pg_catalog.upper(r))
+															 ORDER BY pg_catalog.lower(r))),
 					'[]'::json)
 	  FROM pg_catalog.unnest($1) AS r
 $$;
@@ -285,6 +285,84 @@ $$;
 COMMENT ON FUNCTION workon.space_availability(uuid, timestamptz, timestamptz) IS
 'GET /api/v1/spaces/{id}/availability?from=&to=: {space_id, timezone, from, to, open, busy, free}, each a list of {starts_at, ends_at}: opening hours (space''s zone, DST included), confirmed bookings and live holds, and open minus busy; window default now..+7 days, at most 31 days';
 
+-- The window as the route takes it: on the grid of the space's zone, dates
+-- read in that zone
+CREATE FUNCTION workon.grid_align(at timestamptz, timezone text, up boolean)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	v_local		timestamp := grid_align.at AT TIME ZONE grid_align.timezone;
+	v_hour		timestamp := pg_catalog.date_trunc('hour', v_local);
+	v_quarters	numeric := EXTRACT(epoch FROM v_local - v_hour) / 900;
+BEGIN
+	IF v_quarters = pg_catalog.trunc(v_quarters) OR NOT pg_catalog.isfinite(grid_align.at) THEN
+		RETURN grid_align.at;
+	END IF;
+	RETURN (v_hour + (CASE WHEN grid_align.up THEN pg_catalog.ceil(v_quarters) ELSE pg_catalog.floor(v_quarters) END)
+					 * interval '15 minutes') AT TIME ZONE grid_align.timezone;
+END
+$$;
+
+COMMENT ON FUNCTION workon.grid_align(timestamptz, text, boolean) IS
+'The time itself if it is on the 15-minute grid of the zone''s local time, else the next grid point (up) or the previous one';
+
+CREATE FUNCTION workon.window_bound(value text, field text, timezone text, is_end boolean)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+	IF window_bound.value IS NULL OR window_bound.value = '' THEN
+		RETURN NULL;
+	END IF;
+	IF window_bound.value ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN
+		-- a date of the zone: from its start; an end: to the next day's start
+		BEGIN
+			RETURN ((window_bound.value::date + CASE WHEN window_bound.is_end THEN 1 ELSE 0 END)::timestamp)
+				   AT TIME ZONE window_bound.timezone;
+		EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+			NULL;
+		END;
+	ELSIF window_bound.value ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}(:[0-9]{2})?)$' THEN
+		BEGIN
+			RETURN window_bound.value::timestamptz;
+		EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+			NULL;
+		END;
+	END IF;
+	RAISE EXCEPTION '% must be a date (of the space''s zone) or an RFC 3339 time with an offset, such as 2027-01-01 or 2027-01-01T09:00:00+01:00', window_bound.field
+		USING ERRCODE = 'invalid_datetime_format', COLUMN = window_bound.field;
+END
+$$;
+
+COMMENT ON FUNCTION workon.window_bound(text, text, text, boolean) IS
+'A bound of an availability window as sent: a date is that date in the zone (from its start; as the end, to the next day''s start, so that the date is included), a time is RFC 3339 with an offset; NULL for none; 22007 naming the field otherwise';
+
+CREATE FUNCTION workon.space_availability_window(id uuid, "from" text DEFAULT NULL, "to" text DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	v_zone		text;
+	v_from		timestamptz;
+	v_to		timestamptz;
+BEGIN
+	SELECT s.timezone INTO v_zone FROM workon.spaces AS s WHERE s.id = space_availability_window.id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'space not found'
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	v_from := workon.grid_align(COALESCE(workon.window_bound(space_availability_window."from", 'from', v_zone, false),
+										 pg_catalog.now()), v_zone, true);
+	v_to := COALESCE(workon.grid_align(workon.window_bound(space_availability_window."to", 'to', v_zone, true), v_zone, false),
+					 v_from + interval '7 days');
+	RETURN workon.space_availability(space_availability_window.id, v_from, v_to);
+END
+$$;
+
+COMMENT ON FUNCTION workon.space_availability_window(uuid, text, text) IS
+'GET /api/v1/spaces/{id}/availability?from=&to=: workon.space_availability of a window on the 15-minute grid of the space''s zone, so that every free period can be booked as given: from (default now) rounded up, to (default from + 7 days) rounded down; a date-only bound is that date in the space''s zone (to includes its date); at most 31 days';
+
 --
 -- Route handlers: bookings
 --
@@ -332,9 +410,14 @@ BEGIN
 		RAISE EXCEPTION 'authentication required'
 			USING ERRCODE = 'WO401';
 	END IF;
-	IF booking_create.space_id IS NULL THEN
-		RAISE EXCEPTION 'space_id is required'
-			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'space_id';
+	IF booking_create.space_id IS NULL OR booking_create.starts_at IS NULL OR booking_create.ends_at IS NULL THEN
+		-- every missing field at once
+		PERFORM workon.raise_invalid(pg_catalog.array_agg(x.f ORDER BY x.n),
+									 pg_catalog.array_agg(x.f || ' is required' ORDER BY x.n))
+		   FROM ROWS FROM (pg_catalog.unnest(ARRAY['space_id', 'starts_at', 'ends_at']),
+						   pg_catalog.unnest(ARRAY[booking_create.space_id IS NULL, booking_create.starts_at IS NULL,
+												   booking_create.ends_at IS NULL])) WITH ORDINALITY AS x (f, missing, n)
+		  WHERE x.missing;
 	END IF;
 
 	-- the visibility rule of workon.spaces (this function bypasses it)
@@ -387,6 +470,7 @@ BEGIN
 		END;
 	END;
 
+	PERFORM workon.set_response(NULL, pg_catalog.jsonb_build_object('Location', '/api/v1/bookings/' || v_booking.id));
 	RETURN workon.booking_json(v_booking);
 END
 $$;
@@ -524,7 +608,7 @@ COMMENT ON FUNCTION workon.booking_cancel(uuid) IS
 --
 INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only, summary) VALUES
 	('GET', '/api/v1/spaces/{id}/availability',
-	 'workon.space_availability(uuid,timestamptz,timestamptz)',
+	 'workon.space_availability_window(uuid,text,text)',
 	 'none', 200, 'none', true, 'Open, busy and free periods of a space'),
 	('POST', '/api/v1/bookings', 'workon.booking_create(uuid,timestamptz,timestamptz)',
 	 'member', 201, 'json', false, 'Book a space (a hold until paid)'),
@@ -544,6 +628,9 @@ GRANT EXECUTE ON FUNCTION
 	workon.space_busy(uuid, timestamptz, timestamptz),
 	workon.periods_json(tstzmultirange),
 	workon.space_availability(uuid, timestamptz, timestamptz),
+	workon.grid_align(timestamptz, text, boolean),
+	workon.window_bound(text, text, text, boolean),
+	workon.space_availability_window(uuid, text, text),
 	workon.booking_price(text, bigint, bigint, timestamptz, timestamptz)
 	TO workon_anon, workon_member, workon_host, workon_admin;
 GRANT EXECUTE ON FUNCTION

@@ -133,6 +133,9 @@ BEGIN
 
 	IF v_o.status = 'done' THEN
 		status := CASE WHEN v_o.purpose IN ('payment_intent', 'checkout_session') THEN 201 ELSE 200 END;
+		IF status = 201 THEN
+			headers := pg_catalog.jsonb_build_object('Location', '/api/v1/payments/' || v_pay.id);
+		END IF;
 		body := CASE v_o.purpose
 				WHEN 'payment_intent' THEN workon.payment_json(v_pay, true)::jsonb
 				WHEN 'checkout_session' THEN pg_catalog.jsonb_build_object(

@@ -377,8 +377,8 @@ BEGIN
 	END IF;
 
 	SELECT workon.json_build(
-			   'data', COALESCE(pg_catalog.json_agg(workon.email_json(p.mail) ORDER BY p.n)
-								FILTER (WHERE p.n <= v_limit), '[]'::json),
+			   'data', COALESCE(pg_catalog.array_to_json(pg_catalog.array_agg(workon.email_json(p.mail) ORDER BY p.n)
+																   FILTER (WHERE p.n <= v_limit)), '[]'::json),
 			   'next_cursor', CASE WHEN pg_catalog.count(*) > v_limit THEN
 								  (pg_catalog.array_agg((p.mail).id::text) FILTER (WHERE p.n = v_limit))[1]
 							  END)
@@ -481,8 +481,8 @@ LANGUAGE sql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT workon.json_build('data', COALESCE(pg_catalog.json_agg(workon.email_template_json(t)
-																  ORDER BY t.key, t.locale), '[]'))
+	SELECT workon.json_build('data', COALESCE(pg_catalog.array_to_json(pg_catalog.array_agg(workon.email_template_json(t)
+																						ORDER BY t.key, t.locale)), '[]'))
 	  FROM (SELECT DISTINCT ON (t.key, t.locale) t.*
 			  FROM workon.email_templates AS t
 			 ORDER BY t.key, t.locale, t.custom DESC) AS t

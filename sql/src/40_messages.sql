@@ -290,8 +290,8 @@ BEGIN
 	END IF;
 
 	SELECT workon.json_build(
-			   'data', COALESCE(pg_catalog.json_agg(p.frame::json ORDER BY p.pos)
-								FILTER (WHERE p.n <= v_limit), '[]'::json),
+			   'data', COALESCE(pg_catalog.array_to_json(pg_catalog.array_agg(p.frame::json ORDER BY p.pos)
+																   FILTER (WHERE p.n <= v_limit)), '[]'::json),
 			   'next_cursor', CASE WHEN pg_catalog.count(*) > v_limit THEN
 								  (pg_catalog.max(p.pos) FILTER (WHERE p.n <= v_limit))::text
 							  END,
@@ -561,6 +561,7 @@ BEGIN
 		 WHERE c.space_id = v_space.id AND c.member_id = v_user;
 		PERFORM workon.set_response(200);
 	END IF;
+	PERFORM workon.set_response(NULL, pg_catalog.jsonb_build_object('Location', '/api/v1/conversations/' || v_conv.id || '/messages'));
 	RETURN workon.conversation_json(v_conv, v_user);
 END
 $$;
@@ -702,6 +703,7 @@ BEGIN
 	VALUES (v_conv.id, v_conv.last_seq, v_user, v_text, v_conv.last_message_at)
 	RETURNING * INTO v_msg;
 
+	PERFORM workon.set_response(NULL, pg_catalog.jsonb_build_object('Location', '/api/v1/conversations/' || v_conv.id || '/messages'));
 	RETURN workon.message_json(v_msg);
 END
 $$;

@@ -212,8 +212,13 @@ BEGIN
 					 "304": {"description": "Not Modified: If-None-Match matched the ETag"},
 					 "416": {"description": "Range Not Satisfiable"}}'::jsonb;
 		END IF;
+		IF r.status = 201 THEN
+			-- what was created is named in Location
+			responses := jsonb_set(responses, '{201,headers}',
+				'{"Location": {"description": "The URL of what was created", "schema": {"type": "string"}}}');
+		END IF;
 		IF r.method = 'GET' AND r.auth = 'none' AND NOT r.returns_file THEN
-			-- a public read carries a weak ETag of its body (the front end's)
+			-- a public read carries a strong ETag of its body (the front end's)
 			responses := responses || '{"304": {"description": "Not Modified: If-None-Match matched the ETag of an anonymous read"}}';
 		END IF;
 		IF r.prosrc ~ 'workon\.public_cache\(' THEN
@@ -302,7 +307,11 @@ BEGIN
 								|| '; from the front end: invalid_json, payload_too_large, unsupported_media_type, '
 								|| 'method_not_allowed, rate_limited, headers_too_large, upgrade_required, internal, unavailable'),
 						'message', '{"type": "string"}'::jsonb,
-						'details', '{"type": "object", "description": "field: the offending parameter or field"}'::jsonb))))),
+						'details', '{"type": "object",
+							"description": "field: the offending parameter or field (the first); fields: every invalid field of the request, where a route checks them all (registration, spaces, bookings)",
+							"properties": {"field": {"type": "string"},
+										   "fields": {"type": "array", "items": {"type": "object", "required": ["field", "message"],
+													  "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}}}'::jsonb))))),
 			'headers', '{
 				"X-Request-Id": {"description": "the client''s X-Request-Id when it is 1-128 characters of [A-Za-z0-9._-], else a new one", "schema": {"type": "string"}},
 				"Retry-After": {"description": "seconds", "schema": {"type": "integer"}},

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import {
   addRoutes, allowedMethods, expectError, get, psql, psqlList, qs, removeRoutes, request, waitFor,
@@ -73,7 +74,7 @@ describe('validation of query parameters', () => {
   });
 
   test('an unknown query parameter is 400 naming it', async () => {
-    for (const name of ['colour', 'foo_bar', 'q']) {
+    for (const name of ['colour', 'foo_bar', 'query']) {
       const res = await get(`/api/v1/spaces?${name}=x`);
       const err = expectError(res, 400, 'validation_failed');
       assert.equal(err.details.field, name, res.text);
@@ -260,16 +261,61 @@ describe('compression', () => {
     assert.equal(zlib.gunzipSync(res.raw).toString(), plain.text);
     assert.ok(res.raw.length < Buffer.byteLength(plain.text));
   });
+
+  test('a public read is compressed once: the same bytes again, its own strong tag; q=0 refuses gzip', async () => {
+    const p = '/api/v1/spaces?limit=20';
+    const plain = await get(p);
+    const a = await get(p, { headers: { 'accept-encoding': 'gzip, br' } });
+    const b = await get(p, { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(a.headers['content-encoding'], 'gzip');
+    assert.deepEqual(a.raw, b.raw);
+    assert.equal(zlib.gunzipSync(b.raw).toString(), plain.text);
+    assert.equal(a.headers.etag, plain.headers.etag.replace(/"$/, '-gz"'));
+    const again = await get(p, { headers: { 'accept-encoding': 'gzip', 'if-none-match': a.headers.etag } });
+    assert.equal(again.status, 304);
+    const refused = await get(p, { headers: { 'accept-encoding': 'gzip;q=0, identity' } });
+    assert.equal(refused.headers['content-encoding'], undefined);
+    assert.equal(refused.text, plain.text);
+  });
+});
+
+describe('HEAD', () => {
+  test('every GET route answers HEAD with the GET\'s status and headers and no body', async () => {
+    const id = publishedIds()[0];
+    const reg = await request('POST', '/api/v1/auth/register',
+      { body: { email: `head-${Date.now().toString(36)}@example.com`, password: 'long secret for heads', name: 'H' } });
+    const auth = { authorization: `Bearer ${reg.json.access_token}` };
+    for (const [p, headers] of [['/api/v1/spaces?limit=3', {}], [`/api/v1/spaces/${id}`, {}], ['/api/v1/me', auth],
+      ['/api/v1/bookings', auth], ['/api/v1/openapi.json', {}], ['/healthz', {}], [`/api/v1/spaces/${randomUUID()}`, {}]]) {
+      const full = await get(p, { headers });
+      const head = await request('HEAD', p, { headers });
+      assert.equal(head.status, full.status, p);
+      assert.equal(head.raw.length, 0, p);
+      assert.equal(head.headers['content-length'], String(full.raw.length), p);
+      assert.equal(head.headers['content-type'], full.headers['content-type'], p);
+      assert.equal(head.headers.etag, full.headers.etag, p);
+    }
+  });
+
+  test('Allow names HEAD beside GET; a path without GET does not answer HEAD', async () => {
+    const res = await request('DELETE', '/api/v1/bookings');
+    expectError(res, 405, 'method_not_allowed');
+    assert.match(res.headers.allow, /\bGET\b/);
+    assert.match(res.headers.allow, /\bHEAD\b/);
+    const login = await request('HEAD', '/api/v1/auth/login');
+    assert.equal(login.status, 405);
+    assert.doesNotMatch(login.headers.allow, /HEAD/);
+  });
 });
 
 describe('ETag on public reads', () => {
-  test('an anonymous read has a weak ETag; If-None-Match with it is 304 without a body; a change gives another', async () => {
+  test('an anonymous read has a strong ETag; If-None-Match with it is 304 without a body; a change gives another', async () => {
     const id = publishedIds()[0];
     for (const p of ['/api/v1/spaces?limit=5', `/api/v1/spaces/${id}`]) {
       const first = await get(p);
       assert.equal(first.status, 200, p);
       const etag = first.headers.etag;
-      assert.match(etag ?? '', /^W\/"[0-9a-f]{32}"$/, p);
+      assert.match(etag ?? '', /^"[0-9a-f]{32}"$/, p);
       assert.equal((await get(p)).headers.etag, etag, 'the same bytes, the same tag');
       const again = await get(p, { headers: { 'if-none-match': etag } });
       assert.equal(again.status, 304, p);
@@ -294,5 +340,97 @@ describe('ETag on public reads', () => {
     const res = await get('/api/v1/me', { headers: { authorization: `Bearer ${reg.json.access_token}` } });
     assert.equal(res.status, 200);
     assert.equal(res.headers.etag, undefined);
+  });
+});
+
+describe('Location on 201', () => {
+  test('each created thing is named in Location, and a GET of it finds it', async () => {
+    const reg = await request('POST', '/api/v1/auth/register',
+      { body: { email: `loc-${Date.now().toString(36)}@example.com`, password: 'long secret for locations', name: 'L', role: 'host' } });
+    assert.equal(reg.status, 201, reg.text);
+    assert.equal(reg.headers.location, '/api/v1/me');
+    const auth = { authorization: `Bearer ${reg.json.access_token}` };
+    assert.equal((await get(reg.headers.location, { headers: auth })).json.id, reg.json.user.id);
+    const always = Object.fromEntries(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => [d, [['00:00', '24:00']]]));
+    const space = await request('POST', '/api/v1/spaces', { headers: auth, body: {
+      name: 'Located', kind: 'desk', city: 'Porto', address: 'Rua 3', capacity: 1, timezone: 'UTC', hourly_rate_cents: 100,
+      daily_rate_cents: 600, currency: 'eur', opening_hours: always, published: true } });
+    assert.equal(space.status, 201, space.text);
+    assert.equal(space.headers.location, `/api/v1/spaces/${space.json.id}`);
+    assert.equal((await get(space.headers.location)).json.id, space.json.id);
+    const start = new Date(Math.ceil(Date.now() / 3600e3) * 3600e3 + 48 * 3600e3);
+    const booking = await request('POST', '/api/v1/bookings', { headers: auth, body: {
+      space_id: space.json.id, starts_at: start.toISOString(), ends_at: new Date(+start + 3600e3).toISOString() } });
+    assert.equal(booking.status, 201, booking.text);
+    assert.equal(booking.headers.location, `/api/v1/bookings/${booking.json.id}`);
+    assert.equal((await get(booking.headers.location, { headers: auth })).json.id, booking.json.id);
+    const upload = await request('POST', '/api/v1/uploads', { headers: auth, body: { filename: 'a.png', content_type: 'image/png', size: 100 } });
+    assert.equal(upload.status, 201, upload.text);
+    assert.equal(upload.headers.location, `/api/v1/uploads/${upload.json.id}`);
+    const member = await request('POST', '/api/v1/auth/register',
+      { body: { email: `locm-${Date.now().toString(36)}@example.com`, password: 'long secret for locations', name: 'M' } });
+    const mauth = { authorization: `Bearer ${member.json.access_token}` };
+    const conv = await request('POST', '/api/v1/conversations', { headers: mauth, body: { space_id: space.json.id } });
+    assert.equal(conv.status, 201, conv.text);
+    assert.equal(conv.headers.location, `/api/v1/conversations/${conv.json.id}/messages`);
+    const msg = await request('POST', conv.headers.location, { headers: mauth, body: { body: 'hello' } });
+    assert.equal(msg.status, 201, msg.text);
+    assert.equal(msg.headers.location, conv.headers.location);
+    const listed = await get(msg.headers.location, { headers: mauth });
+    assert.equal(listed.json.data[0].id, msg.json.id);
+  });
+});
+
+describe('every invalid field at once', () => {
+  const fieldsOf = (res) => res.json.error.details.fields.map((f) => f.field);
+
+  test('registration, a space and a booking name all their invalid fields in details.fields, the first in details.field', async () => {
+    const reg = await request('POST', '/api/v1/auth/register', { body: { email: 'nope', password: 'short', name: ' ' } });
+    const err = expectError(reg, 400, 'validation_failed');
+    assert.equal(err.details.field, 'email');
+    assert.deepEqual(fieldsOf(reg), ['email', 'password', 'name']);
+    assert.ok(reg.json.error.details.fields.every((f) => typeof f.message === 'string' && f.message.length > 0));
+
+    const host = await request('POST', '/api/v1/auth/register',
+      { body: { email: `fields-${Date.now().toString(36)}@example.com`, password: 'long secret for fields', name: 'F', role: 'host' } });
+    const auth = { authorization: `Bearer ${host.json.access_token}` };
+    const space = await request('POST', '/api/v1/spaces', { headers: auth, body: {
+      name: '', kind: 'castle', city: 'Oslo', address: 'Gate 1', capacity: 0, timezone: 'Europe/Oslo',
+      hourly_rate_cents: 100, daily_rate_cents: 600, currency: 'nok' } });
+    assert.equal(expectError(space, 400, 'validation_failed').details.field, 'name');
+    assert.deepEqual(fieldsOf(space), ['name', 'kind', 'capacity']);
+    const types = await request('POST', '/api/v1/spaces', { headers: auth, body: { name: 1, capacity: 'two' } });
+    assert.deepEqual(fieldsOf(types), ['capacity', 'name']);
+
+    const booking = await request('POST', '/api/v1/bookings', { headers: auth, body: {} });
+    assert.equal(expectError(booking, 400, 'validation_failed').details.field, 'space_id');
+    assert.deepEqual(fieldsOf(booking), ['space_id', 'starts_at', 'ends_at']);
+
+    // one invalid field: details.fields holds it alone; other errors have no fields
+    const one = await request('POST', '/api/v1/auth/register', { body: { email: 'x@example.com', password: 'short', name: 'X' } });
+    assert.deepEqual(fieldsOf(one), ['password']);
+    const unknown = await get('/api/v1/spaces?colour=blue');
+    assert.equal(expectError(unknown, 400, 'validation_failed').details.fields, undefined);
+  });
+});
+
+describe('one JSON style', () => {
+  test('answers are compact, and times are UTC with six fractional digits', async () => {
+    const TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+    const list = await get('/api/v1/spaces?limit=5');
+    assert.equal(JSON.stringify(list.json), list.text, 'compact, nothing but what JSON.stringify writes');
+    const one = await get(`/api/v1/spaces/${list.json.data[0].id}`);
+    assert.equal(JSON.stringify(one.json), one.text);
+    for (const s of [...list.json.data, one.json]) {
+      assert.match(s.created_at, TIME);
+      assert.match(s.updated_at, TIME);
+    }
+    const avail = await get(`/api/v1/spaces/${one.json.id}/availability`);
+    assert.equal(JSON.stringify(avail.json), avail.text);
+    assert.match(avail.json.from, TIME);
+    for (const p of [...avail.json.open, ...avail.json.free]) {
+      assert.match(p.starts_at, TIME);
+      assert.match(p.ends_at, TIME);
+    }
   });
 });

@@ -157,6 +157,20 @@ describe('GET /api/v1/openapi.json', () => {
     assert.deepEqual(doc.paths['/api/v1/me'].get.security, [{ bearerAuth: [] }]);
   });
 
+  test('every 201 lists its Location header; the error details list every invalid field', async () => {
+    const doc = (await get('/api/v1/openapi.json')).json;
+    const created = psqlRows('SELECT method, path FROM workon.routes WHERE status = 201');
+    assert.ok(created.length >= 5);
+    for (const { method, path } of created) {
+      assert.equal(doc.paths[path][method.toLowerCase()].responses['201'].headers?.Location?.schema?.type, 'string', `${method} ${path}`);
+    }
+    const details = doc.components.schemas.Error.properties.error.properties.details;
+    assert.equal(details.properties.field.type, 'string');
+    assert.equal(details.properties.fields.type, 'array');
+    assert.deepEqual(details.properties.fields.items.required, ['field', 'message']);
+    assert.match(doc.components.schemas.Error.properties.error.properties.code.description, /\bno_opening_hours\b/);
+  });
+
   test('a route added with SQL is in the next document, with its comment and arguments', async () => {
     await addRoutes(`CREATE FUNCTION workon.test_openapi_note(item_id uuid, note text DEFAULT NULL, stars integer DEFAULT NULL)
 RETURNS json LANGUAGE plpgsql STABLE AS $$ BEGIN RETURN json_build_object('note', note); END $$;

@@ -40,6 +40,7 @@ describe('POST /bookings/{id}/payment', () => {
     assert.equal(res.status, 201, res.text);
     assert.equal(res.headers['x-workon-outbox'], undefined, 'the internal header leaked');
     const p = res.json;
+    assert.equal(res.headers.location, `/api/v1/payments/${p.id}`);
     assert.match(p.stripe_payment_intent_id, /^pi_/);
     assert.ok(p.client_secret.startsWith(`${p.stripe_payment_intent_id}_secret_`), p.client_secret);
     assert.equal(p.amount_cents, b.price.amount_cents);
@@ -317,6 +318,7 @@ describe('POST /bookings/{id}/checkout', () => {
     const b = await book(base, member, space);
     const res = await checkout(base, member, b);
     assert.equal(res.status, 201, res.text);
+    assert.match(res.headers.location ?? '', /^\/api\/v1\/payments\/[0-9a-f-]{36}$/);
     assert.match(res.json.checkout_session_id, /^cs_/);
     assert.match(res.json.url, /^https:\/\/checkout\.stripe\.com\//);
     const calls = stack.fake.created('/v1/checkout/sessions').filter((r) => r.params.client_reference_id === b.id ||

@@ -346,7 +346,7 @@ describe('space photos', () => {
     res = await request('GET', res.json.photos[0].url);
     expectError(res, 403, 'invalid_url_signature');
 
-    res = await request('PATCH', `/api/v1/spaces/${space.id}`, { headers: bearer(host.token), body: { published: true } });
+    res = await request('PATCH', `/api/v1/spaces/${space.id}`, { headers: bearer(host.token), body: { published: true, opening_hours: { mon: [['08:00', '20:00']] } } });
     assert.equal(res.status, 200, res.text);
     const doc = await request('GET', `/api/v1/spaces/${space.id}`);
     assert.equal(doc.status, 200);
@@ -647,7 +647,7 @@ describe('the S3 store', () => {
     const url = res.json.photos[0].url;
     res = await request('GET', url, at(s3shim));
     expectError(res, 403, 'invalid_url_signature');
-    res = await request('PATCH', `/api/v1/spaces/${space.id}`, { headers: bearer(host.token), body: { published: true } });
+    res = await request('PATCH', `/api/v1/spaces/${space.id}`, { headers: bearer(host.token), body: { published: true, opening_hours: { mon: [['08:00', '20:00']] } } });
     assert.equal(res.status, 200, res.text);
     res = await request('GET', url, at(s3shim));
     assert.equal(res.status, 302, res.text);

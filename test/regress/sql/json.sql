@@ -26,7 +26,8 @@ UNION ALL SELECT 'varchar', workon.json_build('v', 'x'::varchar(3)), workon.json
 UNION ALL SELECT 'uuid', workon.json_build('v', '5b1f4e2c-8f8a-4d8e-9d1c-0a0b0c0d0e0f'::uuid), workon.json_build('v', '5b1f4e2c-8f8a-4d8e-9d1c-0a0b0c0d0e0f'::uuid)::jsonb = json_build_object('v', '5b1f4e2c-8f8a-4d8e-9d1c-0a0b0c0d0e0f'::uuid)::jsonb
 UNION ALL SELECT 'date', workon.json_build('v', '2024-02-29'::date), workon.json_build('v', '2024-02-29'::date)::jsonb = json_build_object('v', '2024-02-29'::date)::jsonb
 UNION ALL SELECT 'timestamp', workon.json_build('v', '2024-02-29 10:11:12.5'::timestamp), workon.json_build('v', '2024-02-29 10:11:12.5'::timestamp)::jsonb = json_build_object('v', '2024-02-29 10:11:12.5'::timestamp)::jsonb
-UNION ALL SELECT 'timestamptz', workon.json_build('v', '2024-02-29 10:11:12+02'::timestamptz), workon.json_build('v', '2024-02-29 10:11:12+02'::timestamptz)::jsonb = json_build_object('v', '2024-02-29 10:11:12+02'::timestamptz)::jsonb
+-- (times in one form of the API's own: UTC, six fractional digits, Z; the same instant)
+UNION ALL SELECT 'timestamptz', workon.json_build('v', '2024-02-29 10:11:12+02'::timestamptz), (workon.json_build('v', '2024-02-29 10:11:12+02'::timestamptz)->>'v')::timestamptz = '2024-02-29 10:11:12+02'::timestamptz
 UNION ALL SELECT 'timestamptz inf', workon.json_build('v', 'infinity'::timestamptz), workon.json_build('v', 'infinity'::timestamptz)::jsonb = json_build_object('v', 'infinity'::timestamptz)::jsonb
 UNION ALL SELECT 'time', workon.json_build('v', '10:11'::time), workon.json_build('v', '10:11'::time)::jsonb = json_build_object('v', '10:11'::time)::jsonb
 UNION ALL SELECT 'interval', workon.json_build('v', '1 day'::interval), workon.json_build('v', '1 day'::interval)::jsonb = json_build_object('v', '1 day'::interval)::jsonb
@@ -79,3 +80,8 @@ SELECT workon.json_build(NULL::text, 1);
 SELECT workon.json_build(ARRAY[1], 1);
 SELECT workon.json_build('{}'::json, 1);
 SELECT workon.json_build(VARIADIC ARRAY['a']);
+
+-- times are UTC whatever the session's zone, with all six fractional digits
+SET timezone = 'America/New_York';
+SELECT workon.json_build('a', '2024-02-29 10:11:12.5+02'::timestamptz, 'b', '2024-07-01 00:00:00.000001+00'::timestamptz) AS times;
+SET timezone = 'UTC';

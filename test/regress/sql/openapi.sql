@@ -22,7 +22,7 @@ SELECT op->>'operationId' AS duplicate
 -- a public list: query parameters from the handler's arguments, description from its comment
 SELECT jsonb_pretty(jsonb_path_query_array(workon.openapi(), '$.paths."/api/v1/spaces".get.parameters[*] ? (@.in == "query")'));
 SELECT (workon.openapi() #>> '{paths,/api/v1/spaces,get,description}') =
-       obj_description('workon.spaces_list(text,text,integer,integer,text)'::regprocedure, 'pg_proc') AS description_is_comment;
+       obj_description('workon.spaces_search(text,text,text,text,integer,integer,text)'::regprocedure, 'pg_proc') AS description_is_comment;
 SELECT workon.openapi() #> '{paths,/api/v1/spaces,get,security}' AS public_security;
 
 -- a path parameter, typed from the handler

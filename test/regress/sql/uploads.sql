@@ -281,7 +281,8 @@ SELECT :'png'::bytea || string_agg(set_byte('\x00'::bytea, 0, n), ''::bytea ORDE
   FROM generate_series(0, 255) AS n \gset
 BEGIN;
 SET LOCAL SESSION AUTHORIZATION workon_authenticator;
-SELECT d.status, d.headers, d.user_id, d.outbox_id, pg_typeof(d.body) AS body_type,
+SELECT d.status, d.headers::jsonb->>'Location' = '/api/v1/uploads/' || :'b_id' AS location_is_the_upload,
+       d.user_id, d.outbox_id, pg_typeof(d.body) AS body_type,
        (convert_from(d.body, 'UTF8')::json->>'size')::int AS size,
        convert_from(d.body, 'UTF8')::json->>'sha256' = encode(sha256(:'b_bytes'), 'hex') AS same_hash
   FROM workon.dispatch_bytes('workon.upload_put(uuid,bigint,text,bytea)'::regprocedure,
