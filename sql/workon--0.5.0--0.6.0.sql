@@ -5117,7 +5117,8 @@ BEGIN
 				{"name": "workon_lsn", "in": "cookie", "required": false, "schema": {"type": "string"},
 				 "description": "the same, when there is no X-Workon-LSN header"}]'::jsonb);
 		ELSIF responses ? r.status::text THEN
-			responses := jsonb_set(responses, ARRAY[r.status::text, 'headers'], '{
+			responses := jsonb_set(responses, ARRAY[r.status::text, 'headers'],
+				coalesce(responses #> ARRAY[r.status::text, 'headers'], '{}') || '{
 				"X-Workon-LSN": {"$ref": "#/components/headers/X-Workon-LSN"},
 				"Set-Cookie": {"description": "with read replicas: workon_lsn=<X-Workon-LSN>; Path=/; Max-Age=<seconds>; HttpOnly; SameSite=Lax", "schema": {"type": "string"}}}');
 		END IF;

@@ -37,6 +37,7 @@ before(async () => {
     body: {
       name: `Review Room ${unique()}`, kind: 'meeting_room', city: 'Nantes', address: 'Rue 1', capacity: 4,
       timezone: 'UTC', hourly_rate_cents: 1000, daily_rate_cents: 6000, currency: 'eur', published: true,
+      opening_hours: { mon: [['08:00', '20:00']] },
     },
   });
   assert.equal(res.status, 201, res.text);
