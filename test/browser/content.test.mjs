@@ -80,6 +80,12 @@ describe('the blog', () => {
       await page.waitForFunction(() => document.querySelector('img.cover')?.complete);
       await axe(page, 'post-en');
       await screenshots(page, 'post-en');
+      // a tag lists the posts that have it
+      await clickText(page, 'main a', 'berlin');
+      await page.waitForFunction(() => location.search === '?tag=berlin');
+      await ready(page);
+      await waitText(page, 'main', 'Posts tagged “berlin”.');
+      assert.deepEqual(await page.$$eval('.posts h2', (l) => l.map((e) => e.textContent)), ['Five quiet desks in Berlin']);
 
       // in French: the switch shows the French post only
       await goto(page, `${base}/blog`);

@@ -656,7 +656,7 @@ async function blogPage(_, q) {
   try {
     const tag = q.get('tag');
     const res = await api('GET', `/api/v1/posts?locale=${getLang()}${tag ? `&tag=${encodeURIComponent(tag)}` : ''}`);
-    clear(box, res.data.length
+    clear(box, tag ? h('p', {}, t('blog.tagged', { tag }), ' ', h('a', { href: '/blog' }, t('blog.all'))) : null, res.data.length
       ? h('ul', { class: 'list posts' }, res.data.map((p) => h('li', {},
         h('h2', {}, h('a', { href: `/blog/${encodeURIComponent(p.slug)}` }, p.title)),
         h('p', { class: 'muted' }, day(p.published_at)),
@@ -680,7 +680,8 @@ async function postPage([slug]) {
     const body = h('div', { class: 'post-body' });
     body.innerHTML = p.html;
     clear(box,
-      h('p', { class: 'muted' }, day(p.published_at), p.tags.length ? ` · ${p.tags.join(', ')}` : ''),
+      h('p', { class: 'muted' }, day(p.published_at),
+        p.tags.map((tag, i) => [i ? ', ' : ' · ', h('a', { href: `/blog?tag=${encodeURIComponent(tag)}` }, tag)])),
       p.cover ? h('img', { class: 'cover', src: p.cover.url, alt: '', width: 640, height: 400 }) : null,
       body);
   } catch (e) {
