@@ -245,6 +245,7 @@ async function postsPage() {
   }, 'admin.posts_unavailable');
 }
 
+let postSaved = false;
 async function postEditPage([id]) {
   const isNew = id === 'new';
   let post = { title: '', slug: '', excerpt: '', markdown: '', tags: [], locale: 'en', published_at: null };
@@ -266,8 +267,14 @@ async function postEditPage([id]) {
     const d = new Date(iso);
     return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
   };
+  const saved = postSaved;
+  postSaved = false;
   page(isNew ? t('admin.post_new') : post.title,
-    post.status ? h('p', {}, h('span', { class: `tag status-${post.status}` }, t(`post.${post.status}`))) : null,
+    saved ? notice(t('saved'), 'ok') : null,
+    post.status ? h('p', {},
+      h('span', { class: `tag status-${post.status}` }, t(`post.${post.status}`)),
+      post.status === 'published' ? [' ', h('a', { href: `/blog/${encodeURIComponent(post.slug)}` }, t('admin.post_view'))] : null,
+      post.status === 'scheduled' ? ` ${dateTime(post.published_at)}` : null) : null,
     form(async (v, status) => {
       const body = {
         title: v.title, markdown: v.markdown, locale: v.locale, excerpt: v.excerpt || null,
@@ -276,12 +283,13 @@ async function postEditPage([id]) {
       };
       if (v.slug) body.slug = v.slug;
       const saved = isNew ? await api('POST', '/api/v1/admin/posts', body) : await api('PATCH', `/api/v1/admin/posts/${post.id}`, body);
-      clear(status, notice(t('saved'), 'ok'));
-      if (isNew) navigate(`/admin/posts/${saved.id}`, { replace: true });
+      // the page again, with the post's status (draft, scheduled, published) as the server has it
+      postSaved = true;
+      navigate(`/admin/posts/${saved.id}`, { replace: true });
     },
     h('div', { class: 'row' },
       field(t('admin.post_title'), input('title', { value: post.title, required: true })),
-      field('Slug', input('slug', { value: post.slug ?? '', pattern: '[a-z0-9-]+' }), t('admin.slug_hint'))),
+      field('Slug', input('slug', { value: post.slug ?? '', pattern: '[a-z0-9]+(-[a-z0-9]+)*', maxlength: 80 }), t('admin.slug_hint'))),
     field(t('admin.excerpt'), input('excerpt', { value: post.excerpt ?? '' })),
     h('div', { class: 'row' },
       field(t('admin.tags'), input('tags', { value: (post.tags ?? []).join(', ') })),

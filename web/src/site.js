@@ -184,21 +184,92 @@ async function availabilityView(s, date, box) {
   }
 }
 
-async function reviewsView(s, box) {
-  try {
-    const r = await api('GET', `/api/v1/spaces/${s.id}/reviews`);
-    const list = r.data ?? [];
-    clear(box, h('h2', {}, t('reviews.title')),
-      list.length
-        ? h('ul', { class: 'reviews' }, list.map((x) => h('li', {},
-          h('p', { class: 'stars', 'aria-label': t('reviews.stars', { n: x.rating }) }, '★'.repeat(x.rating) + '☆'.repeat(5 - x.rating)),
-          h('p', {}, x.body ?? ''),
-          h('p', { class: 'muted' }, `${x.author_name ?? ''} · ${day(x.created_at)}`),
-          x.answer ? h('p', { class: 'answer' }, t('reviews.answer'), ' ', x.answer) : null)))
-        : notice(t('reviews.none')));
-  } catch (e) {
-    clear(box, h('h2', {}, t('reviews.title')), unavailable(e) ? notice(t('reviews.unavailable')) : errorNotice(e));
+function stars(n) {
+  return h('p', { class: 'stars', role: 'img', 'aria-label': t('reviews.stars', { n }) }, '★'.repeat(n) + '☆'.repeat(5 - n));
+}
+
+// the space's rating from its document: {average, count}
+function ratingLine(s) {
+  const r = s.rating;
+  return h('p', { class: 'rating', 'aria-live': 'polite' }, r?.count ? t(r.count === 1 ? 'space.rating_one' : 'space.rating', { avg: Number(r.average).toFixed(1), n: r.count }) : t('space.no_rating'));
+}
+
+// one review: the host answers it (once), an admin hides it with a reason or shows it again
+function reviewItem(x, s, { rerender, hid, shown }) {
+  const me = currentUser();
+  const status = h('div', { 'aria-live': 'polite' });
+  const act = (fn) => async (v) => {
+    try {
+      await fn(v);
+      await rerender();
+    } catch (e) {
+      clear(status, errorNotice(e));
+    }
+  };
+  const answerForm = me && me.id === s.host_id && !x.answer
+    ? form(act((v) => api('POST', `/api/v1/reviews/${x.id}/answer`, { body: v.body })),
+      field(t('reviews.your_answer'), h('textarea', { name: 'body', rows: 2, required: true, maxlength: 2000 })),
+      h('button', { type: 'submit', class: 'secondary' }, t('reviews.answer_submit')))
+    : null;
+  let hideForm = null;
+  if (me?.role === 'admin') {
+    hideForm = x.hidden
+      ? h('button', { type: 'button', class: 'secondary', onclick: act(async () => shown(await api('DELETE', `/api/v1/admin/reviews/${x.id}/hide`))) }, t('reviews.show'))
+      : form(act(async (v) => hid(await api('POST', `/api/v1/admin/reviews/${x.id}/hide`, { reason: v.reason }))),
+        field(t('reviews.hide_reason'), input('reason', { required: true, maxlength: 500 })),
+        h('button', { type: 'submit', class: 'danger' }, t('reviews.hide')));
   }
+  return h('li', { class: x.hidden ? 'review hidden' : 'review' },
+    stars(x.rating),
+    x.body ? h('p', {}, x.body) : null,
+    h('p', { class: 'muted' }, `${x.author_name ?? ''} · ${day(x.created_at)}`, x.hidden ? ` · ${t('reviews.hidden', { reason: x.hidden_reason ?? '' })}` : ''),
+    x.answer ? h('p', { class: 'answer' }, t('reviews.answer'), ' ', x.answer) : null,
+    answerForm, hideForm, status);
+}
+
+// a member's ended bookings of the space that have no review yet
+async function reviewable(s, reviews) {
+  const me = currentUser();
+  if (!me || me.id === s.host_id) return [];
+  const done = new Set(reviews.map((x) => x.booking_id).filter(Boolean));
+  const res = await api('GET', '/api/v1/bookings?limit=100').catch(() => ({ data: [] }));
+  return res.data.filter((b) => b.space_id === s.id && ['confirmed', 'completed'].includes(b.status)
+    && new Date(b.ends_at) <= Date.now() && !done.has(b.id));
+}
+
+function reviewForm(s, bookings, after) {
+  return h('section', { class: 'write-review', 'aria-labelledby': 'write-review' },
+    h('h3', { id: 'write-review' }, t('reviews.write')),
+    form(async (v) => {
+      await api('POST', `/api/v1/spaces/${s.id}/reviews`, { booking_id: v.booking_id, rating: Number(v.rating), ...(v.body.trim() ? { body: v.body } : {}) });
+      await after();
+    },
+    bookings.length > 1
+      ? field(t('reviews.booking'), select('booking_id', bookings.map((b) => [b.id, dateTime(b.starts_at, s.timezone)]), bookings[0].id))
+      : input('booking_id', { type: 'hidden', value: bookings[0].id }),
+    field(t('reviews.rating'), select('rating', [5, 4, 3, 2, 1].map((n) => [String(n), t('reviews.stars', { n })]), '5')),
+    field(t('reviews.body'), h('textarea', { name: 'body', rows: 3, maxlength: 2000 })),
+    h('button', { type: 'submit' }, t('reviews.submit'))));
+}
+
+// the reviews of the space; `changed` is told when the rating may have changed
+async function reviewsView(s, box, changed) {
+  const hidden = new Map(); // reviews an admin hid on this page: listed, with the reason, to be shown again
+  const again = async () => { await render(); await changed(); };
+  const hooks = { rerender: again, hid: (r) => hidden.set(r.id, r), shown: (r) => hidden.delete(r?.id) };
+  async function render() {
+    try {
+      const r = await api('GET', `/api/v1/spaces/${s.id}/reviews?limit=50`);
+      const list = [...(r.data ?? []).filter((x) => !hidden.has(x.id)), ...hidden.values()];
+      const mine = await reviewable(s, list);
+      clear(box, h('h2', {}, t('reviews.title')),
+        list.length ? h('ul', { class: 'reviews' }, list.map((x) => reviewItem(x, s, hooks))) : notice(t('reviews.none')),
+        mine.length ? reviewForm(s, mine, again) : null);
+    } catch (e) {
+      clear(box, h('h2', {}, t('reviews.title')), unavailable(e) ? notice(t('reviews.unavailable')) : errorNotice(e));
+    }
+  }
+  await render();
 }
 
 async function spacePage([id], q) {
@@ -218,14 +289,14 @@ async function spacePage([id], q) {
       src: p.url, alt: t('space.photo', { n: i + 1, name: s.name }), width: 640, height: 400, loading: i ? 'lazy' : 'eager',
     })))
     : h('div', { class: 'img-placeholder', 'aria-hidden': 'true' });
-  const rating = s.rating ?? s.reviews;
+  const rating = ratingLine(s);
   const dateInput = input('date', { type: 'date', min: today(), value: date, required: true });
   dateInput.addEventListener('change', () => dateInput.value && availabilityView(s, dateInput.value, avail));
 
   page(s.name,
     photos,
     h('p', { class: 'lead' }, `${t(`kind.${s.kind}`)} · ${s.address}, ${s.city} · ${t('capacity_n', { n: s.capacity })}`),
-    rating && rating.count ? h('p', {}, t('space.rating', { avg: Number(rating.average ?? rating.avg).toFixed(1), n: rating.count })) : null,
+    rating,
     h('p', { class: 'price' },
       t('per_hour', { price: money({ amount_cents: s.hourly_rate_cents, currency: s.currency }) }), ' · ',
       t('per_day', { price: money({ amount_cents: s.daily_rate_cents, currency: s.currency }) })),
@@ -253,7 +324,10 @@ async function spacePage([id], q) {
           : null)),
     reviews);
   availabilityView(s, date, avail);
-  reviewsView(s, reviews);
+  reviewsView(s, reviews, async () => {
+    const fresh = await api('GET', `/api/v1/spaces/${s.id}`).catch(() => null);
+    if (fresh) clear(rating, ratingLine(fresh).textContent);
+  });
 }
 
 async function contactHost(s) {
@@ -582,11 +656,11 @@ async function blogPage(_, q) {
   try {
     const tag = q.get('tag');
     const res = await api('GET', `/api/v1/posts?locale=${getLang()}${tag ? `&tag=${encodeURIComponent(tag)}` : ''}`);
-    clear(box, res.data.length
+    clear(box, tag ? h('p', {}, t('blog.tagged', { tag }), ' ', h('a', { href: '/blog' }, t('blog.all'))) : null, res.data.length
       ? h('ul', { class: 'list posts' }, res.data.map((p) => h('li', {},
         h('h2', {}, h('a', { href: `/blog/${encodeURIComponent(p.slug)}` }, p.title)),
-        p.published_at ? h('p', { class: 'muted' }, day(p.published_at)) : null,
-        p.excerpt || p.summary ? h('p', {}, p.excerpt ?? p.summary) : null)))
+        h('p', { class: 'muted' }, day(p.published_at)),
+        p.excerpt ? h('p', {}, p.excerpt) : null)))
       : notice(t('blog.none')));
   } catch (e) {
     clear(box, unavailable(e) ? notice(t('blog.unavailable')) : errorNotice(e));
@@ -597,13 +671,19 @@ async function postPage([slug]) {
   const box = h('article', {}, loading());
   page(t('blog.title'), box);
   try {
+    // a former slug answers 301 to the post's path, which fetch follows: the address follows too
     const p = await api('GET', `/api/v1/posts/${encodeURIComponent(slug)}`);
+    if (p.slug !== slug) history.replaceState(null, '', `/blog/${encodeURIComponent(p.slug)}`);
     document.title = `${p.title} · workon`;
     main.querySelector('h1').textContent = p.title;
-    // the server's rendering of the post's Markdown (libcmark, unsafe HTML left out)
+    // the server's rendering of the post's Markdown (libcmark, raw HTML and unsafe URLs left out)
     const body = h('div', { class: 'post-body' });
-    body.innerHTML = p.html ?? p.body_html ?? '';
-    clear(box, p.published_at ? h('p', { class: 'muted' }, day(p.published_at)) : null, body);
+    body.innerHTML = p.html;
+    clear(box,
+      h('p', { class: 'muted' }, day(p.published_at),
+        p.tags.map((tag, i) => [i ? ', ' : ' · ', h('a', { href: `/blog?tag=${encodeURIComponent(tag)}` }, tag)])),
+      p.cover ? h('img', { class: 'cover', src: p.cover.url, alt: '', width: 640, height: 400 }) : null,
+      body);
   } catch (e) {
     clear(box, e instanceof ApiError && e.status === 404 ? notice(t('blog.missing')) : errorNotice(e));
   }
