@@ -781,6 +781,35 @@ DROP FUNCTION workon.admin_outbox_retry(bigint);
 DROP FUNCTION workon.admin_outbox_list(text, text, integer, text);
 DROP FUNCTION workon.outbox_row_json(workon.outbox);
 
+--
+-- The stats' rollup (sql/src/62_stats_rollup.sql): derived from the rows,
+-- which stay
+--
+DROP TRIGGER bookings_stats_rollup ON workon.bookings;
+DROP TRIGGER bookings_stats_rollup_update ON workon.bookings;
+DROP TRIGGER payments_stats_rollup ON workon.payments;
+DROP TRIGGER payments_stats_rollup_update ON workon.payments;
+DROP TRIGGER refunds_stats_rollup ON workon.refunds;
+DROP TRIGGER refunds_stats_rollup_update ON workon.refunds;
+DROP TRIGGER spaces_stats_rollup ON workon.spaces;
+DROP TRIGGER bookings_stats_truncate ON workon.bookings;
+DROP TRIGGER payments_stats_truncate ON workon.payments;
+DROP TRIGGER refunds_stats_truncate ON workon.refunds;
+DROP FUNCTION workon.stats_truncate_rollup();
+DROP FUNCTION workon.stats_bookings_rollup();
+DROP FUNCTION workon.stats_money_rollup();
+DROP FUNCTION workon.stats_spaces_rollup();
+DROP FUNCTION workon.stats_rollup_rebuild();
+DROP FUNCTION workon.stats_rebuild_local_days(uuid[]);
+DROP FUNCTION workon.stats_add_booking(workon.bookings, integer);
+DROP FUNCTION workon.stats_add_money(uuid, timestamptz, text, bigint, bigint, integer);
+DROP FUNCTION workon.booking_local_days(text, jsonb, timestamptz, timestamptz);
+DROP FUNCTION workon.space_booked_microseconds(text, jsonb, date, date, timestamptz[], timestamptz[]);
+DROP FUNCTION workon.space_occupancy_days(text, jsonb, date, date, date[], bigint[]);
+DROP INDEX workon.bookings_pending_starts_at_idx;
+DROP TABLE workon.stats_local_days, workon.stats_utc_days, workon.stats_revenue_days,
+	workon.stats_revenue_totals;
+
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 
 -- pg_dump: the shipped route and error rows are those left
