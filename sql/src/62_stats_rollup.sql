@@ -97,10 +97,11 @@ COMMENT ON FUNCTION workon.space_occupancy_days(text, jsonb, date, date, date[],
 CREATE FUNCTION workon.booking_local_days(timezone text, opening_hours jsonb,
 										  starts_at timestamptz, ends_at timestamptz)
 RETURNS TABLE (day date, booked_microseconds bigint)
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
+LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-	-- the local days of the booking, 400 at a time
+	-- the local days of the booking, 400 at a time (neither STRICT nor SET
+	-- search_path: the query is inlined into the trigger's, whose plan is
+	-- kept; NULL arguments give no rows)
 	SELECT o.day, o.booked_microseconds
 	  FROM (SELECT ($3 AT TIME ZONE $1)::date AS first_day,
 				   (($4 - interval '1 microsecond') AT TIME ZONE $1)::date AS last_day) AS d
@@ -118,8 +119,9 @@ COMMENT ON FUNCTION workon.booking_local_days(text, jsonb, timestamptz, timestam
 CREATE FUNCTION workon.stats_add_booking(b workon.bookings, sign integer)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
+-- (no SET search_path, which would cost every booking a configuration
+-- change: the triggers that call it set it; every name is qualified)
 DECLARE
 	v_booked	boolean := b.status IN ('confirmed', 'completed');
 	v_first		date := (b.starts_at AT TIME ZONE 'UTC')::date;
@@ -206,23 +208,28 @@ CREATE TRIGGER bookings_stats_rollup_update
 CREATE FUNCTION workon.stats_add_money(booking_id uuid, at timestamptz, currency text,
 									   paid bigint, refunded bigint, sign integer)
 RETURNS void
-LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE
 AS $$
+BEGIN
+	-- PL/pgSQL: its plans are kept for the session; no SET search_path, as
+	-- stats_add_booking
 	INSERT INTO workon.stats_revenue_days AS t (day, space_id, currency, paid_cents, refunded_cents, n)
-	SELECT ($2 AT TIME ZONE 'UTC')::date, b.space_id, $3, $6 * $4, $6 * $5, $6
+	SELECT (stats_add_money.at AT TIME ZONE 'UTC')::date, b.space_id, stats_add_money.currency,
+		   sign * paid, sign * refunded, sign
 	  FROM workon.bookings AS b
-	 WHERE b.id = $1
-	ON CONFLICT (space_id, day, currency) DO UPDATE
+	 WHERE b.id = stats_add_money.booking_id
+	ON CONFLICT ON CONSTRAINT stats_revenue_days_pkey DO UPDATE
 	   SET paid_cents = t.paid_cents + EXCLUDED.paid_cents,
 		   refunded_cents = t.refunded_cents + EXCLUDED.refunded_cents,
 		   n = t.n + EXCLUDED.n;
 	INSERT INTO workon.stats_revenue_totals AS t (day, currency, paid_cents, refunded_cents, n)
-	VALUES (($2 AT TIME ZONE 'UTC')::date, $3, $6 * $4, $6 * $5, $6)
-	ON CONFLICT (day, currency) DO UPDATE
+	VALUES ((stats_add_money.at AT TIME ZONE 'UTC')::date, stats_add_money.currency, sign * paid,
+			sign * refunded, sign)
+	ON CONFLICT ON CONSTRAINT stats_revenue_totals_pkey DO UPDATE
 	   SET paid_cents = t.paid_cents + EXCLUDED.paid_cents,
 		   refunded_cents = t.refunded_cents + EXCLUDED.refunded_cents,
 		   n = t.n + EXCLUDED.n;
+END
 $$;
 
 COMMENT ON FUNCTION workon.stats_add_money(uuid, timestamptz, text, bigint, bigint, integer) IS
