@@ -105,3 +105,5 @@ SELECT now() - (g % 900) * interval '1 day' - (g % 86400) * interval '1 second',
 RESET session_replication_role;
 -- the documents the spaces' trigger would have written
 UPDATE workon.spaces AS s SET doc = workon.space_json(s);
+-- the stats rollup the triggers would have kept (sql/src/62_stats_rollup.sql)
+SELECT workon.stats_rollup_rebuild();

@@ -38,8 +38,10 @@ BEGIN
 				'messages', 'outbox', 'payments', 'refresh_tokens', 'refunds', 'routes',
 				'secrets', 'signed_url_keys', 'socket_presence', 'space_photos', 'spaces',
 				'stripe_events', 'stripe_webhook_secrets', 'upload_data', 'uploads',
-				'user_avatars', 'users'
-				-- tables of 0.6.0 whose rows may be dropped
+				'user_avatars', 'users',
+				-- tables of 0.6.0 whose rows may be dropped: the stats rollup, built
+				-- again from bookings, payments and refunds by the way forward
+				'stats_local_days', 'stats_utc_days', 'stats_revenue_days', 'stats_revenue_totals'
 				)
 		 ORDER BY c.relname
 	LOOP
@@ -2133,6 +2135,35 @@ COMMENT ON FUNCTION workon.events_since(bigint, integer) IS
 ALTER TABLE workon.spaces DISABLE TRIGGER USER;
 UPDATE workon.spaces AS s SET doc = workon.space_json(s);
 ALTER TABLE workon.spaces ENABLE TRIGGER USER;
+
+--
+-- The stats' rollup (sql/src/62_stats_rollup.sql): derived from the rows,
+-- which stay
+--
+DROP TRIGGER bookings_stats_rollup ON workon.bookings;
+DROP TRIGGER bookings_stats_rollup_update ON workon.bookings;
+DROP TRIGGER payments_stats_rollup ON workon.payments;
+DROP TRIGGER payments_stats_rollup_update ON workon.payments;
+DROP TRIGGER refunds_stats_rollup ON workon.refunds;
+DROP TRIGGER refunds_stats_rollup_update ON workon.refunds;
+DROP TRIGGER spaces_stats_rollup ON workon.spaces;
+DROP TRIGGER bookings_stats_truncate ON workon.bookings;
+DROP TRIGGER payments_stats_truncate ON workon.payments;
+DROP TRIGGER refunds_stats_truncate ON workon.refunds;
+DROP FUNCTION workon.stats_truncate_rollup();
+DROP FUNCTION workon.stats_bookings_rollup();
+DROP FUNCTION workon.stats_money_rollup();
+DROP FUNCTION workon.stats_spaces_rollup();
+DROP FUNCTION workon.stats_rollup_rebuild();
+DROP FUNCTION workon.stats_rebuild_local_days(uuid[]);
+DROP FUNCTION workon.stats_add_booking(workon.bookings, integer);
+DROP FUNCTION workon.stats_add_money(uuid, timestamptz, text, bigint, bigint, integer);
+DROP FUNCTION workon.booking_local_days(text, jsonb, timestamptz, timestamptz);
+DROP FUNCTION workon.space_booked_microseconds(text, jsonb, date, date, timestamptz[], timestamptz[]);
+DROP FUNCTION workon.space_occupancy_days(text, jsonb, date, date, date[], bigint[]);
+DROP INDEX workon.bookings_pending_starts_at_idx;
+DROP TABLE workon.stats_local_days, workon.stats_utc_days, workon.stats_revenue_days,
+	workon.stats_revenue_totals;
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 

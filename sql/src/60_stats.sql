@@ -103,6 +103,9 @@ DECLARE
 	v_city		text := pg_catalog.lower(NULLIF(pg_catalog.btrim(stats_report.city), ''));
 	v_spaces	uuid[];
 	v_all		boolean;
+	v_d1		date;
+	v_d2		date;
+	v_rollup	boolean;
 	v_report	json;
 BEGIN
 	IF v_to <= v_from THEN
@@ -123,69 +126,128 @@ BEGIN
 	v_spaces := COALESCE(v_spaces, '{}');
 	v_all := stats_report.space_id IS NULL AND v_city IS NULL AND stats_report.host_id IS NULL;
 
+	-- a window of whole UTC days reads the rollup (sql/src/62_stats_rollup.sql);
+	-- another one the rows
+	v_d1 := (v_from AT TIME ZONE 'UTC')::date;
+	v_d2 := (v_to AT TIME ZONE 'UTC')::date;
+	v_rollup := v_from = v_d1::timestamp AT TIME ZONE 'UTC' AND v_to = v_d2::timestamp AT TIME ZONE 'UTC';
+
 	WITH b AS MATERIALIZED (
-		-- the bookings that overlap the window, and the local days at its
-		-- ends (in_window: the window itself)
+		-- the bookings that overlap the window
 		SELECT b.space_id, b.starts_at, b.ends_at,
 			   CASE WHEN b.status = 'pending_payment' AND b.hold_expires_at <= pg_catalog.now()
-					THEN 'expired' ELSE b.status END AS status,
-			   b.ends_at > v_from AND b.starts_at < v_to AS in_window
+					THEN 'expired' ELSE b.status END AS status
 		  FROM workon.bookings AS b
-		 WHERE b.ends_at > v_from - interval '2 days' AND b.starts_at < v_to + interval '2 days'
+		 WHERE NOT v_rollup
+		   AND b.ends_at > v_from AND b.starts_at < v_to
 		   AND (v_all OR b.space_id = ANY (v_spaces))
-	), sb AS (
-		-- the booked periods of each space, for its occupancy
-		SELECT b.space_id,
-			   pg_catalog.array_agg(b.starts_at) FILTER (WHERE b.status IN ('confirmed', 'completed')) AS starts,
-			   pg_catalog.array_agg(b.ends_at) FILTER (WHERE b.status IN ('confirmed', 'completed')) AS ends
+	), u AS MATERIALIZED (
+		-- per space: the rollup's bookings by status, and for the top spaces
+		-- the confirmed and completed ones in the window (those running
+		-- into its first day included) and their time in it
+		SELECT t.space_id,
+			   pg_catalog.sum(t.pending_payment) AS pending_payment, pg_catalog.sum(t.confirmed) AS confirmed,
+			   pg_catalog.sum(t.expired) AS expired, pg_catalog.sum(t.cancelled) AS cancelled,
+			   pg_catalog.sum(t.completed) AS completed,
+			   pg_catalog.sum(t.confirmed + t.completed)
+				   + COALESCE(pg_catalog.sum(t.running) FILTER (WHERE t.day = v_d1), 0) AS n,
+			   (pg_catalog.sum(t.booked_microseconds) / 1000000.0)::bigint AS booked_s
+		  FROM workon.stats_utc_days AS t
+		 WHERE v_rollup AND t.day >= v_d1 AND t.day < v_d2
+		   AND (v_all OR t.space_id = ANY (v_spaces))
+		 GROUP BY t.space_id
+	), counts AS (
+		SELECT b.status, pg_catalog.count(*) AS n
 		  FROM b
-		 GROUP BY b.space_id
+		 WHERE b.starts_at >= v_from
+		 GROUP BY b.status
+		UNION ALL
+		SELECT x.status, x.n
+		  FROM (SELECT pg_catalog.sum(u.pending_payment) AS pending_payment, pg_catalog.sum(u.confirmed) AS confirmed,
+					   pg_catalog.sum(u.expired) AS expired, pg_catalog.sum(u.cancelled) AS cancelled,
+					   pg_catalog.sum(u.completed) AS completed
+				  FROM u) AS t
+		 CROSS JOIN LATERAL (VALUES ('pending_payment', t.pending_payment), ('confirmed', t.confirmed),
+								   ('expired', t.expired), ('cancelled', t.cancelled),
+								   ('completed', t.completed)) AS x(status, n)
+		UNION ALL
+		-- the rollup has the stored status: a lapsed hold counts as expired
+		SELECT x.status, x.n
+		  FROM (SELECT pg_catalog.count(*) AS n
+				  FROM workon.bookings AS b
+				 WHERE v_rollup AND b.status = 'pending_payment' AND b.hold_expires_at <= pg_catalog.now()
+				   AND b.starts_at >= v_from AND b.starts_at < v_to
+				   AND (v_all OR b.space_id = ANY (v_spaces))) AS l
+		 CROSS JOIN LATERAL (VALUES ('pending_payment', -l.n), ('expired', l.n)) AS x(status, n)
 	), occ AS (
-		SELECT s.id, s.name, s.timezone, d.first_day, o.open_hours, o.booked_hours, t.open_h, t.booked_h
+		-- the booked time per local day: always the rollup's, whole days
+		SELECT s.id, s.name, s.timezone, d.first_day, o.daily_open_hours, o.daily_booked_hours,
+			   o.open_hours AS open_h, o.booked_hours AS booked_h
 		  FROM workon.spaces AS s
-		  LEFT JOIN sb ON sb.space_id = s.id
-		 CROSS JOIN LATERAL (SELECT (v_from AT TIME ZONE s.timezone)::date AS first_day) AS d
-		 CROSS JOIN LATERAL workon.space_occupancy_hours(
-			s.timezone, s.opening_hours, d.first_day,
-			((v_to - interval '1 microsecond') AT TIME ZONE s.timezone)::date,
-			COALESCE(sb.starts, '{}'), COALESCE(sb.ends, '{}')) AS o
-		 CROSS JOIN LATERAL (SELECT pg_catalog.sum(x.open_h) AS open_h, pg_catalog.sum(x.booked_h) AS booked_h
-							   FROM ROWS FROM (pg_catalog.unnest(o.open_hours), pg_catalog.unnest(o.booked_hours)) AS x(open_h, booked_h)) AS t
+		 CROSS JOIN LATERAL (SELECT (v_from AT TIME ZONE s.timezone)::date AS first_day,
+									((v_to - interval '1 microsecond') AT TIME ZONE s.timezone)::date AS last_day) AS d
+		 CROSS JOIN LATERAL (SELECT pg_catalog.array_agg(l.day) AS days,
+									pg_catalog.array_agg(l.booked_microseconds) AS us
+							   FROM workon.stats_local_days AS l
+							  WHERE l.space_id = s.id AND l.day >= d.first_day AND l.day <= d.last_day) AS sb
+		 CROSS JOIN LATERAL workon.space_occupancy_days(
+			s.timezone, s.opening_hours, d.first_day, d.last_day,
+			COALESCE(sb.days, '{}'), COALESCE(sb.us, '{}')) AS o
 		 WHERE s.id = ANY (v_spaces)
 	), rev AS (
 		SELECT d.day, d.currency, pg_catalog.sum(d.paid) AS paid, pg_catalog.sum(d.refunded) AS refunded
 		  FROM (SELECT (p.succeeded_at AT TIME ZONE 'UTC')::date AS day,
 					   COALESCE(p.received_currency, p.currency) AS currency,
-					   COALESCE(p.amount_received_cents, p.amount_cents) AS paid, 0 AS refunded
+					   COALESCE(p.amount_received_cents, p.amount_cents) AS paid, 0 AS refunded, 1 AS n
 				  FROM workon.payments AS p
-				 WHERE p.status = 'succeeded'
+				 WHERE NOT v_rollup AND p.status = 'succeeded'
 				   AND p.succeeded_at >= v_from AND p.succeeded_at < v_to
 				   AND (v_all OR EXISTS (SELECT FROM workon.bookings AS bk
 										  WHERE bk.id = p.booking_id AND bk.space_id = ANY (v_spaces)))
 				UNION ALL
 				SELECT (COALESCE(r.stripe_status_at, r.created_at) AT TIME ZONE 'UTC')::date,
-					   r.currency, 0, r.amount_cents
+					   r.currency, 0, r.amount_cents, 1
 				  FROM workon.refunds AS r
-				 WHERE r.status = 'succeeded'
+				 WHERE NOT v_rollup AND r.status = 'succeeded'
 				   AND COALESCE(r.stripe_status_at, r.created_at) >= v_from
 				   AND COALESCE(r.stripe_status_at, r.created_at) < v_to
 				   AND (v_all OR EXISTS (SELECT FROM workon.bookings AS bk
-										  WHERE bk.id = r.booking_id AND bk.space_id = ANY (v_spaces)))) AS d
+										  WHERE bk.id = r.booking_id AND bk.space_id = ANY (v_spaces)))
+				UNION ALL
+				SELECT m.day, m.currency, m.paid_cents, m.refunded_cents, m.n
+				  FROM workon.stats_revenue_days AS m
+				 WHERE v_rollup AND NOT v_all AND m.day >= v_d1 AND m.day < v_d2
+				   AND m.space_id = ANY (v_spaces)
+				UNION ALL
+				SELECT m.day, m.currency, m.paid_cents, m.refunded_cents, m.n
+				  FROM workon.stats_revenue_totals AS m
+				 WHERE v_rollup AND v_all AND m.day >= v_d1 AND m.day < v_d2) AS d
 		 GROUP BY d.day, d.currency
+		HAVING pg_catalog.sum(d.n) > 0
+	), top AS (
+		-- per space: the confirmed and completed bookings in the window, and
+		-- their time in it
+		SELECT b.space_id, pg_catalog.count(*) AS n,
+			   pg_catalog.sum(EXTRACT(epoch FROM LEAST(b.ends_at, v_to) - GREATEST(b.starts_at, v_from)))::bigint AS booked_s
+		  FROM b
+		 WHERE b.status IN ('confirmed', 'completed')
+		 GROUP BY b.space_id
+		UNION ALL
+		SELECT u.space_id, u.n, u.booked_s
+		  FROM u
 	)
 	SELECT workon.json_build(
 		'from', v_from,
 		'to', v_to,
 		'bookings', (SELECT workon.json_build(
-							'total', pg_catalog.count(*),
+							'total', COALESCE(pg_catalog.sum(c.n), 0),
 							'by_status', workon.json_build(
-								'pending_payment', pg_catalog.count(*) FILTER (WHERE b.status = 'pending_payment'),
-								'confirmed', pg_catalog.count(*) FILTER (WHERE b.status = 'confirmed'),
-								'expired', pg_catalog.count(*) FILTER (WHERE b.status = 'expired'),
-								'cancelled', pg_catalog.count(*) FILTER (WHERE b.status = 'cancelled'),
-								'completed', pg_catalog.count(*) FILTER (WHERE b.status = 'completed')))
-					   FROM b
-					  WHERE b.starts_at >= v_from AND b.starts_at < v_to),
+								'pending_payment', COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.status = 'pending_payment'), 0),
+								'confirmed', COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.status = 'confirmed'), 0),
+								'expired', COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.status = 'expired'), 0),
+								'cancelled', COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.status = 'cancelled'), 0),
+								'completed', COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.status = 'completed'), 0)))
+					   FROM counts AS c),
 		'revenue', (SELECT pg_catalog.array_to_json(COALESCE(pg_catalog.array_agg(workon.json_build(
 							'day', rev.day, 'currency', rev.currency,
 							'paid_cents', rev.paid, 'refunded_cents', rev.refunded,
@@ -198,21 +260,19 @@ BEGIN
 							'booked_hours', pg_catalog.round(o.booked_h::numeric, 2),
 							'occupancy', CASE WHEN o.open_h > 0 THEN pg_catalog.round((o.booked_h / o.open_h)::numeric, 4) END,
 							'first_day', o.first_day,
-							'daily_open_hours', pg_catalog.array_to_json(o.open_hours),
-							'daily_booked_hours', pg_catalog.array_to_json(o.booked_hours))
+							'daily_open_hours', o.daily_open_hours,
+							'daily_booked_hours', o.daily_booked_hours)
 						ORDER BY o.name, o.id), '{}'))
 						FROM occ AS o),
 		'top_spaces', (SELECT pg_catalog.array_to_json(COALESCE(pg_catalog.array_agg(workon.json_build(
 							'space_id', t.id, 'name', t.name, 'city', t.city,
 							'bookings', t.n, 'booked_hours', pg_catalog.round(t.booked_s / 3600.0, 2))
 						ORDER BY t.n DESC, t.booked_s DESC, t.id), '{}'))
-						 FROM (SELECT s.id, s.name, s.city, pg_catalog.count(*) AS n,
-									  pg_catalog.sum(EXTRACT(epoch FROM LEAST(b.ends_at, v_to) - GREATEST(b.starts_at, v_from)))::bigint AS booked_s
-								 FROM b
-								 JOIN workon.spaces AS s ON s.id = b.space_id
-								WHERE b.status IN ('confirmed', 'completed') AND b.in_window
-								GROUP BY s.id, s.name, s.city
-								ORDER BY n DESC, booked_s DESC, s.id
+						 FROM (SELECT s.id, s.name, s.city, top.n, top.booked_s
+								 FROM top
+								 JOIN workon.spaces AS s ON s.id = top.space_id
+								WHERE top.n > 0
+								ORDER BY top.n DESC, top.booked_s DESC, s.id
 								LIMIT 10) AS t),
 		-- who joined: the whole marketplace's, for admins only
 		'new_users', CASE WHEN stats_report.host_id IS NULL THEN
