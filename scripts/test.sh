@@ -330,6 +330,27 @@ run_previous() {
     mkdir -p "$src"
     git -C "$ROOT" archive "$PREVIOUS_TAG" | tar -x -C "$src"
     make -C "$src/shim" -s >/dev/null || die "the shim of $PREVIOUS_TAG did not build"
+    # whole files, and single tests by name (test/previous-exclude.txt): such a test
+    # becomes test.skip in the extracted tree, so the run reports it as skipped
+    local line file test
+    while IFS= read -r line; do
+        line=${line%%#*}
+        line=$(sed 's/[[:space:]]*$//' <<<"$line")
+        case "$line" in
+            *:*' > '*)
+                file=${line%%:*} test=${line#*' > '}
+                [ -f "$src/test/http/$file.test.mjs" ] || die "test/previous-exclude.txt: no $file.test.mjs in $PREVIOUS_TAG"
+                WORKON_SKIP_TEST=$test node -e '
+                    const fs = require("fs"), f = process.argv[1], name = process.env.WORKON_SKIP_TEST;
+                    const text = fs.readFileSync(f, "utf8");
+                    const literals = ["\x27" + name.replace(/\x27/g, "\\\x27") + "\x27", JSON.stringify(name), "`" + name + "`"];
+                    const hit = literals.find((l) => text.includes("test(" + l));
+                    if (!hit) { console.error("no test named: " + name); process.exit(1); }
+                    fs.writeFileSync(f, text.replace("test(" + hit, "test.skip(" + hit));
+                ' "$src/test/http/$file.test.mjs" || die "test/previous-exclude.txt: $file: no test \"$test\""
+                say "$PREVIOUS_TAG: $file: \"$test\" skipped (test/previous-exclude.txt)" ;;
+        esac
+    done <"$ROOT/test/previous-exclude.txt"
     for f in "$src"/test/http/*.test.mjs; do
         name=$(basename "$f" .test.mjs)
         excluded=$(sed -n "s/^$name[[:space:]]*#.*/x/p; s/^$name\$/x/p" "$ROOT/test/previous-exclude.txt")
