@@ -29,8 +29,8 @@ static PGresult *routes_result(const char *const (*rows)[2], size_t n)
 {
     PGresAttDesc attrs[ROUTE_COLUMNS];
     static const char *const names[ROUTE_COLUMNS] = {"method", "path", "handler", "auth", "status", "body",
-                                                     "rate_limit", "read_only", "outbound", "metric", "bytes"};
-    static const char *const values[ROUTE_COLUMNS] = {NULL, NULL, "16384", "anon", "200", "json", "default", "f", "", "", "f"};
+                                                     "rate_limit", "read_only", "outbound", "metric", "bytes", "lane"};
+    static const char *const values[ROUTE_COLUMNS] = {NULL, NULL, "16384", "anon", "200", "json", "default", "f", "", "", "f", "fast"};
     PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
     size_t i;
     int c;
