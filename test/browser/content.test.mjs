@@ -41,6 +41,7 @@ before(async () => {
     body: {
       name: `Review Loft ${unique()}`, kind: 'meeting_room', city: 'Nantes', address: 'Quai 2', capacity: 6,
       timezone: 'UTC', hourly_rate_cents: 1200, daily_rate_cents: 7000, currency: 'eur', published: true,
+      opening_hours: { mon: [['08:00', '20:00']], tue: [['08:00', '20:00']] },
     },
   });
   assert.equal(res.status, 201, res.text);
