@@ -669,93 +669,6 @@ static const setting_t settings_table[] = {
 
 #define NUM_SETTINGS (sizeof(settings_table) / sizeof(settings_table[0]))
 
-/* ------------------------------------------------------------------------ */
-/* SHIM_ENV_FILE: NAME=value lines ('#' comments, optional "export ", optional quotes) */
-
-typedef struct st_env_entry_t {
-    char *name;
-    char *value;
-} env_entry_t;
-
-static env_entry_t *file_env;
-static size_t file_env_size;
-
-static void file_env_clear(void)
-{
-    size_t i;
-
-    for (i = 0; i != file_env_size; ++i) {
-        free(file_env[i].name);
-        free(file_env[i].value);
-    }
-    free(file_env);
-    file_env = NULL;
-    file_env_size = 0;
-}
-
-/* 0, or -1 with *line_no set (0: the file cannot be read) */
-static int file_env_read(const char *path, size_t *line_no)
-{
-    FILE *fp = fopen(path, "r");
-    char line[4096];
-    size_t n = 0;
-
-    *line_no = 0;
-    if (fp == NULL)
-        return -1;
-    file_env_clear();
-    while (fgets(line, sizeof(line), fp) != NULL) {
-        char *p = line, *eq, *end;
-        ++n;
-        end = p + strlen(p);
-        while (end != p && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
-            *--end = '\0';
-        while (*p == ' ' || *p == '\t')
-            ++p;
-        if (*p == '\0' || *p == '#')
-            continue;
-        if (strncmp(p, "export ", 7) == 0)
-            p += 7;
-        if ((eq = strchr(p, '=')) == NULL || eq == p) {
-            fclose(fp);
-            *line_no = n;
-            return -1;
-        }
-        *eq++ = '\0';
-        if (end - eq >= 2 && (*eq == '"' || *eq == '\'') && end[-1] == *eq) {
-            ++eq;
-            *--end = '\0';
-        }
-        file_env = realloc(file_env, sizeof(*file_env) * (file_env_size + 1));
-        if (file_env == NULL) {
-            fprintf(stderr, "out of memory\n");
-            exit(1);
-        }
-        file_env[file_env_size].name = strdup(p);
-        file_env[file_env_size].value = strdup(eq);
-        ++file_env_size;
-    }
-    fclose(fp);
-    return 0;
-}
-
-/* the file's value (last one wins), else the environment's; empty is unset */
-static const char *lookup(const char *name)
-{
-    const char *v = NULL;
-    size_t i;
-
-    for (i = file_env_size; i != 0; --i) {
-        if (strcmp(file_env[i - 1].name, name) == 0) {
-            v = file_env[i - 1].value;
-            break;
-        }
-    }
-    if (v == NULL)
-        v = getenv(name);
-    return v != NULL && *v != '\0' ? v : NULL;
-}
-
 static void fail(const char *line)
 {
     fprintf(stderr, "%s\n", line);
@@ -814,7 +727,7 @@ void settings_load(void)
 
     /* the file first: its values win over the environment's */
     if ((v = getenv("SHIM_ENV_FILE")) != NULL && *v != '\0') {
-        if (file_env_read(v, &line_no) != 0) {
+        if (envfile_read(v, &line_no) != 0) {
             if (line_no == 0)
                 fail("SHIM_ENV_FILE cannot be read");
             snprintf(complaint, sizeof(complaint), "SHIM_ENV_FILE line %zu is not NAME=value", line_no);
@@ -822,7 +735,7 @@ void settings_load(void)
         }
     }
     /* NODE_ENV next: the rules for secrets depend on it */
-    if ((v = lookup("NODE_ENV")) != NULL && (err = apply_node_env(find_setting("NODE_ENV"), v)) != NULL)
+    if ((v = envfile_lookup("NODE_ENV")) != NULL && (err = apply_node_env(find_setting("NODE_ENV"), v)) != NULL)
         fail(err);
     /* EMAIL_TRANSPORT's default depends on it */
     shim_settings.email_transport = is_development() ? EMAIL_TRANSPORT_CAPTURE : EMAIL_TRANSPORT_RESEND;
@@ -831,7 +744,7 @@ void settings_load(void)
             const setting_t *s = settings_table + i;
             if (s->late != late || s->apply == apply_node_env)
                 continue;
-            v = lookup(s->name);
+            v = envfile_lookup(s->name);
             if (v == NULL && late == 0) {
                 if (s->apply == apply_database_url)
                     fail("DATABASE_URL is required");
@@ -853,7 +766,7 @@ int settings_reload(void)
     char line[300];
     size_t i, line_no;
 
-    if (shim_settings.env_file != NULL && file_env_read(shim_settings.env_file, &line_no) != 0) {
+    if (shim_settings.env_file != NULL && envfile_read(shim_settings.env_file, &line_no) != 0) {
         snprintf(line, sizeof(line), line_no == 0 ? "SHIM_ENV_FILE cannot be read" : "SHIM_ENV_FILE line %zu is not NAME=value",
                  line_no);
         log_write(LOG_ERROR, "SIGHUP: settings not reloaded", "error", line, NULL);
@@ -864,7 +777,7 @@ int settings_reload(void)
         const char *v;
         if (!s->reload)
             continue;
-        v = lookup(s->name);
+        v = envfile_lookup(s->name);
         err = s->apply(s, v != NULL ? v : s->default_value);
     }
     if (err != NULL) {
