@@ -109,16 +109,14 @@ setup_run_dir() {
 # ---------------------------------------------------------------------------
 # Build
 
-# SANITIZE=1: the shim is built with AddressSanitizer and UndefinedBehaviorSanitizer,
-# the extension with UndefinedBehaviorSanitizer (gcc's runtimes). ASan cannot run in
-# the postmaster: PostgreSQL 15 is not instrumented, so its runtime would have to be
-# preloaded, and Debian's postgres then hangs at start in bindtextdomain() (a lock of
-# glibc's gettext taken twice; gcc's and clang's runtimes alike). UBSan needs no
-# preloading: its runtime comes with the extension's library. Objects are rebuilt
+# SANITIZE=1: the shim and the extension are built with AddressSanitizer and
+# UndefinedBehaviorSanitizer (gcc's runtimes). PostgreSQL is not instrumented, so the
+# postmaster gets ASan's runtime preloaded, with scripts/asan-preload.c after it (see
+# there why Debian's postgres would otherwise hang at start). Objects are rebuilt
 # whenever the flavour changes; reports go to files under SANITIZER_LOG_DIR (test.sh).
 SANITIZE=${SANITIZE:-}
 SANITIZE_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=address -fno-omit-frame-pointer -g"
-SANITIZE_EXT_FLAGS="-fsanitize=undefined -fno-omit-frame-pointer -g"
+SANITIZE_EXT_FLAGS=$SANITIZE_FLAGS
 
 build_flavour() {
     if [ "$SANITIZE" = 1 ]; then echo "sanitize: $SANITIZE_EXT_FLAGS; $SANITIZE_FLAGS"; else echo plain; fi
@@ -136,9 +134,10 @@ clean_other_flavour() {
 
 build_extension() {
     [ -f "$ROOT/Makefile" ] || die "no Makefile in $ROOT"
-    say "building the extension${SANITIZE:+ (UBSan)}"
+    say "building the extension${SANITIZE:+ (ASan + UBSan)}"
     if [ "$SANITIZE" = 1 ]; then
         make -C "$ROOT" -s PG_CONFIG="$PG_CONFIG_BIN" COPT="$SANITIZE_EXT_FLAGS" >/dev/null
+        cc -shared -fPIC -O1 -o "$RUN/asan-preload.so" "$ROOT/scripts/asan-preload.c" -ldl
     else
         make -C "$ROOT" -s PG_CONFIG="$PG_CONFIG_BIN" >/dev/null
     fi
@@ -159,9 +158,12 @@ build_all() {
     make -C "$ROOT" -s web >/dev/null
 }
 
-# the environment of a sanitized postmaster: where the extension's UBSan reports go
+# the environment of a sanitized postmaster: ASan's runtime first, and where the
+# extension's reports go
 sanitizer_env() {
     local dir=${SANITIZER_LOG_DIR:-$RUN/sanitizer}
+    echo "LD_PRELOAD=$(cc -print-file-name=libasan.so):$RUN/asan-preload.so"
+    echo "ASAN_OPTIONS=detect_leaks=0:log_path=$dir/asan"
     echo "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=0:log_path=$dir/ubsan"
 }
 
