@@ -152,6 +152,12 @@ describe('reviews', () => {
       await loginAs(page, base, users.host.email, password);
       await goto(page, `${base}/spaces/${space.id}`);
       await waitText(page, '.reviews', 'Bright room');
+      // the signed-in host's menu wraps on a phone: nothing scrolls sideways
+      const fits = await page.evaluate(() => {
+        const nav = document.querySelector('.top nav');
+        return { nav: nav.scrollWidth <= nav.clientWidth, page: document.documentElement.scrollWidth <= window.innerWidth };
+      });
+      assert.deepEqual(fits, { nav: true, page: true });
       await axe(page, 'space-reviews-host');
       await screenshots(page, 'space-reviews-host');
       await fill(page, '.reviews textarea[name=body]', 'Thank you, come back soon.');

@@ -99,6 +99,10 @@ describe('a member', () => {
     await waitText(page, 'h1', space.name);
     await waitText(page, '.hours caption', 'UTC');
     await waitText(page, '.availability', 'free');
+    // the chosen day's periods, no more: as many as the API gives for that one date
+    const res = await fetch(`${base}/api/v1/spaces/${space.id}/availability?from=${day}&to=${day}`);
+    const periods = await res.json();
+    assert.equal(await page.$$eval('.availability .slots li', (l) => l.length), periods.free.length + periods.busy.length);
     await page.waitForSelector('.reviews-box h2');
     const reviews = await page.$eval('.reviews-box', (e) => e.textContent);
     assert.match(reviews, /Reviews/);

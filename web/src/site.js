@@ -167,7 +167,8 @@ function timeIn(iso, tz) {
 async function availabilityView(s, date, box) {
   clear(box, loading());
   try {
-    const a = await api('GET', `/api/v1/spaces/${s.id}/availability?from=${date}&to=${addDays(date, 1)}`);
+    // a date-only `to` includes its date: from and to the same date is that one day
+    const a = await api('GET', `/api/v1/spaces/${s.id}/availability?from=${date}&to=${date}`);
     const rows = [
       ...a.free.map((x) => ({ ...x, kind: 'free' })),
       ...a.busy.map((x) => ({ ...x, kind: 'busy' })),
