@@ -73,9 +73,10 @@ test:
 	SANITIZE=$(SANITIZE) scripts/test.sh
 	SANITIZE=$(SANITIZE) WORKON_TEST_PGBOUNCER=1 scripts/test.sh --http-only $(PGBOUNCER_TESTS)
 
-# make bench BENCH=stats: the admin's reads at marketplace size (scripts/bench-stats.sh)
+# make bench BENCH=stats: the admin's reads at marketplace size (scripts/bench-stats.sh);
+# BENCH=search: the ?q= search alone, shim and pgbench side by side (scripts/bench-search.sh)
 bench:
-	$(if $(filter stats,$(BENCH)),scripts/bench-stats.sh,scripts/bench.sh)
+	$(if $(filter stats,$(BENCH)),scripts/bench-stats.sh,$(if $(filter search,$(BENCH)),scripts/bench-search.sh,scripts/bench.sh))
 
 shim:
 	$(MAKE) -C shim

@@ -30,10 +30,12 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "common/int.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/jsonb.h"
@@ -438,6 +440,102 @@ booking_check(PG_FUNCTION_ARGS)
 		rule_violation("ends_at", "a booking must be inside the opening hours of the space");
 
 	PG_RETURN_VOID();
+}
+
+/*
+ * workon.booking_problems(timezone text, opening_hours jsonb,
+ *						   starts_at timestamptz, ends_at timestamptz,
+ *						   now timestamptz,
+ *						   OUT fields text[], OUT messages text[]) returns record
+ *
+ * The rules of booking_check, each field judged on its own so that both
+ * can be reported at once: for starts_at and for ends_at the first rule
+ * it breaks (in booking_check's order), starts_at first; empty arrays if
+ * the booking may be made.  Not strict: a missing time is "required", and
+ * without a time zone or opening hours (the space is not known yet) the
+ * rule of the opening hours is left out.  The opening hours are checked
+ * only when every other rule holds.
+ */
+PG_FUNCTION_INFO_V1(booking_problems);
+Datum
+booking_problems(PG_FUNCTION_ARGS)
+{
+	bool		has_s = !PG_ARGISNULL(2),
+				has_e = !PG_ARGISNULL(3);
+	TimestampTz s = has_s ? PG_GETARG_TIMESTAMPTZ(2) : 0,
+				e = has_e ? PG_GETARG_TIMESTAMPTZ(3) : 0,
+				now;
+	const char *start_problem = NULL,
+			   *end_problem = NULL;
+	Datum		fields[2],
+				messages[2];
+	int			n = 0;
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	if (PG_ARGISNULL(4))
+		elog(ERROR, "booking_problems: now must not be NULL");
+	now = PG_GETARG_TIMESTAMPTZ(4);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "booking_problems: return type must be a row type");
+
+#define START_PROBLEM(msg)	do { if (start_problem == NULL) start_problem = (msg); } while (0)
+#define END_PROBLEM(msg)	do { if (end_problem == NULL) end_problem = (msg); } while (0)
+
+	if (!has_s)
+		START_PROBLEM("starts_at is required");
+	else if (TIMESTAMP_NOT_FINITE(s))
+		START_PROBLEM("starts_at must be a finite time");
+	if (!has_e)
+		END_PROBLEM("ends_at is required");
+	else if (TIMESTAMP_NOT_FINITE(e))
+		END_PROBLEM("ends_at must be a finite time");
+
+	if (has_s && has_e && start_problem == NULL && end_problem == NULL && e <= s)
+		END_PROBLEM("ends_at must be after starts_at");
+	if (start_problem == NULL && s % BOOKING_GRID != 0)
+		START_PROBLEM("starts_at must be on the 15-minute grid (:00, :15, :30, :45)");
+	if (end_problem == NULL && e % BOOKING_GRID != 0)
+		END_PROBLEM("ends_at must be on the 15-minute grid (:00, :15, :30, :45)");
+	if (has_s && has_e && end_problem == NULL && !TIMESTAMP_NOT_FINITE(s) && e - s < BOOKING_MIN_LENGTH)
+		END_PROBLEM("a booking must last at least 30 minutes");
+	if (start_problem == NULL && s <= now)
+		START_PROBLEM("starts_at must be in the future");
+	if (start_problem == NULL && s > now + BOOKING_HORIZON)
+		START_PROBLEM("starts_at must be at most 180 days ahead");
+	if (end_problem == NULL && e > now + BOOKING_HORIZON + USECS_PER_DAY)
+		END_PROBLEM("ends_at must be at most 181 days ahead");
+
+	if (start_problem == NULL && end_problem == NULL && !PG_ARGISNULL(0) && !PG_ARGISNULL(1))
+	{
+		OpeningHours parsed;
+		Period	   *iv;
+		int			np;
+
+		workon_parse_opening_hours(PG_GETARG_JSONB_P(1), &parsed);
+		np = workon_open_periods(PG_GETARG_TEXT_PP(0), &parsed, s, e, &iv);
+		if (np == 0 || iv[0].start != s)
+			START_PROBLEM("a booking must be inside the opening hours of the space");
+		if (np != 1 || iv[0].end != e)
+			END_PROBLEM("a booking must be inside the opening hours of the space");
+	}
+#undef START_PROBLEM
+#undef END_PROBLEM
+
+	if (start_problem != NULL)
+	{
+		fields[n] = CStringGetTextDatum("starts_at");
+		messages[n++] = CStringGetTextDatum(start_problem);
+	}
+	if (end_problem != NULL)
+	{
+		fields[n] = CStringGetTextDatum("ends_at");
+		messages[n++] = CStringGetTextDatum(end_problem);
+	}
+	values[0] = PointerGetDatum(construct_array(fields, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[1] = PointerGetDatum(construct_array(messages, n, TEXTOID, -1, false, TYPALIGN_INT));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
 /*

@@ -11,7 +11,9 @@
  * with its type's input function (jsonb arguments take the JSON value as
  * is).  A value that does not convert is an error whose column name is the
  * field; a missing one is NULL; a query parameter or body field that no
- * argument takes is an error too.
+ * argument takes is an error too.  Every field is judged before any is
+ * converted (field_problem), so that a request with several fields of the
+ * wrong shape hears of all of them at once, as details.fields.
  *
  * Everything that depends only on the handler (its FmgrInfo, argument
  * names, types and input functions, result output function) is cached per
@@ -33,6 +35,7 @@
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -380,6 +383,164 @@ api_time(const char *s)
 	return *s == '\0' || (*s == ':' && digits(s + 1, 2) && s[3] == '\0');
 }
 
+/* days of month m (1..12) of year y */
+static int
+month_days(int y, int m)
+{
+	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 29;
+	return days[m - 1];
+}
+
+static int
+two_digits(const char *s)
+{
+	return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+/*
+ * An api_time() whose fields are in range: a month of 1..12, a day of that
+ * month, 24:00:00 at most, 59 minutes, 60 seconds (timestamptz_in takes a
+ * leap second), an offset of 15:59 at most (its limit).  Values past these
+ * are refused by timestamptz_in; field_problem reports them beside the
+ * other fields.
+ */
+static bool
+api_time_in_range(const char *s)
+{
+	int			y = atoi(s),
+				mo = two_digits(s + 5),
+				d = two_digits(s + 8);
+	const char *o;
+
+	if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo))
+		return false;
+	if (s[10] == '\0')
+		return true;
+	if (two_digits(s + 11) > 24 || two_digits(s + 14) > 59 || two_digits(s + 17) > 60 ||
+		(two_digits(s + 11) == 24 && (two_digits(s + 14) != 0 || two_digits(s + 17) != 0)))
+		return false;
+	o = s + 19;
+	if (*o == '.')
+	{
+		o++;
+		while (*o >= '0' && *o <= '9')
+		{
+			if (two_digits(s + 11) == 24 && *o != '0')
+				return false;
+			o++;
+		}
+	}
+	if (*o == 'Z' || *o == 'z')
+		return true;
+	return two_digits(o + 1) <= 15 && (o[3] == '\0' || two_digits(o + 4) <= 59);
+}
+
+/* uuid_in's syntax: 32 hex digits, a hyphen allowed after each group of 4, braces around */
+static bool
+uuid_syntax(const char *s)
+{
+	bool		braces = (*s == '{');
+	int			i;
+
+	s += braces;
+	for (i = 0; i < 32; i++)
+	{
+		if (!isxdigit((unsigned char) *s))
+			return false;
+		s++;
+		if (*s == '-' && i % 4 == 3 && i < 31)
+			s++;
+	}
+	if (braces && *s++ != '}')
+		return false;
+	return *s == '\0';
+}
+
+/*
+ * int2in/int4in/int8in's syntax (blanks, a sign, digits, blanks) and range:
+ * 0 if str passes, else the SQLSTATE they raise
+ */
+static int
+integer_problem(const char *s, Oid type)
+{
+	const char *digits;
+	char	   *end;
+	long long	n;
+
+	while (isspace((unsigned char) *s))
+		s++;
+	digits = s + (*s == '+' || *s == '-');
+	if (!isdigit((unsigned char) *digits))
+		return ERRCODE_INVALID_TEXT_REPRESENTATION;
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	while (isspace((unsigned char) *end))
+		end++;
+	if (*end != '\0')
+		return ERRCODE_INVALID_TEXT_REPRESENTATION;
+	if (errno == ERANGE ||
+		(type == INT4OID && (n < PG_INT32_MIN || n > PG_INT32_MAX)) ||
+		(type == INT2OID && (n < PG_INT16_MIN || n > PG_INT16_MAX)))
+		return ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
+	return 0;
+}
+
+/*
+ * Why the argument can never take this JSON value, or NULL if it may (the
+ * type's input function has the last word).  Only the types of the API's
+ * typed fields are judged: text (no object or array), uuid, timestamptz
+ * (api_time, in range) and the integers.  *sqlstate is the code the input
+ * function would have raised.
+ */
+static char *
+field_problem(HandlerArg *arg, JsonbValue *v, int *sqlstate)
+{
+	char	   *str = NULL;
+
+	if (arg->source != ARG_FIELD || arg->is_jsonb || arg->is_json || v->type == jbvNull)
+		return NULL;
+	*sqlstate = ERRCODE_INVALID_TEXT_REPRESENTATION;
+	if (v->type == jbvString)
+		str = pnstrdup(v->val.string.val, v->val.string.len);
+	else if (v->type == jbvNumeric)
+		str = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+
+	switch (arg->type)
+	{
+		case TEXTOID:
+		case VARCHAROID:
+			if (v->type == jbvArray || v->type == jbvObject || v->type == jbvBinary)
+			{
+				*sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
+				return psprintf("%s must be a string", arg->name);
+			}
+			return NULL;
+		case UUIDOID:
+			return str != NULL && uuid_syntax(str) ? NULL : psprintf("%s must be a UUID", arg->name);
+		case TIMESTAMPTZOID:
+			*sqlstate = ERRCODE_INVALID_DATETIME_FORMAT;
+			if (str != NULL && api_time(str) && api_time_in_range(str))
+				return NULL;
+			return psprintf("%s must be an RFC 3339 time with an offset, such as 2027-01-01T09:00:00+01:00",
+							arg->name);
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			if (str != NULL && (*sqlstate = integer_problem(str, arg->type)) == 0)
+				return NULL;
+			if (str == NULL)
+				*sqlstate = ERRCODE_INVALID_TEXT_REPRESENTATION;
+			if (*sqlstate == ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE)
+				return psprintf("%s is out of range for type %s", arg->name, format_type_be(arg->type));
+			return psprintf("%s must be an integer", arg->name);
+		default:
+			return NULL;
+	}
+}
+
 static Datum
 field_value(HandlerArg *arg, JsonbValue *v, bool *isnull)
 {
@@ -506,6 +667,68 @@ check_unknown_keys(HandlerInfo *info, Jsonb *obj, int nknown)
 }
 
 /*
+ * Judge every field argument's value (field_problem) before any is
+ * converted: if some can never be taken, one error names them all, the
+ * first as its column and message, all of them in its detail
+ * ({"fields":[{"field","message"},...]}, as workon.raise_invalid writes it),
+ * with the SQLSTATE the first one's conversion would have raised.
+ */
+static void
+check_fields(HandlerInfo *info, Jsonb *params, Jsonb *query, Jsonb *body_fields)
+{
+	StringInfoData detail;
+	const char *first_field = NULL;
+	const char *first_message = NULL;
+	int			first_sqlstate = 0;
+	int			i;
+
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "{\"fields\":[");
+	for (i = 0; i < info->nargs; i++)
+	{
+		HandlerArg *arg = &info->args[i];
+		JsonbValue	pbuf,
+					qbuf,
+					bbuf;
+		JsonbValue *v;
+		char	   *problem;
+		int			sqlstate;
+
+		if (arg->source != ARG_FIELD)
+			continue;
+		v = object_field(params, arg, &pbuf);
+		if (v == NULL)
+			v = object_field(query, arg, &qbuf);
+		if (v == NULL)
+			v = object_field(body_fields, arg, &bbuf);
+		if (v == NULL || (problem = field_problem(arg, v, &sqlstate)) == NULL)
+			continue;
+		if (first_field == NULL)
+		{
+			first_field = arg->name;
+			first_message = problem;
+			first_sqlstate = sqlstate;
+		}
+		else
+			appendStringInfoChar(&detail, ',');
+		appendStringInfoString(&detail, "{\"field\":");
+		escape_json(&detail, arg->name);
+		appendStringInfoString(&detail, ",\"message\":");
+		escape_json(&detail, problem);
+		appendStringInfoChar(&detail, '}');
+	}
+	if (first_field == NULL)
+		return;
+	appendStringInfoString(&detail, "]}");
+	binding_field = NULL;
+	ereport(ERROR,
+			(errcode(first_sqlstate),
+			 errmsg_internal("%s", first_message),
+			 errdetail_internal("%s", detail.data),
+			 err_generic_string(PG_DIAG_COLUMN_NAME, first_field)));
+}
+
+/*
  * Fill fcinfo's arguments from the request.  Returns whether any argument
  * is NULL.
  */
@@ -542,6 +765,8 @@ workon_bind_arguments(HandlerInfo *info, FunctionCallInfo call,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("request body must be a JSON object")));
 	}
+
+	check_fields(info, params, query, body_fields);
 
 	for (i = 0; i < info->nargs; i++)
 	{

@@ -544,6 +544,8 @@ gzip_on=$((gzip_on / gzip_rounds))
 say "search: 10,000 spaces, GET /api/v1/spaces?q= one request at a time"
 psql_in "$B" workon_bench -f "$ROOT/bench/search.sql" >/dev/null
 search=$(node "$ROOT/bench/search.mjs" "$url" 2000) || search="failed"
+search_pg=$(bash "$ROOT/bench/search-pgbench.sh" "$PRIV_BIN/pgbench" "$B/sock" "$PG_PORT" workon_bench "$fn" 2000) ||
+    search_pg="failed"
 
 mail_field() { node -e 'const r = JSON.parse(process.argv[1]); const v = r[process.argv[2]]; console.log(v ?? "-")' "$1" "$2" 2>/dev/null || echo -; }
 
@@ -772,13 +774,7 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
     printf '%-44s %11s\n' 'ratio gzip / plain' "$(ratio "$gzip_on" "$gzip_off")"
     echo "(mean of $gzip_rounds alternating runs each; the same page of 20 spaces)"
     echo
-    srow() { printf '%-26s %9s %8s %8s %8s %6s\n' "$@"; }
-    srow 'GET /api/v1/spaces?q=' requests 'p50 ms' 'p95 ms' 'p99 ms' rows
-    while IFS=$'\t' read -r name n p50 p95 p99 rows; do
-        srow "$name" "$n" "$p50" "$p95" "$p99" "$rows"
-    done <<<"$search"
-    echo "search: 10,000 published spaces of bench/search.sql besides the demo's; one keep-alive connection,"
-    echo "        one request at a time, through the shim; rows = mean rows per answer"
+    search_table "$search" "$search_pg"
     echo
     echo "realtime (BENCH_REALTIME_SECONDS=${BENCH_REALTIME_SECONDS:-30} at BENCH_RATE=${BENCH_RATE:-1000} messages/s; delivery = POST sent to frame received):"
     echo "$realtime"

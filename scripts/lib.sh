@@ -539,3 +539,28 @@ free_port() {
     node -e 'const s = require("net").createServer();
 s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
 }
+
+# ---------------------------------------------------------------------------
+# Bench tables
+
+# search_table SHIM PGBENCH [LOAD]: the search bench's table, the shim's latencies
+# (bench/search.mjs lines: name, requests, p50, p95, p99, rows) beside pgbench's on the
+# same statement (bench/search-pgbench.sh lines: name, transactions, p50, p95, p99).
+search_table() {
+    local shim=$1 pg=$2 load=${3:-} name n p50 p95 p99 rows line
+    declare -A pgp
+    while IFS=$'\t' read -r name n p50 p95 p99; do
+        [ -n "$name" ] && pgp[$name]="$p50 $p95 $p99"
+    done <<<"$pg"
+    printf '%-24s %6s | %-22s | %-22s | %4s\n' 'GET /api/v1/spaces?q=' n 'shim p50 / p95 / p99' \
+        'pgbench p50 / p95 / p99' rows
+    while IFS=$'\t' read -r name n p50 p95 p99 rows; do
+        [ -n "$name" ] || continue
+        read -r -a line <<<"${pgp[$name]:-- - -}"
+        printf '%-24s %6s | %6s %6s %8s | %6s %6s %8s | %4s\n' "$name" "$n" "$p50" "$p95" "$p99" \
+            "${line[0]}" "${line[1]}" "${line[2]}" "$rows"
+    done <<<"$shim"
+    echo "search: 10,000 published spaces of bench/search.sql besides the demo's; ms; one keep-alive connection"
+    echo "        (shim) or one pgbench client (workon.dispatch, -M prepared), one request at a time;"
+    echo "        rows = mean rows per answer${load:+; load average $load}"
+}

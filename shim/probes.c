@@ -20,6 +20,7 @@
 #include "shim.h"
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 enum {
     PROBE_ALWAYS = 1, /* answered even past MAX_INFLIGHT */
@@ -100,13 +101,18 @@ static int on_api_health_result(call_t *call, PGresult *res, const char *err)
     strbuf_t sb;
     char ts[40];
     struct timeval now;
+    struct tm tm;
+    size_t n;
 
     if (!single_value(res)) {
         send_db_failure(call, res, err, "{\"status\":\"unhealthy\",\"error\":", "}");
         return 0;
     }
+    /* the API's one form of time: UTC, six fractional digits, Z */
     gettimeofday(&now, NULL);
-    log_format_time(ts, &now, 1);
+    gmtime_r(&now.tv_sec, &tm);
+    n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + n, sizeof ts - n, ".%06ldZ", (long)now.tv_usec);
     strbuf_init(&sb, &req->pool, 128);
     strbuf_lit(&sb, "{\"status\":\"healthy\",\"timestamp\":\"");
     strbuf_add(&sb, ts, strlen(ts));

@@ -5562,6 +5562,218 @@ BEGIN
 END
 $$;
 
+-- GET /api/v1/spaces?q=: one scan of the index of the words per distinct query of
+-- the languages, each candidate ranked once
+CREATE OR REPLACE FUNCTION workon.spaces_search(
+	q text DEFAULT NULL,
+	sort text DEFAULT NULL,
+	city text DEFAULT NULL,
+	kind text DEFAULT NULL,
+	min_capacity integer DEFAULT NULL,
+	"limit" integer DEFAULT NULL,
+	cursor text DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_q			text := NULLIF(pg_catalog.btrim(spaces_search.q), '');
+	v_sort		text := COALESCE(NULLIF(spaces_search.sort, ''),
+								 CASE WHEN NULLIF(pg_catalog.btrim(spaces_search.q), '') IS NULL
+									  THEN 'newest' ELSE 'relevance' END);
+	v_city		text := pg_catalog.lower(NULLIF(spaces_search.city, ''));
+	v_kind		text := NULLIF(spaces_search.kind, '');
+	v_min		integer := COALESCE(spaces_search.min_capacity, 1);
+	v_limit		integer := COALESCE(spaces_search."limit", 20);
+	v_order		"char";
+	v_langs		text[] := ARRAY['da', 'de', 'en', 'es', 'fi', 'fr', 'hu', 'it', 'nl', 'no',
+								'pt', 'ro', 'ru', 'sv', 'tr'];
+	v_after_key	bigint := 9223372036854775807;
+	v_after_id	uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+	v_docs		text[];
+	v_keys		bigint[];
+	v_ids		uuid[];
+BEGIN
+	IF v_sort NOT IN ('newest', 'price', 'capacity', 'relevance') THEN
+		RAISE EXCEPTION 'sort must be one of newest, price, capacity, relevance'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'sort';
+	END IF;
+	IF v_sort = 'relevance' AND v_q IS NULL THEN
+		RAISE EXCEPTION 'sort=relevance needs q'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'sort';
+	END IF;
+	IF pg_catalog.length(v_q) > 200 THEN
+		RAISE EXCEPTION 'q must be at most 200 characters'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'q';
+	END IF;
+	-- newest first without words: the hand-tuned list of every release
+	IF v_q IS NULL AND v_sort = 'newest' THEN
+		RETURN workon.spaces_list(spaces_search.city, spaces_search.kind, spaces_search.min_capacity,
+								  spaces_search."limit", spaces_search.cursor);
+	END IF;
+
+	IF v_limit < 1 OR v_limit > 100 THEN
+		RAISE EXCEPTION 'limit must be between 1 and 100'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'limit';
+	END IF;
+	IF v_kind NOT IN ('desk', 'private_office', 'meeting_room', 'event_space') THEN
+		RAISE EXCEPTION 'kind must be one of desk, private_office, meeting_room, event_space'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'kind';
+	END IF;
+	IF v_min < 1 THEN
+		RAISE EXCEPTION 'min_capacity must be at least 1'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'min_capacity';
+	END IF;
+	v_order := pg_catalog.substr(v_sort, 1, 1)::"char";
+	IF spaces_search.cursor <> '' THEN
+		SELECT c.key, c.id INTO v_after_key, v_after_id
+		  FROM workon.cursor_decode_key(v_order, spaces_search.cursor) AS c;
+	END IF;
+
+	/*
+	 * Every order is (key DESC, id DESC) with an integer key: relevance
+	 * (ts_rank scaled to an integer, so that pages agree), the hourly rate
+	 * negated (cheapest first), the capacity (largest first), or the
+	 * creation time in microseconds.  The inner query ranks ids; only the
+	 * page's rows have their documents read.  Two spellings, with words and
+	 * without, so that each keeps a plan of its own.
+	 *
+	 * With words: the words as each language reads them, grouped by query
+	 * (most languages read most words alike), and one scan of the index of
+	 * the words per distinct query, keeping the spaces of that query's
+	 * languages: a space matches, and is ranked by, the query of its own
+	 * language, and each candidate is read once, by a plain comparison of
+	 * its language, with no per-row lookup of its query.  OFFSET 0 keeps
+	 * the cursor's condition on the key from being pushed into the scan,
+	 * where it would compute ts_rank a second time for every candidate.
+	 * Only stop words: no group, nothing found.
+	 */
+	IF v_q IS NOT NULL THEN
+		SELECT pg_catalog.array_agg(s.doc::text ORDER BY o.k DESC, o.id DESC),
+			   pg_catalog.array_agg(o.k ORDER BY o.k DESC, o.id DESC),
+			   pg_catalog.array_agg(o.id ORDER BY o.k DESC, o.id DESC)
+		  INTO v_docs, v_keys, v_ids
+		  FROM (SELECT p.id, p.k
+				  FROM (SELECT x.query, pg_catalog.array_agg(x.lang) AS langs
+						  FROM (SELECT l.lang,
+									   pg_catalog.websearch_to_tsquery(workon.text_search_config(l.lang), v_q) AS query
+								  FROM pg_catalog.unnest(v_langs) AS l (lang)) AS x
+						 WHERE pg_catalog.numnode(x.query) > 0
+						 GROUP BY x.query) AS g
+				 CROSS JOIN LATERAL
+					   (SELECT s.id,
+							   CASE v_sort
+								   WHEN 'relevance' THEN (pg_catalog.ts_rank(s.search, g.query) * 1000000000)::bigint
+								   WHEN 'price' THEN -s.hourly_rate_cents
+								   WHEN 'capacity' THEN s.capacity::bigint
+								   ELSE (pg_catalog.date_part('epoch', s.created_at) * 1000000)::bigint
+							   END AS k
+						  FROM workon.spaces AS s
+						 WHERE s.published
+						   AND s.search @@ g.query
+						   AND COALESCE(s.language, workon.space_language(s.timezone))
+							   = ANY (g.langs)
+						   AND (v_city IS NULL OR s.city_key = v_city)
+						   AND (v_kind IS NULL OR s.kind = v_kind)
+						   AND s.capacity >= v_min
+						OFFSET 0) AS p
+				 WHERE (p.k, p.id) < (v_after_key, v_after_id)
+				 ORDER BY p.k DESC, p.id DESC
+				 LIMIT v_limit + 1) AS o
+		  JOIN workon.spaces AS s ON s.id = o.id;
+	ELSE
+		SELECT pg_catalog.array_agg(s.doc::text ORDER BY o.k DESC, o.id DESC),
+			   pg_catalog.array_agg(o.k ORDER BY o.k DESC, o.id DESC),
+			   pg_catalog.array_agg(o.id ORDER BY o.k DESC, o.id DESC)
+		  INTO v_docs, v_keys, v_ids
+		  FROM (SELECT p.id, p.k
+				  FROM (SELECT s.id,
+							   CASE v_sort WHEN 'price' THEN -s.hourly_rate_cents ELSE s.capacity::bigint END AS k
+						  FROM workon.spaces AS s
+						 WHERE s.published
+						   AND (v_city IS NULL OR s.city_key = v_city)
+						   AND (v_kind IS NULL OR s.kind = v_kind)
+						   AND s.capacity >= v_min) AS p
+				 WHERE (p.k, p.id) < (v_after_key, v_after_id)
+				 ORDER BY p.k DESC, p.id DESC
+				 LIMIT v_limit + 1) AS o
+		  JOIN workon.spaces AS s ON s.id = o.id;
+	END IF;
+
+	RETURN workon.json_build(
+		'data', workon.json_trusted(
+			'[' || COALESCE(pg_catalog.array_to_string(v_docs[1:v_limit], ','), '') || ']'),
+		'next_cursor', CASE WHEN pg_catalog.cardinality(v_docs) > v_limit THEN
+						   workon.cursor_encode_key(v_order, v_keys[v_limit], v_ids[v_limit])
+					   END);
+END
+$$;
+
+-- POST /api/v1/bookings reports both times' problems at once
+-- not strict: a missing time is a problem of its own, and without a time zone and
+-- opening hours (no space yet) the rule of the opening hours is left out
+CREATE FUNCTION workon.booking_problems(timezone text, opening_hours jsonb,
+										starts_at timestamptz, ends_at timestamptz,
+										now timestamptz,
+										OUT fields text[], OUT messages text[])
+RETURNS record
+AS 'MODULE_PATHNAME', 'booking_problems'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION workon.booking_problems(text, jsonb, timestamptz, timestamptz, timestamptz) IS
+'The rules of workon.booking_check with each time judged on its own: for starts_at and for ends_at the first rule it breaks (fields and messages, starts_at first; empty when the booking may be made), for workon.raise_invalid, so that both are reported at once. A missing time is "required"; the opening hours are checked only when timezone and opening_hours are given and every other rule holds';
+
+GRANT EXECUTE ON FUNCTION workon.booking_problems(text, jsonb, timestamptz, timestamptz, timestamptz)
+	TO workon_member, workon_host, workon_admin;
+COMMENT ON FUNCTION workon.booking_create(uuid, timestamptz, timestamptz) IS
+'POST /api/v1/bookings: a hold (pending_payment until hold_expires_at, workon.booking_hold_minutes from now) of a space the caller can see; the rules of workon.booking_problems (22023 naming every invalid field at once: details.fields), the price of workon.booking_price; P0002 for an unknown or unseen space, WOR01 space_archived for an archived one (its host, admins); WOC02 booking_conflict if a confirmed booking or live hold overlaps';
+
+-- the audit log's copies of rows: times in the one form of the API
+CREATE FUNCTION workon.audit_times(entity text, data jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+	SELECT CASE WHEN pg_catalog.jsonb_typeof($2) = 'object' THEN
+		COALESCE((SELECT pg_catalog.jsonb_object_agg(e.key,
+					CASE WHEN e.key = ANY (c.cols) AND pg_catalog.jsonb_typeof(e.value) = 'string'
+							  AND (e.value #>> '{}') ~ '^\d{4}-'
+						 THEN pg_catalog.to_jsonb(pg_catalog.to_char(
+								  (e.value #>> '{}')::timestamptz AT TIME ZONE 'UTC',
+								  'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+						 ELSE e.value END)
+					FROM pg_catalog.jsonb_each($2) AS e,
+						 (SELECT pg_catalog.array_agg(a.attname::text) AS cols
+							FROM pg_catalog.pg_attribute AS a
+						   WHERE a.attrelid = pg_catalog.to_regclass('workon.' || pg_catalog.quote_ident($1))
+							 AND a.atttypid = 'pg_catalog.timestamptz'::pg_catalog.regtype
+							 AND a.attnum > 0 AND NOT a.attisdropped) AS c), '{}')
+		ELSE $2 END
+$$;
+
+COMMENT ON FUNCTION workon.audit_times(text, jsonb) IS
+'An audit row''s copy of a row of table workon.<entity> with the values of its timestamptz columns in the API''s one form of time (RFC 3339, UTC, six fractional digits, Z), as workon.json_build writes them; the trigger stores them as to_jsonb does (the session''s offset, varying digits)';
+
+CREATE OR REPLACE FUNCTION workon.audit_json(a workon.audit_log)
+RETURNS json
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+	SELECT workon.json_build(
+		'id', a.id::text,
+		'at', a.at,
+		'actor_id', a.actor_id,
+		'action', a.action,
+		'entity', a.entity,
+		'entity_id', a.entity_id,
+		'changed', COALESCE(a.changed, '{}'),
+		'before', workon.audit_times(a.entity, a.before),
+		'after', workon.audit_times(a.entity, a.after))
+$$;
+
+GRANT EXECUTE ON FUNCTION workon.audit_times(text, jsonb) TO workon_admin;
+
 -- the merged definitions, last so that they win
 CREATE OR REPLACE FUNCTION workon.openapi()
 RETURNS jsonb
@@ -5833,20 +6045,22 @@ DECLARE
 	v_now		timestamptz := pg_catalog.now();
 	v_space		workon.spaces;
 	v_booking	workon.bookings;
+	v_fields	text[];
+	v_messages	text[];
 BEGIN
 	IF v_user IS NULL THEN
 		RAISE EXCEPTION 'authentication required'
 			USING ERRCODE = 'WO401';
 	END IF;
-	IF booking_create.space_id IS NULL OR booking_create.starts_at IS NULL OR booking_create.ends_at IS NULL THEN
-		-- every missing field at once
-		PERFORM workon.raise_invalid(pg_catalog.array_agg(x.f ORDER BY x.n),
-									 pg_catalog.array_agg(x.f || ' is required' ORDER BY x.n))
-		   FROM ROWS FROM (pg_catalog.unnest(ARRAY['space_id', 'starts_at', 'ends_at']),
-						   pg_catalog.unnest(ARRAY[booking_create.space_id IS NULL, booking_create.starts_at IS NULL,
-												   booking_create.ends_at IS NULL])) WITH ORDINALITY AS x (f, missing, n)
-		  WHERE x.missing;
+	-- every invalid field at once: a missing space, and the times against
+	-- the rules that need no space (the shapes were judged by the binding)
+	SELECT p.fields, p.messages INTO v_fields, v_messages
+	  FROM workon.booking_problems(NULL, NULL, booking_create.starts_at, booking_create.ends_at, v_now) AS p;
+	IF booking_create.space_id IS NULL THEN
+		v_fields := 'space_id'::text || v_fields;
+		v_messages := 'space_id is required'::text || v_messages;
 	END IF;
+	PERFORM workon.raise_invalid(v_fields, v_messages);
 
 	-- the visibility rule of workon.spaces (this function bypasses it)
 	SELECT * INTO v_space
@@ -5862,8 +6076,11 @@ BEGIN
 			USING ERRCODE = 'WOR01';
 	END IF;
 
-	PERFORM workon.booking_check(v_space.timezone, v_space.opening_hours,
-								 booking_create.starts_at, booking_create.ends_at, v_now);
+	-- and the opening hours of the space
+	SELECT p.fields, p.messages INTO v_fields, v_messages
+	  FROM workon.booking_problems(v_space.timezone, v_space.opening_hours,
+								   booking_create.starts_at, booking_create.ends_at, v_now) AS p;
+	PERFORM workon.raise_invalid(v_fields, v_messages);
 
 	/*
 	 * One booking of a space at a time, so that concurrent requests for a

@@ -2165,6 +2165,9 @@ DROP INDEX workon.bookings_pending_starts_at_idx;
 DROP TABLE workon.stats_local_days, workon.stats_utc_days, workon.stats_revenue_days,
 	workon.stats_revenue_totals;
 
+DROP FUNCTION workon.booking_problems(text, jsonb, timestamptz, timestamptz, timestamptz);
+DROP FUNCTION workon.audit_times(text, jsonb);
+
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 
 -- pg_dump: the shipped route and error rows are those of 0.5.0 again: the

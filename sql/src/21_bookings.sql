@@ -14,6 +14,19 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION workon.booking_check(text, jsonb, timestamptz, timestamptz, timestamptz) IS
 'The rules of a new booking at time "now": ends after it starts, both ends on the 15-minute grid, at least 30 minutes, starts in the future and at most 180 days ahead, inside the opening hours (space''s zone, DST included, overnight across touching intervals). The first rule broken is error 22023 naming the rule, field starts_at or ends_at';
 
+-- not strict: a missing time is a problem of its own, and without a time zone and
+-- opening hours (no space yet) the rule of the opening hours is left out
+CREATE FUNCTION workon.booking_problems(timezone text, opening_hours jsonb,
+										starts_at timestamptz, ends_at timestamptz,
+										now timestamptz,
+										OUT fields text[], OUT messages text[])
+RETURNS record
+AS 'MODULE_PATHNAME', 'booking_problems'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION workon.booking_problems(text, jsonb, timestamptz, timestamptz, timestamptz) IS
+'The rules of workon.booking_check with each time judged on its own: for starts_at and for ends_at the first rule it breaks (fields and messages, starts_at first; empty when the booking may be made), for workon.raise_invalid, so that both are reported at once. A missing time is "required"; the opening hours are checked only when timezone and opening_hours are given and every other rule holds';
+
 CREATE FUNCTION workon.booking_price(timezone text, hourly_rate_cents bigint,
 									 daily_rate_cents bigint,
 									 starts_at timestamptz, ends_at timestamptz)
@@ -405,20 +418,22 @@ DECLARE
 	v_now		timestamptz := pg_catalog.now();
 	v_space		workon.spaces;
 	v_booking	workon.bookings;
+	v_fields	text[];
+	v_messages	text[];
 BEGIN
 	IF v_user IS NULL THEN
 		RAISE EXCEPTION 'authentication required'
 			USING ERRCODE = 'WO401';
 	END IF;
-	IF booking_create.space_id IS NULL OR booking_create.starts_at IS NULL OR booking_create.ends_at IS NULL THEN
-		-- every missing field at once
-		PERFORM workon.raise_invalid(pg_catalog.array_agg(x.f ORDER BY x.n),
-									 pg_catalog.array_agg(x.f || ' is required' ORDER BY x.n))
-		   FROM ROWS FROM (pg_catalog.unnest(ARRAY['space_id', 'starts_at', 'ends_at']),
-						   pg_catalog.unnest(ARRAY[booking_create.space_id IS NULL, booking_create.starts_at IS NULL,
-												   booking_create.ends_at IS NULL])) WITH ORDINALITY AS x (f, missing, n)
-		  WHERE x.missing;
+	-- every invalid field at once: a missing space, and the times against
+	-- the rules that need no space (the shapes were judged by the binding)
+	SELECT p.fields, p.messages INTO v_fields, v_messages
+	  FROM workon.booking_problems(NULL, NULL, booking_create.starts_at, booking_create.ends_at, v_now) AS p;
+	IF booking_create.space_id IS NULL THEN
+		v_fields := 'space_id'::text || v_fields;
+		v_messages := 'space_id is required'::text || v_messages;
 	END IF;
+	PERFORM workon.raise_invalid(v_fields, v_messages);
 
 	-- the visibility rule of workon.spaces (this function bypasses it)
 	SELECT * INTO v_space
@@ -434,8 +449,11 @@ BEGIN
 			USING ERRCODE = 'WOR01';
 	END IF;
 
-	PERFORM workon.booking_check(v_space.timezone, v_space.opening_hours,
-								 booking_create.starts_at, booking_create.ends_at, v_now);
+	-- and the opening hours of the space
+	SELECT p.fields, p.messages INTO v_fields, v_messages
+	  FROM workon.booking_problems(v_space.timezone, v_space.opening_hours,
+								   booking_create.starts_at, booking_create.ends_at, v_now) AS p;
+	PERFORM workon.raise_invalid(v_fields, v_messages);
 
 	/*
 	 * One booking of a space at a time, so that concurrent requests for a
@@ -476,7 +494,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.booking_create(uuid, timestamptz, timestamptz) IS
-'POST /api/v1/bookings: a hold (pending_payment until hold_expires_at, workon.booking_hold_minutes from now) of a space the caller can see; the rules of workon.booking_check (22023 naming the rule), the price of workon.booking_price; P0002 for an unknown or unseen space, WOR01 space_archived for an archived one (its host, admins); WOC02 booking_conflict if a confirmed booking or live hold overlaps';
+'POST /api/v1/bookings: a hold (pending_payment until hold_expires_at, workon.booking_hold_minutes from now) of a space the caller can see; the rules of workon.booking_problems (22023 naming every invalid field at once: details.fields), the price of workon.booking_price; P0002 for an unknown or unseen space, WOR01 space_archived for an archived one (its host, admins); WOC02 booking_conflict if a confirmed booking or live hold overlaps';
 
 CREATE FUNCTION workon.booking_get(id uuid)
 RETURNS json
@@ -635,6 +653,7 @@ GRANT EXECUTE ON FUNCTION
 	TO workon_anon, workon_member, workon_host, workon_admin;
 GRANT EXECUTE ON FUNCTION
 	workon.booking_check(text, jsonb, timestamptz, timestamptz, timestamptz),
+	workon.booking_problems(text, jsonb, timestamptz, timestamptz, timestamptz),
 	workon.booking_transition_allowed(text, text),
 	workon.booking_refund(timestamptz, timestamptz, bigint),
 	workon.booking_status(workon.bookings),

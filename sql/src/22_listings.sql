@@ -49,8 +49,6 @@ DECLARE
 	v_order		"char";
 	v_langs		text[] := ARRAY['da', 'de', 'en', 'es', 'fi', 'fr', 'hu', 'it', 'nl', 'no',
 								'pt', 'ro', 'ru', 'sv', 'tr'];
-	v_queries	tsquery[];
-	v_any		tsquery;
 	v_after_key	bigint := 9223372036854775807;
 	v_after_id	uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
 	v_docs		text[];
@@ -93,30 +91,23 @@ BEGIN
 		  FROM workon.cursor_decode_key(v_order, spaces_search.cursor) AS c;
 	END IF;
 
-	IF v_q IS NOT NULL THEN
-		-- the words as each language reads them; a space matches the query
-		-- of its own language, and the index finds the candidates of any
-		v_queries := ARRAY(SELECT pg_catalog.websearch_to_tsquery(workon.text_search_config(l), v_q)
-							 FROM pg_catalog.unnest(v_langs) WITH ORDINALITY AS x (l, n)
-							ORDER BY x.n);
-		SELECT pg_catalog.string_agg(DISTINCT pg_catalog.format('(%s)', x::text), ' | ')::tsquery
-		  INTO v_any
-		  FROM pg_catalog.unnest(v_queries) AS x
-		 WHERE pg_catalog.numnode(x) > 0;
-		IF v_any IS NULL THEN
-			-- only stop words: nothing to look for
-			RETURN workon.json_build('data', workon.json_trusted('[]'), 'next_cursor', NULL::text);
-		END IF;
-	END IF;
-
 	/*
 	 * Every order is (key DESC, id DESC) with an integer key: relevance
 	 * (ts_rank scaled to an integer, so that pages agree), the hourly rate
 	 * negated (cheapest first), the capacity (largest first), or the
 	 * creation time in microseconds.  The inner query ranks ids; only the
 	 * page's rows have their documents read.  Two spellings, with words and
-	 * without, so that each keeps a plan of its own (with words: the index
-	 * of the words).
+	 * without, so that each keeps a plan of its own.
+	 *
+	 * With words: the words as each language reads them, grouped by query
+	 * (most languages read most words alike), and one scan of the index of
+	 * the words per distinct query, keeping the spaces of that query's
+	 * languages: a space matches, and is ranked by, the query of its own
+	 * language, and each candidate is read once, by a plain comparison of
+	 * its language, with no per-row lookup of its query.  OFFSET 0 keeps
+	 * the cursor's condition on the key from being pushed into the scan,
+	 * where it would compute ts_rank a second time for every candidate.
+	 * Only stop words: no group, nothing found.
 	 */
 	IF v_q IS NOT NULL THEN
 		SELECT pg_catalog.array_agg(s.doc::text ORDER BY o.k DESC, o.id DESC),
@@ -124,22 +115,29 @@ BEGIN
 			   pg_catalog.array_agg(o.id ORDER BY o.k DESC, o.id DESC)
 		  INTO v_docs, v_keys, v_ids
 		  FROM (SELECT p.id, p.k
-				  FROM (SELECT s.id,
+				  FROM (SELECT x.query, pg_catalog.array_agg(x.lang) AS langs
+						  FROM (SELECT l.lang,
+									   pg_catalog.websearch_to_tsquery(workon.text_search_config(l.lang), v_q) AS query
+								  FROM pg_catalog.unnest(v_langs) AS l (lang)) AS x
+						 WHERE pg_catalog.numnode(x.query) > 0
+						 GROUP BY x.query) AS g
+				 CROSS JOIN LATERAL
+					   (SELECT s.id,
 							   CASE v_sort
-								   WHEN 'relevance' THEN (pg_catalog.ts_rank(s.search, p.query) * 1000000000)::bigint
+								   WHEN 'relevance' THEN (pg_catalog.ts_rank(s.search, g.query) * 1000000000)::bigint
 								   WHEN 'price' THEN -s.hourly_rate_cents
 								   WHEN 'capacity' THEN s.capacity::bigint
 								   ELSE (pg_catalog.date_part('epoch', s.created_at) * 1000000)::bigint
 							   END AS k
 						  FROM workon.spaces AS s
-						 CROSS JOIN LATERAL (SELECT v_queries[pg_catalog.array_position(v_langs,
-									 COALESCE(s.language, workon.space_language(s.timezone)))] AS query) AS p
 						 WHERE s.published
-						   AND s.search @@ v_any
-						   AND s.search @@ p.query
+						   AND s.search @@ g.query
+						   AND COALESCE(s.language, workon.space_language(s.timezone))
+							   = ANY (g.langs)
 						   AND (v_city IS NULL OR s.city_key = v_city)
 						   AND (v_kind IS NULL OR s.kind = v_kind)
-						   AND s.capacity >= v_min) AS p
+						   AND s.capacity >= v_min
+						OFFSET 0) AS p
 				 WHERE (p.k, p.id) < (v_after_key, v_after_id)
 				 ORDER BY p.k DESC, p.id DESC
 				 LIMIT v_limit + 1) AS o

@@ -73,6 +73,30 @@ $$;
 COMMENT ON FUNCTION workon.audit_cursor_row(uuid) IS
 'The audit row id a list cursor''s uuid part stands for (workon.audit_cursor_id)';
 
+CREATE FUNCTION workon.audit_times(entity text, data jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+	SELECT CASE WHEN pg_catalog.jsonb_typeof($2) = 'object' THEN
+		COALESCE((SELECT pg_catalog.jsonb_object_agg(e.key,
+					CASE WHEN e.key = ANY (c.cols) AND pg_catalog.jsonb_typeof(e.value) = 'string'
+							  AND (e.value #>> '{}') ~ '^\d{4}-'
+						 THEN pg_catalog.to_jsonb(pg_catalog.to_char(
+								  (e.value #>> '{}')::timestamptz AT TIME ZONE 'UTC',
+								  'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+						 ELSE e.value END)
+					FROM pg_catalog.jsonb_each($2) AS e,
+						 (SELECT pg_catalog.array_agg(a.attname::text) AS cols
+							FROM pg_catalog.pg_attribute AS a
+						   WHERE a.attrelid = pg_catalog.to_regclass('workon.' || pg_catalog.quote_ident($1))
+							 AND a.atttypid = 'pg_catalog.timestamptz'::pg_catalog.regtype
+							 AND a.attnum > 0 AND NOT a.attisdropped) AS c), '{}')
+		ELSE $2 END
+$$;
+
+COMMENT ON FUNCTION workon.audit_times(text, jsonb) IS
+'An audit row''s copy of a row of table workon.<entity> with the values of its timestamptz columns in the API''s one form of time (RFC 3339, UTC, six fractional digits, Z), as workon.json_build writes them; the trigger stores them as to_jsonb does (the session''s offset, varying digits)';
+
 CREATE FUNCTION workon.audit_json(a workon.audit_log)
 RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -85,8 +109,8 @@ AS $$
 		'entity', a.entity,
 		'entity_id', a.entity_id,
 		'changed', COALESCE(a.changed, '{}'),
-		'before', a.before,
-		'after', a.after)
+		'before', workon.audit_times(a.entity, a.before),
+		'after', workon.audit_times(a.entity, a.after))
 $$;
 
 COMMENT ON FUNCTION workon.audit_json(workon.audit_log) IS
@@ -264,6 +288,7 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only,
 GRANT EXECUTE ON FUNCTION
 	workon.audit_cursor_id(bigint),
 	workon.audit_cursor_row(uuid),
+	workon.audit_times(text, jsonb),
 	workon.audit_json(workon.audit_log),
 	workon.admin_user_json(workon.users),
 	workon.admin_audit(uuid, text, text, text, timestamptz, timestamptz, integer, text),

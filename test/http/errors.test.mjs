@@ -405,6 +405,20 @@ describe('every invalid field at once', () => {
     const booking = await request('POST', '/api/v1/bookings', { headers: auth, body: {} });
     assert.equal(expectError(booking, 400, 'validation_failed').details.field, 'space_id');
     assert.deepEqual(fieldsOf(booking), ['space_id', 'starts_at', 'ends_at']);
+    // shapes: an id that is no UUID, a number for a time, a day that does not exist
+    const shapes = await request('POST', '/api/v1/bookings', { headers: auth, body: {
+      space_id: 'nope', starts_at: 7, ends_at: '2030-02-30T10:00:00Z' } });
+    assert.equal(expectError(shapes, 400, 'validation_failed').details.field, 'space_id');
+    assert.deepEqual(fieldsOf(shapes), ['space_id', 'starts_at', 'ends_at']);
+    assert.match(shapes.json.error.message, /space_id must be a UUID/);
+    // rules: both times of a real space, and the rules that need no space beside a missing one
+    const rules = await request('POST', '/api/v1/bookings', { headers: auth, body: {
+      space_id: publishedIds()[0], starts_at: '2020-01-01T10:07:00Z', ends_at: '2020-01-01T10:00:00Z' } });
+    assert.equal(expectError(rules, 400, 'validation_failed').details.field, 'starts_at');
+    assert.deepEqual(fieldsOf(rules), ['starts_at', 'ends_at']);
+    const noSpace = await request('POST', '/api/v1/bookings', { headers: auth, body: {
+      starts_at: '2020-01-01T10:00:00Z', ends_at: '2020-01-01T10:10:00Z' } });
+    assert.deepEqual(fieldsOf(noSpace), ['space_id', 'starts_at', 'ends_at']);
 
     // one invalid field: details.fields holds it alone; other errors have no fields
     const one = await request('POST', '/api/v1/auth/register', { body: { email: 'x@example.com', password: 'short', name: 'X' } });
