@@ -2,11 +2,10 @@
 // S3 store's tests need: path-style PUT and DELETE of an object signed in the Authorization header
 // (the x-amz-content-sha256 must be the body's), GET/HEAD of a presigned URL (query
 // signature, X-Amz-Expires honoured, response-* overrides applied, one Range served as S3
-// does). Anything not signed
-// right under the one key pair it knows is 403 with S3's error codes; objects are kept in
-// memory. (s3rver 3.7 accepts any Version 4 signature without computing it, so it cannot
-// show that the shim signs right.) The signing functions are exported so a test can check
-// them against the examples of AWS's documentation first.
+// does). Anything not signed right under the one key pair it knows is 403 with S3's error
+// codes; objects are kept in memory. (s3rver 3.7 accepts any Version 4 signature without
+// computing it, so it cannot show that the shim signs right.) The signing functions are
+// exported so a test can check them against the examples of AWS's documentation first.
 import crypto from 'node:crypto';
 import http from 'node:http';
 
