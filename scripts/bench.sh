@@ -779,19 +779,24 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
     echo "realtime (BENCH_REALTIME_SECONDS=${BENCH_REALTIME_SECONDS:-30} at BENCH_RATE=${BENCH_RATE:-1000} messages/s; delivery = POST sent to frame received):"
     echo "$realtime"
     echo
-    frow() { printf '%-8s %12s %12s %9s %12s %12s %9s\n' "$@"; }
-    frow 'files' 'PUT MB/s' '\copy in' 'ratio' 'GET MB/s' '\copy out' 'ratio'
+    frow() { printf '%-6s %9s %9s %6s %9s %6s %9s %9s %6s %9s %6s\n' "$@"; }
+    frow 'files' 'PUT MB/s' '\copy in' 'ratio' 'binary' 'ratio' 'GET MB/s' '\copy out' 'ratio' 'binary' 'ratio'
     for size in 1MiB 10MiB; do
         frow "$size" "$(up_field "$size" put)" "$(up_field "$size" copy-in)" \
             "$(ratio "$(up_field "$size" put)" "$(up_field "$size" copy-in)")" \
+            "$(up_field "$size" bin-in)" "$(ratio "$(up_field "$size" put)" "$(up_field "$size" bin-in)")" \
             "$(up_field "$size" get)" "$(up_field "$size" copy-out)" \
-            "$(ratio "$(up_field "$size" get)" "$(up_field "$size" copy-out)")"
+            "$(ratio "$(up_field "$size" get)" "$(up_field "$size" copy-out)")" \
+            "$(up_field "$size" bin-out)" "$(ratio "$(up_field "$size" get)" "$(up_field "$size" bin-out)")"
     done
+    echo "one 10 MiB file, mean ms per GET: whole $(up_field conditional whole-ms), Range of 64 KiB $(up_field conditional range-ms)," \
+        "304 $(up_field conditional 304-ms)"
     echo "32 concurrent 10 MiB uploads: $(up_field concurrent 32x10MiB) MB/s; shim RSS $(up_field concurrent rss-before) kB before,"
     echo "    peak (VmHWM) $(up_field concurrent peak) kB, $(up_field concurrent rss-after) kB after"
     echo "files: one stream, the same random bytes; PUT to a signed URL and GET of the download URL through"
     echo "       the shim (binary both ways, a JPEG's magic first), against psql's \\copy of a bytea column"
-    echo "       stored the same way (COPY text: hex) in and out; MB/s of file bytes"
+    echo "       stored the same way in and out, in COPY's text format (hex) and its binary format, each \\copy's"
+    echo "       time less psql's start and connection ($(up_field psql start-ms) ms, taken apart); MB/s of file bytes"
 } | tee "$result"
 say "written to $result"
 ok=1

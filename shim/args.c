@@ -179,9 +179,10 @@ static h2o_iovec_t build_params_json(h2o_mem_pool_t *pool, const route_t *route,
 /*
  * request headers handed to handlers in meta.headers (lower-case names): a
  * webhook verifies its signature, workon.dispatch_idempotent reads the key,
- * the browser session routes read their refresh cookie
+ * the browser session routes read their refresh cookie, a file download its
+ * conditional and range headers (it reads only the bytes asked for)
  */
-static const char *const meta_headers[] = {"stripe-signature", "idempotency-key", "cookie"};
+static const char *const meta_headers[] = {"stripe-signature", "idempotency-key", "cookie", "if-none-match", "if-range", "range"};
 
 static void add_meta_headers(strbuf_t *sb, h2o_req_t *req)
 {

@@ -11,6 +11,12 @@
  * What the file is, who may read it and how it is cached are the extension's
  * business (its headers); this file knows only HTTP.
  *
+ * An uploaded file's handler (workon.upload_content) answers If-None-Match,
+ * Range and If-Range itself from meta.headers, so that a 304 reads no bytes
+ * and a 206 only its range: it sends 304, 206 or 416, which pass through here
+ * untouched, or 200 with the whole file when it ignored the headers, which
+ * this file then ignores too (both read them alike).
+ *
  * A public read (a GET or HEAD without credentials) that has no ETag of its
  * own gets a strong one, the first half of the SHA-256 of its body, and 304 on
  * If-None-Match (files_etag); a JSON one asked with Accept-Encoding: gzip goes

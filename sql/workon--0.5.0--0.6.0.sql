@@ -5773,6 +5773,120 @@ AS $$
 $$;
 
 GRANT EXECUTE ON FUNCTION workon.audit_times(text, jsonb) TO workon_admin;
+-- A file's download answers If-None-Match and Range itself from the request's
+-- headers (meta): 304 without reading the bytes, 206 reading only the range
+-- (sql/src/15_uploads.sql)
+DROP FUNCTION workon.upload_content(uuid, bigint, text);
+
+CREATE FUNCTION workon.upload_content(id uuid, expires bigint DEFAULT NULL, sig text DEFAULT NULL,
+									  meta jsonb DEFAULT NULL)
+RETURNS bytea
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v			workon.uploads;
+	v_bytes		bytea;
+	v_cache		text;
+	v_etag		text;
+	v_headers	jsonb;
+	v_range		text[];
+	v_first		bigint;
+	v_last		bigint;
+BEGIN
+	IF upload_content.expires IS NOT NULL OR upload_content.sig IS NOT NULL THEN
+		PERFORM workon.signed_url_verify('GET', workon.upload_path(upload_content.id),
+										 upload_content.expires, upload_content.sig);
+		-- private: kept by the browser until the URL expires, never by shared caches
+		v_cache := 'private, max-age=' || GREATEST(0, upload_content.expires
+						- pg_catalog.floor(pg_catalog.date_part('epoch', pg_catalog.now()))::bigint);
+	ELSIF workon.upload_public(upload_content.id) THEN
+		-- public: its bytes never change; a day bounds how long a file
+		-- unpublished since stays in caches
+		v_cache := 'public, max-age=86400';
+	ELSE
+		PERFORM workon.signed_url_verify('GET', workon.upload_path(upload_content.id), NULL, NULL);
+	END IF;
+
+	SELECT * INTO v FROM workon.uploads AS u WHERE u.id = upload_content.id AND u.state = 'stored';
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'upload not found'
+			USING ERRCODE = 'no_data_found';
+	END IF;
+
+	v_etag := '"' || pg_catalog.encode(v.sha256, 'hex') || '"';
+	v_headers := pg_catalog.jsonb_build_object(
+		'Content-Type', v.content_type,
+		'Content-Disposition', workon.content_disposition(
+			CASE WHEN v.content_type LIKE 'image/%' THEN 'inline' ELSE 'attachment' END, v.filename),
+		'Cache-Control', v_cache,
+		'ETag', v_etag,
+		'X-Content-Type-Options', 'nosniff',
+		'Content-Security-Policy', 'default-src ''none''; frame-ancestors ''none''; sandbox');
+
+	-- If-None-Match (a list of tags, weak comparison, or *): 304 from the
+	-- metadata, no byte read
+	IF EXISTS (SELECT FROM pg_catalog.regexp_split_to_table(
+							   upload_content.meta #>> '{headers,if-none-match}', ',') AS t(tag)
+				WHERE pg_catalog.regexp_replace(pg_catalog.btrim(t.tag, E' \t'), '^W/', '') IN ('*', v_etag)) THEN
+		PERFORM workon.set_response(304, v_headers);
+		RETURN NULL;
+	END IF;
+
+	-- in the bucket: the front end redirects to a presigned URL of the key
+	-- (the bucket answers Range itself)
+	IF v.store = 's3' THEN
+		PERFORM workon.set_response(200, v_headers);
+		PERFORM workon.set_store_transfer('get', v.s3_key);
+		RETURN NULL;
+	END IF;
+
+	-- Range: one range of bytes (a-b, a-, -n), when If-Range is absent or the
+	-- ETag; several ranges, another unit or a malformed value get the whole
+	-- file (the front end adds Accept-Ranges to a 200). Only the range is
+	-- read: the bytes are stored uncompressed (STORAGE EXTERNAL), so
+	-- substring fetches only the TOAST chunks it needs
+	v_range := pg_catalog.regexp_match(pg_catalog.btrim(upload_content.meta #>> '{headers,range}', E' \t'),
+									   '^[Bb][Yy][Tt][Ee][Ss]=[ \t]*([0-9]{0,18})-([0-9]{0,18})$');
+	IF v_range IS NOT NULL AND v_range <> '{"",""}'
+	   AND COALESCE(pg_catalog.btrim(upload_content.meta #>> '{headers,if-range}', E' \t') = v_etag, true)
+	   AND NOT (v_range[1] <> '' AND v_range[2] <> '' AND v_range[2]::bigint < v_range[1]::bigint) THEN
+		IF v_range[1] = '' THEN
+			-- the last n bytes
+			v_first := GREATEST(v.size - v_range[2]::bigint, 0);
+			v_last := CASE WHEN v_range[2]::bigint = 0 THEN -1 ELSE v.size - 1 END;
+		ELSE
+			v_first := v_range[1]::bigint;
+			v_last := LEAST(COALESCE(NULLIF(v_range[2], '')::bigint, v.size - 1), v.size - 1);
+		END IF;
+		IF v_first >= v.size OR v_last < v_first THEN
+			PERFORM workon.set_response(416, v_headers || pg_catalog.jsonb_build_object(
+				'Content-Range', 'bytes */' || v.size));
+			RETURN NULL;
+		END IF;
+		SELECT pg_catalog.substr(d.bytes, (v_first + 1)::integer, (v_last - v_first + 1)::integer) INTO v_bytes
+		  FROM workon.upload_data AS d WHERE d.upload_id = v.id;
+		PERFORM workon.set_response(206, v_headers || pg_catalog.jsonb_build_object(
+			'Content-Range', 'bytes ' || v_first || '-' || v_last || '/' || v.size));
+		RETURN v_bytes;
+	END IF;
+
+	SELECT d.bytes INTO v_bytes FROM workon.upload_data AS d WHERE d.upload_id = v.id;
+	PERFORM workon.set_response(200, v_headers);
+	RETURN v_bytes;
+END
+$$;
+
+COMMENT ON FUNCTION workon.upload_content(uuid, bigint, text, jsonb) IS
+'GET /api/v1/uploads/{id}/content: the bytes, with a signed URL (expires, sig; from download_url) or, for a public file, without; Content-Type, Content-Disposition (inline for images, attachment for PDFs), ETag (the SHA-256), Cache-Control (private until the URL expires, public for a day), nosniff and a sandboxing Content-Security-Policy; WOU01 invalid_url_signature for an unsigned URL of a private file or a bad signature. meta.headers (the front end passes them): If-None-Match matching the ETag is 304 without reading the bytes; Range of one byte range (a-b, a-, -n; If-Range, when sent, equal to the ETag) is 206 with Content-Range and only that part read, 416 with Content-Range bytes */size when it starts past the end; several ranges or a malformed one get the whole file. A file in the bucket (store s3) has no bytes here: the handler asks the front end for a store transfer get of its key (workon.set_store_transfer: a redirect to a presigned URL, to which Range goes)';
+
+UPDATE workon.routes
+   SET handler = 'workon.upload_content(uuid,bigint,text,jsonb)'::pg_catalog.regprocedure
+ WHERE method = 'GET' AND path = '/api/v1/uploads/{id}/content';
+
+GRANT EXECUTE ON FUNCTION workon.upload_content(uuid, bigint, text, jsonb)
+	TO workon_anon, workon_member, workon_host, workon_admin;
 
 -- the merged definitions, last so that they win
 CREATE OR REPLACE FUNCTION workon.openapi()
@@ -5904,10 +6018,19 @@ BEGIN
 			-- a file: conditional and range requests (ETag, If-None-Match, Range);
 			-- one in the S3 store is a redirect to the bucket
 			responses := responses
-				|| '{"206": {"description": "Partial Content: the one byte range asked for, with Content-Range"},
-					 "302": {"description": "Found: the file is in the S3 store (UPLOAD_STORE=s3); Location is a presigned URL of the bucket, valid 300 s"},
-					 "304": {"description": "Not Modified: If-None-Match matched the ETag"},
-					 "416": {"description": "Range Not Satisfiable"}}'::jsonb;
+				|| '{"206": {"description": "Partial Content: the one byte range asked for (bytes=a-b, a- or -n), with Content-Range: bytes a-b/size; only that part is read. Several ranges, another unit or a malformed Range get 200 and the whole file",
+							 "headers": {"Content-Range": {"schema": {"type": "string"}}}},
+					 "302": {"description": "Found: the file is in the S3 store (UPLOAD_STORE=s3); Location is a presigned URL of the bucket, valid 300 s, that signs only the host: send Range (and If-None-Match, with the bucket''s ETag) to it"},
+					 "304": {"description": "Not Modified: If-None-Match matched the ETag; answered from the file''s metadata"},
+					 "416": {"description": "Range Not Satisfiable: the range starts past the end of the file; Content-Range: bytes */size",
+							 "headers": {"Content-Range": {"schema": {"type": "string"}}}}}'::jsonb;
+			op := jsonb_set(op, '{parameters}', coalesce(op -> 'parameters', '[]') || '[
+				{"name": "If-None-Match", "in": "header", "required": false, "schema": {"type": "string"},
+				 "description": "entity tags (or *): 304 when one is the file''s ETag"},
+				{"name": "Range", "in": "header", "required": false, "schema": {"type": "string"},
+				 "description": "one byte range, bytes=a-b, a- or -n: 206 with that part"},
+				{"name": "If-Range", "in": "header", "required": false, "schema": {"type": "string"},
+				 "description": "the ETag the client has: Range applies only when it is still the file''s"}]'::jsonb);
 		END IF;
 		IF r.status = 201 THEN
 			-- what was created is named in Location

@@ -2167,6 +2167,66 @@ DROP TABLE workon.stats_local_days, workon.stats_utc_days, workon.stats_revenue_
 
 DROP FUNCTION workon.booking_problems(text, jsonb, timestamptz, timestamptz, timestamptz);
 DROP FUNCTION workon.audit_times(text, jsonb);
+-- A file's download reads no request headers again
+DROP FUNCTION workon.upload_content(uuid, bigint, text, jsonb);
+
+CREATE FUNCTION workon.upload_content(id uuid, expires bigint DEFAULT NULL, sig text DEFAULT NULL)
+RETURNS bytea
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v			workon.uploads;
+	v_bytes		bytea;
+	v_cache		text;
+BEGIN
+	IF upload_content.expires IS NOT NULL OR upload_content.sig IS NOT NULL THEN
+		PERFORM workon.signed_url_verify('GET', workon.upload_path(upload_content.id),
+										 upload_content.expires, upload_content.sig);
+		-- private: kept by the browser until the URL expires, never by shared caches
+		v_cache := 'private, max-age=' || GREATEST(0, upload_content.expires
+						- pg_catalog.floor(pg_catalog.date_part('epoch', pg_catalog.now()))::bigint);
+	ELSIF workon.upload_public(upload_content.id) THEN
+		-- public: its bytes never change; a day bounds how long a file
+		-- unpublished since stays in caches
+		v_cache := 'public, max-age=86400';
+	ELSE
+		PERFORM workon.signed_url_verify('GET', workon.upload_path(upload_content.id), NULL, NULL);
+	END IF;
+
+	SELECT * INTO v FROM workon.uploads AS u WHERE u.id = upload_content.id AND u.state = 'stored';
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'upload not found'
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	SELECT d.bytes INTO v_bytes FROM workon.upload_data AS d WHERE d.upload_id = v.id;
+
+	-- in the bucket: the front end redirects to a presigned URL of the key
+	PERFORM workon.set_response(200, pg_catalog.jsonb_build_object(
+		'Content-Type', v.content_type,
+		'Content-Disposition', workon.content_disposition(
+			CASE WHEN v.content_type LIKE 'image/%' THEN 'inline' ELSE 'attachment' END, v.filename),
+		'Cache-Control', v_cache,
+		'ETag', '"' || pg_catalog.encode(v.sha256, 'hex') || '"',
+		'X-Content-Type-Options', 'nosniff',
+		'Content-Security-Policy', 'default-src ''none''; frame-ancestors ''none''; sandbox'));
+	IF v.store = 's3' THEN
+		PERFORM workon.set_store_transfer('get', v.s3_key);
+	END IF;
+	RETURN v_bytes;
+END
+$$;
+
+COMMENT ON FUNCTION workon.upload_content(uuid, bigint, text) IS
+'GET /api/v1/uploads/{id}/content: the bytes, with a signed URL (expires, sig; from download_url) or, for a public file, without; Content-Type, Content-Disposition (inline for images, attachment for PDFs), ETag (the SHA-256), Cache-Control (private until the URL expires, public for a day), nosniff and a sandboxing Content-Security-Policy; WOU01 invalid_url_signature for an unsigned URL of a private file or a bad signature. A file in the bucket (store s3) has no bytes here: the handler asks the front end for a store transfer get of its key (workon.set_store_transfer: a redirect to a presigned URL)';
+
+UPDATE workon.routes
+   SET handler = 'workon.upload_content(uuid,bigint,text)'::pg_catalog.regprocedure
+ WHERE method = 'GET' AND path = '/api/v1/uploads/{id}/content';
+
+GRANT EXECUTE ON FUNCTION workon.upload_content(uuid, bigint, text)
+	TO workon_anon, workon_member, workon_host, workon_admin;
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 

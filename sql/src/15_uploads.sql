@@ -556,7 +556,8 @@ $$;
 COMMENT ON FUNCTION workon.upload_get(uuid) IS
 'GET /api/v1/uploads/{id} (member): the upload with a fresh signed download_url (its owner, admins, anyone for a public file); P0002 otherwise';
 
-CREATE FUNCTION workon.upload_content(id uuid, expires bigint DEFAULT NULL, sig text DEFAULT NULL)
+CREATE FUNCTION workon.upload_content(id uuid, expires bigint DEFAULT NULL, sig text DEFAULT NULL,
+									  meta jsonb DEFAULT NULL)
 RETURNS bytea
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
@@ -566,6 +567,11 @@ DECLARE
 	v			workon.uploads;
 	v_bytes		bytea;
 	v_cache		text;
+	v_etag		text;
+	v_headers	jsonb;
+	v_range		text[];
+	v_first		bigint;
+	v_last		bigint;
 BEGIN
 	IF upload_content.expires IS NOT NULL OR upload_content.sig IS NOT NULL THEN
 		PERFORM workon.signed_url_verify('GET', workon.upload_path(upload_content.id),
@@ -586,26 +592,72 @@ BEGIN
 		RAISE EXCEPTION 'upload not found'
 			USING ERRCODE = 'no_data_found';
 	END IF;
-	SELECT d.bytes INTO v_bytes FROM workon.upload_data AS d WHERE d.upload_id = v.id;
 
-	-- in the bucket: the front end redirects to a presigned URL of the key
-	PERFORM workon.set_response(200, pg_catalog.jsonb_build_object(
+	v_etag := '"' || pg_catalog.encode(v.sha256, 'hex') || '"';
+	v_headers := pg_catalog.jsonb_build_object(
 		'Content-Type', v.content_type,
 		'Content-Disposition', workon.content_disposition(
 			CASE WHEN v.content_type LIKE 'image/%' THEN 'inline' ELSE 'attachment' END, v.filename),
 		'Cache-Control', v_cache,
-		'ETag', '"' || pg_catalog.encode(v.sha256, 'hex') || '"',
+		'ETag', v_etag,
 		'X-Content-Type-Options', 'nosniff',
-		'Content-Security-Policy', 'default-src ''none''; frame-ancestors ''none''; sandbox'));
-	IF v.store = 's3' THEN
-		PERFORM workon.set_store_transfer('get', v.s3_key);
+		'Content-Security-Policy', 'default-src ''none''; frame-ancestors ''none''; sandbox');
+
+	-- If-None-Match (a list of tags, weak comparison, or *): 304 from the
+	-- metadata, no byte read
+	IF EXISTS (SELECT FROM pg_catalog.regexp_split_to_table(
+							   upload_content.meta #>> '{headers,if-none-match}', ',') AS t(tag)
+				WHERE pg_catalog.regexp_replace(pg_catalog.btrim(t.tag, E' \t'), '^W/', '') IN ('*', v_etag)) THEN
+		PERFORM workon.set_response(304, v_headers);
+		RETURN NULL;
 	END IF;
+
+	-- in the bucket: the front end redirects to a presigned URL of the key
+	-- (the bucket answers Range itself)
+	IF v.store = 's3' THEN
+		PERFORM workon.set_response(200, v_headers);
+		PERFORM workon.set_store_transfer('get', v.s3_key);
+		RETURN NULL;
+	END IF;
+
+	-- Range: one range of bytes (a-b, a-, -n), when If-Range is absent or the
+	-- ETag; several ranges, another unit or a malformed value get the whole
+	-- file (the front end adds Accept-Ranges to a 200). Only the range is
+	-- read: the bytes are stored uncompressed (STORAGE EXTERNAL), so
+	-- substring fetches only the TOAST chunks it needs
+	v_range := pg_catalog.regexp_match(pg_catalog.btrim(upload_content.meta #>> '{headers,range}', E' \t'),
+									   '^[Bb][Yy][Tt][Ee][Ss]=[ \t]*([0-9]{0,18})-([0-9]{0,18})$');
+	IF v_range IS NOT NULL AND v_range <> '{"",""}'
+	   AND COALESCE(pg_catalog.btrim(upload_content.meta #>> '{headers,if-range}', E' \t') = v_etag, true)
+	   AND NOT (v_range[1] <> '' AND v_range[2] <> '' AND v_range[2]::bigint < v_range[1]::bigint) THEN
+		IF v_range[1] = '' THEN
+			-- the last n bytes
+			v_first := GREATEST(v.size - v_range[2]::bigint, 0);
+			v_last := CASE WHEN v_range[2]::bigint = 0 THEN -1 ELSE v.size - 1 END;
+		ELSE
+			v_first := v_range[1]::bigint;
+			v_last := LEAST(COALESCE(NULLIF(v_range[2], '')::bigint, v.size - 1), v.size - 1);
+		END IF;
+		IF v_first >= v.size OR v_last < v_first THEN
+			PERFORM workon.set_response(416, v_headers || pg_catalog.jsonb_build_object(
+				'Content-Range', 'bytes */' || v.size));
+			RETURN NULL;
+		END IF;
+		SELECT pg_catalog.substr(d.bytes, (v_first + 1)::integer, (v_last - v_first + 1)::integer) INTO v_bytes
+		  FROM workon.upload_data AS d WHERE d.upload_id = v.id;
+		PERFORM workon.set_response(206, v_headers || pg_catalog.jsonb_build_object(
+			'Content-Range', 'bytes ' || v_first || '-' || v_last || '/' || v.size));
+		RETURN v_bytes;
+	END IF;
+
+	SELECT d.bytes INTO v_bytes FROM workon.upload_data AS d WHERE d.upload_id = v.id;
+	PERFORM workon.set_response(200, v_headers);
 	RETURN v_bytes;
 END
 $$;
 
-COMMENT ON FUNCTION workon.upload_content(uuid, bigint, text) IS
-'GET /api/v1/uploads/{id}/content: the bytes, with a signed URL (expires, sig; from download_url) or, for a public file, without; Content-Type, Content-Disposition (inline for images, attachment for PDFs), ETag (the SHA-256), Cache-Control (private until the URL expires, public for a day), nosniff and a sandboxing Content-Security-Policy; WOU01 invalid_url_signature for an unsigned URL of a private file or a bad signature. A file in the bucket (store s3) has no bytes here: the handler asks the front end for a store transfer get of its key (workon.set_store_transfer: a redirect to a presigned URL)';
+COMMENT ON FUNCTION workon.upload_content(uuid, bigint, text, jsonb) IS
+'GET /api/v1/uploads/{id}/content: the bytes, with a signed URL (expires, sig; from download_url) or, for a public file, without; Content-Type, Content-Disposition (inline for images, attachment for PDFs), ETag (the SHA-256), Cache-Control (private until the URL expires, public for a day), nosniff and a sandboxing Content-Security-Policy; WOU01 invalid_url_signature for an unsigned URL of a private file or a bad signature. meta.headers (the front end passes them): If-None-Match matching the ETag is 304 without reading the bytes; Range of one byte range (a-b, a-, -n; If-Range, when sent, equal to the ETag) is 206 with Content-Range and only that part read, 416 with Content-Range bytes */size when it starts past the end; several ranges or a malformed one get the whole file. A file in the bucket (store s3) has no bytes here: the handler asks the front end for a store transfer get of its key (workon.set_store_transfer: a redirect to a presigned URL, to which Range goes)';
 
 CREATE FUNCTION workon.upload_s3_stored(key text)
 RETURNS json
@@ -681,7 +733,7 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only,
 	 'member', 200, 'none', false, 'Get an upload with a fresh download URL'),
 	('PUT', '/api/v1/uploads/{id}/content', 'workon.upload_put(uuid,bigint,text,bytea)',
 	 'none', 201, 'bytes', false, 'Send the bytes of a file to its signed upload URL'),
-	('GET', '/api/v1/uploads/{id}/content', 'workon.upload_content(uuid,bigint,text)',
+	('GET', '/api/v1/uploads/{id}/content', 'workon.upload_content(uuid,bigint,text,jsonb)',
 	 'none', 200, 'none', true, 'Download a file (signed URL, or public URL of a public file)'),
 	('PUT', '/api/v1/me/avatar', 'workon.avatar_set(uuid)',
 	 'member', 200, 'json', false, 'Set or remove my avatar');
@@ -702,7 +754,7 @@ GRANT SET ON PARAMETER workon.upload_store TO workon_authenticator;
 
 GRANT EXECUTE ON FUNCTION
 	workon.upload_put(uuid, bigint, text, bytea),
-	workon.upload_content(uuid, bigint, text),
+	workon.upload_content(uuid, bigint, text, jsonb),
 	workon.upload_public(uuid),
 	workon.upload_path(uuid),
 	workon.file_type(bytea),

@@ -207,10 +207,19 @@ BEGIN
 			-- a file: conditional and range requests (ETag, If-None-Match, Range);
 			-- one in the S3 store is a redirect to the bucket
 			responses := responses
-				|| '{"206": {"description": "Partial Content: the one byte range asked for, with Content-Range"},
-					 "302": {"description": "Found: the file is in the S3 store (UPLOAD_STORE=s3); Location is a presigned URL of the bucket, valid 300 s"},
-					 "304": {"description": "Not Modified: If-None-Match matched the ETag"},
-					 "416": {"description": "Range Not Satisfiable"}}'::jsonb;
+				|| '{"206": {"description": "Partial Content: the one byte range asked for (bytes=a-b, a- or -n), with Content-Range: bytes a-b/size; only that part is read. Several ranges, another unit or a malformed Range get 200 and the whole file",
+							 "headers": {"Content-Range": {"schema": {"type": "string"}}}},
+					 "302": {"description": "Found: the file is in the S3 store (UPLOAD_STORE=s3); Location is a presigned URL of the bucket, valid 300 s, that signs only the host: send Range (and If-None-Match, with the bucket''s ETag) to it"},
+					 "304": {"description": "Not Modified: If-None-Match matched the ETag; answered from the file''s metadata"},
+					 "416": {"description": "Range Not Satisfiable: the range starts past the end of the file; Content-Range: bytes */size",
+							 "headers": {"Content-Range": {"schema": {"type": "string"}}}}}'::jsonb;
+			op := jsonb_set(op, '{parameters}', coalesce(op -> 'parameters', '[]') || '[
+				{"name": "If-None-Match", "in": "header", "required": false, "schema": {"type": "string"},
+				 "description": "entity tags (or *): 304 when one is the file''s ETag"},
+				{"name": "Range", "in": "header", "required": false, "schema": {"type": "string"},
+				 "description": "one byte range, bytes=a-b, a- or -n: 206 with that part"},
+				{"name": "If-Range", "in": "header", "required": false, "schema": {"type": "string"},
+				 "description": "the ETag the client has: Range applies only when it is still the file''s"}]'::jsonb);
 		END IF;
 		IF r.status = 201 THEN
 			-- what was created is named in Location

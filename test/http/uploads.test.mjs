@@ -269,6 +269,67 @@ describe('serving files', () => {
     assert.ok(res.raw.equals(pngBytes));
   });
 
+  test('Range: a middle range, the last byte, a range past the end clipped; If-Range; what is ignored', async () => {
+    const len = pngBytes.length;
+    const etag = `"${sha256(pngBytes)}"`;
+    const get = (headers) => request('GET', png.download_url, { headers });
+    let res = await get({ range: 'bytes=40000-40999' });
+    assert.equal(res.status, 206);
+    assert.equal(res.headers['content-range'], `bytes 40000-40999/${len}`);
+    assert.equal(res.headers['content-length'], '1000');
+    assert.equal(res.headers['content-type'], 'image/png');
+    assert.equal(res.headers.etag, etag);
+    assert.equal(res.headers['x-content-type-options'], 'nosniff');
+    assert.ok(res.raw.equals(pngBytes.subarray(40000, 41000)));
+    res = await get({ range: `bytes=${len - 1}-${len - 1}` });
+    assert.equal(res.status, 206);
+    assert.equal(res.headers['content-range'], `bytes ${len - 1}-${len - 1}/${len}`);
+    assert.ok(res.raw.equals(pngBytes.subarray(len - 1)));
+    // an end past the file is the file's end; a suffix longer than the file the whole file
+    res = await get({ range: `bytes=${len - 3}-${len + 1000}` });
+    assert.equal(res.status, 206);
+    assert.equal(res.headers['content-range'], `bytes ${len - 3}-${len - 1}/${len}`);
+    res = await get({ range: `bytes=-${len + 5}` });
+    assert.equal(res.status, 206);
+    assert.equal(res.headers['content-range'], `bytes 0-${len - 1}/${len}`);
+    assert.ok(res.raw.equals(pngBytes));
+    // unsatisfiable: past the end, an empty suffix
+    for (const range of [`bytes=${len + 10}-${len + 20}`, 'bytes=-0']) {
+      res = await get({ range });
+      assert.equal(res.status, 416, range);
+      assert.equal(res.headers['content-range'], `bytes */${len}`);
+      assert.equal(res.raw.length, 0);
+    }
+    // If-Range: the ETag gets the range, another tag the whole file
+    res = await get({ range: 'bytes=10-19', 'if-range': etag });
+    assert.equal(res.status, 206);
+    assert.ok(res.raw.equals(pngBytes.subarray(10, 20)));
+    res = await get({ range: 'bytes=10-19', 'if-range': '"another"' });
+    assert.equal(res.status, 200);
+    assert.ok(res.raw.equals(pngBytes));
+    // ignored, the whole file: backwards, another unit, no numbers, several ranges
+    for (const range of ['bytes=9-3', 'items=0-9', 'bytes=-', 'bytes=0-9,20-29', 'bytes=a-b']) {
+      res = await get({ range });
+      assert.equal(res.status, 200, range);
+      assert.ok(res.raw.equals(pngBytes), range);
+    }
+    // If-None-Match wins over Range
+    res = await get({ range: 'bytes=0-9', 'if-none-match': etag });
+    assert.equal(res.status, 304);
+  });
+
+  test('a 304 reads no bytes: it is answered from the metadata even with the bytes gone', async () => {
+    const bytes = JPEG(5000);
+    const up = await upload(member, 'gone.jpg', 'image/jpeg', bytes);
+    const etag = `"${sha256(bytes)}"`;
+    psql(`SET row_security = off; DELETE FROM workon.upload_data WHERE upload_id = ${lit(up.id)};`);
+    const res = await request('GET', up.download_url, { headers: { 'if-none-match': etag } });
+    assert.equal(res.status, 304);
+    assert.equal(res.headers.etag, etag);
+    assert.match(res.headers['cache-control'], /^private, max-age=\d+$/);
+    assert.equal(res.raw.length, 0);
+  });
+
   test('a download URL is signed for its upload and method', async () => {
     const u = new URL(png.download_url, 'http://x');
     const res = await request('GET', `/api/v1/uploads/${pdf.id}/content?${u.searchParams}`);
@@ -291,6 +352,18 @@ describe('bodies', () => {
       'Content-Type: application/octet-stream', `Content-Length: ${over.length}`, 'Expect: 100-continue'].join('\r\n');
     expectError(await sendRaw(BASE, head, over), 413, 'payload_too_large');
     assert.equal(psqlList(`SELECT state FROM workon.uploads WHERE id = ${lit(d.json.id)};`)[0], 'pending');
+  });
+
+  test('a JSON route: 413 in the error shape for a chunked body over MAX_BODY_BYTES, and before any byte of one declared over UPLOAD_MAX_BYTES', async () => {
+    const big = { filename: 'a.png', content_type: 'image/png', size: 10, pad: 'x'.repeat(2 * 1024 * 1024) };
+    expectError(await declare(member, big, { chunked: true }), 413, 'payload_too_large');
+    // h2o's own limit (the larger of the two, plus one) refuses at the headers: no body is sent at all
+    const head = ['POST /api/v1/uploads HTTP/1.1', `Host: ${new URL(BASE).host}`, 'Connection: close',
+      `Authorization: Bearer ${member.token}`, 'Content-Type: application/json', `Content-Length: ${11 * 1024 * 1024}`].join('\r\n');
+    const started = Date.now();
+    expectError(await sendRaw(BASE, head, '', { timeoutMs: 5000 }), 413, 'payload_too_large');
+    assert.ok(Date.now() - started < 4000, 'answered without waiting for the body');
+    // the same body on the upload route is fine up to UPLOAD_MAX_BYTES (above)
   });
 
   test('a PUT of more bytes than declared is 413 and stores nothing; fewer are stored with their size', async () => {
@@ -449,9 +522,9 @@ describe('the S3 store', () => {
   const keyOf = (id) => psqlList(`SET row_security = off; SELECT coalesce(s3_key, '-') || ' ' || store || ' ' || state FROM workon.uploads WHERE id = ${lit(id)};`)[0].split(' ');
   const bucketPuts = () => bucket.log.filter((r) => r.method === 'PUT').length;
   // GET of a presigned URL at the bucket
-  const fetchBucket = (location, method = 'GET') => {
+  const fetchBucket = (location, method = 'GET', headers = {}) => {
     const u = new URL(location);
-    return request(method, `${u.pathname}${u.search}`, { base: u.origin });
+    return request(method, `${u.pathname}${u.search}`, { base: u.origin, headers });
   };
 
   before(async () => {
@@ -536,6 +609,37 @@ describe('the S3 store', () => {
     const again = await request('GET', meta.json.download_url, at(s3shim));
     assert.equal(again.status, 302);
     assert.ok((await fetchBucket(again.headers.location)).raw.equals(bytes));
+  });
+
+  test('Range goes to the bucket: the presigned URL signs only the host, so it serves one range (206, 416)', async () => {
+    const bytes = PNG(300000);
+    const up = await upload(member, 'r.png', 'image/png', bytes, at(s3shim));
+    const etag = `"${sha256(bytes)}"`;
+    // the shim redirects whatever the range: the bytes never pass through it
+    const got = await request('GET', up.download_url, { headers: { range: 'bytes=100-199' }, ...at(s3shim) });
+    assert.equal(got.status, 302, got.text);
+    assert.equal(got.headers['content-range'], undefined);
+    const loc = new URL(got.headers.location);
+    assert.equal(loc.searchParams.get('X-Amz-SignedHeaders'), 'host');
+    let r = await fetchBucket(got.headers.location, 'GET', { range: 'bytes=100-199' });
+    assert.equal(r.status, 206, r.text);
+    assert.equal(r.headers['content-range'], `bytes 100-199/${bytes.length}`);
+    assert.ok(r.raw.equals(bytes.subarray(100, 200)));
+    r = await fetchBucket(got.headers.location, 'GET', { range: 'bytes=-16' });
+    assert.equal(r.status, 206);
+    assert.ok(r.raw.equals(bytes.subarray(bytes.length - 16)));
+    r = await fetchBucket(got.headers.location, 'GET', { range: `bytes=${bytes.length}-` });
+    assert.equal(r.status, 416);
+    assert.equal(r.headers['content-range'], `bytes */${bytes.length}`);
+    // a range does not open a tampered URL
+    const bad = new URL(got.headers.location);
+    bad.searchParams.set('X-Amz-Expires', '301');
+    r = await fetchBucket(bad.toString(), 'GET', { range: 'bytes=0-9' });
+    assert.equal(r.status, 403);
+    // If-None-Match with the file's ETag: 304 from the metadata, no redirect
+    r = await request('GET', up.download_url, { headers: { 'if-none-match': etag }, ...at(s3shim) });
+    assert.equal(r.status, 304);
+    assert.equal(r.headers.location, undefined);
   });
 
   test('a tampered presigned URL, or one signed with another secret, is refused by the bucket', async () => {

@@ -1,11 +1,11 @@
 // A local stand-in for an S3-compatible bucket that checks AWS Signature Version 4, as the
 // S3 store's tests need: path-style PUT and DELETE of an object signed in the Authorization header
 // (the x-amz-content-sha256 must be the body's), GET/HEAD of a presigned URL (query
-// signature, X-Amz-Expires honoured, response-* overrides applied). Anything not signed
-// right under the one key pair it knows is 403 with S3's error codes; objects are kept in
-// memory. (s3rver 3.7 accepts any Version 4 signature without computing it, so it cannot
-// show that the shim signs right.) The signing functions are exported so a test can check
-// them against the examples of AWS's documentation first.
+// signature, X-Amz-Expires honoured, response-* overrides applied, one Range served as S3
+// does). Anything not signed right under the one key pair it knows is 403 with S3's error
+// codes; objects are kept in memory. (s3rver 3.7 accepts any Version 4 signature without
+// computing it, so it cannot show that the shim signs right.) The signing functions are
+// exported so a test can check them against the examples of AWS's documentation first.
 import crypto from 'node:crypto';
 import http from 'node:http';
 
@@ -133,8 +133,26 @@ export async function startFakeS3({ accessKeyId, secret, region, bucket }) {
       }
       const obj = objects.get(key);
       if (!obj) return fail(res, 404, 'NoSuchKey', 'The specified key does not exist.');
-      const headers = { 'content-type': obj.contentType ?? 'binary/octet-stream', 'content-length': obj.body.length };
+      const headers = { 'content-type': obj.contentType ?? 'binary/octet-stream', 'accept-ranges': 'bytes' };
       for (const [param, header] of Object.entries(OVERRIDES)) if (q[param] !== undefined) headers[header] = q[param];
+      // Range, as S3 answers it: one range is 206, one past the end 416 InvalidRange, several
+      // ranges (which S3 does not serve) or a malformed value the whole object
+      const len = obj.body.length;
+      const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
+      if (m && (m[1] !== '' || m[2] !== '') && !(m[1] !== '' && m[2] !== '' && +m[2] < +m[1])) {
+        const [first, last] = m[1] === '' ? [Math.max(len - +m[2], 0), +m[2] === 0 ? -1 : len - 1]
+          : [+m[1], Math.min(m[2] === '' ? len - 1 : +m[2], len - 1)];
+        if (first >= len || last < first) {
+          res.setHeader('content-range', `bytes */${len}`);
+          return fail(res, 416, 'InvalidRange', 'The requested range is not satisfiable');
+        }
+        headers['content-range'] = `bytes ${first}-${last}/${len}`;
+        headers['content-length'] = last - first + 1;
+        res.writeHead(206, headers);
+        res.end(req.method === 'HEAD' ? undefined : obj.body.subarray(first, last + 1));
+        return { status: 206 };
+      }
+      headers['content-length'] = len;
       res.writeHead(200, headers);
       res.end(req.method === 'HEAD' ? undefined : obj.body);
       return { status: 200 };

@@ -294,7 +294,7 @@ SELECT workon.signed_url('GET', workon.upload_path(:'b_id')) AS b_get \gset
 BEGIN;
 SET LOCAL SESSION AUTHORIZATION workon_authenticator;
 SELECT d.status, d.headers::jsonb->>'Content-Type' AS type, d.body = :'b_bytes'::bytea AS same_bytes
-  FROM workon.dispatch_bytes('workon.upload_content(uuid,bigint,text)'::regprocedure,
+  FROM workon.dispatch_bytes('workon.upload_content(uuid,bigint,text,jsonb)'::regprocedure,
                              jsonb_build_object('id', :'b_id'),
                              jsonb_build_object('expires', substring(:'b_get', 'expires=([0-9]+)'),
                                                 'sig', substring(:'b_get', 'sig=(.*)$')),
@@ -426,7 +426,7 @@ SET LOCAL SESSION AUTHORIZATION workon_authenticator;
 SELECT d.status, d.body IS NULL AS no_body, d.headers::jsonb->>'Content-Type' AS type,
        d.headers::jsonb ? 'X-Workon-S3' AS magic_header, d.store_op, d.store_key = :'s_key' AS key,
        d.store_sha256 IS NULL AND d.store_content_type IS NULL AS no_put_fields
-  FROM workon.dispatch_bytes('workon.upload_content(uuid,bigint,text)'::regprocedure,
+  FROM workon.dispatch_bytes('workon.upload_content(uuid,bigint,text,jsonb)'::regprocedure,
                              jsonb_build_object('id', :'s_id'),
                              jsonb_build_object('expires', substring(:'s_get', 'expires=([0-9]+)'),
                                                 'sig', substring(:'s_get', 'sig=(.*)$')),
