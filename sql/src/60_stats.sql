@@ -106,6 +106,9 @@ DECLARE
 	v_d1		date;
 	v_d2		date;
 	v_rollup	boolean;
+	-- the changes not yet folded into the rollup (sql/src/62_stats_rollup.sql)
+	v_changes	workon.stats_booking_changes[] := (SELECT pg_catalog.array_agg(c) FROM workon.stats_booking_changes AS c);
+	v_money		workon.stats_money_changes[] := (SELECT pg_catalog.array_agg(c) FROM workon.stats_money_changes AS c);
 	v_report	json;
 BEGIN
 	IF v_to <= v_from THEN
@@ -152,7 +155,9 @@ BEGIN
 			   pg_catalog.sum(t.confirmed + t.completed)
 				   + COALESCE(pg_catalog.sum(t.running) FILTER (WHERE t.day = v_d1), 0) AS n,
 			   (pg_catalog.sum(t.booked_microseconds) / 1000000.0)::bigint AS booked_s
-		  FROM workon.stats_utc_days AS t
+		  FROM (SELECT * FROM workon.stats_utc_days
+				UNION ALL
+				SELECT * FROM workon.stats_utc_shares(v_changes)) AS t
 		 WHERE v_rollup AND t.day >= v_d1 AND t.day < v_d2
 		   AND (v_all OR t.space_id = ANY (v_spaces))
 		 GROUP BY t.space_id
@@ -179,8 +184,11 @@ BEGIN
 				   AND b.starts_at >= v_from AND b.starts_at < v_to
 				   AND (v_all OR b.space_id = ANY (v_spaces))) AS l
 		 CROSS JOIN LATERAL (VALUES ('pending_payment', -l.n), ('expired', l.n)) AS x(status, n)
+	), pending_local AS MATERIALIZED (
+		SELECT * FROM workon.stats_local_shares(v_changes)
 	), occ AS (
 		-- the booked time per local day: always the rollup's, whole days
+		-- (space_occupancy_days adds up the numbers of a day)
 		SELECT s.id, s.name, s.timezone, d.first_day, o.daily_open_hours, o.daily_booked_hours,
 			   o.open_hours AS open_h, o.booked_hours AS booked_h
 		  FROM workon.spaces AS s
@@ -188,8 +196,13 @@ BEGIN
 									((v_to - interval '1 microsecond') AT TIME ZONE s.timezone)::date AS last_day) AS d
 		 CROSS JOIN LATERAL (SELECT pg_catalog.array_agg(l.day) AS days,
 									pg_catalog.array_agg(l.booked_microseconds) AS us
-							   FROM workon.stats_local_days AS l
-							  WHERE l.space_id = s.id AND l.day >= d.first_day AND l.day <= d.last_day) AS sb
+							   FROM (SELECT l.day, l.booked_microseconds
+									   FROM workon.stats_local_days AS l
+									  WHERE l.space_id = s.id AND l.day >= d.first_day AND l.day <= d.last_day
+									 UNION ALL
+									 SELECT l.day, l.booked_microseconds
+									   FROM pending_local AS l
+									  WHERE l.space_id = s.id) AS l) AS sb
 		 CROSS JOIN LATERAL workon.space_occupancy_days(
 			s.timezone, s.opening_hours, d.first_day, d.last_day,
 			COALESCE(sb.days, '{}'), COALESCE(sb.us, '{}')) AS o
@@ -221,7 +234,12 @@ BEGIN
 				UNION ALL
 				SELECT m.day, m.currency, m.paid_cents, m.refunded_cents, m.n
 				  FROM workon.stats_revenue_totals AS m
-				 WHERE v_rollup AND v_all AND m.day >= v_d1 AND m.day < v_d2) AS d
+				 WHERE v_rollup AND v_all AND m.day >= v_d1 AND m.day < v_d2
+				UNION ALL
+				SELECT m.day, m.currency, m.paid_cents, m.refunded_cents, m.sign
+				  FROM pg_catalog.unnest(v_money) AS m
+				 WHERE v_rollup AND m.day >= v_d1 AND m.day < v_d2
+				   AND (v_all OR m.space_id = ANY (v_spaces))) AS d
 		 GROUP BY d.day, d.currency
 		HAVING pg_catalog.sum(d.n) > 0
 	), top AS (
