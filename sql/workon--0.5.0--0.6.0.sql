@@ -6127,6 +6127,12 @@ BEGIN
 END
 $$;
 
+COMMENT ON FUNCTION workon.admin_stats(text, text, uuid, text, text) IS
+'GET /api/v1/admin/stats?from=&to=&space_id=&city=&format= (admins): the marketplace''s numbers over [from, to) — bounds RFC 3339 with an offset or dates (YYYY-MM-DD, UTC days, "to" inclusive), default the last 30 days, at most 366 days, 400 validation_failed naming the field otherwise — optionally of one space or one city: {"from", "to", "bookings": {"total", "by_status": {status: count}} (bookings starting in the window, a lapsed hold counted as expired), "revenue": [{"day", "currency", "paid_cents", "refunded_cents", "net_cents"}] (per UTC day and currency: payments that succeeded minus refunds that succeeded, partial ones included), "occupancy": [{"space_id", "name", "timezone", "open_hours", "booked_hours", "occupancy", "first_day", "daily_open_hours": [...], "daily_booked_hours": [...]}] (hours of confirmed and completed bookings inside the opening hours over the opening hours, DST-correct, over the window and per calendar day of the space''s zone that the window touches, one number a day from first_day on; occupancy null when closed), "top_spaces": [{"space_id", "name", "city", "bookings", "booked_hours"}] (the 10 with most confirmed and completed bookings), "new_users": [{"day", "count"}]}. format=csv: the same as one CSV table (text/csv) whose column "table" names the part (workon.stats_csv). Never behind the committed rows: the changes the stats rollup has not folded yet (at most about a second''s) are added';
+
+-- the front end's own call, outside any request
+GRANT EXECUTE ON FUNCTION workon.stats_fold() TO workon_authenticator;
+
 -- the merged definitions, last so that they win
 CREATE OR REPLACE FUNCTION workon.openapi()
 RETURNS jsonb

@@ -386,6 +386,9 @@ $$;
 COMMENT ON FUNCTION workon.stats_fold() IS
 'Moves the committed changes of workon.stats_booking_changes and stats_money_changes into the rollup, summed per row of the rollup, and says how many changes it took; the shim calls it every second, pg_cron may too (the report adds the changes still queued, so this only keeps the queues short)';
 
+-- the front end's own call, outside any request
+GRANT EXECUTE ON FUNCTION workon.stats_fold() TO workon_authenticator;
+
 --
 -- Rebuilding from the rows
 --
