@@ -120,10 +120,10 @@ describe('admin and host stats, audit, users', () => {
   });
 
   test('stats: a booking counts from its commit; the shim folds its queued change into the rollup within seconds', async () => {
-    const s3 = await space(other, `Fold Desk ${unique()}`);
+    const [s3, booker] = await Promise.all([space(other, `Fold Desk ${unique()}`), register()]);
     const start = Math.ceil(Date.now() / HOUR) * HOUR + 26 * HOUR;
     const res = await request('POST', '/api/v1/bookings', {
-      headers: bearer(member.token),
+      headers: bearer(booker.token),
       body: { space_id: s3.id, starts_at: new Date(start).toISOString(), ends_at: new Date(start + 3 * HOUR).toISOString() },
     });
     assert.equal(res.status, 201, res.text);
