@@ -5703,21 +5703,23 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_bookings	workon.stats_booking_changes[];
-	v_money		workon.stats_money_changes[];
+	v_bookings	integer;
+	v_money		integer;
 BEGIN
 	-- one fold at a time (the queues' writers are not held up); the
-	-- changes of transactions still running stay for the next one
+	-- changes of transactions still running stay for the next one.  Each
+	-- queue in one statement: the changes it takes out are what it adds
+	-- (and never in a variable, whose value a custom plan would carry as a
+	-- constant through the planner)
 	LOCK TABLE workon.stats_booking_changes, workon.stats_money_changes IN SHARE UPDATE EXCLUSIVE MODE;
-	WITH d AS (DELETE FROM workon.stats_booking_changes AS c RETURNING c)
-	SELECT pg_catalog.array_agg(d.c) INTO v_bookings FROM d;
-	WITH d AS (DELETE FROM workon.stats_money_changes AS c RETURNING c)
-	SELECT pg_catalog.array_agg(d.c) INTO v_money FROM d;
-
-	IF v_bookings IS NOT NULL THEN
+	WITH d AS (
+		DELETE FROM workon.stats_booking_changes AS c RETURNING c
+	), a AS (
+		SELECT pg_catalog.array_agg(d.c) AS changes FROM d
+	), u AS (
 		INSERT INTO workon.stats_utc_days AS t (space_id, day, pending_payment, confirmed, expired,
 												cancelled, completed, booked_microseconds, running)
-		SELECT * FROM workon.stats_utc_shares(v_bookings)
+		SELECT p.* FROM a CROSS JOIN LATERAL workon.stats_utc_shares(a.changes) AS p
 		ON CONFLICT (day, space_id) DO UPDATE
 		   SET pending_payment = t.pending_payment + EXCLUDED.pending_payment,
 			   confirmed = t.confirmed + EXCLUDED.confirmed,
@@ -5725,36 +5727,42 @@ BEGIN
 			   cancelled = t.cancelled + EXCLUDED.cancelled,
 			   completed = t.completed + EXCLUDED.completed,
 			   booked_microseconds = t.booked_microseconds + EXCLUDED.booked_microseconds,
-			   running = t.running + EXCLUDED.running;
+			   running = t.running + EXCLUDED.running
+	), l AS (
 		INSERT INTO workon.stats_local_days AS t (space_id, day, booked_microseconds)
-		SELECT * FROM workon.stats_local_shares(v_bookings)
+		SELECT p.* FROM a CROSS JOIN LATERAL workon.stats_local_shares(a.changes) AS p
 		ON CONFLICT (space_id, day) DO UPDATE
-		   SET booked_microseconds = t.booked_microseconds + EXCLUDED.booked_microseconds;
-	END IF;
+		   SET booked_microseconds = t.booked_microseconds + EXCLUDED.booked_microseconds
+	)
+	SELECT pg_catalog.count(*) INTO v_bookings FROM d;
 
-	IF v_money IS NOT NULL THEN
+	WITH d AS (
+		DELETE FROM workon.stats_money_changes AS c RETURNING c.*
+	), r AS (
 		INSERT INTO workon.stats_revenue_days AS t (day, space_id, currency, paid_cents, refunded_cents, n)
-		SELECT m.day, m.space_id, m.currency, pg_catalog.sum(m.paid_cents), pg_catalog.sum(m.refunded_cents),
-			   pg_catalog.sum(m.sign)
-		  FROM pg_catalog.unnest(v_money) AS m
-		 GROUP BY m.space_id, m.day, m.currency
-		 ORDER BY m.space_id, m.day, m.currency
+		SELECT d.day, d.space_id, d.currency, pg_catalog.sum(d.paid_cents), pg_catalog.sum(d.refunded_cents),
+			   pg_catalog.sum(d.sign)
+		  FROM d
+		 GROUP BY d.space_id, d.day, d.currency
+		 ORDER BY d.space_id, d.day, d.currency
 		ON CONFLICT ON CONSTRAINT stats_revenue_days_pkey DO UPDATE
 		   SET paid_cents = t.paid_cents + EXCLUDED.paid_cents,
 			   refunded_cents = t.refunded_cents + EXCLUDED.refunded_cents,
-			   n = t.n + EXCLUDED.n;
+			   n = t.n + EXCLUDED.n
+	), s AS (
 		INSERT INTO workon.stats_revenue_totals AS t (day, currency, paid_cents, refunded_cents, n)
-		SELECT m.day, m.currency, pg_catalog.sum(m.paid_cents), pg_catalog.sum(m.refunded_cents),
-			   pg_catalog.sum(m.sign)
-		  FROM pg_catalog.unnest(v_money) AS m
-		 GROUP BY m.day, m.currency
-		 ORDER BY m.day, m.currency
+		SELECT d.day, d.currency, pg_catalog.sum(d.paid_cents), pg_catalog.sum(d.refunded_cents),
+			   pg_catalog.sum(d.sign)
+		  FROM d
+		 GROUP BY d.day, d.currency
+		 ORDER BY d.day, d.currency
 		ON CONFLICT ON CONSTRAINT stats_revenue_totals_pkey DO UPDATE
 		   SET paid_cents = t.paid_cents + EXCLUDED.paid_cents,
 			   refunded_cents = t.refunded_cents + EXCLUDED.refunded_cents,
-			   n = t.n + EXCLUDED.n;
-	END IF;
-	RETURN COALESCE(pg_catalog.cardinality(v_bookings), 0) + COALESCE(pg_catalog.cardinality(v_money), 0);
+			   n = t.n + EXCLUDED.n
+	)
+	SELECT pg_catalog.count(*) INTO v_money FROM d;
+	RETURN v_bookings + v_money;
 END
 $$;
 
@@ -5866,9 +5874,6 @@ DECLARE
 	v_d1		date;
 	v_d2		date;
 	v_rollup	boolean;
-	-- the changes not yet folded into the rollup (sql/src/62_stats_rollup.sql)
-	v_changes	workon.stats_booking_changes[] := (SELECT pg_catalog.array_agg(c) FROM workon.stats_booking_changes AS c);
-	v_money		workon.stats_money_changes[] := (SELECT pg_catalog.array_agg(c) FROM workon.stats_money_changes AS c);
 	v_report	json;
 BEGIN
 	IF v_to <= v_from THEN
@@ -5895,7 +5900,12 @@ BEGIN
 	v_d2 := (v_to AT TIME ZONE 'UTC')::date;
 	v_rollup := v_from = v_d1::timestamp AT TIME ZONE 'UTC' AND v_to = v_d2::timestamp AT TIME ZONE 'UTC';
 
-	WITH b AS MATERIALIZED (
+	-- the changes not yet folded into the rollup are added to it
+	-- (sql/src/62_stats_rollup.sql); read here, not into a variable, whose
+	-- value a custom plan would carry as a constant through the planner
+	WITH changes AS MATERIALIZED (
+		SELECT pg_catalog.array_agg(c) AS a FROM workon.stats_booking_changes AS c
+	), b AS MATERIALIZED (
 		-- the bookings that overlap the window
 		SELECT b.space_id, b.starts_at, b.ends_at,
 			   CASE WHEN b.status = 'pending_payment' AND b.hold_expires_at <= pg_catalog.now()
@@ -5917,7 +5927,7 @@ BEGIN
 			   (pg_catalog.sum(t.booked_microseconds) / 1000000.0)::bigint AS booked_s
 		  FROM (SELECT * FROM workon.stats_utc_days
 				UNION ALL
-				SELECT * FROM workon.stats_utc_shares(v_changes)) AS t
+				SELECT p.* FROM changes CROSS JOIN LATERAL workon.stats_utc_shares(changes.a) AS p) AS t
 		 WHERE v_rollup AND t.day >= v_d1 AND t.day < v_d2
 		   AND (v_all OR t.space_id = ANY (v_spaces))
 		 GROUP BY t.space_id
@@ -5945,7 +5955,10 @@ BEGIN
 				   AND (v_all OR b.space_id = ANY (v_spaces))) AS l
 		 CROSS JOIN LATERAL (VALUES ('pending_payment', -l.n), ('expired', l.n)) AS x(status, n)
 	), pending_local AS MATERIALIZED (
-		SELECT * FROM workon.stats_local_shares(v_changes)
+		-- per space, so that each space finds its own at once
+		SELECT p.space_id, pg_catalog.array_agg(p.day) AS days, pg_catalog.array_agg(p.booked_microseconds) AS us
+		  FROM changes CROSS JOIN LATERAL workon.stats_local_shares(changes.a) AS p
+		 GROUP BY p.space_id
 	), occ AS (
 		-- the booked time per local day: always the rollup's, whole days
 		-- (space_occupancy_days adds up the numbers of a day)
@@ -5956,16 +5969,12 @@ BEGIN
 									((v_to - interval '1 microsecond') AT TIME ZONE s.timezone)::date AS last_day) AS d
 		 CROSS JOIN LATERAL (SELECT pg_catalog.array_agg(l.day) AS days,
 									pg_catalog.array_agg(l.booked_microseconds) AS us
-							   FROM (SELECT l.day, l.booked_microseconds
-									   FROM workon.stats_local_days AS l
-									  WHERE l.space_id = s.id AND l.day >= d.first_day AND l.day <= d.last_day
-									 UNION ALL
-									 SELECT l.day, l.booked_microseconds
-									   FROM pending_local AS l
-									  WHERE l.space_id = s.id) AS l) AS sb
+							   FROM workon.stats_local_days AS l
+							  WHERE l.space_id = s.id AND l.day >= d.first_day AND l.day <= d.last_day) AS sb
+		  LEFT JOIN pending_local AS p ON p.space_id = s.id
 		 CROSS JOIN LATERAL workon.space_occupancy_days(
 			s.timezone, s.opening_hours, d.first_day, d.last_day,
-			COALESCE(sb.days, '{}'), COALESCE(sb.us, '{}')) AS o
+			COALESCE(sb.days, '{}') || COALESCE(p.days, '{}'), COALESCE(sb.us, '{}') || COALESCE(p.us, '{}')) AS o
 		 WHERE s.id = ANY (v_spaces)
 	), rev AS (
 		SELECT d.day, d.currency, pg_catalog.sum(d.paid) AS paid, pg_catalog.sum(d.refunded) AS refunded
@@ -5997,7 +6006,7 @@ BEGIN
 				 WHERE v_rollup AND v_all AND m.day >= v_d1 AND m.day < v_d2
 				UNION ALL
 				SELECT m.day, m.currency, m.paid_cents, m.refunded_cents, m.sign
-				  FROM pg_catalog.unnest(v_money) AS m
+				  FROM workon.stats_money_changes AS m
 				 WHERE v_rollup AND m.day >= v_d1 AND m.day < v_d2
 				   AND (v_all OR m.space_id = ANY (v_spaces))) AS d
 		 GROUP BY d.day, d.currency

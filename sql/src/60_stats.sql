@@ -106,9 +106,6 @@ DECLARE
 	v_d1		date;
 	v_d2		date;
 	v_rollup	boolean;
-	-- the changes not yet folded into the rollup (sql/src/62_stats_rollup.sql)
-	v_changes	workon.stats_booking_changes[] := (SELECT pg_catalog.array_agg(c) FROM workon.stats_booking_changes AS c);
-	v_money		workon.stats_money_changes[] := (SELECT pg_catalog.array_agg(c) FROM workon.stats_money_changes AS c);
 	v_report	json;
 BEGIN
 	IF v_to <= v_from THEN
@@ -135,7 +132,12 @@ BEGIN
 	v_d2 := (v_to AT TIME ZONE 'UTC')::date;
 	v_rollup := v_from = v_d1::timestamp AT TIME ZONE 'UTC' AND v_to = v_d2::timestamp AT TIME ZONE 'UTC';
 
-	WITH b AS MATERIALIZED (
+	-- the changes not yet folded into the rollup are added to it
+	-- (sql/src/62_stats_rollup.sql); read here, not into a variable, whose
+	-- value a custom plan would carry as a constant through the planner
+	WITH changes AS MATERIALIZED (
+		SELECT pg_catalog.array_agg(c) AS a FROM workon.stats_booking_changes AS c
+	), b AS MATERIALIZED (
 		-- the bookings that overlap the window
 		SELECT b.space_id, b.starts_at, b.ends_at,
 			   CASE WHEN b.status = 'pending_payment' AND b.hold_expires_at <= pg_catalog.now()
@@ -157,7 +159,7 @@ BEGIN
 			   (pg_catalog.sum(t.booked_microseconds) / 1000000.0)::bigint AS booked_s
 		  FROM (SELECT * FROM workon.stats_utc_days
 				UNION ALL
-				SELECT * FROM workon.stats_utc_shares(v_changes)) AS t
+				SELECT p.* FROM changes CROSS JOIN LATERAL workon.stats_utc_shares(changes.a) AS p) AS t
 		 WHERE v_rollup AND t.day >= v_d1 AND t.day < v_d2
 		   AND (v_all OR t.space_id = ANY (v_spaces))
 		 GROUP BY t.space_id
@@ -185,7 +187,10 @@ BEGIN
 				   AND (v_all OR b.space_id = ANY (v_spaces))) AS l
 		 CROSS JOIN LATERAL (VALUES ('pending_payment', -l.n), ('expired', l.n)) AS x(status, n)
 	), pending_local AS MATERIALIZED (
-		SELECT * FROM workon.stats_local_shares(v_changes)
+		-- per space, so that each space finds its own at once
+		SELECT p.space_id, pg_catalog.array_agg(p.day) AS days, pg_catalog.array_agg(p.booked_microseconds) AS us
+		  FROM changes CROSS JOIN LATERAL workon.stats_local_shares(changes.a) AS p
+		 GROUP BY p.space_id
 	), occ AS (
 		-- the booked time per local day: always the rollup's, whole days
 		-- (space_occupancy_days adds up the numbers of a day)
@@ -196,16 +201,12 @@ BEGIN
 									((v_to - interval '1 microsecond') AT TIME ZONE s.timezone)::date AS last_day) AS d
 		 CROSS JOIN LATERAL (SELECT pg_catalog.array_agg(l.day) AS days,
 									pg_catalog.array_agg(l.booked_microseconds) AS us
-							   FROM (SELECT l.day, l.booked_microseconds
-									   FROM workon.stats_local_days AS l
-									  WHERE l.space_id = s.id AND l.day >= d.first_day AND l.day <= d.last_day
-									 UNION ALL
-									 SELECT l.day, l.booked_microseconds
-									   FROM pending_local AS l
-									  WHERE l.space_id = s.id) AS l) AS sb
+							   FROM workon.stats_local_days AS l
+							  WHERE l.space_id = s.id AND l.day >= d.first_day AND l.day <= d.last_day) AS sb
+		  LEFT JOIN pending_local AS p ON p.space_id = s.id
 		 CROSS JOIN LATERAL workon.space_occupancy_days(
 			s.timezone, s.opening_hours, d.first_day, d.last_day,
-			COALESCE(sb.days, '{}'), COALESCE(sb.us, '{}')) AS o
+			COALESCE(sb.days, '{}') || COALESCE(p.days, '{}'), COALESCE(sb.us, '{}') || COALESCE(p.us, '{}')) AS o
 		 WHERE s.id = ANY (v_spaces)
 	), rev AS (
 		SELECT d.day, d.currency, pg_catalog.sum(d.paid) AS paid, pg_catalog.sum(d.refunded) AS refunded
@@ -237,7 +238,7 @@ BEGIN
 				 WHERE v_rollup AND v_all AND m.day >= v_d1 AND m.day < v_d2
 				UNION ALL
 				SELECT m.day, m.currency, m.paid_cents, m.refunded_cents, m.sign
-				  FROM pg_catalog.unnest(v_money) AS m
+				  FROM workon.stats_money_changes AS m
 				 WHERE v_rollup AND m.day >= v_d1 AND m.day < v_d2
 				   AND (v_all OR m.space_id = ANY (v_spaces))) AS d
 		 GROUP BY d.day, d.currency

@@ -328,21 +328,23 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_bookings	workon.stats_booking_changes[];
-	v_money		workon.stats_money_changes[];
+	v_bookings	integer;
+	v_money		integer;
 BEGIN
 	-- one fold at a time (the queues' writers are not held up); the
-	-- changes of transactions still running stay for the next one
+	-- changes of transactions still running stay for the next one.  Each
+	-- queue in one statement: the changes it takes out are what it adds
+	-- (and never in a variable, whose value a custom plan would carry as a
+	-- constant through the planner)
 	LOCK TABLE workon.stats_booking_changes, workon.stats_money_changes IN SHARE UPDATE EXCLUSIVE MODE;
-	WITH d AS (DELETE FROM workon.stats_booking_changes AS c RETURNING c)
-	SELECT pg_catalog.array_agg(d.c) INTO v_bookings FROM d;
-	WITH d AS (DELETE FROM workon.stats_money_changes AS c RETURNING c)
-	SELECT pg_catalog.array_agg(d.c) INTO v_money FROM d;
-
-	IF v_bookings IS NOT NULL THEN
+	WITH d AS (
+		DELETE FROM workon.stats_booking_changes AS c RETURNING c
+	), a AS (
+		SELECT pg_catalog.array_agg(d.c) AS changes FROM d
+	), u AS (
 		INSERT INTO workon.stats_utc_days AS t (space_id, day, pending_payment, confirmed, expired,
 												cancelled, completed, booked_microseconds, running)
-		SELECT * FROM workon.stats_utc_shares(v_bookings)
+		SELECT p.* FROM a CROSS JOIN LATERAL workon.stats_utc_shares(a.changes) AS p
 		ON CONFLICT (day, space_id) DO UPDATE
 		   SET pending_payment = t.pending_payment + EXCLUDED.pending_payment,
 			   confirmed = t.confirmed + EXCLUDED.confirmed,
@@ -350,36 +352,42 @@ BEGIN
 			   cancelled = t.cancelled + EXCLUDED.cancelled,
 			   completed = t.completed + EXCLUDED.completed,
 			   booked_microseconds = t.booked_microseconds + EXCLUDED.booked_microseconds,
-			   running = t.running + EXCLUDED.running;
+			   running = t.running + EXCLUDED.running
+	), l AS (
 		INSERT INTO workon.stats_local_days AS t (space_id, day, booked_microseconds)
-		SELECT * FROM workon.stats_local_shares(v_bookings)
+		SELECT p.* FROM a CROSS JOIN LATERAL workon.stats_local_shares(a.changes) AS p
 		ON CONFLICT (space_id, day) DO UPDATE
-		   SET booked_microseconds = t.booked_microseconds + EXCLUDED.booked_microseconds;
-	END IF;
+		   SET booked_microseconds = t.booked_microseconds + EXCLUDED.booked_microseconds
+	)
+	SELECT pg_catalog.count(*) INTO v_bookings FROM d;
 
-	IF v_money IS NOT NULL THEN
+	WITH d AS (
+		DELETE FROM workon.stats_money_changes AS c RETURNING c.*
+	), r AS (
 		INSERT INTO workon.stats_revenue_days AS t (day, space_id, currency, paid_cents, refunded_cents, n)
-		SELECT m.day, m.space_id, m.currency, pg_catalog.sum(m.paid_cents), pg_catalog.sum(m.refunded_cents),
-			   pg_catalog.sum(m.sign)
-		  FROM pg_catalog.unnest(v_money) AS m
-		 GROUP BY m.space_id, m.day, m.currency
-		 ORDER BY m.space_id, m.day, m.currency
+		SELECT d.day, d.space_id, d.currency, pg_catalog.sum(d.paid_cents), pg_catalog.sum(d.refunded_cents),
+			   pg_catalog.sum(d.sign)
+		  FROM d
+		 GROUP BY d.space_id, d.day, d.currency
+		 ORDER BY d.space_id, d.day, d.currency
 		ON CONFLICT ON CONSTRAINT stats_revenue_days_pkey DO UPDATE
 		   SET paid_cents = t.paid_cents + EXCLUDED.paid_cents,
 			   refunded_cents = t.refunded_cents + EXCLUDED.refunded_cents,
-			   n = t.n + EXCLUDED.n;
+			   n = t.n + EXCLUDED.n
+	), s AS (
 		INSERT INTO workon.stats_revenue_totals AS t (day, currency, paid_cents, refunded_cents, n)
-		SELECT m.day, m.currency, pg_catalog.sum(m.paid_cents), pg_catalog.sum(m.refunded_cents),
-			   pg_catalog.sum(m.sign)
-		  FROM pg_catalog.unnest(v_money) AS m
-		 GROUP BY m.day, m.currency
-		 ORDER BY m.day, m.currency
+		SELECT d.day, d.currency, pg_catalog.sum(d.paid_cents), pg_catalog.sum(d.refunded_cents),
+			   pg_catalog.sum(d.sign)
+		  FROM d
+		 GROUP BY d.day, d.currency
+		 ORDER BY d.day, d.currency
 		ON CONFLICT ON CONSTRAINT stats_revenue_totals_pkey DO UPDATE
 		   SET paid_cents = t.paid_cents + EXCLUDED.paid_cents,
 			   refunded_cents = t.refunded_cents + EXCLUDED.refunded_cents,
-			   n = t.n + EXCLUDED.n;
-	END IF;
-	RETURN COALESCE(pg_catalog.cardinality(v_bookings), 0) + COALESCE(pg_catalog.cardinality(v_money), 0);
+			   n = t.n + EXCLUDED.n
+	)
+	SELECT pg_catalog.count(*) INTO v_money FROM d;
+	RETURN v_bookings + v_money;
 END
 $$;
 
