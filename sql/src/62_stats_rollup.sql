@@ -331,12 +331,12 @@ DECLARE
 	v_bookings	integer;
 	v_money		integer;
 BEGIN
-	-- one fold at a time (the queues' writers are not held up); the
-	-- changes of transactions still running stay for the next one.  Each
-	-- queue in one statement: the changes it takes out are what it adds
-	-- (and never in a variable, whose value a custom plan would carry as a
-	-- constant through the planner)
-	LOCK TABLE workon.stats_booking_changes, workon.stats_money_changes IN SHARE UPDATE EXCLUSIVE MODE;
+	-- one fold at a time (an advisory lock: neither the queues' writers nor
+	-- their vacuum are held up); the changes of transactions still running
+	-- stay for the next one.  Each queue in one statement: the changes it
+	-- takes out are what it adds (and never in a variable, whose value a
+	-- custom plan would carry as a constant through the planner)
+	PERFORM pg_catalog.pg_advisory_xact_lock('workon.stats_booking_changes'::regclass::oid::bigint);
 	WITH d AS (
 		DELETE FROM workon.stats_booking_changes AS c RETURNING c
 	), a AS (
@@ -427,7 +427,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	-- after the bookings' writers in flight, before the next ones: their
-	-- queued changes are folded, then the space's days computed again
+	-- queued changes are folded, then the space's days computed again (the
+	-- fold's lock first, as the fold takes it)
+	PERFORM pg_catalog.pg_advisory_xact_lock('workon.stats_booking_changes'::regclass::oid::bigint);
 	LOCK TABLE workon.stats_booking_changes IN SHARE ROW EXCLUSIVE MODE;
 	PERFORM workon.stats_fold();
 	PERFORM workon.stats_rebuild_local_days(ARRAY[NEW.id]);
