@@ -163,6 +163,7 @@ static void *worker_main(void *arg)
     control_start(&w->control);
     outbox_worker_start(w);
     message_emails_start(w);
+    stats_fold_start(w);
     ratelimit_share_start(w);
     ws_worker_init(w);
 

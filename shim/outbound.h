@@ -116,6 +116,8 @@ void outbox_global_init(void);
 void outbox_worker_start(worker_t *w);
 /* message_email.c: the periodic workon.message_emails_send (first thread) */
 void message_emails_start(worker_t *w);
+/* stats_fold.c: the periodic workon.stats_fold (first thread) */
+void stats_fold_start(worker_t *w);
 /* ratelimit_share.c, the first thread: tells the other instances its rate-limit hits every 250 ms (NOTIFY workon_ratelimit) */
 void ratelimit_share_start(worker_t *w);
 /* a NOTIFY workon_outbox arrived on w's control connection */

@@ -5888,6 +5888,588 @@ UPDATE workon.routes
 GRANT EXECUTE ON FUNCTION workon.upload_content(uuid, bigint, text, jsonb)
 	TO workon_anon, workon_member, workon_host, workon_admin;
 
+--
+-- The stats' rollup is kept asynchronously (sql/src/62_stats_rollup.sql): the
+-- triggers queue a change's share, workon.stats_fold() folds the queue into
+-- the sums, and the report adds what is still queued
+--
+CREATE TABLE workon.stats_booking_changes (
+	space_id	uuid NOT NULL,
+	starts_at	timestamptz NOT NULL,
+	ends_at		timestamptz NOT NULL,
+	status		text NOT NULL,
+	sign		integer NOT NULL
+);
+
+COMMENT ON TABLE workon.stats_booking_changes IS
+'Bookings'' changes not yet in the rollup: a booking''s values whose share is added (sign 1) or taken away (sign -1), appended by the bookings'' triggers, taken out by workon.stats_fold';
+
+CREATE TABLE workon.stats_money_changes (
+	day			date NOT NULL,
+	space_id	uuid NOT NULL,
+	currency	text NOT NULL,
+	paid_cents	bigint NOT NULL,
+	refunded_cents bigint NOT NULL,
+	sign		integer NOT NULL
+);
+
+COMMENT ON TABLE workon.stats_money_changes IS
+'Succeeded payments'' and refunds'' changes not yet in the revenue rollup: the share of stats_revenue_days that is added (sign 1, the cents as they are) or taken away (sign -1, the cents negated), appended by the triggers of payments and refunds, taken out by workon.stats_fold';
+
+SELECT pg_catalog.pg_extension_config_dump('workon.stats_booking_changes', '');
+SELECT pg_catalog.pg_extension_config_dump('workon.stats_money_changes', '');
+
+CREATE FUNCTION workon.stats_utc_shares(changes workon.stats_booking_changes[])
+RETURNS TABLE (space_id uuid, day date, pending_payment integer, confirmed integer, expired integer,
+			   cancelled integer, completed integer, booked_microseconds bigint, running integer)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+	-- (neither STRICT nor SET search_path: inlined into the callers' queries)
+	-- each change's status on the day it starts; for the booked ones their
+	-- time in each UTC day and the days they run into
+	SELECT c.space_id, g.day,
+		   pg_catalog.sum(CASE WHEN g.day = c.first_day AND c.status = 'pending_payment' THEN c.sign ELSE 0 END)::integer,
+		   pg_catalog.sum(CASE WHEN g.day = c.first_day AND c.status = 'confirmed' THEN c.sign ELSE 0 END)::integer,
+		   pg_catalog.sum(CASE WHEN g.day = c.first_day AND c.status = 'expired' THEN c.sign ELSE 0 END)::integer,
+		   pg_catalog.sum(CASE WHEN g.day = c.first_day AND c.status = 'cancelled' THEN c.sign ELSE 0 END)::integer,
+		   pg_catalog.sum(CASE WHEN g.day = c.first_day AND c.status = 'completed' THEN c.sign ELSE 0 END)::integer,
+		   COALESCE(pg_catalog.sum(c.sign * (EXTRACT(epoch FROM LEAST(c.ends_at, (g.day + 1)::timestamp AT TIME ZONE 'UTC')
+															- GREATEST(c.starts_at, g.day::timestamp AT TIME ZONE 'UTC'))
+											  * 1000000)::bigint) FILTER (WHERE c.booked), 0)::bigint,
+		   pg_catalog.sum(CASE WHEN c.booked AND g.day > c.first_day THEN c.sign ELSE 0 END)::integer
+	  FROM (SELECT x.space_id, x.starts_at, x.ends_at, x.status, x.sign,
+				   (x.starts_at AT TIME ZONE 'UTC')::date AS first_day,
+				   x.status IN ('confirmed', 'completed') AS booked
+			  FROM pg_catalog.unnest($1) AS x) AS c
+	 CROSS JOIN LATERAL (SELECT d::date AS day
+						   FROM pg_catalog.generate_series(c.first_day,
+								CASE WHEN c.booked THEN ((c.ends_at - interval '1 microsecond') AT TIME ZONE 'UTC')::date
+									 ELSE c.first_day END, interval '1 day') AS d) AS g
+	 GROUP BY g.day, c.space_id
+	 ORDER BY g.day, c.space_id
+$$;
+
+COMMENT ON FUNCTION workon.stats_utc_shares(workon.stats_booking_changes[]) IS
+'What the changes add to workon.stats_utc_days, summed per UTC day and space';
+
+CREATE FUNCTION workon.stats_local_shares(changes workon.stats_booking_changes[])
+RETURNS TABLE (space_id uuid, day date, booked_microseconds bigint)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+	-- (as stats_utc_shares) the booked ones' time inside the space's opening
+	-- hours per local day, from the same C code as the report
+	SELECT c.space_id, o.day, pg_catalog.sum(c.sign * o.booked_microseconds)::bigint
+	  FROM pg_catalog.unnest($1) AS c
+	  JOIN workon.spaces AS s ON s.id = c.space_id
+	 CROSS JOIN LATERAL workon.booking_local_days(s.timezone, s.opening_hours, c.starts_at, c.ends_at) AS o
+	 WHERE c.status IN ('confirmed', 'completed')
+	 GROUP BY c.space_id, o.day
+	 ORDER BY c.space_id, o.day
+$$;
+
+COMMENT ON FUNCTION workon.stats_local_shares(workon.stats_booking_changes[]) IS
+'What the changes add to workon.stats_local_days, summed per space and local day (the space''s current zone and opening hours)';
+
+CREATE OR REPLACE FUNCTION workon.stats_bookings_rollup()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- the old row's share goes, the new row's comes: one statement, folded later
+	IF TG_OP = 'INSERT' THEN
+		INSERT INTO workon.stats_booking_changes (space_id, starts_at, ends_at, status, sign)
+		VALUES (NEW.space_id, NEW.starts_at, NEW.ends_at, NEW.status, 1);
+	ELSIF TG_OP = 'UPDATE' THEN
+		INSERT INTO workon.stats_booking_changes (space_id, starts_at, ends_at, status, sign)
+		VALUES (OLD.space_id, OLD.starts_at, OLD.ends_at, OLD.status, -1),
+			   (NEW.space_id, NEW.starts_at, NEW.ends_at, NEW.status, 1);
+	ELSE
+		INSERT INTO workon.stats_booking_changes (space_id, starts_at, ends_at, status, sign)
+		VALUES (OLD.space_id, OLD.starts_at, OLD.ends_at, OLD.status, -1);
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION workon.stats_bookings_rollup() IS
+'Trigger of bookings: queues the move of the row''s share of the stats rollup from its old values to its new ones (workon.stats_booking_changes)';
+
+DROP FUNCTION workon.stats_add_booking(workon.bookings, integer);
+
+CREATE OR REPLACE FUNCTION workon.stats_add_money(booking_id uuid, at timestamptz, currency text,
+									   paid bigint, refunded bigint, sign integer)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+	-- queued for workon.stats_fold: the row of a day's revenue of all
+	-- spaces is written by the fold alone, so payments do not queue on it.
+	-- PL/pgSQL: its plan is kept for the session; no SET search_path (the
+	-- trigger that calls it sets it)
+	INSERT INTO workon.stats_money_changes (day, space_id, currency, paid_cents, refunded_cents, sign)
+	SELECT (stats_add_money.at AT TIME ZONE 'UTC')::date, b.space_id, stats_add_money.currency,
+		   sign * paid, sign * refunded, sign
+	  FROM workon.bookings AS b
+	 WHERE b.id = stats_add_money.booking_id;
+END
+$$;
+
+COMMENT ON FUNCTION workon.stats_add_money(uuid, timestamptz, text, bigint, bigint, integer) IS
+'Queues the addition (sign 1) or removal (sign -1) of a succeeded payment''s or refund''s share of workon.stats_revenue_days and stats_revenue_totals (workon.stats_money_changes)';
+
+COMMENT ON FUNCTION workon.stats_money_rollup() IS
+'Trigger of payments and refunds: queues the move of a succeeded one''s share of the revenue rollup: a payment on the UTC day of succeeded_at in the currency and amount received (else the ones asked), a refund on the UTC day of stripe_status_at (else created_at)';
+
+CREATE FUNCTION workon.stats_fold()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_bookings	integer;
+	v_money		integer;
+BEGIN
+	-- one fold at a time (an advisory lock: neither the queues' writers nor
+	-- their vacuum are held up); the changes of transactions still running
+	-- stay for the next one.  Each queue in one statement: the changes it
+	-- takes out are what it adds (and never in a variable, whose value a
+	-- custom plan would carry as a constant through the planner)
+	PERFORM pg_catalog.pg_advisory_xact_lock('workon.stats_booking_changes'::regclass::oid::bigint);
+	WITH d AS (
+		DELETE FROM workon.stats_booking_changes AS c RETURNING c
+	), a AS (
+		SELECT pg_catalog.array_agg(d.c) AS changes FROM d
+	), u AS (
+		INSERT INTO workon.stats_utc_days AS t (space_id, day, pending_payment, confirmed, expired,
+												cancelled, completed, booked_microseconds, running)
+		SELECT p.* FROM a CROSS JOIN LATERAL workon.stats_utc_shares(a.changes) AS p
+		ON CONFLICT (day, space_id) DO UPDATE
+		   SET pending_payment = t.pending_payment + EXCLUDED.pending_payment,
+			   confirmed = t.confirmed + EXCLUDED.confirmed,
+			   expired = t.expired + EXCLUDED.expired,
+			   cancelled = t.cancelled + EXCLUDED.cancelled,
+			   completed = t.completed + EXCLUDED.completed,
+			   booked_microseconds = t.booked_microseconds + EXCLUDED.booked_microseconds,
+			   running = t.running + EXCLUDED.running
+	), l AS (
+		INSERT INTO workon.stats_local_days AS t (space_id, day, booked_microseconds)
+		SELECT p.* FROM a CROSS JOIN LATERAL workon.stats_local_shares(a.changes) AS p
+		ON CONFLICT (space_id, day) DO UPDATE
+		   SET booked_microseconds = t.booked_microseconds + EXCLUDED.booked_microseconds
+	)
+	SELECT pg_catalog.count(*) INTO v_bookings FROM d;
+
+	WITH d AS (
+		DELETE FROM workon.stats_money_changes AS c RETURNING c.*
+	), r AS (
+		INSERT INTO workon.stats_revenue_days AS t (day, space_id, currency, paid_cents, refunded_cents, n)
+		SELECT d.day, d.space_id, d.currency, pg_catalog.sum(d.paid_cents), pg_catalog.sum(d.refunded_cents),
+			   pg_catalog.sum(d.sign)
+		  FROM d
+		 GROUP BY d.space_id, d.day, d.currency
+		 ORDER BY d.space_id, d.day, d.currency
+		ON CONFLICT ON CONSTRAINT stats_revenue_days_pkey DO UPDATE
+		   SET paid_cents = t.paid_cents + EXCLUDED.paid_cents,
+			   refunded_cents = t.refunded_cents + EXCLUDED.refunded_cents,
+			   n = t.n + EXCLUDED.n
+	), s AS (
+		INSERT INTO workon.stats_revenue_totals AS t (day, currency, paid_cents, refunded_cents, n)
+		SELECT d.day, d.currency, pg_catalog.sum(d.paid_cents), pg_catalog.sum(d.refunded_cents),
+			   pg_catalog.sum(d.sign)
+		  FROM d
+		 GROUP BY d.day, d.currency
+		 ORDER BY d.day, d.currency
+		ON CONFLICT ON CONSTRAINT stats_revenue_totals_pkey DO UPDATE
+		   SET paid_cents = t.paid_cents + EXCLUDED.paid_cents,
+			   refunded_cents = t.refunded_cents + EXCLUDED.refunded_cents,
+			   n = t.n + EXCLUDED.n
+	)
+	SELECT pg_catalog.count(*) INTO v_money FROM d;
+	RETURN v_bookings + v_money;
+END
+$$;
+
+COMMENT ON FUNCTION workon.stats_fold() IS
+'Moves the committed changes of workon.stats_booking_changes and stats_money_changes into the rollup, summed per row of the rollup, and says how many changes it took; the shim calls it every second, pg_cron may too (the report adds the changes still queued, so this only keeps the queues short)';
+
+CREATE OR REPLACE FUNCTION workon.stats_spaces_rollup()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- after the bookings' writers in flight, before the next ones: their
+	-- queued changes are folded, then the space's days computed again (the
+	-- fold's lock first, as the fold takes it)
+	PERFORM pg_catalog.pg_advisory_xact_lock('workon.stats_booking_changes'::regclass::oid::bigint);
+	LOCK TABLE workon.stats_booking_changes IN SHARE ROW EXCLUSIVE MODE;
+	PERFORM workon.stats_fold();
+	PERFORM workon.stats_rebuild_local_days(ARRAY[NEW.id]);
+	RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION workon.stats_spaces_rollup() IS
+'Trigger of spaces: a new zone or new opening hours change the local days and the booked time inside the opening hours, so the space''s occupancy rollup is computed again';
+
+CREATE OR REPLACE FUNCTION workon.stats_rollup_rebuild()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- one writer at a time: the triggers wait until the sums are whole; the
+	-- queued changes are in the rows the sums are computed from
+	LOCK TABLE workon.stats_booking_changes, workon.stats_money_changes IN EXCLUSIVE MODE;
+	LOCK TABLE workon.stats_local_days, workon.stats_utc_days, workon.stats_revenue_days,
+		workon.stats_revenue_totals IN EXCLUSIVE MODE;
+	DELETE FROM workon.stats_booking_changes;
+	DELETE FROM workon.stats_money_changes;
+	TRUNCATE workon.stats_local_days, workon.stats_utc_days, workon.stats_revenue_days,
+		workon.stats_revenue_totals;
+	PERFORM workon.stats_rebuild_local_days(ARRAY(SELECT s.id FROM workon.spaces AS s));
+
+	WITH b AS (
+		SELECT b.space_id, b.starts_at, b.ends_at, b.status,
+			   (b.starts_at AT TIME ZONE 'UTC')::date AS first_day,
+			   b.status IN ('confirmed', 'completed') AS booked
+		  FROM workon.bookings AS b
+	)
+	INSERT INTO workon.stats_utc_days (space_id, day, pending_payment, confirmed, expired,
+									   cancelled, completed, booked_microseconds, running)
+	SELECT b.space_id, g.day,
+		   pg_catalog.count(*) FILTER (WHERE g.day = b.first_day AND b.status = 'pending_payment'),
+		   pg_catalog.count(*) FILTER (WHERE g.day = b.first_day AND b.status = 'confirmed'),
+		   pg_catalog.count(*) FILTER (WHERE g.day = b.first_day AND b.status = 'expired'),
+		   pg_catalog.count(*) FILTER (WHERE g.day = b.first_day AND b.status = 'cancelled'),
+		   pg_catalog.count(*) FILTER (WHERE g.day = b.first_day AND b.status = 'completed'),
+		   COALESCE(pg_catalog.sum((EXTRACT(epoch FROM LEAST(b.ends_at, (g.day + 1)::timestamp AT TIME ZONE 'UTC')
+												  - GREATEST(b.starts_at, g.day::timestamp AT TIME ZONE 'UTC'))
+									* 1000000)::bigint) FILTER (WHERE b.booked), 0),
+		   pg_catalog.count(*) FILTER (WHERE b.booked AND g.day > b.first_day)
+	  FROM b
+	 CROSS JOIN LATERAL (SELECT d::date AS day
+						   FROM pg_catalog.generate_series(b.first_day,
+								CASE WHEN b.booked THEN ((b.ends_at - interval '1 microsecond') AT TIME ZONE 'UTC')::date
+									 ELSE b.first_day END, interval '1 day') AS d) AS g
+	 GROUP BY g.day, b.space_id
+	 -- in the order the report reads them: a window's days are few pages
+	 ORDER BY g.day, b.space_id;
+
+	INSERT INTO workon.stats_revenue_days (day, space_id, currency, paid_cents, refunded_cents, n)
+	SELECT m.day, b.space_id, m.currency, pg_catalog.sum(m.paid), pg_catalog.sum(m.refunded), pg_catalog.count(*)
+	  FROM (SELECT p.booking_id, (p.succeeded_at AT TIME ZONE 'UTC')::date AS day,
+				   COALESCE(p.received_currency, p.currency) AS currency,
+				   COALESCE(p.amount_received_cents, p.amount_cents) AS paid, 0 AS refunded
+			  FROM workon.payments AS p
+			 WHERE p.status = 'succeeded' AND p.succeeded_at IS NOT NULL
+			UNION ALL
+			SELECT r.booking_id, (COALESCE(r.stripe_status_at, r.created_at) AT TIME ZONE 'UTC')::date,
+				   r.currency, 0, r.amount_cents
+			  FROM workon.refunds AS r
+			 WHERE r.status = 'succeeded') AS m
+	  JOIN workon.bookings AS b ON b.id = m.booking_id
+	 GROUP BY m.day, b.space_id, m.currency
+	 ORDER BY b.space_id, m.day, m.currency;
+	INSERT INTO workon.stats_revenue_totals (day, currency, paid_cents, refunded_cents, n)
+	SELECT r.day, r.currency, pg_catalog.sum(r.paid_cents), pg_catalog.sum(r.refunded_cents), pg_catalog.sum(r.n)
+	  FROM workon.stats_revenue_days AS r
+	 GROUP BY r.day, r.currency;
+END
+$$;
+
+COMMENT ON FUNCTION workon.stats_rollup_rebuild() IS
+'Recomputes the whole stats rollup (workon.stats_local_days, stats_utc_days, stats_revenue_days, stats_revenue_totals) from the bookings, payments and refunds, and empties the queues of changes: after loading rows with the triggers off, and by the update that adds the rollup';
+
+CREATE OR REPLACE FUNCTION workon.stats_report("from" text, "to" text, space_id uuid, city text,
+									host_id uuid)
+RETURNS json
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_to		timestamptz := COALESCE(workon.stats_bound(NULLIF(stats_report."to", ''), 'to', true),
+										pg_catalog.now());
+	v_from		timestamptz := COALESCE(workon.stats_bound(NULLIF(stats_report."from", ''), 'from', false),
+										v_to - interval '30 days');
+	v_city		text := pg_catalog.lower(NULLIF(pg_catalog.btrim(stats_report.city), ''));
+	v_spaces	uuid[];
+	v_all		boolean;
+	v_d1		date;
+	v_d2		date;
+	v_rollup	boolean;
+	v_report	json;
+BEGIN
+	IF v_to <= v_from THEN
+		RAISE EXCEPTION 'to must be after from'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'to';
+	END IF;
+	IF v_to - v_from > interval '366 days' THEN
+		RAISE EXCEPTION 'the window from..to must be at most 366 days'
+			USING ERRCODE = 'invalid_parameter_value', COLUMN = 'to';
+	END IF;
+
+	-- the spaces the report is about
+	SELECT pg_catalog.array_agg(s.id) INTO v_spaces
+	  FROM workon.spaces AS s
+	 WHERE (stats_report.space_id IS NULL OR s.id = stats_report.space_id)
+	   AND (v_city IS NULL OR s.city_key = v_city)
+	   AND (stats_report.host_id IS NULL OR s.host_id = stats_report.host_id);
+	v_spaces := COALESCE(v_spaces, '{}');
+	v_all := stats_report.space_id IS NULL AND v_city IS NULL AND stats_report.host_id IS NULL;
+
+	-- a window of whole UTC days reads the rollup (sql/src/62_stats_rollup.sql);
+	-- another one the rows
+	v_d1 := (v_from AT TIME ZONE 'UTC')::date;
+	v_d2 := (v_to AT TIME ZONE 'UTC')::date;
+	v_rollup := v_from = v_d1::timestamp AT TIME ZONE 'UTC' AND v_to = v_d2::timestamp AT TIME ZONE 'UTC';
+
+	-- the changes not yet folded into the rollup are added to it
+	-- (sql/src/62_stats_rollup.sql); read here, not into a variable, whose
+	-- value a custom plan would carry as a constant through the planner
+	WITH changes AS MATERIALIZED (
+		SELECT pg_catalog.array_agg(c) AS a FROM workon.stats_booking_changes AS c
+	), b AS MATERIALIZED (
+		-- the bookings that overlap the window
+		SELECT b.space_id, b.starts_at, b.ends_at,
+			   CASE WHEN b.status = 'pending_payment' AND b.hold_expires_at <= pg_catalog.now()
+					THEN 'expired' ELSE b.status END AS status
+		  FROM workon.bookings AS b
+		 WHERE NOT v_rollup
+		   AND b.ends_at > v_from AND b.starts_at < v_to
+		   AND (v_all OR b.space_id = ANY (v_spaces))
+	), u AS MATERIALIZED (
+		-- per space: the rollup's bookings by status, and for the top spaces
+		-- the confirmed and completed ones in the window (those running
+		-- into its first day included) and their time in it
+		SELECT t.space_id,
+			   pg_catalog.sum(t.pending_payment) AS pending_payment, pg_catalog.sum(t.confirmed) AS confirmed,
+			   pg_catalog.sum(t.expired) AS expired, pg_catalog.sum(t.cancelled) AS cancelled,
+			   pg_catalog.sum(t.completed) AS completed,
+			   pg_catalog.sum(t.confirmed + t.completed)
+				   + COALESCE(pg_catalog.sum(t.running) FILTER (WHERE t.day = v_d1), 0) AS n,
+			   (pg_catalog.sum(t.booked_microseconds) / 1000000.0)::bigint AS booked_s
+		  FROM (SELECT * FROM workon.stats_utc_days
+				UNION ALL
+				SELECT p.* FROM changes CROSS JOIN LATERAL workon.stats_utc_shares(changes.a) AS p) AS t
+		 WHERE v_rollup AND t.day >= v_d1 AND t.day < v_d2
+		   AND (v_all OR t.space_id = ANY (v_spaces))
+		 GROUP BY t.space_id
+	), counts AS (
+		SELECT b.status, pg_catalog.count(*) AS n
+		  FROM b
+		 WHERE b.starts_at >= v_from
+		 GROUP BY b.status
+		UNION ALL
+		SELECT x.status, x.n
+		  FROM (SELECT pg_catalog.sum(u.pending_payment) AS pending_payment, pg_catalog.sum(u.confirmed) AS confirmed,
+					   pg_catalog.sum(u.expired) AS expired, pg_catalog.sum(u.cancelled) AS cancelled,
+					   pg_catalog.sum(u.completed) AS completed
+				  FROM u) AS t
+		 CROSS JOIN LATERAL (VALUES ('pending_payment', t.pending_payment), ('confirmed', t.confirmed),
+								   ('expired', t.expired), ('cancelled', t.cancelled),
+								   ('completed', t.completed)) AS x(status, n)
+		UNION ALL
+		-- the rollup has the stored status: a lapsed hold counts as expired
+		SELECT x.status, x.n
+		  FROM (SELECT pg_catalog.count(*) AS n
+				  FROM workon.bookings AS b
+				 WHERE v_rollup AND b.status = 'pending_payment' AND b.hold_expires_at <= pg_catalog.now()
+				   AND b.starts_at >= v_from AND b.starts_at < v_to
+				   AND (v_all OR b.space_id = ANY (v_spaces))) AS l
+		 CROSS JOIN LATERAL (VALUES ('pending_payment', -l.n), ('expired', l.n)) AS x(status, n)
+	), pending_local AS MATERIALIZED (
+		-- per space, so that each space finds its own at once
+		SELECT p.space_id, pg_catalog.array_agg(p.day) AS days, pg_catalog.array_agg(p.booked_microseconds) AS us
+		  FROM changes CROSS JOIN LATERAL workon.stats_local_shares(changes.a) AS p
+		 GROUP BY p.space_id
+	), occ AS (
+		-- the booked time per local day: always the rollup's, whole days
+		-- (space_occupancy_days adds up the numbers of a day)
+		SELECT s.id, s.name, s.timezone, d.first_day, o.daily_open_hours, o.daily_booked_hours,
+			   o.open_hours AS open_h, o.booked_hours AS booked_h
+		  FROM workon.spaces AS s
+		 CROSS JOIN LATERAL (SELECT (v_from AT TIME ZONE s.timezone)::date AS first_day,
+									((v_to - interval '1 microsecond') AT TIME ZONE s.timezone)::date AS last_day) AS d
+		 CROSS JOIN LATERAL (SELECT pg_catalog.array_agg(l.day) AS days,
+									pg_catalog.array_agg(l.booked_microseconds) AS us
+							   FROM workon.stats_local_days AS l
+							  WHERE l.space_id = s.id AND l.day >= d.first_day AND l.day <= d.last_day) AS sb
+		  LEFT JOIN pending_local AS p ON p.space_id = s.id
+		 CROSS JOIN LATERAL workon.space_occupancy_days(
+			s.timezone, s.opening_hours, d.first_day, d.last_day,
+			COALESCE(sb.days, '{}') || COALESCE(p.days, '{}'), COALESCE(sb.us, '{}') || COALESCE(p.us, '{}')) AS o
+		 WHERE s.id = ANY (v_spaces)
+	), rev AS (
+		SELECT d.day, d.currency, pg_catalog.sum(d.paid) AS paid, pg_catalog.sum(d.refunded) AS refunded
+		  FROM (SELECT (p.succeeded_at AT TIME ZONE 'UTC')::date AS day,
+					   COALESCE(p.received_currency, p.currency) AS currency,
+					   COALESCE(p.amount_received_cents, p.amount_cents) AS paid, 0 AS refunded, 1 AS n
+				  FROM workon.payments AS p
+				 WHERE NOT v_rollup AND p.status = 'succeeded'
+				   AND p.succeeded_at >= v_from AND p.succeeded_at < v_to
+				   AND (v_all OR EXISTS (SELECT FROM workon.bookings AS bk
+										  WHERE bk.id = p.booking_id AND bk.space_id = ANY (v_spaces)))
+				UNION ALL
+				SELECT (COALESCE(r.stripe_status_at, r.created_at) AT TIME ZONE 'UTC')::date,
+					   r.currency, 0, r.amount_cents, 1
+				  FROM workon.refunds AS r
+				 WHERE NOT v_rollup AND r.status = 'succeeded'
+				   AND COALESCE(r.stripe_status_at, r.created_at) >= v_from
+				   AND COALESCE(r.stripe_status_at, r.created_at) < v_to
+				   AND (v_all OR EXISTS (SELECT FROM workon.bookings AS bk
+										  WHERE bk.id = r.booking_id AND bk.space_id = ANY (v_spaces)))
+				UNION ALL
+				SELECT m.day, m.currency, m.paid_cents, m.refunded_cents, m.n
+				  FROM workon.stats_revenue_days AS m
+				 WHERE v_rollup AND NOT v_all AND m.day >= v_d1 AND m.day < v_d2
+				   AND m.space_id = ANY (v_spaces)
+				UNION ALL
+				SELECT m.day, m.currency, m.paid_cents, m.refunded_cents, m.n
+				  FROM workon.stats_revenue_totals AS m
+				 WHERE v_rollup AND v_all AND m.day >= v_d1 AND m.day < v_d2
+				UNION ALL
+				SELECT m.day, m.currency, m.paid_cents, m.refunded_cents, m.sign
+				  FROM workon.stats_money_changes AS m
+				 WHERE v_rollup AND m.day >= v_d1 AND m.day < v_d2
+				   AND (v_all OR m.space_id = ANY (v_spaces))) AS d
+		 GROUP BY d.day, d.currency
+		HAVING pg_catalog.sum(d.n) > 0
+	), top AS (
+		-- per space: the confirmed and completed bookings in the window, and
+		-- their time in it
+		SELECT b.space_id, pg_catalog.count(*) AS n,
+			   pg_catalog.sum(EXTRACT(epoch FROM LEAST(b.ends_at, v_to) - GREATEST(b.starts_at, v_from)))::bigint AS booked_s
+		  FROM b
+		 WHERE b.status IN ('confirmed', 'completed')
+		 GROUP BY b.space_id
+		UNION ALL
+		SELECT u.space_id, u.n, u.booked_s
+		  FROM u
+	)
+	SELECT workon.json_build(
+		'from', v_from,
+		'to', v_to,
+		'bookings', (SELECT workon.json_build(
+							'total', COALESCE(pg_catalog.sum(c.n), 0),
+							'by_status', workon.json_build(
+								'pending_payment', COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.status = 'pending_payment'), 0),
+								'confirmed', COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.status = 'confirmed'), 0),
+								'expired', COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.status = 'expired'), 0),
+								'cancelled', COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.status = 'cancelled'), 0),
+								'completed', COALESCE(pg_catalog.sum(c.n) FILTER (WHERE c.status = 'completed'), 0)))
+					   FROM counts AS c),
+		'revenue', (SELECT pg_catalog.array_to_json(COALESCE(pg_catalog.array_agg(workon.json_build(
+							'day', rev.day, 'currency', rev.currency,
+							'paid_cents', rev.paid, 'refunded_cents', rev.refunded,
+							'net_cents', rev.paid - rev.refunded)
+						ORDER BY rev.day, rev.currency), '{}'))
+					  FROM rev),
+		'occupancy', (SELECT pg_catalog.array_to_json(COALESCE(pg_catalog.array_agg(workon.json_build(
+							'space_id', o.id, 'name', o.name, 'timezone', o.timezone,
+							'open_hours', pg_catalog.round(o.open_h::numeric, 2),
+							'booked_hours', pg_catalog.round(o.booked_h::numeric, 2),
+							'occupancy', CASE WHEN o.open_h > 0 THEN pg_catalog.round((o.booked_h / o.open_h)::numeric, 4) END,
+							'first_day', o.first_day,
+							'daily_open_hours', o.daily_open_hours,
+							'daily_booked_hours', o.daily_booked_hours)
+						ORDER BY o.name, o.id), '{}'))
+						FROM occ AS o),
+		'top_spaces', (SELECT pg_catalog.array_to_json(COALESCE(pg_catalog.array_agg(workon.json_build(
+							'space_id', t.id, 'name', t.name, 'city', t.city,
+							'bookings', t.n, 'booked_hours', pg_catalog.round(t.booked_s / 3600.0, 2))
+						ORDER BY t.n DESC, t.booked_s DESC, t.id), '{}'))
+						 FROM (SELECT s.id, s.name, s.city, top.n, top.booked_s
+								 FROM top
+								 JOIN workon.spaces AS s ON s.id = top.space_id
+								WHERE top.n > 0
+								ORDER BY top.n DESC, top.booked_s DESC, s.id
+								LIMIT 10) AS t),
+		-- who joined: the whole marketplace's, for admins only
+		'new_users', CASE WHEN stats_report.host_id IS NULL THEN
+			(SELECT pg_catalog.array_to_json(COALESCE(pg_catalog.array_agg(
+						workon.json_build('day', n.day, 'count', n.count) ORDER BY n.day), '{}'))
+			   FROM (SELECT (u.created_at AT TIME ZONE 'UTC')::date AS day, pg_catalog.count(*) AS count
+					   FROM workon.users AS u
+					  WHERE u.created_at >= v_from AND u.created_at < v_to
+					  GROUP BY 1) AS n) END)
+	  INTO v_report;
+
+	RETURN v_report;
+END
+$$;
+
+--
+-- Cheaper bookings: a hold's insert runs without a configuration change of
+-- its own, and its event is written by the trigger in one statement
+--
+CREATE OR REPLACE FUNCTION workon.booking_insert(space workon.spaces, user_id uuid,
+									  starts_at timestamptz, ends_at timestamptz,
+									  now timestamptz)
+RETURNS workon.bookings
+LANGUAGE plpgsql VOLATILE
+AS $$
+-- (no SET search_path, which would cost every booking a configuration
+-- change: its one caller, booking_create, sets it; every name is qualified)
+DECLARE
+	v_booking	workon.bookings;
+BEGIN
+	INSERT INTO workon.bookings (space_id, user_id, starts_at, ends_at, status,
+								 hold_expires_at, price_cents, currency)
+	VALUES (space.id, booking_insert.user_id, booking_insert.starts_at, booking_insert.ends_at,
+			'pending_payment',
+			booking_insert.now + pg_catalog.current_setting('workon.booking_hold_minutes')::interval,
+			workon.booking_price(space.timezone, space.hourly_rate_cents, space.daily_rate_cents,
+								 booking_insert.starts_at, booking_insert.ends_at),
+			space.currency)
+	RETURNING * INTO v_booking;
+	RETURN v_booking;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION workon.status_event()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP = 'UPDATE' AND OLD.status IS NOT DISTINCT FROM NEW.status THEN
+		RETURN NULL;
+	END IF;
+	-- workon.event_emit's insert, written out: one statement per booking
+	-- instead of a call that runs it (the recipients are never all NULL)
+	IF TG_TABLE_NAME = 'bookings' THEN
+		INSERT INTO workon.events (type, recipients, data)
+		SELECT 'booking.updated', pg_catalog.array_agg(DISTINCT r), workon.booking_json(NEW)
+		  FROM pg_catalog.unnest(ARRAY[NEW.user_id,
+									   (SELECT s.host_id FROM workon.spaces AS s WHERE s.id = NEW.space_id)]) AS r
+		 WHERE r IS NOT NULL
+		HAVING pg_catalog.count(r) > 0;
+	ELSE
+		INSERT INTO workon.events (type, recipients, data)
+		SELECT 'payment.updated', pg_catalog.array_agg(DISTINCT r), workon.payment_json(NEW)
+		  FROM pg_catalog.unnest(ARRAY[NEW.user_id,
+									   (SELECT s.host_id FROM workon.bookings AS b
+										  JOIN workon.spaces AS s ON s.id = b.space_id
+										 WHERE b.id = NEW.booking_id)]) AS r
+		 WHERE r IS NOT NULL
+		HAVING pg_catalog.count(r) > 0;
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION workon.admin_stats(text, text, uuid, text, text) IS
+'GET /api/v1/admin/stats?from=&to=&space_id=&city=&format= (admins): the marketplace''s numbers over [from, to) — bounds RFC 3339 with an offset or dates (YYYY-MM-DD, UTC days, "to" inclusive), default the last 30 days, at most 366 days, 400 validation_failed naming the field otherwise — optionally of one space or one city: {"from", "to", "bookings": {"total", "by_status": {status: count}} (bookings starting in the window, a lapsed hold counted as expired), "revenue": [{"day", "currency", "paid_cents", "refunded_cents", "net_cents"}] (per UTC day and currency: payments that succeeded minus refunds that succeeded, partial ones included), "occupancy": [{"space_id", "name", "timezone", "open_hours", "booked_hours", "occupancy", "first_day", "daily_open_hours": [...], "daily_booked_hours": [...]}] (hours of confirmed and completed bookings inside the opening hours over the opening hours, DST-correct, over the window and per calendar day of the space''s zone that the window touches, one number a day from first_day on; occupancy null when closed), "top_spaces": [{"space_id", "name", "city", "bookings", "booked_hours"}] (the 10 with most confirmed and completed bookings), "new_users": [{"day", "count"}]}. format=csv: the same as one CSV table (text/csv) whose column "table" names the part (workon.stats_csv). Never behind the committed rows: the changes the stats rollup has not folded yet (at most about a second''s) are added';
+
+-- the front end's own call, outside any request
+GRANT EXECUTE ON FUNCTION workon.stats_fold() TO workon_authenticator;
+
 -- the merged definitions, last so that they win
 CREATE OR REPLACE FUNCTION workon.openapi()
 RETURNS jsonb

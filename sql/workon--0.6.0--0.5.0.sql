@@ -41,7 +41,8 @@ BEGIN
 				'user_avatars', 'users',
 				-- tables of 0.6.0 whose rows may be dropped: the stats rollup, built
 				-- again from bookings, payments and refunds by the way forward
-				'stats_local_days', 'stats_utc_days', 'stats_revenue_days', 'stats_revenue_totals'
+				'stats_local_days', 'stats_utc_days', 'stats_revenue_days', 'stats_revenue_totals',
+				'stats_booking_changes', 'stats_money_changes'
 				)
 		 ORDER BY c.relname
 	LOOP
@@ -2156,14 +2157,44 @@ DROP FUNCTION workon.stats_money_rollup();
 DROP FUNCTION workon.stats_spaces_rollup();
 DROP FUNCTION workon.stats_rollup_rebuild();
 DROP FUNCTION workon.stats_rebuild_local_days(uuid[]);
-DROP FUNCTION workon.stats_add_booking(workon.bookings, integer);
+DROP FUNCTION workon.stats_fold();
+DROP FUNCTION workon.stats_utc_shares(workon.stats_booking_changes[]);
+DROP FUNCTION workon.stats_local_shares(workon.stats_booking_changes[]);
 DROP FUNCTION workon.stats_add_money(uuid, timestamptz, text, bigint, bigint, integer);
 DROP FUNCTION workon.booking_local_days(text, jsonb, timestamptz, timestamptz);
 DROP FUNCTION workon.space_booked_microseconds(text, jsonb, date, date, timestamptz[], timestamptz[]);
 DROP FUNCTION workon.space_occupancy_days(text, jsonb, date, date, date[], bigint[]);
 DROP INDEX workon.bookings_pending_starts_at_idx;
 DROP TABLE workon.stats_local_days, workon.stats_utc_days, workon.stats_revenue_days,
-	workon.stats_revenue_totals;
+	workon.stats_revenue_totals, workon.stats_booking_changes, workon.stats_money_changes;
+
+-- the event of a booking or payment through workon.event_emit again
+CREATE OR REPLACE FUNCTION workon.status_event()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP = 'UPDATE' AND OLD.status IS NOT DISTINCT FROM NEW.status THEN
+		RETURN NULL;
+	END IF;
+	IF TG_TABLE_NAME = 'bookings' THEN
+		PERFORM workon.event_emit('booking.updated',
+								  ARRAY[NEW.user_id,
+										(SELECT s.host_id FROM workon.spaces AS s WHERE s.id = NEW.space_id)],
+								  workon.booking_json(NEW));
+	ELSE
+		PERFORM workon.event_emit('payment.updated',
+								  ARRAY[NEW.user_id,
+										(SELECT s.host_id FROM workon.bookings AS b
+										   JOIN workon.spaces AS s ON s.id = b.space_id
+										  WHERE b.id = NEW.booking_id)],
+								  workon.payment_json(NEW));
+	END IF;
+	RETURN NULL;
+END
+$$;
 
 DROP FUNCTION workon.booking_problems(text, jsonb, timestamptz, timestamptz, timestamptz);
 DROP FUNCTION workon.audit_times(text, jsonb);

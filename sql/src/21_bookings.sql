@@ -384,8 +384,9 @@ CREATE FUNCTION workon.booking_insert(space workon.spaces, user_id uuid,
 									  now timestamptz)
 RETURNS workon.bookings
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
+-- (no SET search_path, which would cost every booking a configuration
+-- change: its one caller, booking_create, sets it; every name is qualified)
 DECLARE
 	v_booking	workon.bookings;
 BEGIN

@@ -132,7 +132,12 @@ BEGIN
 	v_d2 := (v_to AT TIME ZONE 'UTC')::date;
 	v_rollup := v_from = v_d1::timestamp AT TIME ZONE 'UTC' AND v_to = v_d2::timestamp AT TIME ZONE 'UTC';
 
-	WITH b AS MATERIALIZED (
+	-- the changes not yet folded into the rollup are added to it
+	-- (sql/src/62_stats_rollup.sql); read here, not into a variable, whose
+	-- value a custom plan would carry as a constant through the planner
+	WITH changes AS MATERIALIZED (
+		SELECT pg_catalog.array_agg(c) AS a FROM workon.stats_booking_changes AS c
+	), b AS MATERIALIZED (
 		-- the bookings that overlap the window
 		SELECT b.space_id, b.starts_at, b.ends_at,
 			   CASE WHEN b.status = 'pending_payment' AND b.hold_expires_at <= pg_catalog.now()
@@ -152,7 +157,9 @@ BEGIN
 			   pg_catalog.sum(t.confirmed + t.completed)
 				   + COALESCE(pg_catalog.sum(t.running) FILTER (WHERE t.day = v_d1), 0) AS n,
 			   (pg_catalog.sum(t.booked_microseconds) / 1000000.0)::bigint AS booked_s
-		  FROM workon.stats_utc_days AS t
+		  FROM (SELECT * FROM workon.stats_utc_days
+				UNION ALL
+				SELECT p.* FROM changes CROSS JOIN LATERAL workon.stats_utc_shares(changes.a) AS p) AS t
 		 WHERE v_rollup AND t.day >= v_d1 AND t.day < v_d2
 		   AND (v_all OR t.space_id = ANY (v_spaces))
 		 GROUP BY t.space_id
@@ -179,8 +186,14 @@ BEGIN
 				   AND b.starts_at >= v_from AND b.starts_at < v_to
 				   AND (v_all OR b.space_id = ANY (v_spaces))) AS l
 		 CROSS JOIN LATERAL (VALUES ('pending_payment', -l.n), ('expired', l.n)) AS x(status, n)
+	), pending_local AS MATERIALIZED (
+		-- per space, so that each space finds its own at once
+		SELECT p.space_id, pg_catalog.array_agg(p.day) AS days, pg_catalog.array_agg(p.booked_microseconds) AS us
+		  FROM changes CROSS JOIN LATERAL workon.stats_local_shares(changes.a) AS p
+		 GROUP BY p.space_id
 	), occ AS (
 		-- the booked time per local day: always the rollup's, whole days
+		-- (space_occupancy_days adds up the numbers of a day)
 		SELECT s.id, s.name, s.timezone, d.first_day, o.daily_open_hours, o.daily_booked_hours,
 			   o.open_hours AS open_h, o.booked_hours AS booked_h
 		  FROM workon.spaces AS s
@@ -190,9 +203,10 @@ BEGIN
 									pg_catalog.array_agg(l.booked_microseconds) AS us
 							   FROM workon.stats_local_days AS l
 							  WHERE l.space_id = s.id AND l.day >= d.first_day AND l.day <= d.last_day) AS sb
+		  LEFT JOIN pending_local AS p ON p.space_id = s.id
 		 CROSS JOIN LATERAL workon.space_occupancy_days(
 			s.timezone, s.opening_hours, d.first_day, d.last_day,
-			COALESCE(sb.days, '{}'), COALESCE(sb.us, '{}')) AS o
+			COALESCE(sb.days, '{}') || COALESCE(p.days, '{}'), COALESCE(sb.us, '{}') || COALESCE(p.us, '{}')) AS o
 		 WHERE s.id = ANY (v_spaces)
 	), rev AS (
 		SELECT d.day, d.currency, pg_catalog.sum(d.paid) AS paid, pg_catalog.sum(d.refunded) AS refunded
@@ -221,7 +235,12 @@ BEGIN
 				UNION ALL
 				SELECT m.day, m.currency, m.paid_cents, m.refunded_cents, m.n
 				  FROM workon.stats_revenue_totals AS m
-				 WHERE v_rollup AND v_all AND m.day >= v_d1 AND m.day < v_d2) AS d
+				 WHERE v_rollup AND v_all AND m.day >= v_d1 AND m.day < v_d2
+				UNION ALL
+				SELECT m.day, m.currency, m.paid_cents, m.refunded_cents, m.sign
+				  FROM workon.stats_money_changes AS m
+				 WHERE v_rollup AND m.day >= v_d1 AND m.day < v_d2
+				   AND (v_all OR m.space_id = ANY (v_spaces))) AS d
 		 GROUP BY d.day, d.currency
 		HAVING pg_catalog.sum(d.n) > 0
 	), top AS (
@@ -412,7 +431,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.admin_stats(text, text, uuid, text, text) IS
-'GET /api/v1/admin/stats?from=&to=&space_id=&city=&format= (admins): the marketplace''s numbers over [from, to) — bounds RFC 3339 with an offset or dates (YYYY-MM-DD, UTC days, "to" inclusive), default the last 30 days, at most 366 days, 400 validation_failed naming the field otherwise — optionally of one space or one city: {"from", "to", "bookings": {"total", "by_status": {status: count}} (bookings starting in the window, a lapsed hold counted as expired), "revenue": [{"day", "currency", "paid_cents", "refunded_cents", "net_cents"}] (per UTC day and currency: payments that succeeded minus refunds that succeeded, partial ones included), "occupancy": [{"space_id", "name", "timezone", "open_hours", "booked_hours", "occupancy", "first_day", "daily_open_hours": [...], "daily_booked_hours": [...]}] (hours of confirmed and completed bookings inside the opening hours over the opening hours, DST-correct, over the window and per calendar day of the space''s zone that the window touches, one number a day from first_day on; occupancy null when closed), "top_spaces": [{"space_id", "name", "city", "bookings", "booked_hours"}] (the 10 with most confirmed and completed bookings), "new_users": [{"day", "count"}]}. format=csv: the same as one CSV table (text/csv) whose column "table" names the part (workon.stats_csv)';
+'GET /api/v1/admin/stats?from=&to=&space_id=&city=&format= (admins): the marketplace''s numbers over [from, to) — bounds RFC 3339 with an offset or dates (YYYY-MM-DD, UTC days, "to" inclusive), default the last 30 days, at most 366 days, 400 validation_failed naming the field otherwise — optionally of one space or one city: {"from", "to", "bookings": {"total", "by_status": {status: count}} (bookings starting in the window, a lapsed hold counted as expired), "revenue": [{"day", "currency", "paid_cents", "refunded_cents", "net_cents"}] (per UTC day and currency: payments that succeeded minus refunds that succeeded, partial ones included), "occupancy": [{"space_id", "name", "timezone", "open_hours", "booked_hours", "occupancy", "first_day", "daily_open_hours": [...], "daily_booked_hours": [...]}] (hours of confirmed and completed bookings inside the opening hours over the opening hours, DST-correct, over the window and per calendar day of the space''s zone that the window touches, one number a day from first_day on; occupancy null when closed), "top_spaces": [{"space_id", "name", "city", "bookings", "booked_hours"}] (the 10 with most confirmed and completed bookings), "new_users": [{"day", "count"}]}. format=csv: the same as one CSV table (text/csv) whose column "table" names the part (workon.stats_csv). Never behind the committed rows: the changes the stats rollup has not folded yet (at most about a second''s) are added';
 
 CREATE FUNCTION workon.host_stats("from" text DEFAULT NULL, "to" text DEFAULT NULL,
 								  space_id uuid DEFAULT NULL, city text DEFAULT NULL,

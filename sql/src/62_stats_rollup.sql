@@ -3,12 +3,15 @@
 --
 -- The admin's report (workon.stats_report) over 90 days of a large
 -- marketplace would read every booking, payment and refund of the window;
--- it reads these sums instead, kept by triggers in the transaction of each
--- change.  Every sum is what the report computes from the rows (the
--- pg_regress test stats_rollup compares them): a row's share is added
--- when it is written and taken away when it changes, so the sums are
--- exact at every commit.  Rows whose sums went back to zero stay (the
--- report skips them).
+-- it reads these sums instead.  A change to a booking, payment or refund
+-- costs its transaction one row appended to a queue
+-- (workon.stats_booking_changes, stats_money_changes: the old row's share
+-- goes, the new row's comes); workon.stats_fold() moves the committed
+-- changes into the sums, many at once, and the report adds the changes
+-- still queued, so it is never behind the rows it could see.  Every sum is
+-- what the report computes from the rows (the pg_regress test stats_rollup
+-- compares them).  Rows whose sums went back to zero stay (the report
+-- skips them).
 --
 CREATE TABLE workon.stats_local_days (
 	space_id	uuid NOT NULL,
@@ -61,12 +64,37 @@ CREATE TABLE workon.stats_revenue_totals (
 COMMENT ON TABLE workon.stats_revenue_totals IS
 'What workon.stats_revenue_days sums over all spaces: per UTC day and currency (the report of the whole marketplace)';
 
+CREATE TABLE workon.stats_booking_changes (
+	space_id	uuid NOT NULL,
+	starts_at	timestamptz NOT NULL,
+	ends_at		timestamptz NOT NULL,
+	status		text NOT NULL,
+	sign		integer NOT NULL
+);
+
+COMMENT ON TABLE workon.stats_booking_changes IS
+'Bookings'' changes not yet in the rollup: a booking''s values whose share is added (sign 1) or taken away (sign -1), appended by the bookings'' triggers, taken out by workon.stats_fold';
+
+CREATE TABLE workon.stats_money_changes (
+	day			date NOT NULL,
+	space_id	uuid NOT NULL,
+	currency	text NOT NULL,
+	paid_cents	bigint NOT NULL,
+	refunded_cents bigint NOT NULL,
+	sign		integer NOT NULL
+);
+
+COMMENT ON TABLE workon.stats_money_changes IS
+'Succeeded payments'' and refunds'' changes not yet in the revenue rollup: the share of stats_revenue_days that is added (sign 1, the cents as they are) or taken away (sign -1, the cents negated), appended by the triggers of payments and refunds, taken out by workon.stats_fold';
+
 -- derived, but dumped with the rows they sum: a restore loads both and the
 -- triggers skip restored rows
 SELECT pg_catalog.pg_extension_config_dump('workon.stats_local_days', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.stats_utc_days', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.stats_revenue_days', '');
 SELECT pg_catalog.pg_extension_config_dump('workon.stats_revenue_totals', '');
+SELECT pg_catalog.pg_extension_config_dump('workon.stats_booking_changes', '');
+SELECT pg_catalog.pg_extension_config_dump('workon.stats_money_changes', '');
 
 -- the bookings on hold, for the report's lapsed holds
 CREATE INDEX bookings_pending_starts_at_idx ON workon.bookings (starts_at)
@@ -116,60 +144,56 @@ COMMENT ON FUNCTION workon.booking_local_days(text, jsonb, timestamptz, timestam
 --
 -- A booking's share
 --
-CREATE FUNCTION workon.stats_add_booking(b workon.bookings, sign integer)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
+CREATE FUNCTION workon.stats_utc_shares(changes workon.stats_booking_changes[])
+RETURNS TABLE (space_id uuid, day date, pending_payment integer, confirmed integer, expired integer,
+			   cancelled integer, completed integer, booked_microseconds bigint, running integer)
+LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
--- (no SET search_path, which would cost every booking a configuration
--- change: the triggers that call it set it; every name is qualified)
-DECLARE
-	v_booked	boolean := b.status IN ('confirmed', 'completed');
-	v_first		date := (b.starts_at AT TIME ZONE 'UTC')::date;
-BEGIN
-	-- its status on the day it starts; for the booked ones their time in
-	-- each UTC day and the days it runs into
-	INSERT INTO workon.stats_utc_days AS t (space_id, day, pending_payment, confirmed, expired,
-											cancelled, completed, booked_microseconds, running)
-	SELECT b.space_id, g.day,
-		   CASE WHEN g.day = v_first AND b.status = 'pending_payment' THEN sign ELSE 0 END,
-		   CASE WHEN g.day = v_first AND b.status = 'confirmed' THEN sign ELSE 0 END,
-		   CASE WHEN g.day = v_first AND b.status = 'expired' THEN sign ELSE 0 END,
-		   CASE WHEN g.day = v_first AND b.status = 'cancelled' THEN sign ELSE 0 END,
-		   CASE WHEN g.day = v_first AND b.status = 'completed' THEN sign ELSE 0 END,
-		   CASE WHEN v_booked
-				THEN sign * (EXTRACT(epoch FROM LEAST(b.ends_at, (g.day + 1)::timestamp AT TIME ZONE 'UTC')
-									   - GREATEST(b.starts_at, g.day::timestamp AT TIME ZONE 'UTC'))
-							 * 1000000)::bigint
-				ELSE 0 END,
-		   CASE WHEN g.day > v_first THEN sign ELSE 0 END
-	  FROM (SELECT d::date AS day
-			  FROM pg_catalog.generate_series(v_first,
-					CASE WHEN v_booked THEN ((b.ends_at - interval '1 microsecond') AT TIME ZONE 'UTC')::date
-						 ELSE v_first END, interval '1 day') AS d) AS g
-	 WHERE v_booked OR g.day = v_first
-	ON CONFLICT (day, space_id) DO UPDATE
-	   SET pending_payment = t.pending_payment + EXCLUDED.pending_payment,
-		   confirmed = t.confirmed + EXCLUDED.confirmed,
-		   expired = t.expired + EXCLUDED.expired,
-		   cancelled = t.cancelled + EXCLUDED.cancelled,
-		   completed = t.completed + EXCLUDED.completed,
-		   booked_microseconds = t.booked_microseconds + EXCLUDED.booked_microseconds,
-		   running = t.running + EXCLUDED.running;
-
-	IF v_booked THEN
-		INSERT INTO workon.stats_local_days AS t (space_id, day, booked_microseconds)
-		SELECT b.space_id, o.day, sign * o.booked_microseconds
-		  FROM workon.spaces AS s
-		 CROSS JOIN LATERAL workon.booking_local_days(s.timezone, s.opening_hours, b.starts_at, b.ends_at) AS o
-		 WHERE s.id = b.space_id
-		ON CONFLICT (space_id, day) DO UPDATE
-		   SET booked_microseconds = t.booked_microseconds + EXCLUDED.booked_microseconds;
-	END IF;
-END
+	-- (neither STRICT nor SET search_path: inlined into the callers' queries)
+	-- each change's status on the day it starts; for the booked ones their
+	-- time in each UTC day and the days they run into
+	SELECT c.space_id, g.day,
+		   pg_catalog.sum(CASE WHEN g.day = c.first_day AND c.status = 'pending_payment' THEN c.sign ELSE 0 END)::integer,
+		   pg_catalog.sum(CASE WHEN g.day = c.first_day AND c.status = 'confirmed' THEN c.sign ELSE 0 END)::integer,
+		   pg_catalog.sum(CASE WHEN g.day = c.first_day AND c.status = 'expired' THEN c.sign ELSE 0 END)::integer,
+		   pg_catalog.sum(CASE WHEN g.day = c.first_day AND c.status = 'cancelled' THEN c.sign ELSE 0 END)::integer,
+		   pg_catalog.sum(CASE WHEN g.day = c.first_day AND c.status = 'completed' THEN c.sign ELSE 0 END)::integer,
+		   COALESCE(pg_catalog.sum(c.sign * (EXTRACT(epoch FROM LEAST(c.ends_at, (g.day + 1)::timestamp AT TIME ZONE 'UTC')
+															- GREATEST(c.starts_at, g.day::timestamp AT TIME ZONE 'UTC'))
+											  * 1000000)::bigint) FILTER (WHERE c.booked), 0)::bigint,
+		   pg_catalog.sum(CASE WHEN c.booked AND g.day > c.first_day THEN c.sign ELSE 0 END)::integer
+	  FROM (SELECT x.space_id, x.starts_at, x.ends_at, x.status, x.sign,
+				   (x.starts_at AT TIME ZONE 'UTC')::date AS first_day,
+				   x.status IN ('confirmed', 'completed') AS booked
+			  FROM pg_catalog.unnest($1) AS x) AS c
+	 CROSS JOIN LATERAL (SELECT d::date AS day
+						   FROM pg_catalog.generate_series(c.first_day,
+								CASE WHEN c.booked THEN ((c.ends_at - interval '1 microsecond') AT TIME ZONE 'UTC')::date
+									 ELSE c.first_day END, interval '1 day') AS d) AS g
+	 GROUP BY g.day, c.space_id
+	 ORDER BY g.day, c.space_id
 $$;
 
-COMMENT ON FUNCTION workon.stats_add_booking(workon.bookings, integer) IS
-'Adds (sign 1) or takes away (sign -1) a booking''s share of workon.stats_utc_days and workon.stats_local_days';
+COMMENT ON FUNCTION workon.stats_utc_shares(workon.stats_booking_changes[]) IS
+'What the changes add to workon.stats_utc_days, summed per UTC day and space';
+
+CREATE FUNCTION workon.stats_local_shares(changes workon.stats_booking_changes[])
+RETURNS TABLE (space_id uuid, day date, booked_microseconds bigint)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+	-- (as stats_utc_shares) the booked ones' time inside the space's opening
+	-- hours per local day, from the same C code as the report
+	SELECT c.space_id, o.day, pg_catalog.sum(c.sign * o.booked_microseconds)::bigint
+	  FROM pg_catalog.unnest($1) AS c
+	  JOIN workon.spaces AS s ON s.id = c.space_id
+	 CROSS JOIN LATERAL workon.booking_local_days(s.timezone, s.opening_hours, c.starts_at, c.ends_at) AS o
+	 WHERE c.status IN ('confirmed', 'completed')
+	 GROUP BY c.space_id, o.day
+	 ORDER BY c.space_id, o.day
+$$;
+
+COMMENT ON FUNCTION workon.stats_local_shares(workon.stats_booking_changes[]) IS
+'What the changes add to workon.stats_local_days, summed per space and local day (the space''s current zone and opening hours)';
 
 CREATE FUNCTION workon.stats_bookings_rollup()
 RETURNS trigger
@@ -178,18 +202,24 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF TG_OP IN ('UPDATE', 'DELETE') THEN
-		PERFORM workon.stats_add_booking(OLD, -1);
-	END IF;
-	IF TG_OP IN ('INSERT', 'UPDATE') THEN
-		PERFORM workon.stats_add_booking(NEW, 1);
+	-- the old row's share goes, the new row's comes: one statement, folded later
+	IF TG_OP = 'INSERT' THEN
+		INSERT INTO workon.stats_booking_changes (space_id, starts_at, ends_at, status, sign)
+		VALUES (NEW.space_id, NEW.starts_at, NEW.ends_at, NEW.status, 1);
+	ELSIF TG_OP = 'UPDATE' THEN
+		INSERT INTO workon.stats_booking_changes (space_id, starts_at, ends_at, status, sign)
+		VALUES (OLD.space_id, OLD.starts_at, OLD.ends_at, OLD.status, -1),
+			   (NEW.space_id, NEW.starts_at, NEW.ends_at, NEW.status, 1);
+	ELSE
+		INSERT INTO workon.stats_booking_changes (space_id, starts_at, ends_at, status, sign)
+		VALUES (OLD.space_id, OLD.starts_at, OLD.ends_at, OLD.status, -1);
 	END IF;
 	RETURN NULL;
 END
 $$;
 
 COMMENT ON FUNCTION workon.stats_bookings_rollup() IS
-'Trigger of bookings: moves the row''s share of the stats rollup from its old values to its new ones';
+'Trigger of bookings: queues the move of the row''s share of the stats rollup from its old values to its new ones (workon.stats_booking_changes)';
 
 CREATE TRIGGER bookings_stats_rollup
 	AFTER INSERT OR DELETE ON workon.bookings
@@ -211,29 +241,20 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
-	-- PL/pgSQL: its plans are kept for the session; no SET search_path, as
-	-- stats_add_booking
-	INSERT INTO workon.stats_revenue_days AS t (day, space_id, currency, paid_cents, refunded_cents, n)
+	-- queued for workon.stats_fold: the row of a day's revenue of all
+	-- spaces is written by the fold alone, so payments do not queue on it.
+	-- PL/pgSQL: its plan is kept for the session; no SET search_path (the
+	-- trigger that calls it sets it)
+	INSERT INTO workon.stats_money_changes (day, space_id, currency, paid_cents, refunded_cents, sign)
 	SELECT (stats_add_money.at AT TIME ZONE 'UTC')::date, b.space_id, stats_add_money.currency,
 		   sign * paid, sign * refunded, sign
 	  FROM workon.bookings AS b
-	 WHERE b.id = stats_add_money.booking_id
-	ON CONFLICT ON CONSTRAINT stats_revenue_days_pkey DO UPDATE
-	   SET paid_cents = t.paid_cents + EXCLUDED.paid_cents,
-		   refunded_cents = t.refunded_cents + EXCLUDED.refunded_cents,
-		   n = t.n + EXCLUDED.n;
-	INSERT INTO workon.stats_revenue_totals AS t (day, currency, paid_cents, refunded_cents, n)
-	VALUES ((stats_add_money.at AT TIME ZONE 'UTC')::date, stats_add_money.currency, sign * paid,
-			sign * refunded, sign)
-	ON CONFLICT ON CONSTRAINT stats_revenue_totals_pkey DO UPDATE
-	   SET paid_cents = t.paid_cents + EXCLUDED.paid_cents,
-		   refunded_cents = t.refunded_cents + EXCLUDED.refunded_cents,
-		   n = t.n + EXCLUDED.n;
+	 WHERE b.id = stats_add_money.booking_id;
 END
 $$;
 
 COMMENT ON FUNCTION workon.stats_add_money(uuid, timestamptz, text, bigint, bigint, integer) IS
-'Adds (sign 1) or takes away (sign -1) a succeeded payment''s or refund''s share of workon.stats_revenue_days and stats_revenue_totals';
+'Queues the addition (sign 1) or removal (sign -1) of a succeeded payment''s or refund''s share of workon.stats_revenue_days and stats_revenue_totals (workon.stats_money_changes)';
 
 CREATE FUNCTION workon.stats_money_rollup()
 RETURNS trigger
@@ -269,7 +290,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.stats_money_rollup() IS
-'Trigger of payments and refunds: moves a succeeded one''s share of the revenue rollup: a payment on the UTC day of succeeded_at in the currency and amount received (else the ones asked), a refund on the UTC day of stripe_status_at (else created_at)';
+'Trigger of payments and refunds: queues the move of a succeeded one''s share of the revenue rollup: a payment on the UTC day of succeeded_at in the currency and amount received (else the ones asked), a refund on the UTC day of stripe_status_at (else created_at)';
 
 CREATE TRIGGER payments_stats_rollup
 	AFTER INSERT OR DELETE ON workon.payments
@@ -296,6 +317,85 @@ CREATE TRIGGER refunds_stats_rollup_update
 					   IS DISTINCT FROM (NEW.booking_id, NEW.status, NEW.stripe_status_at, NEW.created_at,
 										 NEW.currency, NEW.amount_cents))
 	EXECUTE FUNCTION workon.stats_money_rollup();
+
+--
+-- Folding the queued changes into the sums
+--
+CREATE FUNCTION workon.stats_fold()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_bookings	integer;
+	v_money		integer;
+BEGIN
+	-- one fold at a time (an advisory lock: neither the queues' writers nor
+	-- their vacuum are held up); the changes of transactions still running
+	-- stay for the next one.  Each queue in one statement: the changes it
+	-- takes out are what it adds (and never in a variable, whose value a
+	-- custom plan would carry as a constant through the planner)
+	PERFORM pg_catalog.pg_advisory_xact_lock('workon.stats_booking_changes'::regclass::oid::bigint);
+	WITH d AS (
+		DELETE FROM workon.stats_booking_changes AS c RETURNING c
+	), a AS (
+		SELECT pg_catalog.array_agg(d.c) AS changes FROM d
+	), u AS (
+		INSERT INTO workon.stats_utc_days AS t (space_id, day, pending_payment, confirmed, expired,
+												cancelled, completed, booked_microseconds, running)
+		SELECT p.* FROM a CROSS JOIN LATERAL workon.stats_utc_shares(a.changes) AS p
+		ON CONFLICT (day, space_id) DO UPDATE
+		   SET pending_payment = t.pending_payment + EXCLUDED.pending_payment,
+			   confirmed = t.confirmed + EXCLUDED.confirmed,
+			   expired = t.expired + EXCLUDED.expired,
+			   cancelled = t.cancelled + EXCLUDED.cancelled,
+			   completed = t.completed + EXCLUDED.completed,
+			   booked_microseconds = t.booked_microseconds + EXCLUDED.booked_microseconds,
+			   running = t.running + EXCLUDED.running
+	), l AS (
+		INSERT INTO workon.stats_local_days AS t (space_id, day, booked_microseconds)
+		SELECT p.* FROM a CROSS JOIN LATERAL workon.stats_local_shares(a.changes) AS p
+		ON CONFLICT (space_id, day) DO UPDATE
+		   SET booked_microseconds = t.booked_microseconds + EXCLUDED.booked_microseconds
+	)
+	SELECT pg_catalog.count(*) INTO v_bookings FROM d;
+
+	WITH d AS (
+		DELETE FROM workon.stats_money_changes AS c RETURNING c.*
+	), r AS (
+		INSERT INTO workon.stats_revenue_days AS t (day, space_id, currency, paid_cents, refunded_cents, n)
+		SELECT d.day, d.space_id, d.currency, pg_catalog.sum(d.paid_cents), pg_catalog.sum(d.refunded_cents),
+			   pg_catalog.sum(d.sign)
+		  FROM d
+		 GROUP BY d.space_id, d.day, d.currency
+		 ORDER BY d.space_id, d.day, d.currency
+		ON CONFLICT ON CONSTRAINT stats_revenue_days_pkey DO UPDATE
+		   SET paid_cents = t.paid_cents + EXCLUDED.paid_cents,
+			   refunded_cents = t.refunded_cents + EXCLUDED.refunded_cents,
+			   n = t.n + EXCLUDED.n
+	), s AS (
+		INSERT INTO workon.stats_revenue_totals AS t (day, currency, paid_cents, refunded_cents, n)
+		SELECT d.day, d.currency, pg_catalog.sum(d.paid_cents), pg_catalog.sum(d.refunded_cents),
+			   pg_catalog.sum(d.sign)
+		  FROM d
+		 GROUP BY d.day, d.currency
+		 ORDER BY d.day, d.currency
+		ON CONFLICT ON CONSTRAINT stats_revenue_totals_pkey DO UPDATE
+		   SET paid_cents = t.paid_cents + EXCLUDED.paid_cents,
+			   refunded_cents = t.refunded_cents + EXCLUDED.refunded_cents,
+			   n = t.n + EXCLUDED.n
+	)
+	SELECT pg_catalog.count(*) INTO v_money FROM d;
+	RETURN v_bookings + v_money;
+END
+$$;
+
+COMMENT ON FUNCTION workon.stats_fold() IS
+'Moves the committed changes of workon.stats_booking_changes and stats_money_changes into the rollup, summed per row of the rollup, and says how many changes it took; the shim calls it every second, pg_cron may too (the report adds the changes still queued, so this only keeps the queues short)';
+
+-- the front end's own call, outside any request
+GRANT EXECUTE ON FUNCTION workon.stats_fold() TO workon_authenticator;
 
 --
 -- Rebuilding from the rows
@@ -326,8 +426,12 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	-- after the bookings' writers in flight, before the next ones
-	LOCK TABLE workon.stats_local_days IN SHARE ROW EXCLUSIVE MODE;
+	-- after the bookings' writers in flight, before the next ones: their
+	-- queued changes are folded, then the space's days computed again (the
+	-- fold's lock first, as the fold takes it)
+	PERFORM pg_catalog.pg_advisory_xact_lock('workon.stats_booking_changes'::regclass::oid::bigint);
+	LOCK TABLE workon.stats_booking_changes IN SHARE ROW EXCLUSIVE MODE;
+	PERFORM workon.stats_fold();
 	PERFORM workon.stats_rebuild_local_days(ARRAY[NEW.id]);
 	RETURN NULL;
 END
@@ -347,9 +451,13 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	-- one writer at a time: the triggers wait until the sums are whole
+	-- one writer at a time: the triggers wait until the sums are whole; the
+	-- queued changes are in the rows the sums are computed from
+	LOCK TABLE workon.stats_booking_changes, workon.stats_money_changes IN EXCLUSIVE MODE;
 	LOCK TABLE workon.stats_local_days, workon.stats_utc_days, workon.stats_revenue_days,
 		workon.stats_revenue_totals IN EXCLUSIVE MODE;
+	DELETE FROM workon.stats_booking_changes;
+	DELETE FROM workon.stats_money_changes;
 	TRUNCATE workon.stats_local_days, workon.stats_utc_days, workon.stats_revenue_days,
 		workon.stats_revenue_totals;
 	PERFORM workon.stats_rebuild_local_days(ARRAY(SELECT s.id FROM workon.spaces AS s));
@@ -404,7 +512,7 @@ END
 $$;
 
 COMMENT ON FUNCTION workon.stats_rollup_rebuild() IS
-'Recomputes the whole stats rollup (workon.stats_local_days, stats_utc_days, stats_revenue_days, stats_revenue_totals) from the bookings, payments and refunds: after loading rows with the triggers off, and by the update that adds the rollup';
+'Recomputes the whole stats rollup (workon.stats_local_days, stats_utc_days, stats_revenue_days, stats_revenue_totals) from the bookings, payments and refunds, and empties the queues of changes: after loading rows with the triggers off, and by the update that adds the rollup';
 
 CREATE FUNCTION workon.stats_truncate_rollup()
 RETURNS trigger

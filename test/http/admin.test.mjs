@@ -119,6 +119,31 @@ describe('admin and host stats, audit, users', () => {
     }
   });
 
+  test('stats: a booking counts from its commit; the shim folds its queued change into the rollup within seconds', async () => {
+    const [s3, booker] = await Promise.all([space(other, `Fold Desk ${unique()}`), register()]);
+    const start = Math.ceil(Date.now() / HOUR) * HOUR + 26 * HOUR;
+    const res = await request('POST', '/api/v1/bookings', {
+      headers: bearer(booker.token),
+      body: { space_id: s3.id, starts_at: new Date(start).toISOString(), ends_at: new Date(start + 3 * HOUR).toISOString() },
+    });
+    assert.equal(res.status, 201, res.text);
+    psql(`UPDATE workon.bookings SET status = 'confirmed' WHERE id = ${lit(res.json.id)}`);
+    const stats = async () => {
+      const r = await request('GET', `/api/v1/admin/stats${qs({ ...window(), space_id: s3.id })}`, { headers: bearer(a.token) });
+      assert.equal(r.status, 200, r.text);
+      return r.json;
+    };
+    // at once, whether or not the fold has run yet
+    const first = await stats();
+    assert.equal(first.bookings.total, 1);
+    assert.equal(first.occupancy[0].booked_hours, 3);
+    const queued = () => Number(psql(`SELECT count(*) FROM workon.stats_booking_changes WHERE space_id = ${lit(s3.id)}`).trim());
+    for (let i = 0; i < 50 && queued() > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(queued(), 0, 'the shim folds the queue');
+    assert.equal(psql(`SELECT sum(confirmed) FROM workon.stats_utc_days WHERE space_id = ${lit(s3.id)}`).trim(), '1');
+    assert.deepEqual(await stats(), first);
+  });
+
   test('GET /admin/audit: by entity_id, newest first, paged; the changed fields, no secrets', async () => {
     const res = await request('GET', `/api/v1/admin/audit${qs({ entity_id: booking.id })}`, { headers: bearer(a.token) });
     assert.equal(res.status, 200, res.text);

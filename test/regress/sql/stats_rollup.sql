@@ -2,8 +2,9 @@
 -- The stats rollup (sql/src/62_stats_rollup.sql): after a mix of writes
 -- (create, confirm, cancel, expire, complete, move, payments and refunds,
 -- a DST day, overnight and multi-day bookings, new opening hours) the sums
--- the triggers kept equal a recomputation from the rows, and the report
--- over them equals what the C rules compute from the bookings
+-- the triggers queued and workon.stats_fold folded equal a recomputation
+-- from the rows, the report over them equals what the C rules compute from
+-- the bookings, and the report is the same before and after a fold
 --
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/fixture/start.sql
@@ -14,6 +15,7 @@ CREATE FUNCTION pg_temp.rollup_differences()
 RETURNS TABLE (rollup text, side text, row_text text)
 LANGUAGE plpgsql AS $$
 BEGIN
+	PERFORM workon.stats_fold();
 	CREATE TEMP TABLE kept_local AS SELECT * FROM workon.stats_local_days WHERE booked_microseconds <> 0;
 	CREATE TEMP TABLE kept_utc AS SELECT * FROM workon.stats_utc_days
 	 WHERE (pending_payment, confirmed, expired, cancelled, completed, booked_microseconds, running) <> (0, 0, 0, 0, 0, 0, 0);
@@ -83,6 +85,21 @@ LANGUAGE sql AS $$
 	 WHERE r.j -> 'bookings' <> c.j::jsonb
 $$;
 
+-- the report with changes queued equals the report once they are folded
+CREATE FUNCTION pg_temp.fold_keeps_report()
+RETURNS TABLE (folded boolean, same_report boolean, same_space_report boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+	v_all	jsonb := workon.stats_report('2026-03-25', '2026-04-01', NULL, NULL, NULL)::jsonb;
+	v_one	jsonb := workon.stats_report('2026-03-25', '2026-04-01', '5e700000-0000-4000-8000-000000000002', NULL, NULL)::jsonb;
+	v_n		integer := workon.stats_fold();
+BEGIN
+	RETURN QUERY
+		SELECT v_n > 0, v_all = workon.stats_report('2026-03-25', '2026-04-01', NULL, NULL, NULL)::jsonb,
+			   v_one = workon.stats_report('2026-03-25', '2026-04-01', '5e700000-0000-4000-8000-000000000002', NULL, NULL)::jsonb;
+END
+$$;
+
 SELECT workon.create_user('rollup.host@example.com', 'rollup host password', 'Rollup Host', 'host') AS host \gset
 SELECT workon.create_user('rollup.member@example.com', 'rollup member password', 'Rollup Member', 'member') AS member \gset
 -- Berlin: open Saturday 08:00 through the night to Sunday 04:00 (the night
@@ -114,6 +131,11 @@ VALUES ('5f700000-0000-4000-8000-000000000001', '5e700000-0000-4000-8000-0000000
 	   -- a hold that lapsed and was never marked: the report counts it as expired
 	   ('5f700000-0000-4000-8000-000000000007', '5e700000-0000-4000-8000-000000000002', :'member',
 		'2026-03-30 17:00+00', '2026-03-30 18:00+00', 'pending_payment', now() - interval '1 hour', 2000, 'usd');
+-- a booking's transaction only queues its change
+SELECT count(*) AS queued FROM workon.stats_booking_changes
+ WHERE space_id IN ('5e700000-0000-4000-8000-000000000001', '5e700000-0000-4000-8000-000000000002');
+SELECT * FROM pg_temp.fold_keeps_report();
+SELECT count(*) AS queued FROM workon.stats_booking_changes;
 SELECT day, pending_payment, confirmed, booked_microseconds, running FROM workon.stats_utc_days
  WHERE space_id IN ('5e700000-0000-4000-8000-000000000001', '5e700000-0000-4000-8000-000000000002') ORDER BY space_id, day;
 SELECT count(*) AS local_rows FROM workon.stats_local_days WHERE space_id IN ('5e700000-0000-4000-8000-000000000001', '5e700000-0000-4000-8000-000000000002');
@@ -129,6 +151,7 @@ UPDATE workon.bookings SET status = 'completed' WHERE id = '5f700000-0000-4000-8
 -- moved an hour later (a DBA's fix)
 UPDATE workon.bookings SET starts_at = starts_at + interval '1 hour', ends_at = ends_at + interval '1 hour'
  WHERE id = '5f700000-0000-4000-8000-000000000005';
+SELECT * FROM pg_temp.fold_keeps_report();
 SELECT s.name, l.day, l.booked_microseconds / 1e6 / 3600 AS booked_hours
   FROM workon.stats_local_days AS l JOIN workon.spaces AS s ON s.id = l.space_id
  WHERE l.booked_microseconds <> 0 AND l.space_id IN ('5e700000-0000-4000-8000-000000000001', '5e700000-0000-4000-8000-000000000002') ORDER BY s.name, l.day;
@@ -153,6 +176,9 @@ UPDATE workon.refunds SET status = 'succeeded', stripe_status_at = '2026-03-28 0
  WHERE id = '5d800000-0000-4000-8000-000000000001';
 UPDATE workon.refunds SET status = 'failed', stripe_status_at = '2026-03-28 07:05+00'
  WHERE id = '5d800000-0000-4000-8000-000000000002';
+SELECT count(*) AS queued FROM workon.stats_money_changes
+ WHERE space_id IN ('5e700000-0000-4000-8000-000000000001', '5e700000-0000-4000-8000-000000000002');
+SELECT * FROM pg_temp.fold_keeps_report();
 SELECT space_id, day, currency, paid_cents, refunded_cents, n FROM workon.stats_revenue_days
  WHERE space_id IN ('5e700000-0000-4000-8000-000000000001', '5e700000-0000-4000-8000-000000000002') ORDER BY space_id, day, currency;
 
