@@ -73,10 +73,12 @@ test:
 	SANITIZE=$(SANITIZE) scripts/test.sh
 	SANITIZE=$(SANITIZE) WORKON_TEST_PGBOUNCER=1 scripts/test.sh --http-only $(PGBOUNCER_TESTS)
 
-# make bench BENCH=stats: the admin's reads at marketplace size (scripts/bench-stats.sh);
-# BENCH=search: the ?q= search alone, shim and pgbench side by side (scripts/bench-search.sh)
+# make bench: scripts/bench.sh (the routes against pgbench), then scripts/bench-realtime.sh
+# (messages and WebSockets); BENCH=http or BENCH=realtime runs one of them alone;
+# BENCH=stats the admin's reads at marketplace size (scripts/bench-stats.sh);
+# BENCH=search the ?q= search alone, shim and pgbench side by side (scripts/bench-search.sh)
 bench:
-	$(if $(filter stats,$(BENCH)),scripts/bench-stats.sh,$(if $(filter search,$(BENCH)),scripts/bench-search.sh,scripts/bench.sh))
+	$(if $(filter stats,$(BENCH)),scripts/bench-stats.sh,$(if $(filter search,$(BENCH)),scripts/bench-search.sh,$(if $(filter realtime,$(BENCH)),scripts/bench-realtime.sh,$(if $(filter http,$(BENCH)),scripts/bench.sh,scripts/bench.sh && scripts/bench-realtime.sh))))
 
 shim:
 	$(MAKE) -C shim

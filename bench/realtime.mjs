@@ -1,20 +1,25 @@
-// Realtime bench: what the WebSocket layer costs and delivers.
+// Realtime bench: what the WebSocket layer costs the writers and how fast it delivers.
 //
-//   node bench/realtime.mjs            (scripts/bench.sh runs it with the variables below)
+//   node bench/realtime.mjs fanout | hold | idle     (scripts/bench-realtime.sh runs it)
 //
-// BENCH_URL: the shim; BENCH_SHIM_PID: its pid (for RSS); psql reaches the same database
-// through WORKON_PG* (test/http/README.md). BENCH_REALTIME_SECONDS (30), BENCH_RATE (1000
-// messages/s), BENCH_SOCKETS (1000, in BENCH_SOCKETS/2 conversations), BENCH_IDLE (10000).
+// BENCH_URL: the shim; BENCH_SHIM_PID: its pid (for RSS); psql reaches the bench database
+// through WORKON_PG* (test/http/README.md), where bench/realtime.sql made bench.pairs: a
+// conversation between a member and a host per row, with a token of each.
+// BENCH_REALTIME_SECONDS (30), BENCH_RATE (1000 messages/s), BENCH_IDLE (10000).
 //
-// Prints, one line each:
-//   writes, no NOTIFY     POST /api/v1/conversations/{id}/messages at the rate: done/s, p50, p99,
-//                         with the events' NOTIFY trigger disabled (what the wake-up costs)
-//   writes, no socket     the same with it
-//   writes, N sockets     the same with N sockets connected
-//   delivery              messages sent / received by the other participant's socket,
-//                         POST-sent-to-frame-received p50 and p99 (an upper bound of
-//                         commit-to-receive: it includes the request and the commit)
-//   idle sockets          RSS of the shim before and with BENCH_IDLE authenticated sockets
+// fanout: every user's socket (2 per pair) and POSTs at BENCH_RATE for BENCH_REALTIME_SECONDS,
+// round robin over the conversations, by their members, three times: with the events' NOTIFY
+// trigger disabled and no socket (the write path without the realtime wake-up), with it and no
+// socket, with the sockets open. One JSON line per run: {run, posted, created, per_second,
+// p50_ms, p99_ms (POST latency), other (the other answers: "<count>x<status>", 0 for none)}, and for the last also delivery: frames expected (two per
+// message: both participants' sockets), received, duplicates, and two latencies of each frame,
+// p50 and p99: commit-to-receive (from the message's created_at, clock_timestamp() in the
+// posting transaction before its commit, to the frame's arrival, on the machine's clock: an
+// upper bound) and post-to-receive (from the request being sent).
+// hold: opens every user's socket, prints {"open": N}, counts frames until SIGTERM, then
+// prints {"open", "frames"}.
+// idle: BENCH_IDLE authenticated sockets spread over the users; prints the shim's RSS before
+// and with them: {"sockets", "open", "rss_before_mb", "rss_mb"}.
 import fs from 'node:fs';
 import http from 'node:http';
 import { psql } from '../test/http/lib/client.mjs';
@@ -23,14 +28,12 @@ import { wsConnect } from '../test/http/lib/ws-client.mjs';
 const BASE = process.env.BENCH_URL || 'http://127.0.0.1:8080';
 const SECONDS = Number(process.env.BENCH_REALTIME_SECONDS || 30);
 const RATE = Number(process.env.BENCH_RATE || 1000);
-const SOCKETS = Number(process.env.BENCH_SOCKETS || 1000);
 const IDLE = Number(process.env.BENCH_IDLE || 10000);
 const PID = process.env.BENCH_SHIM_PID;
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 const url = new URL(BASE);
 
-function postMessage(token, conv, body) {
+function postMessage(agent, token, conv, body) {
   return new Promise((resolve) => {
     const data = JSON.stringify({ body });
     const req = http.request({
@@ -43,89 +46,41 @@ function postMessage(token, conv, body) {
 }
 
 const pct = (xs, p) => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+  if (xs.length === 0) return null;
+  const s = Float64Array.from(xs).sort();
+  return Number(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))].toFixed(2));
 };
-const ms = (x) => `${x.toFixed(2)} ms`;
-const rss = () => {
-  if (!PID) return NaN;
+const rssMb = () => {
+  if (!PID) return null;
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${PID}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+  return m ? Number((Number(m[1]) / 1024).toFixed(1)) : null;
 };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// pairs of (member, host) users, a space per host, a conversation per pair; tokens from SQL
-function setup(pairs) {
-  const tag = Date.now().toString(36);
-  const rows = psql(`
-    SET workon.jwt_access_ttl = 86400;
-    WITH h AS (
-      INSERT INTO workon.users (email, name, role)
-      SELECT 'rth' || n || '-${tag}@example.com', 'Host ' || n, 'host' FROM generate_series(1, ${pairs}) AS n
-      RETURNING id, email),
-    m AS (
-      INSERT INTO workon.users (email, name, role)
-      SELECT 'rtm' || n || '-${tag}@example.com', 'Member ' || n, 'member' FROM generate_series(1, ${pairs}) AS n
-      RETURNING id, email),
-    hn AS (SELECT id, (regexp_match(email, '^rth([0-9]+)-'))[1]::int AS n FROM h),
-    mn AS (SELECT id, (regexp_match(email, '^rtm([0-9]+)-'))[1]::int AS n FROM m),
-    s AS (
-      INSERT INTO workon.spaces (host_id, name, kind, city, address, capacity, timezone, hourly_rate_cents,
-                                 daily_rate_cents, currency, opening_hours, published)
-      SELECT hn.id, 'Bench ' || hn.n, 'desk', 'Lyon', 'Rue', 1, 'UTC', 1000, 6000, 'eur', '{}', true FROM hn
-      RETURNING id, host_id),
-    c AS (
-      INSERT INTO workon.conversations (space_id, member_id, host_id)
-      SELECT s.id, mn.id, s.host_id FROM s JOIN hn ON hn.id = s.host_id JOIN mn ON mn.n = hn.n
-      RETURNING id, member_id, host_id)
-    SELECT c.id || ' ' || workon.jwt_issue(c.member_id, 'member') || ' ' || workon.jwt_issue(c.host_id, 'host') FROM c;`);
-  return rows.split('\n').filter(Boolean).map((l) => {
-    const [conv, member, host] = l.split(' ');
+// The machine's clock in ms with the resolution of performance.now(): Date.now() only has
+// milliseconds, so the offset is taken at the moment its value turns over.
+let clockOffset = 0;
+function syncClock() {
+  const d0 = Date.now();
+  let d;
+  while ((d = Date.now()) === d0);
+  clockOffset = d - performance.now();
+}
+const wallMs = () => performance.now() + clockOffset;
+// "2026-12-07T17:47:14.123456+00:00" -> ms since the epoch, microseconds kept
+function tsMs(s) {
+  const m = /^([^.]+)(\.\d+)?(.*)$/.exec(s);
+  return Date.parse(m[1] + m[3]) + (m[2] ? Number(`0${m[2]}`) * 1000 : 0);
+}
+
+function loadPairs() {
+  return psql('SELECT conv, member, host FROM bench.pairs ORDER BY i').split('\n').map((l) => {
+    const [conv, member, host] = l.split('|');
     return { conv, member, host };
   });
 }
 
-// posts at RATE for SECONDS, round robin over the pairs; returns HTTP latencies and send times
-async function writes(pairs, label, sent) {
-  const lat = [];
-  let n = 0, ok = 0;
-  const started = Date.now();
-  const pending = [];
-  const total = RATE * SECONDS;
-  while (n < total) {
-    const due = started + (n * 1000) / RATE;
-    const wait = due - Date.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    const batchEnd = Math.min(total, Math.floor(((Date.now() - started) * RATE) / 1000) + 1);
-    for (; n < batchEnd; n++) {
-      const p = pairs[n % pairs.length];
-      const id = `m${n}`;
-      const t0 = performance.now();
-      if (sent) sent.set(id, t0);
-      pending.push(postMessage(p.member, p.conv, id).then((status) => {
-        lat.push(performance.now() - t0);
-        if (status === 201) ok++;
-      }));
-    }
-  }
-  await Promise.all(pending);
-  const secs = (Date.now() - started) / 1000;
-  console.log(`${label.padEnd(22)} ${total} posted, ${ok} created, ${(ok / secs).toFixed(0)}/s, p50 ${ms(pct(lat, 50))}, p99 ${ms(pct(lat, 99))}`);
-}
-
-async function main() {
-  const pairs = setup(SOCKETS / 2);
-  // what NOTIFY workon_events costs the writers (it serializes commits on a global lock)
-  psql('ALTER TABLE workon.events DISABLE TRIGGER events_notify;');
-  try {
-    await writes(pairs, 'writes, no NOTIFY');
-  } finally {
-    psql('ALTER TABLE workon.events ENABLE TRIGGER events_notify;');
-  }
-  await writes(pairs, 'writes, no socket');
-
-  const sent = new Map();
-  const got = [];
+async function openSockets(pairs) {
   const sockets = [];
   for (const p of pairs) {
     for (const token of [p.member, p.host]) {
@@ -134,33 +89,121 @@ async function main() {
       sockets.push(ws);
     }
   }
-  // the host's socket of each pair: the time its message.created frames arrive
-  for (let i = 1; i < sockets.length; i += 2) {
-    sockets[i].onFrame = (f) => {
-      const t = sent.get(f.data?.body);
-      if (f.type === 'message.created' && t !== undefined) got.push(performance.now() - t);
-    };
-  }
-  for (let i = 0; i < sockets.length; i += 2) sockets[i].onFrame = () => {};
-  await writes(pairs, `writes, ${sockets.length} sockets`, sent);
-  await new Promise((r) => setTimeout(r, 2000));
-  console.log(`${'delivery'.padEnd(22)} ${sent.size} sent, ${got.length} received, p50 ${ms(pct(got, 50))}, p99 ${ms(pct(got, 99))}`);
-  for (const ws of sockets) ws.destroy();
+  return sockets;
+}
 
-  await new Promise((r) => setTimeout(r, 1000));
-  const before = rss();
-  const idle = [];
+// posts at RATE for SECONDS, round robin over the pairs; sent (if given) maps the body to
+// the time the request was sent
+async function writes(pairs, run, sent) {
+  // connections of their own: the shim closes idle keep-alive connections between runs, and a
+  // request sent on one as it closes would fail
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const lat = [];
+  let n = 0, ok = 0;
+  const other = {};
+  const started = performance.now();
+  const pending = [];
+  const total = RATE * SECONDS;
+  while (n < total) {
+    const wait = started + (n * 1000) / RATE - performance.now();
+    if (wait > 1) await sleep(wait);
+    const batchEnd = Math.min(total, Math.floor(((performance.now() - started) * RATE) / 1000) + 1);
+    for (; n < batchEnd; n++) {
+      const p = pairs[n % pairs.length];
+      const body = `m${n}`;
+      const t0 = performance.now();
+      if (sent) sent.set(body, t0);
+      pending.push(postMessage(agent, p.member, p.conv, body).then((status) => {
+        lat.push(performance.now() - t0);
+        if (status === 201) ok++;
+        else other[status] = (other[status] || 0) + 1;
+      }));
+    }
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  const secs = (performance.now() - started) / 1000;
+  return {
+    run, posted: total, created: ok, per_second: Math.round(ok / secs), p50_ms: pct(lat, 50), p99_ms: pct(lat, 99),
+    other: Object.entries(other).map(([k, v]) => `${v}x${k}`).join(',') || '-',
+  };
+}
+
+async function fanout() {
+  const pairs = loadPairs();
+  // what NOTIFY workon_events costs the writers (it serializes commits on a global lock)
+  psql('ALTER TABLE workon.events DISABLE TRIGGER events_notify;');
+  try {
+    console.log(JSON.stringify(await writes(pairs, 'no NOTIFY, no socket')));
+  } finally {
+    psql('ALTER TABLE workon.events ENABLE TRIGGER events_notify;');
+  }
+  console.log(JSON.stringify(await writes(pairs, 'no socket')));
+
+  const sockets = await openSockets(pairs);
+  await sleep(1000);
+  const sent = new Map();
+  const seen = new Set();
+  const commit = [], post = [];
+  let received = 0, duplicates = 0;
+  syncClock();
+  sockets.forEach((ws, k) => {
+    ws.onFrame = (f) => {
+      const now = performance.now();
+      if (f.type !== 'message.created') return;
+      const t = sent.get(f.data.body);
+      if (t === undefined) return;
+      const key = `${k} ${f.data.body}`;
+      if (seen.has(key)) { duplicates++; return; }
+      seen.add(key);
+      received++;
+      post.push(now - t);
+      commit.push(now + clockOffset - tsMs(f.data.created_at));
+    };
+  });
+  const w = await writes(pairs, `${sockets.length} sockets`, sent);
+  const deadline = performance.now() + 5000;
+  while (received < 2 * w.created && performance.now() < deadline) await sleep(50);
+  console.log(JSON.stringify({
+    ...w, expected: 2 * w.created, received, duplicates,
+    commit_p50_ms: pct(commit, 50), commit_p99_ms: pct(commit, 99), commit_max_ms: pct(commit, 100),
+    post_p50_ms: pct(post, 50), post_p99_ms: pct(post, 99),
+  }));
+  for (const ws of sockets) ws.destroy();
+}
+
+async function hold() {
+  const sockets = await openSockets(loadPairs());
+  let frames = 0;
+  for (const ws of sockets) ws.onFrame = () => { frames++; };
+  console.log(JSON.stringify({ open: sockets.length }));
+  await new Promise((r) => process.once('SIGTERM', r));
+  console.log(JSON.stringify({ open: sockets.filter((ws) => !ws.ended).length, frames }));
+  for (const ws of sockets) ws.destroy();
+}
+
+async function idle() {
+  const pairs = loadPairs();
+  const before = rssMb();
+  const sockets = [];
   for (let i = 0; i < IDLE; i++) {
-    // spread over every user (each gets IDLE / SOCKETS sockets)
+    // spread over every user (each gets IDLE / users sockets)
     const p = pairs[Math.floor(i / 2) % pairs.length];
     const ws = await wsConnect(BASE, '/api/v1/ws', { token: i % 2 ? p.host : p.member, timeoutMs: 10000 });
     if (ws.status !== 101) throw new Error(`idle socket ${i} refused: ${ws.status} ${ws.body}`);
-    idle.push(ws);
+    sockets.push(ws);
   }
-  await new Promise((r) => setTimeout(r, 1000));
-  console.log(`${'idle sockets'.padEnd(22)} ${idle.length} open, shim RSS ${before.toFixed(1)} MB before, ${rss().toFixed(1)} MB with them`);
-  for (const ws of idle) ws.destroy();
-  agent.destroy();
+  await sleep(1000);
+  console.log(JSON.stringify({
+    sockets: IDLE, open: sockets.filter((ws) => !ws.ended).length, rss_before_mb: before, rss_mb: rssMb(),
+  }));
+  for (const ws of sockets) ws.destroy();
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+const modes = { fanout, hold, idle };
+const mode = modes[process.argv[2]];
+if (!mode) {
+  console.error('usage: node bench/realtime.mjs fanout|hold|idle');
+  process.exit(2);
+}
+mode().catch((e) => { console.error(e); process.exit(1); });

@@ -3,8 +3,8 @@
 # same server. See bench/README.md for how to read the table.
 #
 # Settings (environment): BENCH_DURATION (seconds per run, 10), BENCH_WRK_THREADS (wrk -t,
-# 2), SHIM_THREADS / DB_POOL_SIZE (passed to the shims as they are); bench/realtime.mjs
-# reads BENCH_REALTIME_SECONDS, BENCH_RATE, BENCH_SOCKETS and BENCH_IDLE.
+# 2), SHIM_THREADS / DB_POOL_SIZE (passed to the shims as they are). Messages and
+# WebSockets have a bench of their own, scripts/bench-realtime.sh (make bench runs both).
 #
 # Two shims serve the same database: the main one with the edge's per-request work off
 # (LOG_LEVEL=warn, RATE_LIMIT_ENABLED=false) and an "edge" one with it on (access line per
@@ -58,9 +58,8 @@ cleanup() {
 on_exit cleanup
 
 # 1,000 idle connections and wrk -c256 need more descriptors than the usual 1024
-hard=$(ulimit -Hn)
-if [ "$hard" = unlimited ] || [ "$hard" -gt 65536 ]; then hard=65536; fi
-ulimit -n "$hard"
+raise_open_files
+hard=$(ulimit -n)
 [ "$hard" -ge 2048 ] || say "only $hard file descriptors allowed: the 1,000-connection check may fail"
 
 remove_stale_clusters bench
@@ -503,11 +502,6 @@ up_field() { awk -F'\t' -v l="$1" -v k="$2" '$1 == l { for (i = 2; i <= NF; i++)
 say "1,000 idle connections"
 idle=$(node "$ROOT/bench/idle-connections.mjs" "$port" "$shim_pid" 1000) || idle='{"error":"failed"}'
 
-say "realtime: writes with and without sockets, delivery, idle WebSockets (bench/realtime.mjs)"
-realtime=$(WORKON_PGHOST="$B/sock" WORKON_PGPORT="$PG_PORT" WORKON_PGDATABASE=workon_bench WORKON_PGUSER=postgres \
-    BENCH_URL="http://127.0.0.1:$port" BENCH_SHIM_PID="$shim_pid" node "$ROOT/bench/realtime.mjs" 2>&1) ||
-    realtime="realtime bench failed: $(tail -n 1 <<<"$realtime")"
-
 # e-mail: mails queued in one transaction (rendered by the database), delivered by a shim of
 # their own to the tests' fake Resend (the two shims above send no mail), once per latency
 declare -A mail
@@ -775,9 +769,6 @@ result=$RUN/bench-$(date +%Y%m%d-%H%M%S).txt
     echo "(mean of $gzip_rounds alternating runs each; the same page of 20 spaces)"
     echo
     search_table "$search" "$search_pg"
-    echo
-    echo "realtime (BENCH_REALTIME_SECONDS=${BENCH_REALTIME_SECONDS:-30} at BENCH_RATE=${BENCH_RATE:-1000} messages/s; delivery = POST sent to frame received):"
-    echo "$realtime"
     echo
     frow() { printf '%-6s %9s %9s %6s %9s %6s %9s %9s %6s %9s %6s\n' "$@"; }
     frow 'files' 'PUT MB/s' '\copy in' 'ratio' 'binary' 'ratio' 'GET MB/s' '\copy out' 'ratio' 'binary' 'ratio'

@@ -534,6 +534,15 @@ on_exit() {
     trap 'exit 143' TERM
 }
 
+# raise_open_files: as many open files as the hard limit allows (at most 65,536), for the
+# benches' thousands of connections.
+raise_open_files() {
+    local hard
+    hard=$(ulimit -Hn)
+    if [ "$hard" = unlimited ] || [ "$hard" -gt 65536 ]; then hard=65536; fi
+    ulimit -n "$hard"
+}
+
 # A free TCP port on the loopback interface.
 free_port() {
     node -e 'const s = require("net").createServer();
