@@ -39,9 +39,9 @@ BEGIN
 				'secrets', 'signed_url_keys', 'socket_presence', 'space_photos', 'spaces',
 				'stripe_events', 'stripe_webhook_secrets', 'upload_data', 'uploads',
 				'user_avatars', 'users',
-				-- tables of 0.6.0 whose rows may be dropped: the stats rollup, built
-				-- again from bookings, payments and refunds by the way forward
-				'stats_local_days', 'stats_utc_days', 'stats_revenue_days', 'stats_revenue_totals'
+				-- tables of 0.6.0 whose rows may be dropped: the stats rollup and the routes' schemas,
+				-- written again by the way forward (from bookings, payments and refunds; as shipped)
+				'stats_local_days', 'stats_utc_days', 'stats_revenue_days', 'stats_revenue_totals', 'route_schemas'
 				)
 		 ORDER BY c.relname
 	LOOP
@@ -2164,6 +2164,10 @@ DROP FUNCTION workon.space_occupancy_days(text, jsonb, date, date, date[], bigin
 DROP INDEX workon.bookings_pending_starts_at_idx;
 DROP TABLE workon.stats_local_days, workon.stats_utc_days, workon.stats_revenue_days,
 	workon.stats_revenue_totals;
+
+-- the routes' declared JSON Schemas of the OpenAPI document
+DROP FUNCTION workon.openapi_components();
+DROP TABLE workon.route_schemas;
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 
