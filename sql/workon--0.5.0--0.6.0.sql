@@ -6241,6 +6241,22 @@ BEGIN
 			responses := responses || '{"413": {"$ref": "#/components/responses/Error"},
 										"415": {"$ref": "#/components/responses/Error"}}';
 		END IF;
+		-- the route's own error codes (workon.errors rows of SQLSTATE WO...): raised in
+		-- the handler's body, or named by its comment
+		FOR st, sch IN
+			SELECT e.status::text, to_jsonb(string_agg(DISTINCT e.code, ', ' ORDER BY e.code))
+			  FROM workon.errors e
+			 WHERE e.sqlstate ~ '^WO' AND e.sqlstate <> 'WO405'
+			   AND (strpos(r.prosrc, chr(39) || e.sqlstate || chr(39)) > 0
+					OR coalesce(r.description, '') ~ ('\m(' || e.sqlstate || '|' || e.code || ')\M'))
+			 GROUP BY e.status
+		LOOP
+			responses := jsonb_set(responses, ARRAY[st],
+				coalesce(responses -> st, '{"$ref": "#/components/responses/Error"}')
+				|| jsonb_build_object('description', 'error codes of this route: ' || (sch #>> '{}')
+									  || CASE WHEN st = '401' AND NOT (sch #>> '{}') ~ '\munauthorized\M'
+											  THEN ', unauthorized' ELSE '' END));
+		END LOOP;
 		-- read replicas (the front end's DATABASE_REPLICA_URLS): an answer from the primary
 		-- carries the position of its commit, a read_only route takes it back
 		IF r.read_only THEN

@@ -219,6 +219,11 @@ GRANT EXECUTE ON FUNCTION workon.test_openapi_note(uuid, text, integer) TO worko
     const body = doc.components.schemas.Registration;
     assert.deepEqual(body.required, ['email', 'password', 'name']);
     assert.equal(body.properties.password.minLength, 8);
+    // a route's own error codes, under their status
+    assert.match(doc.paths['/api/v1/bookings'].post.responses['409'].description, /\bbooking_conflict\b/);
+    assert.equal(doc.paths['/api/v1/bookings'].post.responses['409'].$ref, '#/components/responses/Error');
+    assert.match(doc.paths['/api/v1/auth/login'].post.responses['401'].description, /\binvalid_credentials\b/);
+    assert.match(doc.paths['/api/v1/bookings/{id}/cancel'].post.responses['409'].description, /\bcannot_cancel\b.*\binvalid_transition\b/);
     // every route of workon.route_schemas names only declared components
     const text = JSON.stringify(doc);
     for (const [, name] of text.matchAll(/"#\/components\/schemas\/([^"]+)"/g)) {
