@@ -37,22 +37,25 @@ if ! command -v node >/dev/null 2>&1 ||
     missing+=(nodejs)
 fi
 
-# npm installs the browser tests' packages (test/browser/package-lock.json)
+# npm installs the test packages (test/browser and test/http package-lock.json)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 
-# the browser tests' npm packages, from their lock file, when missing or older than it
-browser_packages() {
-    local dir
-    dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/test/browser"
-    [ -f "$dir/package-lock.json" ] || return 0
-    if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
-        echo "workon: npm ci in test/browser" >&2
-        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2) && touch "$dir/node_modules"
-    fi
+# the npm packages of the browser tests (Puppeteer, axe) and of the HTTP tests (Ajv and
+# Redocly's OpenAPI linter), from their lock files, when missing or older than them
+npm_packages() {
+    local root dir
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    for dir in "$root/test/browser" "$root/test/http"; do
+        [ -f "$dir/package-lock.json" ] || continue
+        if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+            echo "workon: npm ci in ${dir#"$root"/}" >&2
+            (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2) && touch "$dir/node_modules"
+        fi
+    done
 }
 
 if [ ${#missing[@]} -eq 0 ]; then
-    browser_packages
+    npm_packages
     exit 0
 fi
 
@@ -66,4 +69,4 @@ echo "workon: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
-browser_packages
+npm_packages

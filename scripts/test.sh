@@ -227,6 +227,8 @@ count_node_results() {
 
 run_http() {
     local files=() f out rc=0 n
+    # Ajv checks every answer against the served OpenAPI document (test/http/lib/contract.mjs)
+    [ -d "$ROOT/test/http/node_modules" ] || die "test/http/node_modules is missing (scripts/deps.sh runs npm ci there)"
     if [ ${#only_tests[@]} -gt 0 ]; then
         for f in "${only_tests[@]}"; do
             [ -e "$ROOT/test/http/$f.test.mjs" ] || die "no test/http/$f.test.mjs"

@@ -6470,6 +6470,476 @@ COMMENT ON FUNCTION workon.admin_stats(text, text, uuid, text, text) IS
 -- the front end's own call, outside any request
 GRANT EXECUTE ON FUNCTION workon.stats_fold() TO workon_authenticator;
 
+-- BEGIN route schemas (copied from sql/src: 05_api.sql, 90_openapi.sql and the routes' files)
+-- The JSON Schemas of a route's request and answers, for the OpenAPI document
+-- (workon.openapi()): each file declares them beside its routes.
+CREATE TABLE workon.route_schemas (
+	method		text NOT NULL,
+	path		text NOT NULL,
+	schemas		jsonb NOT NULL
+				CONSTRAINT route_schemas_schemas_check
+				CHECK (jsonb_typeof(schemas) = 'object'
+					   AND schemas - ARRAY['body', 'query', 'path', 'responses'] = '{}'
+					   AND jsonb_typeof(coalesce(schemas -> 'query', '{}')) = 'object'
+					   AND jsonb_typeof(coalesce(schemas -> 'path', '{}')) = 'object'
+					   AND jsonb_typeof(coalesce(schemas -> 'responses', '{}')) = 'object'),
+	PRIMARY KEY (method, path)
+);
+
+COMMENT ON TABLE workon.route_schemas IS
+'JSON Schemas (2020-12, as OpenAPI 3.1 takes them) of a route: body (the JSON request body), query and path (by parameter name), responses (by status: the schema of its application/json body; a status the route table does not imply is added); "$ref": "#/components/schemas/<name>" names a schema of workon.openapi_components(). workon.openapi() publishes those of the routes of workon.routes (no foreign key: the route table may be truncated and reloaded); a route without a row keeps the schemas derived from its handler''s arguments and an empty response schema';
+
+GRANT SELECT ON workon.route_schemas TO workon_authenticator;
+
+-- The schemas the routes share (components.schemas; workon.route_schemas names
+-- them with "$ref": "#/components/schemas/<name>")
+CREATE FUNCTION workon.openapi_components()
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+-- AdminUser: a User with disabled; AdminUserDetail: with the admin's summary too
+SELECT c.c || jsonb_build_object('AdminUser', c.admin, 'AdminUserDetail', c.admin
+		|| jsonb_build_object('required', (c.admin -> 'required') || '["bookings", "spending", "spaces"]',
+							  'properties', (c.admin -> 'properties') || '{
+			"bookings": {"type": "object", "required": ["total", "by_status"], "description": "theirs as a member",
+						 "properties": {"total": {"type": "integer"}, "by_status": {"type": "object", "additionalProperties": {"type": "integer"}}}},
+			"spending": {"type": "array", "items": {"type": "object", "required": ["currency", "paid_cents", "refunded_cents", "net_cents"],
+						 "properties": {"currency": {"$ref": "#/components/schemas/Currency"}, "paid_cents": {"type": "integer"},
+										"refunded_cents": {"type": "integer"}, "net_cents": {"type": "integer"}}}},
+			"spaces": {"type": "integer", "minimum": 0, "description": "how many they host"}}'::jsonb))
+  FROM (SELECT c, jsonb_set(jsonb_set(c -> 'User', '{required}', (c #> '{User,required}') || '["disabled"]'),
+						 '{properties,disabled}', '{"type": "boolean"}') - 'examples' AS admin
+		  FROM (SELECT '{
+  "Uuid": {"type": "string", "format": "uuid", "examples": ["d1000000-0000-4000-8000-000000000024"]},
+  "Timestamp": {"type": "string", "format": "date-time", "description": "RFC 3339 in UTC, six fractional digits",
+    "pattern": "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{6}Z$", "examples": ["2026-03-02T09:00:00.000000Z"]},
+  "Currency": {"type": "string", "pattern": "^[a-z]{3}$", "description": "ISO 4217, lower case", "examples": ["eur"]},
+  "Money": {"type": "object", "required": ["amount_cents", "currency"], "additionalProperties": false,
+    "properties": {"amount_cents": {"type": "integer", "minimum": 0}, "currency": {"$ref": "#/components/schemas/Currency"}},
+    "examples": [{"amount_cents": 50000, "currency": "eur"}]},
+  "Cursor": {"type": ["string", "null"], "description": "opaque; pass it as ?cursor= for the next page; null on the last page"},
+  "Period": {"type": "object", "required": ["starts_at", "ends_at"], "additionalProperties": false,
+    "properties": {"starts_at": {"$ref": "#/components/schemas/Timestamp"}, "ends_at": {"$ref": "#/components/schemas/Timestamp"}}},
+  "Role": {"type": "string", "enum": ["member", "host", "admin"]},
+  "User": {"type": "object", "additionalProperties": false,
+    "required": ["id", "email", "name", "role", "email_verified", "locale", "created_at", "updated_at"],
+    "properties": {"id": {"$ref": "#/components/schemas/Uuid"}, "email": {"type": "string"}, "name": {"type": "string"},
+      "role": {"$ref": "#/components/schemas/Role"}, "email_verified": {"type": "boolean"},
+      "locale": {"type": "string", "enum": ["en", "fr"]},
+      "created_at": {"$ref": "#/components/schemas/Timestamp"}, "updated_at": {"$ref": "#/components/schemas/Timestamp"}},
+    "examples": [{"id": "b5db15bb-ec6c-4bfd-91df-63ebeb624297", "email": "ada@example.com", "name": "Ada Lovelace", "role": "member",
+      "email_verified": false, "locale": "en", "created_at": "2026-03-02T09:00:00.000000Z", "updated_at": "2026-03-02T09:00:00.000000Z"}]},
+  "Session": {"type": "object", "additionalProperties": false,
+    "required": ["user", "access_token", "refresh_token", "token_type", "expires_in"],
+    "properties": {"user": {"$ref": "#/components/schemas/User"},
+      "access_token": {"type": "string", "description": "a JWT for Authorization: Bearer"},
+      "refresh_token": {"type": "string", "description": "for POST /api/v1/auth/refresh, once"},
+      "token_type": {"const": "Bearer"}, "expires_in": {"type": "integer", "description": "seconds the access token is valid"}}},
+  "BrowserSession": {"type": "object", "additionalProperties": false,
+    "required": ["user", "access_token", "token_type", "expires_in"],
+    "description": "a Session whose refresh token is the HttpOnly cookie workon_refresh instead",
+    "properties": {"user": {"$ref": "#/components/schemas/User"}, "access_token": {"type": "string"},
+      "token_type": {"const": "Bearer"}, "expires_in": {"type": "integer"}}},
+  "Registration": {"type": "object", "additionalProperties": false, "required": ["email", "password", "name"],
+    "description": "every invalid field is named in details.fields",
+    "properties": {"email": {"type": "string", "minLength": 3}, "password": {"type": "string", "minLength": 8, "maxLength": 128, "description": "not the e-mail address"},
+      "name": {"type": "string", "minLength": 1, "maxLength": 200}, "role": {"type": "string", "enum": ["member", "host"], "default": "member"}},
+    "examples": [{"email": "ada@example.com", "password": "correct horse battery", "name": "Ada Lovelace"}]},
+  "Credentials": {"type": "object", "additionalProperties": false, "required": ["email", "password"],
+    "properties": {"email": {"type": "string", "minLength": 1}, "password": {"type": "string"}},
+    "examples": [{"email": "ada@example.com", "password": "correct horse battery"}]},
+  "SpaceKind": {"type": "string", "enum": ["desk", "private_office", "meeting_room", "event_space"]},
+  "OpeningHours": {"type": "object",
+    "description": "by day: sorted, non-overlapping [\"HH:MM\", \"HH:MM\"] intervals in the space''s zone on the 15-minute grid (\"24:00\" ends a day)",
+    "propertyNames": {"enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
+    "additionalProperties": {"type": "array", "items": {"type": "array", "prefixItems": [
+      {"type": "string", "pattern": "^([01]\\d|2[0-3]):(00|15|30|45)$"}, {"type": "string", "pattern": "^(([01]\\d|2[0-3]):(00|15|30|45)|24:00)$"}],
+      "minItems": 2, "maxItems": 2}},
+    "examples": [{"mon": [["08:00", "18:00"]], "tue": [["08:00", "12:00"], ["13:00", "18:00"]]}]},
+  "Photo": {"type": "object", "additionalProperties": false, "required": ["id", "url", "content_type"],
+    "properties": {"id": {"$ref": "#/components/schemas/Uuid"}, "url": {"type": "string"}, "content_type": {"type": "string"}}},
+  "Rating": {"type": "object", "additionalProperties": false, "required": ["average", "count"],
+    "properties": {"average": {"type": ["number", "null"], "minimum": 1, "maximum": 5}, "count": {"type": "integer", "minimum": 0}}},
+  "Space": {"type": "object", "additionalProperties": false,
+    "required": ["id", "host_id", "name", "description", "kind", "city", "address", "capacity", "timezone", "language",
+      "hourly_rate_cents", "daily_rate_cents", "currency", "opening_hours", "published", "photos", "created_at", "updated_at",
+      "archived_at", "rating"],
+    "properties": {"id": {"$ref": "#/components/schemas/Uuid"}, "host_id": {"$ref": "#/components/schemas/Uuid"},
+      "name": {"type": "string", "minLength": 1, "maxLength": 200}, "description": {"type": "string", "maxLength": 5000},
+      "kind": {"$ref": "#/components/schemas/SpaceKind"}, "city": {"type": "string", "minLength": 1},
+      "address": {"type": "string"}, "capacity": {"type": "integer", "minimum": 1},
+      "timezone": {"type": "string", "description": "IANA zone", "examples": ["Europe/Paris"]},
+      "language": {"type": "string", "description": "the text search language of the description"},
+      "hourly_rate_cents": {"type": "integer", "minimum": 0}, "daily_rate_cents": {"type": "integer", "minimum": 0},
+      "currency": {"$ref": "#/components/schemas/Currency"}, "opening_hours": {"$ref": "#/components/schemas/OpeningHours"},
+      "published": {"type": "boolean"}, "photos": {"type": "array", "items": {"$ref": "#/components/schemas/Photo"}, "maxItems": 20},
+      "created_at": {"$ref": "#/components/schemas/Timestamp"}, "updated_at": {"$ref": "#/components/schemas/Timestamp"},
+      "archived_at": {"oneOf": [{"$ref": "#/components/schemas/Timestamp"}, {"type": "null"}]},
+      "rating": {"$ref": "#/components/schemas/Rating"}}},
+  "SpacePage": {"type": "object", "additionalProperties": false, "required": ["data", "next_cursor"],
+    "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Space"}},
+      "next_cursor": {"$ref": "#/components/schemas/Cursor"}}},
+  "SpaceInput": {"type": "object", "additionalProperties": false,
+    "description": "every invalid field is named in details.fields (the first in details.field)",
+    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200}, "description": {"type": "string", "maxLength": 5000},
+      "kind": {"$ref": "#/components/schemas/SpaceKind"}, "city": {"type": "string", "minLength": 1},
+      "address": {"type": "string", "minLength": 1}, "capacity": {"type": "integer", "minimum": 1},
+      "timezone": {"type": "string", "description": "IANA zone"},
+      "language": {"type": ["string", "null"], "description": "text search language; by default the one of the zone''s country"},
+      "hourly_rate_cents": {"type": "integer", "minimum": 0, "maximum": 100000000000},
+      "daily_rate_cents": {"type": "integer", "minimum": 0, "maximum": 100000000000},
+      "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$", "description": "ISO 4217; stored in lower case"},
+      "opening_hours": {"$ref": "#/components/schemas/OpeningHours"},
+      "published": {"type": "boolean", "description": "true needs opening hours (409 no_opening_hours)"},
+      "host_id": {"$ref": "#/components/schemas/Uuid", "description": "admins only: the space''s host"}},
+    "examples": [{"name": "Canal loft", "kind": "meeting_room", "city": "Berlin", "address": "Paul-Lincke-Ufer 8, 10999 Berlin",
+      "capacity": 8, "timezone": "Europe/Berlin", "hourly_rate_cents": 2500, "daily_rate_cents": 16000, "currency": "eur", "opening_hours": {"mon": [["08:00", "18:00"]]}, "published": true}]},
+  "Availability": {"type": "object", "additionalProperties": false, "required": ["space_id", "timezone", "from", "to", "open", "busy", "free"],
+    "properties": {"space_id": {"$ref": "#/components/schemas/Uuid"}, "timezone": {"type": "string"},
+      "from": {"$ref": "#/components/schemas/Timestamp"}, "to": {"$ref": "#/components/schemas/Timestamp"},
+      "open": {"type": "array", "items": {"$ref": "#/components/schemas/Period"}},
+      "busy": {"type": "array", "items": {"$ref": "#/components/schemas/Period"}},
+      "free": {"type": "array", "items": {"$ref": "#/components/schemas/Period"}, "description": "open minus busy: each can be booked as given"}}},
+  "BookingStatus": {"type": "string", "enum": ["pending_payment", "confirmed", "expired", "cancelled", "completed"]},
+  "Booking": {"type": "object", "additionalProperties": false,
+    "required": ["id", "space_id", "user_id", "starts_at", "ends_at", "status", "price", "hold_expires_at", "refund", "cancelled_at", "created_at", "updated_at"],
+    "properties": {"id": {"$ref": "#/components/schemas/Uuid"}, "space_id": {"$ref": "#/components/schemas/Uuid"},
+      "user_id": {"$ref": "#/components/schemas/Uuid"},
+      "starts_at": {"$ref": "#/components/schemas/Timestamp"}, "ends_at": {"$ref": "#/components/schemas/Timestamp"},
+      "status": {"$ref": "#/components/schemas/BookingStatus"}, "price": {"$ref": "#/components/schemas/Money"},
+      "hold_expires_at": {"oneOf": [{"$ref": "#/components/schemas/Timestamp"}, {"type": "null"}], "description": "a pending booking''s hold ends then"},
+      "refund": {"oneOf": [{"type": "null"}, {"type": "object", "additionalProperties": false, "required": ["amount_cents", "currency", "percent"],
+        "properties": {"amount_cents": {"type": "integer", "minimum": 0}, "currency": {"$ref": "#/components/schemas/Currency"},
+          "percent": {"type": "integer", "minimum": 0, "maximum": 100}}}]},
+      "cancelled_at": {"oneOf": [{"$ref": "#/components/schemas/Timestamp"}, {"type": "null"}]},
+      "created_at": {"$ref": "#/components/schemas/Timestamp"}, "updated_at": {"$ref": "#/components/schemas/Timestamp"}},
+    "examples": [{"id": "f6732d60-5a93-4ed9-9fc0-dba11176b062", "space_id": "d1000000-0000-4000-8000-000000000024",
+      "user_id": "b5db15bb-ec6c-4bfd-91df-63ebeb624297", "starts_at": "2027-03-01T10:00:00.000000Z", "ends_at": "2027-03-01T12:00:00.000000Z",
+      "status": "pending_payment", "price": {"amount_cents": 50000, "currency": "eur"}, "hold_expires_at": "2026-12-07T18:05:03.715902Z",
+      "refund": null, "cancelled_at": null, "created_at": "2026-12-07T17:50:03.715902Z", "updated_at": "2026-12-07T17:50:03.715902Z"}]},
+  "BookingPage": {"type": "object", "additionalProperties": false, "required": ["data", "next_cursor"],
+    "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Booking"}},
+      "next_cursor": {"$ref": "#/components/schemas/Cursor"}}},
+  "AdminUserPage": {"type": "object", "additionalProperties": false, "required": ["data", "next_cursor"],
+    "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/AdminUser"}},
+      "next_cursor": {"$ref": "#/components/schemas/Cursor"}}},
+  "Upload": {"type": "object", "required": ["id", "owner_id", "filename", "content_type", "size", "state", "sha256", "created_at", "public", "download_url"],
+    "properties": {"id": {"$ref": "#/components/schemas/Uuid"}, "owner_id": {"$ref": "#/components/schemas/Uuid"}, "filename": {"type": "string"},
+      "content_type": {"type": "string", "enum": ["image/jpeg", "image/png", "image/webp", "application/pdf"]},
+      "size": {"type": "integer", "minimum": 0}, "state": {"type": "string"}, "sha256": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"},
+      "created_at": {"$ref": "#/components/schemas/Timestamp"}, "public": {"type": "boolean"},
+      "download_url": {"type": ["string", "null"], "description": "signed, once the bytes are stored"}}},
+  "Refund": {"type": "object", "required": ["id", "payment_id", "booking_id", "amount_cents", "currency", "status", "created_at", "updated_at"],
+    "properties": {"id": {"$ref": "#/components/schemas/Uuid"}, "payment_id": {"$ref": "#/components/schemas/Uuid"}, "booking_id": {"$ref": "#/components/schemas/Uuid"}, "amount_cents": {"type": "integer", "minimum": 0},
+      "currency": {"$ref": "#/components/schemas/Currency"}, "status": {"type": "string"}, "reason": {"type": ["string", "null"]},
+      "stripe_refund_id": {"type": ["string", "null"]}, "failure_reason": {"type": ["string", "null"]},
+      "created_at": {"$ref": "#/components/schemas/Timestamp"}, "updated_at": {"$ref": "#/components/schemas/Timestamp"}}},
+  "Payment": {"type": "object", "required": ["id", "booking_id", "method", "status", "amount_cents", "currency", "created_at", "updated_at"],
+    "properties": {"id": {"$ref": "#/components/schemas/Uuid"}, "booking_id": {"$ref": "#/components/schemas/Uuid"}, "method": {"type": "string"}, "status": {"type": "string"},
+      "amount_cents": {"type": "integer", "minimum": 0}, "currency": {"$ref": "#/components/schemas/Currency"},
+      "stripe_payment_intent_id": {"type": ["string", "null"]},
+      "client_secret": {"type": ["string", "null"], "description": "to the paying member, when the payment is created"},
+      "checkout_session_id": {"type": ["string", "null"]}, "amount_received_cents": {"type": ["integer", "null"]},
+      "refunded_cents": {"type": ["integer", "null"]}, "last_error": {}, "flags": {},
+      "succeeded_at": {"oneOf": [{"$ref": "#/components/schemas/Timestamp"}, {"type": "null"}]}, "created_at": {"$ref": "#/components/schemas/Timestamp"}, "updated_at": {"$ref": "#/components/schemas/Timestamp"},
+      "refunds": {"type": "array", "items": {"$ref": "#/components/schemas/Refund"}}}},
+  "Message": {"type": "object", "additionalProperties": false, "required": ["id", "conversation_id", "sender_id", "body", "created_at"],
+    "properties": {"id": {"$ref": "#/components/schemas/Uuid"}, "conversation_id": {"$ref": "#/components/schemas/Uuid"}, "sender_id": {"$ref": "#/components/schemas/Uuid"},
+      "body": {"type": "string", "minLength": 1, "maxLength": 4000}, "created_at": {"$ref": "#/components/schemas/Timestamp"}}},
+  "MessagePage": {"type": "object", "additionalProperties": false, "required": ["data", "next_cursor"],
+    "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
+      "next_cursor": {"$ref": "#/components/schemas/Cursor"}}},
+  "Conversation": {"type": "object", "additionalProperties": false,
+    "required": ["id", "space_id", "member_id", "host_id", "last_message", "unread_count", "last_message_at", "created_at"],
+    "properties": {"id": {"$ref": "#/components/schemas/Uuid"}, "space_id": {"$ref": "#/components/schemas/Uuid"}, "member_id": {"$ref": "#/components/schemas/Uuid"}, "host_id": {"$ref": "#/components/schemas/Uuid"},
+      "last_message": {"oneOf": [{"$ref": "#/components/schemas/Message"}, {"type": "null"}]},
+      "unread_count": {"type": "integer", "minimum": 0}, "last_message_at": {"oneOf": [{"$ref": "#/components/schemas/Timestamp"}, {"type": "null"}]}, "created_at": {"$ref": "#/components/schemas/Timestamp"}}},
+  "ConversationPage": {"type": "object", "additionalProperties": false, "required": ["data", "next_cursor"],
+    "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Conversation"}},
+      "next_cursor": {"$ref": "#/components/schemas/Cursor"}}},
+  "Review": {"type": "object", "required": ["id", "space_id", "author_id", "author_name", "rating", "body", "answer", "answered_at", "created_at", "updated_at"],
+    "description": "its author and admins also see booking_id, editable_until and the hiding",
+    "properties": {"id": {"$ref": "#/components/schemas/Uuid"}, "space_id": {"$ref": "#/components/schemas/Uuid"}, "author_id": {"$ref": "#/components/schemas/Uuid"}, "author_name": {"type": ["string", "null"]},
+      "rating": {"type": "integer", "minimum": 1, "maximum": 5}, "body": {"type": "string", "maxLength": 2000},
+      "answer": {"type": ["string", "null"], "maxLength": 2000}, "answered_at": {"oneOf": [{"$ref": "#/components/schemas/Timestamp"}, {"type": "null"}]}, "created_at": {"$ref": "#/components/schemas/Timestamp"}, "updated_at": {"$ref": "#/components/schemas/Timestamp"},
+      "booking_id": {"$ref": "#/components/schemas/Uuid"}, "editable_until": {"$ref": "#/components/schemas/Timestamp"}, "hidden": {"type": "boolean"}, "hidden_at": {"oneOf": [{"$ref": "#/components/schemas/Timestamp"}, {"type": "null"}]},
+      "hidden_reason": {"type": ["string", "null"]}}},
+  "ReviewPage": {"type": "object", "additionalProperties": false, "required": ["data", "next_cursor"],
+    "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Review"}},
+      "next_cursor": {"$ref": "#/components/schemas/Cursor"}}},
+  "Post": {"type": "object", "required": ["id", "slug", "title", "excerpt", "tags", "locale", "cover", "markdown", "html", "published_at", "updated_at"],
+    "description": "admins also see status, author_id, created_at and old_slugs",
+    "properties": {"id": {"$ref": "#/components/schemas/Uuid"}, "slug": {"type": "string"}, "title": {"type": "string"}, "excerpt": {"type": ["string", "null"]},
+      "tags": {"type": ["array", "null"], "items": {"type": "string"}}, "locale": {"type": "string", "enum": ["en", "fr"]},
+      "cover": {"oneOf": [{"$ref": "#/components/schemas/Photo"}, {"type": "null"}]},
+      "markdown": {"type": ["string", "null"]}, "html": {"type": ["string", "null"]}, "published_at": {"oneOf": [{"$ref": "#/components/schemas/Timestamp"}, {"type": "null"}]}, "updated_at": {"$ref": "#/components/schemas/Timestamp"},
+      "status": {"type": "string", "enum": ["draft", "scheduled", "published"]}, "author_id": {"oneOf": [{"$ref": "#/components/schemas/Uuid"}, {"type": "null"}]}, "created_at": {"$ref": "#/components/schemas/Timestamp"},
+      "old_slugs": {"type": "array", "items": {"type": "string"}}}},
+  "PostPage": {"type": "object", "additionalProperties": false, "required": ["data", "next_cursor"],
+    "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Post"}},
+      "next_cursor": {"$ref": "#/components/schemas/Cursor"}}},
+  "Event": {"type": "object", "additionalProperties": false, "required": ["type", "id", "data"],
+    "properties": {"type": {"type": "string", "examples": ["message.created"]}, "id": {"type": "string", "description": "its position, increasing"},
+      "data": {"type": "object"}}},
+  "AuditEntry": {"type": "object", "additionalProperties": false,
+    "required": ["id", "at", "actor_id", "action", "entity", "entity_id", "changed", "before", "after"],
+    "properties": {"id": {"type": "string"}, "at": {"$ref": "#/components/schemas/Timestamp"}, "actor_id": {"oneOf": [{"$ref": "#/components/schemas/Uuid"}, {"type": "null"}]}, "action": {"type": "string"}, "entity": {"type": "string"},
+      "entity_id": {"type": ["string", "null"]}, "changed": {}, "before": {}, "after": {}}},
+  "AuditPage": {"type": "object", "additionalProperties": false, "required": ["data", "next_cursor"],
+    "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}},
+      "next_cursor": {"$ref": "#/components/schemas/Cursor"}}},
+  "OutboxCall": {"type": "object", "additionalProperties": false,
+    "required": ["id", "kind", "purpose", "method", "path", "status", "attempts", "next_attempt_at", "last_error", "response_status", "created_at", "updated_at"],
+    "properties": {"id": {"type": "integer"}, "kind": {"type": "string", "enum": ["stripe", "email", "s3"]}, "purpose": {"type": ["string", "null"]},
+      "method": {"type": ["string", "null"]}, "path": {"type": ["string", "null"]},
+      "status": {"type": "string", "enum": ["pending", "done", "failed", "dead"]}, "attempts": {"type": "integer", "minimum": 0},
+      "next_attempt_at": {"oneOf": [{"$ref": "#/components/schemas/Timestamp"}, {"type": "null"}]}, "last_error": {"type": ["string", "null"]}, "response_status": {"type": ["integer", "null"]},
+      "booking_id": {"oneOf": [{"$ref": "#/components/schemas/Uuid"}, {"type": "null"}]}, "payment_id": {"oneOf": [{"$ref": "#/components/schemas/Uuid"}, {"type": "null"}]}, "refund_id": {"oneOf": [{"$ref": "#/components/schemas/Uuid"}, {"type": "null"}]}, "created_at": {"$ref": "#/components/schemas/Timestamp"}, "updated_at": {"$ref": "#/components/schemas/Timestamp"}}},
+  "OutboxPage": {"type": "object", "additionalProperties": false, "required": ["data", "next_cursor"],
+    "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/OutboxCall"}},
+      "next_cursor": {"$ref": "#/components/schemas/Cursor"}}},
+  "Email": {"type": "object", "required": ["id", "to", "subject", "template", "locale", "status", "attempts", "created_at", "updated_at"],
+    "description": "one mail of the outbox; GET /api/v1/admin/emails/{id} adds its rendered text and html",
+    "properties": {"id": {"type": "integer"}, "to": {"type": ["string", "null"]}, "subject": {"type": ["string", "null"]},
+      "template": {"type": ["string", "null"]}, "locale": {"type": ["string", "null"]},
+      "status": {"type": "string", "enum": ["pending", "done", "failed", "dead"]}, "attempts": {"type": "integer", "minimum": 0},
+      "last_error": {"type": ["string", "null"]}, "response_status": {"type": ["integer", "null"]},
+      "idempotency_key": {"type": ["string", "null"]}, "booking_id": {"oneOf": [{"$ref": "#/components/schemas/Uuid"}, {"type": "null"}]}, "created_at": {"$ref": "#/components/schemas/Timestamp"}, "updated_at": {"$ref": "#/components/schemas/Timestamp"},
+      "text": {"type": ["string", "null"]}, "html": {"type": ["string", "null"]}}},
+  "EmailPage": {"type": "object", "additionalProperties": false, "required": ["data", "next_cursor"],
+    "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Email"}},
+      "next_cursor": {"$ref": "#/components/schemas/Cursor"}}},
+  "EmailTemplate": {"type": "object", "additionalProperties": false,
+    "required": ["key", "locale", "custom", "subject", "text", "html", "placeholders", "updated_at"],
+    "properties": {"key": {"type": "string"}, "locale": {"type": "string", "enum": ["en", "fr"]}, "custom": {"type": "boolean"},
+      "subject": {"type": "string"}, "text": {"type": "string"}, "html": {"type": "string"},
+      "placeholders": {"type": "array", "items": {"type": "string"}}, "updated_at": {"$ref": "#/components/schemas/Timestamp"}}},
+  "StatsReport": {"type": "object", "required": ["from", "to", "bookings", "revenue", "occupancy", "top_spaces", "new_users"],
+    "description": "?format=csv: the same as text/csv rows",
+    "properties": {"from": {"$ref": "#/components/schemas/Timestamp"}, "to": {"$ref": "#/components/schemas/Timestamp"},
+      "bookings": {"type": "object", "required": ["total", "by_status"],
+        "properties": {"total": {"type": "integer"}, "by_status": {"type": "object", "additionalProperties": {"type": "integer"}}}},
+      "revenue": {"type": "array", "items": {"type": "object"}}, "occupancy": {"type": "array", "items": {"type": "object"}},
+      "top_spaces": {"type": "array", "items": {"type": "object"}},
+      "new_users": {"type": ["array", "null"], "items": {"type": "object"}, "description": "null in a host''s report"}}}
+}'::jsonb AS c) AS c) AS c
+$$;
+
+COMMENT ON FUNCTION workon.openapi_components() IS
+'The JSON Schemas the routes of workon.route_schemas share, published under components.schemas of the OpenAPI document';
+
+GRANT EXECUTE ON FUNCTION workon.openapi_components()
+	TO workon_authenticator, workon_anon, workon_member, workon_host, workon_admin;
+
+-- 10_users.sql
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('PATCH', '/api/v1/admin/users/{id}', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"role": {"$ref": "#/components/schemas/Role"}, "disabled": {"type": "boolean"}}},
+		"responses": {"200": {"$ref": "#/components/schemas/AdminUser"}}}');
+
+-- 10_users.sql
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('GET', '/api/v1/me', '{"responses": {"200": {"$ref": "#/components/schemas/User"}}}');
+
+-- 12_sessions.sql
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('POST', '/api/v1/auth/register', '{
+		"body": {"$ref": "#/components/schemas/Registration"},
+		"responses": {"201": {"$ref": "#/components/schemas/Session"}}}'),
+	('POST', '/api/v1/auth/login', '{
+		"body": {"$ref": "#/components/schemas/Credentials"},
+		"responses": {"200": {"$ref": "#/components/schemas/Session"}}}'),
+	('POST', '/api/v1/auth/refresh', '{
+		"body": {"type": "object", "additionalProperties": false, "required": ["refresh_token"],
+				 "properties": {"refresh_token": {"type": "string"}}},
+		"responses": {"200": {"$ref": "#/components/schemas/Session"}}}'),
+	('POST', '/api/v1/auth/logout', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"refresh_token": {"type": "string"}}}}');
+
+-- 13_browser_sessions.sql
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('POST', '/api/v1/auth/session/register', '{
+		"body": {"$ref": "#/components/schemas/Registration"},
+		"responses": {"201": {"$ref": "#/components/schemas/BrowserSession"}}}'),
+	('POST', '/api/v1/auth/session/login', '{
+		"body": {"$ref": "#/components/schemas/Credentials"},
+		"responses": {"200": {"$ref": "#/components/schemas/BrowserSession"}}}'),
+	('POST', '/api/v1/auth/session/refresh', '{"responses": {"200": {"$ref": "#/components/schemas/BrowserSession"}}}'),
+	('POST', '/api/v1/auth/session/logout', '{}');
+
+-- 15_uploads.sql
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('POST', '/api/v1/uploads', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"filename": {"type": "string", "minLength": 1}, "content_type": {"type": "string", "enum": ["image/jpeg", "image/png", "image/webp", "application/pdf"]}, "size": {"type": "integer", "minimum": 1, "description": "bytes; at most workon.upload_max_bytes"}}, "required": ["filename", "content_type", "size"]},
+		"responses": {"201": {"type": "object", "additionalProperties": false, "properties": {"id": {"$ref": "#/components/schemas/Uuid"}, "upload_url": {"type": "string", "description": "PUT the bytes there: signed, valid 15 minutes, once"}, "expires_at": {"$ref": "#/components/schemas/Timestamp"}}, "required": ["id", "upload_url", "expires_at"]}}}'),
+	('GET', '/api/v1/uploads/{id}', '{"responses": {"200": {"$ref": "#/components/schemas/Upload"}}}'),
+	('PUT', '/api/v1/uploads/{id}/content', '{"responses": {"201": {"$ref": "#/components/schemas/Upload"}}}'),
+	('GET', '/api/v1/uploads/{id}/content', '{"query": {"expires": {"type": "integer", "description": "of a signed URL (download_url)"}, "sig": {"type": "string"}}}'),
+	('PUT', '/api/v1/me/avatar', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"upload_id": {"oneOf": [{"$ref": "#/components/schemas/Uuid"}, {"type": "null"}], "description": "a stored image of the caller; null removes the avatar"}}, "required": ["upload_id"]},
+		"responses": {"200": {"type": "object", "additionalProperties": false, "properties": {"avatar_upload_id": {"oneOf": [{"$ref": "#/components/schemas/Uuid"}, {"type": "null"}]}, "avatar_url": {"type": ["string", "null"]}}, "required": ["avatar_upload_id", "avatar_url"]}}}');
+
+-- 20_spaces.sql
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('GET', '/api/v1/spaces', '{
+		"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string", "description": "next_cursor of the previous page"},
+				  "kind": {"$ref": "#/components/schemas/SpaceKind"}, "min_capacity": {"type": "integer", "minimum": 1},
+				  "q": {"type": "string", "description": "words of the name, city and description (full-text search in the space''s language)"},
+				  "sort": {"type": "string", "enum": ["newest", "price", "capacity", "relevance"],
+						   "description": "default relevance with q, newest without"}},
+		"responses": {"200": {"$ref": "#/components/schemas/SpacePage"}}}'),
+	('GET', '/api/v1/spaces/{id}', '{"responses": {"200": {"$ref": "#/components/schemas/Space"}}}'),
+	('POST', '/api/v1/spaces', '{
+		"body": {"allOf": [{"$ref": "#/components/schemas/SpaceInput"}],
+				 "required": ["name", "kind", "city", "address", "capacity", "timezone", "hourly_rate_cents", "daily_rate_cents", "currency"]},
+		"responses": {"201": {"$ref": "#/components/schemas/Space"}}}'),
+	('PATCH', '/api/v1/spaces/{id}', '{
+		"body": {"$ref": "#/components/schemas/SpaceInput"},
+		"responses": {"200": {"$ref": "#/components/schemas/Space"}}}'),
+	('DELETE', '/api/v1/spaces/{id}', '{}');
+
+-- 21_bookings.sql
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('GET', '/api/v1/spaces/{id}/availability', '{
+		"query": {"from": {"type": "string", "description": "RFC 3339, or a date (that day in the space''s zone); default now, rounded up to the 15-minute grid"},
+				  "to": {"type": "string", "description": "RFC 3339, or a date (included); default from + 7 days; at most 31 days after from"}},
+		"responses": {"200": {"$ref": "#/components/schemas/Availability"}}}'),
+	('POST', '/api/v1/bookings', '{
+		"body": {"type": "object", "additionalProperties": false, "required": ["space_id", "starts_at", "ends_at"],
+				 "properties": {"space_id": {"$ref": "#/components/schemas/Uuid"},
+								"starts_at": {"type": "string", "format": "date-time", "description": "on the 15-minute grid"},
+								"ends_at": {"type": "string", "format": "date-time", "description": "on the 15-minute grid, after starts_at"}},
+				 "examples": [{"space_id": "d1000000-0000-4000-8000-000000000024", "starts_at": "2027-03-01T10:00:00Z", "ends_at": "2027-03-01T12:00:00Z"}]},
+		"responses": {"201": {"$ref": "#/components/schemas/Booking"}}}'),
+	('GET', '/api/v1/bookings', '{
+		"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}},
+		"responses": {"200": {"$ref": "#/components/schemas/BookingPage"}}}'),
+	('GET', '/api/v1/bookings/{id}', '{"responses": {"200": {"$ref": "#/components/schemas/Booking"}}}'),
+	('POST', '/api/v1/bookings/{id}/cancel', '{"responses": {"200": {"$ref": "#/components/schemas/Booking"}}}');
+
+-- 22_listings.sql
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('GET', '/api/v1/host/spaces', '{
+		"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}},
+		"responses": {"200": {"$ref": "#/components/schemas/SpacePage"}}}'),
+	('GET', '/api/v1/host/bookings', '{
+		"query": {"status": {"$ref": "#/components/schemas/BookingStatus"},
+				  "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}},
+		"responses": {"200": {"$ref": "#/components/schemas/BookingPage"}}}');
+
+-- 23_space_photos.sql
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('PUT', '/api/v1/spaces/{id}/photos', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"upload_ids": {"type": "array", "maxItems": 20, "uniqueItems": true, "items": {"$ref": "#/components/schemas/Uuid"}, "description": "stored images of the host, the first the cover"}}, "required": ["upload_ids"]},
+		"responses": {"200": {"$ref": "#/components/schemas/Space"}}}');
+
+-- 30_payments.sql
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('POST', '/api/v1/bookings/{id}/payment', '{"responses": {"201": {"$ref": "#/components/schemas/Payment"}, "200": {"$ref": "#/components/schemas/Payment"}}}'),
+	('POST', '/api/v1/bookings/{id}/checkout', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"success_url": {"type": "string", "pattern": "^https?://\\S+$"}, "cancel_url": {"type": "string", "pattern": "^https?://\\S+$"}}, "required": ["success_url", "cancel_url"]},
+		"responses": {"201": {"type": "object", "properties": {"checkout_session_id": {"type": ["string", "null"]}, "url": {"type": ["string", "null"], "description": "Stripe Checkout page to send the member to"}, "payment_id": {"$ref": "#/components/schemas/Uuid"}}, "required": ["checkout_session_id", "url"]}, "200": {"type": "object", "properties": {"checkout_session_id": {"type": ["string", "null"]}, "url": {"type": ["string", "null"], "description": "Stripe Checkout page to send the member to"}, "payment_id": {"$ref": "#/components/schemas/Uuid"}}, "required": ["checkout_session_id", "url"]}}}'),
+	('GET', '/api/v1/payments/{id}', '{"responses": {"200": {"$ref": "#/components/schemas/Payment"}}}');
+
+-- 32_webhooks.sql
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('POST', '/api/webhooks/stripe', '{"responses": {"200": {"type": "object", "additionalProperties": false, "properties": {"received": {"const": true}}, "required": ["received"]}}}'),
+	('POST', '/api/v1/webhooks/stripe', '{"responses": {"200": {"type": "object", "additionalProperties": false, "properties": {"received": {"const": true}}, "required": ["received"]}}}');
+
+-- 33_outbox_admin.sql
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('GET', '/api/v1/admin/outbox', '{
+		"query": {"status": {"type": "string", "enum": ["pending", "done", "failed", "dead"]}, "kind": {"type": "string", "enum": ["stripe", "email", "s3"]}, "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}},
+		"responses": {"200": {"$ref": "#/components/schemas/OutboxPage"}}}'),
+	('POST', '/api/v1/admin/outbox/{id}/retry', '{"responses": {"200": {"$ref": "#/components/schemas/OutboxCall"}}}');
+
+-- 35_email.sql
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('GET', '/api/v1/admin/emails', '{
+		"query": {"status": {"type": "string", "enum": ["pending", "done", "dead"]}, "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}},
+		"responses": {"200": {"$ref": "#/components/schemas/EmailPage"}}}'),
+	('GET', '/api/v1/admin/emails/{id}', '{"responses": {"200": {"$ref": "#/components/schemas/Email"}}}'),
+	('POST', '/api/v1/admin/emails/{id}/retry', '{"responses": {"200": {"$ref": "#/components/schemas/Email"}}}'),
+	('GET', '/api/v1/admin/email-templates', '{"responses": {"200": {"type": "object", "additionalProperties": false, "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/EmailTemplate"}}}, "required": ["data"]}}}'),
+	('PUT', '/api/v1/admin/email-templates/{key}/{locale}', '{
+		"path": {"locale": {"type": "string", "enum": ["en", "fr"]}},
+		"body": {"type": "object", "additionalProperties": false, "properties": {"subject": {"type": "string", "minLength": 1, "description": "one line"}, "text": {"type": "string", "minLength": 1}, "html": {"type": "string", "minLength": 1}}, "required": ["subject", "text", "html"]},
+		"responses": {"200": {"$ref": "#/components/schemas/EmailTemplate"}}}'),
+	('DELETE', '/api/v1/admin/email-templates/{key}/{locale}', '{"path": {"locale": {"type": "string", "enum": ["en", "fr"]}}}');
+
+-- 36_accounts.sql
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('POST', '/api/v1/auth/password/forgot', '{"body": {"type": "object", "additionalProperties": false, "properties": {"email": {"type": "string", "minLength": 3}}, "required": ["email"]}}'),
+	('POST', '/api/v1/auth/password/reset', '{"body": {"type": "object", "additionalProperties": false, "properties": {"token": {"type": "string", "minLength": 1}, "password": {"type": "string", "minLength": 8, "maxLength": 128}}, "required": ["token", "password"]}}'),
+	('POST', '/api/v1/auth/verify-email', '{"body": {"type": "object", "additionalProperties": false, "properties": {"token": {"type": "string", "minLength": 1}}, "required": ["token"]}}'),
+	('POST', '/api/v1/auth/verify-email/resend', '{}'),
+	('POST', '/api/v1/me/password', '{"body": {"type": "object", "additionalProperties": false, "properties": {"current_password": {"type": "string"}, "password": {"type": "string", "minLength": 8, "maxLength": 128}}, "required": ["current_password", "password"]}}');
+
+-- 36_accounts.sql
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('PATCH', '/api/v1/me', '{
+		"body": {"type": "object", "additionalProperties": false,
+				 "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200}, "locale": {"type": "string", "enum": ["en", "fr"]}}},
+		"responses": {"200": {"$ref": "#/components/schemas/User"}}}');
+
+-- 40_messages.sql
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('POST', '/api/v1/conversations', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"space_id": {"$ref": "#/components/schemas/Uuid"}}, "required": ["space_id"]},
+		"responses": {"201": {"$ref": "#/components/schemas/Conversation"}, "200": {"$ref": "#/components/schemas/Conversation"}}}'),
+	('GET', '/api/v1/conversations', '{"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}}, "responses": {"200": {"$ref": "#/components/schemas/ConversationPage"}}}'),
+	('GET', '/api/v1/conversations/{id}/messages', '{"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}}, "responses": {"200": {"$ref": "#/components/schemas/MessagePage"}}}'),
+	('POST', '/api/v1/conversations/{id}/messages', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 4000, "description": "trimmed"}}, "required": ["body"]},
+		"responses": {"201": {"$ref": "#/components/schemas/Message"}}}'),
+	('POST', '/api/v1/conversations/{id}/read', '{"responses": {"200": {"$ref": "#/components/schemas/Conversation"}}}'),
+	('GET', '/api/v1/events', '{"query": {"since": {"type": "integer", "minimum": 0}, "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}, "responses": {"200": {"type": "object", "additionalProperties": false, "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}, "next_cursor": {"type": ["string", "null"]}, "cursor": {"type": "string", "description": "the last id returned, else since: pass it as since"}}, "required": ["data", "next_cursor", "cursor"]}}}'),
+	('GET', '/api/v1/ws', '{"query": {"since": {"type": "integer", "minimum": 0, "description": "replay the events after this id first"}}}');
+
+-- 50_posts.sql
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('GET', '/api/v1/posts', '{"query": {"locale": {"type": "string", "enum": ["en", "fr"]}, "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}}, "responses": {"200": {"$ref": "#/components/schemas/PostPage"}}}'),
+	('GET', '/api/v1/posts/{slug}', '{"responses": {"200": {"$ref": "#/components/schemas/Post"}, "301": {"type": "object", "additionalProperties": false, "properties": {"slug": {"type": "string"}, "location": {"type": "string"}}, "required": ["slug", "location"]}}}'),
+	('GET', '/api/v1/admin/posts', '{"query": {"status": {"type": "string", "enum": ["draft", "scheduled", "published"]}, "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}}, "responses": {"200": {"$ref": "#/components/schemas/PostPage"}}}'),
+	('POST', '/api/v1/admin/posts', '{
+		"body": {"allOf": [{"type": "object", "additionalProperties": false, "properties": {"title": {"type": "string", "minLength": 1}, "slug": {"type": "string"}, "excerpt": {"type": ["string", "null"]}, "tags": {"type": "array", "items": {"type": "string"}}, "cover_upload_id": {"oneOf": [{"$ref": "#/components/schemas/Uuid"}, {"type": "null"}]}, "locale": {"type": "string", "enum": ["en", "fr"], "default": "en"}, "markdown": {"type": ["string", "null"]}, "published_at": {"oneOf": [{"type": "string", "format": "date-time"}, {"type": "null"}], "description": "now or earlier publishes, later schedules, null is a draft"}}}], "required": ["title"]},
+		"responses": {"201": {"$ref": "#/components/schemas/Post"}}}'),
+	('GET', '/api/v1/admin/posts/{id}', '{"responses": {"200": {"$ref": "#/components/schemas/Post"}}}'),
+	('PATCH', '/api/v1/admin/posts/{id}', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"title": {"type": "string", "minLength": 1}, "slug": {"type": "string"}, "excerpt": {"type": ["string", "null"]}, "tags": {"type": "array", "items": {"type": "string"}}, "cover_upload_id": {"oneOf": [{"$ref": "#/components/schemas/Uuid"}, {"type": "null"}]}, "locale": {"type": "string", "enum": ["en", "fr"], "default": "en"}, "markdown": {"type": ["string", "null"]}, "published_at": {"oneOf": [{"type": "string", "format": "date-time"}, {"type": "null"}], "description": "now or earlier publishes, later schedules, null is a draft"}}},
+		"responses": {"200": {"$ref": "#/components/schemas/Post"}}}'),
+	('DELETE', '/api/v1/admin/posts/{id}', '{}');
+
+-- 51_reviews.sql
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('GET', '/api/v1/spaces/{id}/reviews', '{"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}}, "responses": {"200": {"$ref": "#/components/schemas/ReviewPage"}}}'),
+	('GET', '/api/v1/reviews/{id}', '{"responses": {"200": {"$ref": "#/components/schemas/Review"}}}'),
+	('POST', '/api/v1/spaces/{id}/reviews', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"booking_id": {"$ref": "#/components/schemas/Uuid"}, "rating": {"type": "integer", "minimum": 1, "maximum": 5}, "body": {"type": "string", "maxLength": 2000}}, "required": ["booking_id", "rating"]},
+		"responses": {"201": {"$ref": "#/components/schemas/Review"}}}'),
+	('PATCH', '/api/v1/reviews/{id}', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"rating": {"type": "integer", "minimum": 1, "maximum": 5}, "body": {"type": "string", "maxLength": 2000}}},
+		"responses": {"200": {"$ref": "#/components/schemas/Review"}}}'),
+	('POST', '/api/v1/reviews/{id}/answer', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 2000}}, "required": ["body"]},
+		"responses": {"200": {"$ref": "#/components/schemas/Review"}}}'),
+	('POST', '/api/v1/admin/reviews/{id}/hide', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"reason": {"type": "string"}}},
+		"responses": {"200": {"$ref": "#/components/schemas/Review"}}}'),
+	('DELETE', '/api/v1/admin/reviews/{id}/hide', '{"responses": {"200": {"$ref": "#/components/schemas/Review"}}}');
+
+-- 60_stats.sql
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('GET', '/api/v1/admin/stats', '{"query": {"from": {"type": "string", "description": "RFC 3339 with an offset, or a date (UTC day); default 30 days ago"}, "to": {"type": "string", "description": "the same; a date is included; at most 366 days after from"}, "format": {"type": "string", "enum": ["json", "csv"]}}, "responses": {"200": {"$ref": "#/components/schemas/StatsReport"}}}'),
+	('GET', '/api/v1/host/stats', '{"query": {"from": {"type": "string", "description": "RFC 3339 with an offset, or a date (UTC day); default 30 days ago"}, "to": {"type": "string", "description": "the same; a date is included; at most 366 days after from"}, "format": {"type": "string", "enum": ["json", "csv"]}}, "responses": {"200": {"$ref": "#/components/schemas/StatsReport"}}}');
+
+-- 61_admin.sql
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('GET', '/api/v1/admin/audit', '{"query": {"action": {"type": "string", "enum": ["insert", "update", "delete", "seed", "revoke"]}, "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}}, "responses": {"200": {"$ref": "#/components/schemas/AuditPage"}}}'),
+	('GET', '/api/v1/admin/users', '{"query": {"role": {"$ref": "#/components/schemas/Role"}, "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}}, "responses": {"200": {"$ref": "#/components/schemas/AdminUserPage"}}}'),
+	('GET', '/api/v1/admin/users/{id}', '{"responses": {"200": {"$ref": "#/components/schemas/AdminUserDetail"}}}');
+-- END route schemas
+
 -- the merged definitions, last so that they win
 CREATE OR REPLACE FUNCTION workon.openapi()
 RETURNS jsonb
@@ -6489,6 +6959,8 @@ DECLARE
 	has_body_arg boolean;
 	body_type regtype;
 	tag text;
+	st text;
+	sch jsonb;
 BEGIN
 	FOR r IN
 		SELECT rt.method, rt.path, rt.auth, rt.status, rt.body, rt.summary, rt.rate_limit, rt.read_only,
@@ -6497,9 +6969,11 @@ BEGIN
 			   p.prosrc,
 			   'format' = ANY (p.proargnames) AS has_format,
 			   obj_description(p.oid, 'pg_proc') AS description,
+			   rs.schemas,
 			   row_number() OVER (PARTITION BY p.proname ORDER BY rt.path, rt.method) AS nth
 		  FROM workon.routes rt
 		  JOIN pg_proc p ON p.oid = rt.handler
+		  LEFT JOIN workon.route_schemas rs ON rs.method = rt.method AND rs.path = rt.path
 		 ORDER BY rt.path, rt.method
 	LOOP
 		path_params := ARRAY(SELECT m[1] FROM regexp_matches(r.path, '\{([a-z_][a-z0-9_]*)\}', 'g') AS m);
@@ -6517,7 +6991,8 @@ BEGIN
 			CONTINUE WHEN a.name IS NULL OR a.name = 'meta';
 			IF a.name = ANY (path_params) THEN
 				params := params || jsonb_build_object('name', a.name, 'in', 'path', 'required', true,
-													   'schema', workon.openapi_schema(a.typ));
+													   'schema', coalesce(r.schemas #> ARRAY['path', a.name],
+																		  workon.openapi_schema(a.typ)));
 			ELSIF a.name = 'body' THEN
 				has_body_arg := true;
 				body_type := a.typ;
@@ -6528,14 +7003,22 @@ BEGIN
 				END IF;
 			ELSE
 				params := params || jsonb_build_object('name', a.name, 'in', 'query', 'required', a.no_default,
-													   'schema', workon.openapi_schema(a.typ));
+													   'schema', coalesce(r.schemas #> ARRAY['query', a.name],
+																		  workon.openapi_schema(a.typ)));
+			END IF;
+		END LOOP;
+		-- declared query parameters the handler reads from elsewhere (its meta)
+		FOR st, sch IN SELECT * FROM jsonb_each(coalesce(r.schemas -> 'query', '{}')) LOOP
+			IF NOT params @> jsonb_build_array(jsonb_build_object('name', st, 'in', 'query')) THEN
+				params := params || jsonb_build_object('name', st, 'in', 'query', 'required', false, 'schema', sch);
 			END IF;
 		END LOOP;
 		-- a template name the handler does not take is still a path parameter
 		FOR i IN 1 .. coalesce(array_length(path_params, 1), 0) LOOP
 			IF NOT params @> jsonb_build_array(jsonb_build_object('name', path_params[i], 'in', 'path')) THEN
 				params := params || jsonb_build_object('name', path_params[i], 'in', 'path', 'required', true,
-													   'schema', '{"type": "string"}'::jsonb);
+													   'schema', coalesce(r.schemas #> ARRAY['path', path_params[i]],
+																		  '{"type": "string"}'::jsonb));
 			END IF;
 		END LOOP;
 		-- every POST may be sent again safely (workon.dispatch_idempotent)
@@ -6566,7 +7049,8 @@ BEGIN
 			op := op || jsonb_build_object('requestBody', jsonb_build_object(
 				'required', has_body_arg OR jsonb_array_length(required) > 0,
 				'content', jsonb_build_object('application/json', jsonb_build_object('schema',
-					CASE WHEN has_body_arg THEN workon.openapi_schema(body_type)
+					CASE WHEN r.schemas ? 'body' THEN r.schemas -> 'body'
+						 WHEN has_body_arg THEN workon.openapi_schema(body_type)
 						 ELSE jsonb_build_object('type', 'object', 'properties', props)
 							  || CASE WHEN jsonb_array_length(required) > 0
 									  THEN jsonb_build_object('required', required) ELSE '{}' END
@@ -6601,7 +7085,8 @@ BEGIN
 			-- one in the S3 store is a redirect to the bucket
 			responses := responses
 				|| '{"206": {"description": "Partial Content: the one byte range asked for (bytes=a-b, a- or -n), with Content-Range: bytes a-b/size; only that part is read. Several ranges, another unit or a malformed Range get 200 and the whole file",
-							 "headers": {"Content-Range": {"schema": {"type": "string"}}}},
+							 "headers": {"Content-Range": {"schema": {"type": "string"}}},
+							 "content": {"*/*": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}},
 					 "302": {"description": "Found: the file is in the S3 store (UPLOAD_STORE=s3); Location is a presigned URL of the bucket, valid 300 s, that signs only the host: send Range (and If-None-Match, with the bucket''s ETag) to it"},
 					 "304": {"description": "Not Modified: If-None-Match matched the ETag; answered from the file''s metadata"},
 					 "416": {"description": "Range Not Satisfiable: the range starts past the end of the file; Content-Range: bytes */size",
@@ -6636,13 +7121,22 @@ BEGIN
 			responses := responses || jsonb_build_object('200', jsonb_build_object('description',
 				'OK: it exists already (a repeat), the same representation', 'content', '{"application/json": {"schema": {}}}'::jsonb));
 		END IF;
-		IF r.status = 200 AND r.method IN ('POST', 'PUT', 'PATCH', 'DELETE') THEN
-			-- the handler may return nothing
+		-- any other status the handler sets with a literal (workon.set_response)
+		FOR st IN SELECT DISTINCT m[1] FROM regexp_matches(r.prosrc, 'set_response\(([1-5][0-9][0-9])\M', 'g') AS m LOOP
+			IF NOT responses ? st THEN
+				responses := responses || jsonb_build_object(st, jsonb_build_object('description', 'set by the handler',
+					'content', '{"application/json": {"schema": {}}}'::jsonb));
+			END IF;
+		END LOOP;
+		IF r.status = 200 AND (r.method IN ('POST', 'PUT', 'PATCH', 'DELETE') OR r.schemas IS NULL) THEN
+			-- the handler may return nothing (a route that declares no schemas: any)
 			responses := responses || '{"204": {"description": "No Content"}}';
 		END IF;
+		-- 431: the front end refuses headers over MAX_HEADER_BYTES before any route
 		responses := responses
 			|| '{"400": {"$ref": "#/components/responses/Error"},
 				 "401": {"$ref": "#/components/responses/Unauthorized"},
+				 "431": {"$ref": "#/components/responses/Error"},
 				 "500": {"$ref": "#/components/responses/Error"},
 				 "503": {"$ref": "#/components/responses/Error"}}'::jsonb;
 		IF r.rate_limit <> 'exempt' THEN
@@ -6664,6 +7158,22 @@ BEGIN
 			responses := responses || '{"413": {"$ref": "#/components/responses/Error"},
 										"415": {"$ref": "#/components/responses/Error"}}';
 		END IF;
+		-- the route's own error codes (workon.errors rows of SQLSTATE WO...): raised in
+		-- the handler's body, or named by its comment
+		FOR st, sch IN
+			SELECT e.status::text, to_jsonb(string_agg(DISTINCT e.code, ', ' ORDER BY e.code))
+			  FROM workon.errors e
+			 WHERE e.sqlstate ~ '^WO' AND e.sqlstate <> 'WO405'
+			   AND (strpos(r.prosrc, chr(39) || e.sqlstate || chr(39)) > 0
+					OR coalesce(r.description, '') ~ ('\m(' || e.sqlstate || '|' || e.code || ')\M'))
+			 GROUP BY e.status
+		LOOP
+			responses := jsonb_set(responses, ARRAY[st],
+				coalesce(responses -> st, '{"$ref": "#/components/responses/Error"}')
+				|| jsonb_build_object('description', 'error codes of this route: ' || (sch #>> '{}')
+									  || CASE WHEN st = '401' AND NOT (sch #>> '{}') ~ '\munauthorized\M'
+											  THEN ', unauthorized' ELSE '' END));
+		END LOOP;
 		-- read replicas (the front end's DATABASE_REPLICA_URLS): an answer from the primary
 		-- carries the position of its commit, a read_only route takes it back
 		IF r.read_only THEN
@@ -6678,6 +7188,20 @@ BEGIN
 				"X-Workon-LSN": {"$ref": "#/components/headers/X-Workon-LSN"},
 				"Set-Cookie": {"description": "with read replicas: workon_lsn=<X-Workon-LSN>; Path=/; Max-Age=<seconds>; HttpOnly; SameSite=Lax", "schema": {"type": "string"}}}');
 		END IF;
+		-- the declared answers: the schema of a status's JSON body, or a status of its own
+		FOR st, sch IN SELECT * FROM jsonb_each(coalesce(r.schemas -> 'responses', '{}')) LOOP
+			IF responses ? st AND responses -> st ? '$ref' THEN
+				CONTINUE;
+			END IF;
+			responses := jsonb_set(responses, ARRAY[st], coalesce(responses -> st,
+				jsonb_build_object('description', CASE WHEN st = '200' THEN 'OK' WHEN st = '201' THEN 'Created'
+													   WHEN st = '202' THEN 'Accepted' ELSE r.summary END))
+				|| jsonb_build_object('content', coalesce(responses #> ARRAY[st, 'content'], '{}')
+					|| jsonb_build_object('application/json', jsonb_build_object('schema', sch))));
+		END LOOP;
+		IF r.schemas IS NULL THEN
+			op := op || '{"x-workon-schemas": "undeclared"}';
+		END IF;
 		op := op || jsonb_build_object('responses', responses);
 
 		paths := jsonb_set(paths, ARRAY[r.path],
@@ -6689,6 +7213,7 @@ BEGIN
 		'info', jsonb_build_object(
 			'title', 'workon API',
 			'version', (SELECT e.extversion FROM pg_extension e WHERE e.extname = 'workon'),
+			'license', '{"name": "PostgreSQL License", "identifier": "PostgreSQL"}'::jsonb,
 			'description', 'The HTTP API of workon, a workspace marketplace whose rules live in PostgreSQL. '
 				|| 'Generated from the route table workon.routes and the handlers'' documentation. '
 				|| 'Errors are {"error": {"code", "message", "details"}}; every response carries X-Request-Id; '
@@ -6697,7 +7222,7 @@ BEGIN
 		'paths', paths,
 		'components', jsonb_build_object(
 			'securitySchemes', '{"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}'::jsonb,
-			'schemas', jsonb_build_object('Error', jsonb_build_object(
+			'schemas', workon.openapi_components() || jsonb_build_object('Error', jsonb_build_object(
 				'type', 'object',
 				'required', '["error"]'::jsonb,
 				'properties', jsonb_build_object('error', jsonb_build_object(

@@ -39,10 +39,10 @@ BEGIN
 				'secrets', 'signed_url_keys', 'socket_presence', 'space_photos', 'spaces',
 				'stripe_events', 'stripe_webhook_secrets', 'upload_data', 'uploads',
 				'user_avatars', 'users',
-				-- tables of 0.6.0 whose rows may be dropped: the stats rollup, built
-				-- again from bookings, payments and refunds by the way forward
+				-- tables of 0.6.0 whose rows may be dropped: the stats rollup and the routes' schemas,
+				-- written again by the way forward (from bookings, payments and refunds; as shipped)
 				'stats_local_days', 'stats_utc_days', 'stats_revenue_days', 'stats_revenue_totals',
-				'stats_booking_changes', 'stats_money_changes'
+				'stats_booking_changes', 'stats_money_changes', 'route_schemas'
 				)
 		 ORDER BY c.relname
 	LOOP
@@ -2258,6 +2258,10 @@ UPDATE workon.routes
 
 GRANT EXECUTE ON FUNCTION workon.upload_content(uuid, bigint, text)
 	TO workon_anon, workon_member, workon_host, workon_admin;
+
+-- the routes' declared JSON Schemas of the OpenAPI document
+DROP FUNCTION workon.openapi_components();
+DROP TABLE workon.route_schemas;
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 

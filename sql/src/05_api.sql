@@ -41,6 +41,24 @@ COMMENT ON COLUMN workon.routes.lane IS
 COMMENT ON TABLE workon.routes IS
 'HTTP routes: method and path template, handler function, declared auth need (enforced by GRANT EXECUTE), success status, body mode (none, json, raw: text as sent, bytes: binary, up to UPLOAD_MAX_BYTES; websocket: the front end upgrades the request once the handler answered 200) and a one-line summary; for the front end: rate_limit (default: the per-user or per-address budget, auth: the stricter per-address budget of login and registration too, exempt: none), read_only (the handler never writes), outbound (the outbox kind a request may wait on) and metric (an extra family its requests are counted in); any change sends NOTIFY workon_routes';
 
+-- The JSON Schemas of a route's request and answers, for the OpenAPI document
+-- (workon.openapi()): each file declares them beside its routes.
+CREATE TABLE workon.route_schemas (
+	method		text NOT NULL,
+	path		text NOT NULL,
+	schemas		jsonb NOT NULL
+				CONSTRAINT route_schemas_schemas_check
+				CHECK (jsonb_typeof(schemas) = 'object'
+					   AND schemas - ARRAY['body', 'query', 'path', 'responses'] = '{}'
+					   AND jsonb_typeof(coalesce(schemas -> 'query', '{}')) = 'object'
+					   AND jsonb_typeof(coalesce(schemas -> 'path', '{}')) = 'object'
+					   AND jsonb_typeof(coalesce(schemas -> 'responses', '{}')) = 'object'),
+	PRIMARY KEY (method, path)
+);
+
+COMMENT ON TABLE workon.route_schemas IS
+'JSON Schemas (2020-12, as OpenAPI 3.1 takes them) of a route: body (the JSON request body), query and path (by parameter name), responses (by status: the schema of its application/json body; a status the route table does not imply is added); "$ref": "#/components/schemas/<name>" names a schema of workon.openapi_components(). workon.openapi() publishes those of the routes of workon.routes (no foreign key: the route table may be truncated and reloaded); a route without a row keeps the schemas derived from its handler''s arguments and an empty response schema';
+
 CREATE TABLE workon.errors (
 	sqlstate	text PRIMARY KEY
 				CONSTRAINT errors_sqlstate_check
@@ -102,6 +120,7 @@ INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('25006', 503, 'unavailable');
 
 GRANT SELECT ON workon.routes, workon.errors TO workon_authenticator;
+GRANT SELECT ON workon.route_schemas TO workon_authenticator;
 
 --
 -- Request dispatch (extension/dispatch.c)

@@ -318,6 +318,15 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only,
 	('PATCH', '/api/v1/admin/users/{id}', 'workon.admin_user_update(uuid,text,boolean)',
 	 'admin', 200, 'json', false, 'Change a user''s role, disable or enable the account');
 
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('PATCH', '/api/v1/admin/users/{id}', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"role": {"$ref": "#/components/schemas/Role"}, "disabled": {"type": "boolean"}}},
+		"responses": {"200": {"$ref": "#/components/schemas/AdminUser"}}}');
+
+
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('GET', '/api/v1/me', '{"responses": {"200": {"$ref": "#/components/schemas/User"}}}');
+
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOC01', 409, 'email_taken');
 

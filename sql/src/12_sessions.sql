@@ -372,6 +372,21 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, rate_limit
 	('POST', '/api/v1/auth/logout', 'workon.auth_logout(text)',
 	 'none', 204, 'json', 'default', 'Revoke a refresh token and its family');
 
+
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('POST', '/api/v1/auth/register', '{
+		"body": {"$ref": "#/components/schemas/Registration"},
+		"responses": {"201": {"$ref": "#/components/schemas/Session"}}}'),
+	('POST', '/api/v1/auth/login', '{
+		"body": {"$ref": "#/components/schemas/Credentials"},
+		"responses": {"200": {"$ref": "#/components/schemas/Session"}}}'),
+	('POST', '/api/v1/auth/refresh', '{
+		"body": {"type": "object", "additionalProperties": false, "required": ["refresh_token"],
+				 "properties": {"refresh_token": {"type": "string"}}},
+		"responses": {"200": {"$ref": "#/components/schemas/Session"}}}'),
+	('POST', '/api/v1/auth/logout', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"refresh_token": {"type": "string"}}}}');
+
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOA01', 401, 'invalid_credentials'),
 	('WOA02', 401, 'token_reused'),

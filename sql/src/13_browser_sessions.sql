@@ -157,6 +157,17 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, rate_limit
 	('POST', '/api/v1/auth/session/logout', 'workon.auth_session_logout(jsonb)',
 	 'none', 204, 'json', 'default', 'End the browser session and clear its cookie');
 
+
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('POST', '/api/v1/auth/session/register', '{
+		"body": {"$ref": "#/components/schemas/Registration"},
+		"responses": {"201": {"$ref": "#/components/schemas/BrowserSession"}}}'),
+	('POST', '/api/v1/auth/session/login', '{
+		"body": {"$ref": "#/components/schemas/Credentials"},
+		"responses": {"200": {"$ref": "#/components/schemas/BrowserSession"}}}'),
+	('POST', '/api/v1/auth/session/refresh', '{"responses": {"200": {"$ref": "#/components/schemas/BrowserSession"}}}'),
+	('POST', '/api/v1/auth/session/logout', '{}');
+
 GRANT EXECUTE ON FUNCTION
 	workon.auth_session_register(text, text, text, text, jsonb),
 	workon.auth_session_login(text, text, jsonb),

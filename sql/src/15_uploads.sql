@@ -738,6 +738,17 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only,
 	('PUT', '/api/v1/me/avatar', 'workon.avatar_set(uuid)',
 	 'member', 200, 'json', false, 'Set or remove my avatar');
 
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('POST', '/api/v1/uploads', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"filename": {"type": "string", "minLength": 1}, "content_type": {"type": "string", "enum": ["image/jpeg", "image/png", "image/webp", "application/pdf"]}, "size": {"type": "integer", "minimum": 1, "description": "bytes; at most workon.upload_max_bytes"}}, "required": ["filename", "content_type", "size"]},
+		"responses": {"201": {"type": "object", "additionalProperties": false, "properties": {"id": {"$ref": "#/components/schemas/Uuid"}, "upload_url": {"type": "string", "description": "PUT the bytes there: signed, valid 15 minutes, once"}, "expires_at": {"$ref": "#/components/schemas/Timestamp"}}, "required": ["id", "upload_url", "expires_at"]}}}'),
+	('GET', '/api/v1/uploads/{id}', '{"responses": {"200": {"$ref": "#/components/schemas/Upload"}}}'),
+	('PUT', '/api/v1/uploads/{id}/content', '{"responses": {"201": {"$ref": "#/components/schemas/Upload"}}}'),
+	('GET', '/api/v1/uploads/{id}/content', '{"query": {"expires": {"type": "integer", "description": "of a signed URL (download_url)"}, "sig": {"type": "string"}}}'),
+	('PUT', '/api/v1/me/avatar', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"upload_id": {"oneOf": [{"$ref": "#/components/schemas/Uuid"}, {"type": "null"}], "description": "a stored image of the caller; null removes the avatar"}}, "required": ["upload_id"]},
+		"responses": {"200": {"type": "object", "additionalProperties": false, "properties": {"avatar_upload_id": {"oneOf": [{"$ref": "#/components/schemas/Uuid"}, {"type": "null"}]}, "avatar_url": {"type": ["string", "null"]}}, "required": ["avatar_upload_id", "avatar_url"]}}}');
+
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOU01', 403, 'invalid_url_signature'),
 	('WOU02', 413, 'payload_too_large'),

@@ -782,6 +782,25 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only,
 	('DELETE', '/api/v1/spaces/{id}', 'workon.space_delete(uuid)',
 	 'host', 204, 'none', false, 'Delete (or, with booking history, archive) a space without future bookings');
 
+
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('GET', '/api/v1/spaces', '{
+		"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string", "description": "next_cursor of the previous page"},
+				  "kind": {"$ref": "#/components/schemas/SpaceKind"}, "min_capacity": {"type": "integer", "minimum": 1},
+				  "q": {"type": "string", "description": "words of the name, city and description (full-text search in the space''s language)"},
+				  "sort": {"type": "string", "enum": ["newest", "price", "capacity", "relevance"],
+						   "description": "default relevance with q, newest without"}},
+		"responses": {"200": {"$ref": "#/components/schemas/SpacePage"}}}'),
+	('GET', '/api/v1/spaces/{id}', '{"responses": {"200": {"$ref": "#/components/schemas/Space"}}}'),
+	('POST', '/api/v1/spaces', '{
+		"body": {"allOf": [{"$ref": "#/components/schemas/SpaceInput"}],
+				 "required": ["name", "kind", "city", "address", "capacity", "timezone", "hourly_rate_cents", "daily_rate_cents", "currency"]},
+		"responses": {"201": {"$ref": "#/components/schemas/Space"}}}'),
+	('PATCH', '/api/v1/spaces/{id}', '{
+		"body": {"$ref": "#/components/schemas/SpaceInput"},
+		"responses": {"200": {"$ref": "#/components/schemas/Space"}}}'),
+	('DELETE', '/api/v1/spaces/{id}', '{}');
+
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOC05', 409, 'has_future_bookings'),
 	('WOR01', 409, 'space_archived'),

@@ -638,6 +638,25 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only,
 	('POST', '/api/v1/bookings/{id}/cancel', 'workon.booking_cancel(uuid)',
 	 'member', 200, 'none', false, 'Cancel a booking');
 
+
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('GET', '/api/v1/spaces/{id}/availability', '{
+		"query": {"from": {"type": "string", "description": "RFC 3339, or a date (that day in the space''s zone); default now, rounded up to the 15-minute grid"},
+				  "to": {"type": "string", "description": "RFC 3339, or a date (included); default from + 7 days; at most 31 days after from"}},
+		"responses": {"200": {"$ref": "#/components/schemas/Availability"}}}'),
+	('POST', '/api/v1/bookings', '{
+		"body": {"type": "object", "additionalProperties": false, "required": ["space_id", "starts_at", "ends_at"],
+				 "properties": {"space_id": {"$ref": "#/components/schemas/Uuid"},
+								"starts_at": {"type": "string", "format": "date-time", "description": "on the 15-minute grid"},
+								"ends_at": {"type": "string", "format": "date-time", "description": "on the 15-minute grid, after starts_at"}},
+				 "examples": [{"space_id": "d1000000-0000-4000-8000-000000000024", "starts_at": "2027-03-01T10:00:00Z", "ends_at": "2027-03-01T12:00:00Z"}]},
+		"responses": {"201": {"$ref": "#/components/schemas/Booking"}}}'),
+	('GET', '/api/v1/bookings', '{
+		"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}},
+		"responses": {"200": {"$ref": "#/components/schemas/BookingPage"}}}'),
+	('GET', '/api/v1/bookings/{id}', '{"responses": {"200": {"$ref": "#/components/schemas/Booking"}}}'),
+	('POST', '/api/v1/bookings/{id}/cancel', '{"responses": {"200": {"$ref": "#/components/schemas/Booking"}}}');
+
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOC02', 409, 'booking_conflict'),
 	('WOC03', 409, 'invalid_transition'),

@@ -321,6 +321,16 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only,
 	('GET', '/api/v1/host/bookings', 'workon.host_bookings_list(uuid,text,timestamptz,timestamptz,integer,text)',
 	 'host', 200, 'none', true, 'The bookings of my spaces (admins: all)');
 
+
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('GET', '/api/v1/host/spaces', '{
+		"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}},
+		"responses": {"200": {"$ref": "#/components/schemas/SpacePage"}}}'),
+	('GET', '/api/v1/host/bookings', '{
+		"query": {"status": {"$ref": "#/components/schemas/BookingStatus"},
+				  "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}},
+		"responses": {"200": {"$ref": "#/components/schemas/BookingPage"}}}');
+
 GRANT EXECUTE ON FUNCTION
 	workon.cursor_encode_key("char", bigint, uuid),
 	workon.cursor_decode_key("char", text),

@@ -99,4 +99,9 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only,
 	('PUT', '/api/v1/spaces/{id}/photos', 'workon.space_photos_set(uuid,jsonb)',
 	 'host', 200, 'json', false, 'Set the photos of a space in order (the first is the cover)');
 
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('PUT', '/api/v1/spaces/{id}/photos', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"upload_ids": {"type": "array", "maxItems": 20, "uniqueItems": true, "items": {"$ref": "#/components/schemas/Uuid"}, "description": "stored images of the host, the first the cover"}}, "required": ["upload_ids"]},
+		"responses": {"200": {"$ref": "#/components/schemas/Space"}}}');
+
 GRANT EXECUTE ON FUNCTION workon.space_photos_set(uuid, jsonb) TO workon_host, workon_admin;

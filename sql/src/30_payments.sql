@@ -780,6 +780,13 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only,
 	('GET', '/api/v1/payments/{id}', 'workon.payment_get(uuid)',
 	 'member', 200, 'none', true, NULL, 'Get a payment and its refunds');
 
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('POST', '/api/v1/bookings/{id}/payment', '{"responses": {"201": {"$ref": "#/components/schemas/Payment"}, "200": {"$ref": "#/components/schemas/Payment"}}}'),
+	('POST', '/api/v1/bookings/{id}/checkout', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"success_url": {"type": "string", "pattern": "^https?://\\S+$"}, "cancel_url": {"type": "string", "pattern": "^https?://\\S+$"}}, "required": ["success_url", "cancel_url"]},
+		"responses": {"201": {"type": "object", "properties": {"checkout_session_id": {"type": ["string", "null"]}, "url": {"type": ["string", "null"], "description": "Stripe Checkout page to send the member to"}, "payment_id": {"$ref": "#/components/schemas/Uuid"}}, "required": ["checkout_session_id", "url"]}, "200": {"type": "object", "properties": {"checkout_session_id": {"type": ["string", "null"]}, "url": {"type": ["string", "null"], "description": "Stripe Checkout page to send the member to"}, "payment_id": {"$ref": "#/components/schemas/Uuid"}}, "required": ["checkout_session_id", "url"]}}}'),
+	('GET', '/api/v1/payments/{id}', '{"responses": {"200": {"$ref": "#/components/schemas/Payment"}}}');
+
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOC06', 409, 'booking_not_payable');
 

@@ -293,6 +293,10 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, rate_limit
 	('POST', '/api/v1/webhooks/stripe', 'workon.stripe_webhook(text,jsonb)',
 	 'none', 200, 'raw', 'exempt', 'webhooks', 'Stripe webhook endpoint');
 
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('POST', '/api/webhooks/stripe', '{"responses": {"200": {"type": "object", "additionalProperties": false, "properties": {"received": {"const": true}}, "required": ["received"]}}}'),
+	('POST', '/api/v1/webhooks/stripe', '{"responses": {"200": {"type": "object", "additionalProperties": false, "properties": {"received": {"const": true}}, "required": ["received"]}}}');
+
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOB01', 400, 'invalid_signature');
 

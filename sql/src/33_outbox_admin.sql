@@ -102,6 +102,12 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only,
 	('POST', '/api/v1/admin/outbox/{id}/retry', 'workon.admin_outbox_retry(bigint)',
 	 'admin', 200, 'none', false, 'Send a dead outbound call again');
 
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('GET', '/api/v1/admin/outbox', '{
+		"query": {"status": {"type": "string", "enum": ["pending", "done", "failed", "dead"]}, "kind": {"type": "string", "enum": ["stripe", "email", "s3"]}, "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}},
+		"responses": {"200": {"$ref": "#/components/schemas/OutboxPage"}}}'),
+	('POST', '/api/v1/admin/outbox/{id}/retry', '{"responses": {"200": {"$ref": "#/components/schemas/OutboxCall"}}}');
+
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOQ01', 409, 'outbox_call_replaced');
 

@@ -592,6 +592,19 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, rate_limit
 	 'workon.email_template_reset(text,text)',
 	 'admin', 204, 'none', 'default', false, 'Use the shipped e-mail template again');
 
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('GET', '/api/v1/admin/emails', '{
+		"query": {"status": {"type": "string", "enum": ["pending", "done", "dead"]}, "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}},
+		"responses": {"200": {"$ref": "#/components/schemas/EmailPage"}}}'),
+	('GET', '/api/v1/admin/emails/{id}', '{"responses": {"200": {"$ref": "#/components/schemas/Email"}}}'),
+	('POST', '/api/v1/admin/emails/{id}/retry', '{"responses": {"200": {"$ref": "#/components/schemas/Email"}}}'),
+	('GET', '/api/v1/admin/email-templates', '{"responses": {"200": {"type": "object", "additionalProperties": false, "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/EmailTemplate"}}}, "required": ["data"]}}}'),
+	('PUT', '/api/v1/admin/email-templates/{key}/{locale}', '{
+		"path": {"locale": {"type": "string", "enum": ["en", "fr"]}},
+		"body": {"type": "object", "additionalProperties": false, "properties": {"subject": {"type": "string", "minLength": 1, "description": "one line"}, "text": {"type": "string", "minLength": 1}, "html": {"type": "string", "minLength": 1}}, "required": ["subject", "text", "html"]},
+		"responses": {"200": {"$ref": "#/components/schemas/EmailTemplate"}}}'),
+	('DELETE', '/api/v1/admin/email-templates/{key}/{locale}', '{"path": {"locale": {"type": "string", "enum": ["en", "fr"]}}}');
+
 GRANT EXECUTE ON FUNCTION workon.user_locale(text)
 	TO workon_member, workon_host, workon_admin;
 GRANT EXECUTE ON FUNCTION

@@ -359,6 +359,20 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, rate_limit
 	('PATCH', '/api/v1/me', 'workon.me_update(text,text)',
 	 'member', 200, 'json', 'default', false, 'Change my name or language');
 
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('POST', '/api/v1/auth/password/forgot', '{"body": {"type": "object", "additionalProperties": false, "properties": {"email": {"type": "string", "minLength": 3}}, "required": ["email"]}}'),
+	('POST', '/api/v1/auth/password/reset', '{"body": {"type": "object", "additionalProperties": false, "properties": {"token": {"type": "string", "minLength": 1}, "password": {"type": "string", "minLength": 8, "maxLength": 128}}, "required": ["token", "password"]}}'),
+	('POST', '/api/v1/auth/verify-email', '{"body": {"type": "object", "additionalProperties": false, "properties": {"token": {"type": "string", "minLength": 1}}, "required": ["token"]}}'),
+	('POST', '/api/v1/auth/verify-email/resend', '{}'),
+	('POST', '/api/v1/me/password', '{"body": {"type": "object", "additionalProperties": false, "properties": {"current_password": {"type": "string"}, "password": {"type": "string", "minLength": 8, "maxLength": 128}}, "required": ["current_password", "password"]}}');
+
+
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('PATCH', '/api/v1/me', '{
+		"body": {"type": "object", "additionalProperties": false,
+				 "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200}, "locale": {"type": "string", "enum": ["en", "fr"]}}},
+		"responses": {"200": {"$ref": "#/components/schemas/User"}}}');
+
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOE01', 400, 'invalid_token'),
 	('WOE02', 409, 'email_already_verified');

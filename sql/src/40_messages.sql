@@ -800,6 +800,19 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, summary, r
 	('GET', '/api/v1/ws', 'workon.ws_open(bigint,integer)',
 	 'member', 200, 'websocket', 'A WebSocket of my realtime events (?since=: first what I missed after that event id)', true);
 
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('POST', '/api/v1/conversations', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"space_id": {"$ref": "#/components/schemas/Uuid"}}, "required": ["space_id"]},
+		"responses": {"201": {"$ref": "#/components/schemas/Conversation"}, "200": {"$ref": "#/components/schemas/Conversation"}}}'),
+	('GET', '/api/v1/conversations', '{"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}}, "responses": {"200": {"$ref": "#/components/schemas/ConversationPage"}}}'),
+	('GET', '/api/v1/conversations/{id}/messages', '{"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}}, "responses": {"200": {"$ref": "#/components/schemas/MessagePage"}}}'),
+	('POST', '/api/v1/conversations/{id}/messages', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 4000, "description": "trimmed"}}, "required": ["body"]},
+		"responses": {"201": {"$ref": "#/components/schemas/Message"}}}'),
+	('POST', '/api/v1/conversations/{id}/read', '{"responses": {"200": {"$ref": "#/components/schemas/Conversation"}}}'),
+	('GET', '/api/v1/events', '{"query": {"since": {"type": "integer", "minimum": 0}, "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}, "responses": {"200": {"type": "object", "additionalProperties": false, "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}, "next_cursor": {"type": ["string", "null"]}, "cursor": {"type": "string", "description": "the last id returned, else since: pass it as since"}}, "required": ["data", "next_cursor", "cursor"]}}}'),
+	('GET', '/api/v1/ws', '{"query": {"since": {"type": "integer", "minimum": 0, "description": "replay the events after this id first"}}}');
+
 GRANT EXECUTE ON FUNCTION
 	workon.event_frame(workon.events),
 	workon.events_since(bigint, integer),

@@ -588,6 +588,19 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only,
 	('DELETE', '/api/v1/admin/posts/{id}', 'workon.post_delete(uuid)',
 	 'admin', 204, 'none', false, 'Delete a blog post');
 
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('GET', '/api/v1/posts', '{"query": {"locale": {"type": "string", "enum": ["en", "fr"]}, "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}}, "responses": {"200": {"$ref": "#/components/schemas/PostPage"}}}'),
+	('GET', '/api/v1/posts/{slug}', '{"responses": {"200": {"$ref": "#/components/schemas/Post"}, "301": {"type": "object", "additionalProperties": false, "properties": {"slug": {"type": "string"}, "location": {"type": "string"}}, "required": ["slug", "location"]}}}'),
+	('GET', '/api/v1/admin/posts', '{"query": {"status": {"type": "string", "enum": ["draft", "scheduled", "published"]}, "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}}, "responses": {"200": {"$ref": "#/components/schemas/PostPage"}}}'),
+	('POST', '/api/v1/admin/posts', '{
+		"body": {"allOf": [{"type": "object", "additionalProperties": false, "properties": {"title": {"type": "string", "minLength": 1}, "slug": {"type": "string"}, "excerpt": {"type": ["string", "null"]}, "tags": {"type": "array", "items": {"type": "string"}}, "cover_upload_id": {"oneOf": [{"$ref": "#/components/schemas/Uuid"}, {"type": "null"}]}, "locale": {"type": "string", "enum": ["en", "fr"], "default": "en"}, "markdown": {"type": ["string", "null"]}, "published_at": {"oneOf": [{"type": "string", "format": "date-time"}, {"type": "null"}], "description": "now or earlier publishes, later schedules, null is a draft"}}}], "required": ["title"]},
+		"responses": {"201": {"$ref": "#/components/schemas/Post"}}}'),
+	('GET', '/api/v1/admin/posts/{id}', '{"responses": {"200": {"$ref": "#/components/schemas/Post"}}}'),
+	('PATCH', '/api/v1/admin/posts/{id}', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"title": {"type": "string", "minLength": 1}, "slug": {"type": "string"}, "excerpt": {"type": ["string", "null"]}, "tags": {"type": "array", "items": {"type": "string"}}, "cover_upload_id": {"oneOf": [{"$ref": "#/components/schemas/Uuid"}, {"type": "null"}]}, "locale": {"type": "string", "enum": ["en", "fr"], "default": "en"}, "markdown": {"type": ["string", "null"]}, "published_at": {"oneOf": [{"type": "string", "format": "date-time"}, {"type": "null"}], "description": "now or earlier publishes, later schedules, null is a draft"}}},
+		"responses": {"200": {"$ref": "#/components/schemas/Post"}}}'),
+	('DELETE', '/api/v1/admin/posts/{id}', '{}');
+
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOP01', 409, 'slug_taken');
 

@@ -495,6 +495,23 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only,
 	('DELETE', '/api/v1/admin/reviews/{id}/hide', 'workon.review_show(uuid)',
 	 'admin', 200, 'none', false, 'Show a hidden review again');
 
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('GET', '/api/v1/spaces/{id}/reviews', '{"query": {"limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}}, "responses": {"200": {"$ref": "#/components/schemas/ReviewPage"}}}'),
+	('GET', '/api/v1/reviews/{id}', '{"responses": {"200": {"$ref": "#/components/schemas/Review"}}}'),
+	('POST', '/api/v1/spaces/{id}/reviews', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"booking_id": {"$ref": "#/components/schemas/Uuid"}, "rating": {"type": "integer", "minimum": 1, "maximum": 5}, "body": {"type": "string", "maxLength": 2000}}, "required": ["booking_id", "rating"]},
+		"responses": {"201": {"$ref": "#/components/schemas/Review"}}}'),
+	('PATCH', '/api/v1/reviews/{id}', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"rating": {"type": "integer", "minimum": 1, "maximum": 5}, "body": {"type": "string", "maxLength": 2000}}},
+		"responses": {"200": {"$ref": "#/components/schemas/Review"}}}'),
+	('POST', '/api/v1/reviews/{id}/answer', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 2000}}, "required": ["body"]},
+		"responses": {"200": {"$ref": "#/components/schemas/Review"}}}'),
+	('POST', '/api/v1/admin/reviews/{id}/hide', '{
+		"body": {"type": "object", "additionalProperties": false, "properties": {"reason": {"type": "string"}}},
+		"responses": {"200": {"$ref": "#/components/schemas/Review"}}}'),
+	('DELETE', '/api/v1/admin/reviews/{id}/hide', '{"responses": {"200": {"$ref": "#/components/schemas/Review"}}}');
+
 INSERT INTO workon.errors (sqlstate, status, code) VALUES
 	('WOV01', 409, 'not_eligible'),
 	('WOV02', 409, 'already_reviewed'),

@@ -460,6 +460,10 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only,
 	('GET', '/api/v1/host/stats', 'workon.host_stats(text,text,uuid,text,text)',
 	 'host', 200, 'none', true, 'The numbers of the caller''s own spaces');
 
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('GET', '/api/v1/admin/stats', '{"query": {"from": {"type": "string", "description": "RFC 3339 with an offset, or a date (UTC day); default 30 days ago"}, "to": {"type": "string", "description": "the same; a date is included; at most 366 days after from"}, "format": {"type": "string", "enum": ["json", "csv"]}}, "responses": {"200": {"$ref": "#/components/schemas/StatsReport"}}}'),
+	('GET', '/api/v1/host/stats', '{"query": {"from": {"type": "string", "description": "RFC 3339 with an offset, or a date (UTC day); default 30 days ago"}, "to": {"type": "string", "description": "the same; a date is included; at most 366 days after from"}, "format": {"type": "string", "enum": ["json", "csv"]}}, "responses": {"200": {"$ref": "#/components/schemas/StatsReport"}}}');
+
 GRANT EXECUTE ON FUNCTION workon.admin_stats(text, text, uuid, text, text)
 	TO workon_admin;
 GRANT EXECUTE ON FUNCTION workon.host_stats(text, text, uuid, text, text)

@@ -285,6 +285,11 @@ INSERT INTO workon.routes (method, path, handler, auth, status, body, read_only,
 	('GET', '/api/v1/admin/users/{id}', 'workon.admin_user_get(uuid)',
 	 'admin', 200, 'none', true, 'One user with their bookings and spending');
 
+INSERT INTO workon.route_schemas (method, path, schemas) VALUES
+	('GET', '/api/v1/admin/audit', '{"query": {"action": {"type": "string", "enum": ["insert", "update", "delete", "seed", "revoke"]}, "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}}, "responses": {"200": {"$ref": "#/components/schemas/AuditPage"}}}'),
+	('GET', '/api/v1/admin/users', '{"query": {"role": {"$ref": "#/components/schemas/Role"}, "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "cursor": {"type": "string"}}, "responses": {"200": {"$ref": "#/components/schemas/AdminUserPage"}}}'),
+	('GET', '/api/v1/admin/users/{id}', '{"responses": {"200": {"$ref": "#/components/schemas/AdminUserDetail"}}}');
+
 GRANT EXECUTE ON FUNCTION
 	workon.audit_cursor_id(bigint),
 	workon.audit_cursor_row(uuid),

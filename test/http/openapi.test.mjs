@@ -1,11 +1,16 @@
 // GET /api/v1/openapi.json is a valid OpenAPI 3.1 document generated from workon.routes
-// (checked by a structural validator written here), GET /docs renders it without any
-// other network access; both off in production unless ENABLE_SWAGGER_PROD=true.
+// and the schemas of workon.route_schemas (checked by a structural validator written here
+// and by Redocly's recommended rules), GET /docs renders it without any other network
+// access and lets a reader try each operation; both off in production unless
+// ENABLE_SWAGGER_PROD=true. Every answer of the whole suite is checked against the
+// document by lib/contract.mjs.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import path from 'node:path';
 import vm from 'node:vm';
+import { lintFromString, loadConfig } from '@redocly/openapi-core';
 import { after, describe, test } from 'node:test';
-import { addRoutes, get, psqlRows, removeRoutes, request, startShim } from './lib/client.mjs';
+import { ROOT, addRoutes, get, psqlRows, removeRoutes, request, startShim } from './lib/client.mjs';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const BUILTIN = ['GET /healthz', 'GET /readyz', 'GET /api/health', 'GET /api/v1/health', 'GET /metrics',
@@ -187,6 +192,52 @@ GRANT EXECUTE ON FUNCTION workon.test_openapi_note(uuid, text, integer) TO worko
       [['path', 'item_id', 'string'], ['query', 'note', 'string'], ['query', 'stars', 'integer']]);
   });
 
+  test('passes Redocly\'s recommended OpenAPI 3.1 rules with no error (test/http/redocly.yaml)', async () => {
+    const res = await get('/api/v1/openapi.json');
+    const config = await loadConfig({ configPath: path.join(ROOT, 'test/http/redocly.yaml') });
+    const problems = await lintFromString({ source: res.text, absoluteRef: 'openapi.json', config });
+    const show = (p) => `${p.severity} ${p.ruleId}: ${p.message} at ${p.location?.[0]?.pointer ?? '?'}`;
+    for (const p of problems.filter((x) => x.severity !== 'error')) console.log(`redocly ${show(p)}`);
+    assert.deepEqual(problems.filter((p) => p.severity === 'error').map(show), []);
+    // and it does catch an error: a response without a description
+    const broken = structuredClone(res.json);
+    delete broken.paths['/api/v1/me'].get.responses['200'].description;
+    const found = await lintFromString({ source: JSON.stringify(broken), absoluteRef: 'openapi.json', config });
+    assert.ok(found.some((p) => p.severity === 'error'), 'a broken copy fails the linter');
+  });
+
+  test('the routes declare their schemas: shared components by $ref; those left without are listed', async () => {
+    const doc = (await get('/api/v1/openapi.json')).json;
+    for (const name of ['Error', 'Money', 'User', 'Space', 'SpacePage', 'Booking', 'BookingPage', 'Session']) {
+      assert.ok(doc.components.schemas[name], `components.schemas.${name}`);
+    }
+    assert.deepEqual(doc.paths['/api/v1/spaces'].get.responses['200'].content['application/json'].schema,
+      { $ref: '#/components/schemas/SpacePage' });
+    assert.deepEqual(doc.components.schemas.Booking.properties.price, { $ref: '#/components/schemas/Money' });
+    assert.deepEqual(doc.paths['/api/v1/auth/register'].post.requestBody.content['application/json'].schema,
+      { $ref: '#/components/schemas/Registration' });
+    const body = doc.components.schemas.Registration;
+    assert.deepEqual(body.required, ['email', 'password', 'name']);
+    assert.equal(body.properties.password.minLength, 8);
+    // a route's own error codes, under their status
+    assert.match(doc.paths['/api/v1/bookings'].post.responses['409'].description, /\bbooking_conflict\b/);
+    assert.equal(doc.paths['/api/v1/bookings'].post.responses['409'].$ref, '#/components/responses/Error');
+    assert.match(doc.paths['/api/v1/auth/login'].post.responses['401'].description, /\binvalid_credentials\b/);
+    assert.match(doc.paths['/api/v1/bookings/{id}/cancel'].post.responses['409'].description, /\bcannot_cancel\b.*\binvalid_transition\b/);
+    // every route of workon.route_schemas names only declared components
+    const text = JSON.stringify(doc);
+    for (const [, name] of text.matchAll(/"#\/components\/schemas\/([^"]+)"/g)) {
+      assert.ok(doc.components.schemas[name], `$ref to ${name}`);
+    }
+    const undeclared = psqlRows(`SELECT r.method, r.path FROM workon.routes r
+                                  WHERE NOT EXISTS (SELECT FROM workon.route_schemas s WHERE (s.method, s.path) = (r.method, r.path))
+                                  ORDER BY r.path, r.method`).map((r) => `${r.method} ${r.path}`);
+    const marked = Object.entries(doc.paths).flatMap(([p, item]) => Object.entries(item)
+      .filter(([, op]) => op['x-workon-schemas'] === 'undeclared').map(([m]) => `${m.toUpperCase()} ${p}`));
+    assert.deepEqual(marked.sort(), [...undeclared].sort());
+    console.log(`routes without declared schemas (${undeclared.length}):\n  ${undeclared.join('\n  ')}`);
+  });
+
   test('the validator catches what it should (a broken document fails)', async () => {
     const doc = (await get('/api/v1/openapi.json')).json;
     const broken = structuredClone(doc);
@@ -215,10 +266,10 @@ describe('GET /docs', () => {
 function fakeDom() {
   const created = [];
   const make = (tag) => {
-    const e = { tag, attrs: {}, children: [], style: {}, dataset: {}, textContent: '',
+    const e = { tag, attrs: {}, children: [], style: {}, dataset: {}, textContent: '', value: '', listeners: {},
       setAttribute(k, v) { this.attrs[k] = v; if (k.startsWith('data-')) this.dataset[k.slice(5)] = v; },
       append(...kids) { this.children.push(...kids); },
-      addEventListener() {} };
+      addEventListener(type, fn) { this.listeners[type] = fn; } };
     created.push(e);
     return e;
   };
@@ -247,6 +298,40 @@ test('the script of the page renders one entry per operation of the document', a
   assert.equal(entries.length, ops.length);
   assert.equal(byId.title.textContent, doc.info.title);
   assert.ok(entries.some((e) => e.dataset.key.startsWith('get /api/v1/spaces/{id}')));
+});
+
+test('Try it: a form per operation sends its parameters, body and token to this server', async () => {
+  const page = (await get('/docs')).text;
+  const script = page.slice(page.indexOf('<script>') + 8, page.indexOf('</script>'));
+  const doc = (await get('/api/v1/openapi.json')).json;
+  const { document, created, byId } = fakeDom();
+  const calls = [];
+  const fetch = async (url, init) => {
+    if (String(url).endsWith('/api/v1/openapi.json')) return { ok: true, json: async () => doc };
+    // the page's objects are of its own realm: compared as JSON
+    calls.push([String(url), JSON.parse(JSON.stringify({ ...init, body: init.body ?? null }))]);
+    return { status: 201, statusText: 'Created', text: async () => '{"id":"x"}', headers: new Map([['location', '/api/v1/bookings/x']]) };
+  };
+  vm.runInNewContext(script, { document, fetch, URL, URLSearchParams, console });
+  await new Promise((r) => setTimeout(r, 50));
+  const within = (e, tag) => [e, ...e.children.filter((k) => typeof k === 'object').flatMap((k) => within(k, tag))]
+    .filter((k) => k.tag === tag);
+  const formOf = (key) => within(created.find((e) => e.tag === 'details' && e.dataset.key.startsWith(key)), 'form')[0];
+  // a path parameter and a query parameter
+  const list = formOf('get /api/v1/spaces/{id}/availability ');
+  for (const i of within(list, 'input')) i.value = { id: 'd1 0', from: '2027-03-01' }[i.attrs['aria-label']] ?? '';
+  await list.listeners.submit({ preventDefault() {} });
+  assert.deepEqual(calls[0], ['http://127.0.0.1:1/api/v1/spaces/d1%200/availability?from=2027-03-01', { method: 'GET', headers: {}, body: null }]);
+  // a JSON body prefilled with the example, and the token
+  byId.token.value = 'tok';
+  const book = formOf('post /api/v1/bookings ');
+  const body = within(book, 'textarea')[0];
+  assert.equal(JSON.parse(body.value).space_id, 'd1000000-0000-4000-8000-000000000024');
+  await book.listeners.submit({ preventDefault() {} });
+  assert.equal(calls[1][0], 'http://127.0.0.1:1/api/v1/bookings');
+  assert.deepEqual(calls[1][1], { method: 'POST', headers: { authorization: 'Bearer tok', 'content-type': 'application/json' }, body: body.value });
+  const out = within(book, 'pre').at(-1);
+  assert.match(out.textContent, /^201 Created\nlocation: \/api\/v1\/bookings\/x\n\n\{\n  "id": "x"\n\}$/);
 });
 
 describe('production', () => {

@@ -8,6 +8,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkResponse } from './contract.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const BASE = process.env.WORKON_URL || 'http://127.0.0.1:8080';
@@ -32,7 +33,20 @@ function hasHeader(headers, name) {
 // One HTTP/1.1 request. body: string | Buffer (sent as is) | any other value (sent as
 // JSON with Content-Type application/json unless a content-type header is given).
 // Resolves {status, headers, text, json, raw}; json is undefined when the body is not JSON.
-export function request(method, reqPath, opts = {}) {
+// An answer of the main shim (BASE) is checked against its OpenAPI document
+// (lib/contract.mjs) and rejects on a mismatch; opts.contract === false exempts a
+// deliberately broken request that never reaches a route (the caller says why).
+export async function request(method, reqPath, opts = {}) {
+  const res = await send(method, reqPath, opts);
+  if (opts.contract !== false && new URL(opts.base ?? BASE).origin === MAIN_ORIGIN) {
+    await checkResponse(MAIN_ORIGIN, method, reqPath, res);
+  }
+  return res;
+}
+
+const MAIN_ORIGIN = new URL(BASE).origin;
+
+function send(method, reqPath, opts) {
   const base = new URL(opts.base ?? BASE);
   const headers = { ...(opts.headers ?? {}) };
   let body = opts.body;
