@@ -2259,6 +2259,20 @@ UPDATE workon.routes
 GRANT EXECUTE ON FUNCTION workon.upload_content(uuid, bigint, text)
 	TO workon_anon, workon_member, workon_host, workon_admin;
 
+-- the realtime wake-up: NOTIFY in the writing transaction, always
+CREATE OR REPLACE FUNCTION workon.events_notify()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+	PERFORM pg_catalog.pg_notify('workon_events', '');
+	RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION workon.events_notify() IS
+'Trigger: NOTIFY workon_events (empty payload, one per transaction) so the front end publishes and fans out new events';
+
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 
 -- pg_dump: the shipped route and error rows are those of 0.5.0 again: the
