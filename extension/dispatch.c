@@ -329,6 +329,7 @@ dispatch_request(FunctionCallInfo fcinfo, DispatchVersion version, bool bytes)
 				 errmsg("request meta must be a JSON object")));
 
 	memset(&response, 0, sizeof(response));
+	workon_events_dispatching();
 
 	/* 1. Authenticate: no token is anonymous, a token must be valid */
 	if (token != NULL && version == DISPATCH_0_1)

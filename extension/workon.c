@@ -4,7 +4,7 @@
  *	  Module entry point of the workon extension.
  *
  * Each concern lives in its own file (booking.c, claims.c, cursor.c,
- * dispatch*.c, email.c, encode.c, hmac.c, json.c, jwt*.c, password.c,
+ * dispatch*.c, email.c, encode.c, events.c, hmac.c, json.c, jwt*.c, password.c,
  * payment.c, restore.c, timezone.c, transitions.c, upload.c, users.c,
  * webhook.c); this one loads them and registers the settings.
  *
@@ -31,7 +31,8 @@ static int	workon_message_email_delay = 600;
 /*
  * At the end of every transaction, what was about its request is
  * forgotten: the caller (claims.c), the response a handler asked for and
- * the route handlers retired meanwhile (dispatch*.c).
+ * the route handlers retired meanwhile (dispatch*.c), whether a dispatched
+ * write leaves its NOTIFY to the caller (events.c).
  */
 static void
 workon_xact_callback(XactEvent event, void *arg)
@@ -45,6 +46,7 @@ workon_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 			workon_claims_xact_end();
 			workon_dispatch_xact_end();
+			workon_events_xact_end();
 			break;
 		default:
 			break;
@@ -131,6 +133,8 @@ _PG_init(void)
 							   "Base URL of the web application, for the links in e-mails (password reset, e-mail verification).",
 							   NULL, &workon_app_url, "http://localhost:8080",
 							   PGC_SUSET, 0, NULL, NULL, NULL);
+
+	workon_events_init();
 
 	MarkGUCPrefixReserved("workon");
 }

@@ -82,6 +82,11 @@ extern void workon_claims_set(const char *api_role, Jsonb *claims);
 extern void workon_dispatch_init(void);
 extern void workon_dispatch_xact_end(void);
 
+/* events.c */
+extern void workon_events_init(void);
+extern void workon_events_dispatching(void);
+extern void workon_events_xact_end(void);
+
 /* encode.c */
 extern char *workon_b64url_encode(const unsigned char *data, size_t len);
 /* bytes workon_b64url_decode_into() may write for len characters */

@@ -9,7 +9,9 @@
  * and the rate limiter; outbox_id, set when the handler called
  * workon.wait_for_outbox() on a route that declares an outbound kind, makes
  * the request wait for outbox.c to send that row, and the client gets what
- * the database makes of the answer, like any dispatch result.
+ * the database makes of the answer, like any dispatch result; the last
+ * column, "on" when the call wrote realtime events without a NOTIFY, makes
+ * wake.c send one.
  *
  * A transaction rolled back by a deadlock or a serialization failure (40P01,
  * 40001) is run again, up to twice.
@@ -56,7 +58,7 @@ typedef struct st_api_call_t {
 
 /* workon.dispatch for a POST with an Idempotency-Key: the same arguments (the key is in meta) and answer */
 #define DISPATCH_IDEMPOTENT_SQL                                                                                                    \
-    "SELECT status, headers, body, user_id, outbox_id"                                                                             \
+    "SELECT status, headers, body, user_id, outbox_id, pg_catalog.current_setting('workon.events_pending', true)"                  \
     " FROM workon.dispatch_idempotent($1::oid, $2::jsonb, $3::jsonb, $4::text, $5::text, $6::jsonb)"
 
 /* ------------------------------------------------------------------------ */
@@ -73,6 +75,7 @@ enum {
     RESULT_BODY,
     RESULT_USER_ID,
     RESULT_OUTBOX_ID,
+    RESULT_EVENTS, /* "on": committed realtime events without a NOTIFY (wake.c) */
     DISPATCH_COLUMNS,
     RESULT_STORE_OP = DISPATCH_COLUMNS, /* "get" or "put"; NULL: none */
     RESULT_STORE_KEY,
@@ -332,6 +335,9 @@ static int respond_row(call_t *_call, PGresult *res, const char *err, int column
         send_error(req, request_id, 500, "internal", "internal server error", NULL);
         return 0;
     }
+    /* committed: the events it wrote wake the listeners now */
+    if (columns > RESULT_EVENTS && !PQgetisnull(res, 0, RESULT_EVENTS) && strcmp(PQgetvalue(res, 0, RESULT_EVENTS), "on") == 0)
+        wake_events_written(_call->worker);
     if (columns > RESULT_USER_ID && !PQgetisnull(res, 0, RESULT_USER_ID))
         learn_user(reqctx_of(request_id),
                    h2o_iovec_init(PQgetvalue(res, 0, RESULT_USER_ID), (size_t)PQgetlength(res, 0, RESULT_USER_ID)));

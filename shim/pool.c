@@ -46,8 +46,13 @@
 #define LSN_SQL "SELECT pg_catalog.pg_current_wal_insert_lsn()::text"
 
 #define DISPATCH_STATEMENT "workon_dispatch"
+/*
+ * The last column, read after the call: "on" when the call wrote realtime
+ * events and left their NOTIFY to the shim (workon.notify, wake.c)
+ */
+#define DISPATCH_EVENTS_COLUMN "pg_catalog.current_setting('workon.events_pending', true)"
 #define DISPATCH_SQL                                                                                                               \
-    "SELECT status, headers, body, user_id, outbox_id"                                                                             \
+    "SELECT status, headers, body, user_id, outbox_id, " DISPATCH_EVENTS_COLUMN                                                    \
     " FROM workon.dispatch($1::oid, $2::jsonb, $3::jsonb, $4::text, $5::text, $6::jsonb)"
 
 /*
@@ -59,7 +64,7 @@
  * moves megabytes, planning is not what it costs.
  */
 #define DISPATCH_BYTES_SQL                                                                                                         \
-    "SELECT (d).status::text, (d).headers, (d).body, (d).user_id::text, (d).outbox_id::text,"                                      \
+    "SELECT (d).status::text, (d).headers, (d).body, (d).user_id::text, (d).outbox_id::text, " DISPATCH_EVENTS_COLUMN ","         \
     " (d).store_op, (d).store_key, pg_catalog.encode((d).store_sha256, 'hex'), (d).store_content_type"                              \
     " FROM (SELECT workon.dispatch_bytes($1::oid, $2::jsonb, $3::jsonb, $4::bytea, $5::text, $6::jsonb) AS d OFFSET 0) AS s"
 

@@ -756,6 +756,8 @@ void settings_load(void)
     }
     if (shim_settings.pooler && shim_settings.database_direct_url == NULL)
         fail("DATABASE_DIRECT_URL is required with DATABASE_POOLER=transaction (LISTEN needs a session of its own)");
+    /* writes through workon.dispatch leave NOTIFY workon_events to the shim, after their commit (wake.c) */
+    settings_add_pg_option("workon.notify", "after_commit");
     log_min_level = shim_settings.log_level;
 }
 

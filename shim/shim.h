@@ -656,6 +656,8 @@ int ws_is_handshake(h2o_req_t *req);
  * it, WS_MAX_CONNECTIONS or WS_MAX_PER_USER, else NULL) and the caller answers
  */
 int ws_accept(h2o_req_t *req, const char *handler_oid, const char *token, h2o_iovec_t body, const char **why);
+/* wake.c: a call committed realtime events without notifying: NOTIFY workon_events (coalesced per thread) */
+void wake_events_written(worker_t *w);
 /* NOTIFY workon_events on this thread's control connection */
 void ws_on_notify(worker_t *w, const char *payload);
 void ws_worker_init(worker_t *w);

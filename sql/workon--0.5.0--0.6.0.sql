@@ -6940,6 +6940,16 @@ INSERT INTO workon.route_schemas (method, path, schemas) VALUES
 	('GET', '/api/v1/admin/users/{id}', '{"responses": {"200": {"$ref": "#/components/schemas/AdminUserDetail"}}}');
 -- END route schemas
 
+-- the realtime wake-up: a write through workon.dispatch whose caller wakes
+-- the listeners after commit (workon.notify = after_commit) does not NOTIFY
+CREATE OR REPLACE FUNCTION workon.events_notify()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'events_notify';
+
+COMMENT ON FUNCTION workon.events_notify() IS
+'Trigger: NOTIFY workon_events (empty payload, one per transaction) so the front end publishes and fans out new events; in a transaction that called workon.dispatch with workon.notify = after_commit, sets workon.events_pending for the transaction instead (the caller notifies after commit)';
+
 -- the merged definitions, last so that they win
 CREATE OR REPLACE FUNCTION workon.openapi()
 RETURNS jsonb

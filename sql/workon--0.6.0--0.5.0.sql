@@ -2263,6 +2263,20 @@ GRANT EXECUTE ON FUNCTION workon.upload_content(uuid, bigint, text)
 DROP FUNCTION workon.openapi_components();
 DROP TABLE workon.route_schemas;
 
+-- the realtime wake-up: NOTIFY in the writing transaction, always
+CREATE OR REPLACE FUNCTION workon.events_notify()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+	PERFORM pg_catalog.pg_notify('workon_events', '');
+	RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION workon.events_notify() IS
+'Trigger: NOTIFY workon_events (empty payload, one per transaction) so the front end publishes and fans out new events';
+
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 
 -- pg_dump: the shipped route and error rows are those of 0.5.0 again: the

@@ -127,18 +127,16 @@ CREATE POLICY events_recipient ON workon.events
 
 GRANT SELECT ON workon.events TO workon_member, workon_host, workon_admin;
 
+-- C (events.c): a writer through workon.dispatch whose caller wakes the
+-- listeners after commit (workon.notify = after_commit, as the front end
+-- sets) does not NOTIFY; NOTIFY serializes the commits of its senders
 CREATE FUNCTION workon.events_notify()
 RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-	PERFORM pg_catalog.pg_notify('workon_events', '');
-	RETURN NULL;
-END
-$$;
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'events_notify';
 
 COMMENT ON FUNCTION workon.events_notify() IS
-'Trigger: NOTIFY workon_events (empty payload, one per transaction) so the front end publishes and fans out new events';
+'Trigger: NOTIFY workon_events (empty payload, one per transaction) so the front end publishes and fans out new events; in a transaction that called workon.dispatch with workon.notify = after_commit, sets workon.events_pending for the transaction instead (the caller notifies after commit)';
 
 CREATE TRIGGER events_notify
 	AFTER INSERT ON workon.events

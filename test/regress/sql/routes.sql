@@ -81,31 +81,9 @@ SELECT s AS unmapped
 -- Any change to routes or errors sends NOTIFY workon_routes, once per
 -- statement.  A second session listens.
 --
-SELECT format('dbname=%s user=%s port=%s host=%s', current_database(), current_user,
-              current_setting('port'),
-              coalesce(host(inet_server_addr()),
-                       split_part(current_setting('unix_socket_directories'), ',', 1)))
-       AS connstr \gset
-SELECT dblink_connect('listener', :'connstr');
-SELECT dblink_exec('listener', 'LISTEN workon_routes');
-
-CREATE TEMP TABLE received (n serial, channel text, payload text, pid int);
-CREATE FUNCTION pg_temp.notifications(expected int)
-RETURNS TABLE (channel text, payload text, from_this_session boolean)
-LANGUAGE plpgsql AS $$
-DECLARE
-	i int;
-BEGIN
-	FOR i IN 1 .. 500 LOOP
-		INSERT INTO received (channel, payload, pid)
-			SELECT notify_name, extra, be_pid FROM dblink_get_notify('listener');
-		EXIT WHEN (SELECT count(*) FROM received) >= expected;
-		PERFORM pg_sleep(0.01);
-	END LOOP;
-	RETURN QUERY SELECT r.channel, r.payload, r.pid = pg_backend_pid() FROM received r ORDER BY r.n;
-	TRUNCATE received;
-END
-$$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set channel workon_routes
+\i :abs_srcdir/fixture/listener.sql
 
 UPDATE workon.routes SET summary = summary;
 INSERT INTO workon.routes (method, path, handler, auth, status, body, summary)

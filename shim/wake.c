@@ -1,0 +1,73 @@
+/*
+ * Waking the realtime listeners after commit.  PostgreSQL serializes the
+ * commits of all transactions that sent a NOTIFY in a database (the lock
+ * PreCommit_Notify takes is held through the commit's WAL flush), so a
+ * write that notified in its own transaction could not share a flush with
+ * any other.  The shim's sessions say workon.notify = after_commit
+ * (pgsettings.c): a write through workon.dispatch then sends no NOTIFY, and
+ * its result's last column (workon.events_pending) says it wrote realtime
+ * events.  For those, once committed, this thread sends
+ * NOTIFY workon_events itself, coalesced: one in flight at a time, and the
+ * calls that finish meanwhile make one more after it.  Every shim's
+ * control connection LISTENs as before (ws.c fans out when woken).
+ *
+ * As an ordinary statement on the thread's pool (behind a transaction
+ * pooler too: NOTIFY needs no session of its own, LISTEN does).  A shim
+ * that dies between a commit and this NOTIFY, or a NOTIFY that fails, delays
+ * the events until the next wake-up or until ws.c's one-second tick, which
+ * publishes and fans out while sockets are open.
+ */
+#include "shim.h"
+
+#define WAKE_SQL "SELECT pg_catalog.pg_notify('workon_events', '')"
+
+static __thread struct {
+    worker_t *worker;
+    int in_flight; /* a NOTIFY sent, not yet answered */
+    int again;     /* events committed since it was sent: one more after it */
+    int failures;
+} wake;
+
+static void wake_send(void);
+
+static int on_woken(void *owner, PGresult *res, const char *err)
+{
+    (void)owner;
+    wake.in_flight = 0;
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        if (wake.failures++ == 0)
+            log_write(LOG_WARN, "realtime: NOTIFY workon_events failed (sockets catch up on their tick)", "reason",
+                      res == NULL ? err : PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), NULL);
+    } else {
+        wake.failures = 0;
+    }
+    if (wake.again) {
+        wake.again = 0;
+        wake_send();
+    }
+    return 0;
+}
+
+static void wake_send(void)
+{
+    db_pool_t *pool = &wake.worker->pool;
+    db_query_t *q = pool_query_new(pool, DB_QUERY_SQL, on_woken, &wake); /* an owner: a query without one is cancelled */
+
+    q->sql = WAKE_SQL;
+    q->nparams = 0;
+    wake.in_flight = 1;
+    if (pool_submit(pool, q) != 0) {
+        pool_query_detach(pool, q);
+        wake.in_flight = 0;
+    }
+}
+
+void wake_events_written(worker_t *w)
+{
+    wake.worker = w;
+    if (wake.in_flight) {
+        wake.again = 1;
+        return;
+    }
+    wake_send();
+}
