@@ -21,9 +21,18 @@
  *  - Cancels: the query pool hands over the pid of a backend running a query
  *    nobody waits for; `pg_cancel_backend()` goes out here (a pipelined
  *    connection cannot cancel its own statement without a second connection).
+ *  - Realtime publishing (first thread only): NOTIFY workon_events (a writer
+ *    committed events), every second (ws.c's tick) and after every
+ *    (re)connect, `workon.events_publish_batch()` numbers the committed
+ *    events here, one batch after another until none is left, outside the
+ *    query pipeline: it may wait for its commit's flush, and a backlog takes
+ *    a while.  It never queues behind another publisher (a thread of
+ *    another shim): when one is at work it tries again 5 ms later.  A batch
+ *    that numbered events sends NOTIFY workon_events_published (payload: the
+ *    new head), on which every thread of every shim fans out (ws.c).
  *
  * The connection runs one statement at a time: cancels first, then a pending
- * route load, then a pending key load.
+ * publish, then a pending route load, then a pending key load.
  */
 #include "shim.h"
 #include <stdio.h>
@@ -40,11 +49,13 @@ enum {
     CONTROL_LOADING,
     CONTROL_CANCELLING,
     CONTROL_LOADING_KEYS,
+    CONTROL_PUBLISHING,
 };
 
 static void on_routes_changed(control_t *control, const char *payload);
 static void on_outbox_row(control_t *control, const char *payload);
 static void on_events(control_t *control, const char *payload);
+static void on_events_published(control_t *control, const char *payload);
 static void on_jwt_keys_changed(control_t *control, const char *payload);
 static void on_ratelimit(control_t *control, const char *payload);
 
@@ -56,7 +67,8 @@ static const struct {
 } channels[] = {
     {"workon_routes", 0, on_routes_changed}, /* every thread keeps its own route table */
     {"workon_outbox", 1, on_outbox_row},     /* the first thread runs the outbox worker */
-    {"workon_events", 0, on_events},         /* every thread fans realtime events out to its sockets */
+    {"workon_events", 1, on_events},         /* the first thread publishes realtime events */
+    {"workon_events_published", 0, on_events_published}, /* every thread fans them out to its sockets */
     {"workon_jwt_keys", 1, on_jwt_keys_changed}, /* the first thread reloads the process's token keys */
     {"workon_ratelimit", 1, on_ratelimit},   /* the other instances' hits, into the process's counters */
 };
@@ -86,7 +98,13 @@ static void on_outbox_row(control_t *control, const char *payload)
 
 static void on_events(control_t *control, const char *payload)
 {
-    ws_on_notify(control_worker(control), payload);
+    (void)payload;
+    control_publish(control);
+}
+
+static void on_events_published(control_t *control, const char *payload)
+{
+    ws_on_published(control_worker(control), payload);
 }
 
 static void on_jwt_keys_changed(control_t *control, const char *payload)
@@ -330,15 +348,65 @@ static void control_send_cancels(control_t *control)
 }
 
 /* ------------------------------------------------------------------------ */
+/* realtime publishing (the first thread) */
+
+#define PUBLISH_SQL "SELECT head, more FROM workon.events_publish_batch(false)"
+
+static void control_send_publish(control_t *control)
+{
+    control->publish_wanted = 0;
+    if (!PQsendQuery(control->conn.pg, PUBLISH_SQL)) {
+        control->publish_wanted = 1; /* again once the connection is back */
+        dbconn_fail_pq(&control->conn);
+        return;
+    }
+    control->state = CONTROL_PUBLISHING;
+    dbconn_flush(&control->conn);
+}
+
+static void control_published(control_t *control, PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        dbconn_log(&control->conn, LOG_WARN, "realtime publish failed", pq_first_line(PQresultErrorMessage(res)));
+        return; /* the next wake-up or tick tries again */
+    }
+    if (PQgetisnull(res, 0, 0)) {
+        /* another publisher is at work: what it did not see is ours, shortly */
+        if (!h2o_timeout_is_linked(&control->publish_retry))
+            h2o_timeout_link(control_worker(control)->ctx.loop, &control_worker(control)->sweep_fast,
+                             &control->publish_retry);
+    } else if (strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
+        control->publish_wanted = 1; /* a backlog: the next batch at once */
+    }
+}
+
+static void on_publish_retry(h2o_timeout_entry_t *entry)
+{
+    control_t *control = H2O_STRUCT_FROM_MEMBER(control_t, publish_retry, entry);
+
+    control_publish(control);
+}
+
+void control_publish(control_t *control)
+{
+    if (control_worker(control)->id != 0)
+        return;
+    control->publish_wanted = 1;
+    control_kick(control);
+}
+
+/* ------------------------------------------------------------------------ */
 /* the connection */
 
-/* the connection is idle: cancels first, then a pending route load */
+/* the connection is idle: cancels first, then a publish, then a pending route load */
 static void control_kick(control_t *control)
 {
     if (control->conn.state != DBCONN_READY || control->state != CONTROL_IDLE)
         return;
     if (control->num_cancel_pids != 0)
         control_send_cancels(control);
+    else if (control->publish_wanted)
+        control_send_publish(control);
     else if (control->reload_wanted)
         control_send_load(control);
     else if (control->keys_wanted)
@@ -358,6 +426,9 @@ static int control_step(control_t *control)
         control->state = CONTROL_IDLE;
         control->reload_wanted = 1;
         control->keys_wanted = control_worker(control)->id == 0;
+        /* notifications may have been missed while the connection was down */
+        control->publish_wanted = control_worker(control)->id == 0;
+        ws_resync(control_worker(control));
         break;
     case CONTROL_LOADING:
         control->state = CONTROL_IDLE;
@@ -365,6 +436,7 @@ static int control_step(control_t *control)
         break;
     case CONTROL_CANCELLING:
     case CONTROL_LOADING_KEYS:
+    case CONTROL_PUBLISHING:
         control->state = CONTROL_IDLE;
         break;
     default:
@@ -381,6 +453,8 @@ static void control_result(control_t *control, PGresult *res)
     }
     if (control->state == CONTROL_LOADING_KEYS)
         control_apply_keys(control, res);
+    if (control->state == CONTROL_PUBLISHING)
+        control_published(control, res);
     if (control->state == CONTROL_SEEDING && PQresultStatus(res) != PGRES_TUPLES_OK)
         log_write(LOG_ERROR,
                   "start-up seeding failed (JWT_SECRET, JWT_REFRESH_SECRET, ADMIN_EMAIL/ADMIN_PASSWORD, STRIPE_WEBHOOK_SECRET, SIGNED_URL_SECRET)",
@@ -446,6 +520,7 @@ void control_init(control_t *control, worker_t *w)
     /* LISTEN needs a session of its own: not through a transaction pooler */
     control->conn.url = shim_settings.database_direct_url;
     control->reload_entry.cb = on_reload_retry;
+    control->publish_retry.cb = on_publish_retry;
     control->max_cancel_pids = shim_settings.pool_size + shim_settings.slow_lane_connections;
     if ((control->cancel_pids = calloc(control->max_cancel_pids, sizeof(int))) == NULL)
         h2o_fatal("no memory");
@@ -458,5 +533,7 @@ void control_start(control_t *control)
 
 void control_stop(control_t *control)
 {
+    if (h2o_timeout_is_linked(&control->publish_retry))
+        h2o_timeout_unlink(&control->publish_retry);
     dbconn_stop(&control->conn);
 }

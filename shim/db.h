@@ -154,7 +154,7 @@ size_t pool_busy_connections(db_pool_t *pool);
 int pool_conn_busy(db_pool_t *pool, size_t i);
 
 /* ------------------------------------------------------------------------ */
-/* control.c: the control channel (LISTEN, seeding, route loads, cancels) */
+/* control.c: the control channel (LISTEN, seeding, route loads, cancels, publishing) */
 
 typedef struct st_control_t {
     dbconn_t conn; /* first member */
@@ -162,6 +162,8 @@ typedef struct st_control_t {
     int reload_wanted;
     int keys_wanted; /* first thread: workon.jwt_verification_keys() to read (token.c) */
     int keys_failures;
+    int publish_wanted;                 /* first thread: workon.events_publish_batch() to run */
+    h2o_timeout_entry_t publish_retry; /* another publisher was at work */
     PGresult *load_results[2];
     int num_load_results;
     int load_failures;
@@ -177,6 +179,8 @@ void control_start(control_t *control);
 void control_stop(control_t *control);
 /* loads the route table and error map again (SIGHUP) */
 void control_reload_routes(control_t *control);
+/* first thread: publishes realtime events when the connection is free (others: nothing) */
+void control_publish(control_t *control);
 /* a pool_cancel_cb: data is the control_t */
 void control_cancel_backend(void *data, int pid);
 

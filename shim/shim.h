@@ -658,8 +658,10 @@ int ws_is_handshake(h2o_req_t *req);
 int ws_accept(h2o_req_t *req, const char *handler_oid, const char *token, h2o_iovec_t body, const char **why);
 /* wake.c: a call committed realtime events without notifying: NOTIFY workon_events (coalesced per thread) */
 void wake_events_written(worker_t *w);
-/* NOTIFY workon_events on this thread's control connection */
-void ws_on_notify(worker_t *w, const char *payload);
+/* NOTIFY workon_events_published on this thread's control connection (payload: the new head) */
+void ws_on_published(worker_t *w, const char *payload);
+/* the control connection is back: notifications may have been missed */
+void ws_resync(worker_t *w);
 void ws_worker_init(worker_t *w);
 /* SIGTERM: every socket of this thread closes with 1001 */
 void ws_drain(worker_t *w);

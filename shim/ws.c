@@ -9,7 +9,7 @@
  * the socket under its user and sends the replay page of `data`.
  *
  * Never a gap, never a duplicate.  Event ids (pos) are given after commit by
- * workon.events_publish(), in order, so "pos > since" never skips one.  Live
+ * workon.events_publish_batch(), in order, so "pos > since" never skips one.  Live
  * events reach a socket from the moment it is registered; when the client
  * asked for ?since=, the socket first calls the route's handler again
  * (through workon.dispatch, with its token) until the replay is complete.
@@ -18,12 +18,17 @@
  * socket's (bounded) queue.  Each socket remembers the last pos it sent and
  * sends nothing at or below it.
  *
- * Fan-out, per thread: NOTIFY workon_events (an empty payload: a wake-up),
- * or the one-second tick while sockets are open, starts a cycle: SELECT
- * workon.events_publish(), then workon.events_fanout(after, 1000) until the
- * published head is reached.  Each row names its recipients and carries the
- * frame to send, or a close code (a user whose role changed: 4401).  Every
- * thread, and every shim on the database, fans out to its own sockets.
+ * Publishing is the first thread's control connection's (control.c: one
+ * publisher per shim, never in the query pipeline).  Fan-out, per thread:
+ * NOTIFY workon_events_published (payload: the new head) moves the thread's
+ * target; with sockets open, workon.events_fanout(after, 1000) is read
+ * through the pool until the target is reached.  Each row names its
+ * recipients and carries the frame to send, or a close code (a user whose
+ * role changed: 4401).  Every thread, and every shim on the database, fans
+ * out to its own sockets.  A thread without sockets reads nothing: it only
+ * moves its cursor.  The one-second tick while sockets are open, and every
+ * reconnect of the control connection, read workon.events_head() instead,
+ * for notifications that were missed.
  *
  * Lifetime: a socket lives no longer than its token ({"type":"auth",
  * "access_token":...} extends it: same user, verified by the extension;
@@ -100,11 +105,10 @@ static __thread struct {
     h2o_linklist_t clients;
     size_t num_clients;
     int64_t fan_pos;   /* -1 until the first cycle read the head */
-    int64_t fan_head;  /* the head the current cycle publishes up to */
+    int64_t fan_head;  /* the newest published head heard of: the target */
     int busy, again;
     char fan_param[24];
     h2o_timeout_entry_t tick;
-    h2o_timeout_entry_t idle_wakeup; /* a coalesced cycle of a thread without sockets */
 } hub;
 
 /* sockets of the whole process, for WS_MAX_CONNECTIONS */
@@ -693,29 +697,39 @@ static void fanout_fetch(void)
         fanout_done();
 }
 
-static int on_published(void *owner, PGresult *res, const char *err)
+/* the target moved: fan out to it, or (no socket here) only move the cursor */
+static void fanout_to_head(void)
 {
+    if (hub.fan_pos < 0 || hub.fan_head <= hub.fan_pos) {
+        fanout_done();
+    } else if (hub.num_clients != 0) {
+        fanout_fetch();
+    } else {
+        hub.fan_pos = hub.fan_head;
+        fanout_done();
+    }
+}
+
+static int on_head(void *owner, PGresult *res, const char *err)
+{
+    int64_t head;
+
     (void)owner;
     if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        log_write(LOG_WARN, "realtime publish failed", "error", err != NULL ? err : PQresultErrorMessage(res), NULL);
+        log_write(LOG_WARN, "realtime head failed", "error", err != NULL ? err : PQresultErrorMessage(res), NULL);
         fanout_done();
         return 0;
     }
-    hub.fan_head = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    if (hub.fan_pos < 0) {
-        /* starting, no socket yet: live from here on; earlier events are for ?since= */
+    head = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    if (head > hub.fan_head)
+        hub.fan_head = head;
+    if (hub.fan_pos < 0) /* starting, no socket yet: live from here on; earlier events are for ?since= */
         hub.fan_pos = hub.fan_head;
-        fanout_done();
-    } else if (hub.fan_head > hub.fan_pos && hub.num_clients != 0) {
-        fanout_fetch();
-    } else {
-        if (hub.num_clients == 0 && hub.fan_head > hub.fan_pos)
-            hub.fan_pos = hub.fan_head;
-        fanout_done();
-    }
+    fanout_to_head();
     return 0;
 }
 
+/* reads the published head, then fans out to it */
 static void fanout_start(void)
 {
     db_query_t *q;
@@ -727,32 +741,36 @@ static void fanout_start(void)
         return;
     }
     hub.busy = 1;
-    q = pool_query_new(&hub.worker->pool, DB_QUERY_SQL, on_published, &hub);
-    q->sql = "SELECT workon.events_publish()";
+    q = pool_query_new(&hub.worker->pool, DB_QUERY_SQL, on_head, &hub);
+    q->sql = "SELECT workon.events_head()";
     q->nparams = 0;
     if (pool_submit(&hub.worker->pool, q) != 0)
         fanout_done();
 }
 
-static void on_idle_wakeup(h2o_timeout_entry_t *entry)
+void ws_on_published(worker_t *w, const char *payload)
 {
-    (void)entry;
-    fanout_start();
-}
+    char *end;
+    long long head = strtoll(payload, &end, 10);
 
-void ws_on_notify(worker_t *w, const char *payload)
-{
-    (void)payload;
-    if (hub.num_clients == 0 && hub.fan_pos >= 0) {
-        /*
-         * Nobody to deliver to here: publish anyway (for ?since= and GET
-         * /api/v1/events) but at most every 50 ms, so that a writer's commit does
-         * not cost a publishing transaction per thread
-         */
-        if (!h2o_timeout_is_linked(&hub.idle_wakeup))
-            h2o_timeout_link(w->ctx.loop, &w->sweep_slow, &hub.idle_wakeup);
+    (void)w;
+    if (hub.worker == NULL || end == payload || *end != '\0' || head < 0)
+        return;
+    if (head > hub.fan_head)
+        hub.fan_head = head;
+    if (hub.fan_pos < 0) {
+        fanout_start(); /* the thread's first head is read, not heard */
         return;
     }
+    if (hub.busy)
+        return; /* the fetch under way goes on to the new target */
+    hub.busy = 1;
+    fanout_to_head();
+}
+
+void ws_resync(worker_t *w)
+{
+    (void)w;
     fanout_start();
 }
 
@@ -797,6 +815,8 @@ static void on_tick(h2o_timeout_entry_t *entry)
     }
     if (hub.num_clients != 0 || hub.fan_pos < 0)
         fanout_start();
+    /* the shim's publisher: events of writers that woke nobody */
+    control_publish(&hub.worker->control);
     h2o_timeout_link(hub.worker->ctx.loop, &hub.worker->one_sec, &hub.tick);
 }
 
@@ -806,7 +826,6 @@ void ws_worker_init(worker_t *w)
     hub.fan_pos = -1;
     h2o_linklist_init_anchor(&hub.clients);
     hub.tick.cb = on_tick;
-    hub.idle_wakeup.cb = on_idle_wakeup;
     h2o_timeout_link(w->ctx.loop, &w->one_sec, &hub.tick);
 }
 

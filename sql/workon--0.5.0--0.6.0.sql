@@ -6950,6 +6950,68 @@ AS 'MODULE_PATHNAME', 'events_notify';
 COMMENT ON FUNCTION workon.events_notify() IS
 'Trigger: NOTIFY workon_events (empty payload, one per transaction) so the front end publishes and fans out new events; in a transaction that called workon.dispatch with workon.notify = after_commit, sets workon.events_pending for the transaction instead (the caller notifies after commit)';
 
+-- realtime publishing: a batch call that does not queue behind another
+-- publisher, and NOTIFY workon_events_published after a batch (the shim has
+-- one publisher per process; every thread fans out on that notification)
+CREATE FUNCTION workon.events_publish_batch(wait boolean DEFAULT false)
+RETURNS TABLE (head bigint, published integer, more boolean)
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_head		bigint;
+	v_count		integer;
+BEGIN
+	-- one publisher at a time, until it commits; the statements below see
+	-- what the previous one committed.  Without wait, a publisher that finds
+	-- another at work returns at once (head NULL): the caller tries again
+	-- shortly instead of queueing behind it
+	IF events_publish_batch.wait THEN
+		PERFORM pg_catalog.pg_advisory_xact_lock('workon.events'::regclass::oid::bigint);
+	ELSIF NOT pg_catalog.pg_try_advisory_xact_lock('workon.events'::regclass::oid::bigint) THEN
+		RETURN QUERY SELECT NULL::bigint, 0, false;
+		RETURN;
+	END IF;
+	SELECT COALESCE(pg_catalog.max(e.pos), 0) INTO v_head FROM workon.events AS e;
+
+	UPDATE workon.events AS e
+	   SET pos = v_head + u.n
+	  FROM (SELECT n.id, pg_catalog.row_number() OVER (ORDER BY n.id) AS n
+			  FROM (SELECT x.id FROM workon.events AS x
+					 WHERE x.pos IS NULL
+					 ORDER BY x.id
+					 LIMIT 10000) AS n) AS u
+	 WHERE e.id = u.id;
+	GET DIAGNOSTICS v_count = ROW_COUNT;
+	v_head := v_head + v_count;
+	IF v_count > 0 THEN
+		-- every front end fans out up to the new head, after this commit
+		PERFORM pg_catalog.pg_notify('workon_events_published', v_head::text);
+	END IF;
+
+	PERFORM workon.events_cleanup();
+	RETURN QUERY SELECT v_head, v_count, v_count = 10000;
+END
+$$;
+
+COMMENT ON FUNCTION workon.events_publish_batch(boolean) IS
+'Gives the committed events without a pos the next positions, at most 10,000 a call (more: call again), one publisher at a time, and drops events past their retention; returns the newest pos and how many it numbered, and when it numbered any, NOTIFY workon_events_published with the new head as payload (after commit). Without wait, head is NULL when another publisher is at work (try again shortly). A cursor handed out is never followed by a smaller one';
+
+CREATE OR REPLACE FUNCTION workon.events_publish()
+RETURNS bigint
+LANGUAGE sql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT b.head FROM workon.events_publish_batch(true) AS b
+$$;
+
+COMMENT ON FUNCTION workon.events_publish() IS
+'workon.events_publish_batch(wait => true): waits for another publisher, numbers at most 10,000 committed events and returns the newest pos';
+
+GRANT EXECUTE ON FUNCTION workon.events_publish_batch(boolean) TO workon_authenticator;
+
 -- the merged definitions, last so that they win
 CREATE OR REPLACE FUNCTION workon.openapi()
 RETURNS jsonb

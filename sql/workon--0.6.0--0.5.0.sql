@@ -2277,6 +2277,40 @@ $$;
 COMMENT ON FUNCTION workon.events_notify() IS
 'Trigger: NOTIFY workon_events (empty payload, one per transaction) so the front end publishes and fans out new events';
 
+-- realtime publishing as 0.5.0 had it
+DROP FUNCTION workon.events_publish_batch(boolean);
+CREATE OR REPLACE FUNCTION workon.events_publish()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_head		bigint;
+BEGIN
+	-- one publisher at a time, until it commits; the statements below see
+	-- what the previous one committed
+	PERFORM pg_catalog.pg_advisory_xact_lock('workon.events'::regclass::oid::bigint);
+	SELECT COALESCE(pg_catalog.max(e.pos), 0) INTO v_head FROM workon.events AS e;
+
+	UPDATE workon.events AS e
+	   SET pos = v_head + u.n
+	  FROM (SELECT n.id, pg_catalog.row_number() OVER (ORDER BY n.id) AS n
+			  FROM (SELECT x.id FROM workon.events AS x
+					 WHERE x.pos IS NULL
+					 ORDER BY x.id
+					 LIMIT 10000) AS n) AS u
+	 WHERE e.id = u.id;
+	SELECT COALESCE(pg_catalog.max(e.pos), 0) INTO v_head FROM workon.events AS e;
+
+	PERFORM workon.events_cleanup();
+	RETURN v_head;
+END
+$$;
+
+COMMENT ON FUNCTION workon.events_publish() IS
+'Gives the committed events without a pos the next positions (at most 10,000 a call), one publisher at a time, and drops events past their retention; returns the newest pos. The front end calls it when woken by NOTIFY workon_events; a cursor handed out is never followed by a smaller one';
+
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA workon FROM PUBLIC;
 
 -- pg_dump: the shipped route and error rows are those of 0.5.0 again: the

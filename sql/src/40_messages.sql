@@ -91,12 +91,13 @@ GRANT SELECT ON workon.messages TO workon_member, workon_host, workon_admin;
 -- type, recipients (user ids) and data.  Its public id, pos, is not taken
 -- at insert: ids taken before commit become visible out of order, and a
 -- reader that remembers "the highest id seen" would skip the event of a
--- slower transaction.  workon.events_publish() numbers the committed
--- events that have no pos yet, under a lock, in transactions that follow
--- one another; so once a reader sees pos N, every pos below N is visible
--- to it too, and "pos > since" never skips an event.  The shim publishes
--- when NOTIFY workon_events wakes it (or on its poll), then fans the
--- published events out.
+-- slower transaction.  workon.events_publish_batch() numbers the
+-- committed events that have no pos yet, under a lock, in transactions that
+-- follow one another; so once a reader sees pos N, every pos below N is
+-- visible to it too, and "pos > since" never skips an event.  Each shim has
+-- one publisher, woken by NOTIFY workon_events (and a one-second poll); a
+-- batch that numbered events sends NOTIFY workon_events_published, on which
+-- every front end fans the published events out.
 --
 CREATE TABLE workon.events (
 	id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -197,18 +198,26 @@ $$;
 COMMENT ON FUNCTION workon.events_cleanup() IS
 'Deletes published events older than workon.event_retention (default 24 h), oldest first, at most 10,000 a call; returns how many';
 
-CREATE FUNCTION workon.events_publish()
-RETURNS bigint
+CREATE FUNCTION workon.events_publish_batch(wait boolean DEFAULT false)
+RETURNS TABLE (head bigint, published integer, more boolean)
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_head		bigint;
+	v_count		integer;
 BEGIN
 	-- one publisher at a time, until it commits; the statements below see
-	-- what the previous one committed
-	PERFORM pg_catalog.pg_advisory_xact_lock('workon.events'::regclass::oid::bigint);
+	-- what the previous one committed.  Without wait, a publisher that finds
+	-- another at work returns at once (head NULL): the caller tries again
+	-- shortly instead of queueing behind it
+	IF events_publish_batch.wait THEN
+		PERFORM pg_catalog.pg_advisory_xact_lock('workon.events'::regclass::oid::bigint);
+	ELSIF NOT pg_catalog.pg_try_advisory_xact_lock('workon.events'::regclass::oid::bigint) THEN
+		RETURN QUERY SELECT NULL::bigint, 0, false;
+		RETURN;
+	END IF;
 	SELECT COALESCE(pg_catalog.max(e.pos), 0) INTO v_head FROM workon.events AS e;
 
 	UPDATE workon.events AS e
@@ -219,15 +228,32 @@ BEGIN
 					 ORDER BY x.id
 					 LIMIT 10000) AS n) AS u
 	 WHERE e.id = u.id;
-	SELECT COALESCE(pg_catalog.max(e.pos), 0) INTO v_head FROM workon.events AS e;
+	GET DIAGNOSTICS v_count = ROW_COUNT;
+	v_head := v_head + v_count;
+	IF v_count > 0 THEN
+		-- every front end fans out up to the new head, after this commit
+		PERFORM pg_catalog.pg_notify('workon_events_published', v_head::text);
+	END IF;
 
 	PERFORM workon.events_cleanup();
-	RETURN v_head;
+	RETURN QUERY SELECT v_head, v_count, v_count = 10000;
 END
 $$;
 
+COMMENT ON FUNCTION workon.events_publish_batch(boolean) IS
+'Gives the committed events without a pos the next positions, at most 10,000 a call (more: call again), one publisher at a time, and drops events past their retention; returns the newest pos and how many it numbered, and when it numbered any, NOTIFY workon_events_published with the new head as payload (after commit). Without wait, head is NULL when another publisher is at work (try again shortly). A cursor handed out is never followed by a smaller one';
+
+CREATE FUNCTION workon.events_publish()
+RETURNS bigint
+LANGUAGE sql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT b.head FROM workon.events_publish_batch(true) AS b
+$$;
+
 COMMENT ON FUNCTION workon.events_publish() IS
-'Gives the committed events without a pos the next positions (at most 10,000 a call), one publisher at a time, and drops events past their retention; returns the newest pos. The front end calls it when woken by NOTIFY workon_events; a cursor handed out is never followed by a smaller one';
+'workon.events_publish_batch(wait => true): waits for another publisher, numbers at most 10,000 committed events and returns the newest pos';
 
 CREATE FUNCTION workon.event_frame(e workon.events)
 RETURNS text
@@ -832,6 +858,7 @@ GRANT EXECUTE ON FUNCTION
 -- the front end's own calls, outside any request
 GRANT EXECUTE ON FUNCTION
 	workon.events_publish(),
+	workon.events_publish_batch(boolean),
 	workon.events_fanout(bigint, integer),
 	workon.events_head()
 	TO workon_authenticator;

@@ -451,6 +451,62 @@ describe('realtime on extra shims', () => {
     }
   });
 
+  test('a publisher held up elsewhere holds up no request; the events follow, in order, once it lets go', async () => {
+    const shim = await startShim({ JWT_SECRET: SECRET, SHIM_THREADS: '2' });
+    try {
+      const ws = await connect(host, '', { base: shim.url });
+      const key = "'workon.events'::regclass::oid::bigint";
+      // another publisher (another shim, a DBA's call) holds the publishing lock for 3 s
+      let released = false;
+      const holder = psqlAsync(`SELECT pg_advisory_lock(${key}); SELECT pg_sleep(3); SELECT pg_advisory_unlock(${key});`)
+        .then(() => { released = true; });
+      await waitFor(() => psql(`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = (${key})::oid`) === '1', 2000);
+      const tag = unique();
+      for (let i = 0; i < 10; i++) {
+        const res = await request('POST', `/api/v1/conversations/${conv}/messages`, {
+          base: shim.url, headers: bearer(m1.token), body: { body: `held ${tag} ${i}` },
+        });
+        assert.equal(res.status, 201, res.text);
+      }
+      const reads = await Promise.all(Array.from({ length: 8 }, () => request('GET', '/api/v1/spaces?limit=1', { base: shim.url })));
+      assert.deepEqual(reads.map((r) => r.status), Array(8).fill(200));
+      assert.equal(released, false, 'the writes and reads waited for the other publisher');
+      // nothing is published while it holds the lock; everything right after
+      assert.deepEqual((await ws.drain(200)).filter((f) => f.data?.body?.startsWith(`held ${tag}`)), []);
+      await holder;
+      const bodies = [];
+      while (bodies.length < 10) {
+        const f = await nextOf(ws, 'message.created', 3000, (x) => x.data.body.startsWith(`held ${tag}`));
+        bodies.push(f.data.body);
+      }
+      assert.deepEqual(bodies, Array.from({ length: 10 }, (_, i) => `held ${tag} ${i}`));
+      ws.destroy();
+    } finally {
+      await shim.stop();
+    }
+  });
+
+  test('a backlog of events that woke nobody is published in batches and fanned out', async () => {
+    const shim = await startShim({ JWT_SECRET: SECRET });
+    try {
+      const ws = await connect(m2, '', { base: shim.url });
+      const tag = unique();
+      // 25,000 events for users with no socket, then one for m2, written as the shim's sessions write
+      // (workon.notify = after_commit) by a caller that never sends the wake-up
+      psql(`SET workon.notify = 'after_commit';
+        INSERT INTO workon.events (type, recipients, data)
+        SELECT 'message.created', ARRAY[gen_random_uuid()], json_build_object('n', g) FROM generate_series(1, 25000) AS g;
+        INSERT INTO workon.events (type, recipients, data)
+        VALUES ('message.created', ARRAY[${lit(m2.id)}]::uuid[], json_build_object('body', ${lit(`backlog ${tag}`)}));`);
+      const f = await nextOf(ws, 'message.created', 5000, withBody(`backlog ${tag}`));
+      assert.ok(BigInt(f.id) > 0n);
+      assert.equal(psql('SELECT count(*) FROM workon.events WHERE pos IS NULL'), '0');
+      ws.destroy();
+    } finally {
+      await shim.stop();
+    }
+  });
+
   test('DATABASE_DIRECT_URL: the control connections (LISTEN) use it, events still arrive', async () => {
     const app = `workon-direct-${unique()}`;
     // the server itself (behind WORKON_TEST_PGBOUNCER, WORKON_DATABASE_URL is the pooler)

@@ -178,6 +178,32 @@ COMMIT;
 SELECT (SELECT id FROM workon.events WHERE data->>'n' = 'slow') < (SELECT id FROM workon.events WHERE data->>'n' = 'fast') AS slow_took_its_id_first,
        (SELECT pos FROM workon.events WHERE data->>'n' = 'slow') > (SELECT pos FROM workon.events WHERE data->>'n' = 'fast') AS slow_comes_after;
 
+-- the shim's publisher: events_publish_batch(false) never queues behind
+-- another publisher (head NULL: try again), numbers in batches, and a batch
+-- that numbered events sends NOTIFY workon_events_published with the new head
+SELECT dblink_connect('other', format('dbname=%s user=%s port=%s host=%s', current_database(), current_user,
+       current_setting('port'), split_part(current_setting('unix_socket_directories'), ',', 1))) AS connected;
+SELECT dblink_exec('other', 'LISTEN workon_events_published');
+INSERT INTO workon.events (type, recipients, data) VALUES ('message.created', ARRAY[:'m1']::uuid[], '{"n": "batch"}');
+SELECT dblink_exec('other', 'BEGIN');
+SELECT * FROM dblink('other', 'SELECT head IS NOT NULL, published, more FROM workon.events_publish_batch(false)')
+	AS t(got_lock boolean, published integer, more boolean);
+SET ROLE workon_authenticator;
+SELECT head IS NULL AS busy, published, more FROM workon.events_publish_batch(false);
+SELECT workon.events_head() = :head2 + 1 AS not_yet_visible;
+RESET ROLE;
+SELECT dblink_exec('other', 'COMMIT');
+SELECT notify_name, extra::bigint = :head2 + 2 AS payload_is_head
+  FROM dblink_get_notify('other');
+SELECT head = :head2 + 2 AS head, published, more FROM workon.events_publish_batch(false);
+SELECT notify_name FROM dblink_get_notify('other');
+BEGIN;
+SET LOCAL SESSION AUTHORIZATION workon_authenticator;
+SELECT workon.authenticate(:'m1_token') AS c \gset
+SELECT pg_temp.try('SELECT workon.events_publish_batch()') AS member_publishes;
+COMMIT;
+SELECT dblink_disconnect('other');
+
 -- the front end's view: recipients and frames; a role change closes sockets
 UPDATE workon.users SET role = 'host' WHERE id = :'m2';
 SELECT workon.events_publish() AS head3 \gset
