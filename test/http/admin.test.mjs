@@ -1,6 +1,6 @@
 // The admin's view and the host's numbers through the shim: GET /api/v1/admin/stats (JSON
 // and CSV), /api/v1/host/stats (own spaces only), /api/v1/admin/audit, /api/v1/admin/users
-// and /api/v1/admin/users/{id}, each with its 401, 403 and 404 cases.
+// and /api/v1/admin/users/{id} (GET and PATCH), each with its 401, 403 and 404 cases.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { before, describe, test } from 'node:test';
@@ -47,8 +47,9 @@ describe('admin and host stats, audit, users', () => {
     [a, host, other, member] = await Promise.all([admin(), register('host'), register('host'), register(undefined, 'Zed Searchable')]);
     s1 = await space(host, `Stats Desk, "one" ${unique()}`);
     s2 = await space(other, `Other Desk ${unique()}`);
-    // a confirmed booking of 2 hours tomorrow
-    const start = Math.ceil(Date.now() / HOUR) * HOUR + 24 * HOUR;
+    // a confirmed booking of 2 hours tomorrow at 10:00 UTC (11:00 or 12:00 in Paris): all
+    // in one day of the space's zone at whatever hour the test runs
+    const start = Math.floor(Date.now() / (24 * HOUR)) * 24 * HOUR + 34 * HOUR;
     const res = await request('POST', '/api/v1/bookings', {
       headers: bearer(member.token),
       body: { space_id: s1.id, starts_at: new Date(start).toISOString(), ends_at: new Date(start + 2 * HOUR).toISOString() },
@@ -184,6 +185,7 @@ describe('admin and host stats, audit, users', () => {
     const h = await request('GET', `/api/v1/admin/users/${host.id}`, { headers: bearer(a.token) });
     assert.equal(h.json.spaces, 1);
     expectError(await request('GET', `/api/v1/admin/users/${crypto.randomUUID()}`, { headers: bearer(a.token) }), 404, 'not_found');
+    expectError(await request('PATCH', `/api/v1/admin/users/${crypto.randomUUID()}`, { headers: bearer(a.token), body: { role: 'host' } }), 404, 'not_found');
     expectError(await request('GET', '/api/v1/admin/users?role=root', { headers: bearer(a.token) }), 400, 'validation_failed');
   });
 
@@ -198,5 +200,11 @@ describe('admin and host stats, audit, users', () => {
       expectError(await request('GET', p, { headers: bearer(member.token) }), 403, 'forbidden');
     }
     expectError(await request('GET', '/api/v1/host/stats', { headers: bearer(member.token) }), 403, 'forbidden');
+    // PATCH /admin/users/{id}: nobody but an admin changes a role or disables an account
+    const patch = (headers) => request('PATCH', `/api/v1/admin/users/${member.id}`, { headers, body: { role: 'admin', disabled: true } });
+    expectError(await patch({}), 401, 'unauthorized');
+    expectError(await patch(bearer(host.token)), 403, 'forbidden');
+    expectError(await patch(bearer(member.token)), 403, 'forbidden');
+    assert.equal(psql(`SELECT role || ' ' || disabled FROM workon.users WHERE id = ${lit(member.id)}`).trim(), 'member false');
   });
 });

@@ -144,6 +144,12 @@ describe('answers, hiding and the public list', () => {
     assert.equal(own.status, 200, own.text);
     assert.equal(own.json.hidden, true);
 
+    // showing it again is the admins' too: 401, 403 for its author, another member and the
+    // host, 404 for an unknown review; none of them shows it
+    expectError(await request('DELETE', path), 401, 'unauthorized');
+    for (const who of [other, member, host]) expectError(await request('DELETE', path, { headers: bearer(who.token) }), 403, 'forbidden');
+    expectError(await request('DELETE', `/api/v1/admin/reviews/${crypto.randomUUID()}/hide`, { headers: bearer(admin.token) }), 404, 'not_found');
+    assert.equal(psql(`SELECT hidden_at IS NOT NULL FROM workon.reviews WHERE id = ${lit(r.id)};`), 't');
     const shown = await request('DELETE', path, { headers: bearer(admin.token) });
     assert.equal(shown.status, 200, shown.text);
     assert.equal(shown.json.hidden, false);
