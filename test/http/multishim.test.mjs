@@ -2,15 +2,18 @@
 // balancer started here (lib/balancer.mjs). The flows of a member and a host pass through
 // it; route, key and secret changes reach every instance; an event caused through one
 // instance reaches a socket on another; the outbox is worked by all three and every call
-// reaches the fake Stripe and the fake Resend once; a client's rate-limit budget holds for
+// reaches the fake Stripe and the fake Resend once; an upload, a review after a booking
+// that took place, a blog post and a password reset each go through the balancer, one
+// step on one instance and the next on another; a client's rate-limit budget holds for
 // the whole service (ratelimit_share.c), not once per instance.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { addRoutes, lit, psql, removeRoutes, request, sleep, startShim, waitFor } from './lib/client.mjs';
+import { addRoutes, expectError, lit, psql, psqlRows, removeRoutes, request, sleep, startShim, waitFor } from './lib/client.mjs';
 import { startBalancer } from './lib/balancer.mjs';
 import { TEST_WEBHOOK_SECRET, paymentIntentObject, startFakeStripe, stripeEvent } from './lib/fake-stripe.mjs';
 import { resendEnv, startFakeResend } from './lib/fake-resend.mjs';
 import { bearer, book, bookingStatus, createSpace, deliver, register, unique, waitReady } from './lib/payments.mjs';
+import { userWithRole } from './lib/users.mjs';
 import { wsConnect } from './lib/ws-client.mjs';
 
 const N = 3;
@@ -40,6 +43,10 @@ function perKey(requests) {
   for (const r of requests) if (r.idempotencyKey) n.set(r.idempotencyKey, (n.get(r.idempotencyKey) ?? 0) + 1);
   return n;
 }
+
+// a JPEG's magic, then every byte value: the type is decided by the bytes
+const JPEG = (n) => Buffer.concat([Buffer.from('ffd8ffe000104a464946000101', 'hex'),
+  Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + 3) % 256))]);
 
 describe('three shims behind a load balancer', () => {
   let stripe;
@@ -194,6 +201,181 @@ describe('three shims behind a load balancer', () => {
     for (const e of emails) assert.equal(resend.to(e).length, 1, e);
     for (const [key, n] of perKey(stripe.requests)) assert.equal(n, 1, `Stripe got ${key} ${n} times`);
     for (const [key, n] of perKey(resend.requests)) assert.equal(n, 1, `Resend got ${key} ${n} times`);
+  });
+
+  // A request through the balancer and the instance that answered it (every request is a
+  // connection of its own, and the balancer hands each to the next instance).
+  async function via(method, path, opts = {}) {
+    const before = [...lb.counts];
+    const res = await request(method, path, { base: lb.url, ...opts });
+    const served = lb.counts.map((n, i) => n - before[i]);
+    assert.equal(served.reduce((a, b) => a + b, 0), 1, `one connection for ${method} ${path}`);
+    return { res, instance: served.indexOf(1) };
+  }
+
+  // declares an upload and PUTs its bytes to the signed URL, each on another instance
+  async function uploadThrough(user, filename, bytes) {
+    const d = await via('POST', '/api/v1/uploads', {
+      headers: bearer(user.token), body: { filename, content_type: 'image/jpeg', size: bytes.length },
+    });
+    assert.equal(d.res.status, 201, d.res.text);
+    const put = await via('PUT', d.res.json.upload_url, { body: bytes, headers: { 'content-type': 'application/octet-stream' } });
+    assert.equal(put.res.status, 201, put.res.text);
+    assert.notEqual(put.instance, d.instance, 'the URL signed by one instance is verified by another');
+    assert.equal(put.res.json.id, d.res.json.id);
+    assert.equal(put.res.json.size, bytes.length);
+    return put.res.json;
+  }
+
+  test('an upload: declared on one instance, its bytes put on another, a space photo served by all three', async () => {
+    const h = await register(lb.url, 'host');
+    const s = await createSpace(lb.url, h);
+    const bytes = JPEG(6000);
+    const up = await uploadThrough(h, 'room.jpg', bytes);
+    const set = await via('PUT', `/api/v1/spaces/${s.id}/photos`, { headers: bearer(h.token), body: { upload_ids: [up.id] } });
+    assert.equal(set.res.status, 200, set.res.text);
+    assert.deepEqual(set.res.json.photos.map((p) => p.id), [up.id]);
+    const url = set.res.json.photos[0].url;
+    assert.equal(url, `/api/v1/uploads/${up.id}/content`);
+    const seen = new Set();
+    for (let i = 0; i < N; i++) {
+      const doc = await via('GET', `/api/v1/spaces/${s.id}`);
+      assert.deepEqual(doc.res.json.photos.map((p) => p.url), [url]);
+      const got = await via('GET', url);
+      assert.equal(got.res.status, 200, got.res.text);
+      assert.ok(got.res.raw.equals(bytes), `instance ${got.instance} returns the bytes put`);
+      assert.equal(got.res.headers['content-type'], 'image/jpeg');
+      assert.equal(got.res.headers['cache-control'], 'public, max-age=86400');
+      seen.add(got.instance);
+    }
+    assert.equal(seen.size, N, 'every instance served the photo');
+  });
+
+  test('a review after a booking paid and ended, answered and hidden on other instances; the rating on all three', async () => {
+    const [h, m, admin] = await Promise.all([register(lb.url, 'host'), register(lb.url), userWithRole('admin', { base: lb.url })]);
+    const s = await createSpace(lb.url, h);
+    const b = await book(lb.url, m, s);
+    const paid = await request('POST', `/api/v1/bookings/${b.id}/payment`, { base: lb.url, headers: bearer(m.token) });
+    assert.equal(paid.status, 201, paid.text);
+    const ev = stripeEvent('payment_intent.succeeded', paymentIntentObject({
+      id: paid.json.stripe_payment_intent_id, amount: b.price.amount_cents, currency: b.price.currency,
+      metadata: { booking_id: b.id },
+    }));
+    assert.equal((await deliver(lb.url, ev)).status, 200);
+    assert.equal(await bookingStatus(lb.url, m, b), 'confirmed');
+    const review = () => via('POST', `/api/v1/spaces/${s.id}/reviews`, { headers: bearer(m.token), body: { booking_id: b.id, rating: 4, body: 'Quiet and bright' } });
+    // not yet ended: refused
+    expectError((await review()).res, 409, 'not_eligible');
+    // it took place: the booking moved to yesterday, as no route can
+    psql(`UPDATE workon.bookings SET starts_at = now() - interval '26 hours', ends_at = now() - interval '25 hours' WHERE id = ${lit(b.id)}`);
+    const r = await review();
+    assert.equal(r.res.status, 201, r.res.text);
+    assert.equal(r.res.json.rating, 4);
+    const again = await review();
+    assert.notEqual(again.instance, r.instance);
+    expectError(again.res, 409, 'already_reviewed');
+    const answer = await via('POST', `/api/v1/reviews/${r.res.json.id}/answer`, { headers: bearer(h.token), body: { body: 'Thank you' } });
+    assert.equal(answer.res.status, 200, answer.res.text);
+    assert.equal(answer.res.json.answer, 'Thank you');
+    const rated = async (expected) => {
+      for (let i = 0; i < N; i++) {
+        const doc = await via('GET', `/api/v1/spaces/${s.id}`);
+        assert.deepEqual(doc.res.json.rating, expected, `instance ${doc.instance}`);
+        const list = await via('GET', `/api/v1/spaces/${s.id}/reviews`);
+        assert.equal(list.res.status, 200, list.res.text);
+        assert.deepEqual(list.res.json.data.map((x) => [x.id, x.answer]), expected.count ? [[r.res.json.id, 'Thank you']] : []);
+      }
+    };
+    await rated({ average: 4, count: 1 });
+    const hidden = await via('POST', `/api/v1/admin/reviews/${r.res.json.id}/hide`, { headers: bearer(admin.token), body: { reason: 'Test of hiding' } });
+    assert.equal(hidden.res.status, 200, hidden.res.text);
+    assert.equal(hidden.res.json.hidden, true);
+    await rated({ average: null, count: 0 });
+    assert.equal(psql(`SELECT count(*) FROM workon.audit_log WHERE entity = 'reviews' AND entity_id = ${lit(r.res.json.id)}
+                        AND actor_id = ${lit(admin.id)} AND after ->> 'hidden_reason' = 'Test of hiding'`), '1');
+  });
+
+  test('a blog post written by an admin is public on every instance; its ETag gives 304 on another instance', async () => {
+    const admin = await userWithRole('admin', { base: lb.url });
+    const cover = await uploadThrough(admin, 'cover.jpg', JPEG(3000));
+    const tag = `multi${unique()}`;
+    const created = await via('POST', '/api/v1/admin/posts', {
+      headers: bearer(admin.token), body: { title: `Three shims ${tag}`, tags: [tag], markdown: 'One *service*', cover_upload_id: cover.id },
+    });
+    assert.equal(created.res.status, 201, created.res.text);
+    const post = created.res.json;
+    assert.equal(post.status, 'draft');
+    const path = `/api/v1/posts/${post.slug}`;
+    // a draft on no instance
+    for (let i = 0; i < N; i++) expectError((await via('GET', path)).res, 404, 'not_found');
+    const pub = await via('PATCH', `/api/v1/admin/posts/${post.id}`, {
+      headers: bearer(admin.token), body: { published_at: new Date(Date.now() - 1000).toISOString() },
+    });
+    assert.equal(pub.res.json.status, 'published', pub.res.text);
+    const first = await via('GET', path);
+    assert.equal(first.res.status, 200, first.res.text);
+    assert.equal(first.res.json.html, '<p>One <em>service</em></p>\n');
+    assert.equal(first.res.json.cover.id, cover.id);
+    const etag = first.res.headers.etag;
+    assert.match(etag, /^"[0-9a-f]{32}"$/);
+    const listed = await via('GET', `/api/v1/posts?tag=${tag}`);
+    assert.deepEqual(listed.res.json.data.map((p) => p.id), [post.id]);
+    const img = await via('GET', first.res.json.cover.url);
+    assert.equal(img.res.status, 200, img.res.text);
+    // the same ETag, and 304, from every other instance
+    const others = new Set();
+    for (let i = 0; i < N; i++) {
+      const again = await via('GET', path, { headers: { 'if-none-match': etag } });
+      assert.equal(again.res.status, 304, `instance ${again.instance}: ${again.res.text}`);
+      assert.equal(again.res.headers.etag, etag);
+      assert.equal(again.res.raw.length, 0);
+      if (again.instance !== first.instance) others.add(again.instance);
+    }
+    assert.equal(others.size, N - 1, 'a 304 from each of the other instances');
+    // changed through one instance: every instance answers the new body to the old ETag
+    const edit = await via('PATCH', `/api/v1/admin/posts/${post.id}`, { headers: bearer(admin.token), body: { markdown: 'Now *three*' } });
+    assert.equal(edit.res.status, 200, edit.res.text);
+    for (let i = 0; i < N; i++) {
+      const changed = await via('GET', path, { headers: { 'if-none-match': etag } });
+      assert.equal(changed.res.status, 200, `instance ${changed.instance}`);
+      assert.notEqual(changed.res.headers.etag, etag);
+      assert.equal(changed.res.json.html, '<p>Now <em>three</em></p>\n');
+    }
+  });
+
+  test('a password reset asked on one instance, mailed once by the outbox, completed on another', async () => {
+    const email = `reset-${unique()}@example.com`;
+    const password = `long secret ${unique()}`;
+    const reg = await via('POST', '/api/v1/auth/register', { body: { email, password, name: 'Forgetful' } });
+    assert.equal(reg.res.status, 201, reg.res.text);
+    const forgot = await via('POST', '/api/v1/auth/password/forgot', { body: { email } });
+    assert.equal(forgot.res.status, 202, forgot.res.text);
+    // the reset mail, by the idempotency key of its outbox row
+    const rows = () => psqlRows(`SELECT idempotency_key FROM workon.outbox WHERE kind = 'email'
+                                   AND params ->> 'to' = ${lit(email)} AND params ->> 'template' = 'password_reset'`);
+    let mails;
+    await waitFor(() => {
+      const keys = new Set(rows().map((x) => x.idempotency_key));
+      mails = resend.to(email).filter((x) => keys.has(x.idempotencyKey));
+      return mails.length >= 1;
+    }, 20000, 50);
+    const token = /token=([A-Za-z0-9_-]+)/.exec(mails[0].body.text)?.[1];
+    assert.ok(token, mails[0].body.text);
+    const newPassword = `reset secret ${unique()}`;
+    const reset = await via('POST', '/api/v1/auth/password/reset', { body: { token, password: newPassword } });
+    assert.equal(reset.res.status, 204, reset.res.text);
+    assert.notEqual(reset.instance, forgot.instance);
+    const reused = await via('POST', '/api/v1/auth/password/reset', { body: { token, password: `again ${unique()}` } });
+    assert.notEqual(reused.instance, reset.instance);
+    expectError(reused.res, 400, 'invalid_token');
+    expectError((await via('POST', '/api/v1/auth/refresh', { body: { refresh_token: reg.res.json.refresh_token } })).res, 401, 'invalid_refresh_token');
+    expectError((await via('POST', '/api/v1/auth/login', { body: { email, password } })).res, 401, 'invalid_credentials');
+    const login = await via('POST', '/api/v1/auth/login', { body: { email, password: newPassword } });
+    assert.equal(login.res.status, 200, login.res.text);
+    assert.equal(login.res.json.user.id, reg.res.json.user.id);
+    await sleep(1500); // a second send would come within this
+    assert.equal(rows().length, 1);
+    assert.equal(resend.to(email).filter((x) => x.idempotencyKey === rows()[0].idempotency_key).length, 1, 'the reset mail was sent once');
   });
 });
 
