@@ -2,7 +2,7 @@
 // templates and captured mails, dead outbound mails.
 import {
   ApiError, addDays, api, chart, clear, currentUser, dateTime, errorNotice, errorText, field, focusHeading, h, langSwitch,
-  loading, login, logout, markdown, money, navigate, notice, onSession, restoreSession, router, select, t, today, unavailable,
+  loading, login, logout, markdown, money, navigate, notice, onSession, percent, restoreSession, router, select, t, today, unavailable,
 } from './common.js';
 
 const main = document.getElementById('main');
@@ -101,30 +101,31 @@ async function statsPage(_, q) {
     for (const r of s.revenue ?? []) byCur.set(r.currency, (byCur.get(r.currency) ?? 0) + Math.abs(r.net_cents));
     const cur = [...byCur].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'eur';
     const net = new Map((s.revenue ?? []).filter((r) => r.currency === cur).map((r) => [r.day.slice(0, 10), r.net_cents]));
-    // occupancy per day over every space: booked hours over open hours
+    // occupancy per day over every space: booked hours over open hours; each space's arrays
+    // have one element a day of its zone from its first_day on
     const open = new Map();
     const booked = new Map();
     for (const sp of s.occupancy ?? []) {
-      for (const d of sp.days ?? []) {
-        const k = d.day.slice(0, 10);
-        open.set(k, (open.get(k) ?? 0) + Number(d.open_hours ?? 0));
-        booked.set(k, (booked.get(k) ?? 0) + Number(d.booked_hours ?? 0));
-      }
+      (sp.daily_open_hours ?? []).forEach((x, i) => {
+        const k = addDays(sp.first_day, i);
+        open.set(k, (open.get(k) ?? 0) + Number(x ?? 0));
+        booked.set(k, (booked.get(k) ?? 0) + Number(sp.daily_booked_hours?.[i] ?? 0));
+      });
     }
-    const occ = (k) => (open.get(k) ? Math.round((100 * booked.get(k)) / open.get(k)) : 0);
-    const totalOpen = [...open.values()].reduce((a, b) => a + b, 0);
-    const totalBooked = [...booked.values()].reduce((a, b) => a + b, 0);
+    const occ = (k) => (open.get(k) ? (100 * booked.get(k)) / open.get(k) : 0);
+    const totalOpen = (s.occupancy ?? []).reduce((a, sp) => a + Number(sp.open_hours ?? 0), 0);
+    const totalBooked = (s.occupancy ?? []).reduce((a, sp) => a + Number(sp.booked_hours ?? 0), 0);
     const newUsers = new Map((s.new_users ?? []).map((r) => [r.day.slice(0, 10), r.count]));
     const byStatus = s.bookings?.by_status ?? {};
     clear(box,
       h('ul', { class: 'kpis' },
         h('li', {}, h('strong', {}, String(s.bookings?.total ?? 0)), ' ', t('admin.kpi_bookings')),
         h('li', {}, h('strong', {}, money({ amount_cents: [...net.values()].reduce((a, b) => a + b, 0), currency: cur })), ' ', t('admin.kpi_revenue')),
-        h('li', {}, h('strong', {}, `${totalOpen ? Math.round((100 * totalBooked) / totalOpen) : 0} %`), ' ', t('admin.kpi_occupancy'))),
+        h('li', {}, h('strong', { class: 'occupancy' }, percent(totalOpen ? (100 * totalBooked) / totalOpen : 0)), ' ', t('admin.kpi_occupancy'))),
       h('div', { class: 'charts' },
         chart(t('admin.chart_revenue'), days.map((d) => ({ label: label(d), value: net.get(d) ?? 0 })),
           { kind: 'line', format: (v) => money({ amount_cents: v, currency: cur }) }),
-        chart(t('admin.chart_occupancy'), days.map((d) => ({ label: label(d), value: occ(d) })), { format: (v) => `${v} %` }),
+        chart(t('admin.chart_occupancy'), days.map((d) => ({ label: label(d), value: occ(d) })), { format: percent }),
         chart(t('admin.chart_users'), days.map((d) => ({ label: label(d), value: newUsers.get(d) ?? 0 }))),
         h('figure', { class: 'chart-box' }, h('figcaption', {}, t('admin.chart_bookings')),
           h('table', { class: 'bars' }, h('tbody', {}, Object.entries(byStatus).map(([k, v]) => h('tr', {},
