@@ -176,16 +176,18 @@ describe('a space in another zone, with a photo', () => {
 
 describe('the console', () => {
   let page;
-  let booking;
+  const bookings = [];
   before(async () => {
     page = await newPage(browser);
-    const res = await request('POST', '/api/v1/bookings', {
-      base,
-      headers: bearer(await tokenOf(users.member)),
-      body: { space_id: space.id, starts_at: `${day}T01:00:00Z`, ends_at: `${day}T03:00:00Z` },
-    });
-    assert.equal(res.status, 201, res.text);
-    booking = res.json;
+    // two holds of the member's in the Tokyo space, on `day` (10:00 and 13:00 there)
+    const token = await tokenOf(users.member);
+    for (const [from, to] of [['01:00', '03:00'], ['04:00', '05:00']]) {
+      const res = await request('POST', '/api/v1/bookings', {
+        base, headers: bearer(token), body: { space_id: space.id, starts_at: `${day}T${from}:00Z`, ends_at: `${day}T${to}:00Z` },
+      });
+      assert.equal(res.status, 201, res.text);
+      bookings.push(res.json);
+    }
     await adminLogin(page);
   });
   after(async () => {
@@ -193,15 +195,42 @@ describe('the console', () => {
     await page.close();
   });
 
-  test('bookings: found by their id and by status', async () => {
-    await goto(page, `${base}/admin/bookings?q=${booking.id.slice(0, 8)}`);
+  test('bookings: by space, status and period from the API, page by page with its cursor, or one by its id', async () => {
+    const ids = () => page.$$eval('tbody a[href^="/admin/audit?entity=bookings"]', (l) => l.map((a) => new URL(a.href).searchParams.get('entity_id')));
+    const mine = bookings.map((b) => b.id).sort();
+    await goto(page, `${base}/admin/bookings?space_id=${space.id}`);
     pages.push(['admin-bookings', `${base}/admin/bookings`, users.admin]);
-    await page.waitForSelector(`a[href="/admin/audit?entity=bookings&entity_id=${booking.id}"]`);
-    assert.equal(await page.$$eval('tbody tr', (l) => l.length), 1);
-    assert.match(await page.$eval('tbody tr', (e) => e.textContent), /awaiting payment/i);
-    await goto(page, `${base}/admin/bookings?q=${booking.id.slice(0, 8)}&status=confirmed`);
-    await waitText(page, 'main', 'Nothing');
-    assert.equal(await page.$$eval('tbody tr', (l) => l.length), 0);
+    assert.deepEqual((await ids()).sort(), mine);
+    assert.match(await page.$eval('tbody tr', (e) => e.textContent), /awaiting payment/);
+    // a page of one: the newest, then with the API's cursor the other, and no further page
+    await goto(page, `${base}/admin/bookings?space_id=${space.id}&limit=1`);
+    const first = await ids();
+    assert.equal(first.length, 1);
+    await clickText(page, '.pager a', 'Older');
+    await page.waitForFunction((x) => {
+      const l = [...document.querySelectorAll('tbody a[href^="/admin/audit?entity=bookings"]')];
+      return new URLSearchParams(location.search).get('cursor') && l.length && l.every((a) => !a.href.endsWith(x));
+    }, {}, first[0]);
+    const second = await ids();
+    assert.equal(second.length, 1);
+    assert.deepEqual([...first, ...second].sort(), mine);
+    assert.equal(await page.$('.pager a[rel=next]'), null, 'no page after the last');
+    await waitText(page, '.pager a', 'Newest');
+    // the filters are the API's: status, a period the bookings overlap
+    await goto(page, `${base}/admin/bookings?space_id=${space.id}&status=confirmed`);
+    await waitText(page, 'main', 'Nothing to show');
+    await goto(page, `${base}/admin/bookings?space_id=${space.id}&status=pending_payment&from=${day}&to=${day}`);
+    assert.deepEqual((await ids()).sort(), mine);
+    const after = new Date(Date.parse(day) + 86400e3).toISOString().slice(0, 10);
+    await goto(page, `${base}/admin/bookings?space_id=${space.id}&from=${after}`);
+    await waitText(page, 'main', 'Nothing to show');
+    // one by its id, through the form
+    await goto(page, `${base}/admin/bookings`);
+    await fill(page, 'input[name=id]', bookings[1].id);
+    await page.click('main form button[type=submit]');
+    await page.waitForFunction((x) => new URLSearchParams(location.search).get('id') === x
+      && document.querySelectorAll('tbody tr').length === 1 && document.querySelector(`tbody a[href$="entity_id=${x}"]`), {}, bookings[1].id);
+    assert.deepEqual(await ids(), [bookings[1].id]);
   });
 
   test('a captured mail: listed, and shown with its text', async () => {

@@ -7,6 +7,7 @@ import {
 
 const main = document.getElementById('main');
 const ROLES = ['member', 'host', 'admin'];
+const STATUSES = ['pending_payment', 'confirmed', 'cancelled', 'expired', 'completed'];
 
 function header() {
   const link = (href, label) => h('a', { href, 'aria-current': location.pathname === href ? 'page' : null }, label);
@@ -141,28 +142,55 @@ async function statsPage(_, q) {
   }, 'admin.stats_unavailable');
 }
 
+// every booking, through GET /api/v1/bookings (admins see all): its filters (space, status,
+// overlapping a period) and its cursor, a page at a time; a booking's id opens it alone
 async function bookingsPage(_, q) {
   const box = h('div', {});
-  const status = q.get('status') ?? '';
+  const keys = ['id', 'space_id', 'status', 'from', 'to'];
+  const v = Object.fromEntries(keys.map((k) => [k, (q.get(k) ?? '').trim()]));
+  const show = (extra = {}) => `/admin/bookings?${new URLSearchParams(Object.entries({ ...v, ...extra }).filter(([, x]) => x))}`;
   page(t('admin.bookings'),
-    form((v) => navigate(`/admin/bookings?${new URLSearchParams(Object.entries(v).filter(([, x]) => x))}`),
+    form((f) => navigate(`/admin/bookings?${new URLSearchParams(Object.entries(f).filter(([, x]) => x))}`),
       h('div', { class: 'row' },
-        field(t('admin.search'), input('q', { type: 'search', value: q.get('q') ?? '' }), t('admin.bookings_hint')),
-        field(t('admin.status'), select('status', [['', t('search.any')], ...['pending_payment', 'confirmed', 'cancelled', 'expired'].map((s) => [s, t(`status.${s}`)])], status)),
+        field(t('admin.booking_id'), input('id', { type: 'search', value: v.id }), t('admin.booking_id_hint')),
+        field(t('admin.space_id'), input('space_id', { type: 'search', value: v.space_id })),
+        field(t('admin.status'), select('status', [['', t('search.any')], ...STATUSES.map((s) => [s, t(`status.${s}`)])], v.status)),
+        field(t('admin.from'), input('from', { type: 'date', value: v.from })),
+        field(t('admin.to'), input('to', { type: 'date', value: v.to })),
         h('button', { type: 'submit' }, t('admin.show')))),
     box);
-  const needle = (q.get('q') ?? '').toLowerCase();
-  await load(box, '/api/v1/bookings?limit=100', (res) => {
-    const rows = res.data.filter((b) => (!status || b.status === status) &&
-      (!needle || [b.id, b.space_id, b.user_id].some((x) => x.toLowerCase().includes(needle))));
-    clear(box, rows.length ? table(t('admin.bookings'), [
-      [t('admin.when'), (b) => dateTime(b.starts_at)],
-      [t('admin.status'), (b) => h('span', { class: `tag status-${b.status}` }, t(`status.${b.status}`))],
-      [t('admin.price'), (b) => money(b.price)],
-      [t('admin.member'), (b) => h('a', { href: `/admin/users?q=${b.user_id}` }, b.user_id.slice(0, 8))],
-      [t('admin.space'), (b) => h('a', { href: `/spaces/${b.space_id}` }, b.space_id.slice(0, 8))],
-      [t('admin.audit'), (b) => h('a', { href: `/admin/audit?entity=bookings&entity_id=${b.id}` }, t('admin.history'))],
-    ], rows) : notice(t('admin.none')));
+  const rows = (list) => table(t('admin.bookings'), [
+    [t('admin.when'), (b) => dateTime(b.starts_at)],
+    [t('admin.status'), (b) => h('span', { class: `tag status-${b.status}` }, t(`status.${b.status}`))],
+    [t('admin.price'), (b) => money(b.price)],
+    [t('admin.member'), (b) => h('a', { href: `/admin/users?q=${b.user_id}` }, b.user_id.slice(0, 8))],
+    [t('admin.space'), (b) => h('a', { href: `/admin/bookings?space_id=${b.space_id}` }, b.space_id.slice(0, 8))],
+    [t('admin.audit'), (b) => h('a', { href: `/admin/audit?entity=bookings&entity_id=${b.id}` }, t('admin.history'))],
+  ], list);
+  if (v.id) {
+    clear(box, loading());
+    try {
+      const b = await api('GET', `/api/v1/bookings/${encodeURIComponent(v.id)}`);
+      clear(box, rows([b]));
+    } catch (e) {
+      clear(box, e instanceof ApiError && (e.status === 404 || e.status === 400) ? notice(t('admin.none')) : errorNotice(e));
+    }
+    return;
+  }
+  const p = new URLSearchParams();
+  if (v.space_id) p.set('space_id', v.space_id);
+  if (v.status) p.set('status', v.status);
+  if (v.from) p.set('from', `${v.from}T00:00:00Z`);
+  if (v.to) p.set('to', `${addDays(v.to, 1)}T00:00:00Z`); // the whole last day
+  p.set('limit', /^\d+$/.test(q.get('limit') ?? '') ? q.get('limit') : '50');
+  if (q.get('cursor')) p.set('cursor', q.get('cursor'));
+  await load(box, `/api/v1/bookings?${p}`, (res) => {
+    const more = [
+      q.get('cursor') ? h('a', { href: show({ limit: q.get('limit') ?? '' }) }, t('admin.newest')) : null,
+      res.next_cursor ? h('a', { href: show({ limit: q.get('limit') ?? '', cursor: res.next_cursor }), rel: 'next' }, t('admin.older')) : null,
+    ].filter(Boolean);
+    clear(box, res.data.length ? rows(res.data) : notice(t('admin.none')),
+      more.length ? h('nav', { class: 'pager', 'aria-label': t('admin.pages') }, more.flatMap((a, i) => (i ? [' · ', a] : [a]))) : null);
   });
 }
 
