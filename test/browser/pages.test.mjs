@@ -2,7 +2,7 @@
 // real shim and database: a forgotten password reset with the link of the captured mail and
 // a log-in with the new one; a space with a photo in a zone far from UTC, its hours and
 // free periods shown in that zone; the console's bookings, a captured mail and the template
-// editor; the log-in and search forms used with the keyboard alone. Every page passes axe,
+// editor; the log-in, search and booking forms used with the keyboard alone. Every page passes axe,
 // keeps to its budgets and is photographed at phone and desktop widths.
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
@@ -278,7 +278,7 @@ describe('the keyboard alone', () => {
   // Tab from the top of the page until `last` has the focus; the focus order on the way
   async function tabTo(page, last) {
     const seen = [];
-    for (let i = 0; i < 40 && seen.at(-1) !== last; i++) {
+    for (let i = 0; i < 60 && seen.at(-1) !== last; i++) {
       await page.keyboard.press('Tab');
       seen.push(await focused(page));
     }
@@ -304,6 +304,25 @@ describe('the keyboard alone', () => {
       await page.keyboard.type(password);
       await Promise.all([page.waitForFunction(() => location.pathname !== '/login'), page.keyboard.press('Enter')]);
       await waitText(page, 'header nav', 'My bookings');
+      assert.deepEqual(page.errors, []);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('books: Tab reaches the date, the times and the button in order, Enter books the slot given in the space\'s zone', async () => {
+    const page = await newPage(browser);
+    try {
+      await loginAs(page, base, users.member.email, password);
+      await goto(page, `${base}/spaces/${space.id}?date=${day}`);
+      const seen = await tabTo(page, 'button Book this slot');
+      inOrder(seen, ['input date', 'input start', 'input end', 'button Book this slot']);
+      // the default slot, 09:00 to 10:00 in Tokyo: midnight to one in UTC
+      await page.keyboard.press('Enter');
+      await waitText(page, '.book', 'Held for you');
+      const [b] = psqlRows(`SELECT starts_at AT TIME ZONE 'UTC' AS starts, ends_at AT TIME ZONE 'UTC' AS ends FROM workon.bookings
+                             WHERE space_id = ${lit(space.id)} AND user_id = ${lit(users.member.id)} ORDER BY created_at DESC LIMIT 1`);
+      assert.deepEqual([b.starts, b.ends], [`${day}T00:00:00`, `${day}T01:00:00`]);
       assert.deepEqual(page.errors, []);
     } finally {
       await page.close();
