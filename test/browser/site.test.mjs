@@ -6,10 +6,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { lit, psql, psqlRows, request } from '../http/lib/client.mjs';
-import { bearer, createSpace, deliver, register, startPaymentStack, unique } from '../http/lib/payments.mjs';
+import {
+  bearer, book, bookingStatus, checkout, createSpace, deliver, register, startPaymentStack, unique,
+} from '../http/lib/payments.mjs';
 import { checkoutSessionObject, stripeEvent } from '../http/lib/fake-stripe.mjs';
 import {
-  BUDGET_BYTES, BUDGET_MS, PHONE, SHOTS, axe, budget, clickText, fill, goto, launch, loginAs, newPage, ready, screenshots, suiteSecrets, waitText, withSession,
+  BUDGET_BYTES, BUDGET_MS, DESKTOP, PHONE, SHOTS, axe, budget, clickText, fill, goto, launch, loginAs, newPage, ready, screenshots, suiteSecrets, waitText, withSession,
 } from './lib.mjs';
 
 let stack;
@@ -280,6 +282,62 @@ describe('an admin', () => {
     assert.equal(first[1], adminId.slice(0, 8));
     assert.equal(first[2], 'update');
     assert.match(first[4], /role: "member" → "host"/);
+  });
+
+  test('the stats show the occupancy the API reports, above 0 % with a confirmed booking in the window', async () => {
+    // a booking two days ahead in the member's space, paid through Checkout
+    const buyer = await register(base);
+    const b = await book(base, buyer, space);
+    const co = await checkout(base, buyer, b);
+    assert.equal(co.status, 201, co.text);
+    assert.equal((await deliver(base, stripeEvent('checkout.session.completed', checkoutSessionObject({
+      id: co.json.checkout_session_id, paymentIntent: `pi_${unique()}`, amountTotal: b.price.amount_cents, currency: b.price.currency, metadata: { booking_id: b.id },
+    })))).status, 200);
+    assert.equal(await bookingStatus(base, buyer, b), 'confirmed');
+    await goto(page, `${base}/admin`);
+    await page.waitForSelector('.kpis .occupancy');
+    const [from, to] = await page.$$eval('input[type=date]', (l) => l.map((e) => e.value));
+    assert.ok(from <= b.starts_at.slice(0, 10) && b.starts_at.slice(0, 10) <= to, `${b.starts_at} in ${from}..${to}`);
+    const token = (await request('POST', '/api/v1/auth/login', { base, body: { email: admin.email, password } })).json.access_token;
+    const stats = await request('GET', `/api/v1/admin/stats?from=${from}&to=${to}`, { base, headers: bearer(token) });
+    assert.equal(stats.status, 200, stats.text);
+    const sum = (k) => stats.json.occupancy.reduce((a, sp) => a + Number(sp[k]), 0);
+    const share = (100 * sum('booked_hours')) / sum('open_hours');
+    assert.ok(share > 0, `booked ${sum('booked_hours')} h of ${sum('open_hours')} h`);
+    const shown = await page.$eval('.kpis .occupancy', (e) => e.textContent);
+    assert.equal(shown, `${new Intl.NumberFormat('en', { maximumSignificantDigits: 2 }).format(share)} %`);
+    assert.notEqual(shown, '0 %');
+    // the chart's day of the booking is above 0 too: its bar has a height
+    const label = b.starts_at.slice(5, 10);
+    const bar = await page.$$eval('.chart-box', (boxes, l) => {
+      const svg = boxes.find((x) => x.querySelector('figcaption').textContent.includes('Occupancy'))?.querySelector('svg');
+      const r = [...(svg?.querySelectorAll('rect') ?? [])].find((x) => x.querySelector('title').textContent.startsWith(`${l}:`));
+      return r ? [Number(r.getAttribute('height')), r.querySelector('title').textContent] : null;
+    }, label);
+    assert.ok(bar && bar[0] > 0, `occupancy bar of ${label}: ${JSON.stringify(bar)}`);
+    // legible at a phone's width and a desktop's: the labels keep about 12 px, side by side;
+    // each chart is an image labelled with every day's value
+    for (const size of [PHONE, DESKTOP]) {
+      await page.setViewport(size);
+      const ticks = await page.$$eval('.chart-ticks', (axes) => axes.map((a) => [...a.children].map((e) => {
+        const r = e.getBoundingClientRect();
+        return { px: parseFloat(getComputedStyle(e).fontSize), left: r.left, right: r.left + e.scrollWidth, text: e.textContent };
+      })));
+      assert.equal(ticks.length, 3);
+      for (const axis of ticks) {
+        assert.ok(axis.length >= 3 && axis.length <= 7, JSON.stringify(axis));
+        for (const [i, x] of axis.entries()) {
+          assert.ok(x.px >= 11 && x.px <= 13, `${size.width} px wide: ${JSON.stringify(x)}`);
+          if (i) assert.ok(axis[i - 1].right <= x.left + 1, `${size.width} px wide: labels overlap ${JSON.stringify(axis)}`);
+        }
+      }
+      const labels = await page.$$eval('svg.chart', (l) => l.map((e) => [e.getAttribute('role'), e.getAttribute('aria-label')]));
+      for (const [role, text] of labels) {
+        assert.equal(role, 'img');
+        assert.match(text, new RegExp(`${label} `));
+      }
+    }
+    await page.setViewport(DESKTOP);
   });
 
   test('retries a dead outbound call', async () => {

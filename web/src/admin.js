@@ -2,11 +2,12 @@
 // templates and captured mails, dead outbound mails.
 import {
   ApiError, addDays, api, chart, clear, currentUser, dateTime, errorNotice, errorText, field, focusHeading, h, langSwitch,
-  loading, login, logout, markdown, money, navigate, notice, onSession, restoreSession, router, select, t, today, unavailable,
+  loading, login, logout, markdown, money, navigate, notice, onSession, percent, restoreSession, router, select, t, today, unavailable,
 } from './common.js';
 
 const main = document.getElementById('main');
 const ROLES = ['member', 'host', 'admin'];
+const STATUSES = ['pending_payment', 'confirmed', 'cancelled', 'expired', 'completed'];
 
 function header() {
   const link = (href, label) => h('a', { href, 'aria-current': location.pathname === href ? 'page' : null }, label);
@@ -101,30 +102,31 @@ async function statsPage(_, q) {
     for (const r of s.revenue ?? []) byCur.set(r.currency, (byCur.get(r.currency) ?? 0) + Math.abs(r.net_cents));
     const cur = [...byCur].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'eur';
     const net = new Map((s.revenue ?? []).filter((r) => r.currency === cur).map((r) => [r.day.slice(0, 10), r.net_cents]));
-    // occupancy per day over every space: booked hours over open hours
+    // occupancy per day over every space: booked hours over open hours; each space's arrays
+    // have one element a day of its zone from its first_day on
     const open = new Map();
     const booked = new Map();
     for (const sp of s.occupancy ?? []) {
-      for (const d of sp.days ?? []) {
-        const k = d.day.slice(0, 10);
-        open.set(k, (open.get(k) ?? 0) + Number(d.open_hours ?? 0));
-        booked.set(k, (booked.get(k) ?? 0) + Number(d.booked_hours ?? 0));
-      }
+      (sp.daily_open_hours ?? []).forEach((x, i) => {
+        const k = addDays(sp.first_day, i);
+        open.set(k, (open.get(k) ?? 0) + Number(x ?? 0));
+        booked.set(k, (booked.get(k) ?? 0) + Number(sp.daily_booked_hours?.[i] ?? 0));
+      });
     }
-    const occ = (k) => (open.get(k) ? Math.round((100 * booked.get(k)) / open.get(k)) : 0);
-    const totalOpen = [...open.values()].reduce((a, b) => a + b, 0);
-    const totalBooked = [...booked.values()].reduce((a, b) => a + b, 0);
+    const occ = (k) => (open.get(k) ? (100 * booked.get(k)) / open.get(k) : 0);
+    const totalOpen = (s.occupancy ?? []).reduce((a, sp) => a + Number(sp.open_hours ?? 0), 0);
+    const totalBooked = (s.occupancy ?? []).reduce((a, sp) => a + Number(sp.booked_hours ?? 0), 0);
     const newUsers = new Map((s.new_users ?? []).map((r) => [r.day.slice(0, 10), r.count]));
     const byStatus = s.bookings?.by_status ?? {};
     clear(box,
       h('ul', { class: 'kpis' },
         h('li', {}, h('strong', {}, String(s.bookings?.total ?? 0)), ' ', t('admin.kpi_bookings')),
         h('li', {}, h('strong', {}, money({ amount_cents: [...net.values()].reduce((a, b) => a + b, 0), currency: cur })), ' ', t('admin.kpi_revenue')),
-        h('li', {}, h('strong', {}, `${totalOpen ? Math.round((100 * totalBooked) / totalOpen) : 0} %`), ' ', t('admin.kpi_occupancy'))),
+        h('li', {}, h('strong', { class: 'occupancy' }, percent(totalOpen ? (100 * totalBooked) / totalOpen : 0)), ' ', t('admin.kpi_occupancy'))),
       h('div', { class: 'charts' },
         chart(t('admin.chart_revenue'), days.map((d) => ({ label: label(d), value: net.get(d) ?? 0 })),
           { kind: 'line', format: (v) => money({ amount_cents: v, currency: cur }) }),
-        chart(t('admin.chart_occupancy'), days.map((d) => ({ label: label(d), value: occ(d) })), { format: (v) => `${v} %` }),
+        chart(t('admin.chart_occupancy'), days.map((d) => ({ label: label(d), value: occ(d) })), { format: percent }),
         chart(t('admin.chart_users'), days.map((d) => ({ label: label(d), value: newUsers.get(d) ?? 0 }))),
         h('figure', { class: 'chart-box' }, h('figcaption', {}, t('admin.chart_bookings')),
           h('table', { class: 'bars' }, h('tbody', {}, Object.entries(byStatus).map(([k, v]) => h('tr', {},
@@ -140,28 +142,55 @@ async function statsPage(_, q) {
   }, 'admin.stats_unavailable');
 }
 
+// every booking, through GET /api/v1/bookings (admins see all): its filters (space, status,
+// overlapping a period) and its cursor, a page at a time; a booking's id opens it alone
 async function bookingsPage(_, q) {
   const box = h('div', {});
-  const status = q.get('status') ?? '';
+  const keys = ['id', 'space_id', 'status', 'from', 'to'];
+  const v = Object.fromEntries(keys.map((k) => [k, (q.get(k) ?? '').trim()]));
+  const show = (extra = {}) => `/admin/bookings?${new URLSearchParams(Object.entries({ ...v, ...extra }).filter(([, x]) => x))}`;
   page(t('admin.bookings'),
-    form((v) => navigate(`/admin/bookings?${new URLSearchParams(Object.entries(v).filter(([, x]) => x))}`),
+    form((f) => navigate(`/admin/bookings?${new URLSearchParams(Object.entries(f).filter(([, x]) => x))}`),
       h('div', { class: 'row' },
-        field(t('admin.search'), input('q', { type: 'search', value: q.get('q') ?? '' }), t('admin.bookings_hint')),
-        field(t('admin.status'), select('status', [['', t('search.any')], ...['pending_payment', 'confirmed', 'cancelled', 'expired'].map((s) => [s, t(`status.${s}`)])], status)),
+        field(t('admin.booking_id'), input('id', { type: 'search', value: v.id }), t('admin.booking_id_hint')),
+        field(t('admin.space_id'), input('space_id', { type: 'search', value: v.space_id })),
+        field(t('admin.status'), select('status', [['', t('search.any')], ...STATUSES.map((s) => [s, t(`status.${s}`)])], v.status)),
+        field(t('admin.from'), input('from', { type: 'date', value: v.from })),
+        field(t('admin.to'), input('to', { type: 'date', value: v.to })),
         h('button', { type: 'submit' }, t('admin.show')))),
     box);
-  const needle = (q.get('q') ?? '').toLowerCase();
-  await load(box, '/api/v1/bookings?limit=100', (res) => {
-    const rows = res.data.filter((b) => (!status || b.status === status) &&
-      (!needle || [b.id, b.space_id, b.user_id].some((x) => x.toLowerCase().includes(needle))));
-    clear(box, rows.length ? table(t('admin.bookings'), [
-      [t('admin.when'), (b) => dateTime(b.starts_at)],
-      [t('admin.status'), (b) => h('span', { class: `tag status-${b.status}` }, t(`status.${b.status}`))],
-      [t('admin.price'), (b) => money(b.price)],
-      [t('admin.member'), (b) => h('a', { href: `/admin/users?q=${b.user_id}` }, b.user_id.slice(0, 8))],
-      [t('admin.space'), (b) => h('a', { href: `/spaces/${b.space_id}` }, b.space_id.slice(0, 8))],
-      [t('admin.audit'), (b) => h('a', { href: `/admin/audit?entity=bookings&entity_id=${b.id}` }, t('admin.history'))],
-    ], rows) : notice(t('admin.none')));
+  const rows = (list) => table(t('admin.bookings'), [
+    [t('admin.when'), (b) => dateTime(b.starts_at)],
+    [t('admin.status'), (b) => h('span', { class: `tag status-${b.status}` }, t(`status.${b.status}`))],
+    [t('admin.price'), (b) => money(b.price)],
+    [t('admin.member'), (b) => h('a', { href: `/admin/users?q=${b.user_id}` }, b.user_id.slice(0, 8))],
+    [t('admin.space'), (b) => h('a', { href: `/admin/bookings?space_id=${b.space_id}` }, b.space_id.slice(0, 8))],
+    [t('admin.audit'), (b) => h('a', { href: `/admin/audit?entity=bookings&entity_id=${b.id}` }, t('admin.history'))],
+  ], list);
+  if (v.id) {
+    clear(box, loading());
+    try {
+      const b = await api('GET', `/api/v1/bookings/${encodeURIComponent(v.id)}`);
+      clear(box, rows([b]));
+    } catch (e) {
+      clear(box, e instanceof ApiError && (e.status === 404 || e.status === 400) ? notice(t('admin.none')) : errorNotice(e));
+    }
+    return;
+  }
+  const p = new URLSearchParams();
+  if (v.space_id) p.set('space_id', v.space_id);
+  if (v.status) p.set('status', v.status);
+  if (v.from) p.set('from', `${v.from}T00:00:00Z`);
+  if (v.to) p.set('to', `${addDays(v.to, 1)}T00:00:00Z`); // the whole last day
+  p.set('limit', /^\d+$/.test(q.get('limit') ?? '') ? q.get('limit') : '50');
+  if (q.get('cursor')) p.set('cursor', q.get('cursor'));
+  await load(box, `/api/v1/bookings?${p}`, (res) => {
+    const more = [
+      q.get('cursor') ? h('a', { href: show({ limit: q.get('limit') ?? '' }) }, t('admin.newest')) : null,
+      res.next_cursor ? h('a', { href: show({ limit: q.get('limit') ?? '', cursor: res.next_cursor }), rel: 'next' }, t('admin.older')) : null,
+    ].filter(Boolean);
+    clear(box, res.data.length ? rows(res.data) : notice(t('admin.none')),
+      more.length ? h('nav', { class: 'pager', 'aria-label': t('admin.pages') }, more.flatMap((a, i) => (i ? [' · ', a] : [a]))) : null);
   });
 }
 

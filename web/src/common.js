@@ -84,6 +84,11 @@ export function money(p) {
   return new Intl.NumberFormat(lang, { style: 'currency', currency: p.currency.toUpperCase() }).format(p.amount_cents / 100);
 }
 
+// a share in per cent, two significant digits: a small one is not rounded away to 0
+export function percent(v) {
+  return `${new Intl.NumberFormat(lang, { maximumSignificantDigits: 2 }).format(v)} %`;
+}
+
 export function dateTime(iso, timeZone) {
   return new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short', timeZone }).format(new Date(iso));
 }
@@ -388,13 +393,19 @@ export function markdown(src) {
   return frag;
 }
 
-// an inline SVG bar or line chart of [{label, value}], with a text alternative
-export function chart(title, points, { kind = 'bar', format = String, height = 160 } = {}) {
+// An inline SVG bar or line chart of [{label, value}], with a text alternative. The SVG
+// stretches to the box (its strokes and dots keep their size); the labels are HTML text
+// under it and over it, so that they keep the page's type size at any width: a label
+// every few points, at most `ticks` of them.
+export function chart(title, points, { kind = 'bar', format = String, ticks = 6 } = {}) {
   const ns = 'http://www.w3.org/2000/svg';
-  const w = Math.max(300, points.length * 24);
+  const n = Math.max(1, points.length);
+  const w = 100 * n; // 100 units a point
+  const height = 100;
   const max = Math.max(1, ...points.map((p) => p.value));
   const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('viewBox', `0 0 ${w} ${height + 20}`);
+  svg.setAttribute('viewBox', `0 0 ${w} ${height}`);
+  svg.setAttribute('preserveAspectRatio', 'none');
   svg.setAttribute('role', 'img');
   svg.setAttribute('aria-label', `${title}: ${points.map((p) => `${p.label} ${format(p.value)}`).join(', ')}`);
   svg.classList.add('chart');
@@ -404,28 +415,35 @@ export function chart(title, points, { kind = 'bar', format = String, height = 1
     svg.append(el);
     return el;
   };
-  const step = w / Math.max(1, points.length);
-  const y = (v) => height - (v / max) * (height - 10);
+  const y = (v) => height - (v / max) * (height - 4);
+  const titled = (el, p) => {
+    const tt = document.createElementNS(ns, 'title');
+    tt.textContent = `${p.label}: ${format(p.value)}`;
+    el.append(tt);
+  };
+  const every = Math.ceil(n / ticks);
+  points.forEach((p, i) => {
+    if (i % every === 0) mk('line', { x1: i * 100, y1: 0, x2: i * 100, y2: height, class: 'grid' });
+  });
   if (kind === 'bar') {
-    points.forEach((p, i) => {
-      const r = mk('rect', { x: i * step + 2, y: y(p.value), width: Math.max(1, step - 4), height: height - y(p.value), class: 'bar' });
-      const tt = document.createElementNS(ns, 'title');
-      tt.textContent = `${p.label}: ${format(p.value)}`;
-      r.append(tt);
-    });
+    points.forEach((p, i) => titled(mk('rect', { x: i * 100 + 12, y: y(p.value), width: 76, height: height - y(p.value), class: 'bar' }), p));
   } else {
-    mk('polyline', { points: points.map((p, i) => `${i * step + step / 2},${y(p.value)}`).join(' '), class: 'line', fill: 'none' });
-    points.forEach((p, i) => mk('circle', { cx: i * step + step / 2, cy: y(p.value), r: 3, class: 'dot' }));
+    mk('polyline', { points: points.map((p, i) => `${i * 100 + 50},${y(p.value)}`).join(' '), class: 'line', fill: 'none' });
+    // a line of no length with round caps: a dot that a stretched box does not flatten
+    points.forEach((p, i) => titled(mk('line', { x1: i * 100 + 50, y1: y(p.value), x2: i * 100 + 50, y2: y(p.value), class: 'dot' }), p));
   }
   mk('line', { x1: 0, y1: height, x2: w, y2: height, class: 'axis' });
-  [0, points.length - 1].forEach((i) => {
-    if (!points[i]) return;
-    const tx = mk('text', { x: i === 0 ? 2 : w - 2, y: height + 15, 'text-anchor': i === 0 ? 'start' : 'end', class: 'tick' });
-    tx.textContent = points[i].label;
+  // the labels: hidden from screen readers, which read the SVG's label
+  const axis = h('div', { class: 'chart-ticks', 'aria-hidden': 'true' });
+  axis.style.gridTemplateColumns = `repeat(${n}, minmax(0, 1fr))`;
+  points.forEach((p, i) => {
+    if (i % every) return;
+    const tick = h('span', {}, p.label);
+    tick.style.gridColumn = `${i + 1} / span ${Math.min(every, n - i)}`;
+    axis.append(tick);
   });
-  const top = mk('text', { x: 2, y: 12, class: 'tick' });
-  top.textContent = format(max);
-  return h('figure', { class: 'chart-box' }, h('figcaption', {}, title), svg);
+  return h('figure', { class: 'chart-box' }, h('figcaption', {}, title),
+    h('div', { class: 'chart-plot' }, h('span', { class: 'chart-max', 'aria-hidden': 'true' }, format(max)), svg), axis);
 }
 
 // the header's language switch
