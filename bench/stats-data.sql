@@ -70,18 +70,18 @@ SELECT b.id, b.space_id, b.user_id, b.starts_at, b.starts_at + b.hours * interva
 		  FROM generate_series(1, 1000) AS s, generate_series(0, 999) AS d) AS b;
 
 -- payments: one for every booking that was paid (not the holds, not the expired ones)
-INSERT INTO workon.payments (id, booking_id, user_id, method, status, amount_cents, currency,
+INSERT INTO workon.payments (id, booking_id, space_id, user_id, method, status, amount_cents, currency,
 							 amount_received_cents, received_currency, succeeded_at, created_at, updated_at)
-SELECT ('00000000-0000-4000-b000-' || right(b.id::text, 12))::uuid, b.id, b.user_id,
+SELECT ('00000000-0000-4000-b000-' || right(b.id::text, 12))::uuid, b.id, b.space_id, b.user_id,
 	   'payment_intent', 'succeeded', b.price_cents, b.currency, b.price_cents, b.currency,
 	   b.created_at + interval '5 minutes', b.created_at, b.created_at
   FROM workon.bookings AS b
  WHERE b.status IN ('confirmed', 'completed', 'cancelled');
 
 -- refunds: half of what was paid for each cancelled booking, settled when cancelled
-INSERT INTO workon.refunds (payment_id, booking_id, amount_cents, currency, status, reason,
+INSERT INTO workon.refunds (payment_id, booking_id, space_id, amount_cents, currency, status, reason,
 							stripe_status_at, created_at, updated_at)
-SELECT ('00000000-0000-4000-b000-' || right(b.id::text, 12))::uuid, b.id, b.refund_cents, b.currency,
+SELECT ('00000000-0000-4000-b000-' || right(b.id::text, 12))::uuid, b.id, b.space_id, b.refund_cents, b.currency,
 	   'succeeded', 'requested_by_customer', b.cancelled_at, b.cancelled_at, b.cancelled_at
   FROM workon.bookings AS b
  WHERE b.status = 'cancelled';

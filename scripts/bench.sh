@@ -464,9 +464,9 @@ for c in "${auth_pgbench_conns[@]}"; do
     [ "${bk_tps[$c]}" -gt "$bk_best" ] && bk_best=${bk_tps[$c]}
 done
 # pgbench's sessions say after_commit, as the shim's do, so nothing woke a publisher after
-# them: their events wait unnumbered. A shim publishes a backlog on its request pipeline, and
-# its bookings would queue behind that (a weakness of its own, see bench/README.md); number
-# them now, as a running shim would have, so that the shim's runs start without one
+# them: their events wait unnumbered until a shim's publisher polls (every second, on its
+# own connection, batch after batch). Number them now, as publishers woken by each commit
+# would have, so that the shim's runs measure bookings and not that catch-up beside them
 while [ "$(psql_in "$B" workon_bench -tA -c 'SELECT count(*) FROM workon.events WHERE pos IS NULL')" != 0 ]; do
     psql_in "$B" workon_bench -tA -c 'SELECT workon.events_publish()' >/dev/null
 done
