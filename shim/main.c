@@ -154,6 +154,9 @@ static void *worker_main(void *arg)
               shim_settings.pooler ? NULL : control_cancel_backend, &w->control);
     pool_init(&w->slow, w, "slow", NULL, shim_settings.slow_lane_connections, 1, shim_settings.slow_lane_queue,
               shim_settings.pooler ? NULL : control_cancel_backend, &w->control);
+    /* the fan-out's reads wait behind no API request (ws.c) */
+    pool_init(&w->realtime, w, "realtime", NULL, 1, 4, 64, shim_settings.pooler ? NULL : control_cancel_backend,
+              &w->control);
     replicas_init(w);
     __atomic_store_n(&w->metrics, metrics_new(), __ATOMIC_RELEASE);
     pool_start(&w->pool);
@@ -206,6 +209,7 @@ static void *worker_main(void *arg)
     }
     pool_stop(&w->pool);
     pool_stop(&w->slow);
+    pool_stop(&w->realtime);
     replicas_stop(w);
     control_stop(&w->control);
     log_flush();

@@ -428,6 +428,7 @@ struct st_worker_t {
     pthread_t thread;
     db_pool_t pool; /* the primary's pipelined connections */
     db_pool_t slow; /* the slow lane (SLOW_LANE_CONNECTIONS, one statement at a time each) */
+    db_pool_t realtime; /* ws.c's fan-out reads: one connection, opened with the thread's first socket */
     struct st_replicas_t *replicas; /* NULL without DATABASE_REPLICA_URLS */
     control_t control;
     route_table_t *routes; /* NULL until loaded */

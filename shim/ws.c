@@ -26,7 +26,9 @@
  * recipients and carries the frame to send, or a close code (a user whose
  * role changed: 4401).  Every thread, and every shim on the database, fans
  * out to its own sockets.  A thread without sockets reads nothing: it only
- * moves its cursor.  The one-second tick while sockets are open, and every
+ * moves its cursor.  The reads go on a connection of their own (the
+ * worker's realtime pool, opened with the thread's first socket): in the
+ * request pipeline they would wait behind every API request queued there.  The one-second tick while sockets are open, and every
  * reconnect of the control connection, read workon.events_head() instead,
  * for notifications that were missed.
  *
@@ -107,6 +109,7 @@ static __thread struct {
     int64_t fan_pos;   /* -1 until the first cycle read the head */
     int64_t fan_head;  /* the newest published head heard of: the target */
     int busy, again;
+    int reads_started; /* the realtime pool was started (first socket) */
     char fan_param[24];
     h2o_timeout_entry_t tick;
 } hub;
@@ -597,6 +600,10 @@ int ws_accept(h2o_req_t *req, const char *handler_oid, const char *token, h2o_io
             client_replay_next(c);
         }
     }
+    if (!hub.reads_started) {
+        hub.reads_started = 1;
+        pool_start(&hub.worker->realtime);
+    }
     if (hub.num_clients == 1) {
         /*
          * The thread's first socket: nobody here needs what was published before
@@ -685,15 +692,22 @@ static int on_fanout_rows(void *owner, PGresult *res, const char *err)
     return 0;
 }
 
+/* the fan-out's reads: on their own connection once the thread has had a socket */
+static db_pool_t *reads_pool(void)
+{
+    return hub.reads_started ? &hub.worker->realtime : &hub.worker->pool;
+}
+
 static void fanout_fetch(void)
 {
-    db_query_t *q = pool_query_new(&hub.worker->pool, DB_QUERY_SQL, on_fanout_rows, &hub);
+    db_pool_t *pool = reads_pool();
+    db_query_t *q = pool_query_new(pool, DB_QUERY_SQL, on_fanout_rows, &hub);
 
     snprintf(hub.fan_param, sizeof(hub.fan_param), "%lld", (long long)hub.fan_pos);
     q->sql = "SELECT pos, recipients, frame, close_code FROM workon.events_fanout($1::int8, " WS_FANOUT_BATCH ")";
     q->values[0] = hub.fan_param;
     q->nparams = 1;
-    if (pool_submit(&hub.worker->pool, q) != 0)
+    if (pool_submit(pool, q) != 0)
         fanout_done();
 }
 
@@ -741,10 +755,10 @@ static void fanout_start(void)
         return;
     }
     hub.busy = 1;
-    q = pool_query_new(&hub.worker->pool, DB_QUERY_SQL, on_head, &hub);
+    q = pool_query_new(reads_pool(), DB_QUERY_SQL, on_head, &hub);
     q->sql = "SELECT workon.events_head()";
     q->nparams = 0;
-    if (pool_submit(&hub.worker->pool, q) != 0)
+    if (pool_submit(reads_pool(), q) != 0)
         fanout_done();
 }
 
