@@ -352,9 +352,31 @@ static void control_send_cancels(control_t *control)
 
 #define PUBLISH_SQL "SELECT head, more FROM workon.events_publish_batch(false)"
 
+/*
+ * A publish starts at least this long after the one before, so that under a
+ * steady stream of writes each batch takes what came meanwhile: at 1,000
+ * messages a second, a publish (and each thread's fan-out read after it) for
+ * every message cost the database as much again as the writes.  A lone write
+ * is published at once; under load an event waits at most this long more.
+ */
+#define CONTROL_PUBLISH_GAP_MS 2
+
+/* whether the gap since the last publish has passed; if not, the retry is armed for its end */
+static int control_publish_due(control_t *control)
+{
+    h2o_loop_t *loop = control_worker(control)->ctx.loop;
+
+    if (h2o_now(loop) - control->publish_sent_at >= CONTROL_PUBLISH_GAP_MS)
+        return 1;
+    if (!h2o_timeout_is_linked(&control->publish_retry))
+        h2o_timeout_link(loop, &control->publish_gap, &control->publish_retry);
+    return 0;
+}
+
 static void control_send_publish(control_t *control)
 {
     control->publish_wanted = 0;
+    control->publish_sent_at = h2o_now(control_worker(control)->ctx.loop);
     if (!PQsendQuery(control->conn.pg, PUBLISH_SQL)) {
         control->publish_wanted = 1; /* again once the connection is back */
         dbconn_fail_pq(&control->conn);
@@ -375,8 +397,10 @@ static void control_published(control_t *control, PGresult *res)
         if (!h2o_timeout_is_linked(&control->publish_retry))
             h2o_timeout_link(control_worker(control)->ctx.loop, &control_worker(control)->sweep_fast,
                              &control->publish_retry);
-    } else if (strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
-        control->publish_wanted = 1; /* a backlog: the next batch at once */
+    } else {
+        wake_published(control_worker(control), strtoll(PQgetvalue(res, 0, 0), NULL, 10));
+        if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+            control->publish_wanted = 1; /* a backlog: the next batch at once */
     }
 }
 
@@ -405,7 +429,7 @@ static void control_kick(control_t *control)
         return;
     if (control->num_cancel_pids != 0)
         control_send_cancels(control);
-    else if (control->publish_wanted)
+    else if (control->publish_wanted && control_publish_due(control))
         control_send_publish(control);
     else if (control->reload_wanted)
         control_send_load(control);
@@ -521,6 +545,7 @@ void control_init(control_t *control, worker_t *w)
     control->conn.url = shim_settings.database_direct_url;
     control->reload_entry.cb = on_reload_retry;
     control->publish_retry.cb = on_publish_retry;
+    h2o_timeout_init(w->ctx.loop, &control->publish_gap, CONTROL_PUBLISH_GAP_MS);
     control->max_cancel_pids = shim_settings.pool_size + shim_settings.slow_lane_connections;
     if ((control->cancel_pids = calloc(control->max_cancel_pids, sizeof(int))) == NULL)
         h2o_fatal("no memory");
@@ -535,5 +560,6 @@ void control_stop(control_t *control)
 {
     if (h2o_timeout_is_linked(&control->publish_retry))
         h2o_timeout_unlink(&control->publish_retry);
+    h2o_timeout_dispose(control_worker(control)->ctx.loop, &control->publish_gap);
     dbconn_stop(&control->conn);
 }

@@ -106,6 +106,7 @@ static void on_wakeup(h2o_socket_t *sock, const char *err)
         return;
     if (__atomic_exchange_n(&w->reload_requested, 0, __ATOMIC_ACQ_REL))
         control_reload_routes(&w->control);
+    wake_on_wakeup(w);
     if (__atomic_load_n(&w->drain_requested, __ATOMIC_ACQUIRE) && !w->draining) {
         w->draining = 1;
         stop_listening(w);
@@ -217,7 +218,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static void wake_worker(worker_t *w)
+void worker_wake(worker_t *w)
 {
     uint64_t one = 1;
 
@@ -386,14 +387,14 @@ int main(int argc, char **argv)
             log_write(LOG_INFO, "SIGTERM, draining in-flight requests", NULL);
             for (i = 0; i != shim_settings.threads; ++i) {
                 __atomic_store_n(&workers[i].drain_requested, 1, __ATOMIC_RELEASE);
-                wake_worker(workers + i);
+                worker_wake(workers + i);
             }
         }
         if (sig == SIGHUP && !draining) {
             settings_reload();
             for (i = 0; i != shim_settings.threads; ++i) {
                 __atomic_store_n(&workers[i].reload_requested, 1, __ATOMIC_RELEASE);
-                wake_worker(workers + i);
+                worker_wake(workers + i);
             }
         }
         if (draining && __atomic_load_n(&workers_done, __ATOMIC_SEQ_CST) == shim_settings.threads)

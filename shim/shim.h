@@ -450,12 +450,16 @@ struct st_worker_t {
     /* set by the main thread before it writes wakeup_fd */
     int drain_requested;
     int reload_requested;
+    int64_t published_seen; /* wake.c: the newest published head this thread fanned out to */
 };
 
 extern worker_t *shim_workers;
 
 extern h2o_globalconf_t shim_globalconf;
 extern struct timeval shim_started_at;
+
+/* main.c: wakes the thread's event loop (its eventfd); any thread may call it */
+void worker_wake(worker_t *w);
 
 /* per-thread random numbers (xorshift128+, seeded from getrandom) */
 uint64_t worker_random(worker_t *w);
@@ -659,8 +663,14 @@ int ws_is_handshake(h2o_req_t *req);
 int ws_accept(h2o_req_t *req, const char *handler_oid, const char *token, h2o_iovec_t body, const char **why);
 /* wake.c: a call committed realtime events without notifying: NOTIFY workon_events (coalesced per thread) */
 void wake_events_written(worker_t *w);
+/* wake.c: the publisher (thread w) numbered events up to head: every thread of this shim fans out to it */
+void wake_published(worker_t *w, int64_t head);
+/* wake.c: the thread's eventfd fired (main.c): a new head to fan out to */
+void wake_on_wakeup(worker_t *w);
 /* NOTIFY workon_events_published on this thread's control connection (payload: the new head) */
 void ws_on_published(worker_t *w, const char *payload);
+/* events are published up to head: fan them out to this thread's sockets */
+void ws_on_head(worker_t *w, int64_t head);
 /* the control connection is back: notifications may have been missed */
 void ws_resync(worker_t *w);
 void ws_worker_init(worker_t *w);

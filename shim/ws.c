@@ -767,8 +767,15 @@ void ws_on_published(worker_t *w, const char *payload)
     char *end;
     long long head = strtoll(payload, &end, 10);
 
+    if (end == payload || *end != '\0' || head < 0)
+        return;
+    ws_on_head(w, head);
+}
+
+void ws_on_head(worker_t *w, int64_t head)
+{
     (void)w;
-    if (hub.worker == NULL || end == payload || *end != '\0' || head < 0)
+    if (hub.worker == NULL)
         return;
     if (head > hub.fan_head)
         hub.fan_head = head;

@@ -204,6 +204,23 @@ SELECT pg_temp.try('SELECT workon.events_publish_batch()') AS member_publishes;
 COMMIT;
 SELECT dblink_disconnect('other');
 
+-- publishing a few events behind a long log reads them through the indexes:
+-- no sequential scan of workon.events (a day of events is kept, and the
+-- publisher runs after every write)
+BEGIN;
+INSERT INTO workon.events (type, recipients, data)
+SELECT 'message.created', ARRAY[:'m1']::uuid[], '{}' FROM generate_series(1, 30000);
+SELECT published FROM workon.events_publish_batch(false);
+SELECT published FROM workon.events_publish_batch(false);
+SELECT published FROM workon.events_publish_batch(false);
+ANALYZE workon.events;
+INSERT INTO workon.events (type, recipients, data)
+SELECT 'message.created', ARRAY[:'m1']::uuid[], '{}' FROM generate_series(1, 3);
+SELECT seq_scan AS seq_before FROM pg_stat_xact_all_tables WHERE relid = 'workon.events'::regclass \gset
+SELECT published FROM workon.events_publish_batch(false);
+SELECT seq_scan - :seq_before AS seq_scans FROM pg_stat_xact_all_tables WHERE relid = 'workon.events'::regclass;
+ROLLBACK;
+
 -- the front end's view: recipients and frames; a role change closes sockets
 UPDATE workon.users SET role = 'host' WHERE id = :'m2';
 SELECT workon.events_publish() AS head3 \gset
