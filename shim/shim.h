@@ -677,6 +677,14 @@ void ws_worker_init(worker_t *w);
 /* SIGTERM: every socket of this thread closes with 1001 */
 void ws_drain(worker_t *w);
 size_t ws_num_clients(worker_t *w);
+/* ws_counts.c: the process's counts.  A user's hash bucket (WS_BUCKETS) */
+#define WS_BUCKETS 4096
+size_t ws_user_bucket(const char *id, size_t len);
+/* takes a socket of the process's WS_MAX_CONNECTIONS and one of the user's WS_MAX_PER_USER:
+ * NULL, or the name of the limit that refused it (nothing taken) */
+const char *ws_count_take(const char *id, size_t len);
+/* gives both back (a socket closed) */
+void ws_count_give(const char *id);
 /* every thread's (for /metrics) */
 size_t ws_total_clients(void);
 /* the users with a socket in this process, as a uuid[] literal "{id,...}" (malloc'ed) */

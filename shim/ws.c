@@ -47,7 +47,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WS_BUCKETS 4096
 #define WS_FANOUT_BATCH "1000"
 #define WS_CLOSE_GRACE_MS 2000
 
@@ -114,19 +113,6 @@ static __thread struct {
     h2o_timeout_entry_t tick;
 } hub;
 
-/* sockets of the whole process, for WS_MAX_CONNECTIONS */
-static size_t ws_total;
-
-/* sockets of each user in the whole process, for WS_MAX_PER_USER (taken at accept, given back at close) */
-typedef struct st_ws_count_t {
-    struct st_ws_count_t *next;
-    size_t n;
-    char id[40];
-} ws_count_t;
-
-static pthread_mutex_t counts_mutex = PTHREAD_MUTEX_INITIALIZER;
-static ws_count_t *counts[WS_BUCKETS];
-
 static void client_close(ws_client_t *c, int code, const char *reason);
 static void client_destroy(ws_client_t *c);
 static void fanout_start(void);
@@ -134,19 +120,9 @@ static void fanout_start(void);
 /* ------------------------------------------------------------------------ */
 /* users */
 
-static size_t user_bucket(const char *id, size_t len)
-{
-    uint64_t h = 1469598103934665603ULL;
-    size_t i;
-
-    for (i = 0; i != len; ++i)
-        h = (h ^ (unsigned char)id[i]) * 1099511628211ULL;
-    return h % WS_BUCKETS;
-}
-
 static ws_user_t *user_find(const char *id, size_t len, int create)
 {
-    ws_user_t **slot = &hub.buckets[user_bucket(id, len)], *u;
+    ws_user_t **slot = &hub.buckets[ws_user_bucket(id, len)], *u;
 
     for (u = *slot; u != NULL; u = u->next)
         if (strlen(u->id) == len && memcmp(u->id, id, len) == 0)
@@ -162,57 +138,13 @@ static ws_user_t *user_find(const char *id, size_t len, int create)
     return u;
 }
 
-/* takes one of the user's WS_MAX_PER_USER sockets; 0, or -1 when they are all taken */
-static int user_count_take(const char *id, size_t len)
-{
-    ws_count_t **slot = &counts[user_bucket(id, len)], *n;
-    int rc = 0;
-
-    pthread_mutex_lock(&counts_mutex);
-    for (n = *slot; n != NULL; n = n->next)
-        if (strlen(n->id) == len && memcmp(n->id, id, len) == 0)
-            break;
-    if (n == NULL) {
-        n = h2o_mem_alloc(sizeof(*n));
-        memset(n, 0, sizeof(*n));
-        memcpy(n->id, id, len < sizeof(n->id) - 1 ? len : sizeof(n->id) - 1);
-        n->next = *slot;
-        *slot = n;
-    }
-    if (n->n >= shim_settings.ws_max_per_user)
-        rc = -1;
-    else
-        ++n->n;
-    pthread_mutex_unlock(&counts_mutex);
-    return rc;
-}
-
-static void user_count_give(const char *id)
-{
-    ws_count_t **slot = &counts[user_bucket(id, strlen(id))], *n;
-
-    pthread_mutex_lock(&counts_mutex);
-    for (; (n = *slot) != NULL; slot = &n->next) {
-        if (strcmp(n->id, id) == 0) {
-            if (n->n != 0)
-                --n->n;
-            if (n->n == 0) {
-                *slot = n->next;
-                free(n);
-            }
-            break;
-        }
-    }
-    pthread_mutex_unlock(&counts_mutex);
-}
-
 static void user_release(ws_user_t *u)
 {
     ws_user_t **slot;
 
     if (u->num_clients != 0)
         return;
-    for (slot = &hub.buckets[user_bucket(u->id, strlen(u->id))]; *slot != NULL; slot = &(*slot)->next) {
+    for (slot = &hub.buckets[ws_user_bucket(u->id, strlen(u->id))]; *slot != NULL; slot = &(*slot)->next) {
         if (*slot == u) {
             *slot = u->next;
             free(u);
@@ -361,10 +293,9 @@ static void client_destroy(ws_client_t *c)
     h2o_linklist_unlink(&c->user_link);
     h2o_linklist_unlink(&c->all_link);
     --c->user->num_clients;
-    user_count_give(c->user->id);
+    ws_count_give(c->user->id);
     user_release(c->user);
     --hub.num_clients;
-    __atomic_sub_fetch(&ws_total, 1, __ATOMIC_RELAXED);
     free(c->token);
     free(c->call_token);
     h2o_websocket_close(c->conn);
@@ -559,16 +490,12 @@ int ws_accept(h2o_req_t *req, const char *handler_oid, const char *token, h2o_io
     *why = NULL;
     if (h2o_is_websocket_handshake(req, &key) != 0 || key == NULL || user_id.base == NULL || w->draining)
         return -1;
-    if (__atomic_add_fetch(&ws_total, 1, __ATOMIC_RELAXED) > shim_settings.ws_max_connections) {
-        __atomic_sub_fetch(&ws_total, 1, __ATOMIC_RELAXED);
-        *why = "WS_MAX_CONNECTIONS";
-        return -1;
-    }
-    if (user_id.len >= sizeof(((ws_user_t *)NULL)->id) || user_count_take(user_id.base, user_id.len) != 0) {
-        __atomic_sub_fetch(&ws_total, 1, __ATOMIC_RELAXED);
+    if (user_id.len >= sizeof(((ws_user_t *)NULL)->id)) {
         *why = "WS_MAX_PER_USER";
         return -1;
     }
+    if ((*why = ws_count_take(user_id.base, user_id.len)) != NULL)
+        return -1;
     user = user_find(user_id.base, user_id.len, 1);
 
     c = h2o_mem_alloc(sizeof(*c));
@@ -866,36 +793,4 @@ size_t ws_num_clients(worker_t *w)
 {
     (void)w;
     return hub.num_clients;
-}
-
-size_t ws_total_clients(void)
-{
-    return __atomic_load_n(&ws_total, __ATOMIC_RELAXED);
-}
-
-char *ws_connected_users(void)
-{
-    size_t cap = 256, len = 0, i;
-    char *buf = h2o_mem_alloc(cap);
-    ws_count_t *n;
-
-    buf[len++] = '{';
-    pthread_mutex_lock(&counts_mutex);
-    for (i = 0; i != WS_BUCKETS; ++i) {
-        for (n = counts[i]; n != NULL; n = n->next) {
-            size_t idlen = strlen(n->id);
-            if (len + idlen + 3 > cap) {
-                cap = (cap + idlen + 3) * 2;
-                buf = h2o_mem_realloc(buf, cap);
-            }
-            if (len != 1)
-                buf[len++] = ',';
-            memcpy(buf + len, n->id, idlen);
-            len += idlen;
-        }
-    }
-    pthread_mutex_unlock(&counts_mutex);
-    buf[len++] = '}';
-    buf[len] = '\0';
-    return buf;
 }
