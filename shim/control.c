@@ -354,10 +354,12 @@ static void control_send_cancels(control_t *control)
 
 /*
  * A publish starts at least this long after the one before, so that under a
- * steady stream of writes each batch takes what came meanwhile: at 1,000
- * messages a second, a publish (and each thread's fan-out read after it) for
- * every message cost the database as much again as the writes.  A lone write
- * is published at once; under load an event waits at most this long more.
+ * steady stream of writes each batch takes what came meanwhile: at most 500
+ * publishes a second (and each thread's fan-out read after one), however
+ * fast the writes come.  A lone write is published at once; under load an
+ * event waits at most this long more.  (In 10 s runs of the realtime bench
+ * at 1,000 messages a second the gap made no difference the runs could
+ * show; it bounds the work, bench/README.md.)
  */
 #define CONTROL_PUBLISH_GAP_MS 2
 
