@@ -23,16 +23,19 @@
  *    connection cannot cancel its own statement without a second connection).
  *  - Realtime publishing (first thread only): NOTIFY workon_events (a writer
  *    committed events), every second (ws.c's tick) and after every
- *    (re)connect, `workon.events_publish_batch()` numbers the committed
+ *    (re)connect, `workon.events_publish_frames()` numbers the committed
  *    events here, one batch after another until none is left, outside the
  *    query pipeline: it may wait for its commit's flush, and a backlog takes
  *    a while.  It never queues behind another publisher (a thread of
- *    another shim): when one is at work it tries again 5 ms later.  A batch
- *    that numbered events sends NOTIFY workon_events_published (payload: the
- *    new head), on which every thread of every shim fans out (ws.c).
+ *    another shim): when one is at work it tries again 5 ms later.  The
+ *    events a batch numbered come back with it: once it has committed they
+ *    go to ws_recent.c and every thread of this shim is woken (wake.c);
+ *    then NOTIFY workon_events_published (payload: the new head), in a
+ *    transaction of its own, tells every other shim (ws.c).
  *
  * The connection runs one statement at a time: cancels first, then a pending
- * publish, then a pending route load, then a pending key load.
+ * announcement, then a pending publish, then a pending route load, then a
+ * pending key load.
  */
 #include "shim.h"
 #include <stdio.h>
@@ -50,6 +53,7 @@ enum {
     CONTROL_CANCELLING,
     CONTROL_LOADING_KEYS,
     CONTROL_PUBLISHING,
+    CONTROL_ANNOUNCING,
 };
 
 static void on_routes_changed(control_t *control, const char *payload);
@@ -350,12 +354,17 @@ static void control_send_cancels(control_t *control)
 /* ------------------------------------------------------------------------ */
 /* realtime publishing (the first thread) */
 
-#define PUBLISH_SQL "SELECT head, more FROM workon.events_publish_batch(false)"
+#define PUBLISH_SQL "SELECT head, more, pos, recipients, frame, close_code FROM workon.events_publish_frames(false)"
+/* NOTIFY takes a lock at commit that it holds through the commit's WAL flush; this transaction
+ * writes nothing that needs one (the events are committed already), so it holds it for less */
+#define ANNOUNCE_SQL                                                                                                   \
+    "SELECT pg_catalog.set_config('synchronous_commit', 'off', true), "                                                  \
+    "pg_catalog.pg_notify('workon_events_published', $1)"
 
 /*
  * A publish starts at least this long after the one before, so that under a
  * steady stream of writes each batch takes what came meanwhile: at most 500
- * publishes a second (and each thread's fan-out read after one), however
+ * publishes a second (and each thread's fan-out after one), however
  * fast the writes come.  A lone write is published at once; under load an
  * event waits at most this long more.  (In 10 s runs of the realtime bench
  * at 1,000 messages a second the gap made no difference the runs could
@@ -390,7 +399,7 @@ static void control_send_publish(control_t *control)
 
 static void control_published(control_t *control, PGresult *res)
 {
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1) {
         dbconn_log(&control->conn, LOG_WARN, "realtime publish failed", pq_first_line(PQresultErrorMessage(res)));
         return; /* the next wake-up or tick tries again */
     }
@@ -400,10 +409,36 @@ static void control_published(control_t *control, PGresult *res)
             h2o_timeout_link(control_worker(control)->ctx.loop, &control_worker(control)->sweep_fast,
                              &control->publish_retry);
     } else {
-        wake_published(control_worker(control), strtoll(PQgetvalue(res, 0, 0), NULL, 10));
+        int64_t head = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        int i, n = PQntuples(res);
+        /* committed: this shim's threads take the events from here, then other shims hear of them */
+        for (i = 0; i != n; ++i)
+            if (!PQgetisnull(res, i, 2))
+                ws_recent_add(strtoll(PQgetvalue(res, i, 2), NULL, 10), PQgetvalue(res, i, 3), PQgetlength(res, i, 3),
+                              PQgetvalue(res, i, 4), PQgetlength(res, i, 4),
+                              PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5));
+        if (!PQgetisnull(res, 0, 2) && head > control->announce_head)
+            control->announce_head = head;
+        wake_published(control_worker(control), head);
         if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
             control->publish_wanted = 1; /* a backlog: the next batch at once */
     }
+}
+
+/* NOTIFY workon_events_published with the newest head this publisher numbered: every other shim fans out to it */
+static void control_send_announce(control_t *control)
+{
+    char head[24];
+    const char *values[1] = {head};
+
+    snprintf(head, sizeof(head), "%lld", (long long)control->announce_head);
+    if (!PQsendQueryParams(control->conn.pg, ANNOUNCE_SQL, 1, NULL, values, NULL, NULL, 0)) {
+        dbconn_fail_pq(&control->conn); /* the others read the head on their tick */
+        return;
+    }
+    control->announce_head = 0;
+    control->state = CONTROL_ANNOUNCING;
+    dbconn_flush(&control->conn);
 }
 
 static void on_publish_retry(h2o_timeout_entry_t *entry)
@@ -431,6 +466,8 @@ static void control_kick(control_t *control)
         return;
     if (control->num_cancel_pids != 0)
         control_send_cancels(control);
+    else if (control->announce_head != 0)
+        control_send_announce(control);
     else if (control->publish_wanted && control_publish_due(control))
         control_send_publish(control);
     else if (control->reload_wanted)
@@ -463,6 +500,7 @@ static int control_step(control_t *control)
     case CONTROL_CANCELLING:
     case CONTROL_LOADING_KEYS:
     case CONTROL_PUBLISHING:
+    case CONTROL_ANNOUNCING:
         control->state = CONTROL_IDLE;
         break;
     default:
@@ -486,6 +524,9 @@ static void control_result(control_t *control, PGresult *res)
                   "start-up seeding failed (JWT_SECRET, JWT_REFRESH_SECRET, ADMIN_EMAIL/ADMIN_PASSWORD, STRIPE_WEBHOOK_SECRET, SIGNED_URL_SECRET)",
                   "sqlstate", PQresultErrorField(res, PG_DIAG_SQLSTATE), "error",
                   pq_first_line(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)), NULL);
+    if (control->state == CONTROL_ANNOUNCING && PQresultStatus(res) != PGRES_TUPLES_OK)
+        dbconn_log(&control->conn, LOG_WARN, "realtime NOTIFY workon_events_published failed (other shims catch up on their tick)",
+                   pq_first_line(PQresultErrorMessage(res)));
     if (control->state == CONTROL_SUBSCRIBING && PQresultStatus(res) != PGRES_COMMAND_OK)
         dbconn_log(&control->conn, LOG_WARN, "LISTEN failed", pq_first_line(PQresultErrorMessage(res)));
     PQclear(res);

@@ -162,10 +162,11 @@ typedef struct st_control_t {
     int reload_wanted;
     int keys_wanted; /* first thread: workon.jwt_verification_keys() to read (token.c) */
     int keys_failures;
-    int publish_wanted;                 /* first thread: workon.events_publish_batch() to run */
+    int publish_wanted;                 /* first thread: workon.events_publish_frames() to run */
     h2o_timeout_entry_t publish_retry; /* another publisher was at work, or the gap since the last one */
     h2o_timeout_t publish_gap;         /* CONTROL_PUBLISH_GAP_MS */
     uint64_t publish_sent_at;          /* when the last publish was sent (the loop's clock, ms) */
+    int64_t announce_head;             /* a head numbered here, not yet sent in NOTIFY workon_events_published (0: none) */
     PGresult *load_results[2];
     int num_load_results;
     int load_failures;

@@ -689,5 +689,16 @@ void ws_count_give(const char *id);
 size_t ws_total_clients(void);
 /* the users with a socket in this process, as a uuid[] literal "{id,...}" (malloc'ed) */
 char *ws_connected_users(void);
+/* ws_recent.c: the events this shim's publisher numbered (control.c adds them after commit, ws.c fans them out) */
+typedef struct st_ws_recent_event_t {
+    const char *recipients; /* the array's text, "{id,...}" */
+    const char *frame;      /* the frame's JSON text ("" with a close code) */
+    size_t frame_len;
+    const char *close_code; /* NULL, or the close code's text */
+} ws_recent_event_t;
+void ws_recent_add(int64_t pos, const char *recipients, size_t recipients_len, const char *frame, size_t frame_len,
+                   const char *close_code);
+/* the event at pos in e (a copy valid until the thread's next call); -1 when the ring does not have it */
+int ws_recent_get(int64_t pos, ws_recent_event_t *e);
 
 #endif

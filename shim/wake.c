@@ -9,8 +9,8 @@
  * events.  For those, once committed, this thread sends
  * NOTIFY workon_events itself, coalesced: one in flight at a time, and the
  * calls that finish meanwhile make one more after it.  Every shim's
- * control connection LISTENs as before; the first thread's publishes
- * (control.c).
+ * control connection LISTENs as before; the first thread's control
+ * connection publishes (control.c).
  *
  * As an ordinary statement on the thread's pool (behind a transaction
  * pooler too: NOTIFY needs no session of its own, LISTEN does).  A shim
@@ -20,21 +20,26 @@
  *
  * (Waking this shim's publisher through its eventfd instead, with no
  * statement, was tried and measured: at 1,000 messages a second with
- * 1,000 sockets open, the writers' p50 went from 4 ms to over 200 ms, their
- * backends mostly waiting on WAL flushes; why was not pinned down.)
+ * 1,000 sockets open, the writers' p50 first went from 4 ms to over 200 ms,
+ * their backends mostly waiting on WAL flushes.  Tried again once the
+ * publish no longer sent a NOTIFY in its transaction, it was no faster than
+ * this statement, which also wakes other shims' publishers; shim/README.md.)
  *
- * The other way, once the publisher's batch returns, every thread of this
- * shim hears the new head through its eventfd (wake_published), without
- * waiting for NOTIFY workon_events_published to come round through the
- * database; they hear that too, and find nothing new in it.  Other shims
- * hear only the NOTIFY.
+ * The other way, once the publisher's batch has committed, every thread of
+ * this shim hears the new head through its eventfd (wake_published) and
+ * takes the events from ws_recent.c, without waiting for NOTIFY
+ * workon_events_published to come round through the database; they hear
+ * that too, and find nothing new in it.  Other shims hear only the NOTIFY.
  */
 #include "shim.h"
 
 /* the newest head this shim's publisher returned (0: none yet) */
 static int64_t published_head;
 
-#define WAKE_SQL "SELECT pg_catalog.pg_notify('workon_events', '')"
+/* NOTIFY takes a lock at commit that it holds through the commit's WAL flush; this transaction
+ * writes nothing that needs one (the events it announces are committed already) */
+#define WAKE_SQL                                                                                                       \
+    "SELECT pg_catalog.set_config('synchronous_commit', 'off', true), pg_catalog.pg_notify('workon_events', '')"
 
 static __thread struct {
     worker_t *worker;

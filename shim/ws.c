@@ -20,9 +20,12 @@
  *
  * Publishing is the first thread's control connection's (control.c: one
  * publisher per shim, never in the query pipeline).  Fan-out, per thread:
- * NOTIFY workon_events_published (payload: the new head) moves the thread's
- * target; with sockets open, workon.events_fanout(after, 1000) is read
- * through the pool until the target is reached.  Each row names its
+ * the publisher's new head (through the thread's eventfd, wake.c), or
+ * NOTIFY workon_events_published (payload: the new head) for another shim's
+ * publisher, moves the thread's target; with sockets open, the events this
+ * shim's publisher numbered come from ws_recent.c, and what it does not
+ * have from workon.events_fanout(after, 1000), read through the pool, until
+ * the target is reached.  Each row names its
  * recipients and carries the frame to send, or a close code (a user whose
  * role changed: 4401).  Every thread, and every shim on the database, fans
  * out to its own sockets.  A thread without sockets reads nothing: it only
@@ -593,6 +596,22 @@ static void fanout_done(void)
 
 static void fanout_fetch(void);
 
+/* toward the target: what this shim's publisher handed over (ws_recent.c), as far as it goes
+ * without a gap, then the database */
+static void fanout_continue(void)
+{
+    ws_recent_event_t e;
+
+    while (hub.fan_pos < hub.fan_head && ws_recent_get(hub.fan_pos + 1, &e) == 0) {
+        deliver(hub.fan_pos + 1, e.recipients, e.frame, e.frame_len, e.close_code);
+        ++hub.fan_pos;
+    }
+    if (hub.fan_pos < hub.fan_head)
+        fanout_fetch();
+    else
+        fanout_done();
+}
+
 static int on_fanout_rows(void *owner, PGresult *res, const char *err)
 {
     int i, n;
@@ -612,8 +631,8 @@ static int on_fanout_rows(void *owner, PGresult *res, const char *err)
                 PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3));
         hub.fan_pos = pos;
     }
-    if (n != 0 && hub.fan_pos < hub.fan_head)
-        fanout_fetch();
+    if (n != 0)
+        fanout_continue();
     else
         fanout_done();
     return 0;
@@ -644,7 +663,7 @@ static void fanout_to_head(void)
     if (hub.fan_pos < 0 || hub.fan_head <= hub.fan_pos) {
         fanout_done();
     } else if (hub.num_clients != 0) {
-        fanout_fetch();
+        fanout_continue();
     } else {
         hub.fan_pos = hub.fan_head;
         fanout_done();

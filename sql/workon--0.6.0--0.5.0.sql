@@ -2277,8 +2277,33 @@ $$;
 COMMENT ON FUNCTION workon.events_notify() IS
 'Trigger: NOTIFY workon_events (empty payload, one per transaction) so the front end publishes and fans out new events';
 
+-- the conversation's audit and the message's event as 0.5.0 had them
+DROP TRIGGER conversations_read_audit ON workon.conversations;
+DROP TRIGGER conversations_audit ON workon.conversations;
+CREATE TRIGGER conversations_audit
+	AFTER INSERT OR UPDATE OF member_read_seq, host_read_seq ON workon.conversations
+	FOR EACH ROW WHEN (NOT workon.restoring('workon.conversations'))
+	EXECUTE FUNCTION workon.audit_row();
+
+CREATE OR REPLACE FUNCTION workon.message_event()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM workon.event_emit('message.created',
+							  (SELECT ARRAY[c.member_id, c.host_id] FROM workon.conversations AS c
+								WHERE c.id = NEW.conversation_id),
+							  workon.message_json(NEW));
+	RETURN NULL;
+END
+$$;
+
 -- realtime publishing as 0.5.0 had it
 DROP FUNCTION workon.events_publish_batch(boolean);
+DROP FUNCTION workon.events_publish_frames(boolean);
+DROP FUNCTION workon.events_number(boolean);
 CREATE OR REPLACE FUNCTION workon.events_publish()
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE

@@ -36,10 +36,16 @@ CREATE TRIGGER conversations_set_updated_at
 	FOR EACH ROW EXECUTE FUNCTION workon.set_updated_at();
 
 -- opening a conversation and reading it are audited; a message posted is
--- audited as the message
+-- audited as the message (the update that numbers it moves the sender's
+-- read marker too, and is not audited)
 CREATE TRIGGER conversations_audit
-	AFTER INSERT OR UPDATE OF member_read_seq, host_read_seq ON workon.conversations
+	AFTER INSERT ON workon.conversations
 	FOR EACH ROW WHEN (NOT workon.restoring('workon.conversations'))
+	EXECUTE FUNCTION workon.audit_row();
+
+CREATE TRIGGER conversations_read_audit
+	AFTER UPDATE OF member_read_seq, host_read_seq ON workon.conversations
+	FOR EACH ROW WHEN (OLD.last_seq = NEW.last_seq AND NOT workon.restoring('workon.conversations'))
 	EXECUTE FUNCTION workon.audit_row();
 
 ALTER TABLE workon.conversations ENABLE ROW LEVEL SECURITY;
@@ -198,14 +204,21 @@ $$;
 COMMENT ON FUNCTION workon.events_cleanup() IS
 'Deletes published events older than workon.event_retention (default 24 h), oldest first, at most 10,000 a call; returns how many';
 
+-- Numbering, for the two publishing calls below: under the publishers'
+-- lock, the committed events without a pos get the next ones, at most
+-- 10,000 a call (more: call again).  One publisher at a time, until it
+-- commits; the statements below see what the previous one committed.
+-- Without wait, a publisher that finds another at work returns at once
+-- (head NULL): the caller tries again shortly instead of queueing behind
+-- it.
 -- The plans are pinned.  events_unpublished_idx keeps the entries of
 -- published rows until a vacuum: a bitmap scan visits each of their heap
 -- pages on every call, where a plain index scan marks them dead once and
 -- skips them after; and with a few rows to number, a hash join read the
 -- whole table (6 ms at 37,000 events) where a nested loop over the primary
 -- key probes each row.
-CREATE FUNCTION workon.events_publish_batch(wait boolean DEFAULT false)
-RETURNS TABLE (head bigint, published integer, more boolean)
+CREATE FUNCTION workon.events_number(wait boolean, OUT head bigint, OUT published integer, OUT more boolean)
+RETURNS record
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -213,44 +226,83 @@ SET enable_bitmapscan = off
 SET enable_hashjoin = off
 SET enable_mergejoin = off
 AS $$
-DECLARE
-	v_head		bigint;
-	v_count		integer;
 BEGIN
-	-- one publisher at a time, until it commits; the statements below see
-	-- what the previous one committed.  Without wait, a publisher that finds
-	-- another at work returns at once (head NULL): the caller tries again
-	-- shortly instead of queueing behind it
-	IF events_publish_batch.wait THEN
+	events_number.published := 0;
+	events_number.more := false;
+	IF events_number.wait THEN
 		PERFORM pg_catalog.pg_advisory_xact_lock('workon.events'::regclass::oid::bigint);
 	ELSIF NOT pg_catalog.pg_try_advisory_xact_lock('workon.events'::regclass::oid::bigint) THEN
-		RETURN QUERY SELECT NULL::bigint, 0, false;
 		RETURN;
 	END IF;
-	SELECT COALESCE(pg_catalog.max(e.pos), 0) INTO v_head FROM workon.events AS e;
+	SELECT COALESCE(pg_catalog.max(e.pos), 0) INTO events_number.head FROM workon.events AS e;
 
 	UPDATE workon.events AS e
-	   SET pos = v_head + u.n
+	   SET pos = events_number.head + u.n
 	  FROM (SELECT n.id, pg_catalog.row_number() OVER (ORDER BY n.id) AS n
 			  FROM (SELECT x.id FROM workon.events AS x
 					 WHERE x.pos IS NULL
 					 ORDER BY x.id
 					 LIMIT 10000) AS n) AS u
 	 WHERE e.id = u.id;
-	GET DIAGNOSTICS v_count = ROW_COUNT;
-	v_head := v_head + v_count;
-	IF v_count > 0 THEN
-		-- every front end fans out up to the new head, after this commit
-		PERFORM pg_catalog.pg_notify('workon_events_published', v_head::text);
-	END IF;
+	GET DIAGNOSTICS events_number.published = ROW_COUNT;
+	events_number.head := events_number.head + events_number.published;
+	events_number.more := events_number.published = 10000;
 
 	PERFORM workon.events_cleanup();
-	RETURN QUERY SELECT v_head, v_count, v_count = 10000;
+END
+$$;
+
+COMMENT ON FUNCTION workon.events_number(boolean) IS
+'Gives the committed events without a pos the next positions, at most 10,000 a call, one publisher at a time (without wait: head NULL when another is at work), and drops events past their retention; returns the newest pos, how many it numbered and whether more wait; for workon.events_publish_batch and workon.events_publish_frames';
+
+CREATE FUNCTION workon.events_publish_batch(wait boolean DEFAULT false)
+RETURNS TABLE (head bigint, published integer, more boolean)
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v			record;
+BEGIN
+	SELECT * INTO v FROM workon.events_number(events_publish_batch.wait) AS n;
+	IF v.published > 0 THEN
+		-- every front end fans out up to the new head, after this commit
+		PERFORM pg_catalog.pg_notify('workon_events_published', v.head::text);
+	END IF;
+	RETURN QUERY SELECT v.head, v.published, v.more;
 END
 $$;
 
 COMMENT ON FUNCTION workon.events_publish_batch(boolean) IS
 'Gives the committed events without a pos the next positions, at most 10,000 a call (more: call again), one publisher at a time, and drops events past their retention; returns the newest pos and how many it numbered, and when it numbered any, NOTIFY workon_events_published with the new head as payload (after commit). Without wait, head is NULL when another publisher is at work (try again shortly). A cursor handed out is never followed by a smaller one';
+
+-- The front end's publisher: the events it numbered come back with the
+-- call, so that it fans them out to its own sockets without reading them
+-- again.  It sends no NOTIFY: the lock every NOTIFY takes at commit would
+-- be held through this transaction's WAL flush, and every writer's wake-up
+-- would queue behind it.  The caller announces the new head once this has
+-- committed (NOTIFY workon_events_published, in a transaction of its own).
+CREATE FUNCTION workon.events_publish_frames(wait boolean DEFAULT false)
+RETURNS TABLE (head bigint, more boolean, pos bigint, recipients uuid[], frame text, close_code integer)
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v			record;
+BEGIN
+	SELECT * INTO v FROM workon.events_number(events_publish_frames.wait) AS n;
+	IF v.published > 0 THEN
+		RETURN QUERY SELECT v.head, v.more, f.pos, f.recipients, f.frame, f.close_code
+					   FROM workon.events_fanout(v.head - v.published, v.published) AS f;
+	ELSE
+		RETURN QUERY SELECT v.head, v.more, NULL::bigint, NULL::uuid[], NULL::text, NULL::integer;
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION workon.events_publish_frames(boolean) IS
+'The front end''s publisher: numbers events as workon.events_publish_batch does, without its NOTIFY (the caller sends NOTIFY workon_events_published once this has committed), and returns one row per event it numbered, in order, as workon.events_fanout gives them (pos, recipients, frame, close_code), each with the new head and whether more wait; numbering none: one row with pos NULL (head NULL: another publisher is at work)';
 
 CREATE FUNCTION workon.events_publish()
 RETURNS bigint
@@ -757,10 +809,16 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM workon.event_emit('message.created',
-							  (SELECT ARRAY[c.member_id, c.host_id] FROM workon.conversations AS c
-								WHERE c.id = NEW.conversation_id),
-							  workon.message_json(NEW));
+	-- workon.event_emit's insert, written out: one statement per message
+	-- instead of a call that runs it (the participants are two and never
+	-- NULL; in uuid order, as event_emit gives them)
+	INSERT INTO workon.events (type, recipients, data)
+	SELECT 'message.created',
+		   CASE WHEN c.member_id < c.host_id THEN ARRAY[c.member_id, c.host_id]
+				ELSE ARRAY[c.host_id, c.member_id] END,
+		   workon.message_json(NEW)
+	  FROM workon.conversations AS c
+	 WHERE c.id = NEW.conversation_id;
 	RETURN NULL;
 END
 $$;
@@ -868,6 +926,7 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION
 	workon.events_publish(),
 	workon.events_publish_batch(boolean),
+	workon.events_publish_frames(boolean),
 	workon.events_fanout(bigint, integer),
 	workon.events_head()
 	TO workon_authenticator;

@@ -112,6 +112,13 @@ SELECT pg_temp.try(format('SELECT workon.messages_list(%L, 0)', :'conv')) AS lim
 COMMIT;
 SELECT seq, sender_id = :'m1' AS from_member, left(body, 30) AS body, char_length(body) FROM workon.messages WHERE conversation_id = :'conv' ORDER BY seq;
 SELECT last_seq, member_read_seq, host_read_seq FROM workon.conversations WHERE id = :'conv';
+-- the audit: the conversation opened, each message, each read that moved a
+-- marker; posting moves its sender's marker too, and is audited as the
+-- message only
+SELECT entity, action, count(*) AS rows, array_agg(DISTINCT array_to_string(changed, ',')) AS changed
+  FROM workon.audit_log
+ WHERE entity_id = :'conv' OR entity_id IN (SELECT id::text FROM workon.messages WHERE conversation_id = :'conv')
+ GROUP BY 1, 2 ORDER BY 1, 2;
 
 -- events: message.created for both participants, conversation.read, in the
 -- order published; a stranger has none; the API roles cannot publish
@@ -201,7 +208,30 @@ BEGIN;
 SET LOCAL SESSION AUTHORIZATION workon_authenticator;
 SELECT workon.authenticate(:'m1_token') AS c \gset
 SELECT pg_temp.try('SELECT workon.events_publish_batch()') AS member_publishes;
+SELECT pg_temp.try('SELECT workon.events_publish_frames()') AS member_publishes_frames;
 COMMIT;
+
+-- the shim's publisher calls events_publish_frames(false): it numbers the
+-- same way, returns the events it numbered as events_fanout gives them, and
+-- sends no NOTIFY (the shim announces the new head once it has committed)
+INSERT INTO workon.events (type, recipients, data)
+SELECT 'message.created', ARRAY[:'m1']::uuid[], json_build_object('n', 'frames ' || i) FROM generate_series(1, 2) AS i;
+SELECT dblink_exec('other', 'BEGIN');
+CREATE TEMP TABLE published AS
+SELECT * FROM dblink('other', 'SELECT head, more, pos, recipients, frame, close_code FROM workon.events_publish_frames(false)')
+	AS t(head bigint, more boolean, pos bigint, recipients uuid[], frame text, close_code integer);
+SELECT pos - :head2 AS pos, head - :head2 AS head, more, frame::json->'data'->>'n' AS n, close_code FROM published ORDER BY pos;
+SET ROLE workon_authenticator;
+SELECT head IS NULL AS busy, more, pos, frame FROM workon.events_publish_frames(false);
+RESET ROLE;
+SELECT dblink_exec('other', 'COMMIT');
+SELECT count(*) AS notifications FROM dblink_get_notify('other');
+SELECT count(*) AS rows, count(*) FILTER (WHERE (f.recipients, f.frame, f.close_code) IS NOT DISTINCT FROM (p.recipients, p.frame, p.close_code)) AS as_fanout_gives
+  FROM workon.events_fanout(:head2 + 2) AS f FULL JOIN published AS p USING (pos);
+SET ROLE workon_authenticator;
+SELECT head = :head2 + 4 AS head, more, pos, frame FROM workon.events_publish_frames(false);
+RESET ROLE;
+DROP TABLE published;
 SELECT dblink_disconnect('other');
 
 -- publishing a few events behind a long log reads them through the indexes:
