@@ -7043,8 +7043,15 @@ DECLARE
 BEGIN
 	SELECT * INTO v FROM workon.events_number(events_publish_frames.wait) AS n;
 	IF v.published > 0 THEN
-		RETURN QUERY SELECT v.head, v.more, f.pos, f.recipients, f.frame, f.close_code
-					   FROM workon.events_fanout(v.head - v.published, v.published) AS f;
+		-- workon.events_fanout's query, written out: a plan kept for the
+		-- session instead of one made on every call
+		RETURN QUERY SELECT v.head, v.more, e.pos, e.recipients,
+							CASE WHEN e.type <> 'session.revoked' THEN workon.event_frame(e) END,
+							CASE WHEN e.type = 'session.revoked' THEN (e.data ->> 'close_code')::integer END
+					   FROM workon.events AS e
+					  WHERE e.pos > v.head - v.published
+					  ORDER BY e.pos
+					  LIMIT v.published;
 	ELSE
 		RETURN QUERY SELECT v.head, v.more, NULL::bigint, NULL::uuid[], NULL::text, NULL::integer;
 	END IF;
