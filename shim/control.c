@@ -246,6 +246,7 @@ static void control_apply_load(control_t *control)
         if (table != NULL) {
             route_table_free(w->routes);
             w->routes = table;
+            probes_routes_loaded();
             snprintf(count, sizeof(count), "%zu", route_table_size(table));
             log_write(w->id == 0 ? LOG_INFO : LOG_DEBUG, "routes loaded", "#thread", thread, "#routes", count, NULL);
         } else {

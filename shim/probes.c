@@ -8,7 +8,8 @@
  *   GET /api/health            SELECT 1: 200 healthy / 503 unhealthy
  *   GET /api/v1/health         workon.health() merged with this thread's figures
  *   GET /metrics               the Prometheus text of every thread (metrics.c)
- *   GET /api/v1/openapi.json   workon.openapi(), generated from the route table
+ *   GET /api/v1/openapi.json   workon.openapi(), generated from the route table, kept
+ *                              by the process until the routes reload (below)
  *   GET /docs                  the page that renders it (openapi.c)
  *
  * The last two answer 404 with NODE_ENV=production unless ENABLE_SWAGGER_PROD.
@@ -247,8 +248,42 @@ static int docs_hidden(void)
     return strcmp(shim_settings.node_env, "production") == 0 && !shim_settings.enable_swagger_prod;
 }
 
+/*
+ * The document is generated once and kept for the process: workon.openapi()
+ * takes about a tenth of a second (115 ms for 182 KB), and in the request
+ * pipeline every request queued behind it would wait that long.  A copy is regenerated after any
+ * thread reloads the route table (NOTIFY workon_routes, SIGHUP: routes and
+ * error codes) and once it is OPENAPI_MAX_AGE_MS old (what changes without a
+ * reload: a handler's comment, a route's schema).  The generation runs on
+ * the slow lane when there is one.
+ */
+#define OPENAPI_MAX_AGE_MS 60000
+
+static pthread_mutex_t openapi_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    char *body; /* NULL: none yet */
+    size_t len;
+    uint64_t made_at;     /* the loop's clock, ms */
+    unsigned routes_seen; /* routes_loaded when its generation started */
+} openapi;
+static unsigned routes_loaded; /* route table loads of every thread */
+
+typedef struct st_openapi_call_t {
+    call_t super;
+    unsigned routes_seen;
+} openapi_call_t;
+
+void probes_routes_loaded(void)
+{
+    __atomic_add_fetch(&routes_loaded, 1, __ATOMIC_ACQ_REL);
+}
+
 static int on_openapi_result(call_t *call, PGresult *res, const char *err)
 {
+    openapi_call_t *self = (openapi_call_t *)call;
+    char *copy, *old = NULL;
+    size_t len;
+
     if (!single_value(res)) {
         log_write(LOG_ERROR, "workon.openapi() failed", "request_id", call->request_id.base, "error",
                   short_db_error(&call->req->pool, res, err).base, NULL);
@@ -256,14 +291,51 @@ static int on_openapi_result(call_t *call, PGresult *res, const char *err)
                    res == NULL ? "service unavailable" : "internal server error", NULL);
         return 0;
     }
-    send_response(call->req, call->request_id, 200,
-                  h2o_strdup(&call->req->pool, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0)), 1);
+    len = (size_t)PQgetlength(res, 0, 0);
+    copy = h2o_mem_alloc(len);
+    memcpy(copy, PQgetvalue(res, 0, 0), len);
+    pthread_mutex_lock(&openapi_mutex);
+    /* kept unless the routes were loaded again while it was generated */
+    if (self->routes_seen == __atomic_load_n(&routes_loaded, __ATOMIC_ACQUIRE)) {
+        old = openapi.body;
+        openapi.body = copy;
+        openapi.len = len;
+        openapi.made_at = h2o_now(call->worker->ctx.loop);
+        openapi.routes_seen = self->routes_seen;
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&openapi_mutex);
+    free(old);
+    send_response(call->req, call->request_id, 200, h2o_strdup(&call->req->pool, PQgetvalue(res, 0, 0), len), 1);
+    free(copy);
     return 0;
 }
 
 static void serve_openapi(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id)
 {
-    ask_database(w, req, request_id, "SELECT workon.openapi()", on_openapi_result, NULL);
+    unsigned seen = __atomic_load_n(&routes_loaded, __ATOMIC_ACQUIRE);
+    uint64_t now = h2o_now(w->ctx.loop);
+    h2o_iovec_t kept = {NULL, 0};
+    openapi_call_t *call;
+    db_query_t *q;
+
+    pthread_mutex_lock(&openapi_mutex);
+    /* (made_at comes from another thread's loop clock: it may be a little ahead of this one) */
+    if (openapi.body != NULL && openapi.routes_seen == seen && (now < openapi.made_at || now - openapi.made_at < OPENAPI_MAX_AGE_MS))
+        kept = h2o_strdup(&req->pool, openapi.body, openapi.len);
+    pthread_mutex_unlock(&openapi_mutex);
+    if (kept.base != NULL) {
+        send_response(req, request_id, 200, kept, 1);
+        return;
+    }
+    call = (openapi_call_t *)call_new(w, req, request_id, sizeof(*call), on_openapi_result);
+    call->routes_seen = seen;
+    call->super.route_path = reqctx_of(request_id)->route;
+    if (w->slow.size != 0)
+        call->super.pool = &w->slow;
+    q = call_query_new(&call->super, DB_QUERY_SQL);
+    q->sql = "SELECT workon.openapi()";
+    call_submit(&call->super, q);
 }
 
 static void serve_docs(worker_t *w, h2o_req_t *req, h2o_iovec_t request_id)

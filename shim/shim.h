@@ -641,6 +641,8 @@ void api_on_routes_loaded(worker_t *w);
 /* probes.c: health, metrics and docs paths */
 
 void probes_register(h2o_hostconf_t *hostconf);
+/* a thread loaded the route table: the OpenAPI document kept is out of date */
+void probes_routes_loaded(void);
 
 /* ------------------------------------------------------------------------ */
 /* web.c: the web site and admin console (static files of WEB_ROOT) */

@@ -10,7 +10,7 @@ import path from 'node:path';
 import vm from 'node:vm';
 import { lintFromString, loadConfig } from '@redocly/openapi-core';
 import { after, describe, test } from 'node:test';
-import { ROOT, addRoutes, get, psqlRows, removeRoutes, request, startShim } from './lib/client.mjs';
+import { ROOT, addRoutes, get, lit, psql, psqlRows, removeRoutes, request, sleep, startShim } from './lib/client.mjs';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const BUILTIN = ['GET /healthz', 'GET /readyz', 'GET /api/health', 'GET /api/v1/health', 'GET /metrics',
@@ -190,6 +190,32 @@ GRANT EXECUTE ON FUNCTION workon.test_openapi_note(uuid, text, integer) TO worko
     assert.equal(op.description, 'Notes about an item, for the docs test');
     assert.deepEqual(op.parameters.map((p) => [p.in, p.name, p.schema.type]),
       [['path', 'item_id', 'string'], ['query', 'note', 'string'], ['query', 'stars', 'integer']]);
+  });
+
+  test('the document is kept by the shim until the routes reload: a comment changed alone shows after NOTIFY workon_routes', async () => {
+    const [{ fn, before }] = psqlRows(`SELECT r.handler::regprocedure::text AS fn, obj_description(r.handler::oid, 'pg_proc') AS before
+                                         FROM workon.routes r WHERE r.method = 'GET' AND r.path = '/api/v1/spaces/{id}'`);
+    const described = async () => {
+      const res = await get('/api/v1/openapi.json');
+      assert.equal(res.status, 200);
+      return res.json.paths['/api/v1/spaces/{id}'].get.description ?? null;
+    };
+    await sleep(300); // every thread has loaded what the tests before changed
+    assert.equal(await described(), before);
+    const note = `Kept until the routes reload ${crypto.randomUUID()}`;
+    try {
+      psql(`COMMENT ON FUNCTION ${fn} IS ${lit(note)}`);
+      for (let i = 0; i < 6; i++) assert.equal(await described(), before, 'the copy kept, whichever thread answers');
+      psql("SELECT pg_notify('workon_routes', 'test')");
+      let seen;
+      for (const deadline = Date.now() + 5000; Date.now() < deadline; await sleep(50)) {
+        if ((seen = await described()) === note) break;
+      }
+      assert.equal(seen, note, 'regenerated after the reload');
+    } finally {
+      psql(`COMMENT ON FUNCTION ${fn} IS ${before === null ? 'NULL' : lit(before)}`);
+      psql("SELECT pg_notify('workon_routes', 'test')");
+    }
   });
 
   test('passes Redocly\'s recommended OpenAPI 3.1 rules with no error (test/http/redocly.yaml)', async () => {

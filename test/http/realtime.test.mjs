@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import {
-  BASE, expectError, lit, pgctl, psql, psqlAsync, request, sleep, startShim, waitFor,
+  BASE, expectError, lit, pgctl, psql, psqlAsync, psqlList, request, sleep, startShim, waitFor,
 } from './lib/client.mjs';
 import { wsConnect } from './lib/ws-client.mjs';
 
@@ -446,6 +446,38 @@ describe('realtime on extra shims', () => {
       }
       here.destroy();
       there.destroy();
+    } finally {
+      await shim.stop();
+    }
+  });
+
+  test('writes through two shims: both publishers number events, and each shim delivers all of them in order, once', async () => {
+    // a shim fans out what its own publisher numbered from memory and reads the rest (what
+    // the other one numbered) from the database: with writes through both, the two mix
+    const shim = await startShim({ JWT_SECRET: SECRET, SHIM_THREADS: '2' });
+    try {
+      const here = [await connect(host), await connect(m1)];
+      const there = [await connect(host, '', { base: shim.url }), await connect(m1, '', { base: shim.url })];
+      const tag = unique();
+      const n = 40;
+      for (let i = 0; i < n; i += 2) {
+        const writes = await Promise.all([post(m1, conv, `mixed ${tag} ${i}`),
+          request('POST', `/api/v1/conversations/${conv}/messages`, {
+            base: shim.url, headers: bearer(host.token), body: { body: `mixed ${tag} ${i + 1}` },
+          })]);
+        assert.deepEqual(writes.map((r) => r.status), [201, 201]);
+      }
+      const sent = psqlList(`SELECT m.body FROM workon.messages m WHERE m.body LIKE ${lit(`mixed ${tag} %`)} ORDER BY m.seq`);
+      assert.equal(sent.length, n);
+      for (const ws of [...here, ...there]) {
+        const bodies = [];
+        while (bodies.length < n) {
+          bodies.push((await nextOf(ws, 'message.created', 3000, (f) => f.data.body.startsWith(`mixed ${tag} `))).data.body);
+        }
+        assert.deepEqual(bodies, sent, 'all of them, in the order of their ids');
+        assert.deepEqual((await ws.drain(200)).filter((f) => f.data?.body?.startsWith(`mixed ${tag} `)), [], 'none twice');
+        ws.destroy();
+      }
     } finally {
       await shim.stop();
     }
