@@ -401,9 +401,12 @@ static void control_send_publish(control_t *control)
 static void control_published(control_t *control, PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1) {
-        dbconn_log(&control->conn, LOG_WARN, "realtime publish failed", pq_first_line(PQresultErrorMessage(res)));
+        /* once at warn until one succeeds (an extension older than this shim fails every second) */
+        dbconn_log(&control->conn, control->publish_failures++ == 0 ? LOG_WARN : LOG_DEBUG, "realtime publish failed",
+                   pq_first_line(PQresultErrorMessage(res)));
         return; /* the next wake-up or tick tries again */
     }
+    control->publish_failures = 0;
     if (PQgetisnull(res, 0, 0)) {
         /* another publisher is at work: what it did not see is ours, shortly */
         if (!h2o_timeout_is_linked(&control->publish_retry))

@@ -166,6 +166,7 @@ typedef struct st_control_t {
     h2o_timeout_entry_t publish_retry; /* another publisher was at work, or the gap since the last one */
     h2o_timeout_t publish_gap;         /* CONTROL_PUBLISH_GAP_MS */
     uint64_t publish_sent_at;          /* when the last publish was sent (the loop's clock, ms) */
+    int publish_failures;              /* in a row (the first is logged at warn, the others at debug) */
     int64_t announce_head;             /* a head numbered here, not yet sent in NOTIFY workon_events_published (0: none) */
     PGresult *load_results[2];
     int num_load_results;
