@@ -5,7 +5,7 @@
  *	  after commit.
  *
  * A transaction that writes workon.events NOTIFYs workon_events, so that
- * the front ends publish and fan the events out (40_messages.sql).  But
+ * the front ends publish and fan the events out (39_events.sql).  But
  * PostgreSQL serializes the commits of every transaction that sent a
  * NOTIFY in a database (PreCommit_Notify takes a database-wide lock and
  * holds it through the commit's WAL flush): writers that notify cannot
